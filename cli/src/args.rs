@@ -1,0 +1,232 @@
+//! What the user typed, as clap structs; no I/O here. Each command's module
+//! resolves these into loaded files and engine objects.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// berth matches what a container needs (named resources) to what a host
+/// provides, runs provider scripts for the gaps, and emits the run
+/// configuration, or explains precisely why the container cannot run here.
+#[derive(Debug, Parser)]
+#[command(name = "berth", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// berth's subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate need specs and host manifests (files or folders), for CI.
+    Check(CheckArgs),
+    /// Solve needs against a host and show bindings, provider steps and unmet needs; no side effects.
+    Plan(PlanArgs),
+    /// Provision gaps, record allocations, print the run configuration.
+    Apply(ApplyArgs),
+    /// Apply, then start the container with docker or podman.
+    Run(RunArgs),
+    /// Free what containers hold; run provider `release` for what providers made.
+    Release(ReleaseArgs),
+    /// Show what this host has handed out.
+    Status(StatusArgs),
+    /// Place containers across a fleet of hosts, and explain the ones that fit nowhere.
+    Place(PlaceArgs),
+    /// Print the JSON Schema of a file format.
+    Schema(SchemaArgs),
+}
+
+/// Output format of reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Format {
+    /// Text for people, diagnostics with snippets.
+    #[default]
+    Human,
+    /// JSON on stdout, for tools.
+    Json,
+}
+
+/// Run-configuration formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Emit {
+    /// One `docker run ...` line, shell-quoted.
+    Docker,
+    /// A compose override file.
+    Compose,
+    /// An LXC config fragment.
+    Lxc,
+    /// The plan with its edits, as JSON.
+    Json,
+}
+
+/// Container engines `berth run` can start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Engine {
+    /// docker.
+    #[default]
+    Docker,
+    /// podman (takes docker's flags).
+    Podman,
+}
+
+/// The host manifest option shared by host-bound commands.
+#[derive(Debug, Args)]
+pub struct HostArg {
+    /// Host manifest (default: $BERTH_HOST_FILE, then /etc/berth/host.yaml).
+    #[arg(short = 'H', long = "host", env = "BERTH_HOST_FILE", default_value = "/etc/berth/host.yaml")]
+    pub host: PathBuf,
+}
+
+/// `berth check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Files or folders (folders are walked; YAML without a top-level `berth:` key is skipped).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Also check on this host that paths, devices, secret files and provider executables exist.
+    #[arg(long)]
+    pub live: bool,
+    /// Treat warnings as errors.
+    #[arg(long)]
+    pub deny_warnings: bool,
+    /// Largest file accepted, in bytes.
+    #[arg(long, default_value_t = 16 * 1024 * 1024)]
+    pub max_file_size: u64,
+    /// Report format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+/// `berth plan`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Host manifest.
+    #[command(flatten)]
+    pub host: HostArg,
+    /// Need specs (files; several documents per file allowed).
+    #[arg(required = true)]
+    pub specs: Vec<PathBuf>,
+    /// Report format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+/// `berth apply`.
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// Host manifest.
+    #[command(flatten)]
+    pub host: HostArg,
+    /// Need specs.
+    #[arg(required = true)]
+    pub specs: Vec<PathBuf>,
+    /// Run-configuration format printed on success.
+    #[arg(long, value_enum, default_value = "json")]
+    pub emit: Emit,
+    /// Report format for failures.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+    /// No progress lines.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// `berth run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Host manifest.
+    #[command(flatten)]
+    pub host: HostArg,
+    /// Need spec of the container to run.
+    pub spec: PathBuf,
+    /// Container engine.
+    #[arg(long, value_enum, default_value_t)]
+    pub engine: Engine,
+    /// Image to run (default: the spec's `image:`).
+    #[arg(long)]
+    pub image: Option<String>,
+    /// Remove the container when it exits.
+    #[arg(long)]
+    pub rm: bool,
+    /// Run in the background.
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Print the engine argv instead of running it (still applies).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// No progress lines.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Extra arguments after `--`, passed to the container (command and args).
+    #[arg(last = true)]
+    pub extra: Vec<String>,
+}
+
+/// `berth release`.
+#[derive(Debug, Args)]
+pub struct ReleaseArgs {
+    /// Host manifest.
+    #[command(flatten)]
+    pub host: HostArg,
+    /// Containers to release.
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+    /// Also drop their pool reservations (their addresses may go to others).
+    #[arg(long)]
+    pub purge: bool,
+    /// No progress lines.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// `berth status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Host manifest.
+    #[command(flatten)]
+    pub host: HostArg,
+    /// Report format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+/// `berth place`.
+#[derive(Debug, Args)]
+pub struct PlaceArgs {
+    /// Host manifests (files or folders; several documents per file; `.json` accepted).
+    #[arg(long, required = true, num_args = 1..)]
+    pub hosts: Vec<PathBuf>,
+    /// Need specs (files or folders).
+    #[arg(required = true)]
+    pub specs: Vec<PathBuf>,
+    /// Report format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+    /// Write each placed container's run configuration to DIR/<host>/<container>.<ext>.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Format of the files written by --out.
+    #[arg(long, value_enum, default_value = "json")]
+    pub emit: Emit,
+    /// Show the full per-need explanation for this host.
+    #[arg(long, value_name = "HOST")]
+    pub explain: Option<String>,
+}
+
+/// `berth schema`.
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// Which format.
+    #[arg(value_enum)]
+    pub which: SchemaWhich,
+}
+
+/// Schema selector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SchemaWhich {
+    /// The need spec (`berth.yaml`).
+    Need,
+    /// The host manifest (`host.yaml`).
+    Host,
+}

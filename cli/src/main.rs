@@ -1,0 +1,35 @@
+//! The `berth` binary: argument parsing, dispatch, and the one place where exit
+//! codes are decided.
+//!
+//! Thin by design: each subcommand module turns what was typed into library
+//! calls and renders the result. Results go to stdout, everything else (progress,
+//! warnings, diagnostics) to stderr, so `berth apply ... > run.sh` and `| jq`
+//! always work.
+
+mod args;
+mod cmd;
+mod exit;
+mod render;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = match args::Cli::try_parse() {
+        Ok(a) => a,
+        Err(e) => {
+            // clap prints help/version to stdout and usage errors to stderr.
+            let code = if e.use_stderr() { exit::USAGE } else { exit::OK };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match cmd::dispatch(args) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            eprintln!("{:?}", miette::Report::msg(format!("{err:#}")));
+            ExitCode::from(exit::INVALID)
+        }
+    }
+}

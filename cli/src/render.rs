@@ -1,0 +1,1 @@
+//! Rendering of library diagnostics as miette reports (to be written).

@@ -1,0 +1,26 @@
+//! `berth-engine`: from loaded specs and a host manifest to a decision.
+//!
+//! - [`solve`]: matches needs to provides with an exact assignment across all
+//!   containers of one plan, and explains every unmet need as data ([`explain`]).
+//! - [`plan`]: the result of a solve: bindings, provider steps, unmet needs.
+//! - [`edits`] and [`emit`]: bindings become neutral edits (mounts, network
+//!   attachments, ports, devices, env); emitters translate edits to docker,
+//!   compose, LXC or JSON.
+//! - [`pool`]: lowest-free allocation in address and port pools.
+//! - [`state`] and [`store`]: what a host has handed out, persisted atomically
+//!   under a lock.
+//! - [`apply`]: solve, provision gaps through the [`apply::Provisioner`] trait,
+//!   record, emit; all-or-nothing.
+//! - [`place`]: fleet placement across many hosts.
+#![warn(missing_docs)]
+
+pub mod apply;
+pub mod edits;
+pub mod emit;
+pub mod explain;
+pub mod place;
+pub mod plan;
+pub mod pool;
+pub mod solve;
+pub mod state;
+pub mod store;

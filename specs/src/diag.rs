@@ -1,0 +1,185 @@
+//! Diagnostics as data: every problem berth finds in a file is one [`Diagnostic`]
+//! with a stable [`Code`], a severity, a location and an optional help line.
+//!
+//! The library never renders them; the CLI turns them into miette reports or JSON.
+//! Codes are part of berth's interface (CI scripts match on them): never rename one,
+//! only add. Each is documented in `docs/diagnostics.md`; a test checks that.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::model::{Source, Span};
+
+/// How bad a diagnostic is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Suspicious but loadable; fails only under `--deny-warnings`.
+    Warning,
+    /// The document is invalid.
+    Error,
+}
+
+/// One problem found in a file.
+#[derive(Debug, Clone)]
+pub struct Diagnostic {
+    /// Stable code, e.g. `berth::host::duplicate-address`.
+    pub code: Code,
+    /// Error or warning.
+    pub severity: Severity,
+    /// One-line description of what is wrong.
+    pub message: String,
+    /// The file, when the problem is in one.
+    pub source: Option<Arc<Source>>,
+    /// Where in the file.
+    pub span: Option<Span>,
+    /// Text for the label at the span (defaults to the message).
+    pub label: Option<String>,
+    /// How to fix it, when known.
+    pub help: Option<String>,
+    /// Other places involved (e.g. the first definition of a duplicate).
+    pub related: Vec<(Span, String)>,
+}
+
+impl Diagnostic {
+    /// An error with a code and message and nothing else.
+    pub fn error(code: Code, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            code,
+            severity: Severity::Error,
+            message: message.into(),
+            source: None,
+            span: None,
+            label: None,
+            help: None,
+            related: Vec::new(),
+        }
+    }
+
+    /// A warning with a code and message and nothing else.
+    pub fn warning(code: Code, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(code, message)
+        }
+    }
+
+    /// Sets the location.
+    pub fn at(mut self, source: &Arc<Source>, span: Span) -> Diagnostic {
+        self.source = Some(source.clone());
+        self.span = Some(span);
+        self
+    }
+
+    /// Sets the label shown at the span.
+    pub fn label(mut self, label: impl Into<String>) -> Diagnostic {
+        self.label = Some(label.into());
+        self
+    }
+
+    /// Sets the help line.
+    pub fn help(mut self, help: impl Into<String>) -> Diagnostic {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// Adds a related location.
+    pub fn related(mut self, span: Span, label: impl Into<String>) -> Diagnostic {
+        self.related.push((span, label.into()));
+        self
+    }
+
+    /// True for errors.
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+macro_rules! codes {
+    ($( $(#[$doc:meta])* $variant:ident => $code:literal, )*) => {
+        /// Stable diagnostic codes. Never rename; only add.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[non_exhaustive]
+        pub enum Code {
+            $( $(#[$doc])* $variant, )*
+        }
+
+        impl Code {
+            /// Every code, in declaration order.
+            pub const ALL: &'static [Code] = &[$(Code::$variant,)*];
+
+            /// The code as shown to users, e.g. `berth::need::unknown-kind`.
+            pub fn as_str(self) -> &'static str {
+                match self { $( Code::$variant => $code, )* }
+            }
+        }
+    };
+}
+
+codes! {
+    /// The file could not be read.
+    IoRead => "berth::io::read",
+    /// The file is larger than the size limit.
+    FileTooLarge => "berth::file::too-large",
+    /// The YAML is not well-formed.
+    YamlSyntax => "berth::yaml::syntax",
+    /// Alias expansion exceeded the limit (a "billion laughs" file).
+    YamlAliasLimit => "berth::yaml::alias-limit",
+    /// A value has the wrong type.
+    WrongType => "berth::format::wrong-type",
+    /// An unknown key.
+    UnknownKey => "berth::format::unknown-key",
+    /// A required key is missing.
+    MissingKey => "berth::format::missing-key",
+    /// `berth:` is missing.
+    VersionMissing => "berth::format::version-missing",
+    /// `berth:` names a version this build does not support.
+    VersionUnsupported => "berth::format::version-unsupported",
+    /// A value contains control characters.
+    ControlCharacter => "berth::format::control-character",
+    /// An invalid container or host name.
+    InvalidContainerName => "berth::format::invalid-container-name",
+    /// An invalid resource name.
+    InvalidName => "berth::format::invalid-name",
+    /// The document is neither a container (`container:`) nor a host (`host:`).
+    UnknownDocument => "berth::format::unknown-document",
+    /// A need key that is not a kind.
+    NeedUnknownKind => "berth::need::unknown-kind",
+    /// A need with no kind key, or with two.
+    NeedKindCount => "berth::need::kind-count",
+    /// A mount path that is relative or not normalized.
+    NeedBadMount => "berth::need::bad-mount",
+    /// A need that may not be combined with another.
+    NeedDuplicate => "berth::need::duplicate",
+    /// Need unsatisfiable (used by the solver's reports).
+    NeedUnmet => "berth::need::unmet",
+    /// The same resource name provided twice for one kind.
+    HostDuplicateName => "berth::host::duplicate-name",
+    /// The same address provided twice, however spelled.
+    HostDuplicateAddress => "berth::host::duplicate-address",
+    /// An address or pool outside its network's subnet.
+    HostAddressOutsideSubnet => "berth::host::address-outside-subnet",
+    /// A gateway outside its subnet.
+    HostGatewayOutsideSubnet => "berth::host::gateway-outside-subnet",
+    /// Two pools or subnets overlap.
+    HostOverlap => "berth::host::overlap",
+    /// A static address inside a pool (the pool skips it).
+    HostStaticInPool => "berth::host::static-in-pool",
+    /// An address provide whose network is neither provided nor provider-backed.
+    HostUnknownNetwork => "berth::host::unknown-network",
+    /// A provider with an empty `run`.
+    HostEmptyRun => "berth::host::empty-run",
+    /// A timeout that does not parse.
+    HostBadTimeout => "berth::host::bad-timeout",
+    /// An invalid address, subnet or pool.
+    HostBadAddress => "berth::host::bad-address",
+    /// A host path that is not absolute.
+    HostBadPath => "berth::host::bad-path",
+    /// `--live`: a path, device or file that does not exist on this host.
+    LiveMissing => "berth::live::missing",
+    /// `--live`: a secret file readable by everyone.
+    LiveSecretReadable => "berth::live::secret-world-readable",
+    /// `--live`: a provider executable that is missing or not executable.
+    LiveProviderMissing => "berth::live::provider-missing",
+}

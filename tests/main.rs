@@ -1,0 +1,10 @@
+//! End-to-end tests: the built `berth` binary against fixture folders and real
+//! runtimes. One test binary (faster to link); one module per area.
+
+mod util;
+
+mod apply;
+mod check;
+mod place;
+mod plan;
+mod runtime;
