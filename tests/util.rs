@@ -1,1 +1,126 @@
-//! (to be written)
+//! Helpers shared by the end-to-end tests: run the built binary in a fresh temp
+//! dir with fixtures written inline, and decide whether a real-runtime test may
+//! skip (never under `CI=true`).
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Path of the built `berth` binary.
+pub fn berth_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_berth"))
+}
+
+/// The repository root (for `specs/examples`, `providers/bundled`).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// A scratch directory with files written into it and a private state dir.
+pub struct Dir {
+    /// Kept alive for the test's duration.
+    pub tmp: tempfile::TempDir,
+}
+
+impl Dir {
+    /// A new empty scratch directory.
+    pub fn new() -> Dir {
+        Dir { tmp: tempfile::tempdir().expect("tempdir") }
+    }
+
+    /// Its path.
+    pub fn path(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    /// Writes `text` to `rel` (creating folders) and returns the full path.
+    pub fn write(&self, rel: &str, text: &str) -> PathBuf {
+        let p = self.tmp.path().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    /// A `berth` command run in this directory, with `BERTH_STATE_DIR` pointing
+    /// inside it and no host file from the environment.
+    pub fn berth(&self) -> Command {
+        let mut c = Command::new(berth_bin());
+        c.current_dir(self.path());
+        c.env("BERTH_STATE_DIR", self.path().join("state"));
+        c.env_remove("BERTH_HOST_FILE");
+        c.env("NO_COLOR", "1");
+        c
+    }
+}
+
+/// Runs a command, returning its output.
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("spawn")
+}
+
+/// stdout as a String.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// stderr as a String.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Exit code (panics on signal death, with the output).
+pub fn code(o: &Output) -> i32 {
+    o.status
+        .code()
+        .unwrap_or_else(|| panic!("killed by signal; stderr: {}", stderr(o)))
+}
+
+/// Whether we run under CI (`CI=true`): real-runtime tests must not skip there.
+pub fn in_ci() -> bool {
+    std::env::var("CI").map(|v| v == "true" || v == "1").unwrap_or(false)
+}
+
+/// For tests that need real tools: returns `true` if they are all present and we
+/// are root. Otherwise prints why the test skips and returns `false`, or panics
+/// under CI, where a missing runtime is a failure.
+pub fn require_tools(test: &str, tools: &[&str]) -> bool {
+    let mut missing: Vec<String> = tools
+        .iter()
+        .filter(|t| which(t).is_none())
+        .map(|t| t.to_string())
+        .collect();
+    if !rustix_is_root() {
+        missing.push("root privileges".to_string());
+    }
+    if missing.is_empty() {
+        return true;
+    }
+    let msg = format!("{test}: SKIPPED, missing: {}", missing.join(", "));
+    if in_ci() {
+        panic!("{msg} (CI=true: real-runtime tests may not skip; .ci/run installs these)");
+    }
+    eprintln!("{msg}");
+    false
+}
+
+fn rustix_is_root() -> bool {
+    // SAFETY-free check: /proc/self/status Uid line, first field.
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(1).map(|u| u == "0"))
+        })
+        .unwrap_or(false)
+}
+
+/// Finds an executable on PATH.
+pub fn which(tool: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")])
+        .map(|d| d.join(tool))
+        .find(|p| p.is_file())
+}
