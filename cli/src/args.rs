@@ -9,7 +9,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// provides, runs provider scripts for the gaps, and emits the run
 /// configuration, or explains precisely why the container cannot run here.
 #[derive(Debug, Parser)]
-#[command(name = "berth", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "berth",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     /// The command.
     #[command(subcommand)]
@@ -74,7 +79,12 @@ pub enum Engine {
 #[derive(Debug, Args)]
 pub struct HostArg {
     /// Host manifest (default: $BERTH_HOST_FILE, then /etc/berth/host.yaml).
-    #[arg(short = 'H', long = "host", env = "BERTH_HOST_FILE", default_value = "/etc/berth/host.yaml")]
+    #[arg(
+        short = 'H',
+        long = "host",
+        env = "BERTH_HOST_FILE",
+        default_value = "/etc/berth/host.yaml"
+    )]
     pub host: PathBuf,
 }
 
@@ -229,4 +239,49 @@ pub enum SchemaWhich {
     Need,
     /// The host manifest (`host.yaml`).
     Host,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn arguments_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    /// Every subcommand and every long flag appears in docs/cli.md, under the
+    /// subcommand's own heading.
+    #[test]
+    fn every_flag_is_documented() {
+        let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/cli.md"))
+            .expect("docs/cli.md");
+        let cmd = Cli::command();
+        let mut missing = Vec::new();
+        for sub in cmd.get_subcommands() {
+            let heading = format!("## `berth {}", sub.get_name());
+            let Some(start) = doc.find(&heading) else {
+                missing.push(format!("section {heading}"));
+                continue;
+            };
+            let section = &doc[start..];
+            let end = section[3..].find("\n## ").map_or(section.len(), |e| e + 3);
+            let section = &section[..end];
+            for arg in sub.get_arguments() {
+                if let Some(long) = arg.get_long() {
+                    if !section.contains(&format!("`--{long}"))
+                        && !section
+                            .contains(&format!("`-{}`, `--{long}", arg.get_short().unwrap_or('?')))
+                    {
+                        missing.push(format!("berth {} --{long}", sub.get_name()));
+                    }
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "undocumented in docs/cli.md: {missing:?}"
+        );
+    }
 }
