@@ -45,3 +45,19 @@ pub fn load_file(_path: &Path, _opts: &LoadOptions) -> Loaded {
 pub fn load_str(_name: &Path, _text: &str, _opts: &LoadOptions) -> Loaded {
     unimplemented!("issue 2")
 }
+
+/// Validates a provider's `provide` output (one JSON object in the host-manifest
+/// form of `kind`, without the kind key, e.g. `{"path": "/mnt/x"}`) exactly like a
+/// manifest entry of that kind named `name`.
+pub fn provide_detail_from_json(
+    kind: &crate::model::Kind,
+    name: &str,
+    value: &serde_json::Value,
+) -> Result<crate::model::ProvideDetail, Vec<Diagnostic>> {
+    // Replaced by the real validation in the next commit of issue 2.
+    let _ = (kind, name, value);
+    Err(vec![Diagnostic::error(
+        crate::diag::Code::WrongType,
+        "provider output validation is being written (issue 2)",
+    )])
+}
