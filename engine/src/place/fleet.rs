@@ -1,0 +1,474 @@
+//! The static side of placement: every name and kind interned to an integer,
+//! and indexes from a need to the hosts that could serve it by name, so that a
+//! container's candidate hosts come from a few bitset intersections instead of
+//! a scan of every host for every need.
+//!
+//! What must stay true: a host is in a need's candidate set exactly when it has
+//! a provide of that kind whose name equals or matches the need's name, or a
+//! provider covering it (the "could serve it by name" test). Everything else
+//! (options, holders, capacity) is decided per host in [`super::host`], so the
+//! bitsets are a sound pre-filter: they never drop a host that could serve.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use berth_specs::{
+    AddressSource, HostManifest, Kind, NamePattern, NeedDetail, NeedSpec, PortSource, Provide,
+    ProvideDetail,
+};
+use fixedbitset::FixedBitSet;
+use rayon::prelude::*;
+
+/// An interned (kind, name) pair.
+pub(crate) type Key = (u16, u32);
+
+/// Strings to dense integer ids.
+#[derive(Debug, Default)]
+pub(crate) struct Interner {
+    map: HashMap<String, u32>,
+    names: Vec<String>,
+}
+
+impl Interner {
+    pub(crate) fn intern(&mut self, s: &str) -> u32 {
+        if let Some(&i) = self.map.get(s) {
+            return i;
+        }
+        let i = self.names.len() as u32;
+        self.names.push(s.to_string());
+        self.map.insert(s.to_string(), i);
+        i
+    }
+
+    pub(crate) fn get(&self, s: &str) -> Option<u32> {
+        self.map.get(s).copied()
+    }
+
+    pub(crate) fn name(&self, i: u32) -> &str {
+        &self.names[i as usize]
+    }
+}
+
+/// One distinct (kind, pattern) among the fleet's glob provides or providers,
+/// with the hosts that declare it.
+#[derive(Debug)]
+pub(crate) struct PatternEntry {
+    pub(crate) kind: u16,
+    pub(crate) pattern: NamePattern,
+    pub(crate) hosts: FixedBitSet,
+}
+
+/// Who may hold a provide with an `allow` list.
+#[derive(Debug)]
+pub(crate) enum AllowRule {
+    Container(glob::Pattern),
+    Image(glob::Pattern),
+}
+
+impl AllowRule {
+    fn parse(text: &str) -> AllowRule {
+        // The loader validated these; an uncompilable pattern admits nobody
+        // rather than everybody.
+        let compile = |t: &str| {
+            glob::Pattern::new(t).unwrap_or_else(|_| glob::Pattern::new("[]").expect("literal"))
+        };
+        match text.strip_prefix("image:") {
+            Some(img) => AllowRule::Image(compile(img)),
+            None => AllowRule::Container(compile(text)),
+        }
+    }
+
+    pub(crate) fn admits(&self, spec: &NeedSpec) -> bool {
+        match self {
+            AllowRule::Container(p) => p.matches(&spec.container),
+            AllowRule::Image(p) => spec.image.as_deref().is_some_and(|i| p.matches(i)),
+        }
+    }
+}
+
+/// Whether an address provide's network (its implied need) is available on
+/// its host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NetStatus {
+    /// Not an address provide.
+    NotAddress,
+    /// A network provide without `allow`, a network pattern or a provider serves it.
+    Ok,
+    /// The network provide at this index serves it, subject to its `allow` list.
+    IfAllowed(u32),
+    /// Nothing on the host serves the network.
+    Missing,
+}
+
+/// One host's indexes.
+#[derive(Debug, Default)]
+pub(crate) struct HostIndex {
+    /// (kind, exact name) -> provide index.
+    pub(crate) exact: HashMap<Key, u32>,
+    /// Glob provides in file order: (kind, pattern entry, provide index).
+    pub(crate) patterns: Vec<(u16, u32, u32)>,
+    /// Providers in file order: (kind, provider pattern entry).
+    pub(crate) providers: Vec<(u16, u32)>,
+    /// Per provide: how many holders it can have when exclusive.
+    pub(crate) capacity: Vec<u32>,
+    /// Per provide: its compiled `allow` list.
+    pub(crate) allow: Vec<Option<Vec<AllowRule>>>,
+    /// Per provide: its implied network's availability.
+    pub(crate) net: Vec<NetStatus>,
+    /// Per provide: its implied network's interned name (`u32::MAX`: none).
+    pub(crate) net_name: Vec<u32>,
+}
+
+/// What every host with a given (kind, name) need can offer it, by name.
+#[derive(Debug)]
+pub(crate) struct KeyInfo {
+    /// Provide pattern entries matching the name (sorted).
+    pub(crate) pats: Vec<u32>,
+    /// Provider pattern entries covering the name (sorted).
+    pub(crate) provs: Vec<u32>,
+    /// Hosts with an exact provide, a matching pattern or a covering provider.
+    pub(crate) cand: Arc<FixedBitSet>,
+}
+
+/// One need of one container, interned.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PNeed {
+    pub(crate) key: Key,
+    /// Index into [`Fleet::keys`].
+    pub(crate) info: u32,
+    /// Index of the need in its spec.
+    pub(crate) need: u32,
+    /// The container wants it for itself alone (`exclusive: true` on a volume).
+    pub(crate) wants_excl: bool,
+}
+
+/// The fleet's static index.
+#[derive(Debug)]
+pub(crate) struct Fleet<'a> {
+    pub(crate) hosts: &'a [&'a HostManifest],
+    pub(crate) kinds: Interner,
+    pub(crate) names: Interner,
+    /// (kind, exact name) -> hosts providing it (ascending).
+    pub(crate) exact: HashMap<Key, Vec<u32>>,
+    pub(crate) pats: Vec<PatternEntry>,
+    pub(crate) provs: Vec<PatternEntry>,
+    pub(crate) host_idx: Vec<HostIndex>,
+    /// (label key, value) -> hosts carrying it.
+    pub(crate) labels: HashMap<(String, String), FixedBitSet>,
+    /// Per distinct needed key.
+    pub(crate) keys: Vec<KeyInfo>,
+    pub(crate) key_ids: HashMap<Key, u32>,
+    pub(crate) net_kind: u16,
+}
+
+impl<'a> Fleet<'a> {
+    /// Indexes the hosts.
+    pub(crate) fn build(hosts: &'a [&'a HostManifest]) -> Fleet<'a> {
+        let n = hosts.len();
+        let mut kinds = Interner::default();
+        let net_kind = kinds.intern(Kind::Network.as_str()) as u16;
+        let mut f = Fleet {
+            hosts,
+            kinds,
+            names: Interner::default(),
+            exact: HashMap::new(),
+            pats: Vec::new(),
+            provs: Vec::new(),
+            host_idx: Vec::with_capacity(n),
+            labels: HashMap::new(),
+            keys: Vec::new(),
+            key_ids: HashMap::new(),
+            net_kind,
+        };
+        let mut pat_ids: HashMap<(u16, String), u32> = HashMap::new();
+        let mut prov_ids: HashMap<(u16, String), u32> = HashMap::new();
+        for (h, host) in hosts.iter().enumerate() {
+            let mut hi = HostIndex::default();
+            for (pi, p) in host.provides.iter().enumerate() {
+                let kind = f.kinds.intern(p.kind.as_str()) as u16;
+                match &p.name {
+                    NamePattern::Exact(name) => {
+                        let key = (kind, f.names.intern(name));
+                        // A duplicate exact name is a load error; keep the first.
+                        hi.exact.entry(key).or_insert(pi as u32);
+                        let list = f.exact.entry(key).or_default();
+                        if list.last() != Some(&(h as u32)) {
+                            list.push(h as u32);
+                        }
+                    }
+                    pat => {
+                        let e = entry(&mut f.pats, &mut pat_ids, kind, pat, n);
+                        f.pats[e as usize].hosts.insert(h);
+                        hi.patterns.push((kind, e, pi as u32));
+                    }
+                }
+                hi.capacity.push(capacity(host, p));
+                hi.net_name.push(match &p.detail {
+                    ProvideDetail::Address { network, .. } => f.names.intern(network),
+                    _ => u32::MAX,
+                });
+                hi.allow.push(
+                    p.allow
+                        .as_ref()
+                        .map(|list| list.iter().map(|a| AllowRule::parse(a)).collect()),
+                );
+            }
+            for d in &host.providers {
+                let kind = f.kinds.intern(d.kind.as_str()) as u16;
+                let e = entry(&mut f.provs, &mut prov_ids, kind, &d.pattern, n);
+                f.provs[e as usize].hosts.insert(h);
+                hi.providers.push((kind, e));
+            }
+            for (k, v) in &host.labels {
+                f.labels
+                    .entry((k.clone(), v.clone()))
+                    .or_insert_with(|| FixedBitSet::with_capacity(n))
+                    .insert(h);
+            }
+            f.host_idx.push(hi);
+        }
+        // Implied networks, resolved once per address provide.
+        let nets: Vec<Vec<NetStatus>> = hosts
+            .iter()
+            .enumerate()
+            .map(|(h, host)| {
+                host.provides
+                    .iter()
+                    .map(|p| match &p.detail {
+                        ProvideDetail::Address { network, .. } => f.network_status(h, network),
+                        _ => NetStatus::NotAddress,
+                    })
+                    .collect()
+            })
+            .collect();
+        for (hi, net) in f.host_idx.iter_mut().zip(nets) {
+            hi.net = net;
+        }
+        f
+    }
+
+    fn network_status(&self, h: usize, network: &str) -> NetStatus {
+        let hi = &self.host_idx[h];
+        if let Some(id) = self.names.get(network) {
+            if let Some(&pi) = hi.exact.get(&(self.net_kind, id)) {
+                return if hi.allow[pi as usize].is_some() {
+                    NetStatus::IfAllowed(pi)
+                } else {
+                    NetStatus::Ok
+                };
+            }
+        }
+        let by_pattern = hi
+            .patterns
+            .iter()
+            .any(|&(k, e, _)| k == self.net_kind && self.pats[e as usize].pattern.matches(network));
+        let by_provider = hi
+            .providers
+            .iter()
+            .any(|&(k, e)| k == self.net_kind && self.provs[e as usize].pattern.matches(network));
+        if by_pattern || by_provider {
+            NetStatus::Ok
+        } else {
+            NetStatus::Missing
+        }
+    }
+
+    /// Interns every spec's needs and computes, once per distinct (kind, name),
+    /// which hosts could serve it by name. Returns each spec's interned needs.
+    pub(crate) fn prepare(&mut self, specs: &[&NeedSpec]) -> Vec<Vec<PNeed>> {
+        let mut fresh: Vec<Key> = Vec::new();
+        let mut out = Vec::with_capacity(specs.len());
+        for spec in specs {
+            let mut needs = Vec::with_capacity(spec.needs.len());
+            for (i, need) in spec.needs.iter().enumerate() {
+                let kind = self.kinds.intern(need.kind.as_str()) as u16;
+                let key = (kind, self.names.intern(&need.name));
+                let next = self.key_ids.len() as u32;
+                let info = *self.key_ids.entry(key).or_insert_with(|| {
+                    fresh.push(key);
+                    next
+                });
+                let wants_excl = matches!(
+                    need.detail,
+                    NeedDetail::Volume {
+                        exclusive: true,
+                        ..
+                    }
+                );
+                needs.push(PNeed {
+                    key,
+                    info,
+                    need: i as u32,
+                    wants_excl,
+                });
+            }
+            out.push(needs);
+        }
+        // Which patterns match each distinct name: independent per key.
+        let sigs: Vec<(Vec<u32>, Vec<u32>)> = fresh
+            .par_iter()
+            .map(|&(kind, name)| {
+                let name = &self.names.names[name as usize];
+                let matching = |table: &[PatternEntry]| -> Vec<u32> {
+                    table
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, e)| e.kind == kind && e.pattern.matches(name))
+                        .map(|(i, _)| i as u32)
+                        .collect()
+                };
+                (matching(&self.pats), matching(&self.provs))
+            })
+            .collect();
+        // Names matching the same patterns share one bitset (a fleet of
+        // per-container address names served by `*` pools needs just one).
+        let n = self.hosts.len();
+        let mut shared: HashMap<(Vec<u32>, Vec<u32>), Arc<FixedBitSet>> = HashMap::new();
+        let mut base = Vec::with_capacity(sigs.len());
+        for sig in &sigs {
+            let bits = shared
+                .entry(sig.clone())
+                .or_insert_with(|| {
+                    let mut b = FixedBitSet::with_capacity(n);
+                    for &e in &sig.0 {
+                        b.union_with(&self.pats[e as usize].hosts);
+                    }
+                    for &e in &sig.1 {
+                        b.union_with(&self.provs[e as usize].hosts);
+                    }
+                    Arc::new(b)
+                })
+                .clone();
+            base.push(bits);
+        }
+        let infos: Vec<KeyInfo> = fresh
+            .par_iter()
+            .zip(sigs.into_par_iter().zip(base.into_par_iter()))
+            .map(|(key, ((pats, provs), bits))| {
+                let cand = match self.exact.get(key) {
+                    None => bits,
+                    Some(hosts) => {
+                        let mut b = (*bits).clone();
+                        for &h in hosts {
+                            b.insert(h as usize);
+                        }
+                        Arc::new(b)
+                    }
+                };
+                KeyInfo { pats, provs, cand }
+            })
+            .collect();
+        self.keys.extend(infos);
+        out
+    }
+
+    /// Hosts carrying every label the spec asks for.
+    pub(crate) fn label_set(&self, spec: &NeedSpec) -> FixedBitSet {
+        let n = self.hosts.len();
+        let mut w = FixedBitSet::with_capacity(n);
+        w.insert_range(..);
+        for (k, v) in &spec.placement {
+            match self.labels.get(&(k.clone(), v.clone())) {
+                Some(b) => w.intersect_with(b),
+                None => w.clear(),
+            }
+        }
+        w
+    }
+
+    /// Hosts that could serve every need by name and carry the labels.
+    pub(crate) fn static_set(&self, spec: &NeedSpec, needs: &[PNeed]) -> FixedBitSet {
+        let mut w = self.label_set(spec);
+        for pn in needs {
+            w.intersect_with(&self.keys[pn.info as usize].cand);
+        }
+        w
+    }
+}
+
+fn entry(
+    table: &mut Vec<PatternEntry>,
+    ids: &mut HashMap<(u16, String), u32>,
+    kind: u16,
+    pat: &NamePattern,
+    n: usize,
+) -> u32 {
+    *ids.entry((kind, pat.as_str().to_string()))
+        .or_insert_with(|| {
+            table.push(PatternEntry {
+                kind,
+                pattern: pat.clone(),
+                hosts: FixedBitSet::with_capacity(n),
+            });
+            (table.len() - 1) as u32
+        })
+}
+
+/// How many holders an exclusive provide admits: one for a static provide, the
+/// free addresses or ports for a pool (statics and gateways inside it are
+/// skipped, like the allocator does).
+fn capacity(host: &HostManifest, p: &Provide) -> u32 {
+    if !p.exclusive() {
+        return u32::MAX;
+    }
+    match &p.detail {
+        ProvideDetail::Address {
+            source: AddressSource::Pool(net),
+            ..
+        } => {
+            let bits = u32::from(net.max_prefix_len() - net.prefix_len());
+            let size: u64 = if bits >= 32 {
+                u64::from(u32::MAX)
+            } else {
+                1u64 << bits
+            };
+            let skipped = host
+                .provides
+                .iter()
+                .filter_map(|q| match &q.detail {
+                    ProvideDetail::Address {
+                        source: AddressSource::Static(a),
+                        ..
+                    } => Some(*a),
+                    _ => None,
+                })
+                .chain(host.provides.iter().flat_map(|q| {
+                    match &q.detail {
+                        ProvideDetail::Network {
+                            gateway6, gateway4, ..
+                        } => gateway6
+                            .map(IpAddr::V6)
+                            .into_iter()
+                            .chain(gateway4.map(IpAddr::V4))
+                            .collect::<Vec<_>>(),
+                        _ => Vec::new(),
+                    }
+                }))
+                .filter(|a| net.contains(a))
+                .count() as u64;
+            size.saturating_sub(skipped).min(u64::from(u32::MAX)) as u32
+        }
+        ProvideDetail::Port {
+            source: PortSource::Pool { first, last },
+            protocol,
+            ..
+        } => {
+            let size = u32::from(*last).saturating_sub(u32::from(*first)) + 1;
+            let skipped = host
+                .provides
+                .iter()
+                .filter(|q| match &q.detail {
+                    ProvideDetail::Port {
+                        source: PortSource::Static(port),
+                        protocol: pr,
+                        ..
+                    } => pr == protocol && (*first..=*last).contains(port),
+                    _ => false,
+                })
+                .count() as u32;
+            size.saturating_sub(skipped)
+        }
+        _ => 1,
+    }
+}

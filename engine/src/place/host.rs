@@ -1,0 +1,326 @@
+//! The dynamic side of placement: what each host has handed out so far, and
+//! whether one more container fits on it with everything already placed there.
+//!
+//! What must stay true: [`HostState::check`] accepts a container exactly when
+//! the single-host rules admit it beside the containers already placed:
+//! exact name is the only candidate where one exists, otherwise compatible
+//! glob provides in file order, otherwise a covering provider; an exclusive
+//! resource name has one holder; pools hold at most their capacity. Pool
+//! capacity is an exact bipartite b-matching kept incrementally (one
+//! augmenting path per new exclusive need, Kuhn's algorithm): when no path
+//! exists, no assignment of the host's needs to its pools admits the newcomer.
+
+use std::collections::HashMap;
+
+use berth_specs::{AddressSource, NeedDetail, NeedSpec, ProvideDetail};
+
+use super::fleet::{Fleet, Key, NetStatus, PNeed};
+
+/// Why one host rejects one need, compactly (turned into a
+/// [`super::HostReason`] only when a histogram is built).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum Why {
+    Missing,
+    Held,
+    ReadOnly,
+    Denied,
+    OutsidePrefix,
+    Protocol,
+    /// The address's network (interned name) is not on the host.
+    NoNetwork(u32),
+    Exhausted,
+}
+
+/// A rejection: which need (index in the spec), why, and who holds it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Fail {
+    pub(crate) need: u32,
+    pub(crate) why: Why,
+    pub(crate) holder: Option<u32>,
+}
+
+/// One need's use of a host, decided but not yet recorded.
+#[derive(Debug)]
+pub(crate) struct Use {
+    key: Key,
+    excl: bool,
+    need: u32,
+    /// Exclusive glob provides (pools) it may take, in preference order;
+    /// `None` when it needs no capacity.
+    cands: Option<Vec<u32>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Usage {
+    users: u32,
+    first_user: u32,
+    excl_holder: Option<u32>,
+}
+
+/// The pools' b-matching: which exclusive need sits on which provide.
+#[derive(Debug, Clone, Default)]
+struct Matching {
+    cands: Vec<Vec<u32>>,
+    holders: HashMap<u32, Vec<u32>>,
+}
+
+impl Matching {
+    /// Finds an augmenting path from left vertex `l` (Kuhn's algorithm on a
+    /// b-matching): a free slot, or a holder that can move elsewhere.
+    fn augment(&mut self, l: u32, cap: &[u32], seen: &mut Vec<u32>) -> bool {
+        for i in 0..self.cands[l as usize].len() {
+            let p = self.cands[l as usize][i];
+            if seen.contains(&p) {
+                continue;
+            }
+            seen.push(p);
+            let held = self.holders.get(&p).map_or(0, Vec::len);
+            if (held as u64) < u64::from(cap[p as usize]) {
+                self.holders.entry(p).or_default().push(l);
+                return true;
+            }
+            for j in 0..held {
+                let other = self.holders[&p][j];
+                if self.augment(other, cap, seen) {
+                    self.holders.get_mut(&p).expect("held")[j] = l;
+                    return true;
+                }
+            }
+        }
+        false
+    }
+}
+
+/// What one host has handed out.
+#[derive(Debug, Default)]
+pub(crate) struct HostState {
+    pub(crate) load: u32,
+    usage: HashMap<Key, Usage>,
+    matching: Matching,
+}
+
+impl HostState {
+    /// Decides every need of container `c` on host `h` against what is already
+    /// placed there. `Ok` carries the uses to [`HostState::commit`].
+    pub(crate) fn check(
+        &self,
+        f: &Fleet<'_>,
+        h: usize,
+        spec: &NeedSpec,
+        needs: &[PNeed],
+    ) -> Result<Vec<Use>, Fail> {
+        let hi = &f.host_idx[h];
+        let host = f.hosts[h];
+        let mut uses = Vec::with_capacity(needs.len());
+        for pn in needs {
+            let fail = |why| Fail {
+                need: pn.need,
+                why,
+                holder: None,
+            };
+            let need = &spec.needs[pn.need as usize];
+            let (excl, cands) = if let Some(&pi) = hi.exact.get(&pn.key) {
+                compat(f, h, pi, need, spec).map_err(fail)?;
+                (
+                    host.provides[pi as usize].exclusive() || pn.wants_excl,
+                    None,
+                )
+            } else {
+                let info = &f.keys[pn.info as usize];
+                let mut matched = false;
+                let mut first_rejection = None;
+                let mut pools = Vec::new();
+                let mut shared = false;
+                for &(kind, e, pi) in &hi.patterns {
+                    if kind != pn.key.0 || info.pats.binary_search(&e).is_err() {
+                        continue;
+                    }
+                    matched = true;
+                    match compat(f, h, pi, need, spec) {
+                        Ok(()) if host.provides[pi as usize].exclusive() => pools.push(pi),
+                        Ok(()) => {
+                            shared = true;
+                            break;
+                        }
+                        Err(why) => {
+                            first_rejection.get_or_insert(why);
+                        }
+                    }
+                }
+                if !matched {
+                    let covered = hi
+                        .providers
+                        .iter()
+                        .any(|&(k, e)| k == pn.key.0 && info.provs.binary_search(&e).is_ok());
+                    if !covered {
+                        return Err(fail(Why::Missing));
+                    }
+                    (need.kind.exclusive_by_default() || pn.wants_excl, None)
+                } else if shared {
+                    (pn.wants_excl, None)
+                } else if pools.is_empty() {
+                    return Err(fail(first_rejection.unwrap_or(Why::Missing)));
+                } else {
+                    (true, Some(pools))
+                }
+            };
+            if let Some(u) = self.usage.get(&pn.key) {
+                if u.excl_holder.is_some() || excl {
+                    return Err(Fail {
+                        need: pn.need,
+                        why: Why::Held,
+                        holder: Some(u.excl_holder.unwrap_or(u.first_user)),
+                    });
+                }
+            }
+            uses.push(Use {
+                key: pn.key,
+                excl,
+                need: pn.need,
+                cands,
+            });
+        }
+        Ok(uses)
+    }
+
+    /// Whether the uses' pool needs fit beside what the host's pools hold;
+    /// `Ok(Some(m))` is the matching with them added.
+    fn fit_pools(&self, f: &Fleet<'_>, h: usize, uses: &[Use]) -> Result<Option<Matching>, Fail> {
+        if uses.iter().all(|u| u.cands.is_none()) {
+            return Ok(None);
+        }
+        let cap = &f.host_idx[h].capacity;
+        let mut m = self.matching.clone();
+        let mut seen = Vec::new();
+        for u in uses {
+            if let Some(c) = &u.cands {
+                let l = m.cands.len() as u32;
+                m.cands.push(c.clone());
+                seen.clear();
+                if !m.augment(l, cap, &mut seen) {
+                    return Err(Fail {
+                        need: u.need,
+                        why: Why::Exhausted,
+                        holder: None,
+                    });
+                }
+            }
+        }
+        Ok(Some(m))
+    }
+
+    /// [`HostState::check`] plus the pools: the full verdict, without recording.
+    pub(crate) fn verdict(
+        &self,
+        f: &Fleet<'_>,
+        h: usize,
+        spec: &NeedSpec,
+        needs: &[PNeed],
+    ) -> Result<(), Fail> {
+        let uses = self.check(f, h, spec, needs)?;
+        self.fit_pools(f, h, &uses).map(|_| ())
+    }
+
+    /// Places container `c` here if it fits; returns the exclusive keys it took.
+    pub(crate) fn try_place(
+        &mut self,
+        f: &Fleet<'_>,
+        h: usize,
+        c: u32,
+        spec: &NeedSpec,
+        needs: &[PNeed],
+    ) -> Result<Vec<Key>, Fail> {
+        let uses = self.check(f, h, spec, needs)?;
+        if let Some(m) = self.fit_pools(f, h, &uses)? {
+            self.matching = m;
+        }
+        let mut taken = Vec::new();
+        for u in &uses {
+            let entry = self.usage.entry(u.key).or_insert(Usage {
+                users: 0,
+                first_user: c,
+                excl_holder: None,
+            });
+            entry.users += 1;
+            if u.excl {
+                entry.excl_holder = Some(c);
+                taken.push(u.key);
+            }
+        }
+        self.load += 1;
+        Ok(taken)
+    }
+
+    /// Who holds `key` exclusively here, if anyone.
+    pub(crate) fn holder(&self, key: &Key) -> Option<u32> {
+        self.usage.get(key).and_then(|u| u.excl_holder)
+    }
+}
+
+/// Whether provide `pi` of host `h` can serve `need` of `spec`, options aside
+/// from holders and capacity.
+fn compat(
+    f: &Fleet<'_>,
+    h: usize,
+    pi: u32,
+    need: &berth_specs::Need,
+    spec: &NeedSpec,
+) -> Result<(), Why> {
+    let hi = &f.host_idx[h];
+    let p = &f.hosts[h].provides[pi as usize];
+    let admitted = |i: usize| {
+        hi.allow[i]
+            .as_ref()
+            .is_none_or(|rules| rules.iter().any(|r| r.admits(spec)))
+    };
+    if !admitted(pi as usize) {
+        return Err(Why::Denied);
+    }
+    match (&need.detail, &p.detail) {
+        (
+            NeedDetail::Volume {
+                read_only: false, ..
+            },
+            ProvideDetail::Volume {
+                read_only: true, ..
+            },
+        ) => return Err(Why::ReadOnly),
+        (NeedDetail::Ipv6 { prefix: Some(pre) }, ProvideDetail::Address { source, .. }) => {
+            let inside = match source {
+                AddressSource::Static(std::net::IpAddr::V6(a)) => pre.contains(a),
+                AddressSource::Pool(ipnet::IpNet::V6(n)) => {
+                    pre.contains(&n.network()) || n.contains(&pre.network())
+                }
+                _ => false,
+            };
+            if !inside {
+                return Err(Why::OutsidePrefix);
+            }
+        }
+        (NeedDetail::Ipv4 { prefix: Some(pre) }, ProvideDetail::Address { source, .. }) => {
+            let inside = match source {
+                AddressSource::Static(std::net::IpAddr::V4(a)) => pre.contains(a),
+                AddressSource::Pool(ipnet::IpNet::V4(n)) => {
+                    pre.contains(&n.network()) || n.contains(&pre.network())
+                }
+                _ => false,
+            };
+            if !inside {
+                return Err(Why::OutsidePrefix);
+            }
+        }
+        (NeedDetail::Port { protocol, .. }, ProvideDetail::Port { protocol: pp, .. })
+            if protocol != pp =>
+        {
+            return Err(Why::Protocol)
+        }
+        _ => {}
+    }
+    match hi.net[pi as usize] {
+        NetStatus::NotAddress | NetStatus::Ok => Ok(()),
+        NetStatus::IfAllowed(ni) if admitted(ni as usize) => Ok(()),
+        NetStatus::IfAllowed(_) | NetStatus::Missing => {
+            Err(Why::NoNetwork(hi.net_name[pi as usize]))
+        }
+    }
+}
