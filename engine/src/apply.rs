@@ -1,1 +1,654 @@
-//! (to be written)
+//! Apply and release: the only code that changes a host's state.
+//!
+//! `apply` = (state locked by the caller) check the provider-made resources the
+//! containers already use → solve → run the provider steps in order → record
+//! their results in a scratch copy → solve again (now without steps) → record
+//! holdings and reservations → one atomic write. `release` frees holdings and
+//! releases what providers made once nobody uses it.
+//!
+//! What must stay true:
+//! - **All or nothing.** If any step fails, what this apply provided is released
+//!   in reverse order and the state file is written back exactly as it was
+//!   (plus, only if a rollback release itself failed, that resource in
+//!   `pending_releases`, never forgotten).
+//! - **Crash safety.** Before each provider step, the resource is written to
+//!   `pending_releases` (a write-ahead intent). If berth dies before the final
+//!   write, the next `berth release` releases it (providers are idempotent, so
+//!   releasing something half made or never made is fine); if the same
+//!   container is applied again, the intent is replaced by the real record.
+//!   Holdings and reservations are written only in the final write, so a crash
+//!   never leaves an address held twice.
+//! - **Idempotence.** Re-applying an applied container solves to the same
+//!   bindings (the solver counts a container's own holdings as its own), runs no
+//!   provide unless `check` says a resource is gone, and writes nothing when the
+//!   state is unchanged.
+//!
+//! The engine calls providers only through [`Provisioner`], so these rules are
+//! tested with an in-process fake (`engine/tests/apply.rs`) and end to end with
+//! real scripts (`tests/apply.rs`).
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use berth_specs::{HostManifest, Kind, NeedDetail, NeedSpec, DEFAULT_PROVIDER_TIMEOUT};
+use serde_json::Value;
+
+use crate::plan::{Binding, Plan, Step};
+use crate::solve::solve;
+use crate::state::{
+    resource_key, BindingSource, ContainerHolding, HeldBinding, ProvidedRecord, Reservation, State,
+};
+use crate::store::{Locked, StoreError};
+
+/// One provider call as the engine asks for it. The implementation adds what
+/// only it knows (the manifest's folder, the host name, the process runner).
+#[derive(Debug, Clone)]
+pub struct ProviderRequest<'a> {
+    /// The provider's argv as declared.
+    pub run: &'a [String],
+    /// Its time limit.
+    pub timeout: Duration,
+    /// Kind of the resource.
+    pub kind: &'a Kind,
+    /// Name of the resource.
+    pub name: &'a str,
+    /// The container on whose behalf it runs.
+    pub container: &'a str,
+    /// For `provide`: the need's options (`None` for an implied network).
+    pub need: Option<&'a NeedDetail>,
+    /// For `release` / `check`: what `provide` returned.
+    pub provided: Option<&'a Value>,
+}
+
+/// How the engine runs providers. The CLI implements it with
+/// `berth-providers`; tests implement it in process.
+pub trait Provisioner {
+    /// Why a call failed.
+    type Error: std::error::Error + Send + Sync + 'static;
+    /// Makes the resource exist; returns its host-manifest form without the
+    /// kind key, already validated as a manifest entry of that kind.
+    fn provide(&mut self, req: &ProviderRequest<'_>) -> Result<Value, Self::Error>;
+    /// Takes it away; must succeed when it is already gone.
+    fn release(&mut self, req: &ProviderRequest<'_>) -> Result<(), Self::Error>;
+    /// Whether it is still there.
+    fn check(&mut self, req: &ProviderRequest<'_>) -> Result<bool, Self::Error>;
+}
+
+/// Which provider operation a report is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepOp {
+    /// `provide`.
+    Provide,
+    /// `check`.
+    Check,
+    /// `release`.
+    Release,
+}
+
+impl StepOp {
+    /// The protocol name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepOp::Provide => "provide",
+            StepOp::Check => "check",
+            StepOp::Release => "release",
+        }
+    }
+}
+
+/// The step that made an apply fail.
+#[derive(Debug)]
+pub struct FailedStep<E> {
+    /// What was attempted.
+    pub op: StepOp,
+    /// Kind of the resource.
+    pub kind: Kind,
+    /// Its name.
+    pub name: String,
+    /// The container it was for.
+    pub container: String,
+    /// The provider's argv.
+    pub provider: Vec<String>,
+    /// Why.
+    pub cause: StepCause<E>,
+}
+
+/// Why a step failed.
+#[derive(Debug)]
+pub enum StepCause<E> {
+    /// The provider failed.
+    Provider(E),
+    /// The providers succeeded but what they returned does not satisfy the
+    /// needs (e.g. an address outside a requested prefix); the plan explains.
+    Unusable(Box<Plan>),
+}
+
+/// One release done while rolling back (or while releasing).
+#[derive(Debug)]
+pub struct ReleaseReport<E> {
+    /// Kind of the resource.
+    pub kind: Kind,
+    /// Its name.
+    pub name: String,
+    /// The provider's argv.
+    pub provider: Vec<String>,
+    /// `Err` when the release failed; the resource is then in
+    /// `pending_releases`, retried by the next `berth release`.
+    pub result: Result<(), E>,
+}
+
+/// Why an apply did nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError<E: std::error::Error + 'static> {
+    /// Some container cannot be met (or the steps form a cycle); nothing ran
+    /// except `check`s, and the state is unchanged. The plan explains.
+    #[error("not every container can be met on this host")]
+    Unsatisfied(Box<Plan>),
+    /// A step failed; everything this apply provided was released again.
+    #[error("{} {} `{}` failed; rolled back", .failed.op.as_str(), .failed.kind, .failed.name)]
+    Provider {
+        /// The failing step.
+        failed: Box<FailedStep<E>>,
+        /// The rollback, in the order done (reverse of provisioning).
+        rolled_back: Vec<ReleaseReport<E>>,
+    },
+    /// The state could not be written.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A successful apply.
+#[derive(Debug)]
+pub struct Applied<E> {
+    /// The final plan: every container satisfied, no steps left. Emit from it.
+    pub plan: Plan,
+    /// `kind/name` of what providers made during this apply, in order.
+    pub provided: Vec<String>,
+    /// Provider-made resources no container uses any more (a changed spec
+    /// dropped them) and their release.
+    pub released: Vec<ReleaseReport<E>>,
+}
+
+/// A digest of what a spec asks for (container, image, needs with options;
+/// not comments or layout), recorded with the holding so a changed spec shows.
+pub fn spec_digest(spec: &NeedSpec) -> String {
+    // FNV-1a: stable across builds and platforms, no dependency; this is change
+    // detection, not security.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut feed = |s: &str| {
+        for b in s.bytes().chain([0xff]) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    feed(&spec.container);
+    feed(spec.image.as_deref().unwrap_or(""));
+    for n in &spec.needs {
+        feed(n.kind.as_str());
+        feed(&n.name);
+        feed(&format!("{:?}", n.detail));
+    }
+    for (k, v) in &spec.placement {
+        feed(k);
+        feed(v);
+    }
+    format!("fnv1a64:{h:016x}")
+}
+
+/// The timeout of a recorded provider: its manifest entry's, when the
+/// manifest still declares that argv for that kind, else the default.
+fn record_timeout(host: &HostManifest, rec: &ProvidedRecord) -> Duration {
+    host.providers
+        .iter()
+        .find(|d| d.kind == rec.kind && d.run == rec.run)
+        .map(|d| d.timeout)
+        .unwrap_or(DEFAULT_PROVIDER_TIMEOUT)
+}
+
+fn record_request<'a>(
+    host: &HostManifest,
+    rec: &'a ProvidedRecord,
+    container: &'a str,
+) -> ProviderRequest<'a> {
+    ProviderRequest {
+        run: &rec.run,
+        timeout: record_timeout(host, rec),
+        kind: &rec.kind,
+        name: &rec.name,
+        container,
+        need: None,
+        provided: Some(&rec.provided),
+    }
+}
+
+fn key_of(rec: &ProvidedRecord) -> String {
+    resource_key(&rec.kind, &rec.name)
+}
+
+/// Drops write-ahead intents and failed releases that a live record now covers.
+fn prune_pending(state: &mut State) {
+    let provided = &state.provided;
+    state
+        .pending_releases
+        .retain(|p| !provided.contains_key(&key_of(p)));
+}
+
+/// Applies `specs` on `host`: see the module docs. `locked` is the host's
+/// state under its lock; it is written here (intents, then the final state).
+pub fn apply<P: Provisioner>(
+    host: &HostManifest,
+    specs: &[&NeedSpec],
+    locked: &mut Locked,
+    prov: &mut P,
+) -> Result<Applied<P::Error>, ApplyError<P::Error>> {
+    let before = locked.state().clone();
+    let mut scratch = before.clone();
+    let names: BTreeSet<&str> = specs.iter().map(|s| s.container.as_str()).collect();
+
+    // 1. Resources providers made for these containers: still there? A gone one
+    //    is dropped from the scratch state, so the solver plans its step again.
+    let mut gone: Vec<ProvidedRecord> = Vec::new();
+    let used: Vec<ProvidedRecord> = before
+        .provided
+        .values()
+        .filter(|r| r.users.iter().any(|u| names.contains(u.as_str())))
+        .cloned()
+        .collect();
+    for rec in used {
+        let container = rec
+            .users
+            .iter()
+            .find(|u| names.contains(u.as_str()))
+            .cloned()
+            .unwrap_or_default();
+        match prov.check(&record_request(host, &rec, &container)) {
+            Ok(true) => {}
+            Ok(false) => {
+                scratch.provided.remove(&key_of(&rec));
+                gone.push(rec);
+            }
+            Err(e) => {
+                return Err(ApplyError::Provider {
+                    failed: Box::new(FailedStep {
+                        op: StepOp::Check,
+                        kind: rec.kind.clone(),
+                        name: rec.name.clone(),
+                        container,
+                        provider: rec.run.clone(),
+                        cause: StepCause::Provider(e),
+                    }),
+                    rolled_back: Vec::new(),
+                })
+            }
+        }
+    }
+
+    // 2. Solve.
+    let plan = solve(host, &scratch, specs);
+    if !plan.satisfied {
+        return Err(ApplyError::Unsatisfied(Box::new(plan)));
+    }
+
+    // 3. Provide, in dependency order, each behind a write-ahead intent.
+    let mut made: Vec<String> = Vec::new();
+    for step in &plan.steps {
+        let key = resource_key(&step.kind, &step.name);
+        let mut journal = before.clone();
+        journal
+            .pending_releases
+            .extend(made.iter().map(|k| scratch.provided[k].clone()));
+        journal.pending_releases.push(intent(step));
+        if let Err(e) = locked.write(&journal) {
+            let _ = rollback(host, &before, &scratch, &made, locked, prov);
+            return Err(ApplyError::Store(e));
+        }
+        let need = step_need(specs, step);
+        let req = ProviderRequest {
+            run: &step.provider,
+            timeout: step.timeout,
+            kind: &step.kind,
+            name: &step.name,
+            container: &step.container,
+            need,
+            provided: None,
+        };
+        match prov.provide(&req) {
+            Ok(value) => {
+                let mut users: BTreeSet<String> = step.users.iter().cloned().collect();
+                if let Some(old) = gone.iter().find(|g| key_of(g) == key) {
+                    users.extend(old.users.iter().cloned());
+                }
+                scratch.provided.insert(
+                    key.clone(),
+                    ProvidedRecord {
+                        kind: step.kind.clone(),
+                        name: step.name.clone(),
+                        run: step.provider.clone(),
+                        provided: value,
+                        users: users.into_iter().collect(),
+                    },
+                );
+                made.push(key);
+            }
+            Err(e) => {
+                let rolled_back = rollback(host, &before, &scratch, &made, locked, prov);
+                return Err(ApplyError::Provider {
+                    failed: Box::new(FailedStep {
+                        op: StepOp::Provide,
+                        kind: step.kind.clone(),
+                        name: step.name.clone(),
+                        container: step.container.clone(),
+                        provider: step.provider.clone(),
+                        cause: StepCause::Provider(e),
+                    }),
+                    rolled_back,
+                });
+            }
+        }
+    }
+
+    // 4. Solve again: the provider results are now exact provides.
+    let fin = if plan.steps.is_empty() {
+        plan
+    } else {
+        let again = solve(host, &scratch, specs);
+        if !again.satisfied || !again.steps.is_empty() {
+            let last = plan.steps.last().expect("steps ran");
+            let rolled_back = rollback(host, &before, &scratch, &made, locked, prov);
+            return Err(ApplyError::Provider {
+                failed: Box::new(FailedStep {
+                    op: StepOp::Provide,
+                    kind: last.kind.clone(),
+                    name: last.name.clone(),
+                    container: last.container.clone(),
+                    provider: last.provider.clone(),
+                    cause: StepCause::Unusable(Box::new(again)),
+                }),
+                rolled_back,
+            });
+        }
+        again
+    };
+
+    // 5. Record holdings, reservations and users; one atomic write.
+    let orphans = record(&mut scratch, &fin, specs);
+    prune_pending(&mut scratch);
+    scratch.pending_releases.extend(orphans.iter().cloned());
+    if let Err(e) = locked.write(&scratch) {
+        let _ = rollback(host, &before, &scratch, &made, locked, prov);
+        return Err(ApplyError::Store(e));
+    }
+
+    // 6. Release what a changed spec no longer uses (already in pending, so a
+    //    crash or failure here is retried by the next release).
+    let released = release_pending(host, &orphans, &mut scratch, prov);
+    locked.write(&scratch)?;
+    Ok(Applied {
+        plan: fin,
+        provided: made,
+        released,
+    })
+}
+
+fn intent(step: &Step) -> ProvidedRecord {
+    ProvidedRecord {
+        kind: step.kind.clone(),
+        name: step.name.clone(),
+        run: step.provider.clone(),
+        provided: Value::Null,
+        users: step.users.clone(),
+    }
+}
+
+fn step_need<'a>(specs: &[&'a NeedSpec], step: &Step) -> Option<&'a NeedDetail> {
+    let spec = specs.iter().find(|s| s.container == step.container)?;
+    step.need.and_then(|i| spec.needs.get(i)).map(|n| &n.detail)
+}
+
+/// Releases `made` (reverse order) and writes `before` back, plus the records
+/// whose release failed in `pending_releases`.
+fn rollback<P: Provisioner>(
+    host: &HostManifest,
+    before: &State,
+    scratch: &State,
+    made: &[String],
+    locked: &mut Locked,
+    prov: &mut P,
+) -> Vec<ReleaseReport<P::Error>> {
+    let mut restored = before.clone();
+    let mut reports = Vec::new();
+    for key in made.iter().rev() {
+        let rec = &scratch.provided[key];
+        let container = rec.users.first().map(String::as_str).unwrap_or("");
+        let result = prov.release(&record_request(host, rec, container));
+        if result.is_err() {
+            restored.pending_releases.push(rec.clone());
+        }
+        reports.push(ReleaseReport {
+            kind: rec.kind.clone(),
+            name: rec.name.clone(),
+            provider: rec.run.clone(),
+            result,
+        });
+    }
+    // Best effort: if even this write fails, the intents on disk make the next
+    // `berth release` release what was made.
+    let _ = locked.write(&restored);
+    reports
+}
+
+/// Records the plan's containers in `state`: holdings (replacing earlier
+/// ones), reservations, users of provider records. Returns the provider
+/// records that lost their last user (removed from `provided`).
+fn record(state: &mut State, plan: &Plan, specs: &[&NeedSpec]) -> Vec<ProvidedRecord> {
+    for cp in &plan.containers {
+        let c = &cp.container;
+        let Some(spec) = specs.iter().find(|s| &s.container == c) else {
+            continue;
+        };
+        for r in state.reservations.values_mut() {
+            if r.holder.as_deref() == Some(c.as_str()) {
+                r.holder = None;
+            }
+        }
+        for rec in state.provided.values_mut() {
+            rec.users.retain(|u| u != c);
+        }
+        for b in &cp.bindings {
+            let key = resource_key(&b.kind, &b.name);
+            match b.source {
+                BindingSource::Pool => {
+                    state.reservations.insert(
+                        key,
+                        Reservation {
+                            kind: b.kind.clone(),
+                            name: b.name.clone(),
+                            pool: b.pool.clone().unwrap_or_default(),
+                            value: value_text(&b.value),
+                            holder: Some(c.clone()),
+                            last_holder: Some(c.clone()),
+                        },
+                    );
+                }
+                BindingSource::Provider => {
+                    if let Some(rec) = state.provided.get_mut(&key) {
+                        if !rec.users.contains(c) {
+                            rec.users.push(c.clone());
+                            rec.users.sort();
+                        }
+                    }
+                }
+                BindingSource::Provides => {}
+            }
+        }
+        state.holdings.insert(
+            c.clone(),
+            ContainerHolding {
+                spec_digest: spec_digest(spec),
+                bindings: cp.bindings.iter().map(held).collect(),
+            },
+        );
+    }
+    take_orphans(
+        state,
+        &plan
+            .containers
+            .iter()
+            .map(|c| c.container.clone())
+            .collect::<Vec<_>>(),
+    )
+}
+
+/// Removes the records no container uses any more from `provided`; each
+/// comes back with `users` set to the `released_by` containers that last used
+/// it (what the provider is told on release).
+fn take_orphans(state: &mut State, released_by: &[String]) -> Vec<ProvidedRecord> {
+    let orphan_keys: Vec<String> = state
+        .provided
+        .iter()
+        .filter(|(_, r)| r.users.is_empty())
+        .map(|(k, _)| k.clone())
+        .collect();
+    orphan_keys
+        .into_iter()
+        .filter_map(|k| state.provided.remove(&k))
+        .map(|mut r| {
+            r.users = released_by.to_vec();
+            r
+        })
+        .collect()
+}
+
+fn held(b: &Binding) -> HeldBinding {
+    HeldBinding {
+        kind: b.kind.clone(),
+        name: b.name.clone(),
+        source: b.source,
+        provide: b.provide.clone(),
+        exclusive: b.exclusive,
+        value: b.value.clone(),
+    }
+}
+
+/// The reserved value as text: the address, or the host port.
+fn value_text(v: &Value) -> String {
+    match v.get("address").or_else(|| v.get("host_port")) {
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+        None => v.to_string(),
+    }
+}
+
+/// Runs `release` for each of `records` (which are in `state.pending_releases`)
+/// and drops the successes from there.
+fn release_pending<P: Provisioner>(
+    host: &HostManifest,
+    records: &[ProvidedRecord],
+    state: &mut State,
+    prov: &mut P,
+) -> Vec<ReleaseReport<P::Error>> {
+    let mut reports = Vec::new();
+    for rec in records {
+        let container = rec.users.first().map(String::as_str).unwrap_or("");
+        let result = prov.release(&record_request(host, rec, container));
+        if result.is_ok() {
+            if let Some(i) = state.pending_releases.iter().position(|p| p == rec) {
+                state.pending_releases.remove(i);
+            }
+        }
+        reports.push(ReleaseReport {
+            kind: rec.kind.clone(),
+            name: rec.name.clone(),
+            provider: rec.run.clone(),
+            result,
+        });
+    }
+    reports
+}
+
+/// What `berth release` did.
+#[derive(Debug)]
+pub struct Released<E> {
+    /// Containers that held something and no longer do.
+    pub released: Vec<String>,
+    /// Containers named that held nothing (not an error: release is idempotent).
+    pub not_held: Vec<String>,
+    /// Reservations dropped by `--purge` (`kind/name`).
+    pub purged: Vec<String>,
+    /// Provider releases run: what this release freed, then earlier failures
+    /// retried. Failures stay in `pending_releases`.
+    pub provider_releases: Vec<ReleaseReport<E>>,
+}
+
+impl<E> Released<E> {
+    /// True when a provider release failed (it will be retried).
+    pub fn any_failed(&self) -> bool {
+        self.provider_releases.iter().any(|r| r.result.is_err())
+    }
+}
+
+/// Releases `containers` on `host`: frees their holdings (reservations stay
+/// unless `purge`), then runs provider `release` for what no container uses
+/// any more, and retries earlier failed releases. The freed holdings are
+/// written before any provider runs, and each record waits in
+/// `pending_releases` until its release succeeded.
+pub fn release<P: Provisioner>(
+    host: &HostManifest,
+    containers: &[String],
+    purge: bool,
+    locked: &mut Locked,
+    prov: &mut P,
+) -> Result<Released<P::Error>, StoreError> {
+    let mut state = locked.state().clone();
+    let mut out = Released {
+        released: Vec::new(),
+        not_held: Vec::new(),
+        purged: Vec::new(),
+        provider_releases: Vec::new(),
+    };
+    for c in containers {
+        if state.holdings.remove(c).is_some() {
+            out.released.push(c.clone());
+        } else {
+            out.not_held.push(c.clone());
+        }
+        for r in state.reservations.values_mut() {
+            if r.holder.as_deref() == Some(c.as_str()) {
+                r.holder = None;
+                r.last_holder = Some(c.clone());
+            }
+        }
+        if purge {
+            let dropped: Vec<String> = state
+                .reservations
+                .iter()
+                .filter(|(_, r)| r.holder.is_none() && r.last_holder.as_deref() == Some(c.as_str()))
+                .map(|(k, _)| k.clone())
+                .collect();
+            for k in dropped {
+                state.reservations.remove(&k);
+                out.purged.push(k);
+            }
+        }
+        let mut freed = Vec::new();
+        for rec in state.provided.values_mut() {
+            if rec.users.contains(c) {
+                rec.users.retain(|u| u != c);
+                if rec.users.is_empty() {
+                    freed.push(key_of(rec));
+                }
+            }
+        }
+        for k in freed {
+            if let Some(mut rec) = state.provided.remove(&k) {
+                rec.users = vec![c.clone()];
+                state.pending_releases.push(rec);
+            }
+        }
+    }
+    locked.write(&state)?;
+    let pending = state.pending_releases.clone();
+    out.provider_releases = release_pending(host, &pending, &mut state, prov);
+    locked.write(&state)?;
+    Ok(out)
+}

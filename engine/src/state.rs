@@ -107,6 +107,10 @@ pub struct Reservation {
     pub value: String,
     /// Current holder, if held.
     pub holder: Option<String>,
+    /// The container that held it last, kept after release so that a later
+    /// `release --purge` of that container still finds its reservations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_holder: Option<String>,
 }
 
 /// A resource a provider made.
