@@ -1,1 +1,1429 @@
-//! (to be written)
+//! The solver: for one host, its state and a set of need specs, decide which
+//! provide serves each need, which gaps a provider must fill, and why the rest
+//! cannot be met.
+//!
+//! Four passes, each deterministic (hash maps are only looked up, never
+//! iterated into the output):
+//! 1. **Candidates.** Per need, the provides of its kind that may serve it (the
+//!    exact name if one exists, else a recorded provider result, else its pool
+//!    reservation, else patterns in file order and then the first provider that
+//!    covers it), each checked for compatibility; every rejection is kept as a
+//!    [`Reason`]. An address candidate also needs its network to be met for the
+//!    container (an implied need), else it is rejected with the network's reasons.
+//! 2. **Resources.** Candidates become right vertices with a capacity: 1 for an
+//!    exclusive provide or a reserved name, the free count (capped at demand) for
+//!    each region of a pool, unbounded for shared provides and providers. A
+//!    pool is never enumerated; a need's `prefix` inside a pool splits the pool
+//!    into disjoint regions so that capacities stay exact.
+//! 3. **Matching.** Containers are admitted in spec order; a container is
+//!    admitted when all its needs can be matched together with those already
+//!    admitted (augmenting paths, [`matching`]), otherwise its needs are rolled
+//!    back and explained. If an assignment satisfying every container exists,
+//!    this finds it (exact). When none exists the admitted set is maximal, not
+//!    necessarily maximum: maximizing the number of satisfied containers
+//!    contains set packing, which is NP-hard.
+//! 4. **Bindings.** Pool values are allocated lowest-free in spec order, implied
+//!    networks are added, and provider steps are ordered by dependency.
+
+mod matching;
+mod order;
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::net::IpAddr;
+
+use berth_specs::{
+    AddressSource, HostManifest, Kind, NamePattern, Need, NeedDetail, NeedSpec, PortSource,
+    Protocol, Provide, ProvideDetail, Span,
+};
+use ipnet::IpNet;
+use serde_json::{json, Map, Value};
+
+use crate::explain::{Candidate, Holder, Origin, Reason, Unmet};
+use crate::plan::{Binding, ContainerPlan, Plan, Step, StepKey};
+use crate::pool::{self, Cursor, Span128, Taken};
+use crate::state::{resource_key, BindingSource, State};
+
+use matching::{Matcher, UNBOUNDED};
+
+/// Solves `specs` together on `host` given what `state` says is held.
+///
+/// Contract:
+/// - Pure: no I/O, no side effects; the same inputs give the same plan.
+/// - Holdings in `state` of containers named in `specs` count as their own (they
+///   are being re-solved), not as conflicts; re-solving an applied container
+///   gives the same bindings.
+/// - A name with a pool reservation in `state` gets its reserved value only.
+/// - `state.provided` records are exact-name provides (source `provider`): after
+///   apply ran the providers, re-solving binds their results and plans no step.
+/// - If an assignment satisfying every container exists, the plan satisfies
+///   every container. Otherwise containers are admitted in spec order, each only
+///   if it can be met with those already admitted; the others get every reason.
+pub fn solve(host: &HostManifest, state: &State, specs: &[&NeedSpec]) -> Plan {
+    Solver::new(host, state, specs).run()
+}
+
+/// How an option of a need would be served.
+#[derive(Debug, Clone, PartialEq)]
+enum Cand {
+    /// A provide used as a whole (static value, pattern, shared resource).
+    /// Indices past the manifest's provides are `state.provided` records.
+    Unit(usize),
+    /// A pool, restricted to a prefix strictly inside it when `within` is set.
+    Pool(usize, Option<Span128>),
+    /// The name's reserved value in pool `.0`.
+    Reserved(usize, u128),
+    /// A provider entry.
+    Provider(usize),
+}
+
+/// How an address's network is met.
+#[derive(Debug, Clone, PartialEq)]
+enum Net {
+    Unit(usize),
+    Provider(usize),
+}
+
+#[derive(Debug, Clone)]
+struct Opt {
+    cand: Cand,
+    network: Option<(String, Net)>,
+}
+
+struct NeedInfo {
+    spec: usize,
+    need: usize,
+    opts: Vec<Opt>,
+    rejections: Vec<Reason>,
+    /// Per adjacency entry of this need's left vertex: which option it belongs to.
+    adj_opt: Vec<usize>,
+}
+
+/// A right vertex of the matching: one resource with a capacity.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum VKey {
+    /// A provide used whole.
+    Unit(usize),
+    /// Region `.1` of pool `.0`.
+    Region(usize, usize),
+    /// A reserved name (`kind/name`): one holder whoever needs it.
+    Reserved(String),
+    /// A provider: unbounded.
+    Provider(usize),
+}
+
+struct PoolInfo {
+    range: Span128,
+    /// `Some` for address pools.
+    net: Option<IpNet>,
+    text: String,
+    taken: Taken,
+    /// Distinct prefixes strictly inside the pool that needs asked for.
+    prefixes: BTreeSet<Span128>,
+    /// Region nodes: 0 is the whole pool; each with its excluded children.
+    regions: Vec<(Span128, Vec<Span128>)>,
+}
+
+struct Solver<'a> {
+    host: &'a HostManifest,
+    state: &'a State,
+    specs: &'a [&'a NeedSpec],
+    /// Manifest provides followed by `state.provided` records as exact provides.
+    provides: Vec<Provide>,
+    n_manifest: usize,
+    exact: HashMap<(String, String), usize>,
+    globs: HashMap<String, Vec<usize>>,
+    in_plan: HashSet<&'a str>,
+    /// Exclusive holdings by containers outside the plan: key -> holder.
+    held_excl: HashMap<(String, BindingSource, String), String>,
+    /// Any holding by containers outside the plan: key -> holders.
+    held_any: HashMap<(String, BindingSource, String), Vec<String>>,
+    allow_cache: HashMap<usize, Vec<(bool, NamePattern)>>,
+    net_memo: HashMap<(usize, String), Result<Net, Vec<Reason>>>,
+    pools: HashMap<usize, PoolInfo>,
+    /// Volume provides that an exclusive need in this plan may take.
+    excl_volume: HashSet<usize>,
+}
+
+impl<'a> Solver<'a> {
+    fn new(host: &'a HostManifest, state: &'a State, specs: &'a [&'a NeedSpec]) -> Solver<'a> {
+        let mut provides = host.provides.clone();
+        let n_manifest = provides.len();
+        for rec in state.provided.values() {
+            // A record that no longer validates is ignored here; `berth check`
+            // and apply report it. It cannot serve a need.
+            if let Ok(detail) =
+                berth_specs::load::provide_detail_from_json(&rec.kind, &rec.name, &rec.provided)
+            {
+                provides.push(Provide {
+                    kind: rec.kind.clone(),
+                    name: NamePattern::Exact(rec.name.clone()),
+                    detail,
+                    allow: None,
+                    span: Span::default(),
+                });
+            }
+        }
+        let mut exact = HashMap::new();
+        let mut globs: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, p) in provides.iter().enumerate() {
+            let k = p.kind.as_str().to_string();
+            if p.name.is_exact() {
+                // The first entry wins; the loader reports duplicates.
+                exact.entry((k, p.name.as_str().to_string())).or_insert(i);
+            } else {
+                globs.entry(k).or_default().push(i);
+            }
+        }
+        let in_plan: HashSet<&str> = specs.iter().map(|s| s.container.as_str()).collect();
+        let mut held_excl = HashMap::new();
+        let mut held_any: HashMap<_, Vec<String>> = HashMap::new();
+        for (holder, h) in &state.holdings {
+            if in_plan.contains(holder.as_str()) {
+                continue;
+            }
+            for b in &h.bindings {
+                let id = match b.source {
+                    BindingSource::Provider => b.name.clone(),
+                    _ => b.provide.clone(),
+                };
+                let key = (b.kind.as_str().to_string(), b.source, id);
+                if b.exclusive && b.source != BindingSource::Pool {
+                    held_excl
+                        .entry(key.clone())
+                        .or_insert_with(|| holder.clone());
+                }
+                held_any.entry(key).or_default().push(holder.clone());
+            }
+        }
+        Solver {
+            host,
+            state,
+            specs,
+            provides,
+            n_manifest,
+            exact,
+            globs,
+            in_plan,
+            held_excl,
+            held_any,
+            allow_cache: HashMap::new(),
+            net_memo: HashMap::new(),
+            pools: HashMap::new(),
+            excl_volume: HashSet::new(),
+        }
+    }
+
+    fn candidate(&self, i: usize) -> Candidate {
+        let p = &self.provides[i];
+        if i < self.n_manifest {
+            Candidate {
+                provide: p.name.as_str().to_string(),
+                origin: Origin::Manifest,
+                span: Some(p.span),
+            }
+        } else {
+            Candidate {
+                provide: p.name.as_str().to_string(),
+                origin: Origin::State,
+                span: None,
+            }
+        }
+    }
+
+    fn provider_candidate(&self, d: usize) -> Candidate {
+        let decl = &self.host.providers[d];
+        Candidate {
+            provide: decl.pattern.as_str().to_string(),
+            origin: Origin::Provider,
+            span: Some(decl.span),
+        }
+    }
+
+    /// The first provider whose kind and pattern cover `kind`/`name`.
+    fn provider_for(&self, kind: &Kind, name: &str) -> Option<usize> {
+        self.host
+            .providers
+            .iter()
+            .position(|d| &d.kind == kind && d.pattern.matches(name))
+    }
+
+    fn held_key(&self, i: usize) -> (String, BindingSource, String) {
+        let p = &self.provides[i];
+        if i < self.n_manifest {
+            let src = match &p.detail {
+                ProvideDetail::Address {
+                    source: AddressSource::Pool(_),
+                    ..
+                }
+                | ProvideDetail::Port {
+                    source: PortSource::Pool { .. },
+                    ..
+                } => BindingSource::Pool,
+                _ => BindingSource::Provides,
+            };
+            (
+                p.kind.as_str().to_string(),
+                src,
+                p.name.as_str().to_string(),
+            )
+        } else {
+            (
+                p.kind.as_str().to_string(),
+                BindingSource::Provider,
+                p.name.as_str().to_string(),
+            )
+        }
+    }
+
+    fn allowed(&mut self, i: usize, spec: &NeedSpec) -> bool {
+        let Some(allow) = &self.provides[i].allow else {
+            return true;
+        };
+        let pats = self.allow_cache.entry(i).or_insert_with(|| {
+            allow
+                .iter()
+                .filter_map(|a| match a.strip_prefix("image:") {
+                    Some(img) => NamePattern::parse(img).ok().map(|p| (true, p)),
+                    None => NamePattern::parse(a).ok().map(|p| (false, p)),
+                })
+                .collect()
+        });
+        pats.iter().any(|(image, p)| {
+            if *image {
+                spec.image.as_deref().is_some_and(|img| p.matches(img))
+            } else {
+                p.matches(&spec.container)
+            }
+        })
+    }
+
+    fn not_allowed(&self, i: usize) -> Reason {
+        Reason::NotAllowed {
+            candidate: self.candidate(i),
+            allow: self.provides[i].allow.clone().unwrap_or_default(),
+        }
+    }
+
+    /// Resolves network `name` for container `s`, memoized.
+    fn network(&mut self, s: usize, name: &str) -> Result<Net, Vec<Reason>> {
+        if let Some(r) = self.net_memo.get(&(s, name.to_string())) {
+            return r.clone();
+        }
+        let r = self.network_uncached(s, name);
+        self.net_memo.insert((s, name.to_string()), r.clone());
+        r
+    }
+
+    fn network_uncached(&mut self, s: usize, name: &str) -> Result<Net, Vec<Reason>> {
+        let spec = self.specs[s];
+        if let Some(&i) = self.exact.get(&("network".to_string(), name.to_string())) {
+            return if self.allowed(i, spec) {
+                Ok(Net::Unit(i))
+            } else {
+                Err(vec![self.not_allowed(i)])
+            };
+        }
+        let mut reasons = Vec::new();
+        let globs = self.globs.get("network").cloned().unwrap_or_default();
+        for i in globs {
+            if !self.provides[i].name.matches(name) {
+                continue;
+            }
+            if self.allowed(i, spec) {
+                return Ok(Net::Unit(i));
+            }
+            reasons.push(self.not_allowed(i));
+        }
+        if let Some(d) = self.provider_for(&Kind::Network, name) {
+            return Ok(Net::Provider(d));
+        }
+        if reasons.is_empty() {
+            reasons.push(Reason::NotProvided);
+        }
+        reasons.push(Reason::NoProvider {
+            kind: Kind::Network,
+            name: name.to_string(),
+        });
+        Err(reasons)
+    }
+
+    /// Pass 1 for one need.
+    fn need_options(&mut self, s: usize, n: usize) -> (Vec<Opt>, Vec<Reason>) {
+        let spec = self.specs[s];
+        let need = &spec.needs[n];
+        let mut opts = Vec::new();
+        let mut rej = Vec::new();
+        let kind = need.kind.as_str().to_string();
+        if let Some(&i) = self.exact.get(&(kind.clone(), need.name.clone())) {
+            match self.check(s, need, i) {
+                Ok(o) => opts.push(o),
+                Err(r) => rej.push(r),
+            }
+            return (opts, rej);
+        }
+        if let Some(res) = self
+            .state
+            .reservations
+            .get(&resource_key(&need.kind, &need.name))
+        {
+            match self.check_reserved(s, need, res) {
+                Ok(o) => opts.push(o),
+                Err(r) => rej.push(r),
+            }
+            return (opts, rej);
+        }
+        let globs = self.globs.get(&kind).cloned().unwrap_or_default();
+        let mut considered = false;
+        for i in globs {
+            if !self.provides[i].name.matches(&need.name) {
+                continue;
+            }
+            considered = true;
+            match self.check(s, need, i) {
+                Ok(o) => opts.push(o),
+                Err(r) => rej.push(r),
+            }
+        }
+        match self.provider_for(&need.kind, &need.name) {
+            Some(d) => opts.push(Opt {
+                cand: Cand::Provider(d),
+                network: None,
+            }),
+            None => {
+                if !considered {
+                    rej.push(Reason::NotProvided);
+                }
+                rej.push(Reason::NoProvider {
+                    kind: need.kind.clone(),
+                    name: need.name.clone(),
+                });
+            }
+        }
+        (opts, rej)
+    }
+
+    fn held_by(&self, i: usize, holder: &str) -> Reason {
+        Reason::HeldBy {
+            candidate: self.candidate(i),
+            holder: Holder {
+                container: holder.to_string(),
+                in_plan: false,
+            },
+        }
+    }
+
+    /// Compatibility of provide `i` with a need of container `s`.
+    fn check(&mut self, s: usize, need: &Need, i: usize) -> Result<Opt, Reason> {
+        self.check_inner(s, need, i, false)
+    }
+
+    /// `reserved`: the need holds a reservation in this pool, so the pool being
+    /// full (of, among others, that reservation) is no reason to reject it.
+    fn check_inner(
+        &mut self,
+        s: usize,
+        need: &Need,
+        i: usize,
+        reserved: bool,
+    ) -> Result<Opt, Reason> {
+        let spec = self.specs[s];
+        if !self.allowed(i, spec) {
+            return Err(self.not_allowed(i));
+        }
+        let p = &self.provides[i];
+        let key = self.held_key(i);
+        let mut network = None;
+        let cand = match (&need.detail, &p.detail) {
+            (
+                NeedDetail::Volume {
+                    read_only,
+                    exclusive,
+                    ..
+                },
+                ProvideDetail::Volume {
+                    read_only: p_ro,
+                    exclusive: p_ex,
+                    ..
+                },
+            ) => {
+                if *p_ro && !*read_only {
+                    return Err(Reason::ReadOnlyConflict {
+                        candidate: self.candidate(i),
+                    });
+                }
+                if *p_ex || *exclusive {
+                    if let Some(h) = self.held_any.get(&key).and_then(|v| v.first()) {
+                        return Err(self.held_by(i, h));
+                    }
+                }
+                if *exclusive {
+                    self.excl_volume.insert(i);
+                }
+                Cand::Unit(i)
+            }
+            (
+                NeedDetail::Ipv6 { .. } | NeedDetail::Ipv4 { .. },
+                ProvideDetail::Address {
+                    source,
+                    network: net,
+                },
+            ) => {
+                let want = need_prefix(&need.detail);
+                let v6 = matches!(need.detail, NeedDetail::Ipv6 { .. });
+                let net_name = net.clone();
+                let cand = match source {
+                    AddressSource::Static(a) => {
+                        if a.is_ipv6() != v6 {
+                            return Err(Reason::FamilyMismatch {
+                                candidate: self.candidate(i),
+                                offered: a.to_string(),
+                            });
+                        }
+                        if let Some(w) = want {
+                            if !w.contains(a) {
+                                return Err(Reason::OutsidePrefix {
+                                    candidate: self.candidate(i),
+                                    prefix: w.to_string(),
+                                    offered: a.to_string(),
+                                });
+                            }
+                        }
+                        if let Some(h) = self.held_excl.get(&key) {
+                            return Err(self.held_by(i, h));
+                        }
+                        Cand::Unit(i)
+                    }
+                    AddressSource::Pool(pnet) => {
+                        if matches!(pnet, IpNet::V6(_)) != v6 {
+                            return Err(Reason::FamilyMismatch {
+                                candidate: self.candidate(i),
+                                offered: pnet.to_string(),
+                            });
+                        }
+                        let pr = Span128::of_net(pnet);
+                        let within = match want {
+                            None => None,
+                            Some(w) => {
+                                let wr = Span128::of_net(&w);
+                                if wr.covers(&pr) {
+                                    None
+                                } else if !wr.overlaps(&pr) {
+                                    return Err(Reason::OutsidePrefix {
+                                        candidate: self.candidate(i),
+                                        prefix: w.to_string(),
+                                        offered: pnet.to_string(),
+                                    });
+                                } else {
+                                    Some(wr)
+                                }
+                            }
+                        };
+                        let pnet = *pnet;
+                        let info = self.pool_info(i);
+                        let region = within.unwrap_or(info.range);
+                        let free = region.size() - info.taken.count_in(region);
+                        if free == 0 && !reserved {
+                            return Err(Reason::PoolExhausted {
+                                candidate: self.candidate(i),
+                                pool: pnet.to_string(),
+                                in_plan: false,
+                            });
+                        }
+                        if let Some(w) = within {
+                            self.pools
+                                .get_mut(&i)
+                                .expect("pool info")
+                                .prefixes
+                                .insert(w);
+                        }
+                        Cand::Pool(i, within)
+                    }
+                };
+                match self.network(s, &net_name) {
+                    Ok(n) => network = Some((net_name, n)),
+                    Err(reasons) => {
+                        return Err(Reason::NetworkUnmet {
+                            candidate: self.candidate(i),
+                            network: net_name,
+                            reasons,
+                        })
+                    }
+                }
+                cand
+            }
+            (
+                NeedDetail::Port { protocol, .. },
+                ProvideDetail::Port {
+                    source,
+                    protocol: p_proto,
+                    ..
+                },
+            ) => {
+                if protocol != p_proto {
+                    return Err(Reason::ProtocolMismatch {
+                        candidate: self.candidate(i),
+                        wanted: *protocol,
+                        offered: *p_proto,
+                    });
+                }
+                match source {
+                    PortSource::Static(_) => {
+                        if let Some(h) = self.held_excl.get(&key) {
+                            return Err(self.held_by(i, h));
+                        }
+                        Cand::Unit(i)
+                    }
+                    PortSource::Pool { first, last } => {
+                        let (first, last) = (*first, *last);
+                        let info = self.pool_info(i);
+                        if info.range.size() == info.taken.count_in(info.range) && !reserved {
+                            return Err(Reason::PoolExhausted {
+                                candidate: self.candidate(i),
+                                pool: format!("{first}-{last}"),
+                                in_plan: false,
+                            });
+                        }
+                        Cand::Pool(i, None)
+                    }
+                }
+            }
+            (NeedDetail::Network, ProvideDetail::Network { .. })
+            | (NeedDetail::Secret { .. }, ProvideDetail::Secret { .. }) => Cand::Unit(i),
+            (NeedDetail::Device { .. }, ProvideDetail::Device { .. })
+            | (NeedDetail::Custom, ProvideDetail::Custom { .. }) => {
+                if p.exclusive() {
+                    if let Some(h) = self.held_excl.get(&key) {
+                        return Err(self.held_by(i, h));
+                    }
+                }
+                Cand::Unit(i)
+            }
+            // The loader keeps kinds and details consistent; a mismatch here can
+            // only be a record whose provider returned another kind's form.
+            _ => {
+                return Err(Reason::FamilyMismatch {
+                    candidate: self.candidate(i),
+                    offered: need.kind.as_str().to_string(),
+                })
+            }
+        };
+        Ok(Opt { cand, network })
+    }
+
+    fn check_reserved(
+        &mut self,
+        s: usize,
+        need: &Need,
+        res: &crate::state::Reservation,
+    ) -> Result<Opt, Reason> {
+        let stale = || Reason::ReservationStale {
+            pool: res.pool.clone(),
+            value: res.value.clone(),
+        };
+        // The pool it came from, matched by value (however the pool is spelled).
+        let pool = (0..self.n_manifest).find(|&i| {
+            let p = &self.provides[i];
+            p.kind == need.kind
+                && match &p.detail {
+                    ProvideDetail::Address {
+                        source: AddressSource::Pool(net),
+                        ..
+                    } => res.pool.parse::<IpNet>().ok() == Some(*net),
+                    ProvideDetail::Port {
+                        source: PortSource::Pool { first, last },
+                        ..
+                    } => res.pool == format!("{first}-{last}"),
+                    _ => false,
+                }
+        });
+        let Some(i) = pool else { return Err(stale()) };
+        let value = match &self.provides[i].detail {
+            ProvideDetail::Address { .. } => {
+                res.value.parse::<IpAddr>().ok().map(pool::addr_to_u128)
+            }
+            _ => res.value.parse::<u16>().ok().map(u128::from),
+        };
+        let Some(value) = value else {
+            return Err(stale());
+        };
+        let candidate = Candidate {
+            provide: need.name.clone(),
+            origin: Origin::State,
+            span: Some(self.provides[i].span),
+        };
+        if let Some(h) = &res.holder {
+            if !self.in_plan.contains(h.as_str()) {
+                return Err(Reason::HeldBy {
+                    candidate,
+                    holder: Holder {
+                        container: h.clone(),
+                        in_plan: false,
+                    },
+                });
+            }
+        }
+        // Everything else about the pool (allow, prefix, protocol, network) must
+        // still hold for the reserved value.
+        let mut opt = self.check_inner(s, need, i, true)?;
+        if let (Some(prefix), Ok(addr)) = (need_prefix(&need.detail), res.value.parse::<IpAddr>()) {
+            if !prefix.contains(&addr) {
+                return Err(Reason::OutsidePrefix {
+                    candidate,
+                    prefix: prefix.to_string(),
+                    offered: res.value.clone(),
+                });
+            }
+        }
+        opt.cand = Cand::Reserved(i, value);
+        Ok(opt)
+    }
+
+    fn pool_info(&mut self, i: usize) -> &PoolInfo {
+        if !self.pools.contains_key(&i) {
+            let info = self.build_pool(i);
+            self.pools.insert(i, info);
+        }
+        &self.pools[&i]
+    }
+
+    /// What a pool can no longer hand out: reserved and held values of its kind,
+    /// static provides inside it, its network address and gateway.
+    fn build_pool(&self, i: usize) -> PoolInfo {
+        let p = &self.provides[i];
+        let (range, net, text, mut skip) = match &p.detail {
+            ProvideDetail::Address {
+                source: AddressSource::Pool(net),
+                network,
+                ..
+            } => {
+                let gateway = self.gateway_of(network, net);
+                (
+                    Span128::of_net(net),
+                    Some(*net),
+                    net.to_string(),
+                    pool::skipped_addresses(net, gateway),
+                )
+            }
+            ProvideDetail::Port {
+                source: PortSource::Pool { first, last },
+                ..
+            } => (
+                Span128::of_ports(*first, *last),
+                None,
+                format!("{first}-{last}"),
+                Vec::new(),
+            ),
+            _ => unreachable!("pool_info is only called for pools"),
+        };
+        let parse = |v: &str| -> Option<u128> {
+            if net.is_some() {
+                v.parse::<IpAddr>().ok().map(pool::addr_to_u128)
+            } else {
+                v.parse::<u16>().ok().map(u128::from)
+            }
+        };
+        for r in self.state.reservations.values() {
+            if r.kind == p.kind {
+                skip.extend(parse(&r.value));
+            }
+        }
+        for h in self.state.holdings.values() {
+            for b in h.bindings.iter().filter(|b| b.kind == p.kind) {
+                skip.extend(value_scalar(&b.value, net.is_some()).and_then(|v| parse(&v)));
+            }
+        }
+        for q in &self.provides {
+            if q.kind != p.kind {
+                continue;
+            }
+            match &q.detail {
+                ProvideDetail::Address {
+                    source: AddressSource::Static(a),
+                    ..
+                } => skip.push(pool::addr_to_u128(*a)),
+                ProvideDetail::Port {
+                    source: PortSource::Static(port),
+                    ..
+                } => skip.push(u128::from(*port)),
+                _ => {}
+            }
+        }
+        PoolInfo {
+            range,
+            net,
+            text,
+            taken: Taken::new(range, skip),
+            prefixes: BTreeSet::new(),
+            regions: Vec::new(),
+        }
+    }
+
+    fn gateway_of(&self, network: &str, pool: &IpNet) -> Option<IpAddr> {
+        let i = *self
+            .exact
+            .get(&("network".to_string(), network.to_string()))?;
+        match (&self.provides[i].detail, pool) {
+            (ProvideDetail::Network { gateway6, .. }, IpNet::V6(_)) => gateway6.map(IpAddr::V6),
+            (ProvideDetail::Network { gateway4, .. }, IpNet::V4(_)) => gateway4.map(IpAddr::V4),
+            _ => None,
+        }
+    }
+
+    fn run(mut self) -> Plan {
+        // Pass 1: candidates.
+        let mut needs: Vec<NeedInfo> = Vec::new();
+        let mut first_need: Vec<usize> = Vec::with_capacity(self.specs.len() + 1);
+        for s in 0..self.specs.len() {
+            first_need.push(needs.len());
+            for n in 0..self.specs[s].needs.len() {
+                let (opts, rejections) = self.need_options(s, n);
+                needs.push(NeedInfo {
+                    spec: s,
+                    need: n,
+                    opts,
+                    rejections,
+                    adj_opt: Vec::new(),
+                });
+            }
+        }
+        first_need.push(needs.len());
+
+        // Pass 2: resources. Pool regions first: they depend on every prefix.
+        for info in self.pools.values_mut() {
+            build_regions(info);
+        }
+        let mut vkeys: HashMap<VKey, u32> = HashMap::new();
+        let mut vlist: Vec<VKey> = Vec::new();
+        let mut demand: Vec<usize> = Vec::new();
+        let mut adj: Vec<Vec<u32>> = Vec::with_capacity(needs.len());
+        for ni in needs.iter_mut() {
+            let mut a = Vec::new();
+            let need = &self.specs[ni.spec].needs[ni.need];
+            for (oi, o) in ni.opts.iter().enumerate() {
+                let keys: Vec<VKey> = match &o.cand {
+                    Cand::Unit(i) => vec![VKey::Unit(*i)],
+                    Cand::Provider(d) => vec![VKey::Provider(*d)],
+                    Cand::Reserved(..) => {
+                        vec![VKey::Reserved(resource_key(&need.kind, &need.name))]
+                    }
+                    Cand::Pool(i, within) => region_order(&self.pools[i], *within)
+                        .into_iter()
+                        .map(|ri| VKey::Region(*i, ri))
+                        .collect(),
+                };
+                for k in keys {
+                    let v = *vkeys.entry(k.clone()).or_insert_with(|| {
+                        vlist.push(k);
+                        demand.push(0);
+                        (vlist.len() - 1) as u32
+                    });
+                    demand[v as usize] += 1;
+                    a.push(v);
+                    ni.adj_opt.push(oi);
+                }
+            }
+            adj.push(a);
+        }
+        let cap: Vec<usize> = vlist
+            .iter()
+            .zip(&demand)
+            .map(|(k, &d)| match k {
+                VKey::Unit(i) => {
+                    if self.provides[*i].exclusive() || self.excl_volume.contains(i) {
+                        1
+                    } else {
+                        UNBOUNDED
+                    }
+                }
+                VKey::Region(i, ri) => {
+                    let info = &self.pools[i];
+                    let (node, excl) = &info.regions[*ri];
+                    let free = Cursor::new(*node, excl.clone(), &info.taken).free_count();
+                    free.min(d as u128) as usize
+                }
+                VKey::Reserved(_) => 1,
+                VKey::Provider(_) => UNBOUNDED,
+            })
+            .collect();
+
+        // Pass 3: admit containers in spec order.
+        let mut m = Matcher::new(cap, adj);
+        let n_specs = self.specs.len();
+        let mut name_owner: HashMap<(String, String), usize> = HashMap::new();
+        let mut admitted = vec![false; n_specs];
+        let mut unmet_of: Vec<Vec<Unmet>> = (0..n_specs).map(|_| Vec::new()).collect();
+        for s in 0..n_specs {
+            let range = first_need[s]..first_need[s + 1];
+            let mut unmet = Vec::new();
+            for l in range.clone() {
+                let ni = &needs[l];
+                if ni.opts.is_empty() {
+                    unmet.push(self.unmet(ni, ni.rejections.clone()));
+                    continue;
+                }
+                let need = &self.specs[s].needs[ni.need];
+                if named_exclusive(&need.kind) {
+                    let key = (need.kind.as_str().to_string(), need.name.clone());
+                    if let Some(&o) = name_owner.get(&key) {
+                        let mut reasons = ni.rejections.clone();
+                        reasons.push(Reason::HeldBy {
+                            candidate: self.opt_candidate(&ni.opts[0], need),
+                            holder: Holder {
+                                container: self.specs[o].container.clone(),
+                                in_plan: true,
+                            },
+                        });
+                        unmet.push(self.unmet(ni, reasons));
+                    }
+                }
+            }
+            if unmet.is_empty() {
+                let failed: Vec<usize> = range.clone().filter(|&l| !m.augment(l as u32)).collect();
+                for &l in &failed {
+                    let mut reasons = needs[l].rejections.clone();
+                    reasons.extend(self.contention(&needs[l], &m, l, &vlist, &needs));
+                    unmet.push(self.unmet(&needs[l], reasons));
+                }
+                if !failed.is_empty() {
+                    for l in range.clone() {
+                        m.unmatch(l as u32);
+                    }
+                }
+            }
+            if unmet.is_empty() {
+                admitted[s] = true;
+                for n in &self.specs[s].needs {
+                    if named_exclusive(&n.kind) {
+                        name_owner
+                            .entry((n.kind.as_str().to_string(), n.name.clone()))
+                            .or_insert(s);
+                    }
+                }
+            }
+            unmet_of[s] = unmet;
+        }
+
+        // Pass 4: bindings, pool values, implied networks, steps.
+        let mut cursors: HashMap<(usize, usize), Cursor<'_>> = HashMap::new();
+        let mut steps = StepBuilder::default();
+        let mut containers = Vec::with_capacity(n_specs);
+        for (s, unmet) in unmet_of.into_iter().enumerate() {
+            let spec = self.specs[s];
+            let mut bindings = Vec::new();
+            if admitted[s] {
+                let mut nets_bound: Vec<String> = Vec::new();
+                let mut implied: Vec<(String, Net)> = Vec::new();
+                for l in first_need[s]..first_need[s + 1] {
+                    let ni = &needs[l];
+                    let need = &spec.needs[ni.need];
+                    let v = m.mate(l as u32).expect("admitted needs are matched");
+                    let k = m
+                        .adj(l as u32)
+                        .iter()
+                        .position(|&x| x == v)
+                        .expect("mate is adjacent");
+                    let opt = &ni.opts[ni.adj_opt[k]];
+                    let b = match &opt.cand {
+                        Cand::Unit(i) => self.unit_binding(*i, need, Some(ni.need)),
+                        Cand::Provider(d) => {
+                            let step =
+                                steps.add(self.host, *d, need, &spec.container, Some(ni.need));
+                            self.provider_binding(
+                                *d,
+                                &need.kind,
+                                &need.name,
+                                Some((ni.need, need)),
+                                step,
+                            )
+                        }
+                        Cand::Reserved(i, value) => self.pool_binding(*i, *value, need, ni.need),
+                        Cand::Pool(i, _) => {
+                            let VKey::Region(_, ri) = vlist[v as usize] else {
+                                unreachable!("pool options map to regions")
+                            };
+                            let info = &self.pools[i];
+                            let cursor = cursors.entry((*i, ri)).or_insert_with(|| {
+                                let (node, excl) = &info.regions[ri];
+                                Cursor::new(*node, excl.clone(), &info.taken)
+                            });
+                            let value = cursor
+                                .next()
+                                .expect("region capacity counts its free values");
+                            self.pool_binding(*i, value, need, ni.need)
+                        }
+                    };
+                    if need.kind == Kind::Network {
+                        nets_bound.push(need.name.clone());
+                    }
+                    if let Some((net, how)) = &opt.network {
+                        implied.push((net.clone(), how.clone()));
+                    }
+                    bindings.push(b);
+                }
+                for (net, how) in implied {
+                    if nets_bound.contains(&net) {
+                        continue;
+                    }
+                    let b = match how {
+                        Net::Unit(i) => {
+                            let mut b = self.unit_binding(i, &implied_network(&net), None);
+                            b.need_span = None;
+                            b
+                        }
+                        Net::Provider(d) => {
+                            let need = implied_network(&net);
+                            let step = steps.add(self.host, d, &need, &spec.container, None);
+                            self.provider_binding(d, &Kind::Network, &net, None, step)
+                        }
+                    };
+                    nets_bound.push(net);
+                    bindings.push(b);
+                }
+            }
+            containers.push(ContainerPlan {
+                container: spec.container.clone(),
+                image: spec.image.clone(),
+                satisfied: admitted[s],
+                bindings,
+                unmet,
+            });
+        }
+        let (steps, cycle) = steps.finish(&mut containers);
+        Plan {
+            satisfied: cycle.is_none() && containers.iter().all(|c| c.satisfied),
+            host: self.host.host.clone(),
+            containers,
+            steps,
+            cycle,
+        }
+    }
+
+    fn unmet(&self, ni: &NeedInfo, reasons: Vec<Reason>) -> Unmet {
+        let spec = self.specs[ni.spec];
+        let need = &spec.needs[ni.need];
+        Unmet {
+            container: spec.container.clone(),
+            kind: need.kind.clone(),
+            name: need.name.clone(),
+            file: spec.source.path.clone(),
+            span: need.span,
+            need: ni.need,
+            reasons,
+        }
+    }
+
+    fn opt_candidate(&self, o: &Opt, need: &Need) -> Candidate {
+        match &o.cand {
+            Cand::Unit(i) | Cand::Pool(i, _) => self.candidate(*i),
+            Cand::Reserved(i, _) => Candidate {
+                provide: need.name.clone(),
+                origin: Origin::State,
+                span: Some(self.provides[*i].span),
+            },
+            Cand::Provider(d) => self.provider_candidate(*d),
+        }
+    }
+
+    /// Why a need whose options all exist could not be matched: every resource
+    /// it could use is full, held by needs of admitted containers.
+    fn contention(
+        &self,
+        ni: &NeedInfo,
+        m: &Matcher,
+        l: usize,
+        vlist: &[VKey],
+        needs: &[NeedInfo],
+    ) -> Vec<Reason> {
+        let need = &self.specs[ni.spec].needs[ni.need];
+        let mut out = Vec::new();
+        let mut done: Vec<usize> = Vec::new();
+        for (k, &v) in m.adj(l as u32).iter().enumerate() {
+            let oi = ni.adj_opt[k];
+            if done.contains(&oi) {
+                continue;
+            }
+            done.push(oi);
+            let o = &ni.opts[oi];
+            let holder = m.holders(v).first().map(|&h| Holder {
+                container: self.specs[needs[h as usize].spec].container.clone(),
+                in_plan: true,
+            });
+            let r = match (&vlist[v as usize], holder) {
+                (VKey::Region(i, _), _) => Reason::PoolExhausted {
+                    candidate: self.candidate(*i),
+                    pool: self.pools[i].text.clone(),
+                    in_plan: true,
+                },
+                (_, Some(holder)) => Reason::HeldBy {
+                    candidate: self.opt_candidate(o, need),
+                    holder,
+                },
+                (_, None) => continue,
+            };
+            out.push(r);
+        }
+        out
+    }
+
+    fn unit_binding(&self, i: usize, need: &Need, need_index: Option<usize>) -> Binding {
+        let p = &self.provides[i];
+        let record = i >= self.n_manifest;
+        let exclusive = p.exclusive()
+            || matches!(
+                need.detail,
+                NeedDetail::Volume {
+                    exclusive: true,
+                    ..
+                }
+            );
+        Binding {
+            kind: need.kind.clone(),
+            name: need.name.clone(),
+            source: if record {
+                BindingSource::Provider
+            } else {
+                BindingSource::Provides
+            },
+            provide: if record {
+                self.provider_for(&need.kind, &need.name)
+                    .map(|d| self.host.providers[d].pattern.as_str().to_string())
+                    .unwrap_or_else(|| need.name.clone())
+            } else {
+                p.name.as_str().to_string()
+            },
+            exclusive,
+            value: provide_value(&p.detail),
+            pool: None,
+            need: need_index,
+            need_span: need_index.map(|_| need.span),
+            provide_span: (!record).then_some(p.span),
+            step: None,
+        }
+    }
+
+    fn provider_binding(
+        &self,
+        d: usize,
+        kind: &Kind,
+        name: &str,
+        need: Option<(usize, &Need)>,
+        step: usize,
+    ) -> Binding {
+        let decl = &self.host.providers[d];
+        Binding {
+            kind: kind.clone(),
+            name: name.to_string(),
+            source: BindingSource::Provider,
+            provide: decl.pattern.as_str().to_string(),
+            exclusive: kind.exclusive_by_default()
+                || matches!(
+                    need.map(|n| &n.1.detail),
+                    Some(NeedDetail::Volume {
+                        exclusive: true,
+                        ..
+                    })
+                ),
+            value: Value::Null,
+            pool: None,
+            need: need.map(|n| n.0),
+            need_span: need.map(|n| n.1.span),
+            provide_span: Some(decl.span),
+            step: Some(step),
+        }
+    }
+
+    fn pool_binding(&self, i: usize, value: u128, need: &Need, need_index: usize) -> Binding {
+        let p = &self.provides[i];
+        let info = &self.pools[&i];
+        let mut v = Map::new();
+        match (&p.detail, &info.net) {
+            (ProvideDetail::Address { network, .. }, Some(net)) => {
+                v.insert(
+                    "address".into(),
+                    json!(pool::u128_to_addr(value, net).to_string()),
+                );
+                v.insert("network".into(), json!(network));
+            }
+            (ProvideDetail::Port { bind, protocol, .. }, _) => {
+                v.insert("host_port".into(), json!(value as u16));
+                if let Some(b) = bind {
+                    v.insert("bind".into(), json!(b.to_string()));
+                }
+                if *protocol != Protocol::Tcp {
+                    v.insert("protocol".into(), json!(protocol.to_string()));
+                }
+            }
+            _ => unreachable!("pools are addresses or ports"),
+        }
+        Binding {
+            kind: need.kind.clone(),
+            name: need.name.clone(),
+            source: BindingSource::Pool,
+            provide: p.name.as_str().to_string(),
+            exclusive: true,
+            value: Value::Object(v),
+            pool: Some(info.text.clone()),
+            need: Some(need_index),
+            need_span: Some(need.span),
+            provide_span: Some(p.span),
+            step: None,
+        }
+    }
+}
+
+/// Kinds whose pool-served names have one holder: two containers asking for
+/// `ipv6: app` ask for the same address, whichever pool serves it.
+fn named_exclusive(kind: &Kind) -> bool {
+    matches!(kind, Kind::Ipv4 | Kind::Ipv6 | Kind::Port)
+}
+
+/// The need a network implied by an address stands for.
+fn implied_network(name: &str) -> Need {
+    Need {
+        kind: Kind::Network,
+        name: name.to_string(),
+        detail: NeedDetail::Network,
+        span: Span::default(),
+    }
+}
+
+#[derive(Default)]
+struct StepBuilder {
+    steps: Vec<Step>,
+    index: HashMap<(String, String), usize>,
+}
+
+impl StepBuilder {
+    /// One step per resource, however many containers use it.
+    fn add(
+        &mut self,
+        host: &HostManifest,
+        d: usize,
+        need: &Need,
+        container: &str,
+        need_index: Option<usize>,
+    ) -> usize {
+        let key = (need.kind.as_str().to_string(), need.name.clone());
+        if let Some(&i) = self.index.get(&key) {
+            if !self.steps[i].users.iter().any(|u| u == container) {
+                self.steps[i].users.push(container.to_string());
+            }
+            return i;
+        }
+        let decl = &host.providers[d];
+        self.steps.push(Step {
+            provider: decl.run.clone(),
+            kind: need.kind.clone(),
+            name: need.name.clone(),
+            container: container.to_string(),
+            users: vec![container.to_string()],
+            timeout: decl.timeout,
+            decl: d,
+            decl_span: decl.span,
+            need: need_index,
+        });
+        self.index.insert(key, self.steps.len() - 1);
+        self.steps.len() - 1
+    }
+
+    /// Orders steps: a network step before the address and port steps of the
+    /// containers that use it (an address a provider makes names its network
+    /// only once made, so every network of the container comes first).
+    fn finish(self, containers: &mut [ContainerPlan]) -> (Vec<Step>, Option<Vec<StepKey>>) {
+        let steps = self.steps;
+        let mut nets_of: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (i, st) in steps.iter().enumerate() {
+            if st.kind == Kind::Network {
+                for u in &st.users {
+                    nets_of.entry(u.as_str()).or_default().push(i);
+                }
+            }
+        }
+        let mut edges = Vec::new();
+        for (j, st) in steps.iter().enumerate() {
+            if matches!(st.kind, Kind::Ipv4 | Kind::Ipv6 | Kind::Port) {
+                for u in &st.users {
+                    for &i in nets_of.get(u.as_str()).into_iter().flatten() {
+                        if !edges.contains(&(i, j)) {
+                            edges.push((i, j));
+                        }
+                    }
+                }
+            }
+        }
+        match order::order(steps.len(), &edges) {
+            Ok(perm) => {
+                let mut new_index = vec![0; steps.len()];
+                for (new, &old) in perm.iter().enumerate() {
+                    new_index[old] = new;
+                }
+                for c in containers.iter_mut() {
+                    for b in &mut c.bindings {
+                        if let Some(s) = &mut b.step {
+                            *s = new_index[*s];
+                        }
+                    }
+                }
+                let mut slots: Vec<Option<Step>> = steps.into_iter().map(Some).collect();
+                let ordered = perm
+                    .iter()
+                    .map(|&i| slots[i].take().expect("permutation"))
+                    .collect();
+                (ordered, None)
+            }
+            Err(path) => {
+                let keys = path
+                    .iter()
+                    .map(|&i| StepKey {
+                        kind: steps[i].kind.clone(),
+                        name: steps[i].name.clone(),
+                    })
+                    .collect();
+                (steps, Some(keys))
+            }
+        }
+    }
+}
+
+/// A provide's value in host-manifest form without the kind key: what a
+/// binding records and what the edits read.
+fn provide_value(d: &ProvideDetail) -> Value {
+    let mut m = Map::new();
+    match d {
+        ProvideDetail::Network {
+            bridge,
+            subnet6,
+            gateway6,
+            subnet4,
+            gateway4,
+        } => {
+            if let Some(b) = bridge {
+                m.insert("bridge".into(), json!(b));
+            }
+            if let Some(x) = subnet6 {
+                m.insert("subnet6".into(), json!(x.to_string()));
+            }
+            if let Some(x) = gateway6 {
+                m.insert("gateway6".into(), json!(x.to_string()));
+            }
+            if let Some(x) = subnet4 {
+                m.insert("subnet4".into(), json!(x.to_string()));
+            }
+            if let Some(x) = gateway4 {
+                m.insert("gateway4".into(), json!(x.to_string()));
+            }
+        }
+        ProvideDetail::Address { source, network } => {
+            match source {
+                AddressSource::Static(a) => m.insert("address".into(), json!(a.to_string())),
+                AddressSource::Pool(p) => m.insert("pool".into(), json!(p.to_string())),
+            };
+            m.insert("network".into(), json!(network));
+        }
+        ProvideDetail::Volume {
+            path,
+            read_only,
+            exclusive,
+        } => {
+            m.insert("path".into(), json!(path));
+            if *read_only {
+                m.insert("read_only".into(), json!(true));
+            }
+            if *exclusive {
+                m.insert("exclusive".into(), json!(true));
+            }
+        }
+        ProvideDetail::Port {
+            source,
+            bind,
+            protocol,
+        } => {
+            match source {
+                PortSource::Static(p) => m.insert("host_port".into(), json!(p)),
+                PortSource::Pool { first, last } => {
+                    m.insert("pool".into(), json!(format!("{first}-{last}")))
+                }
+            };
+            if let Some(b) = bind {
+                m.insert("bind".into(), json!(b.to_string()));
+            }
+            if *protocol != Protocol::Tcp {
+                m.insert("protocol".into(), json!(protocol.to_string()));
+            }
+        }
+        ProvideDetail::Device { path, shared } => {
+            m.insert("path".into(), json!(path));
+            if *shared {
+                m.insert("shared".into(), json!(true));
+            }
+        }
+        ProvideDetail::Secret { file } => {
+            m.insert("file".into(), json!(file));
+        }
+        ProvideDetail::Custom {
+            env,
+            mounts,
+            devices,
+            shared,
+        } => {
+            m.insert("env".into(), json!(env));
+            let mounts: Vec<Value> = mounts
+                .iter()
+                .map(|x| json!({"path": x.path, "mount": x.mount, "read_only": x.read_only}))
+                .collect();
+            m.insert("mounts".into(), Value::Array(mounts));
+            m.insert("devices".into(), json!(devices));
+            if *shared {
+                m.insert("shared".into(), json!(true));
+            }
+        }
+    }
+    Value::Object(m)
+}
+
+/// Regions of a pool: node 0 is the pool minus its maximal prefixes; each
+/// prefix is a node minus its own maximal sub-prefixes. CIDR ranges either nest
+/// or are disjoint, so the regions partition the pool.
+fn build_regions(info: &mut PoolInfo) {
+    let mut nodes: Vec<Span128> = vec![info.range];
+    let mut by_size: Vec<Span128> = info.prefixes.iter().copied().collect();
+    by_size.sort_by(|a, b| b.size().cmp(&a.size()).then(a.lo.cmp(&b.lo)));
+    nodes.extend(by_size);
+    let mut children: Vec<Vec<Span128>> = vec![Vec::new(); nodes.len()];
+    for c in 1..nodes.len() {
+        let parent = (0..c)
+            .filter(|&p| nodes[p].covers(&nodes[c]))
+            .min_by_key(|&p| nodes[p].size())
+            .unwrap_or(0);
+        children[parent].push(nodes[c]);
+    }
+    info.regions = nodes.into_iter().zip(children).collect();
+}
+
+/// The regions a need may use, in preference order: the requested node's own
+/// region first, then the regions inside it by address.
+fn region_order(info: &PoolInfo, within: Option<Span128>) -> Vec<usize> {
+    let top = within.unwrap_or(info.range);
+    let mut out: Vec<usize> = (0..info.regions.len())
+        .filter(|&ri| top.covers(&info.regions[ri].0))
+        .collect();
+    out.sort_by_key(|&ri| (info.regions[ri].0 != top, info.regions[ri].0.lo, ri));
+    out
+}
+
+fn need_prefix(d: &NeedDetail) -> Option<IpNet> {
+    match d {
+        NeedDetail::Ipv6 { prefix } => prefix.map(IpNet::V6),
+        NeedDetail::Ipv4 { prefix } => prefix.map(IpNet::V4),
+        _ => None,
+    }
+}
+
+/// The scalar a pool hands out, from a binding value (`address` or `host_port`).
+fn value_scalar(v: &Value, address: bool) -> Option<String> {
+    if address {
+        v.get("address")?.as_str().map(str::to_string)
+    } else {
+        v.get("host_port")?.as_u64().map(|p| p.to_string())
+    }
+}

@@ -1,0 +1,86 @@
+//! A compose override file: the service with bind volumes, networks with fixed
+//! addresses, ports and devices; every network is declared `external: true`
+//! because berth (or a provider) made it, not compose.
+//!
+//! Every scalar is written as a JSON string, which YAML reads as a
+//! double-quoted scalar with the same escapes: no value, however odd, can change
+//! the document's structure.
+
+use std::fmt::Write;
+
+use crate::edits::Edits;
+
+fn q(s: &str) -> String {
+    serde_json::to_string(s).expect("strings serialize")
+}
+
+/// The override file's text.
+pub fn emit(e: &Edits) -> String {
+    let mut y = String::from("services:\n");
+    let _ = writeln!(y, "  {}:", q(&e.container));
+    if let Some(img) = &e.image {
+        let _ = writeln!(y, "    image: {}", q(img));
+    }
+    if !e.mounts.is_empty() {
+        y.push_str("    volumes:\n");
+        for m in &e.mounts {
+            let _ = writeln!(y, "      - type: bind");
+            let _ = writeln!(y, "        source: {}", q(&m.source));
+            let _ = writeln!(y, "        target: {}", q(&m.target));
+            if m.read_only {
+                let _ = writeln!(y, "        read_only: true");
+            }
+        }
+    }
+    if !e.networks.is_empty() {
+        y.push_str("    networks:\n");
+        for n in &e.networks {
+            if n.ipv6.is_none() && n.ipv4.is_none() {
+                let _ = writeln!(y, "      {}: {{}}", q(&n.network));
+                continue;
+            }
+            let _ = writeln!(y, "      {}:", q(&n.network));
+            if let Some(a) = n.ipv6 {
+                let _ = writeln!(y, "        ipv6_address: {}", q(&a.to_string()));
+            }
+            if let Some(a) = n.ipv4 {
+                let _ = writeln!(y, "        ipv4_address: {}", q(&a.to_string()));
+            }
+        }
+    }
+    if !e.ports.is_empty() {
+        y.push_str("    ports:\n");
+        for p in &e.ports {
+            let _ = writeln!(y, "      - target: {}", p.container_port);
+            let _ = writeln!(y, "        published: {}", q(&p.host_port.to_string()));
+            if let Some(b) = p.bind {
+                let _ = writeln!(y, "        host_ip: {}", q(&b.to_string()));
+            }
+            let _ = writeln!(y, "        protocol: {}", q(&p.protocol.to_string()));
+        }
+    }
+    if !e.devices.is_empty() {
+        y.push_str("    devices:\n");
+        for d in &e.devices {
+            let v = match &d.target {
+                Some(t) if !d.is_cdi() => format!("{}:{}", d.path, t),
+                _ => d.path.clone(),
+            };
+            let _ = writeln!(y, "      - {}", q(&v));
+        }
+    }
+    if !e.env.is_empty() {
+        y.push_str("    environment:\n");
+        for (k, v) in &e.env {
+            let _ = writeln!(y, "      {}: {}", q(k), q(v));
+        }
+    }
+    if !e.networks.is_empty() {
+        y.push_str("networks:\n");
+        for n in &e.networks {
+            let _ = writeln!(y, "  {}:", q(&n.network));
+            let _ = writeln!(y, "    external: true");
+        }
+    }
+    y
+}

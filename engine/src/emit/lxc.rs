@@ -1,0 +1,137 @@
+//! An LXC config fragment with the modern keys (`lxc.net.N.*`, `lxc.mount.entry`,
+//! `lxc.cgroup2.devices.allow`, `lxc.environment`).
+//!
+//! LXC has no port publishing: each port becomes a [`Note`] the caller prints,
+//! never a silent omission. Mount entries are fstab lines, so spaces, tabs and
+//! backslashes in paths are written as octal escapes (`\040`), which LXC's
+//! fstab parser decodes. Control characters never reach here (the loader
+//! rejects them).
+
+use std::fmt::Write;
+
+use crate::edits::{Edits, Mount};
+use crate::emit::{Note, NoteKind};
+
+/// A device's type (`c` or `b`) and major/minor numbers.
+pub type DeviceNumbers = (char, u64, u64);
+
+/// Reads a device node's type and numbers on this host.
+pub fn stat_device(path: &str) -> Option<DeviceNumbers> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let md = std::fs::metadata(path).ok()?;
+    let ft = md.file_type();
+    let kind = if ft.is_char_device() {
+        'c'
+    } else if ft.is_block_device() {
+        'b'
+    } else {
+        return None;
+    };
+    let rdev = md.rdev();
+    // glibc's major()/minor() encoding.
+    let major = ((rdev >> 8) & 0xfff) | ((rdev >> 32) & !0xfff);
+    let minor = (rdev & 0xff) | ((rdev >> 12) & !0xff);
+    Some((kind, major, minor))
+}
+
+/// The config text and the notes for what LXC cannot express. `devices` looks
+/// up a device's numbers (use [`stat_device`]; tests pass their own).
+pub fn emit(e: &Edits, devices: &dyn Fn(&str) -> Option<DeviceNumbers>) -> (String, Vec<Note>) {
+    let mut out = String::new();
+    let mut notes = Vec::new();
+    for (i, n) in e.networks.iter().enumerate() {
+        let _ = writeln!(out, "lxc.net.{i}.type = veth");
+        let _ = writeln!(out, "lxc.net.{i}.link = {}", n.bridge);
+        let _ = writeln!(out, "lxc.net.{i}.flags = up");
+        if let Some(a) = n.ipv6 {
+            let _ = writeln!(out, "lxc.net.{i}.ipv6.address = {a}/{}", n.prefix6);
+        }
+        if let Some(g) = n.gateway6 {
+            let _ = writeln!(out, "lxc.net.{i}.ipv6.gateway = {g}");
+        }
+        if let Some(a) = n.ipv4 {
+            let _ = writeln!(out, "lxc.net.{i}.ipv4.address = {a}/{}", n.prefix4);
+        }
+        if let Some(g) = n.gateway4 {
+            let _ = writeln!(out, "lxc.net.{i}.ipv4.gateway = {g}");
+        }
+    }
+    for m in &e.mounts {
+        let _ = writeln!(out, "{}", mount_entry(m));
+    }
+    for d in &e.devices {
+        if d.is_cdi() {
+            notes.push(Note {
+                need: format!("device {}", d.path),
+                kind: NoteKind::CdiNotApplicable {
+                    device: d.path.clone(),
+                },
+            });
+            continue;
+        }
+        let target = d.target.as_deref().unwrap_or(&d.path);
+        let _ = writeln!(
+            out,
+            "lxc.mount.entry = {} {} none bind,optional,create=file 0 0",
+            fstab_escape(&d.path),
+            fstab_escape(target.trim_start_matches('/'))
+        );
+        match devices(&d.path) {
+            Some((t, major, minor)) => {
+                let _ = writeln!(out, "lxc.cgroup2.devices.allow = {t} {major}:{minor} rwm");
+            }
+            None => notes.push(Note {
+                need: format!("device {}", d.path),
+                kind: NoteKind::DeviceNotFound {
+                    path: d.path.clone(),
+                },
+            }),
+        }
+    }
+    for (k, v) in &e.env {
+        let _ = writeln!(out, "lxc.environment = {k}={v}");
+    }
+    for p in &e.ports {
+        notes.push(Note {
+            need: format!("port {}", p.name),
+            kind: NoteKind::PortNotApplicable {
+                host_port: p.host_port,
+                container_port: p.container_port,
+                protocol: p.protocol,
+            },
+        });
+    }
+    (out, notes)
+}
+
+fn mount_entry(m: &Mount) -> String {
+    let mut opts = String::from("bind");
+    if m.read_only {
+        opts.push_str(",ro");
+    }
+    opts.push_str(if m.file {
+        ",create=file"
+    } else {
+        ",create=dir"
+    });
+    format!(
+        "lxc.mount.entry = {} {} none {opts} 0 0",
+        fstab_escape(&m.source),
+        fstab_escape(m.target.trim_start_matches('/'))
+    )
+}
+
+/// fstab field escaping: space, tab, newline and backslash as octal.
+pub fn fstab_escape(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            ' ' => o.push_str("\\040"),
+            '\t' => o.push_str("\\011"),
+            '\n' => o.push_str("\\012"),
+            '\\' => o.push_str("\\134"),
+            c => o.push(c),
+        }
+    }
+    o
+}
