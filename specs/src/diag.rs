@@ -182,4 +182,33 @@ codes! {
     LiveSecretReadable => "berth::live::secret-world-readable",
     /// `--live`: a provider executable that is missing or not executable.
     LiveProviderMissing => "berth::live::provider-missing",
+    /// The file is not UTF-8 text.
+    NotUtf8 => "berth::file::not-utf8",
+    /// Nesting deeper than any berth file needs.
+    YamlTooDeep => "berth::yaml::too-deep",
+    /// A key given twice in one map.
+    DuplicateKey => "berth::format::duplicate-key",
+    /// Two keys that exclude each other (`address` and `pool`).
+    ConflictingKeys => "berth::format::conflicting-keys",
+    /// A custom kind key that is not `vendor.tld/class`.
+    InvalidKind => "berth::format::invalid-kind",
+    /// A label key that is not a valid label.
+    InvalidLabel => "berth::format::invalid-label",
+    /// A value of the right type that is still not allowed (an image with spaces,
+    /// an unknown protocol, a bad environment variable name).
+    InvalidValue => "berth::format::invalid-value",
+    /// A need's `prefix` that is not a CIDR of its address family.
+    NeedBadPrefix => "berth::need::bad-prefix",
+    /// A need's `container_port` that is not a port (or `PORT/udp`).
+    NeedBadPort => "berth::need::bad-port",
+    /// Two needs of one container mount at the same path.
+    NeedMountConflict => "berth::need::mount-conflict",
+    /// A provide or provider key that is not a kind.
+    HostUnknownKind => "berth::host::unknown-kind",
+    /// A provide or provider entry with no kind key, or with two.
+    HostKindCount => "berth::host::kind-count",
+    /// A host port or port range that is not valid.
+    HostBadPort => "berth::host::bad-port",
+    /// The same host port provided twice.
+    HostDuplicatePort => "berth::host::duplicate-port",
 }

@@ -1,9 +1,31 @@
-//! Loading files into the model (to be written: see issue 2).
+//! Loading: bytes → node tree ([`crate::yaml`]) → typed [`model`](crate::model)
+//! documents, collecting **every** problem of a file as a located
+//! [`Diagnostic`] instead of stopping at the first.
+//!
+//! What must stay true:
+//! - A document with any error is left out of [`Loaded::documents`], so the model's
+//!   promises (valid names, normalized mount paths, no control characters, parsed
+//!   addresses) hold for everything that comes out of here.
+//! - Size is checked before a file is read whole; nothing here panics on any input.
+//! - Loading a big multi-document file in parallel chunks gives exactly what a
+//!   sequential load gives (a chunk that fails to parse makes the whole file be
+//!   parsed again in one piece).
 
-use std::path::Path;
+use std::collections::{BTreeMap, HashMap};
+use std::io::Read;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
+use std::time::Duration;
 
-use crate::diag::Diagnostic;
-use crate::model::Document;
+use ipnet::IpNet;
+use rayon::prelude::*;
+
+use crate::diag::{Code, Diagnostic};
+use crate::model::*;
+use crate::validate::{self, FieldSpans};
+use crate::yaml::{self, Node, Scalar, YamlError};
 
 /// Limits and switches for loading.
 #[derive(Debug, Clone)]
@@ -34,30 +56,1967 @@ pub struct Loaded {
     pub diagnostics: Vec<Diagnostic>,
     /// Documents skipped as not berth files (only with `skip_foreign`).
     pub skipped: usize,
+    /// Documents looked at (loaded, failed or skipped; empty ones not counted).
+    pub examined: usize,
 }
 
-/// Loads every document of one file.
-pub fn load_file(_path: &Path, _opts: &LoadOptions) -> Loaded {
-    unimplemented!("issue 2")
+impl Loaded {
+    fn failed(d: Diagnostic) -> Loaded {
+        Loaded {
+            diagnostics: vec![d],
+            ..Loaded::default()
+        }
+    }
+
+    /// True when any diagnostic is an error.
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
 }
 
-/// Loads every document of a text, named `name` in diagnostics.
-pub fn load_str(_name: &Path, _text: &str, _opts: &LoadOptions) -> Loaded {
-    unimplemented!("issue 2")
+/// Files above this size are parsed in parallel chunks.
+const PARALLEL_THRESHOLD: usize = 1 << 20;
+
+/// Loads every document of one file. YAML, or JSON when the name ends in
+/// `.json`. The size limit is checked before the file is read.
+pub fn load_file(path: &Path, opts: &LoadOptions) -> Loaded {
+    let empty = Source::new(path, "");
+    let io = |e: std::io::Error| {
+        Loaded::failed(
+            Diagnostic::error(Code::IoRead, format!("cannot read the file: {e}")).at_file(&empty),
+        )
+    };
+    let too_large = |size: String| {
+        Loaded::failed(
+            Diagnostic::error(
+                Code::FileTooLarge,
+                format!(
+                    "the file is {size} bytes, more than the limit of {} bytes",
+                    opts.max_file_size
+                ),
+            )
+            .help("split it into several files, or raise the limit with --max-file-size")
+            .at_file(&empty),
+        )
+    };
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) => return io(e),
+    };
+    match file.metadata() {
+        Ok(m) if m.is_dir() => {
+            return io(std::io::Error::other("it is a directory"));
+        }
+        Ok(m) if m.len() > opts.max_file_size => return too_large(m.len().to_string()),
+        Ok(_) => {}
+        Err(e) => return io(e),
+    }
+    // Metadata can lie (a FIFO, /dev/zero, a growing file): never read more
+    // than the limit plus one byte.
+    let mut bytes = Vec::new();
+    if let Err(e) = file
+        .take(opts.max_file_size.saturating_add(1))
+        .read_to_end(&mut bytes)
+    {
+        return io(e);
+    }
+    if bytes.len() as u64 > opts.max_file_size {
+        return too_large(format!("more than {}", opts.max_file_size));
+    }
+    match String::from_utf8(bytes) {
+        Ok(text) => load_source(Source::new(path, text), opts),
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
+            let source = Source::new(path, text);
+            let span = span_at(&source.text, at);
+            Loaded::failed(
+                Diagnostic::error(Code::NotUtf8, "the file is not UTF-8 text")
+                    .at(&source, span)
+                    .label("first byte that is not UTF-8")
+                    .help("berth files are UTF-8 YAML or JSON"),
+            )
+        }
+    }
+}
+
+/// Loads every document of a text, named `name` in diagnostics (JSON when
+/// the name ends in `.json`, YAML otherwise).
+pub fn load_str(name: &Path, text: &str, opts: &LoadOptions) -> Loaded {
+    if text.len() as u64 > opts.max_file_size {
+        return Loaded::failed(
+            Diagnostic::error(
+                Code::FileTooLarge,
+                format!(
+                    "the text is {} bytes, more than the limit of {} bytes",
+                    text.len(),
+                    opts.max_file_size
+                ),
+            )
+            .help("split it into several files, or raise the limit with --max-file-size")
+            .at_file(&Source::new(name, "")),
+        );
+    }
+    load_source(Source::new(name, text), opts)
+}
+
+/// A zero-length span at a byte offset, with its line and column.
+fn span_at(text: &str, offset: usize) -> Span {
+    let before = &text[..offset.min(text.len())];
+    let line = before.bytes().filter(|&b| b == b'\n').count() as u32 + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    Span {
+        offset,
+        len: 0,
+        line,
+        col: before[line_start..].chars().count() as u32 + 1,
+    }
+}
+
+trait AtFile {
+    fn at_file(self, source: &Arc<Source>) -> Diagnostic;
+}
+
+impl AtFile for Diagnostic {
+    /// Names the file without a position (I/O problems, size limits).
+    fn at_file(mut self, source: &Arc<Source>) -> Diagnostic {
+        self.source = Some(source.clone());
+        self
+    }
+}
+
+/// What one chunk (or a JSON file) gave.
+#[derive(Default)]
+struct Part {
+    documents: Vec<Document>,
+    diagnostics: Vec<Diagnostic>,
+    skipped: usize,
+    examined: usize,
+    yaml_error: bool,
+}
+
+fn load_source(source: Arc<Source>, opts: &LoadOptions) -> Loaded {
+    let text: &str = &source.text;
+    let is_json = source
+        .path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    let parts: Vec<Part> = if is_json {
+        let parsed = yaml::parse_json(text);
+        let mut part = convert_documents(&source, parsed.documents, opts, true);
+        if let Some(e) = parsed.error {
+            part.diagnostics.push(yaml_diagnostic(&source, e));
+        }
+        vec![part]
+    } else {
+        let budget = AtomicUsize::new(0);
+        let starts = if text.len() > PARALLEL_THRESHOLD {
+            let pieces = rayon::current_num_threads().max(1) * 4;
+            yaml::chunk_starts(text, (text.len() / pieces).max(PARALLEL_THRESHOLD / 4))
+        } else {
+            vec![yaml::Base::default()]
+        };
+        let parse = |i: usize, base: yaml::Base| {
+            let end = starts.get(i + 1).map_or(text.len(), |b| b.offset);
+            let parsed = yaml::parse_yaml(&text[base.offset..end], base, &budget);
+            let mut part = convert_documents(&source, parsed.documents, opts, false);
+            if let Some(e) = parsed.error {
+                part.yaml_error = true;
+                part.diagnostics.push(yaml_diagnostic(&source, e));
+            }
+            part
+        };
+        let parts: Vec<Part> = starts
+            .par_iter()
+            .enumerate()
+            .map(|(i, b)| parse(i, *b))
+            .collect();
+        if parts.len() > 1 && parts.iter().any(|p| p.yaml_error) {
+            // A cut may have fallen where the text is not a document boundary,
+            // or the file really is broken: either way the sequential parse is
+            // the truth.
+            let budget = AtomicUsize::new(0);
+            let parsed = yaml::parse_yaml(text, yaml::Base::default(), &budget);
+            let mut part = convert_documents(&source, parsed.documents, opts, false);
+            if let Some(e) = parsed.error {
+                part.diagnostics.push(yaml_diagnostic(&source, e));
+            }
+            vec![part]
+        } else {
+            parts
+        }
+    };
+    let mut out = Loaded::default();
+    for p in parts {
+        out.documents.extend(p.documents);
+        out.diagnostics.extend(p.diagnostics);
+        out.skipped += p.skipped;
+        out.examined += p.examined;
+    }
+    out
+}
+
+fn yaml_diagnostic(source: &Arc<Source>, e: YamlError) -> Diagnostic {
+    match e {
+        YamlError::Syntax { message, span } => {
+            Diagnostic::error(Code::YamlSyntax, format!("YAML syntax error: {message}"))
+                .at(source, span)
+                .label(message)
+                .help("everything after this point in the file was not read")
+        }
+        YamlError::AliasLimit { span } => Diagnostic::error(
+            Code::YamlAliasLimit,
+            format!(
+                "YAML aliases expand to more than {} nodes",
+                yaml::ALIAS_BUDGET
+            ),
+        )
+        .at(source, span)
+        .label("expansion limit reached here")
+        .help("berth files never need big alias expansions: write the values out"),
+        YamlError::TooDeep { span } => Diagnostic::error(
+            Code::YamlTooDeep,
+            format!("nesting deeper than {} levels", yaml::MAX_DEPTH),
+        )
+        .at(source, span)
+        .label("too deep")
+        .help("berth files nest at most five levels"),
+    }
+}
+
+fn convert_documents(
+    source: &Arc<Source>,
+    roots: Vec<Node<'_>>,
+    opts: &LoadOptions,
+    parallel: bool,
+) -> Part {
+    let one = |root: &Node<'_>| {
+        let mut cx = Cx::new(source);
+        let outcome = cx.document(root, opts);
+        (outcome, cx.diags)
+    };
+    let results: Vec<_> = if parallel && roots.len() > 64 {
+        roots.par_iter().map(one).collect()
+    } else {
+        roots.iter().map(one).collect()
+    };
+    let mut part = Part::default();
+    for (outcome, diags) in results {
+        match outcome {
+            Outcome::Empty => {}
+            Outcome::Skipped => {
+                part.skipped += 1;
+                part.examined += 1;
+            }
+            Outcome::Failed => part.examined += 1,
+            Outcome::Loaded(d) => {
+                part.examined += 1;
+                part.documents.push(*d);
+            }
+        }
+        part.diagnostics.extend(diags);
+    }
+    part
+}
+
+enum Outcome {
+    Empty,
+    Skipped,
+    Failed,
+    Loaded(Box<Document>),
 }
 
 /// Validates a provider's `provide` output (one JSON object in the host-manifest
 /// form of `kind`, without the kind key, e.g. `{"path": "/mnt/x"}`) exactly like a
-/// manifest entry of that kind named `name`.
+/// manifest entry of that kind named `name`. Diagnostics point into the
+/// pretty-printed output, named `<provider output>`; callers may re-point them.
 pub fn provide_detail_from_json(
-    kind: &crate::model::Kind,
+    kind: &Kind,
     name: &str,
     value: &serde_json::Value,
-) -> Result<crate::model::ProvideDetail, Vec<Diagnostic>> {
-    // Replaced by the real validation in the next commit of issue 2.
-    let _ = (kind, name, value);
-    Err(vec![Diagnostic::error(
-        crate::diag::Code::WrongType,
-        "provider output validation is being written (issue 2)",
-    )])
+) -> Result<ProvideDetail, Vec<Diagnostic>> {
+    let text = serde_json::to_string_pretty(value).unwrap_or_default();
+    let source = Source::new("<provider output>", text);
+    let mut cx = Cx::new(&source);
+    if !value.is_object() {
+        let span = Span {
+            offset: 0,
+            len: source.text.len(),
+            line: 1,
+            col: 1,
+        };
+        cx.diags.push(
+            Diagnostic::error(
+                Code::WrongType,
+                format!("provider output must be a JSON object, found {}", json_type(value)),
+            )
+            .at(&source, span)
+            .help(format!(
+                "print one object in the host-manifest form of a {kind} provide, without the kind key"
+            )),
+        );
+        return Err(cx.diags);
+    }
+    let parsed = yaml::parse_json(&source.text);
+    let Some(root) = parsed.documents.first() else {
+        return Err(vec![Diagnostic::error(
+            Code::WrongType,
+            "provider output could not be read as JSON",
+        )]);
+    };
+    cx.control_characters(root);
+    let entries = root.as_map().unwrap_or_default();
+    let allowed = provide_options(kind);
+    let fields = cx.fields(entries.iter(), allowed, &format!("a {kind} provide"), &[]);
+    let mut spans = FieldSpans::default();
+    let detail = cx.provide_detail(kind, name, &fields, root.span, 0, &mut spans);
+    match detail {
+        Some(d) if cx.errors() == 0 => Ok(d),
+        _ => Err(cx.diags),
+    }
+}
+
+fn json_type(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Vocabulary
+// ---------------------------------------------------------------------------
+
+const NEED_SPEC_KEYS: &[&str] = &["berth", "container", "image", "needs", "placement"];
+const HOST_KEYS: &[&str] = &[
+    "berth",
+    "host",
+    "labels",
+    "state_dir",
+    "provides",
+    "providers",
+];
+const PROVIDER_KEYS: &[&str] = &["run", "timeout"];
+
+/// Options of a need of `kind` (besides the kind key).
+pub fn need_options(kind: &Kind) -> &'static [&'static str] {
+    match kind {
+        Kind::Volume => &["mount", "read_only", "exclusive"],
+        Kind::Ipv6 | Kind::Ipv4 => &["prefix"],
+        Kind::Port => &["container_port"],
+        Kind::Device => &["path"],
+        Kind::Network | Kind::Custom(_) => &[],
+        Kind::Secret => &["mount"],
+    }
+}
+
+/// Options of a provide of `kind` (besides the kind key and `allow`).
+pub fn provide_options(kind: &Kind) -> &'static [&'static str] {
+    match kind {
+        Kind::Network => &["bridge", "subnet6", "gateway6", "subnet4", "gateway4"],
+        Kind::Ipv6 | Kind::Ipv4 => &["address", "pool", "network"],
+        Kind::Volume => &["path", "read_only", "exclusive"],
+        Kind::Port => &["host_port", "pool", "bind", "protocol"],
+        Kind::Device => &["path", "shared"],
+        Kind::Secret => &["file"],
+        Kind::Custom(_) => &["env", "mounts", "devices", "shared"],
+    }
+}
+
+fn all_options(f: fn(&Kind) -> &'static [&'static str]) -> Vec<&'static str> {
+    let custom = Kind::Custom(String::new());
+    let mut all: Vec<&str> = Kind::BUILTIN
+        .iter()
+        .chain([&custom])
+        .flat_map(|k| f(k).iter().copied())
+        .collect();
+    all.sort_unstable();
+    all.dedup();
+    all
+}
+
+const KIND_WORDS: [&str; 7] = [
+    "volume", "ipv6", "ipv4", "port", "device", "network", "secret",
+];
+
+/// The candidate nearest to `word`, if it is close enough to be a typo.
+pub fn suggest<'c>(word: &str, candidates: &[&'c str]) -> Option<&'c str> {
+    let lower = word.to_ascii_lowercase();
+    candidates
+        .iter()
+        .map(|c| (strsim::damerau_levenshtein(&lower, c), *c))
+        .filter(|(d, c)| *d <= (c.len() / 3).max(1))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+fn is_container_name(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"_.-".contains(c))
+}
+
+/// Whether `s` is a valid resource name: `[A-Za-z0-9][A-Za-z0-9_.-]{0,127}`.
+pub fn is_resource_name(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 128
+        && b[0].is_ascii_alphanumeric()
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || b"_.-".contains(c))
+}
+
+/// Whether `s` is a custom kind key: `vendor.tld/class`.
+pub fn is_custom_kind(s: &str) -> bool {
+    let Some((vendor, class)) = s.split_once('/') else {
+        return false;
+    };
+    let label_ok = |l: &str| {
+        let b = l.as_bytes();
+        !b.is_empty()
+            && b.len() <= 63
+            && b[0].is_ascii_alphanumeric()
+            && b[b.len() - 1].is_ascii_alphanumeric()
+            && b.iter()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+    };
+    vendor.len() <= 253
+        && vendor.split('.').count() >= 2
+        && vendor.split('.').all(label_ok)
+        && class.len() <= 64
+        && is_resource_name(class)
+}
+
+fn is_label_key(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b[0].is_ascii_alphanumeric()
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || b"_./-".contains(c))
+}
+
+fn is_env_name(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && (b[0].is_ascii_alphabetic() || b[0] == b'_')
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
+}
+
+fn is_cdi_name(s: &str) -> bool {
+    match s.split_once('=') {
+        Some((kind, name)) => is_custom_kind(kind) && is_resource_name(name),
+        None => false,
+    }
+}
+
+/// Checks that a path is absolute and normalized. On failure returns why, and
+/// the normalized form when there is one.
+fn path_problem(p: &str) -> Option<(String, Option<String>)> {
+    if !p.starts_with('/') {
+        let fixed = format!("/{}", p.trim_start_matches("./"));
+        return Some((
+            "is relative".into(),
+            path_problem(&fixed).map_or(Some(fixed), |_| None),
+        ));
+    }
+    if p == "/" {
+        return Some(("is the root directory".into(), None));
+    }
+    let parts: Vec<&str> = p.split('/').skip(1).collect();
+    if parts.contains(&"..") {
+        return Some(("contains `..`".into(), None));
+    }
+    if parts.iter().any(|s| s.is_empty() || *s == ".") {
+        let kept: Vec<&str> = parts
+            .iter()
+            .copied()
+            .filter(|s| !s.is_empty() && *s != ".")
+            .collect();
+        let fixed = (!kept.is_empty()).then(|| format!("/{}", kept.join("/")));
+        let why = if p.ends_with('/') && !p.contains("//") && !parts.contains(&".") {
+            "ends with `/`"
+        } else {
+            "is not normalized"
+        };
+        return Some((why.into(), fixed));
+    }
+    if p.len() > 4096 {
+        return Some(("is longer than 4096 bytes".into(), None));
+    }
+    None
+}
+
+fn parse_timeout(s: &str) -> Option<Duration> {
+    let split = s.find(|c: char| !c.is_ascii_digit())?;
+    let (num, unit) = s.split_at(split);
+    if num.is_empty() || num.len() > 9 {
+        return None;
+    }
+    let n: u64 = num.parse().ok()?;
+    let d = match unit {
+        "ms" => Duration::from_millis(n),
+        "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n * 60),
+        "h" => Duration::from_secs(n * 3600),
+        _ => return None,
+    };
+    (d > Duration::ZERO && d <= Duration::from_secs(24 * 3600)).then_some(d)
+}
+
+fn cover(a: Span, b: Span) -> Span {
+    let end = (b.offset + b.len).max(a.offset + a.len);
+    Span {
+        len: end - a.offset,
+        ..a
+    }
+}
+
+fn tick(s: &str) -> String {
+    format!("`{}`", s.escape_debug())
+}
+
+// ---------------------------------------------------------------------------
+// Conversion
+// ---------------------------------------------------------------------------
+
+/// Known keys of one map, first occurrence each, with key and value nodes.
+struct Fields<'n, 'a> {
+    items: Vec<(&'n str, &'n Node<'a>, &'n Node<'a>)>,
+}
+
+impl<'n, 'a> Fields<'n, 'a> {
+    fn get(&self, key: &str) -> Option<&'n Node<'a>> {
+        self.items
+            .iter()
+            .find(|(k, ..)| *k == key)
+            .map(|(_, _, v)| *v)
+    }
+    fn key(&self, key: &str) -> Option<&'n Node<'a>> {
+        self.items
+            .iter()
+            .find(|(k, ..)| *k == key)
+            .map(|(_, k, _)| *k)
+    }
+}
+
+struct Cx<'s> {
+    src: &'s Arc<Source>,
+    diags: Vec<Diagnostic>,
+}
+
+impl<'s> Cx<'s> {
+    fn new(src: &'s Arc<Source>) -> Self {
+        Cx {
+            src,
+            diags: Vec::new(),
+        }
+    }
+
+    fn errors(&self) -> usize {
+        self.diags.iter().filter(|d| d.is_error()).count()
+    }
+
+    fn error(&mut self, code: Code, span: Span, message: impl Into<String>) -> &mut Diagnostic {
+        self.diags
+            .push(Diagnostic::error(code, message).at(self.src, span));
+        self.diags.last_mut().expect("just pushed")
+    }
+
+    fn wrong_type(&mut self, node: &Node<'_>, what: &str, expected: &str) {
+        let d = self.error(
+            Code::WrongType,
+            node.span,
+            format!("{what} must be {expected}, found {}", node.type_name()),
+        );
+        d.label = Some(format!("expected {expected}"));
+    }
+
+    /// Reports every scalar (key or value) holding a control character.
+    fn control_characters(&mut self, node: &Node<'_>) {
+        match &node.value {
+            yaml::Value::Scalar(s, _) => {
+                if let Some(c) = s.chars().find(|c| c.is_control()) {
+                    let d = self.error(
+                        Code::ControlCharacter,
+                        node.span,
+                        format!("a value contains the control character {:?}", c),
+                    );
+                    d.label = Some("control character in here".into());
+                    d.help = Some(
+                        "berth values may not contain control characters (tabs, newlines, escapes): they would corrupt emitted configurations".into(),
+                    );
+                }
+            }
+            yaml::Value::Seq(items) => items.iter().for_each(|n| self.control_characters(n)),
+            yaml::Value::Map(entries) => entries.iter().for_each(|(k, v)| {
+                self.control_characters(k);
+                self.control_characters(v);
+            }),
+        }
+    }
+
+    /// Sorts a map's entries into known keys (returned), duplicates and
+    /// unknown keys (reported). `pass` keys are neither known nor reported
+    /// (the kind key of an entry).
+    fn fields<'n, 'a: 'n>(
+        &mut self,
+        entries: impl Iterator<Item = &'n (Node<'a>, Node<'a>)>,
+        allowed: &[&str],
+        context: &str,
+        pass: &[&str],
+    ) -> Fields<'n, 'a> {
+        let mut items: Vec<(&'n str, &'n Node<'a>, &'n Node<'a>)> = Vec::new();
+        let mut seen: Vec<(&'n str, Span)> = Vec::new();
+        for (k, v) in entries {
+            let Some(key) = k.text() else {
+                self.wrong_type(k, "a key", "a string");
+                continue;
+            };
+            if let Some((_, first)) = seen.iter().find(|(s, _)| *s == key) {
+                let first = *first;
+                let d = self.error(
+                    Code::DuplicateKey,
+                    k.span,
+                    format!("key {} is given twice in {context}", tick(key)),
+                );
+                d.label = Some("second time".into());
+                d.related.push((first, "first time".into()));
+                d.help = Some("keep one of them".into());
+                continue;
+            }
+            seen.push((key, k.span));
+            if pass.contains(&key) {
+                continue;
+            }
+            if allowed.contains(&key) {
+                items.push((key, k, v));
+                continue;
+            }
+            if key.chars().any(char::is_control) {
+                continue; // already reported
+            }
+            let help = match suggest(key, allowed) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None if allowed.is_empty() => format!("{context} takes no options"),
+                None => format!("{context} takes: {}", allowed.join(", ")),
+            };
+            let d = self.error(
+                Code::UnknownKey,
+                k.span,
+                format!("unknown key {} in {context}", tick(key)),
+            );
+            d.label = Some("unknown key".into());
+            d.help = Some(help);
+        }
+        Fields { items }
+    }
+
+    fn missing(&mut self, at: Span, context: &str, key: &str, example: &str) {
+        let d = self.error(Code::MissingKey, at, format!("{context} requires `{key}`"));
+        d.label = Some(format!("`{key}` missing here"));
+        d.help = Some(format!("add `{key}: {example}`"));
+    }
+
+    // --- scalars -----------------------------------------------------------
+
+    /// A string value; plain numbers count as strings (written as they are).
+    /// Values with control characters give `None` silently: they are reported
+    /// once, by [`Cx::control_characters`].
+    fn string<'n>(&mut self, v: &'n Node<'_>, what: &str) -> Option<&'n str> {
+        match v.scalar() {
+            Some(Scalar::Str(_)) | Some(Scalar::Int(_)) => {
+                let s = v.text()?;
+                (!s.chars().any(char::is_control)).then_some(s)
+            }
+            _ => {
+                self.wrong_type(v, what, "a string");
+                None
+            }
+        }
+    }
+
+    fn boolean(&mut self, v: &Node<'_>, what: &str) -> Option<bool> {
+        match v.scalar() {
+            Some(Scalar::Bool(b)) => Some(b),
+            _ => {
+                self.wrong_type(v, what, "`true` or `false`");
+                if let Some(Scalar::Str(s)) = v.scalar() {
+                    if matches!(s, "true" | "false" | "yes" | "no") {
+                        let d = self.diags.last_mut().expect("just pushed");
+                        d.help = Some("write `true` or `false` without quotes".into());
+                    }
+                }
+                None
+            }
+        }
+    }
+
+    fn string_list<'n>(&mut self, v: &'n Node<'_>, what: &str) -> Option<Vec<(&'n str, Span)>> {
+        let Some(items) = v.as_seq() else {
+            self.wrong_type(v, what, "a list");
+            return None;
+        };
+        let mut out = Vec::with_capacity(items.len());
+        let mut ok = true;
+        for item in items {
+            match self.string(item, &format!("an item of {what}")) {
+                Some(s) => out.push((s, item.span)),
+                None => ok = false,
+            }
+        }
+        ok.then_some(out)
+    }
+
+    fn string_map(&mut self, v: &Node<'_>, what: &str) -> Option<Vec<(String, String, Span)>> {
+        let Some(entries) = v.as_map() else {
+            self.wrong_type(v, what, "a map");
+            return None;
+        };
+        let mut out: Vec<(String, String, Span)> = Vec::with_capacity(entries.len());
+        let mut ok = true;
+        for (k, val) in entries {
+            let Some(key) = self.string(k, &format!("a key of {what}")) else {
+                ok = false;
+                continue;
+            };
+            if let Some((_, _, first)) = out.iter().find(|(x, ..)| x == key) {
+                let first = *first;
+                let d = self.error(
+                    Code::DuplicateKey,
+                    k.span,
+                    format!("key {} is given twice in {what}", tick(key)),
+                );
+                d.related.push((first, "first time".into()));
+                ok = false;
+                continue;
+            }
+            let value = match val.scalar() {
+                Some(Scalar::Str(_) | Scalar::Int(_) | Scalar::Bool(_)) => val.text(),
+                _ => {
+                    self.wrong_type(val, &format!("the value of {}", tick(key)), "a string");
+                    None
+                }
+            };
+            match value {
+                Some(s) if !s.chars().any(char::is_control) => {
+                    out.push((key.to_string(), s.to_string(), k.span))
+                }
+                _ => ok = false,
+            }
+        }
+        ok.then_some(out)
+    }
+
+    fn labels(&mut self, v: &Node<'_>, what: &str) -> Option<BTreeMap<String, String>> {
+        let entries = self.string_map(v, what)?;
+        let mut ok = true;
+        for (k, _, span) in &entries {
+            if !is_label_key(k) {
+                ok = false;
+                let d = self.error(
+                    Code::InvalidLabel,
+                    *span,
+                    format!("invalid label {}", tick(k)),
+                );
+                d.help = Some("a label is 1-63 characters: letters, digits, `_`, `.`, `/`, `-`, starting with a letter or digit".into());
+            }
+        }
+        ok.then(|| entries.into_iter().map(|(k, v, _)| (k, v)).collect())
+    }
+
+    fn container_name(&mut self, v: &Node<'_>, what: &str) -> Option<String> {
+        let s = self.string(v, &format!("`{what}`"))?;
+        if is_container_name(s) {
+            return Some(s.to_string());
+        }
+        let d = self.error(
+            Code::InvalidContainerName,
+            v.span,
+            format!("invalid {what} name {}", tick(s)),
+        );
+        d.label = Some("invalid name".into());
+        let lower = s.to_ascii_lowercase();
+        d.help = Some(if is_container_name(&lower) {
+            format!("names are lowercase: did you mean `{lower}`?")
+        } else {
+            "a name is 1-63 characters: lowercase letters, digits, `_`, `.`, `-`, starting with a letter or digit".into()
+        });
+        None
+    }
+
+    fn resource_name(&mut self, v: &Node<'_>, kind: &Kind) -> Option<String> {
+        let s = self.string(v, &format!("the name of a {kind}"))?;
+        if is_resource_name(s) {
+            return Some(s.to_string());
+        }
+        self.invalid_name(v.span, s, kind, false);
+        None
+    }
+
+    fn invalid_name(&mut self, span: Span, s: &str, kind: &Kind, pattern: bool) {
+        let d = self.error(
+            Code::InvalidName,
+            span,
+            format!("invalid {kind} name {}", tick(s)),
+        );
+        d.label = Some("invalid name".into());
+        d.help = Some(format!(
+            "a resource name is 1-128 characters: letters, digits, `_`, `.`, `-`, starting with a letter or digit{}",
+            if pattern { "; a pattern may also use `*`, `?` and `[...]`" } else { "" }
+        ));
+    }
+
+    fn name_pattern(&mut self, v: &Node<'_>, kind: &Kind) -> Option<NamePattern> {
+        let s = self.string(v, &format!("the name of a {kind}"))?;
+        let glob_chars = |c: char| matches!(c, '*' | '?' | '[' | ']' | '!' | '^');
+        let plain: String = s.chars().filter(|c| !glob_chars(*c)).collect();
+        let chars_ok = s.len() <= 128
+            && plain
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || b"_.-".contains(&c))
+            && !s.starts_with(['.', '-', '_']);
+        let parsed = if chars_ok {
+            NamePattern::parse(s).ok()
+        } else {
+            None
+        };
+        match parsed {
+            Some(NamePattern::Exact(n)) if !is_resource_name(&n) => {
+                self.invalid_name(v.span, s, kind, true);
+                None
+            }
+            Some(p) => Some(p),
+            None => {
+                self.invalid_name(v.span, s, kind, true);
+                None
+            }
+        }
+    }
+
+    /// An absolute, normalized path; `container` picks the code and wording.
+    fn path(&mut self, v: &Node<'_>, what: &str, container: bool) -> Option<String> {
+        let s = self.string(v, what)?;
+        let Some((why, fixed)) = path_problem(s) else {
+            return Some(s.to_string());
+        };
+        let code = if container {
+            Code::NeedBadMount
+        } else {
+            Code::HostBadPath
+        };
+        let d = self.error(code, v.span, format!("{what} {} {why}", tick(s)));
+        d.label = Some(why.clone());
+        d.help = Some(match fixed {
+            Some(f) => format!("write it absolute and normalized: `{f}`"),
+            None if container => "a mount path is absolute and normalized, like `/var/www`".into(),
+            None => "a host path is absolute and normalized, like `/srv/data`".into(),
+        });
+        None
+    }
+
+    // --- documents -----------------------------------------------------------
+
+    fn document(&mut self, root: &Node<'_>, opts: &LoadOptions) -> Outcome {
+        if root.is_null() {
+            return Outcome::Empty;
+        }
+        let Some(entries) = root.as_map() else {
+            if opts.skip_foreign {
+                return Outcome::Skipped;
+            }
+            self.wrong_type(root, "a berth document", "a map");
+            return Outcome::Failed;
+        };
+        let version = root.get("berth");
+        if version.is_none() && opts.skip_foreign {
+            return Outcome::Skipped;
+        }
+        self.control_characters(root);
+        let before = self.errors();
+        match version {
+            None => {
+                let at = entries.first().map_or(root.span, |(k, _)| k.span);
+                let d = self.error(
+                    Code::VersionMissing,
+                    Span { len: 0, ..at },
+                    "the document has no `berth:` format version",
+                );
+                d.label = Some("`berth: 1` missing".into());
+                d.help = Some("add `berth: 1` as the first line".into());
+            }
+            Some(v) => match v.scalar() {
+                Some(Scalar::Int(n)) if n as u64 == FORMAT_VERSION && n > 0 => {}
+                Some(Scalar::Int(n)) => {
+                    let d = self.error(
+                        Code::VersionUnsupported,
+                        v.span,
+                        format!("format version {n} is not supported by this berth"),
+                    );
+                    d.label = Some("unsupported version".into());
+                    d.help = Some(format!("this berth reads `berth: {FORMAT_VERSION}`"));
+                }
+                _ => {
+                    self.wrong_type(v, "`berth`", "the format version number");
+                    let d = self.diags.last_mut().expect("just pushed");
+                    d.help = Some(format!("write `berth: {FORMAT_VERSION}`"));
+                }
+            },
+        }
+        let doc = match (root.get("container"), root.get("host")) {
+            (Some(_), None) => self.need_spec(root, entries).map(Document::Need),
+            (None, Some(_)) => self.host(root, entries).map(Document::Host),
+            (c, h) => {
+                let (message, help, span) = match (c, h) {
+                    (Some(_), Some(_)) => (
+                        "the document has both `container:` and `host:`",
+                        "a need spec has `container:`, a host manifest has `host:`; put them in separate documents (`---`)",
+                        root.span,
+                    ),
+                    _ => (
+                        "the document is neither a need spec nor a host manifest",
+                        "add `container: NAME` (a need spec) or `host: NAME` (a host manifest)",
+                        Span {
+                            len: 0,
+                            ..root.span
+                        },
+                    ),
+                };
+                let d = self.error(Code::UnknownDocument, span, message);
+                d.help = Some(help.into());
+                d.label = Some("here".into());
+                None
+            }
+        };
+        match doc {
+            Some(d) if self.errors() == before => Outcome::Loaded(Box::new(d)),
+            _ => Outcome::Failed,
+        }
+    }
+
+    fn need_spec(&mut self, root: &Node<'_>, entries: &[(Node<'_>, Node<'_>)]) -> Option<NeedSpec> {
+        let f = self.fields(entries.iter(), NEED_SPEC_KEYS, "a need spec", &[]);
+        let name_key = f.key("container")?;
+        let name_val = f.get("container")?;
+        let container = self.container_name(name_val, "container");
+        let image = f.get("image").and_then(|v| self.image(v));
+        let placement = match f.get("placement") {
+            Some(v) => self.labels(v, "`placement`").unwrap_or_default(),
+            None => BTreeMap::new(),
+        };
+        let mut needs = Vec::new();
+        match f.get("needs") {
+            None => {}
+            Some(v) if v.is_null() => {}
+            Some(v) => match v.as_seq() {
+                None => self.wrong_type(v, "`needs`", "a list of needs"),
+                Some(items) => {
+                    needs.reserve(items.len());
+                    for item in items {
+                        if let Some(n) = self.need(item) {
+                            needs.push(n);
+                        }
+                    }
+                }
+            },
+        }
+        self.need_conflicts(&needs);
+        let _ = root;
+        Some(NeedSpec {
+            container: container?,
+            image,
+            needs,
+            placement,
+            source: self.src.clone(),
+            span: cover(name_key.span, name_val.span),
+        })
+    }
+
+    fn image(&mut self, v: &Node<'_>) -> Option<String> {
+        let s = self.string(v, "`image`")?;
+        if s.is_empty() || s.len() > 255 || s.contains(char::is_whitespace) || s.starts_with('-') {
+            let d = self.error(
+                Code::InvalidValue,
+                v.span,
+                format!("invalid image {}", tick(s)),
+            );
+            d.label = Some("invalid image".into());
+            d.help = Some(
+                "an image reference like `example/web:1.4`: no spaces, not starting with `-`"
+                    .into(),
+            );
+            return None;
+        }
+        Some(s.to_string())
+    }
+
+    fn need_conflicts(&mut self, needs: &[Need]) {
+        let mut names: HashMap<(&Kind, &str), Span> = HashMap::new();
+        let mut mounts: HashMap<&str, Span> = HashMap::new();
+        for n in needs {
+            if let Some(first) = names.insert((&n.kind, &n.name), n.span) {
+                let d = self.error(
+                    Code::NeedDuplicate,
+                    n.span,
+                    format!("{} `{}` is needed twice", n.kind, n.name),
+                );
+                d.label = Some("second time".into());
+                d.related.push((first, "first time".into()));
+                d.help = Some("remove one; a container holds a resource once".into());
+            }
+            let mount = match &n.detail {
+                NeedDetail::Volume { mount, .. } | NeedDetail::Secret { mount } => Some(mount),
+                NeedDetail::Device { path: Some(p) } => Some(p),
+                _ => None,
+            };
+            if let Some(m) = mount {
+                if let Some(first) = mounts.insert(m, n.span) {
+                    let d = self.error(
+                        Code::NeedMountConflict,
+                        n.span,
+                        format!("two needs mount at `{m}`"),
+                    );
+                    d.label = Some("second mount here".into());
+                    d.related.push((first, "first mount here".into()));
+                    d.help = Some("give each need its own mount path".into());
+                }
+            }
+        }
+    }
+
+    /// Splits an entry into its kind key and the rest. Reports zero or two
+    /// kind keys and unknown kinds. `options` are all keys that are not kinds.
+    fn kind_key<'n, 'a>(
+        &mut self,
+        node: &'n Node<'a>,
+        options: &[&str],
+        side: Side,
+    ) -> Option<(Kind, &'n Node<'a>, &'n Node<'a>)> {
+        let Some(entries) = node.as_map() else {
+            self.wrong_type(node, side.entry(), "a map like `- volume: NAME`");
+            return None;
+        };
+        let mut kinds: Vec<&(Node<'a>, Node<'a>)> = entries
+            .iter()
+            .filter(|(k, _)| k.text().and_then(Kind::from_key).is_some())
+            .collect();
+        if kinds.len() > 1 {
+            // `network` is a kind and also an option of address provides: with
+            // `ipv6: x` present, `network: y` is that option.
+            let kinds_present: Vec<Kind> = kinds
+                .iter()
+                .filter_map(|(k, _)| k.text().and_then(Kind::from_key))
+                .collect();
+            kinds.retain(|(k, _)| {
+                let key = k.text().unwrap_or_default();
+                !kinds_present
+                    .iter()
+                    .any(|other| other.as_str() != key && side.options(other).contains(&key))
+            });
+        }
+        let (unknown_kind, count) = side.codes();
+        match kinds.as_slice() {
+            [] => {
+                let strangers: Vec<&Node<'a>> = entries
+                    .iter()
+                    .map(|(k, _)| k)
+                    .filter(|k| k.text().is_some_and(|t| !options.contains(&t)))
+                    .collect();
+                if strangers.is_empty() {
+                    let d = self.error(
+                        count,
+                        Span {
+                            len: 0,
+                            ..node.span
+                        },
+                        format!("{} has no kind key", side.entry()),
+                    );
+                    d.label = Some("no kind here".into());
+                    d.help = Some(format!(
+                        "start the entry with its kind and name, e.g. `- volume: NAME`; kinds: {}, or a custom `vendor.tld/class`",
+                        KIND_WORDS.join(", ")
+                    ));
+                }
+                for k in strangers {
+                    let t = k.text().unwrap_or_default();
+                    if t.chars().any(char::is_control) {
+                        continue;
+                    }
+                    let d = self.error(unknown_kind, k.span, format!("unknown kind {}", tick(t)));
+                    d.label = Some("not a kind".into());
+                    d.help = Some(match suggest(t, &KIND_WORDS) {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None => format!(
+                            "the kinds are {}, or a custom kind `vendor.tld/class`",
+                            KIND_WORDS.join(", ")
+                        ),
+                    });
+                }
+                None
+            }
+            [(k, v)] => {
+                let key = k.text().unwrap_or_default();
+                if key.contains('/') && !is_custom_kind(key) {
+                    let d = self.error(
+                        Code::InvalidKind,
+                        k.span,
+                        format!("invalid custom kind {}", tick(key)),
+                    );
+                    d.label = Some("not `vendor.tld/class`".into());
+                    d.help = Some("a custom kind is a lowercase domain, `/`, and a class, like `example.com/gpu`".into());
+                    return None;
+                }
+                Some((Kind::from_key(key)?, k, v))
+            }
+            [(first, _), (second, _), ..] => {
+                let d = self.error(
+                    count,
+                    second.span,
+                    format!(
+                        "{} has two kind keys, `{}` and `{}`",
+                        side.entry(),
+                        first.text().unwrap_or_default(),
+                        second.text().unwrap_or_default()
+                    ),
+                );
+                d.label = Some("second kind key".into());
+                d.related.push((first.span, "first kind key".into()));
+                d.help = Some("each entry has exactly one kind: split it into two entries".into());
+                None
+            }
+        }
+    }
+
+    fn need(&mut self, node: &Node<'_>) -> Option<Need> {
+        let (kind, k, v) = self.kind_key(node, &all_options(need_options), Side::Need)?;
+        let entries = node.as_map()?;
+        let context = format!("a {kind} need");
+        let key_text = k.text().unwrap_or_default();
+        let f = self.fields(entries.iter(), need_options(&kind), &context, &[key_text]);
+        let name = self.resource_name(v, &kind);
+        let span = cover(k.span, v.span);
+        let detail = match &kind {
+            Kind::Volume => {
+                let mount = match f.get("mount") {
+                    Some(m) => self.path(m, "mount path", true),
+                    None => {
+                        self.missing(span, &context, "mount", "/path/in/container");
+                        None
+                    }
+                };
+                let read_only = f.get("read_only").map(|b| self.boolean(b, "`read_only`"));
+                let exclusive = f.get("exclusive").map(|b| self.boolean(b, "`exclusive`"));
+                NeedDetail::Volume {
+                    mount: mount?,
+                    read_only: read_only.unwrap_or(Some(false))?,
+                    exclusive: exclusive.unwrap_or(Some(false))?,
+                }
+            }
+            Kind::Ipv6 => NeedDetail::Ipv6 {
+                prefix: match f.get("prefix") {
+                    None => None,
+                    Some(p) => match self.prefix(p, true)? {
+                        IpNet::V6(n) => Some(n),
+                        IpNet::V4(_) => None,
+                    },
+                },
+            },
+            Kind::Ipv4 => NeedDetail::Ipv4 {
+                prefix: match f.get("prefix") {
+                    None => None,
+                    Some(p) => match self.prefix(p, false)? {
+                        IpNet::V4(n) => Some(n),
+                        IpNet::V6(_) => None,
+                    },
+                },
+            },
+            Kind::Port => match f.get("container_port") {
+                Some(p) => {
+                    let (container_port, protocol) = self.container_port(p)?;
+                    NeedDetail::Port {
+                        container_port,
+                        protocol,
+                    }
+                }
+                None => {
+                    self.missing(span, &context, "container_port", "80");
+                    return None;
+                }
+            },
+            Kind::Device => NeedDetail::Device {
+                path: match f.get("path") {
+                    None => None,
+                    Some(p) => Some(self.path(p, "device path", true)?),
+                },
+            },
+            Kind::Network => NeedDetail::Network,
+            Kind::Secret => match f.get("mount") {
+                Some(m) => NeedDetail::Secret {
+                    mount: self.path(m, "mount path", true)?,
+                },
+                None => {
+                    self.missing(span, &context, "mount", "/run/secrets/NAME");
+                    return None;
+                }
+            },
+            Kind::Custom(_) => NeedDetail::Custom,
+        };
+        Some(Need {
+            kind,
+            name: name?,
+            detail,
+            span,
+        })
+    }
+
+    fn prefix(&mut self, v: &Node<'_>, v6: bool) -> Option<IpNet> {
+        let s = self.string(v, "`prefix`")?;
+        let family = if v6 { "IPv6" } else { "IPv4" };
+        let parsed: Option<IpNet> = s.parse().ok();
+        match parsed {
+            Some(n) if matches!(n, IpNet::V6(_)) == v6 && n.trunc() == n => Some(n),
+            Some(n) if matches!(n, IpNet::V6(_)) == v6 => {
+                let d = self.error(
+                    Code::NeedBadPrefix,
+                    v.span,
+                    format!("prefix `{s}` has bits set after its length"),
+                );
+                d.help = Some(format!("did you mean `{}`?", n.trunc()));
+                None
+            }
+            _ => {
+                let d = self.error(
+                    Code::NeedBadPrefix,
+                    v.span,
+                    format!("`{}` is not an {family} prefix", s.escape_debug()),
+                );
+                d.label = Some(format!("expected an {family} CIDR"));
+                d.help = Some(if v6 {
+                    "write a CIDR like `2001:db8::/64`".into()
+                } else {
+                    "write a CIDR like `192.0.2.0/24`".into()
+                });
+                None
+            }
+        }
+    }
+
+    fn container_port(&mut self, v: &Node<'_>) -> Option<(u16, Protocol)> {
+        let text = match v.scalar() {
+            Some(Scalar::Int(_) | Scalar::Str(_)) => v.text().unwrap_or_default(),
+            _ => {
+                self.wrong_type(v, "`container_port`", "a port number or \"PORT/udp\"");
+                return None;
+            }
+        };
+        let (num, proto) = match text.split_once('/') {
+            Some((n, "tcp")) => (n, Protocol::Tcp),
+            Some((n, "udp")) => (n, Protocol::Udp),
+            Some(_) => ("", Protocol::Tcp),
+            None => (text, Protocol::Tcp),
+        };
+        match num.parse::<u16>() {
+            Ok(p) if p > 0 && num.bytes().all(|b| b.is_ascii_digit()) => Some((p, proto)),
+            _ => {
+                let d = self.error(
+                    Code::NeedBadPort,
+                    v.span,
+                    format!("`{}` is not a container port", text.escape_debug()),
+                );
+                d.label = Some("expected 1-65535, optionally with /tcp or /udp".into());
+                d.help = Some("write `80`, or `\"53/udp\"` for UDP".into());
+                None
+            }
+        }
+    }
+
+    // --- host ----------------------------------------------------------------
+
+    fn host(&mut self, _root: &Node<'_>, entries: &[(Node<'_>, Node<'_>)]) -> Option<HostManifest> {
+        let f = self.fields(entries.iter(), HOST_KEYS, "a host manifest", &[]);
+        let name_key = f.key("host")?;
+        let name_val = f.get("host")?;
+        let host = self.container_name(name_val, "host");
+        let labels = match f.get("labels") {
+            Some(v) => self.labels(v, "`labels`").unwrap_or_default(),
+            None => BTreeMap::new(),
+        };
+        let state_dir = f
+            .get("state_dir")
+            .and_then(|v| self.path(v, "`state_dir`", false))
+            .map(PathBuf::from);
+        let mut spans = FieldSpans::default();
+        let mut provides = Vec::new();
+        if let Some(items) = self.entry_list(f.get("provides"), "`provides`") {
+            provides.reserve(items.len());
+            for item in items {
+                if let Some(p) = self.provide(item, provides.len(), &mut spans) {
+                    provides.push(p);
+                }
+            }
+        }
+        let mut providers = Vec::new();
+        if let Some(items) = self.entry_list(f.get("providers"), "`providers`") {
+            for item in items {
+                if let Some(p) = self.provider(item) {
+                    providers.push(p);
+                }
+            }
+        }
+        let manifest = HostManifest {
+            host: host?,
+            labels,
+            state_dir,
+            provides,
+            providers,
+            source: self.src.clone(),
+            span: cover(name_key.span, name_val.span),
+        };
+        if self.errors() == 0 {
+            self.diags
+                .extend(validate::validate_host_with_spans(&manifest, &spans));
+        }
+        Some(manifest)
+    }
+
+    fn entry_list<'n, 'a>(
+        &mut self,
+        v: Option<&'n Node<'a>>,
+        what: &str,
+    ) -> Option<&'n [Node<'a>]> {
+        let v = v?;
+        if v.is_null() {
+            return None;
+        }
+        let items = v.as_seq();
+        if items.is_none() {
+            self.wrong_type(v, what, "a list");
+        }
+        items
+    }
+
+    fn provide(
+        &mut self,
+        node: &Node<'_>,
+        index: usize,
+        spans: &mut FieldSpans,
+    ) -> Option<Provide> {
+        let mut options = all_options(provide_options);
+        options.push("allow");
+        let (kind, k, v) = self.kind_key(node, &options, Side::Provide)?;
+        let entries = node.as_map()?;
+        let context = format!("a {kind} provide");
+        let mut allowed = provide_options(&kind).to_vec();
+        allowed.push("allow");
+        let key_text = k.text().unwrap_or_default();
+        let f = self.fields(entries.iter(), &allowed, &context, &[key_text]);
+        let name = self.name_pattern(v, &kind);
+        let span = cover(k.span, v.span);
+        let allow = match f.get("allow") {
+            None => Some(None),
+            Some(a) => self.allow(a).map(Some),
+        };
+        let detail = self.provide_detail(
+            &kind,
+            name.as_ref().map_or("", NamePattern::as_str),
+            &f,
+            span,
+            index,
+            spans,
+        );
+        Some(Provide {
+            kind,
+            name: name?,
+            detail: detail?,
+            allow: allow?,
+            span,
+        })
+    }
+
+    fn allow(&mut self, v: &Node<'_>) -> Option<Vec<String>> {
+        let items = self.string_list(v, "`allow`")?;
+        let mut ok = true;
+        for (s, span) in &items {
+            let pattern = s.strip_prefix("image:").unwrap_or(s);
+            if pattern.is_empty() || glob::Pattern::new(pattern).is_err() {
+                ok = false;
+                let d = self.error(
+                    Code::InvalidName,
+                    *span,
+                    format!("invalid allow pattern {}", tick(s)),
+                );
+                d.help = Some(
+                    "a container name pattern like `web-*`, or `image:PATTERN` for images".into(),
+                );
+            }
+        }
+        ok.then(|| items.into_iter().map(|(s, _)| s.to_string()).collect())
+    }
+
+    fn address(&mut self, v: &Node<'_>, what: &str, v6: bool) -> Option<IpAddr> {
+        let s = self.string(v, what)?;
+        let family = if v6 { "IPv6" } else { "IPv4" };
+        match s.parse::<IpAddr>() {
+            Ok(a) if a.is_ipv6() == v6 => Some(a),
+            Ok(_) => {
+                let other = if v6 { "IPv4" } else { "IPv6" };
+                let d = self.error(
+                    Code::HostBadAddress,
+                    v.span,
+                    format!("{what} `{s}` is an {other} address, expected {family}"),
+                );
+                d.label = Some(format!("{other} address"));
+                d.help = Some(format!(
+                    "an {} provide takes {family} addresses; use an `{}` entry for this one",
+                    if v6 { "ipv6" } else { "ipv4" },
+                    if v6 { "ipv4" } else { "ipv6" },
+                ));
+                None
+            }
+            Err(_) => {
+                let d = self.error(
+                    Code::HostBadAddress,
+                    v.span,
+                    format!("{what} `{}` is not an {family} address", s.escape_debug()),
+                );
+                d.label = Some(format!("expected an {family} address"));
+                None
+            }
+        }
+    }
+
+    fn net(&mut self, v: &Node<'_>, what: &str, v6: bool) -> Option<IpNet> {
+        let s = self.string(v, what)?;
+        let family = if v6 { "IPv6" } else { "IPv4" };
+        match s.parse::<IpNet>() {
+            Ok(n) if matches!(n, IpNet::V6(_)) != v6 => {
+                let d = self.error(
+                    Code::HostBadAddress,
+                    v.span,
+                    format!("{what} `{s}` is not {family}"),
+                );
+                d.label = Some(format!("expected an {family} CIDR"));
+                None
+            }
+            Ok(n) if n.trunc() != n => {
+                let d = self.error(
+                    Code::HostBadAddress,
+                    v.span,
+                    format!("{what} `{s}` has bits set after its prefix length"),
+                );
+                d.label = Some("host bits set".into());
+                d.help = Some(format!("did you mean `{}`?", n.trunc()));
+                None
+            }
+            Ok(n) => Some(n),
+            Err(_) => {
+                let d = self.error(
+                    Code::HostBadAddress,
+                    v.span,
+                    format!("{what} `{}` is not an {family} CIDR", s.escape_debug()),
+                );
+                d.label = Some(format!("expected an {family} CIDR"));
+                d.help = Some(if v6 {
+                    "write it like `2001:db8::/64`".into()
+                } else {
+                    "write it like `192.0.2.0/24`".into()
+                });
+                None
+            }
+        }
+    }
+
+    fn host_port(&mut self, v: &Node<'_>) -> Option<u16> {
+        let text = match v.scalar() {
+            Some(Scalar::Int(_) | Scalar::Str(_)) => v.text().unwrap_or_default(),
+            _ => {
+                self.wrong_type(v, "`host_port`", "a port number");
+                return None;
+            }
+        };
+        match text.parse::<u16>() {
+            Ok(p) if p > 0 && text.bytes().all(|b| b.is_ascii_digit()) => Some(p),
+            _ => {
+                let d = self.error(
+                    Code::HostBadPort,
+                    v.span,
+                    format!("`{}` is not a port", text.escape_debug()),
+                );
+                d.label = Some("expected 1-65535".into());
+                None
+            }
+        }
+    }
+
+    fn port_pool(&mut self, v: &Node<'_>) -> Option<(u16, u16)> {
+        let s = self.string(v, "a port `pool`")?;
+        let parsed = s.split_once('-').and_then(|(a, b)| {
+            let a: u16 = a.trim().parse().ok()?;
+            let b: u16 = b.trim().parse().ok()?;
+            (a > 0 && a <= b).then_some((a, b))
+        });
+        if parsed.is_none() {
+            let d = self.error(
+                Code::HostBadPort,
+                v.span,
+                format!("`{}` is not a port range", s.escape_debug()),
+            );
+            d.label = Some("expected FIRST-LAST".into());
+            d.help = Some("write an inclusive range like `8000-8099`".into());
+        }
+        parsed
+    }
+
+    /// Exactly one of two keys (`address` / `pool`): which one (0 or 1) and
+    /// its value. Both or neither is reported.
+    fn one_of<'n, 'a>(
+        &mut self,
+        f: &Fields<'n, 'a>,
+        at: Span,
+        context: &str,
+        keys: [&str; 2],
+        none_help: &str,
+    ) -> Option<(usize, &'n Node<'a>)> {
+        match (f.get(keys[0]), f.get(keys[1])) {
+            (Some(a), None) => Some((0, a)),
+            (None, Some(b)) => Some((1, b)),
+            (Some(a), Some(b)) => {
+                let first = f.key(keys[0]).map_or(a.span, |k| k.span);
+                let d = self.error(
+                    Code::ConflictingKeys,
+                    f.key(keys[1]).map_or(b.span, |k| k.span),
+                    format!("{context} has both `{}` and `{}`", keys[0], keys[1]),
+                );
+                d.label = Some("second choice".into());
+                d.related.push((first, format!("`{}` here", keys[0])));
+                d.help =
+                    Some("give one of them; a static value and a pool are separate entries".into());
+                None
+            }
+            (None, None) => {
+                let d = self.error(
+                    Code::MissingKey,
+                    at,
+                    format!("{context} requires `{}` or `{}`", keys[0], keys[1]),
+                );
+                d.label = Some(format!("no `{}` here", keys[0]));
+                d.help = Some(none_help.into());
+                None
+            }
+        }
+    }
+
+    /// The details of a provide of `kind` from its fields (shared by manifest
+    /// entries and provider output). `at` is where to point for missing keys.
+    fn provide_detail(
+        &mut self,
+        kind: &Kind,
+        name: &str,
+        f: &Fields<'_, '_>,
+        at: Span,
+        index: usize,
+        spans: &mut FieldSpans,
+    ) -> Option<ProvideDetail> {
+        let context = if name.is_empty() {
+            format!("a {kind} provide")
+        } else {
+            format!("{kind} provide `{name}`")
+        };
+        for (key, _, v) in &f.items {
+            spans.insert(index, key, v.span);
+        }
+        Some(match kind {
+            Kind::Network => {
+                let bridge = match f.get("bridge") {
+                    None => None,
+                    Some(b) => {
+                        let s = self.string(b, "`bridge`")?;
+                        let ok = !s.is_empty()
+                            && s.len() <= 15
+                            && s.bytes()
+                                .all(|c| c.is_ascii_alphanumeric() || b"_.-".contains(&c));
+                        if !ok {
+                            let d = self.error(
+                                Code::InvalidValue,
+                                b.span,
+                                format!("invalid bridge name {}", tick(s)),
+                            );
+                            d.label = Some("not an interface name".into());
+                            d.help = Some("an interface name is 1-15 characters: letters, digits, `_`, `.`, `-`".into());
+                            return None;
+                        }
+                        Some(s.to_string())
+                    }
+                };
+                let subnet6 = f.get("subnet6").map(|v| self.net(v, "`subnet6`", true));
+                let subnet4 = f.get("subnet4").map(|v| self.net(v, "`subnet4`", false));
+                let gateway6 = f
+                    .get("gateway6")
+                    .map(|v| self.address(v, "`gateway6`", true));
+                let gateway4 = f
+                    .get("gateway4")
+                    .map(|v| self.address(v, "`gateway4`", false));
+                ProvideDetail::Network {
+                    bridge,
+                    subnet6: match subnet6 {
+                        Some(Some(IpNet::V6(n))) => Some(n),
+                        Some(_) => return None,
+                        None => None,
+                    },
+                    gateway6: match gateway6 {
+                        Some(Some(IpAddr::V6(a))) => Some(a),
+                        Some(_) => return None,
+                        None => None,
+                    },
+                    subnet4: match subnet4 {
+                        Some(Some(IpNet::V4(n))) => Some(n),
+                        Some(_) => return None,
+                        None => None,
+                    },
+                    gateway4: match gateway4 {
+                        Some(Some(IpAddr::V4(a))) => Some(a),
+                        Some(_) => return None,
+                        None => None,
+                    },
+                }
+            }
+            Kind::Ipv6 | Kind::Ipv4 => {
+                let v6 = *kind == Kind::Ipv6;
+                let network = match f.get("network") {
+                    Some(n) => {
+                        let s = self.string(n, "`network`")?;
+                        if !is_resource_name(s) {
+                            self.invalid_name(n.span, s, &Kind::Network, false);
+                            None
+                        } else {
+                            Some(s.to_string())
+                        }
+                    }
+                    None => {
+                        self.missing(at, &context, "network", "NETWORK");
+                        None
+                    }
+                };
+                let none_help = if v6 {
+                    "add `address: 2001:db8::5` or `pool: 2001:db8::100/120`"
+                } else {
+                    "add `address: 192.0.2.5` or `pool: 192.0.2.128/25`"
+                };
+                let source = match self.one_of(f, at, &context, ["address", "pool"], none_help)? {
+                    (0, a) => self.address(a, "`address`", v6).map(AddressSource::Static),
+                    (_, p) => self.net(p, "`pool`", v6).map(AddressSource::Pool),
+                };
+                ProvideDetail::Address {
+                    source: source?,
+                    network: network?,
+                }
+            }
+            Kind::Volume => {
+                let path = match f.get("path") {
+                    Some(p) => self.path(p, "volume path", false),
+                    None => {
+                        self.missing(at, &context, "path", "/srv/data");
+                        None
+                    }
+                };
+                let read_only = f.get("read_only").map(|b| self.boolean(b, "`read_only`"));
+                let exclusive = f.get("exclusive").map(|b| self.boolean(b, "`exclusive`"));
+                ProvideDetail::Volume {
+                    path: path?,
+                    read_only: read_only.unwrap_or(Some(false))?,
+                    exclusive: exclusive.unwrap_or(Some(false))?,
+                }
+            }
+            Kind::Port => {
+                let none_help = "add `host_port: 80` or `pool: 8000-8099`";
+                let source = match self.one_of(f, at, &context, ["host_port", "pool"], none_help)? {
+                    (0, p) => self.host_port(p).map(PortSource::Static),
+                    (_, p) => self
+                        .port_pool(p)
+                        .map(|(first, last)| PortSource::Pool { first, last }),
+                };
+                let bind = match f.get("bind") {
+                    None => Some(None),
+                    Some(b) => {
+                        let s = self.string(b, "`bind`")?;
+                        match s.parse::<IpAddr>() {
+                            Ok(a) => Some(Some(a)),
+                            Err(_) => {
+                                let d = self.error(
+                                    Code::HostBadAddress,
+                                    b.span,
+                                    format!("`bind` `{}` is not an IP address", s.escape_debug()),
+                                );
+                                d.label = Some("expected an address".into());
+                                None
+                            }
+                        }
+                    }
+                };
+                let protocol = match f.get("protocol") {
+                    None => Some(Protocol::Tcp),
+                    Some(p) => match self.string(p, "`protocol`")? {
+                        "tcp" => Some(Protocol::Tcp),
+                        "udp" => Some(Protocol::Udp),
+                        other => {
+                            let d = self.error(
+                                Code::InvalidValue,
+                                p.span,
+                                format!("unknown protocol {}", tick(other)),
+                            );
+                            d.help = Some("`tcp` or `udp`".into());
+                            None
+                        }
+                    },
+                };
+                ProvideDetail::Port {
+                    source: source?,
+                    bind: bind?,
+                    protocol: protocol?,
+                }
+            }
+            Kind::Device => {
+                let path = match f.get("path") {
+                    Some(p) => match self.string(p, "device path") {
+                        Some(s) if is_cdi_name(s) => Some(s.to_string()),
+                        Some(_) => self.path(p, "device path", false),
+                        None => None,
+                    },
+                    None => {
+                        self.missing(at, &context, "path", "/dev/NAME");
+                        None
+                    }
+                };
+                let shared = f.get("shared").map(|b| self.boolean(b, "`shared`"));
+                ProvideDetail::Device {
+                    path: path?,
+                    shared: shared.unwrap_or(Some(false))?,
+                }
+            }
+            Kind::Secret => match f.get("file") {
+                Some(p) => ProvideDetail::Secret {
+                    file: self.path(p, "secret file", false)?,
+                },
+                None => {
+                    self.missing(at, &context, "file", "/etc/berth/secrets/NAME");
+                    return None;
+                }
+            },
+            Kind::Custom(_) => self.custom_detail(f)?,
+        })
+    }
+
+    fn custom_detail(&mut self, f: &Fields<'_, '_>) -> Option<ProvideDetail> {
+        let mut ok = true;
+        let env = match f.get("env") {
+            None => BTreeMap::new(),
+            Some(v) => match self.string_map(v, "`env`") {
+                None => {
+                    ok = false;
+                    BTreeMap::new()
+                }
+                Some(entries) => {
+                    for (k, _, span) in &entries {
+                        if !is_env_name(k) {
+                            ok = false;
+                            let d = self.error(
+                                Code::InvalidValue,
+                                *span,
+                                format!("invalid environment variable name {}", tick(k)),
+                            );
+                            d.help =
+                                Some("letters, digits and `_`, not starting with a digit".into());
+                        }
+                    }
+                    entries.into_iter().map(|(k, v, _)| (k, v)).collect()
+                }
+            },
+        };
+        let mut mounts = Vec::new();
+        if let Some(v) = f.get("mounts") {
+            match v.as_seq() {
+                None => {
+                    ok = false;
+                    self.wrong_type(v, "`mounts`", "a list of {path, mount, read_only}");
+                }
+                Some(items) => {
+                    for item in items {
+                        let Some(entries) = item.as_map() else {
+                            ok = false;
+                            self.wrong_type(item, "a custom mount", "a map");
+                            continue;
+                        };
+                        let mf = self.fields(
+                            entries.iter(),
+                            &["path", "mount", "read_only"],
+                            "a custom mount",
+                            &[],
+                        );
+                        let path = match mf.get("path") {
+                            Some(p) => self.path(p, "mount source", false),
+                            None => {
+                                self.missing(item.span, "a custom mount", "path", "/host/path");
+                                None
+                            }
+                        };
+                        let mount = match mf.get("mount") {
+                            Some(p) => self.path(p, "mount path", true),
+                            None => {
+                                self.missing(
+                                    item.span,
+                                    "a custom mount",
+                                    "mount",
+                                    "/container/path",
+                                );
+                                None
+                            }
+                        };
+                        let read_only = match mf.get("read_only") {
+                            None => Some(false),
+                            Some(b) => self.boolean(b, "`read_only`"),
+                        };
+                        match (path, mount, read_only) {
+                            (Some(path), Some(mount), Some(read_only)) => {
+                                mounts.push(CustomMount {
+                                    path,
+                                    mount,
+                                    read_only,
+                                })
+                            }
+                            _ => ok = false,
+                        }
+                    }
+                }
+            }
+        }
+        let mut devices = Vec::new();
+        if let Some(v) = f.get("devices") {
+            match v.as_seq() {
+                None => {
+                    ok = false;
+                    self.wrong_type(v, "`devices`", "a list of device paths");
+                }
+                Some(items) => {
+                    for item in items {
+                        match self.string(item, "a device") {
+                            Some(s) if is_cdi_name(s) => devices.push(s.to_string()),
+                            Some(_) => match self.path(item, "device path", false) {
+                                Some(p) => devices.push(p),
+                                None => ok = false,
+                            },
+                            None => ok = false,
+                        }
+                    }
+                }
+            }
+        }
+        let shared = match f.get("shared") {
+            None => Some(false),
+            Some(b) => self.boolean(b, "`shared`"),
+        };
+        (ok).then_some(())?;
+        Some(ProvideDetail::Custom {
+            env,
+            mounts,
+            devices,
+            shared: shared?,
+        })
+    }
+
+    fn provider(&mut self, node: &Node<'_>) -> Option<ProviderDecl> {
+        let (kind, k, v) = self.kind_key(node, PROVIDER_KEYS, Side::Provider)?;
+        let entries = node.as_map()?;
+        let key_text = k.text().unwrap_or_default();
+        let context = format!("a {kind} provider");
+        let f = self.fields(entries.iter(), PROVIDER_KEYS, &context, &[key_text]);
+        let pattern = self.name_pattern(v, &kind);
+        let span = cover(k.span, v.span);
+        let run = match f.get("run") {
+            None => {
+                self.missing(span, &context, "run", "[./script, --flag]");
+                None
+            }
+            Some(r) => match self.string_list(r, "`run`") {
+                None => None,
+                Some(items) if items.first().is_none_or(|(s, _)| s.is_empty()) => {
+                    let d = self.error(
+                        Code::HostEmptyRun,
+                        r.span,
+                        format!("{context} has an empty `run`"),
+                    );
+                    d.label = Some("nothing to run".into());
+                    d.help = Some("give the program and its arguments, like `run: [./make-volume, --base, /srv]`".into());
+                    None
+                }
+                Some(items) => Some(items.into_iter().map(|(s, _)| s.to_string()).collect()),
+            },
+        };
+        let timeout = match f.get("timeout") {
+            None => Some(DEFAULT_PROVIDER_TIMEOUT),
+            Some(t) => {
+                let parsed = match t.scalar() {
+                    Some(Scalar::Str(s)) => parse_timeout(s),
+                    _ => None,
+                };
+                if parsed.is_none() {
+                    let shown = t.text().unwrap_or("(not a scalar)");
+                    let d = self.error(
+                        Code::HostBadTimeout,
+                        t.span,
+                        format!("timeout `{}` does not parse", shown.escape_debug()),
+                    );
+                    d.label = Some("expected a duration".into());
+                    d.help = Some(match t.scalar() {
+                        Some(Scalar::Int(n)) => format!("add a unit: `{n}s`"),
+                        _ => "write a whole number with a unit: `500ms`, `30s`, `2m`, `1h` (at most 24h)".into(),
+                    });
+                }
+                parsed
+            }
+        };
+        Some(ProviderDecl {
+            kind,
+            pattern: pattern?,
+            run: run?,
+            timeout: timeout?,
+            span,
+        })
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Side {
+    Need,
+    Provide,
+    Provider,
+}
+
+impl Side {
+    fn entry(self) -> &'static str {
+        match self {
+            Side::Need => "a need",
+            Side::Provide => "a provide",
+            Side::Provider => "a provider",
+        }
+    }
+    fn options(self, kind: &Kind) -> &'static [&'static str] {
+        match self {
+            Side::Need => need_options(kind),
+            Side::Provide => provide_options(kind),
+            Side::Provider => PROVIDER_KEYS,
+        }
+    }
+    fn codes(self) -> (Code, Code) {
+        match self {
+            Side::Need => (Code::NeedUnknownKind, Code::NeedKindCount),
+            Side::Provide | Side::Provider => (Code::HostUnknownKind, Code::HostKindCount),
+        }
+    }
 }

@@ -1,1 +1,1 @@
-//! (to be written: issue 2)
+//! JSON Schema of the two formats (to be completed in this issue).

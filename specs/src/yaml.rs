@@ -1,1 +1,684 @@
-//! (to be written: issue 2)
+//! The one place that calls a YAML (or JSON) parser. It turns text into a small
+//! node tree where every key and value keeps its [`Span`], maps keep their key
+//! order (and duplicate keys, so the loader can report them), and scalars keep
+//! their style so that `"80"` (a string) and `80` (a number) can be told apart.
+//!
+//! What must stay true:
+//! - Hostile input is bounded: alias expansion has a per-file budget
+//!   ([`ALIAS_BUDGET`] nodes) so a "billion laughs" file is refused at once, and
+//!   nesting deeper than [`MAX_DEPTH`] is refused before recursive code (drop,
+//!   conversion) could overflow the stack.
+//! - Spans are byte offsets into the whole file with 1-based line and column, even
+//!   when a chunk of the file is parsed on its own (see [`parse_yaml`]'s `base`).
+//! - Nothing here panics on any input: parser errors become [`YamlError`].
+//!
+//! saphyr-parser is used at the event level; replacing it means rewriting this
+//! module only.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use saphyr_parser::{Event, Parser, ScalarStyle};
+
+use crate::model::Span;
+
+/// Most nodes that alias expansion may create in one file. Legitimate files
+/// use anchors to share a few small blocks; a billion-laughs file needs
+/// exponentially many.
+pub const ALIAS_BUDGET: usize = 1_000_000;
+
+/// Deepest nesting of sequences and maps accepted. berth's formats need five.
+pub const MAX_DEPTH: usize = 64;
+
+/// How a scalar was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    /// Plain (`80`, `true`, `web`): its type is resolved from the text.
+    Plain,
+    /// Quoted, a block scalar, or tagged `!!str`: always a string.
+    Quoted,
+}
+
+/// A node of the tree, borrowing from the text where the parser allows.
+#[derive(Debug, Clone)]
+pub struct Node<'a> {
+    /// The value.
+    pub value: Value<'a>,
+    /// Where it is.
+    pub span: Span,
+}
+
+/// A node's value.
+#[derive(Debug, Clone)]
+pub enum Value<'a> {
+    /// A scalar and how it was written.
+    Scalar(Cow<'a, str>, Style),
+    /// A sequence.
+    Seq(Vec<Node<'a>>),
+    /// A map, in file order, duplicate keys kept.
+    Map(Vec<(Node<'a>, Node<'a>)>),
+}
+
+/// A scalar's resolved type (YAML 1.2 core schema, reduced to what berth uses).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Scalar<'s> {
+    /// `null`, `~` or nothing.
+    Null,
+    /// `true` / `false`.
+    Bool(bool),
+    /// A decimal integer.
+    Int(i64),
+    /// Anything else, including floats (kept as written).
+    Str(&'s str),
+}
+
+impl<'a> Node<'a> {
+    /// The scalar's type, or `None` for a sequence or map.
+    pub fn scalar(&self) -> Option<Scalar<'_>> {
+        match &self.value {
+            Value::Scalar(s, Style::Quoted) => Some(Scalar::Str(s)),
+            Value::Scalar(s, Style::Plain) => Some(resolve_plain(s)),
+            _ => None,
+        }
+    }
+
+    /// The map entries, if this is a map.
+    pub fn as_map(&self) -> Option<&[(Node<'a>, Node<'a>)]> {
+        match &self.value {
+            Value::Map(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// The items, if this is a sequence.
+    pub fn as_seq(&self) -> Option<&[Node<'a>]> {
+        match &self.value {
+            Value::Seq(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The raw text of a scalar (whatever its type), if this is a scalar.
+    pub fn text(&self) -> Option<&str> {
+        match &self.value {
+            Value::Scalar(s, _) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// True for a null scalar.
+    pub fn is_null(&self) -> bool {
+        matches!(self.scalar(), Some(Scalar::Null))
+    }
+
+    /// A word for the node's type, for "expected X, found Y" messages.
+    pub fn type_name(&self) -> &'static str {
+        match self.scalar() {
+            None => match self.value {
+                Value::Seq(_) => "a list",
+                _ => "a map",
+            },
+            Some(Scalar::Null) => "nothing (null)",
+            Some(Scalar::Bool(_)) => "a boolean",
+            Some(Scalar::Int(_)) => "a number",
+            Some(Scalar::Str(_)) => "a string",
+        }
+    }
+
+    /// The value of `key` in a map (the first, if duplicated).
+    pub fn get(&self, key: &str) -> Option<&Node<'a>> {
+        self.as_map()?
+            .iter()
+            .find(|(k, _)| k.text() == Some(key))
+            .map(|(_, v)| v)
+    }
+
+    fn count(&self) -> usize {
+        1 + match &self.value {
+            Value::Scalar(..) => 0,
+            Value::Seq(s) => s.iter().map(Node::count).sum(),
+            Value::Map(m) => m.iter().map(|(k, v)| k.count() + v.count()).sum(),
+        }
+    }
+}
+
+fn resolve_plain(s: &str) -> Scalar<'_> {
+    match s {
+        "" | "~" | "null" | "Null" | "NULL" => Scalar::Null,
+        "true" | "True" | "TRUE" => Scalar::Bool(true),
+        "false" | "False" | "FALSE" => Scalar::Bool(false),
+        _ => {
+            let digits = s.strip_prefix(['-', '+']).unwrap_or(s);
+            if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+                if let Ok(i) = s.parse::<i64>() {
+                    return Scalar::Int(i);
+                }
+            }
+            Scalar::Str(s)
+        }
+    }
+}
+
+/// Why a text could not be turned into a tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum YamlError {
+    /// Not well-formed YAML (or JSON).
+    Syntax {
+        /// The parser's message.
+        message: String,
+        /// Where (zero length).
+        span: Span,
+    },
+    /// Alias expansion went over [`ALIAS_BUDGET`].
+    AliasLimit {
+        /// The alias that went over.
+        span: Span,
+    },
+    /// Nesting deeper than [`MAX_DEPTH`].
+    TooDeep {
+        /// The collection that went too deep.
+        span: Span,
+    },
+}
+
+/// The documents of a text (or of a chunk of one) and the error that stopped
+/// parsing, if any. Documents before the error are complete and kept.
+#[derive(Debug, Default)]
+pub struct Parsed<'a> {
+    /// One root node per document, in order.
+    pub documents: Vec<Node<'a>>,
+    /// What stopped parsing early.
+    pub error: Option<YamlError>,
+}
+
+/// Where a chunk starts in its file: byte offset and 0-based line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Base {
+    /// Byte offset of the chunk's first byte in the file.
+    pub offset: usize,
+    /// Number of lines before the chunk.
+    pub line: u32,
+}
+
+/// Converts saphyr's character indices to byte offsets. Events arrive in text
+/// order, so a forward-moving cursor makes this O(n) over a whole parse.
+struct Offsets<'a> {
+    text: &'a str,
+    ascii: bool,
+    chars: usize,
+    bytes: usize,
+}
+
+impl Offsets<'_> {
+    fn byte(&mut self, char_index: usize) -> usize {
+        if self.ascii {
+            return char_index.min(self.text.len());
+        }
+        if char_index < self.chars {
+            self.chars = 0;
+            self.bytes = 0;
+        }
+        let mut it = self.text[self.bytes..].char_indices();
+        while self.chars < char_index {
+            match it.next() {
+                Some((_, c)) => {
+                    self.chars += 1;
+                    self.bytes += c.len_utf8();
+                }
+                None => break,
+            }
+        }
+        self.bytes
+    }
+}
+
+struct Builder<'a, 'b> {
+    offsets: Offsets<'a>,
+    base: Base,
+    budget: &'b AtomicUsize,
+    anchors: HashMap<usize, (Node<'a>, usize)>,
+    /// Open collections: the node being filled, its anchor id, and for maps a
+    /// pending key.
+    stack: Vec<(Node<'a>, usize, Option<Node<'a>>)>,
+}
+
+impl<'a> Builder<'a, '_> {
+    fn span(&mut self, s: saphyr_parser::Span) -> Span {
+        let start = self.offsets.byte(s.start.index());
+        let end = self.offsets.byte(s.end.index()).max(start);
+        Span {
+            offset: self.base.offset + start,
+            len: end - start,
+            line: self.base.line + s.start.line() as u32,
+            col: s.start.col() as u32 + 1,
+        }
+    }
+
+    /// Attaches a finished node to its parent; returns it when it is a root.
+    fn attach(&mut self, node: Node<'a>) -> Option<Node<'a>> {
+        let Some((parent, _, pending)) = self.stack.last_mut() else {
+            return Some(node);
+        };
+        if node.span.offset + node.span.len > parent.span.offset + parent.span.len {
+            parent.span.len = node.span.offset + node.span.len - parent.span.offset;
+        }
+        match &mut parent.value {
+            Value::Seq(items) => items.push(node),
+            Value::Map(entries) => match pending.take() {
+                Some(key) => entries.push((key, node)),
+                None => *pending = Some(node),
+            },
+            Value::Scalar(..) => unreachable!("scalars are never open"),
+        }
+        None
+    }
+
+    fn anchor(&mut self, id: usize, node: &Node<'a>) {
+        if id != 0 {
+            self.anchors.insert(id, (node.clone(), node.count()));
+        }
+    }
+}
+
+/// Parses YAML text (a whole file, or a chunk of one starting at `base`) into
+/// one tree per document. `budget` counts alias-expanded nodes and is shared by
+/// all chunks of a file.
+pub fn parse_yaml<'a>(text: &'a str, base: Base, budget: &AtomicUsize) -> Parsed<'a> {
+    let mut b = Builder {
+        offsets: Offsets {
+            text,
+            ascii: text.is_ascii(),
+            chars: 0,
+            bytes: 0,
+        },
+        base,
+        budget,
+        anchors: HashMap::new(),
+        stack: Vec::new(),
+    };
+    let mut out = Parsed::default();
+    let mut parser = Parser::new_from_str(text);
+    let mut saw_root = false;
+    loop {
+        let (event, raw_span) = match parser.next_event() {
+            None => break,
+            Some(Ok(e)) => e,
+            Some(Err(e)) => {
+                let mark = *e.marker();
+                let raw = saphyr_parser::Span::empty(mark);
+                out.error = Some(YamlError::Syntax {
+                    message: e.info().to_string(),
+                    span: b.span(raw),
+                });
+                break;
+            }
+        };
+        let finished = match event {
+            Event::StreamStart | Event::StreamEnd | Event::Nothing => None,
+            Event::DocumentStart(_) => {
+                saw_root = false;
+                None
+            }
+            Event::DocumentEnd => {
+                if !saw_root {
+                    // An empty document: a null root, like the sequential parse.
+                    let span = b.span(raw_span);
+                    out.documents.push(Node {
+                        value: Value::Scalar(Cow::Borrowed(""), Style::Plain),
+                        span,
+                    });
+                }
+                None
+            }
+            Event::Scalar(value, style, anchor, tag) => {
+                let span = b.span(raw_span);
+                let is_str_tag = tag.as_ref().is_some_and(|t| t.suffix == "str");
+                let style = match style {
+                    ScalarStyle::Plain if !is_str_tag => Style::Plain,
+                    _ => Style::Quoted,
+                };
+                let node = Node {
+                    value: Value::Scalar(value, style),
+                    span,
+                };
+                b.anchor(anchor, &node);
+                b.attach(node)
+            }
+            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+                let span = b.span(raw_span);
+                if b.stack.len() >= MAX_DEPTH {
+                    out.error = Some(YamlError::TooDeep { span });
+                    break;
+                }
+                let value = if matches!(event, Event::SequenceStart(..)) {
+                    Value::Seq(Vec::new())
+                } else {
+                    Value::Map(Vec::new())
+                };
+                b.stack.push((Node { value, span }, anchor, None));
+                None
+            }
+            Event::SequenceEnd | Event::MappingEnd => match b.stack.pop() {
+                Some((node, anchor, _)) => {
+                    b.anchor(anchor, &node);
+                    b.attach(node)
+                }
+                None => None,
+            },
+            Event::Alias(id) => {
+                let span = b.span(raw_span);
+                match b.anchors.get(&id) {
+                    None => {
+                        out.error = Some(YamlError::Syntax {
+                            message: "alias to an anchor that is not complete".into(),
+                            span,
+                        });
+                        break;
+                    }
+                    Some((node, size)) => {
+                        let used = b.budget.fetch_add(*size, Ordering::Relaxed) + size;
+                        if used > ALIAS_BUDGET {
+                            out.error = Some(YamlError::AliasLimit { span });
+                            break;
+                        }
+                        let node = node.clone();
+                        b.attach(node)
+                    }
+                }
+            }
+        };
+        if let Some(root) = finished {
+            saw_root = true;
+            out.documents.push(root);
+        }
+    }
+    out
+}
+
+/// Byte offsets (and 0-based line numbers) where a multi-document YAML text can
+/// be cut into chunks of about `target` bytes: only at lines starting with
+/// `---` followed by a blank or the end of the line. The first chunk starts
+/// at 0. A cut inside something that is not a document boundary (a `---` line
+/// within a quoted scalar) makes a chunk fail to parse; the caller then parses
+/// the whole text at once, so results never depend on the cutting.
+pub fn chunk_starts(text: &str, target: usize) -> Vec<Base> {
+    let mut starts = vec![Base::default()];
+    let bytes = text.as_bytes();
+    let mut line = 0u32;
+    let mut counted_to = 0usize;
+    let mut from = target;
+    while from < text.len() {
+        let Some(rel) = text[from..].find("\n---") else {
+            break;
+        };
+        let at = from + rel + 1;
+        let after = bytes.get(at + 3).copied();
+        if matches!(after, None | Some(b' ' | b'\t' | b'\r' | b'\n')) {
+            line += count_lines(&bytes[counted_to..at]);
+            counted_to = at;
+            starts.push(Base { offset: at, line });
+            from = at + target;
+        } else {
+            from = at;
+        }
+    }
+    starts
+}
+
+fn count_lines(bytes: &[u8]) -> u32 {
+    bytes.iter().filter(|&&b| b == b'\n').count() as u32
+}
+
+/// Line and column (1-based, column in characters) of a byte offset, with a
+/// precomputed table of line starts.
+struct LineIndex<'a> {
+    text: &'a str,
+    starts: Vec<usize>,
+}
+
+impl<'a> LineIndex<'a> {
+    fn new(text: &'a str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(
+            text.bytes()
+                .enumerate()
+                .filter(|(_, b)| *b == b'\n')
+                .map(|(i, _)| i + 1),
+        );
+        LineIndex { text, starts }
+    }
+
+    fn span(&self, offset: usize, len: usize) -> Span {
+        let line = self.starts.partition_point(|&s| s <= offset) - 1;
+        let start = self.starts[line];
+        let segment = &self.text[start..offset];
+        // Minified JSON may be one huge line: count characters only on
+        // ordinary lines, bytes beyond that, to stay linear.
+        let col = if segment.len() <= 4096 {
+            segment.chars().count()
+        } else {
+            segment.len()
+        };
+        Span {
+            offset,
+            len,
+            line: line as u32 + 1,
+            col: col as u32 + 1,
+        }
+    }
+}
+
+use serde::de::{Deserializer as _, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+
+/// A JSON map or array, as raw sub-values (so each keeps its position).
+enum RawCollection<'a> {
+    Map(Vec<(Cow<'a, str>, &'a RawValue)>),
+    Seq(Vec<&'a RawValue>),
+}
+
+struct RawVisitor;
+
+impl<'de> Visitor<'de> for RawVisitor {
+    type Value = RawCollection<'de>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object or array")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(entry) = map.next_entry::<Cow<'de, str>, &'de RawValue>()? {
+            out.push(entry);
+        }
+        Ok(RawCollection::Map(out))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(item) = seq.next_element::<&'de RawValue>()? {
+            out.push(item);
+        }
+        Ok(RawCollection::Seq(out))
+    }
+}
+
+fn json_node<'a>(
+    text: &'a str,
+    raw: &'a RawValue,
+    index: &LineIndex<'_>,
+    depth: usize,
+) -> Result<Node<'a>, YamlError> {
+    let s = raw.get();
+    let offset = (s.as_ptr() as usize).saturating_sub(text.as_ptr() as usize);
+    let span = index.span(offset, s.len());
+    let first = s.as_bytes().first().copied();
+    let syntax = |e: serde_json::Error| YamlError::Syntax {
+        message: e.to_string(),
+        span,
+    };
+    let value = match first {
+        Some(b'{' | b'[') => {
+            if depth >= MAX_DEPTH {
+                return Err(YamlError::TooDeep { span });
+            }
+            let mut de = serde_json::Deserializer::from_str(s);
+            match de.deserialize_any(RawVisitor).map_err(syntax)? {
+                RawCollection::Map(entries) => {
+                    let mut out = Vec::with_capacity(entries.len());
+                    for (k, v) in entries {
+                        let value = json_node(text, v, index, depth + 1)?;
+                        // serde_json does not give key positions; the value's is
+                        // the nearest precise place.
+                        let key = Node {
+                            value: Value::Scalar(k, Style::Quoted),
+                            span: value.span,
+                        };
+                        out.push((key, value));
+                    }
+                    Value::Map(out)
+                }
+                RawCollection::Seq(items) => Value::Seq(
+                    items
+                        .into_iter()
+                        .map(|v| json_node(text, v, index, depth + 1))
+                        .collect::<Result<_, _>>()?,
+                ),
+            }
+        }
+        Some(b'"') => {
+            let v: Cow<'a, str> = serde_json::from_str(s).map_err(syntax)?;
+            Value::Scalar(v, Style::Quoted)
+        }
+        _ => Value::Scalar(Cow::Borrowed(s), Style::Plain),
+    };
+    Ok(Node { value, span })
+}
+
+/// Parses a JSON text into the same tree as YAML. A top-level array holds one
+/// document per item; anything else is one document. Key spans are the spans
+/// of their values (serde_json does not report key positions).
+pub fn parse_json(text: &str) -> Parsed<'_> {
+    let index = LineIndex::new(text);
+    let mut out = Parsed::default();
+    let root: &RawValue = match serde_json::from_str(text) {
+        Ok(r) => r,
+        Err(e) => {
+            let line = e.line().max(1);
+            let offset = index
+                .starts
+                .get(line - 1)
+                .map(|s| (s + e.column().saturating_sub(1)).min(text.len()))
+                .unwrap_or(text.len());
+            let offset = floor_char_boundary(text, offset);
+            let message = e.to_string();
+            // serde_json appends " at line L column C"; the span says that.
+            let message = match message.find(" at line ") {
+                Some(i) => message[..i].to_string(),
+                None => message,
+            };
+            out.error = Some(YamlError::Syntax {
+                message,
+                span: index.span(offset, 0),
+            });
+            return out;
+        }
+    };
+    match json_node(text, root, &index, 0) {
+        Ok(node) => match node.value {
+            Value::Seq(items) => out.documents = items,
+            _ => out.documents.push(node),
+        },
+        Err(e) => out.error = Some(e),
+    }
+    out
+}
+
+fn floor_char_boundary(text: &str, mut i: usize) -> usize {
+    while i > 0 && !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn yaml(text: &str) -> Parsed<'_> {
+        parse_yaml(text, Base::default(), &AtomicUsize::new(0))
+    }
+
+    #[test]
+    fn spans_are_bytes_lines_and_columns() {
+        let text = "a: é\nbb: [1, \"x\"]\n";
+        let p = yaml(text);
+        assert!(p.error.is_none());
+        let root = &p.documents[0];
+        let m = root.as_map().unwrap();
+        let (k, v) = &m[1];
+        assert_eq!(&text[k.span.offset..k.span.offset + k.span.len], "bb");
+        assert_eq!((k.span.line, k.span.col), (2, 1));
+        let items = v.as_seq().unwrap();
+        assert_eq!(items[0].scalar(), Some(Scalar::Int(1)));
+        assert_eq!(items[1].scalar(), Some(Scalar::Str("x")));
+        assert_eq!((items[1].span.line, items[1].span.col), (2, 9));
+    }
+
+    #[test]
+    fn quoted_numbers_stay_strings() {
+        let p = yaml("a: \"80\"\nb: 80\nc: !!str 80\n");
+        let root = &p.documents[0];
+        assert_eq!(root.get("a").unwrap().scalar(), Some(Scalar::Str("80")));
+        assert_eq!(root.get("b").unwrap().scalar(), Some(Scalar::Int(80)));
+        assert_eq!(root.get("c").unwrap().scalar(), Some(Scalar::Str("80")));
+    }
+
+    #[test]
+    fn alias_bomb_is_refused() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..12 {
+            let refs = vec![format!("*a{}", i - 1); 10].join(", ");
+            text.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+        }
+        let p = yaml(&text);
+        assert!(matches!(p.error, Some(YamlError::AliasLimit { .. })));
+    }
+
+    #[test]
+    fn deep_nesting_is_refused() {
+        let text = "[".repeat(100_000);
+        // saphyr has a nesting limit of its own; either refusal will do.
+        assert!(yaml(&text).error.is_some());
+        let text = format!(
+            "{}1{}",
+            "[".repeat(MAX_DEPTH + 1),
+            "]".repeat(MAX_DEPTH + 1)
+        );
+        assert!(matches!(yaml(&text).error, Some(YamlError::TooDeep { .. })));
+        let json = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        assert!(parse_json(&json).error.is_some());
+    }
+
+    #[test]
+    fn chunks_cut_at_document_starts() {
+        let text = "a: 1\n---\nb: 2\n--- # c\nc: 3\n---x: 4\n";
+        let starts = chunk_starts(text, 1);
+        let cuts: Vec<_> = starts.iter().map(|b| (b.offset, b.line)).collect();
+        assert_eq!(cuts, vec![(0, 0), (5, 1), (14, 3)]);
+    }
+
+    #[test]
+    fn json_keeps_positions() {
+        let text = "[\n {\"berth\": 1,\n  \"host\": \"h\"}\n]";
+        let p = parse_json(text);
+        assert!(p.error.is_none(), "{:?}", p.error);
+        assert_eq!(p.documents.len(), 1);
+        let host = p.documents[0].get("host").unwrap();
+        assert_eq!(host.scalar(), Some(Scalar::Str("h")));
+        assert_eq!((host.span.line, host.span.col), (3, 11));
+        let bad = parse_json("{\n \"a\": ,\n}");
+        match bad.error {
+            Some(YamlError::Syntax { span, .. }) => assert_eq!(span.line, 2),
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -1,7 +1,155 @@
-//! `berth check` (to be written).
+//! `berth check PATH...`: validate need specs and host manifests, for CI.
+//!
+//! Files named on the command line are always berth files; folders are walked
+//! (like a repository in CI) and YAML documents without a top-level `berth:` key
+//! are skipped and counted, never errors. Diagnostics go to stderr (or stdout as
+//! JSON with `--format json`); the exit code says whether anything failed.
 
-use crate::args::CheckArgs;
+use std::path::{Path, PathBuf};
 
-pub fn run(_args: CheckArgs) -> anyhow::Result<u8> {
-    anyhow::bail!("`berth check` is not implemented yet")
+use berth_specs::load::{load_file, LoadOptions, Loaded};
+use berth_specs::validate::live_checks;
+use berth_specs::{Diagnostic, Severity};
+use rayon::prelude::*;
+
+use crate::args::{CheckArgs, Format};
+use crate::exit;
+use crate::render::{diagnostic_json, print_diagnostics};
+
+/// Folders never walked: build output and VCS internals are not manifests.
+const SKIP_DIRS: &[&str] = &["target", ".git", "node_modules"];
+
+/// One file to check, and whether it was named (always a berth file) or found
+/// by walking a folder (foreign YAML is skipped).
+struct Input {
+    path: PathBuf,
+    named: bool,
+}
+
+fn is_yaml(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"))
+}
+
+/// Collects YAML files under `dir`, sorted, without following symlinked folders
+/// (a link loop must not hang CI).
+fn walk(dir: &Path, out: &mut Vec<Input>, errors: &mut Vec<Diagnostic>) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            errors.push(io_error(dir, &e));
+            return;
+        }
+    };
+    let mut entries: Vec<_> = entries.filter_map(Result::ok).collect();
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let path = entry.path();
+        let Ok(ft) = entry.file_type() else { continue };
+        if ft.is_dir() {
+            let name = entry.file_name();
+            if !SKIP_DIRS.iter().any(|s| name == *s) {
+                walk(&path, out, errors);
+            }
+        } else if is_yaml(&path) && (ft.is_file() || path.is_file()) {
+            out.push(Input { path, named: false });
+        }
+    }
+}
+
+fn io_error(path: &Path, e: &std::io::Error) -> Diagnostic {
+    let mut d = Diagnostic::error(
+        berth_specs::Code::IoRead,
+        format!("cannot read `{}`: {e}", path.display()),
+    );
+    d.source = Some(berth_specs::Source::new(path, ""));
+    d
+}
+
+pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
+    let mut inputs = Vec::new();
+    let mut walk_errors = Vec::new();
+    for p in &args.paths {
+        if p.is_dir() {
+            walk(p, &mut inputs, &mut walk_errors);
+        } else {
+            inputs.push(Input {
+                path: p.clone(),
+                named: true,
+            });
+        }
+    }
+    let results: Vec<Loaded> = inputs
+        .par_iter()
+        .map(|input| {
+            let opts = LoadOptions {
+                max_file_size: args.max_file_size,
+                skip_foreign: !input.named,
+            };
+            let mut loaded = load_file(&input.path, &opts);
+            if args.live {
+                let live: Vec<Diagnostic> = loaded.documents.iter().flat_map(live_checks).collect();
+                loaded.diagnostics.extend(live);
+            }
+            // File order reads best; the loader reports semantic checks last.
+            loaded
+                .diagnostics
+                .sort_by_key(|d| d.span.map_or(0, |s| s.offset));
+            loaded
+        })
+        .collect();
+
+    let mut diagnostics = walk_errors;
+    let (mut documents, mut skipped) = (0, 0);
+    for r in results {
+        documents += r.examined - r.skipped;
+        skipped += r.skipped;
+        diagnostics.extend(r.diagnostics);
+    }
+    let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+    let warnings = diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Warning)
+        .count();
+    let failed = errors > 0 || (args.deny_warnings && warnings > 0);
+
+    match args.format {
+        Format::Human => print_diagnostics(&diagnostics),
+        Format::Json => {
+            let report = serde_json::json!({
+                "ok": !failed,
+                "files": inputs.len(),
+                "documents": documents,
+                "skipped": skipped,
+                "errors": errors,
+                "warnings": warnings,
+                "diagnostics": diagnostics.iter().map(diagnostic_json).collect::<Vec<_>>(),
+            });
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        }
+    }
+    eprintln!(
+        "checked {documents} document{} in {} file{}, skipped {skipped} non-berth document{}: {errors} error{}, {warnings} warning{}{}",
+        plural(documents),
+        inputs.len(),
+        plural(inputs.len()),
+        plural(skipped),
+        plural(errors),
+        plural(warnings),
+        if args.deny_warnings && warnings > 0 && errors == 0 {
+            " (warnings denied)"
+        } else {
+            ""
+        }
+    );
+    Ok(if failed { exit::INVALID } else { exit::OK })
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
 }
