@@ -998,7 +998,9 @@ impl<'a> Solver<'a> {
         }
     }
 
-    fn unmet(&self, ni: &NeedInfo, reasons: Vec<Reason>) -> Unmet {
+    fn unmet(&self, ni: &NeedInfo, mut reasons: Vec<Reason>) -> Unmet {
+        // Candidates first (in the order considered), then what is missing.
+        reasons.sort_by_key(|r| matches!(r, Reason::NotProvided | Reason::NoProvider { .. }));
         let spec = self.specs[ni.spec];
         let need = &spec.needs[ni.need];
         Unmet {
