@@ -1,0 +1,476 @@
+//! Apply and release orchestration against an in-process provisioner that logs
+//! every call and fails on demand: gaps only, idempotence, all-or-nothing
+//! rollback, write-ahead intents, `check`, shared provider resources, purge.
+//! The real process runner is tested in `providers/tests` and end to end in
+//! `tests/apply.rs`.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use berth_engine::apply::{self, ApplyError, ProviderRequest, Provisioner, StepCause, StepOp};
+use berth_engine::state::State;
+use berth_engine::store::StateFile;
+use berth_specs::load::{load_str, LoadOptions};
+use berth_specs::{Document, HostManifest, NeedSpec};
+use serde_json::{json, Value};
+
+#[derive(Debug, thiserror::Error)]
+#[error("fake provider refused {0}")]
+struct Refused(String);
+
+/// Logs `op kind/name container`; fails the ops listed in `fail`; says gone
+/// for the names in `gone`; can snapshot the state file at each provide.
+#[derive(Default)]
+struct Fake {
+    log: Vec<String>,
+    fail: BTreeSet<String>,
+    gone: BTreeSet<String>,
+    /// Fail the n-th provide call (1-based).
+    fail_provide_nr: Option<usize>,
+    provides: usize,
+    state_file: Option<std::path::PathBuf>,
+    seen_states: Vec<State>,
+}
+
+impl Fake {
+    fn entry(&mut self, op: &str, req: &ProviderRequest<'_>) -> Result<(), Refused> {
+        let line = format!("{op} {}/{} {}", req.kind, req.name, req.container);
+        self.log.push(line.clone());
+        let key = format!("{op} {}", req.name);
+        if self.fail.contains(&key) {
+            return Err(Refused(key));
+        }
+        Ok(())
+    }
+}
+
+impl Provisioner for Fake {
+    type Error = Refused;
+    fn provide(&mut self, req: &ProviderRequest<'_>) -> Result<Value, Refused> {
+        if let Some(p) = &self.state_file {
+            let s: State = serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap();
+            self.seen_states.push(s);
+        }
+        self.entry("provide", req)?;
+        self.provides += 1;
+        if self.fail_provide_nr == Some(self.provides) {
+            return Err(Refused(format!("provide {}", req.name)));
+        }
+        Ok(match req.kind.as_str() {
+            "volume" => json!({"path": format!("/mnt/{}", req.name)}),
+            _ => json!({}),
+        })
+    }
+    fn release(&mut self, req: &ProviderRequest<'_>) -> Result<(), Refused> {
+        self.entry("release", req)
+    }
+    fn check(&mut self, req: &ProviderRequest<'_>) -> Result<bool, Refused> {
+        self.entry("check", req)?;
+        Ok(!self.gone.contains(req.name))
+    }
+}
+
+const HOST: &str = r#"
+berth: 1
+host: web-01
+provides:
+  - network: net6
+    subnet6: 2001:db8::/112
+    gateway6: 2001:db8::1
+  - ipv6: "*"
+    pool: 2001:db8::100/125
+    network: net6
+  - volume: static
+    path: /srv/static
+providers:
+  - volume: "nfs-*"
+    run: [./nfs, --server, nas]
+    timeout: 5s
+"#;
+
+fn host() -> HostManifest {
+    let loaded = load_str(Path::new("host.yaml"), HOST, &LoadOptions::default());
+    assert!(
+        loaded.diagnostics.iter().all(|d| !d.is_error()),
+        "{:?}",
+        loaded.diagnostics
+    );
+    match loaded.documents.into_iter().next() {
+        Some(Document::Host(h)) => h,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn spec(container: &str, needs: &str) -> NeedSpec {
+    let text = format!("berth: 1\ncontainer: {container}\nneeds:\n{needs}");
+    let loaded = load_str(Path::new("berth.yaml"), &text, &LoadOptions::default());
+    assert!(
+        loaded.diagnostics.iter().all(|d| !d.is_error()),
+        "{:?}",
+        loaded.diagnostics
+    );
+    match loaded.documents.into_iter().next() {
+        Some(Document::Need(n)) => n,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn vol(name: &str, mount: &str) -> String {
+    format!("  - volume: {name}\n    mount: {mount}\n")
+}
+
+struct Env {
+    _tmp: tempfile::TempDir,
+    file: StateFile,
+    host: HostManifest,
+}
+
+impl Env {
+    fn new() -> Env {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = StateFile::new(tmp.path().join("state"), "web-01");
+        Env {
+            _tmp: tmp,
+            file,
+            host: host(),
+        }
+    }
+
+    fn apply(
+        &self,
+        specs: &[&NeedSpec],
+        fake: &mut Fake,
+    ) -> Result<apply::Applied<Refused>, ApplyError<Refused>> {
+        let mut locked = self.file.lock().unwrap();
+        apply::apply(&self.host, specs, &mut locked, fake)
+    }
+
+    fn release(
+        &self,
+        containers: &[&str],
+        purge: bool,
+        fake: &mut Fake,
+    ) -> apply::Released<Refused> {
+        let mut locked = self.file.lock().unwrap();
+        let names: Vec<String> = containers.iter().map(|s| s.to_string()).collect();
+        apply::release(&self.host, &names, purge, &mut locked, fake).unwrap()
+    }
+
+    fn state(&self) -> State {
+        self.file.load_readonly().unwrap()
+    }
+
+    fn bytes(&self) -> Vec<u8> {
+        std::fs::read(self.file.path()).unwrap()
+    }
+}
+
+#[test]
+fn apply_provides_only_the_gap_and_reapply_provides_nothing() {
+    let env = Env::new();
+    let app = spec(
+        "app",
+        &format!(
+            "{}{}  - ipv6: app\n",
+            vol("static", "/s"),
+            vol("nfs-a", "/a")
+        ),
+    );
+    let mut fake = Fake::default();
+    let first = env.apply(&[&app], &mut fake).unwrap();
+    assert_eq!(fake.log, ["provide volume/nfs-a app"]);
+    assert_eq!(first.provided, ["volume/nfs-a"]);
+    let state = env.state();
+    let rec = &state.provided["volume/nfs-a"];
+    assert_eq!(rec.users, ["app"]);
+    assert_eq!(rec.provided, json!({"path": "/mnt/nfs-a"}));
+    assert_eq!(rec.run, ["./nfs", "--server", "nas"]);
+    // The pool's own first address is never handed out.
+    assert_eq!(state.reservations["ipv6/app"].value, "2001:db8::101");
+    assert_eq!(
+        state.reservations["ipv6/app"].holder.as_deref(),
+        Some("app")
+    );
+    assert!(state.pending_releases.is_empty());
+    let bytes = env.bytes();
+
+    let mut again = Fake::default();
+    let second = env.apply(&[&app], &mut again).unwrap();
+    assert_eq!(
+        again.log,
+        ["check volume/nfs-a app"],
+        "re-apply must only check"
+    );
+    assert!(second.provided.is_empty());
+    assert_eq!(second.plan, first.plan);
+    assert_eq!(env.bytes(), bytes, "an idempotent apply rewrote the state");
+}
+
+/// The name in a `provide kind/name container` log line.
+fn logged_name(line: &str) -> String {
+    line.split(' ')
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .nth(1)
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn a_failing_second_step_releases_the_first_and_restores_the_state() {
+    let env = Env::new();
+    let other = spec("other", "  - ipv6: other\n");
+    env.apply(&[&other], &mut Fake::default()).unwrap();
+    let before = env.bytes();
+
+    let app = spec(
+        "app",
+        &format!("{}{}", vol("nfs-a", "/a"), vol("nfs-b", "/b")),
+    );
+    let mut fake = Fake {
+        fail_provide_nr: Some(2),
+        ..Fake::default()
+    };
+    let err = env.apply(&[&app], &mut fake).unwrap_err();
+    assert_eq!(fake.log.len(), 3, "{:?}", fake.log);
+    let (first, second) = (logged_name(&fake.log[0]), logged_name(&fake.log[1]));
+    assert_eq!(
+        fake.log,
+        [
+            format!("provide volume/{first} app"),
+            format!("provide volume/{second} app"),
+            format!("release volume/{first} app")
+        ]
+    );
+    let ApplyError::Provider {
+        failed,
+        rolled_back,
+    } = err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!(
+        (failed.op, failed.name.as_str()),
+        (StepOp::Provide, second.as_str())
+    );
+    assert!(
+        matches!(&failed.cause, StepCause::Provider(Refused(k)) if *k == format!("provide {second}"))
+    );
+    assert_eq!(rolled_back.len(), 1);
+    assert_eq!(rolled_back[0].name, first);
+    assert!(rolled_back[0].result.is_ok());
+    assert_eq!(env.bytes(), before, "state not restored byte for byte");
+}
+
+#[test]
+fn a_failed_rollback_release_is_kept_pending_and_retried_by_release() {
+    let env = Env::new();
+    let app = spec(
+        "app",
+        &format!("{}{}", vol("nfs-a", "/a"), vol("nfs-b", "/b")),
+    );
+    let mut fake = Fake {
+        fail_provide_nr: Some(2),
+        fail: ["release nfs-a".to_string(), "release nfs-b".to_string()].into(),
+        ..Fake::default()
+    };
+    let err = env.apply(&[&app], &mut fake).unwrap_err();
+    let first = logged_name(&fake.log[0]);
+    let ApplyError::Provider { rolled_back, .. } = err else {
+        panic!()
+    };
+    assert!(rolled_back[0].result.is_err());
+    let state = env.state();
+    assert!(state.holdings.is_empty() && state.provided.is_empty());
+    assert_eq!(state.pending_releases.len(), 1);
+    assert_eq!(state.pending_releases[0].name, first);
+
+    // Any later release retries it; success clears it.
+    let mut fake = Fake::default();
+    let out = env.release(&["nobody"], false, &mut fake);
+    assert_eq!(out.not_held, ["nobody"]);
+    assert_eq!(fake.log, [format!("release volume/{first} app")]);
+    assert!(env.state().pending_releases.is_empty());
+}
+
+#[test]
+fn each_step_is_preceded_by_a_write_ahead_intent() {
+    let env = Env::new();
+    let app = spec(
+        "app",
+        &format!("{}{}", vol("nfs-a", "/a"), vol("nfs-b", "/b")),
+    );
+    let mut fake = Fake {
+        state_file: Some(env.file.path().to_path_buf()),
+        ..Fake::default()
+    };
+    env.apply(&[&app], &mut fake).unwrap();
+    let pending: Vec<Vec<String>> = fake
+        .seen_states
+        .iter()
+        .map(|s| s.pending_releases.iter().map(|p| p.name.clone()).collect())
+        .collect();
+    let order: Vec<String> = fake.log.iter().map(|l| logged_name(l)).collect();
+    assert_eq!(pending, [vec![order[0].clone()], order.clone()]);
+    // Holdings appear only in the final write.
+    assert!(fake.seen_states.iter().all(|s| s.holdings.is_empty()));
+    let fin = env.state();
+    assert!(fin.pending_releases.is_empty());
+    assert_eq!(fin.provided.len(), 2);
+}
+
+#[test]
+fn a_resource_check_reports_gone_is_provided_again_keeping_its_users() {
+    let env = Env::new();
+    let a = spec("a", &vol("nfs-shared", "/x"));
+    let b = spec("b", &vol("nfs-shared", "/y"));
+    env.apply(&[&a], &mut Fake::default()).unwrap();
+    let mut fake = Fake::default();
+    env.apply(&[&b], &mut fake).unwrap();
+    assert!(
+        fake.log.is_empty(),
+        "b should reuse a's resource: {:?}",
+        fake.log
+    );
+    assert_eq!(env.state().provided["volume/nfs-shared"].users, ["a", "b"]);
+
+    let mut fake = Fake {
+        gone: ["nfs-shared".to_string()].into(),
+        ..Fake::default()
+    };
+    env.apply(&[&a], &mut fake).unwrap();
+    assert_eq!(
+        fake.log,
+        ["check volume/nfs-shared a", "provide volume/nfs-shared a"]
+    );
+    assert_eq!(env.state().provided["volume/nfs-shared"].users, ["a", "b"]);
+}
+
+#[test]
+fn release_runs_the_provider_once_the_last_user_is_gone() {
+    let env = Env::new();
+    let a = spec("a", &vol("nfs-shared", "/x"));
+    let b = spec("b", &vol("nfs-shared", "/y"));
+    env.apply(&[&a, &b], &mut Fake::default()).unwrap();
+    let mut fake = Fake::default();
+    let out = env.release(&["a"], false, &mut fake);
+    assert_eq!(out.released, ["a"]);
+    assert!(fake.log.is_empty());
+    let out = env.release(&["b"], false, &mut fake);
+    assert_eq!(fake.log, ["release volume/nfs-shared b"]);
+    assert!(!out.any_failed());
+    let s = env.state();
+    assert!(s.holdings.is_empty() && s.provided.is_empty() && s.pending_releases.is_empty());
+    // Idempotent: releasing again does nothing.
+    let out = env.release(&["b"], false, &mut fake);
+    assert_eq!(out.not_held, ["b"]);
+    assert_eq!(fake.log.len(), 1);
+}
+
+#[test]
+fn a_failing_release_is_reported_and_retried_next_time() {
+    let env = Env::new();
+    let a = spec("a", &vol("nfs-a", "/x"));
+    env.apply(&[&a], &mut Fake::default()).unwrap();
+    let mut fake = Fake {
+        fail: ["release nfs-a".to_string()].into(),
+        ..Fake::default()
+    };
+    let out = env.release(&["a"], false, &mut fake);
+    assert!(out.any_failed());
+    let s = env.state();
+    assert!(s.holdings.is_empty());
+    assert_eq!(s.pending_releases.len(), 1);
+    let mut fake = Fake::default();
+    let out = env.release(&["a"], false, &mut fake);
+    assert_eq!(fake.log, ["release volume/nfs-a a"]);
+    assert!(!out.any_failed());
+    assert!(env.state().pending_releases.is_empty());
+}
+
+#[test]
+fn reservations_outlive_release_until_purged() {
+    let env = Env::new();
+    let a = spec("a", "  - ipv6: a\n");
+    let b = spec("b", "  - ipv6: b\n");
+    env.apply(&[&a], &mut Fake::default()).unwrap();
+    env.release(&["a"], false, &mut Fake::default());
+    let r = &env.state().reservations["ipv6/a"];
+    assert_eq!(
+        (r.value.as_str(), r.holder.as_deref()),
+        ("2001:db8::101", None)
+    );
+    // b does not get a's address while it is reserved.
+    env.apply(&[&b], &mut Fake::default()).unwrap();
+    assert_eq!(env.state().reservations["ipv6/b"].value, "2001:db8::102");
+    // a comes back to its own address.
+    env.apply(&[&a], &mut Fake::default()).unwrap();
+    assert_eq!(env.state().reservations["ipv6/a"].value, "2001:db8::101");
+    // A purge (also after a plain release) frees it for others.
+    env.release(&["a"], false, &mut Fake::default());
+    let out = env.release(&["a"], true, &mut Fake::default());
+    assert_eq!(out.purged, ["ipv6/a"]);
+    let c = spec("c", "  - ipv6: c\n");
+    env.apply(&[&c], &mut Fake::default()).unwrap();
+    assert_eq!(env.state().reservations["ipv6/c"].value, "2001:db8::101");
+}
+
+#[test]
+fn an_unsatisfiable_apply_runs_nothing_and_writes_nothing() {
+    let env = Env::new();
+    let app = spec(
+        "app",
+        &format!("{}{}", vol("nfs-a", "/a"), vol("missing", "/m")),
+    );
+    let mut fake = Fake::default();
+    let err = env.apply(&[&app], &mut fake).unwrap_err();
+    assert!(matches!(err, ApplyError::Unsatisfied(_)), "{err:?}");
+    assert!(fake.log.is_empty());
+    assert!(!env.file.path().exists());
+}
+
+#[test]
+fn a_changed_spec_releases_what_it_no_longer_uses() {
+    let env = Env::new();
+    env.apply(&[&spec("app", &vol("nfs-old", "/a"))], &mut Fake::default())
+        .unwrap();
+    let mut fake = Fake::default();
+    let out = env
+        .apply(&[&spec("app", &vol("nfs-new", "/a"))], &mut fake)
+        .unwrap();
+    assert_eq!(
+        fake.log,
+        [
+            "check volume/nfs-old app",
+            "provide volume/nfs-new app",
+            "release volume/nfs-old app"
+        ]
+    );
+    assert_eq!(out.released.len(), 1);
+    let s = env.state();
+    assert_eq!(s.provided.keys().collect::<Vec<_>>(), ["volume/nfs-new"]);
+    assert!(s.pending_releases.is_empty());
+}
+
+#[test]
+fn pool_addresses_are_distinct_across_applies_and_exhaustion_is_unmet() {
+    let env = Env::new();
+    // 2001:db8::100/125 has eight values; its first is never handed out.
+    let mut seen = BTreeSet::new();
+    for i in 0..7 {
+        let s = spec(&format!("c{i}"), &format!("  - ipv6: c{i}\n"));
+        env.apply(&[&s], &mut Fake::default()).unwrap();
+        seen.insert(
+            env.state().reservations[&format!("ipv6/c{i}")]
+                .value
+                .clone(),
+        );
+    }
+    assert_eq!(seen.len(), 7);
+    let s = spec("c7", "  - ipv6: c7\n");
+    assert!(matches!(
+        env.apply(&[&s], &mut Fake::default()),
+        Err(ApplyError::Unsatisfied(_))
+    ));
+}
