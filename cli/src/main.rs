@@ -9,6 +9,7 @@
 mod args;
 mod cmd;
 mod exit;
+mod provision;
 mod render;
 
 use std::process::ExitCode;

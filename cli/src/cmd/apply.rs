@@ -1,7 +1,349 @@
-//! `berth apply` (to be written).
+//! `berth apply`: load, lock the host's state, provision the gaps, record, emit.
+//!
+//! The work is `berth_engine::apply::apply`; this module only loads files,
+//! takes the lock, picks the provisioner and turns the outcome into output and
+//! an exit code (0 done, 1 unmet or invalid, 3 a provider failed and everything
+//! was rolled back). `berth run` reuses [`apply_for_run`].
 
-use crate::args::ApplyArgs;
+use std::path::{Path, PathBuf};
 
-pub fn run(_args: ApplyArgs) -> anyhow::Result<u8> {
-    anyhow::bail!("`berth apply` is not implemented yet")
+use berth_engine::apply::{self, ApplyError, FailedStep, ReleaseReport, StepCause};
+use berth_engine::plan::Plan;
+use berth_engine::store;
+use berth_providers::ProviderError;
+use berth_specs::load::{load_file, LoadOptions};
+use berth_specs::{Document, HostManifest, NeedSpec};
+
+use crate::args::{ApplyArgs, Format};
+use crate::exit;
+use crate::provision::CliProvisioner;
+use crate::render;
+
+/// A successful apply: what was loaded and the final plan (every container
+/// satisfied, no steps left).
+pub(crate) struct AppliedRun {
+    /// The host manifest.
+    pub host: HostManifest,
+    /// The need specs, in the order given.
+    pub specs: Vec<NeedSpec>,
+    /// The final plan; its `containers` follow `specs`.
+    pub plan: Plan,
+}
+
+pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
+    let done = match apply_specs(&args.host.host, &args.specs, args.format, args.quiet)? {
+        Ok(done) => done,
+        Err(code) => return Ok(code),
+    };
+    let specs: Vec<&NeedSpec> = done.specs.iter().collect();
+    let text = emit_text(args.emit, &done.host, &specs, &done.plan)?;
+    print!("{text}");
+    Ok(exit::OK)
+}
+
+// Used by `berth run` (cmd/run.rs), written concurrently.
+#[allow(dead_code)]
+/// For `berth run`: applies one spec on one host. `Ok(Err(code))` means the
+/// outcome was already reported on stderr and berth should exit with `code`.
+pub(crate) fn apply_for_run(
+    host: &Path,
+    spec: &Path,
+    quiet: bool,
+) -> anyhow::Result<Result<AppliedRun, u8>> {
+    apply_specs(host, &[spec.to_path_buf()], Format::Human, quiet)
+}
+
+/// Loads, applies and reports failures (in `format`); see [`AppliedRun`].
+pub(crate) fn apply_specs(
+    host_path: &Path,
+    spec_paths: &[PathBuf],
+    format: Format,
+    quiet: bool,
+) -> anyhow::Result<Result<AppliedRun, u8>> {
+    let (host, specs) = match load_inputs(host_path, spec_paths) {
+        Ok(x) => x,
+        Err(code) => return Ok(Err(code)),
+    };
+    let mut locked = match store::lock(&host) {
+        Ok(l) => l,
+        Err(e) => return Ok(Err(report_store(&e, format))),
+    };
+    let mut prov = CliProvisioner::new(&host, quiet);
+    let refs: Vec<&NeedSpec> = specs.iter().collect();
+    let outcome = apply::apply(&host, &refs, &mut locked, &mut prov);
+    drop(locked);
+    match outcome {
+        Ok(applied) => {
+            report_releases(&applied.released, format);
+            Ok(Ok(AppliedRun {
+                host,
+                specs,
+                plan: applied.plan,
+            }))
+        }
+        Err(ApplyError::Unsatisfied(plan)) => {
+            report_unsatisfied(&host, &refs, &plan, format);
+            Ok(Err(exit::INVALID))
+        }
+        Err(ApplyError::Provider {
+            failed,
+            rolled_back,
+        }) => {
+            report_failure(&failed, &rolled_back, format);
+            Ok(Err(exit::PROVIDER))
+        }
+        Err(ApplyError::Store(e)) => Ok(Err(report_store(&e, format))),
+    }
+}
+
+/// Loads the host manifest (exactly one host document) and the need specs
+/// (need documents only, container names unique). Diagnostics are printed;
+/// `Err(1)` when any is an error.
+pub(crate) fn load_inputs(
+    host_path: &Path,
+    spec_paths: &[PathBuf],
+) -> Result<(HostManifest, Vec<NeedSpec>), u8> {
+    let opts = LoadOptions::default();
+    let mut diags = Vec::new();
+    let mut problems = Vec::new();
+    let loaded = load_file(host_path, &opts);
+    diags.extend(loaded.diagnostics);
+    let mut hosts: Vec<HostManifest> = loaded
+        .documents
+        .into_iter()
+        .filter_map(|d| match d {
+            Document::Host(h) => Some(h),
+            Document::Need(_) => None,
+        })
+        .collect();
+    let host = if hosts.len() == 1 && !diags.iter().any(|d| d.is_error()) {
+        hosts.pop()
+    } else {
+        if !diags.iter().any(|d| d.is_error()) {
+            problems.push(format!(
+                "{}: expected exactly one host manifest (a document with `host:`), found {}",
+                host_path.display(),
+                hosts.len()
+            ));
+        }
+        None
+    };
+    let mut specs: Vec<NeedSpec> = Vec::new();
+    for p in spec_paths {
+        let loaded = load_file(p, &opts);
+        diags.extend(loaded.diagnostics);
+        for d in loaded.documents {
+            match d {
+                Document::Need(n) => {
+                    if specs.iter().any(|s| s.container == n.container) {
+                        problems.push(format!(
+                            "{}: container `{}` is given twice; each container is applied once",
+                            p.display(),
+                            n.container
+                        ));
+                    } else {
+                        specs.push(n);
+                    }
+                }
+                Document::Host(h) => problems.push(format!(
+                    "{}: `{}` is a host manifest; give host manifests with -H",
+                    p.display(),
+                    h.host
+                )),
+            }
+        }
+    }
+    render::print_diagnostics(&diags);
+    for p in &problems {
+        eprintln!(
+            "{:?}",
+            miette::miette!(code = "berth::cli::bad-input", "{p}")
+        );
+    }
+    match host {
+        Some(h) if problems.is_empty() && !diags.iter().any(|d| d.is_error()) => Ok((h, specs)),
+        _ => Err(exit::INVALID),
+    }
+}
+
+/// Reports a state store error (exit 1: berth cannot work on this host's
+/// state until a person looks at it).
+pub(crate) fn report_store(e: &store::StoreError, format: Format) -> u8 {
+    let code = match e {
+        store::StoreError::Corrupt { .. } => "berth::state::corrupt",
+        store::StoreError::Version { .. } => "berth::state::version",
+        store::StoreError::HostMismatch { .. } => "berth::state::host-mismatch",
+        store::StoreError::Lock { .. } => "berth::state::lock",
+        _ => "berth::state::io",
+    };
+    match format {
+        Format::Json => println!(
+            "{}",
+            serde_json::json!({"ok": false, "error": {"code": code, "message": e.to_string()}})
+        ),
+        Format::Human => {
+            let help = match e {
+                store::StoreError::Corrupt { .. } => {
+                    "berth never overwrites a state file it cannot read; repair it or move it away (see docs/state.md)"
+                }
+                _ => "see docs/state.md",
+            };
+            eprintln!("{:?}", miette::miette!(code = code, help = help, "{e}"));
+        }
+    }
+    exit::INVALID
+}
+
+fn release_json(r: &ReleaseReport<ProviderError>) -> serde_json::Value {
+    serde_json::json!({
+        "kind": r.kind.as_str(),
+        "name": r.name,
+        "provider": r.provider,
+        "ok": r.result.is_ok(),
+        "error": r.result.as_ref().err().map(|e| e.to_string()),
+    })
+}
+
+/// One line per release: what was released, or why it failed and that it
+/// stays pending.
+pub(crate) fn release_lines(reports: &[ReleaseReport<ProviderError>]) -> Vec<String> {
+    reports
+        .iter()
+        .map(|r| match &r.result {
+            Ok(()) => format!("released {} `{}`", r.kind, r.name),
+            Err(e) => format!(
+                "release of {} `{}` FAILED, kept pending for the next `berth release`: {e}",
+                r.kind, r.name
+            ),
+        })
+        .collect()
+}
+
+fn report_releases(reports: &[ReleaseReport<ProviderError>], format: Format) {
+    if format == Format::Human {
+        for l in release_lines(reports) {
+            eprintln!("{l}");
+        }
+    }
+}
+
+/// The failing step, the provider's own words, and the rollback.
+fn report_failure(
+    failed: &FailedStep<ProviderError>,
+    rolled_back: &[ReleaseReport<ProviderError>],
+    format: Format,
+) {
+    let (message, hint, stderr_tail) = match &failed.cause {
+        StepCause::Provider(e) => (
+            e.to_string(),
+            e.provider_hint().map(str::to_string),
+            e.stderr_tail.clone(),
+        ),
+        StepCause::Unusable(plan) => {
+            let reasons: Vec<String> = plan
+                .containers
+                .iter()
+                .flat_map(|c| c.unmet.iter())
+                .map(|u| format!("{} `{}` of `{}`", u.kind, u.name, u.container))
+                .collect();
+            (
+                format!(
+                    "provider `{}` made {} `{}`, but the result does not meet: {}",
+                    failed.provider.first().map(String::as_str).unwrap_or(""),
+                    failed.kind,
+                    failed.name,
+                    reasons.join(", ")
+                ),
+                None,
+                String::new(),
+            )
+        }
+    };
+    if format == Format::Json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "ok": false,
+                "failed": {
+                    "op": failed.op.as_str(),
+                    "kind": failed.kind.as_str(),
+                    "name": failed.name,
+                    "container": failed.container,
+                    "provider": failed.provider,
+                    "message": message,
+                    "hint": hint,
+                    "stderr_tail": stderr_tail,
+                },
+                "rolled_back": rolled_back.iter().map(release_json).collect::<Vec<_>>(),
+            }))
+            .expect("json")
+        );
+        return;
+    }
+    let mut help = String::new();
+    if let Some(h) = &hint {
+        help.push_str(h);
+    }
+    if rolled_back.is_empty() {
+        push_line(
+            &mut help,
+            "nothing had been provided; the state is unchanged",
+        );
+    } else {
+        push_line(&mut help, "rolled back (reverse order):");
+        for l in release_lines(rolled_back) {
+            push_line(&mut help, &format!("  {l}"));
+        }
+    }
+    let title = format!(
+        "{} {} `{}` for container `{}` failed; the apply was rolled back",
+        failed.op.as_str(),
+        failed.kind,
+        failed.name,
+        failed.container
+    );
+    eprintln!(
+        "{:?}",
+        miette::miette!(
+            code = "berth::provider::failed",
+            help = help,
+            "{title}\n{message}"
+        )
+    );
+    let tail = stderr_tail.trim_end();
+    if !tail.is_empty() {
+        eprintln!("provider stderr (last {} bytes):", tail.len());
+        for l in tail.lines() {
+            eprintln!("  | {l}");
+        }
+    }
+}
+
+fn push_line(s: &mut String, l: &str) {
+    if !s.is_empty() {
+        s.push('\n');
+    }
+    s.push_str(l);
+}
+
+// Interim until the solver's CLI rendering (cli/src/cmd/plan.rs,
+// cli/src/explain_render.rs) lands; replaced by those.
+fn emit_text(
+    emit: crate::args::Emit,
+    _host: &HostManifest,
+    _specs: &[&NeedSpec],
+    plan: &Plan,
+) -> anyhow::Result<String> {
+    match emit {
+        crate::args::Emit::Json => Ok(serde_json::to_string_pretty(plan)? + "\n"),
+        other => anyhow::bail!("--emit {other:?} is not wired yet"),
+    }
+}
+
+fn report_unsatisfied(_host: &HostManifest, _specs: &[&NeedSpec], plan: &Plan, _format: Format) {
+    for c in &plan.containers {
+        for u in &c.unmet {
+            eprintln!("{} `{}` of `{}` is unmet", u.kind, u.name, u.container);
+        }
+    }
 }

@@ -1,7 +1,103 @@
-//! `berth status` (to be written).
+//! `berth status`: what a host has handed out, read without taking the lock
+//! (a reader sees a whole state file thanks to atomic renames) and without
+//! creating anything.
 
-use crate::args::StatusArgs;
+use berth_engine::state::{BindingSource, State};
+use berth_engine::store;
 
-pub fn run(_args: StatusArgs) -> anyhow::Result<u8> {
-    anyhow::bail!("`berth status` is not implemented yet")
+use crate::args::{Format, StatusArgs};
+use crate::cmd::apply::{load_inputs, report_store};
+use crate::exit;
+
+pub fn run(args: StatusArgs) -> anyhow::Result<u8> {
+    let host = match load_inputs(&args.host.host, &[]) {
+        Ok((h, _)) => h,
+        Err(code) => return Ok(code),
+    };
+    let path = store::state_path(&host);
+    let state = match store::load_readonly(&host) {
+        Ok(s) => s,
+        Err(e) => return Ok(report_store(&e, args.format)),
+    };
+    match args.format {
+        Format::Json => {
+            let mut v = serde_json::to_value(&state)?;
+            v["state_file"] = serde_json::json!(path.display().to_string());
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+        Format::Human => print!("{}", human(&state, &path.display().to_string())),
+    }
+    Ok(exit::OK)
+}
+
+fn source(s: BindingSource) -> &'static str {
+    match s {
+        BindingSource::Provides => "provides",
+        BindingSource::Pool => "pool",
+        BindingSource::Provider => "provider",
+    }
+}
+
+/// A compact rendering of the value: `{"path": "/srv"}` becomes `path=/srv`.
+fn value(v: &serde_json::Value) -> String {
+    match v.as_object() {
+        Some(m) => m
+            .iter()
+            .map(|(k, v)| match v {
+                serde_json::Value::String(s) => format!("{k}={s}"),
+                other => format!("{k}={other}"),
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+        None => v.to_string(),
+    }
+}
+
+fn human(state: &State, path: &str) -> String {
+    let mut out = format!("host {} (state file {path})\n", state.host);
+    out.push_str(&format!("holdings: {}\n", state.holdings.len()));
+    for (c, h) in &state.holdings {
+        out.push_str(&format!("  {c}\n"));
+        for b in &h.bindings {
+            out.push_str(&format!(
+                "    {} `{}` <- {} `{}`: {}\n",
+                b.kind,
+                b.name,
+                source(b.source),
+                b.provide,
+                value(&b.value)
+            ));
+        }
+    }
+    out.push_str(&format!("reservations: {}\n", state.reservations.len()));
+    for (k, r) in &state.reservations {
+        let who = match (&r.holder, &r.last_holder) {
+            (Some(h), _) => format!("held by {h}"),
+            (None, Some(l)) => format!("free (last held by {l})"),
+            (None, None) => "free".to_string(),
+        };
+        out.push_str(&format!(
+            "  {k} = {} from pool {} ({who})\n",
+            r.value, r.pool
+        ));
+    }
+    out.push_str(&format!("provided: {}\n", state.provided.len()));
+    for (k, p) in &state.provided {
+        out.push_str(&format!(
+            "  {k} by {}: {} (users: {})\n",
+            p.run.join(" "),
+            value(&p.provided),
+            p.users.join(", ")
+        ));
+    }
+    if !state.pending_releases.is_empty() {
+        out.push_str(&format!(
+            "pending releases: {} (retried by the next `berth release`)\n",
+            state.pending_releases.len()
+        ));
+        for p in &state.pending_releases {
+            out.push_str(&format!("  {}/{} by {}\n", p.kind, p.name, p.run.join(" ")));
+        }
+    }
+    out
 }
