@@ -826,6 +826,7 @@ impl<'s> Cx<'s> {
                     *span,
                     format!("invalid label {}", tick(k)),
                 );
+                d.label = Some("invalid label".into());
                 d.help = Some("a label is 1-63 characters: letters, digits, `_`, `.`, `/`, `-`, starting with a letter or digit".into());
             }
         }
@@ -1771,6 +1772,7 @@ impl<'s> Cx<'s> {
                                 p.span,
                                 format!("unknown protocol {}", tick(other)),
                             );
+                            d.label = Some("not a protocol".into());
                             d.help = Some("`tcp` or `udp`".into());
                             None
                         }

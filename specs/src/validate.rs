@@ -507,7 +507,7 @@ pub fn resolve_program(base: &Path, program: &str) -> Option<PathBuf> {
         return Some(p.to_path_buf());
     }
     if program.contains('/') {
-        return Some(base.join(p));
+        return Some(base.join(p.strip_prefix("./").unwrap_or(p)));
     }
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
