@@ -4,6 +4,7 @@
 mod util;
 
 mod apply;
+mod bundled;
 mod check;
 mod place;
 mod plan;
