@@ -9,6 +9,7 @@
 mod args;
 mod cmd;
 mod exit;
+mod explain_render;
 mod provision;
 mod render;
 

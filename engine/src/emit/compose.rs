@@ -14,9 +14,30 @@ fn q(s: &str) -> String {
     serde_json::to_string(s).expect("strings serialize")
 }
 
-/// The override file's text.
-pub fn emit(e: &Edits) -> String {
+/// The override file's text for one or more containers (one service each);
+/// networks used by any of them are declared once.
+pub fn emit(all: &[Edits]) -> String {
     let mut y = String::from("services:\n");
+    for e in all {
+        service(&mut y, e);
+    }
+    let mut nets: Vec<&str> = Vec::new();
+    for n in all.iter().flat_map(|e| &e.networks) {
+        if !nets.contains(&n.network.as_str()) {
+            nets.push(&n.network);
+        }
+    }
+    if !nets.is_empty() {
+        y.push_str("networks:\n");
+        for n in nets {
+            let _ = writeln!(y, "  {}:", q(n));
+            let _ = writeln!(y, "    external: true");
+        }
+    }
+    y
+}
+
+fn service(y: &mut String, e: &Edits) {
     let _ = writeln!(y, "  {}:", q(&e.container));
     if let Some(img) = &e.image {
         let _ = writeln!(y, "    image: {}", q(img));
@@ -75,12 +96,4 @@ pub fn emit(e: &Edits) -> String {
             let _ = writeln!(y, "      {}: {}", q(k), q(v));
         }
     }
-    if !e.networks.is_empty() {
-        y.push_str("networks:\n");
-        for n in &e.networks {
-            let _ = writeln!(y, "  {}:", q(&n.network));
-            let _ = writeln!(y, "    external: true");
-        }
-    }
-    y
 }
