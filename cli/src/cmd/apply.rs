@@ -36,13 +36,11 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
         Err(code) => return Ok(code),
     };
     let specs: Vec<&NeedSpec> = done.specs.iter().collect();
-    let text = emit_text(args.emit, &done.host, &specs, &done.plan)?;
+    let text = crate::cmd::plan::emit_text(args.emit, &done.host, &specs, &done.plan)?;
     print!("{text}");
     Ok(exit::OK)
 }
 
-// Used by `berth run` (cmd/run.rs), written concurrently.
-#[allow(dead_code)]
 /// For `berth run`: applies one spec on one host. `Ok(Err(code))` means the
 /// outcome was already reported on stderr and berth should exit with `code`.
 pub(crate) fn apply_for_run(
@@ -82,7 +80,7 @@ pub(crate) fn apply_specs(
             }))
         }
         Err(ApplyError::Unsatisfied(plan)) => {
-            report_unsatisfied(&host, &refs, &plan, format);
+            crate::explain_render::report_unsatisfied(&host, &refs, &plan, format);
             Ok(Err(exit::INVALID))
         }
         Err(ApplyError::Provider {
@@ -324,26 +322,4 @@ fn push_line(s: &mut String, l: &str) {
         s.push('\n');
     }
     s.push_str(l);
-}
-
-// Interim until the solver's CLI rendering (cli/src/cmd/plan.rs,
-// cli/src/explain_render.rs) lands; replaced by those.
-fn emit_text(
-    emit: crate::args::Emit,
-    _host: &HostManifest,
-    _specs: &[&NeedSpec],
-    plan: &Plan,
-) -> anyhow::Result<String> {
-    match emit {
-        crate::args::Emit::Json => Ok(serde_json::to_string_pretty(plan)? + "\n"),
-        other => anyhow::bail!("--emit {other:?} is not wired yet"),
-    }
-}
-
-fn report_unsatisfied(_host: &HostManifest, _specs: &[&NeedSpec], plan: &Plan, _format: Format) {
-    for c in &plan.containers {
-        for u in &c.unmet {
-            eprintln!("{} `{}` of `{}` is unmet", u.kind, u.name, u.container);
-        }
-    }
 }
