@@ -1,1 +1,238 @@
-//! (to be written)
+//! `berth plan` end to end: the seed example, exit codes, the JSON keys of the
+//! design, no side effects, and snapshots of the human explanation of each kind
+//! of unmet need (each fixture says what it shows).
+
+use berth_engine::state::{BindingSource, ContainerHolding, HeldBinding, State};
+use serde_json::Value;
+
+use crate::util::{code, repo_root, run, stderr, stdout, Dir};
+
+const NET: &str = "  - network: n
+    subnet6: 2001:db8::/64
+    gateway6: 2001:db8::1
+";
+
+/// Writes `host.yaml` (host `h`) and `c/berth.yaml`, runs `berth plan` on them
+/// with relative paths (so output is the same in every temp dir).
+fn plan(dir: &Dir, host: &str, spec: &str, extra: &[&str]) -> std::process::Output {
+    dir.write("host.yaml", &format!("berth: 1\nhost: h\n{host}"));
+    dir.write("c/berth.yaml", &format!("berth: 1\n{spec}"));
+    run(dir
+        .berth()
+        .args(["plan", "-H", "host.yaml", "c/berth.yaml"])
+        .args(extra))
+}
+
+/// The explanation, with the trailing whitespace miette leaves trimmed.
+fn explanation(o: &std::process::Output) -> String {
+    assert_eq!(code(o), 1, "stdout: {}\nstderr: {}", stdout(o), stderr(o));
+    stderr(o)
+        .lines()
+        .map(str::trim_end)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn seed_example_is_satisfiable_and_lists_its_bindings() {
+    let root = repo_root();
+    let dir = Dir::new();
+    let o = run(dir.berth().args([
+        "plan",
+        "-H",
+        root.join("specs/examples/seed/host.yaml").to_str().unwrap(),
+        root.join("specs/examples/seed/webserver/berth.yaml")
+            .to_str()
+            .unwrap(),
+    ]));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("1 of 1 container(s) can run"), "{out}");
+    assert!(
+        out.contains("ipv6 webserver   <- 1111:2222:3333:4444::8888:20 on berth6"),
+        "{out}"
+    );
+    assert!(out.contains("network berth6   <- bridge docker0"), "{out}");
+    assert!(
+        !dir.path().join("state").exists(),
+        "plan must not create the state dir"
+    );
+}
+
+#[test]
+fn json_has_the_design_keys() {
+    let dir = Dir::new();
+    let o = plan(
+        &dir,
+        &format!(
+            "provides:\n{NET}  - ipv6: \"*\"\n    pool: 2001:db8::100/120\n    network: n\nproviders:\n  - volume: \"nfs-*\"\n    run: [./nfs]\n"
+        ),
+        "container: c\nneeds:\n  - ipv6: c\n  - volume: nfs-a\n    mount: /a\n  - device: fuse\n",
+        &["--format", "json"],
+    );
+    assert_eq!(code(&o), 1);
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["satisfied"], false);
+    assert_eq!(v["host"], "h");
+    let c = &v["containers"][0];
+    assert_eq!(c["container"], "c");
+    assert_eq!(c["satisfied"], false);
+    assert_eq!(c["unmet"][0]["kind"], "device");
+    assert_eq!(c["unmet"][0]["name"], "fuse");
+    assert_eq!(c["unmet"][0]["reasons"][0]["reason"], "not-provided");
+    assert_eq!(c["unmet"][0]["reasons"][1]["reason"], "no-provider");
+
+    // Without the device: satisfiable with a provider step (exit 0).
+    let o = plan(
+        &dir,
+        &format!(
+            "provides:\n{NET}  - ipv6: \"*\"\n    pool: 2001:db8::100/120\n    network: n\nproviders:\n  - volume: \"nfs-*\"\n    run: [./nfs]\n"
+        ),
+        "container: c\nneeds:\n  - ipv6: c\n  - volume: nfs-a\n    mount: /a\n",
+        &["--format", "json"],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["satisfied"], true);
+    let b = &v["containers"][0]["bindings"];
+    assert_eq!(b[0]["kind"], "ipv6");
+    assert_eq!(b[0]["name"], "c");
+    assert_eq!(b[0]["source"], "pool");
+    assert_eq!(b[0]["value"]["address"], "2001:db8::101");
+    assert_eq!(b[1]["source"], "provider");
+    assert_eq!(b[1]["value"], Value::Null);
+    assert_eq!(b[2]["kind"], "network");
+    assert_eq!(b[2]["source"], "provides");
+    let s = &v["steps"][0];
+    assert_eq!(s["provider"], serde_json::json!(["./nfs"]));
+    assert_eq!(
+        (
+            s["kind"].as_str(),
+            s["name"].as_str(),
+            s["container"].as_str()
+        ),
+        (Some("volume"), Some("nfs-a"), Some("c"))
+    );
+}
+
+#[test]
+fn explain_missing_resource() {
+    // The host has no secret at all and no provider for one.
+    let dir = Dir::new();
+    let o = plan(
+        &dir,
+        "provides: []\n",
+        "container: c\nneeds:\n  - secret: api-token\n    mount: /run/secrets/token\n",
+        &[],
+    );
+    insta::assert_snapshot!(explanation(&o));
+}
+
+#[test]
+fn explain_read_only_conflict() {
+    // The host lends `media` read-only; the need wants to write.
+    let dir = Dir::new();
+    let o = plan(
+        &dir,
+        "provides:\n  - volume: media\n    path: /srv/media\n    read_only: true\n",
+        "container: c\nneeds:\n  - volume: media\n    mount: /media\n",
+        &[],
+    );
+    insta::assert_snapshot!(explanation(&o));
+}
+
+#[test]
+fn explain_held_by_another_container() {
+    // The state says container `api` holds the static address `web`.
+    let dir = Dir::new();
+    let mut st = State::new("h");
+    st.holdings.insert(
+        "api".into(),
+        ContainerHolding {
+            spec_digest: String::new(),
+            bindings: vec![HeldBinding {
+                kind: berth_specs::Kind::Ipv6,
+                name: "web".into(),
+                source: BindingSource::Provides,
+                provide: "web".into(),
+                exclusive: true,
+                value: serde_json::json!({"address": "2001:db8::5", "network": "n"}),
+            }],
+        },
+    );
+    dir.write("state/h.json", &serde_json::to_string_pretty(&st).unwrap());
+    let o = plan(
+        &dir,
+        &format!("provides:\n{NET}  - ipv6: web\n    address: 2001:db8::5\n    network: n\n"),
+        "container: c\nneeds:\n  - ipv6: web\n",
+        &[],
+    );
+    insta::assert_snapshot!(explanation(&o));
+}
+
+#[test]
+fn explain_denied_by_allow() {
+    // `cache` may only be held by `web-*` containers or `example/*` images.
+    let dir = Dir::new();
+    let o = plan(
+        &dir,
+        "provides:\n  - volume: cache\n    path: /srv/cache\n    allow: [\"web-*\", \"image:example/*\"]\n",
+        "container: batch\nimage: other/batch:1\nneeds:\n  - volume: cache\n    mount: /cache\n",
+        &[],
+    );
+    insta::assert_snapshot!(explanation(&o));
+}
+
+#[test]
+fn explain_pool_exhausted() {
+    // A pool of one usable address and two containers in one plan.
+    let dir = Dir::new();
+    let o = plan(
+        &dir,
+        &format!("provides:\n{NET}  - ipv6: \"*\"\n    pool: 2001:db8::10/127\n    network: n\n"),
+        "container: a\nneeds:\n  - ipv6: a\n---\nberth: 1\ncontainer: b\nneeds:\n  - ipv6: b\n",
+        &[],
+    );
+    insta::assert_snapshot!(explanation(&o));
+}
+
+#[test]
+fn explain_no_provider() {
+    // A provider exists, but for `nfs-*` volumes only; nothing provides `media`.
+    let dir = Dir::new();
+    let o = plan(
+        &dir,
+        "provides: []\nproviders:\n  - volume: \"nfs-*\"\n    run: [./nfs]\n",
+        "container: c\nneeds:\n  - volume: media\n    mount: /media\n",
+        &[],
+    );
+    insta::assert_snapshot!(explanation(&o));
+}
+
+#[test]
+fn explain_network_of_an_address_not_allowed() {
+    // The pool's network may only be used by `other`; the address is unmet with
+    // the network's own reasons.
+    let dir = Dir::new();
+    let o = plan(
+        &dir,
+        "provides:\n  - network: n\n    allow: [other]\n  - ipv6: \"*\"\n    pool: 2001:db8::100/120\n    network: n\n",
+        "container: c\nneeds:\n  - ipv6: c\n",
+        &[],
+    );
+    insta::assert_snapshot!(explanation(&o));
+}
+
+#[test]
+fn load_errors_exit_1_without_solving() {
+    let dir = Dir::new();
+    let o = plan(
+        &dir,
+        "provides: []\n",
+        "container: c\nneeds:\n  - volum: x\n",
+        &[],
+    );
+    assert_eq!(code(&o), 1);
+    assert!(!stderr(&o).contains("berth::need::unmet"), "{}", stderr(&o));
+    assert!(stdout(&o).is_empty());
+}

@@ -32,6 +32,13 @@ fn cand(kind: &Kind, c: &Candidate, host_file: &Path) -> String {
     }
 }
 
+fn unit(kind: &Kind) -> &'static str {
+    match kind {
+        Kind::Port => "port",
+        _ => "address",
+    }
+}
+
 /// What a reason is about: the need and where the host manifest is.
 pub struct Context<'a> {
     /// Kind of the need.
@@ -110,11 +117,16 @@ pub fn reason_text(cx: &Context<'_>, r: &Reason) -> String {
         } => {
             if *in_plan {
                 format!(
-                    "pool {pool} of {} has no free value left once the other containers of this plan are served",
-                    cand(kind, candidate, host_file)
+                    "pool {pool} of {} has no free {} left once the other containers of this plan are served",
+                    cand(kind, candidate, host_file),
+                    unit(kind)
                 )
             } else {
-                format!("pool {pool} of {} is exhausted", cand(kind, candidate, host_file))
+                format!(
+                    "pool {pool} of {} has no free {} left",
+                    cand(kind, candidate, host_file),
+                    unit(kind)
+                )
             }
         }
         Reason::NetworkUnmet {
