@@ -479,3 +479,43 @@ fn sigkill_at_random_moments_never_leaves_a_broken_state() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(fx.state().pending_releases.is_empty());
 }
+
+#[test]
+fn the_provider_example_in_the_docs_works() {
+    let text = std::fs::read_to_string(repo_root().join("docs/providers.md")).unwrap();
+    let start = text.find("<!-- example: provider -->").unwrap();
+    let rest = &text[start..];
+    let body = &rest[rest.find("```sh\n").unwrap() + 6..];
+    let script = &body[..body.find("```").unwrap()];
+    let dir = Dir::new();
+    let prov = dir.write("dir-provider", script);
+    std::fs::set_permissions(&prov, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let vols = dir.path().join("vols");
+    let host = dir.write(
+        "host.yaml",
+        &format!(
+            "berth: 1\nhost: h1\nproviders:\n  - volume: \"nfs-*\"\n    run: [./dir-provider, {:?}]\n",
+            vols.display().to_string()
+        ),
+    );
+    let spec = dir.write(
+        "app/berth.yaml",
+        &spec_yaml("app", &["volume:nfs-x"])
+            .replace("container: app\n", "container: app\nimage: example/app:1\n"),
+    );
+    let o = run(dir
+        .berth()
+        .args(["apply", "--emit", "docker", "-H"])
+        .arg(&host)
+        .arg(&spec));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(vols.join("nfs-x").is_dir());
+    assert!(
+        stdout(&o).contains(&format!("{}:/mnt/nfs-x", vols.join("nfs-x").display())),
+        "{}",
+        stdout(&o)
+    );
+    let o = run(dir.berth().args(["release", "-H"]).arg(&host).arg("app"));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(!vols.join("nfs-x").exists());
+}

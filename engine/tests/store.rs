@@ -150,3 +150,31 @@ fn host_names_that_are_not_file_names_are_refused() {
         assert!(matches!(e, StoreError::BadHostName(_)), "{bad}: {e}");
     }
 }
+
+/// The fenced block after `<!-- example: NAME -->` in a doc.
+fn doc_example(doc: &str, name: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../docs")
+        .join(doc);
+    let text = std::fs::read_to_string(path).unwrap();
+    let start = text
+        .find(&format!("<!-- example: {name} -->"))
+        .expect("marker");
+    let rest = &text[start..];
+    let body = &rest[rest.find("```").unwrap()..];
+    let body = &body[body.find('\n').unwrap() + 1..];
+    body[..body.find("```").unwrap()].to_string()
+}
+
+#[test]
+fn docs_state_example_parses() {
+    let tmp = tempfile::tempdir().unwrap();
+    let example = doc_example("state.md", "state");
+    std::fs::write(tmp.path().join("app-01.json"), &example).unwrap();
+    let s = StateFile::new(tmp.path(), "app-01")
+        .load_readonly()
+        .unwrap();
+    assert_eq!(s.reservations["ipv6/app"].value, "2001:db8:0:1::101");
+    assert_eq!(s.provided["volume/nfs-media"].users, ["app"]);
+    assert_eq!(s.holdings["app"].bindings.len(), 2);
+}
