@@ -124,7 +124,7 @@ pub fn load_file(path: &Path, opts: &LoadOptions) -> Loaded {
         return too_large(format!("more than {}", opts.max_file_size));
     }
     match String::from_utf8(bytes) {
-        Ok(text) => load_source(Source::new(path, text), opts),
+        Ok(text) => load_source(Source::new(path, text), opts, true),
         Err(e) => {
             let at = e.utf8_error().valid_up_to();
             let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
@@ -157,7 +157,13 @@ pub fn load_str(name: &Path, text: &str, opts: &LoadOptions) -> Loaded {
             .at_file(&Source::new(name, "")),
         );
     }
-    load_source(Source::new(name, text), opts)
+    load_source(Source::new(name, text), opts, true)
+}
+
+/// Like [`load_str`], but parses and converts on one thread, in one piece. The
+/// parallel path must give exactly this; tests and benchmarks compare them.
+pub fn load_str_sequential(name: &Path, text: &str, opts: &LoadOptions) -> Loaded {
+    load_source(Source::new(name, text), opts, false)
 }
 
 /// A zero-length span at a byte offset, with its line and column.
@@ -195,7 +201,7 @@ struct Part {
     yaml_error: bool,
 }
 
-fn load_source(source: Arc<Source>, opts: &LoadOptions) -> Loaded {
+fn load_source(source: Arc<Source>, opts: &LoadOptions, parallel: bool) -> Loaded {
     let text: &str = &source.text;
     let is_json = source
         .path
@@ -203,14 +209,14 @@ fn load_source(source: Arc<Source>, opts: &LoadOptions) -> Loaded {
         .is_some_and(|e| e.eq_ignore_ascii_case("json"));
     let parts: Vec<Part> = if is_json {
         let parsed = yaml::parse_json(text);
-        let mut part = convert_documents(&source, parsed.documents, opts, true);
+        let mut part = convert_documents(&source, parsed.documents, opts, parallel);
         if let Some(e) = parsed.error {
             part.diagnostics.push(yaml_diagnostic(&source, e));
         }
         vec![part]
     } else {
         let budget = AtomicUsize::new(0);
-        let starts = if text.len() > PARALLEL_THRESHOLD {
+        let starts = if parallel && text.len() > PARALLEL_THRESHOLD {
             let pieces = rayon::current_num_threads().max(1) * 4;
             yaml::chunk_starts(text, (text.len() / pieces).max(PARALLEL_THRESHOLD / 4))
         } else {

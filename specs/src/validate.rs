@@ -187,10 +187,11 @@ pub fn validate_host_with_spans(host: &HostManifest, spans: &FieldSpans) -> Vec<
         let ProvideDetail::Address { source, network } = &p.detail else {
             continue;
         };
-        let (value_key, contained): (&str, Box<dyn Fn(&IpNet) -> bool>) = match *source {
-            AddressSource::Static(a) => ("address", Box::new(move |n: &IpNet| n.contains(&a))),
-            AddressSource::Pool(pool) => ("pool", Box::new(move |n: &IpNet| n.contains(&pool))),
+        let (value_key, as_net) = match *source {
+            AddressSource::Static(a) => ("address", IpNet::from(a)),
+            AddressSource::Pool(pool) => ("pool", pool),
         };
+        let contained = |n: &IpNet| n.contains(&as_net);
         let shown = match source {
             AddressSource::Static(a) => a.to_string(),
             AddressSource::Pool(n) => n.to_string(),
@@ -420,15 +421,13 @@ pub fn live_checks(doc: &Document) -> Vec<Diagnostic> {
     };
     for p in &host.provides {
         match &p.detail {
-            ProvideDetail::Volume { path, .. } => {
-                if !Path::new(path).is_dir() {
-                    out.push(missing("volume path", path, p.span));
-                }
+            ProvideDetail::Volume { path, .. } if !Path::new(path).is_dir() => {
+                out.push(missing("volume path", path, p.span));
             }
-            ProvideDetail::Device { path, .. } => {
-                if !path.contains('=') && !Path::new(path).exists() {
-                    out.push(missing("device", path, p.span));
-                }
+            ProvideDetail::Device { path, .. }
+                if !path.contains('=') && !Path::new(path).exists() =>
+            {
+                out.push(missing("device", path, p.span));
             }
             ProvideDetail::Secret { file } => match std::fs::metadata(file) {
                 Err(_) => out.push(missing("secret file", file, p.span)),

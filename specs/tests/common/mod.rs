@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod fleet;
+
 use berth_specs::{Diagnostic, Severity};
 
 /// Renders a diagnostic as compiler-style text: header, location, the source

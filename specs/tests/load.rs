@@ -1,0 +1,294 @@
+//! Loading behaviour: every mistake of a file is reported with its line, hostile
+//! input is refused with a code, and the parallel load equals the sequential one.
+
+mod common;
+
+use std::path::Path;
+
+use berth_specs::load::{load_file, load_str, load_str_sequential, LoadOptions, Loaded};
+use berth_specs::{Code, Document, NeedDetail};
+use common::fleet::fleet;
+use proptest::prelude::*;
+
+fn load(text: &str) -> Loaded {
+    load_str(Path::new("berth.yaml"), text, &LoadOptions::default())
+}
+
+fn codes_and_lines(l: &Loaded) -> Vec<(&'static str, u32)> {
+    l.diagnostics
+        .iter()
+        .map(|d| (d.code.as_str(), d.span.map_or(0, |s| s.line)))
+        .collect()
+}
+
+#[test]
+fn five_mistakes_five_diagnostics() {
+    let text = "\
+berth: 1
+container: Web
+needs:
+  - volum: data
+  - volume: pages
+    mount: var/www
+  - port: http
+    container_port: 99999
+  - ipv6: web
+    prefx: 2001:db8::/64
+";
+    let l = load(text);
+    assert_eq!(
+        codes_and_lines(&l),
+        vec![
+            ("berth::format::invalid-container-name", 2),
+            ("berth::need::unknown-kind", 4),
+            ("berth::need::bad-mount", 6),
+            ("berth::need::bad-port", 8),
+            ("berth::format::unknown-key", 10),
+        ]
+    );
+    assert!(l.documents.is_empty(), "an invalid document is not loaded");
+}
+
+#[test]
+fn volum_suggests_volume_with_its_line() {
+    let l = load("berth: 1\ncontainer: web\nneeds:\n  - volum: data\n    mount: /data\n");
+    let d = &l.diagnostics[0];
+    assert_eq!(d.code, Code::NeedUnknownKind);
+    assert_eq!(d.help.as_deref(), Some("did you mean `volume`?"));
+    assert_eq!(d.span.unwrap().line, 4);
+    assert_eq!(l.diagnostics.len(), 1);
+}
+
+#[test]
+fn addresses_compare_as_values() {
+    let l = load(
+        "berth: 1\nhost: h\nprovides:\n  - network: n\n  - ipv6: a\n    address: 2001:db8::5\n    network: n\n  - ipv6: b\n    address: 2001:DB8:0:0::5\n    network: n\n",
+    );
+    assert_eq!(
+        codes_and_lines(&l),
+        vec![("berth::host::duplicate-address", 9)]
+    );
+}
+
+#[test]
+fn foreign_documents_are_skipped_only_when_asked() {
+    let text = "name: CI\non: [push]\n---\nberth: 1\ncontainer: web\n---\n- a list\n";
+    let walk = LoadOptions {
+        skip_foreign: true,
+        ..LoadOptions::default()
+    };
+    let l = load_str(Path::new("x.yaml"), text, &walk);
+    assert_eq!(
+        (l.skipped, l.documents.len(), l.diagnostics.len()),
+        (2, 1, 0)
+    );
+    let named = load(text);
+    assert_eq!(
+        codes_and_lines(&named),
+        vec![
+            ("berth::format::version-missing", 1),
+            ("berth::format::unknown-document", 1),
+            ("berth::format::wrong-type", 7)
+        ]
+    );
+}
+
+#[test]
+fn options_are_typed() {
+    let l = load(
+        "berth: 1\ncontainer: web\nneeds:\n  - port: dns\n    container_port: \"53/udp\"\n  - volume: v\n    mount: /v\n    read_only: \"true\"\n",
+    );
+    assert_eq!(codes_and_lines(&l), vec![("berth::format::wrong-type", 8)]);
+    assert_eq!(
+        l.diagnostics[0].help.as_deref(),
+        Some("write `true` or `false` without quotes")
+    );
+    let ok =
+        load("berth: 1\ncontainer: web\nneeds:\n  - port: dns\n    container_port: \"53/udp\"\n");
+    let Document::Need(n) = &ok.documents[0] else {
+        panic!()
+    };
+    assert_eq!(
+        n.needs[0].detail,
+        NeedDetail::Port {
+            container_port: 53,
+            protocol: berth_specs::Protocol::Udp
+        }
+    );
+}
+
+#[test]
+fn json_files_load_like_yaml() {
+    let json = r#"[
+  {"berth": 1, "host": "h1", "provides": [{"volume": "data", "path": "/srv/data"}]},
+  {"berth": 1, "host": "h2", "provides": [{"volume": "data", "path": "srv"}]}
+]"#;
+    let l = load_str(Path::new("fleet.json"), json, &LoadOptions::default());
+    assert_eq!(l.documents.len(), 1);
+    assert_eq!(codes_and_lines(&l), vec![("berth::host::bad-path", 3)]);
+}
+
+#[test]
+fn provider_output_is_validated_like_a_manifest_entry() {
+    use berth_specs::load::provide_detail_from_json;
+    use berth_specs::{AddressSource, Kind, ProvideDetail};
+    let ok = provide_detail_from_json(
+        &Kind::Ipv6,
+        "web",
+        &serde_json::json!({"address": "2001:db8::5", "network": "berth6"}),
+    )
+    .unwrap();
+    assert_eq!(
+        ok,
+        ProvideDetail::Address {
+            source: AddressSource::Static("2001:db8::5".parse().unwrap()),
+            network: "berth6".into()
+        }
+    );
+    let v = provide_detail_from_json(&Kind::Volume, "v", &serde_json::json!({"path": "/mnt/x"}));
+    assert!(v.is_ok());
+    let bad = provide_detail_from_json(
+        &Kind::Ipv6,
+        "web",
+        &serde_json::json!({"address": "192.0.2.1", "network": "berth6", "extra": 1}),
+    )
+    .unwrap_err();
+    let codes: Vec<_> = bad.iter().map(|d| d.code).collect();
+    assert_eq!(codes, vec![Code::UnknownKey, Code::HostBadAddress]);
+    assert!(provide_detail_from_json(&Kind::Volume, "v", &serde_json::json!("/x")).is_err());
+    assert!(provide_detail_from_json(&Kind::Volume, "v", &serde_json::json!({})).is_err());
+}
+
+#[test]
+fn alias_bomb_is_refused() {
+    let mut text = String::from("a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    for i in 1..30 {
+        let refs = vec![format!("*a{}", i - 1); 10].join(", ");
+        text.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+    }
+    let l = load(&text);
+    assert_eq!(l.diagnostics.len(), 1);
+    assert_eq!(l.diagnostics[0].code, Code::YamlAliasLimit);
+}
+
+#[test]
+fn a_100_mb_file_is_refused_before_reading() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("huge.yaml");
+    let f = std::fs::File::create(&path).unwrap();
+    f.set_len(100 * 1024 * 1024).unwrap(); // sparse: no 100 MB written
+    let l = load_file(&path, &LoadOptions::default());
+    assert_eq!(l.diagnostics.len(), 1);
+    assert_eq!(l.diagnostics[0].code, Code::FileTooLarge);
+    // A source whose size metadata lies is bounded by the read itself.
+    let small = LoadOptions {
+        max_file_size: 1000,
+        ..LoadOptions::default()
+    };
+    let l = load_file(Path::new("/dev/zero"), &small);
+    assert_eq!(l.diagnostics[0].code, Code::FileTooLarge);
+}
+
+/// What a load gave, as comparable text (documents without their source).
+fn summary(l: &Loaded) -> Vec<String> {
+    let mut out: Vec<String> = l
+        .documents
+        .iter()
+        .map(|d| match d {
+            Document::Need(n) => format!(
+                "need {} {:?} {:?} {:?} {:?}",
+                n.container,
+                n.image,
+                n.placement,
+                n.span,
+                n.needs
+                    .iter()
+                    .map(|x| (&x.kind, &x.name, &x.detail, x.span))
+                    .collect::<Vec<_>>()
+            ),
+            Document::Host(h) => format!(
+                "host {} {:?} {:?} {:?} {:?}",
+                h.host,
+                h.labels,
+                h.span,
+                h.provides
+                    .iter()
+                    .map(|p| (&p.kind, p.name.as_str(), &p.detail, &p.allow, p.span))
+                    .collect::<Vec<_>>(),
+                h.providers
+                    .iter()
+                    .map(|p| (&p.kind, p.pattern.as_str(), &p.run, p.timeout, p.span))
+                    .collect::<Vec<_>>()
+            ),
+        })
+        .collect();
+    out.extend(l.diagnostics.iter().map(|d| {
+        format!(
+            "{} {} {:?} {:?}",
+            d.code.as_str(),
+            d.message,
+            d.span,
+            d.related
+        )
+    }));
+    out.push(format!("skipped {} examined {}", l.skipped, l.examined));
+    out
+}
+
+#[test]
+fn parallel_load_equals_sequential_load() {
+    // Big enough to be cut into chunks, with mistakes and non-ASCII text spread
+    // through it so that offsets, lines and columns are all exercised.
+    let mut text = fleet(500, 12000);
+    text = text.replacen("container: c000100\n", "container: c000100 # café ☕\n", 1);
+    text = text.replacen("container_port: 8080\n", "container_port: 0\n", 3);
+    text = text.replacen("    mount: /data\n", "    mount: /data/\n", 2);
+    text.push_str("---\nberth: 1\nhost: last\nprovides:\n  - volum: x\n");
+    assert!(text.len() > 2 << 20, "{}", text.len());
+    let name = Path::new("fleet.yaml");
+    let opts = LoadOptions::default();
+    let par = load_str(name, &text, &opts);
+    let seq = load_str_sequential(name, &text, &opts);
+    // 12,501 documents; c000000-c000002 and the last host have mistakes.
+    assert_eq!(par.documents.len(), 12501 - 4);
+    assert_eq!(summary(&par), summary(&seq));
+
+    // A syntax error makes the chunked parse fall back to one piece.
+    let broken = text.replacen("needs:\n", "needs: [\n", 1);
+    let par = load_str(name, &broken, &opts);
+    let seq = load_str_sequential(name, &broken, &opts);
+    assert!(par.diagnostics.iter().any(|d| d.code == Code::YamlSyntax));
+    assert_eq!(summary(&par), summary(&seq));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn any_bytes_give_ok_or_diagnostics(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.yaml");
+        std::fs::write(&path, &bytes).unwrap();
+        let l = load_file(&path, &LoadOptions::default());
+        // Every diagnostic's span lies inside the file.
+        for d in &l.diagnostics {
+            if let (Some(s), Some(src)) = (d.span, &d.source) {
+                prop_assert!(s.offset + s.len <= src.text.len());
+            }
+        }
+    }
+
+    #[test]
+    fn yaml_like_text_gives_ok_or_diagnostics(
+        text in "(berth: 1\n|container: [a-z]{1,4}\n|host: h\n|needs:\n|provides:\n|providers:\n|  - (volume|ipv6|port|network|x.io/y|volum): [a-z*./]{0,6}\n|    (mount|path|address|pool|network|run|timeout|read_only|container_port|host_port): [a-z0-9:/.\\[\\]*&-]{0,12}\n|---\n|[&*!|>{}\\[\\],'\"#]\n){0,24}"
+    ) {
+        for name in ["x.yaml", "x.json"] {
+            let l = load_str(Path::new(name), &text, &LoadOptions::default());
+            for d in &l.diagnostics {
+                if let Some(s) = d.span {
+                    prop_assert!(s.offset + s.len <= text.len() && s.line >= 1 && s.col >= 1);
+                }
+            }
+        }
+    }
+}
