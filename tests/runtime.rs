@@ -1,1 +1,737 @@
-//! (to be written)
+//! Real runtimes end to end: the seed container started by LXC and by podman
+//! from berth's own output, checked from inside (its IPv6 address, default
+//! route, pages volume read-only), from the host (ping6 through the bridge, the
+//! published port), and after `berth release` nothing berth made is left (no
+//! bridge, network, folder, state entry or provider ledger).
+//!
+//! These need root, LXC, podman and busybox-static (`.ci/setup` installs them).
+//! Without them each test prints why it skips; under `CI=true` it fails.
+//!
+//! Sandbox-only podman settings (runtime runc, cgroupfs, ulimits, events to a
+//! file) come from `tests/support/containers.conf` through `CONTAINERS_CONF`,
+//! never from berth's arguments. Names that must be unique on the machine
+//! (bridge, podman network, LXC container, port) carry the process id; the
+//! podman tests share the seed's container name `webserver` and so run one at
+//! a time (a lock).
+//!
+//! The address each container sees is printed (`println!`), so `cargo test --
+//! --show-output` (`.ci/run`) shows it.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::bundled::{bundled, link_snapshot, podman_networks, unique, LinkGuard, NetworkGuard};
+use crate::util::{code, repo_root, require_tools, stderr, stdout, Dir};
+
+/// The seed's need spec, used as it is.
+fn seed_spec() -> PathBuf {
+    repo_root().join("specs/examples/seed/webserver/berth.yaml")
+}
+
+/// The busybox image the podman tests run (built by tests/support/busybox-image).
+const IMAGE: &str = "localhost/berth-test-busybox:1";
+
+/// The podman tests use the seed's container name: one at a time.
+static PODMAN: Mutex<()> = Mutex::new(());
+
+/// `CONTAINERS_CONF` for podman: the caller's, else the test-only file.
+fn containers_conf() -> std::ffi::OsString {
+    std::env::var_os("CONTAINERS_CONF").unwrap_or_else(|| {
+        repo_root()
+            .join("tests/support/containers.conf")
+            .into_os_string()
+    })
+}
+
+/// A podman command with the test configuration.
+fn podman(args: &[&str]) -> Output {
+    Command::new("podman")
+        .args(args)
+        .env("CONTAINERS_CONF", containers_conf())
+        .output()
+        .expect("spawn podman")
+}
+
+/// A fixture with its `@NAME@` placeholders filled in, written into `dir`.
+fn fixture(dir: &Dir, name: &str, fill: &[(&str, &str)]) -> PathBuf {
+    let mut text = std::fs::read_to_string(repo_root().join("tests/fixtures/runtime").join(name))
+        .expect("fixture");
+    for (k, v) in fill {
+        text = text.replace(&format!("@{k}@"), v);
+    }
+    assert!(
+        !text.contains('@'),
+        "unfilled placeholder in {name}:\n{text}"
+    );
+    dir.write(name, &text)
+}
+
+/// Runs `berth ARGS` in `dir` with the test configuration for podman.
+fn berth(dir: &Dir, args: &[&str]) -> Output {
+    let mut c = dir.berth();
+    c.args(args).env("CONTAINERS_CONF", containers_conf());
+    c.output().expect("spawn berth")
+}
+
+fn ok(o: &Output, what: &str) {
+    assert_eq!(
+        code(o),
+        0,
+        "{what}: exit {}\nstdout:\n{}\nstderr:\n{}",
+        code(o),
+        stdout(o),
+        stderr(o)
+    );
+}
+
+/// Releases a container through berth when dropped, so that a failing test
+/// still frees what berth made; the test itself asserts on its own release.
+struct Release<'a> {
+    dir: &'a Dir,
+    host: PathBuf,
+    container: &'static str,
+}
+impl Drop for Release<'_> {
+    fn drop(&mut self) {
+        let _ = berth(
+            self.dir,
+            &[
+                "release",
+                "-q",
+                "-H",
+                self.host.to_str().unwrap(),
+                self.container,
+            ],
+        );
+    }
+}
+
+/// Removes a podman container when dropped.
+struct ContainerGuard(&'static str);
+impl Drop for ContainerGuard {
+    fn drop(&mut self) {
+        let _ = podman(&["rm", "-f", "-t", "0", self.0]);
+    }
+}
+
+/// Stops an LXC container when dropped.
+struct LxcGuard {
+    name: String,
+    lxcpath: PathBuf,
+    child: Option<Child>,
+}
+impl Drop for LxcGuard {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("lxc-stop")
+                .args(["-k", "-n", &self.name, "-P"])
+                .arg(&self.lxcpath)
+                .output();
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// After a release: the host state holds nothing (no holding, no provider
+/// record, no pending release) and the provider ledgers are gone.
+fn assert_state_empty(dir: &Dir, host: &str, ledgers: &Path) {
+    let file = dir.path().join("state").join(format!("{host}.json"));
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).expect("state file"))
+            .expect("state JSON");
+    for key in ["holdings", "provided"] {
+        assert_eq!(
+            state[key],
+            serde_json::json!({}),
+            "state {key} not empty: {state:#}"
+        );
+    }
+    assert_eq!(
+        state["pending_releases"],
+        serde_json::json!([]),
+        "{state:#}"
+    );
+    if ledgers.exists() {
+        let left: Vec<_> = std::fs::read_dir(ledgers)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert!(left.is_empty(), "provider ledgers left: {left:?}");
+    }
+}
+
+/// What the container prints before `READY`, line by line, within `limit`.
+fn lines_until_ready(child: &mut Child, limit: Duration) -> (Vec<String>, mpsc::Receiver<String>) {
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + limit;
+    let mut lines = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(l) if l == "READY" => return (lines, rx),
+            Ok(l) => lines.push(l),
+            Err(_) => {
+                let mut err = String::new();
+                if let Some(mut e) = child.stderr.take() {
+                    let _ = e.read_to_string(&mut err);
+                }
+                panic!("the container did not get ready in {limit:?}; it printed {lines:#?}\nstderr: {err}");
+            }
+        }
+    }
+}
+
+/// What the LXC container runs: wait for duplicate-address detection to end,
+/// show the address, the routes, the page, try to write, then wait for stdin
+/// to close (the host pings it meanwhile).
+const LXC_SCRIPT: &str = r#"i=0
+while ip -6 addr show dev eth0 | grep -q tentative && [ "$i" -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+ip -6 addr show dev eth0
+ip -6 route
+echo "PAGE $(cat /var/www/index.html)"
+if (echo probe > /var/www/probe) 2>/dev/null; then echo WRITE-ALLOWED; else echo WRITE-REFUSED; fi
+echo READY
+read -r _ || true
+"#;
+
+#[test]
+fn lxc_container_gets_the_seed_address_route_and_read_only_pages() {
+    let name = "lxc_container_gets_the_seed_address_route_and_read_only_pages";
+    if !require_tools(name, &["lxc-execute", "lxc-stop", "busybox", "ip", "ping"]) {
+        return;
+    }
+    let dir = Dir::new();
+    let bridge = unique("l");
+    let _link = LinkGuard(bridge.clone());
+    let ledgers = dir.path().join("provider-state");
+    let rootfs = dir.path().join("rootfs");
+    let built = Command::new(repo_root().join("tests/support/busybox-rootfs"))
+        .arg(&rootfs)
+        .output()
+        .unwrap();
+    ok(&built, "busybox-rootfs");
+    let www = dir.write("www/index.html", "berth seed page\n");
+    let host = fixture(
+        &dir,
+        "lxc-host.yaml",
+        &[
+            ("WWW", www.parent().unwrap().to_str().unwrap()),
+            (
+                "BUNDLED",
+                bundled("").to_str().unwrap().trim_end_matches('/'),
+            ),
+            ("BRIDGE", &bridge),
+            ("PSTATE", ledgers.to_str().unwrap()),
+        ],
+    );
+    let h = host.to_str().unwrap();
+    let spec = seed_spec();
+    let _release = Release {
+        dir: &dir,
+        host: host.clone(),
+        container: "webserver",
+    };
+
+    let applied = berth(
+        &dir,
+        &["apply", "-H", h, spec.to_str().unwrap(), "--emit", "lxc"],
+    );
+    ok(&applied, "berth apply --emit lxc");
+    let fragment = stdout(&applied);
+    eprintln!(
+        "berth apply --emit lxc printed:\n{fragment}stderr:\n{}",
+        stderr(&applied)
+    );
+    assert!(
+        fragment.contains(&format!("lxc.net.0.link = {bridge}")),
+        "{fragment}"
+    );
+    // LXC cannot publish the seed's port: berth must say so, not drop it.
+    let said = stderr(&applied);
+    assert!(
+        said.contains("port http") && said.contains("LXC"),
+        "the port was dropped silently:\n{said}"
+    );
+    assert!(
+        link_snapshot(&bridge).contains("inet6 1111:2222:3333:4444::8888:1/112"),
+        "linux-bridge did not make {bridge}"
+    );
+
+    // The emitted fragment plus what only the test knows: the rootfs and a name.
+    let lxc_name = format!("berth-{}", unique("x"));
+    let config = dir.write(
+        "lxc.conf",
+        &format!(
+            "lxc.uts.name = {lxc_name}\nlxc.rootfs.path = dir:{}\n{fragment}",
+            rootfs.display()
+        ),
+    );
+    let mut guard = LxcGuard {
+        name: lxc_name.clone(),
+        lxcpath: dir.path().to_path_buf(),
+        child: None,
+    };
+    let child = Command::new("lxc-execute")
+        .args(["-n", &lxc_name, "-P"])
+        .arg(dir.path())
+        .arg("-f")
+        .arg(&config)
+        .args(["--", "/bin/sh", "-c", LXC_SCRIPT])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("lxc-execute");
+    let child = guard.child.insert(child);
+    let (lines, _rest) = lines_until_ready(child, Duration::from_secs(60));
+    let seen = lines.join("\n");
+    let addr_line = lines
+        .iter()
+        .find(|l| l.contains("inet6 1111:"))
+        .cloned()
+        .unwrap_or_default();
+    println!("LXC container {lxc_name} sees: {}", addr_line.trim());
+    assert!(
+        seen.contains("inet6 1111:2222:3333:4444::8888:20/112"),
+        "address inside LXC:\n{seen}"
+    );
+    assert!(
+        seen.contains("default via 1111:2222:3333:4444::8888:1"),
+        "default route inside LXC:\n{seen}"
+    );
+    assert!(
+        seen.contains("PAGE berth seed page"),
+        "pages inside LXC:\n{seen}"
+    );
+    assert!(
+        seen.contains("WRITE-REFUSED"),
+        "the pages volume is writable inside LXC:\n{seen}"
+    );
+
+    // From the host, through the bridge.
+    let ping = Command::new("ping")
+        .args(["-6", "-c", "2", "-W", "2", "1111:2222:3333:4444::8888:20"])
+        .output()
+        .unwrap();
+    println!(
+        "host ping6 1111:2222:3333:4444::8888:20 via {bridge}: {}",
+        stdout(&ping)
+            .lines()
+            .find(|l| l.contains("packets"))
+            .unwrap_or("")
+    );
+    ok(&ping, "ping6 the LXC container from the host");
+
+    // Let the container end (its shell waits on stdin), then release.
+    drop(child.stdin.take());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "lxc-execute: {status}");
+    guard.child = None;
+    let released = berth(&dir, &["release", "-H", h, "webserver"]);
+    ok(&released, "berth release");
+    assert_eq!(link_snapshot(&bridge), "", "release left bridge {bridge}");
+    assert_state_empty(&dir, "web-01", &ledgers);
+}
+
+/// Fetches `path` from 127.0.0.1:`port` with HTTP/1.0, retrying while the
+/// server starts.
+fn http_get(port: u16, path: &str) -> Result<String, String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut last = String::new();
+    while Instant::now() < deadline {
+        match TcpStream::connect(("127.0.0.1", port)) {
+            Ok(mut s) => {
+                s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                let _ = write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n");
+                let mut body = String::new();
+                match s.read_to_string(&mut body) {
+                    Ok(_) if !body.is_empty() => return Ok(body),
+                    Ok(_) => last = "empty answer".into(),
+                    Err(e) => last = e.to_string(),
+                }
+            }
+            Err(e) => last = e.to_string(),
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Err(last)
+}
+
+/// A free-looking high port for this process (the host manifest's choice).
+fn test_port() -> u16 {
+    20000 + (std::process::id() % 20000) as u16
+}
+
+/// Builds the busybox image once per machine (idempotent).
+fn busybox_image() {
+    let o = Command::new(repo_root().join("tests/support/busybox-image"))
+        .arg(IMAGE)
+        .env("CONTAINERS_CONF", containers_conf())
+        .output()
+        .unwrap();
+    ok(&o, "busybox-image");
+}
+
+#[test]
+fn podman_container_gets_the_seed_address_route_pages_and_port() {
+    let name = "podman_container_gets_the_seed_address_route_pages_and_port";
+    if !require_tools(name, &["podman", "runc", "busybox", "ip", "ping"]) {
+        return;
+    }
+    let _one = PODMAN.lock().unwrap_or_else(|e| e.into_inner());
+    busybox_image();
+    let dir = Dir::new();
+    let net = unique("p");
+    let _net = NetworkGuard(net.clone());
+    let ledgers = dir.path().join("provider-state");
+    let volumes = dir.path().join("volumes");
+    let port = test_port().to_string();
+    let host = fixture(
+        &dir,
+        "podman-host.yaml",
+        &[
+            ("NET", &net),
+            ("PORT", &port),
+            (
+                "BUNDLED",
+                bundled("").to_str().unwrap().trim_end_matches('/'),
+            ),
+            ("VOLUMES", volumes.to_str().unwrap()),
+            ("PSTATE", ledgers.to_str().unwrap()),
+        ],
+    );
+    let h = host.to_str().unwrap();
+    let spec = seed_spec();
+    let s = spec.to_str().unwrap();
+    // Dropped in reverse order: the container goes before berth releases.
+    let _release = Release {
+        dir: &dir,
+        host: host.clone(),
+        container: "webserver",
+    };
+    let _container = ContainerGuard("webserver");
+
+    // --dry-run applies and prints the argv: one line that shlex splits back.
+    let dry = berth(
+        &dir,
+        &[
+            "run",
+            "-H",
+            h,
+            s,
+            "--engine",
+            "podman",
+            "--image",
+            IMAGE,
+            "-d",
+            "--dry-run",
+        ],
+    );
+    ok(&dry, "berth run --dry-run");
+    let line = stdout(&dry);
+    let argv = shlex::split(line.trim()).expect("the dry-run line splits");
+    let pages = volumes.join("webpages");
+    let expected: Vec<String> = [
+        "podman",
+        "run",
+        "-d",
+        "--name",
+        "webserver",
+        "--network",
+        &net,
+        "--ip6",
+        "1111:2222:3333:4445::8888:20",
+        "-v",
+        &format!("{}:/var/www:ro", pages.display()),
+        "-p",
+        &format!("{port}:80"),
+        IMAGE,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    assert_eq!(argv, expected, "dry-run argv: {line}");
+    assert!(
+        !podman_containers().iter().any(|n| n == "webserver"),
+        "--dry-run started a container"
+    );
+
+    std::fs::write(pages.join("index.html"), "berth seed page\n").unwrap();
+    let run = berth(
+        &dir,
+        &[
+            "run", "-H", h, s, "--engine", "podman", "--image", IMAGE, "-d",
+        ],
+    );
+    ok(&run, "berth run --engine podman -d");
+    eprintln!("berth run stderr:\n{}", stderr(&run));
+
+    let addr = podman(&[
+        "exec",
+        "webserver",
+        "ip",
+        "-6",
+        "addr",
+        "show",
+        "dev",
+        "eth0",
+    ]);
+    ok(&addr, "ip -6 addr inside");
+    let addr = stdout(&addr);
+    println!(
+        "podman container webserver sees: {}",
+        addr.lines()
+            .find(|l| l.contains("inet6 1111:"))
+            .unwrap_or("(no 1111: address)")
+            .trim()
+    );
+    assert!(
+        addr.contains("inet6 1111:2222:3333:4445::8888:20/112"),
+        "{addr}"
+    );
+    let route = stdout(&podman(&["exec", "webserver", "ip", "-6", "route"]));
+    assert!(
+        route.contains("default via 1111:2222:3333:4445::8888:1"),
+        "{route}"
+    );
+    let page = podman(&["exec", "webserver", "cat", "/var/www/index.html"]);
+    assert_eq!(stdout(&page), "berth seed page\n");
+    let write = podman(&[
+        "exec",
+        "webserver",
+        "sh",
+        "-c",
+        "echo probe > /var/www/probe",
+    ]);
+    assert_ne!(
+        code(&write),
+        0,
+        "the pages volume is writable inside podman"
+    );
+    assert!(
+        stderr(&write).contains("Read-only file system"),
+        "{}",
+        stderr(&write)
+    );
+
+    // The published port, from the host.
+    match http_get(test_port(), "/index.html") {
+        Ok(answer) => {
+            println!(
+                "host GET 127.0.0.1:{port}/index.html: {}",
+                answer.lines().next().unwrap_or("")
+            );
+            assert!(
+                answer.starts_with("HTTP/1.") && answer.contains("berth seed page"),
+                "{answer}"
+            );
+        }
+        Err(e) => {
+            let ports = stdout(&podman(&["port", "webserver"]));
+            panic!("port {port} did not answer from the host ({e}); podman reports the mapping as: {ports:?}");
+        }
+    }
+    // And the address, through podman's bridge.
+    let ping = Command::new("ping")
+        .args(["-6", "-c", "1", "-W", "2", "1111:2222:3333:4445::8888:20"])
+        .output()
+        .unwrap();
+    ok(&ping, "ping6 the podman container from the host");
+
+    ok(&podman(&["rm", "-f", "-t", "0", "webserver"]), "podman rm");
+    let released = berth(&dir, &["release", "-H", h, "webserver"]);
+    ok(&released, "berth release");
+    assert!(
+        !podman_networks().contains(&net),
+        "release left podman network {net}"
+    );
+    assert!(!volumes.exists(), "release left the volume folders");
+    assert_state_empty(&dir, "web-02", &ledgers);
+}
+
+/// Names of all podman containers.
+fn podman_containers() -> Vec<String> {
+    stdout(&podman(&["ps", "-a", "--format", "{{.Names}}"]))
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn unmet_need_starts_no_container() {
+    let name = "unmet_need_starts_no_container";
+    if !require_tools(name, &["podman", "runc"]) {
+        return;
+    }
+    let _one = PODMAN.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = Dir::new();
+    let net = unique("u");
+    let _net = NetworkGuard(net.clone());
+    let ledgers = dir.path().join("provider-state");
+    let port = test_port().to_string();
+    let host = fixture(
+        &dir,
+        "podman-host.yaml",
+        &[
+            ("NET", &net),
+            ("PORT", &port),
+            (
+                "BUNDLED",
+                bundled("").to_str().unwrap().trim_end_matches('/'),
+            ),
+            ("VOLUMES", dir.path().join("volumes").to_str().unwrap()),
+            ("PSTATE", ledgers.to_str().unwrap()),
+        ],
+    );
+    let spec = repo_root().join("tests/fixtures/runtime/unmet.yaml");
+    let _container = ContainerGuard("berth-unmet");
+    let before = podman_containers();
+    let o = berth(
+        &dir,
+        &[
+            "run",
+            "-H",
+            host.to_str().unwrap(),
+            spec.to_str().unwrap(),
+            "--engine",
+            "podman",
+        ],
+    );
+    assert_eq!(code(&o), 1, "stdout {}\nstderr {}", stdout(&o), stderr(&o));
+    let err = stderr(&o);
+    eprintln!("berth run of an unmet container said:\n{err}");
+    assert!(
+        err.contains("nowhere-pages"),
+        "the explanation does not name the need:\n{err}"
+    );
+    assert!(!err.contains("berth: starting"), "{err}");
+    assert_eq!(podman_containers(), before, "a container was created");
+    assert!(!podman_networks().contains(&net));
+    assert!(!dir.path().join("volumes").exists());
+}
+
+#[test]
+fn provider_failure_starts_no_container_and_rolls_back() {
+    let name = "provider_failure_starts_no_container_and_rolls_back";
+    if !require_tools(name, &["podman", "runc"]) {
+        return;
+    }
+    let _one = PODMAN.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = Dir::new();
+    let net = unique("f");
+    let _net = NetworkGuard(net.clone());
+    let ledgers = dir.path().join("provider-state");
+    let port = test_port().to_string();
+    let host = fixture(
+        &dir,
+        "broken-provider-host.yaml",
+        &[
+            ("NET", &net),
+            ("PORT", &port),
+            (
+                "BUNDLED",
+                bundled("").to_str().unwrap().trim_end_matches('/'),
+            ),
+            ("PSTATE", ledgers.to_str().unwrap()),
+        ],
+    );
+    let _container = ContainerGuard("webserver");
+    let before = podman_containers();
+    let o = berth(
+        &dir,
+        &[
+            "run",
+            "-H",
+            host.to_str().unwrap(),
+            seed_spec().to_str().unwrap(),
+            "--engine",
+            "podman",
+            "--image",
+            IMAGE,
+        ],
+    );
+    assert_eq!(code(&o), 3, "stdout {}\nstderr {}", stdout(&o), stderr(&o));
+    let err = stderr(&o);
+    eprintln!("berth run with a failing provider said:\n{err}");
+    assert!(
+        err.contains("must be an absolute path"),
+        "the provider's error is not shown:\n{err}"
+    );
+    assert_eq!(podman_containers(), before, "a container was created");
+    assert!(
+        !podman_networks().contains(&net),
+        "the network was not rolled back"
+    );
+    let state = dir.path().join("state/web-03.json");
+    if state.exists() {
+        assert_state_empty(&dir, "web-03", &ledgers);
+    }
+}
+
+#[test]
+fn docker_compose_accepts_the_compose_override() {
+    let name = "docker_compose_accepts_the_compose_override";
+    if !require_tools(name, &["docker-compose"]) {
+        return;
+    }
+    let dir = Dir::new();
+    let www = dir.write("www/index.html", "page\n");
+    // The seed host as it is, with its pages folder in the scratch dir: no
+    // provider runs, compose only reads the file.
+    let seed_host =
+        std::fs::read_to_string(repo_root().join("specs/examples/seed/host.yaml")).unwrap();
+    let host = dir.write(
+        "host.yaml",
+        &seed_host.replace("/srv/webpages", www.parent().unwrap().to_str().unwrap()),
+    );
+    let o = berth(
+        &dir,
+        &[
+            "apply",
+            "-q",
+            "-H",
+            host.to_str().unwrap(),
+            seed_spec().to_str().unwrap(),
+            "--emit",
+            "compose",
+        ],
+    );
+    ok(&o, "berth apply --emit compose");
+    let over = dir.write("docker-compose.override.yml", &stdout(&o));
+    let base = repo_root().join("tests/fixtures/runtime/compose-base.yaml");
+    let cfg = Command::new("docker-compose")
+        .arg("-f")
+        .arg(&base)
+        .arg("-f")
+        .arg(&over)
+        .arg("config")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    ok(&cfg, "docker-compose config");
+    let merged = stdout(&cfg);
+    eprintln!("docker-compose config:\n{merged}");
+    assert!(merged.contains("1111:2222:3333:4444::8888:20"), "{merged}");
+    assert!(merged.contains("/var/www"), "{merged}");
+    assert!(merged.contains("external: true"), "{merged}");
+    let released = berth(
+        &dir,
+        &["release", "-q", "-H", host.to_str().unwrap(), "webserver"],
+    );
+    ok(&released, "berth release");
+    assert_state_empty(&dir, "web-01", &dir.path().join("no-providers"));
+}
