@@ -386,6 +386,56 @@ fn busybox_image() {
     ok(&o, "busybox-image");
 }
 
+/// A podman test's host: a scratch dir, a host manifest from `fixture_name`
+/// with a unique network name, a port, a volumes base and a ledger folder, and
+/// a guard that removes the network whatever happens.
+struct PodmanHost {
+    dir: Dir,
+    net: String,
+    ledgers: PathBuf,
+    volumes: PathBuf,
+    port: String,
+    host: PathBuf,
+    _net: NetworkGuard,
+}
+
+impl PodmanHost {
+    fn new(fixture_name: &str, tag: &str) -> PodmanHost {
+        let dir = Dir::new();
+        let net = unique(tag);
+        let ledgers = dir.path().join("provider-state");
+        let volumes = dir.path().join("volumes");
+        let port = test_port().to_string();
+        let host = fixture(
+            &dir,
+            fixture_name,
+            &[
+                ("NET", &net),
+                ("PORT", &port),
+                (
+                    "BUNDLED",
+                    bundled("").to_str().unwrap().trim_end_matches('/'),
+                ),
+                ("VOLUMES", volumes.to_str().unwrap()),
+                ("PSTATE", ledgers.to_str().unwrap()),
+            ],
+        );
+        PodmanHost {
+            _net: NetworkGuard(net.clone()),
+            dir,
+            net,
+            ledgers,
+            volumes,
+            port,
+            host,
+        }
+    }
+
+    fn host(&self) -> &str {
+        self.host.to_str().unwrap()
+    }
+}
+
 #[test]
 fn podman_container_gets_the_seed_address_route_pages_and_port() {
     let name = "podman_container_gets_the_seed_address_route_pages_and_port";
@@ -394,33 +444,21 @@ fn podman_container_gets_the_seed_address_route_pages_and_port() {
     }
     let _one = PODMAN.lock().unwrap_or_else(|e| e.into_inner());
     busybox_image();
-    let dir = Dir::new();
-    let net = unique("p");
-    let _net = NetworkGuard(net.clone());
-    let ledgers = dir.path().join("provider-state");
-    let volumes = dir.path().join("volumes");
-    let port = test_port().to_string();
-    let host = fixture(
-        &dir,
-        "podman-host.yaml",
-        &[
-            ("NET", &net),
-            ("PORT", &port),
-            (
-                "BUNDLED",
-                bundled("").to_str().unwrap().trim_end_matches('/'),
-            ),
-            ("VOLUMES", volumes.to_str().unwrap()),
-            ("PSTATE", ledgers.to_str().unwrap()),
-        ],
+    let case = PodmanHost::new("podman-host.yaml", "p");
+    let (dir, net, port, volumes, ledgers) = (
+        &case.dir,
+        &case.net,
+        &case.port,
+        &case.volumes,
+        &case.ledgers,
     );
-    let h = host.to_str().unwrap();
+    let h = case.host();
     let spec = seed_spec();
     let s = spec.to_str().unwrap();
     // Dropped in reverse order: the container goes before berth releases.
     let _release = Release {
-        dir: &dir,
-        host: host.clone(),
+        dir,
+        host: case.host.clone(),
         container: "webserver",
     };
     let _container = ContainerGuard("webserver");
@@ -578,30 +616,13 @@ fn unmet_need_starts_no_container() {
         return;
     }
     let _one = PODMAN.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = Dir::new();
-    let net = unique("u");
-    let _net = NetworkGuard(net.clone());
-    let ledgers = dir.path().join("provider-state");
-    let port = test_port().to_string();
-    let host = fixture(
-        &dir,
-        "podman-host.yaml",
-        &[
-            ("NET", &net),
-            ("PORT", &port),
-            (
-                "BUNDLED",
-                bundled("").to_str().unwrap().trim_end_matches('/'),
-            ),
-            ("VOLUMES", dir.path().join("volumes").to_str().unwrap()),
-            ("PSTATE", ledgers.to_str().unwrap()),
-        ],
-    );
+    let case = PodmanHost::new("podman-host.yaml", "u");
+    let (dir, net, host) = (&case.dir, &case.net, &case.host);
     let spec = repo_root().join("tests/fixtures/runtime/unmet.yaml");
     let _container = ContainerGuard("berth-unmet");
     let before = podman_containers();
     let o = berth(
-        &dir,
+        dir,
         &[
             "run",
             "-H",
@@ -620,7 +641,7 @@ fn unmet_need_starts_no_container() {
     );
     assert!(!err.contains("berth: starting"), "{err}");
     assert_eq!(podman_containers(), before, "a container was created");
-    assert!(!podman_networks().contains(&net));
+    assert!(!podman_networks().contains(net));
     assert!(!dir.path().join("volumes").exists());
 }
 
@@ -631,28 +652,12 @@ fn provider_failure_starts_no_container_and_rolls_back() {
         return;
     }
     let _one = PODMAN.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = Dir::new();
-    let net = unique("f");
-    let _net = NetworkGuard(net.clone());
-    let ledgers = dir.path().join("provider-state");
-    let port = test_port().to_string();
-    let host = fixture(
-        &dir,
-        "broken-provider-host.yaml",
-        &[
-            ("NET", &net),
-            ("PORT", &port),
-            (
-                "BUNDLED",
-                bundled("").to_str().unwrap().trim_end_matches('/'),
-            ),
-            ("PSTATE", ledgers.to_str().unwrap()),
-        ],
-    );
+    let case = PodmanHost::new("broken-provider-host.yaml", "f");
+    let (dir, net, host, ledgers) = (&case.dir, &case.net, &case.host, &case.ledgers);
     let _container = ContainerGuard("webserver");
     let before = podman_containers();
     let o = berth(
-        &dir,
+        dir,
         &[
             "run",
             "-H",
@@ -673,12 +678,12 @@ fn provider_failure_starts_no_container_and_rolls_back() {
     );
     assert_eq!(podman_containers(), before, "a container was created");
     assert!(
-        !podman_networks().contains(&net),
+        !podman_networks().contains(net),
         "the network was not rolled back"
     );
     let state = dir.path().join("state/web-03.json");
     if state.exists() {
-        assert_state_empty(&dir, "web-03", &ledgers);
+        assert_state_empty(dir, "web-03", ledgers);
     }
 }
 
