@@ -1,0 +1,365 @@
+//! Emitters: the seed example in every format, the docker line's shell round
+//! trip with hostile names, compose as real YAML, LXC's notes for what it
+//! cannot express.
+
+mod solver_support;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::AtomicUsize;
+
+use berth_engine::edits::{self, Attachment, DeviceEdit, EditError, Edits, Mount, PortMap};
+use berth_engine::emit::{compose, docker, lxc, NoteKind};
+use berth_engine::solve::solve;
+use berth_engine::state::State;
+use berth_specs::yaml::{parse_yaml, Base, Node};
+use berth_specs::{Document, Protocol};
+use solver_support::{host, repo_file, specs};
+
+fn seed_edits() -> Edits {
+    let Some(Document::Host(h)) = repo_file("specs/examples/seed/host.yaml").pop() else {
+        panic!()
+    };
+    let Some(Document::Need(s)) = repo_file("specs/examples/seed/webserver/berth.yaml").pop()
+    else {
+        panic!()
+    };
+    let plan = solve(&h, &State::new("web-01"), &[&s]);
+    edits::resolve(&plan.containers[0], &s).unwrap()
+}
+
+/// Whether `argv` has `flag` immediately followed by `value`.
+fn has_pair(argv: &[String], flag: &str, value: &str) -> bool {
+    argv.windows(2).any(|w| w[0] == flag && w[1] == value)
+}
+
+#[test]
+fn seed_docker_line_splits_to_the_expected_argv() {
+    let line = docker::line(&seed_edits()).unwrap();
+    let argv = shlex::split(&line).unwrap();
+    assert_eq!(&argv[..2], ["docker", "run"]);
+    assert!(has_pair(&argv, "--name", "webserver"), "{argv:?}");
+    assert!(has_pair(&argv, "--network", "berth6"), "{argv:?}");
+    assert!(
+        has_pair(&argv, "--ip6", "1111:2222:3333:4444::8888:20"),
+        "{argv:?}"
+    );
+    assert!(
+        has_pair(&argv, "-v", "/srv/webpages:/var/www:ro"),
+        "{argv:?}"
+    );
+    assert!(has_pair(&argv, "-p", "80:80"), "{argv:?}");
+    assert_eq!(argv.last().unwrap(), "example/webserver:1.4");
+    assert_eq!(argv, docker::argv(&seed_edits()).unwrap());
+}
+
+#[test]
+fn seed_lxc_config_has_address_with_prefix_and_gateway() {
+    let (text, notes) = lxc::emit(&seed_edits(), &|_| None);
+    let lines: Vec<&str> = text.lines().collect();
+    for want in [
+        "lxc.net.0.type = veth",
+        "lxc.net.0.link = docker0",
+        "lxc.net.0.flags = up",
+        "lxc.net.0.ipv6.address = 1111:2222:3333:4444::8888:20/112",
+        "lxc.net.0.ipv6.gateway = 1111:2222:3333:4444::8888:1",
+        "lxc.mount.entry = /srv/webpages var/www none bind,ro,create=dir 0 0",
+    ] {
+        assert!(lines.contains(&want), "missing `{want}` in:\n{text}");
+    }
+    // The port is not dropped silently.
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0].need, "port http");
+    assert!(matches!(
+        notes[0].kind,
+        NoteKind::PortNotApplicable {
+            host_port: 80,
+            container_port: 80,
+            protocol: Protocol::Tcp
+        }
+    ));
+}
+
+fn hostile() -> Edits {
+    let weird = [
+        "/srv/my pages",
+        "/srv/it's \"quoted\"",
+        "/srv/$(rm -rf /)",
+        "/srv/ünï côdé 🚢",
+        "/srv/back\\slash;&|`x`",
+    ];
+    Edits {
+        container: "web $(id) 'x'".into(),
+        image: Some("registry.example/ïmage:1 $(whoami)".into()),
+        mounts: weird
+            .iter()
+            .enumerate()
+            .map(|(i, p)| Mount {
+                source: p.to_string(),
+                target: format!("/data/{i} {p}"),
+                read_only: i % 2 == 0,
+                file: false,
+                from: format!("volume v{i}"),
+            })
+            .collect(),
+        networks: vec![],
+        ports: vec![],
+        devices: vec![DeviceEdit {
+            path: "/dev/fu se".into(),
+            target: Some("/dev/$(x)".into()),
+        }],
+        env: BTreeMap::from([(
+            "GREETING".to_string(),
+            "héllo \"world\" $HOME `x` \\n".to_string(),
+        )]),
+    }
+}
+
+#[test]
+fn docker_line_round_trips_spaces_quotes_substitutions_and_unicode() {
+    let e = hostile();
+    let argv = docker::argv(&e).unwrap();
+    let line = docker::line(&e).unwrap();
+    assert_eq!(shlex::split(&line).unwrap(), argv);
+    assert!(argv.contains(&"-v".to_string()));
+    assert!(
+        argv.contains(&"/srv/my pages:/data/0 /srv/my pages:ro".to_string()),
+        "{argv:?}"
+    );
+    assert!(argv.contains(&"GREETING=héllo \"world\" $HOME `x` \\n".to_string()));
+    assert_eq!(argv.last().unwrap(), "registry.example/ïmage:1 $(whoami)");
+}
+
+#[test]
+fn docker_mount_form_for_paths_docker_cannot_split() {
+    let mut e = hostile();
+    e.mounts = vec![Mount {
+        source: "/srv/a:b,c\"d".into(),
+        target: "/x".into(),
+        read_only: true,
+        file: false,
+        from: "volume v".into(),
+    }];
+    let argv = docker::argv(&e).unwrap();
+    assert!(
+        has_pair(
+            &argv,
+            "--mount",
+            "type=bind,\"source=/srv/a:b,c\"\"d\",target=/x,readonly"
+        ),
+        "{argv:?}"
+    );
+    assert_eq!(shlex::split(&docker::line(&e).unwrap()).unwrap(), argv);
+}
+
+fn net(name: &str, v6: Option<&str>, v4: Option<&str>) -> Attachment {
+    Attachment {
+        network: name.into(),
+        bridge: format!("br-{name}"),
+        ipv6: v6.map(|a| a.parse().unwrap()),
+        prefix6: 64,
+        gateway6: None,
+        ipv4: v4.map(|a| a.parse().unwrap()),
+        prefix4: 24,
+        gateway4: v4.map(|_| "10.0.0.1".parse().unwrap()),
+    }
+}
+
+#[test]
+fn docker_several_networks_use_the_name_form() {
+    let mut e = hostile();
+    e.networks = vec![
+        net("front", Some("2001:db8::5"), None),
+        net("back", Some("2001:db8:1::5"), Some("10.0.0.5")),
+    ];
+    let argv = docker::argv(&e).unwrap();
+    assert!(
+        has_pair(&argv, "--network", "name=front,ip6=2001:db8::5"),
+        "{argv:?}"
+    );
+    assert!(
+        has_pair(
+            &argv,
+            "--network",
+            "name=back,ip6=2001:db8:1::5,ip=10.0.0.5"
+        ),
+        "{argv:?}"
+    );
+    assert!(!argv.contains(&"--ip6".to_string()));
+}
+
+#[test]
+fn docker_ports_with_bind_and_udp() {
+    let mut e = hostile();
+    e.ports = vec![
+        PortMap {
+            name: "dns".into(),
+            bind: Some("::1".parse().unwrap()),
+            host_port: 53,
+            container_port: 5353,
+            protocol: Protocol::Udp,
+        },
+        PortMap {
+            name: "web".into(),
+            bind: Some("127.0.0.1".parse().unwrap()),
+            host_port: 8080,
+            container_port: 80,
+            protocol: Protocol::Tcp,
+        },
+    ];
+    let argv = docker::argv(&e).unwrap();
+    assert!(has_pair(&argv, "-p", "[::1]:53:5353/udp"), "{argv:?}");
+    assert!(has_pair(&argv, "-p", "127.0.0.1:8080:80"), "{argv:?}");
+}
+
+fn get<'a>(n: &'a Node<'a>, path: &[&str]) -> &'a Node<'a> {
+    path.iter()
+        .fold(n, |n, k| n.get(k).unwrap_or_else(|| panic!("no `{k}`")))
+}
+
+#[test]
+fn compose_override_is_yaml_with_external_networks() {
+    let mut seed = seed_edits();
+    let mut other = hostile();
+    other.networks = vec![
+        net("berth6", Some("1111:2222:3333:4444::8888:21"), None),
+        net("back", None, Some("10.0.0.5")),
+    ];
+    seed.env
+        .insert("K".into(), "v: with colon # and hash".into());
+    let text = compose::emit(&[seed, other.clone()]);
+    let budget = AtomicUsize::new(0);
+    let parsed = parse_yaml(&text, Base::default(), &budget);
+    assert!(parsed.error.is_none(), "{:?}\n{text}", parsed.error);
+    let doc = &parsed.documents[0];
+    let web = get(doc, &["services", "webserver"]);
+    assert_eq!(get(web, &["image"]).text(), Some("example/webserver:1.4"));
+    assert_eq!(
+        get(web, &["networks", "berth6", "ipv6_address"]).text(),
+        Some("1111:2222:3333:4444::8888:20")
+    );
+    let vol = &get(web, &["volumes"]).as_seq().unwrap()[0];
+    assert_eq!(get(vol, &["type"]).text(), Some("bind"));
+    assert_eq!(get(vol, &["source"]).text(), Some("/srv/webpages"));
+    assert_eq!(get(vol, &["target"]).text(), Some("/var/www"));
+    assert_eq!(get(vol, &["read_only"]).text(), Some("true"));
+    let port = &get(web, &["ports"]).as_seq().unwrap()[0];
+    assert_eq!(get(port, &["target"]).text(), Some("80"));
+    assert_eq!(get(port, &["published"]).text(), Some("80"));
+    assert_eq!(
+        get(web, &["environment", "K"]).text(),
+        Some("v: with colon # and hash")
+    );
+    // Hostile names survive as values, not structure.
+    let svc = get(doc, &["services", "web $(id) 'x'"]);
+    let srcs: Vec<&str> = get(svc, &["volumes"])
+        .as_seq()
+        .unwrap()
+        .iter()
+        .map(|v| get(v, &["source"]).text().unwrap())
+        .collect();
+    let want: Vec<&str> = other.mounts.iter().map(|m| m.source.as_str()).collect();
+    assert_eq!(srcs, want);
+    assert_eq!(
+        get(svc, &["networks", "back", "ipv4_address"]).text(),
+        Some("10.0.0.5")
+    );
+    assert_eq!(
+        get(svc, &["devices"]).as_seq().unwrap()[0].text(),
+        Some("/dev/fu se:/dev/$(x)")
+    );
+    // Networks declared once each, external.
+    let nets = get(doc, &["networks"]).as_map().unwrap();
+    let names: Vec<&str> = nets.iter().map(|(k, _)| k.text().unwrap()).collect();
+    assert_eq!(names, ["berth6", "back"]);
+    for (_, v) in nets {
+        assert_eq!(get(v, &["external"]).text(), Some("true"));
+    }
+}
+
+#[test]
+fn lxc_escapes_mount_paths_and_allows_devices() {
+    let mut e = hostile();
+    e.devices.push(DeviceEdit {
+        path: "nvidia.com/gpu=0".into(),
+        target: None,
+    });
+    e.env.clear();
+    let (text, notes) = lxc::emit(&e, &|p| (p == "/dev/fu se").then_some(('c', 10, 229)));
+    assert!(text.contains("lxc.mount.entry = /srv/my\\040pages data/0\\040/srv/my\\040pages none bind,ro,create=dir 0 0"), "{text}");
+    assert!(
+        text.contains("lxc.mount.entry = /srv/back\\134slash;&|`x` "),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "lxc.mount.entry = /dev/fu\\040se dev/$(x) none bind,optional,create=file 0 0"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("lxc.cgroup2.devices.allow = c 10:229 rwm"),
+        "{text}"
+    );
+    assert!(text.lines().all(|l| l.starts_with("lxc.")), "{text}");
+    assert!(
+        matches!(&notes[..], [n] if matches!(&n.kind, NoteKind::CdiNotApplicable { device } if device == "nvidia.com/gpu=0"))
+    );
+}
+
+#[test]
+fn pending_provider_values_are_not_emitted() {
+    let h = host("host: h\nproviders:\n  - volume: \"nfs-*\"\n    run: [nfs]\n");
+    let s = specs("container: c\nimage: i\nneeds:\n  - volume: nfs-a\n    mount: /a\n");
+    let plan = solve(&h, &State::new("h"), &[&s[0]]);
+    assert!(plan.satisfied);
+    assert_eq!(
+        edits::resolve(&plan.containers[0], &s[0]),
+        Err(EditError::Pending {
+            kind: berth_specs::Kind::Volume,
+            name: "nfs-a".into()
+        })
+    );
+}
+
+#[test]
+fn secrets_devices_and_custom_kinds_become_edits() {
+    let h = host(
+        "host: h
+provides:
+  - secret: db
+    file: /etc/berth/secrets/db
+  - device: fuse
+    path: /dev/fuse
+  - example.com/gpu: \"*\"
+    devices: [/dev/dri/renderD128]
+    env: { GPU_VENDOR: example }
+",
+    );
+    let s = specs(
+        "container: c\nimage: i\nneeds:\n  - secret: db\n    mount: /run/secrets/db\n  - device: fuse\n  - example.com/gpu: any\n",
+    );
+    let plan = solve(&h, &State::new("h"), &[&s[0]]);
+    let e = edits::resolve(&plan.containers[0], &s[0]).unwrap();
+    let argv = docker::argv(&e).unwrap();
+    assert!(
+        has_pair(&argv, "-v", "/etc/berth/secrets/db:/run/secrets/db:ro"),
+        "{argv:?}"
+    );
+    assert!(has_pair(&argv, "--device", "/dev/fuse"), "{argv:?}");
+    assert!(
+        has_pair(&argv, "--device", "/dev/dri/renderD128"),
+        "{argv:?}"
+    );
+    assert!(has_pair(&argv, "-e", "GPU_VENDOR=example"), "{argv:?}");
+    let (text, _) = lxc::emit(&e, &|_| None);
+    assert!(
+        text.contains(
+            "lxc.mount.entry = /etc/berth/secrets/db run/secrets/db none bind,ro,create=file 0 0"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("lxc.environment = GPU_VENDOR=example"),
+        "{text}"
+    );
+}
