@@ -740,3 +740,85 @@ fn docker_compose_accepts_the_compose_override() {
     ok(&released, "berth release");
     assert_state_empty(&dir, "web-01", &dir.path().join("no-providers"));
 }
+
+/// `docs/walkthrough.md` shows real output. Its files (```yaml blocks starting
+/// with a `# file: PATH` line, which is not part of the file) are written into a scratch dir, and every `berth check`
+/// and `berth plan` command of its ```console blocks is run there (they have no
+/// side effects) and must print exactly what the page shows. The other commands
+/// are the runtime tests above.
+#[test]
+fn walkthrough_check_and_plan_outputs_are_real() {
+    let doc = std::fs::read_to_string(repo_root().join("docs/walkthrough.md")).unwrap();
+    let dir = Dir::new();
+    let state = dir.path().join("state");
+    let mut ran = 0;
+    let mut files = 0;
+    for (lang, body) in fenced_blocks(&doc) {
+        if lang == "yaml" {
+            if let Some(rest) = body.strip_prefix("# file: ") {
+                // The `# file:` line names the file and is not part of it; the
+                // state goes to the scratch dir (on the same line, so that the
+                // line numbers in the outputs stay right).
+                let (path, content) = rest.split_once('\n').unwrap();
+                let text = content.replace("/srv/berth-demo/state", state.to_str().unwrap());
+                dir.write(path.trim(), &text);
+                files += 1;
+            }
+            continue;
+        }
+        if lang != "console" {
+            continue;
+        }
+        for (command, expected) in console_pairs(&body) {
+            let argv = shlex::split(&command).expect("a command that splits");
+            if argv.first().map(String::as_str) != Some("berth")
+                || !matches!(argv.get(1).map(String::as_str), Some("check" | "plan"))
+            {
+                continue;
+            }
+            let o = dir.berth().args(&argv[1..]).output().unwrap();
+            let got = format!("{}{}", stdout(&o), stderr(&o));
+            let norm = |s: &str| s.lines().map(str::trim_end).collect::<Vec<_>>().join("\n");
+            assert_eq!(
+                norm(&got).trim(),
+                norm(&expected).trim(),
+                "docs/walkthrough.md: `{command}` prints something else"
+            );
+            ran += 1;
+        }
+    }
+    assert_eq!(files, 4, "the walkthrough's files");
+    assert!(ran >= 3, "only {ran} commands checked");
+}
+
+/// (language, body) of each fenced block of a markdown text.
+fn fenced_blocks(md: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut current: Option<(String, String)> = None;
+    for line in md.lines() {
+        match (&mut current, line.strip_prefix("```")) {
+            (None, Some(lang)) => current = Some((lang.trim().to_string(), String::new())),
+            (Some(_), Some(_)) => out.push(current.take().unwrap()),
+            (Some((_, body)), None) => {
+                body.push_str(line);
+                body.push('\n');
+            }
+            (None, None) => {}
+        }
+    }
+    out
+}
+
+/// The `$ command` lines of a console block, each with the output below it.
+fn console_pairs(body: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for line in body.lines() {
+        if let Some(cmd) = line.strip_prefix("$ ") {
+            out.push((cmd.to_string(), String::new()));
+        } else if let Some((_, text)) = out.last_mut() {
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    out
+}

@@ -146,7 +146,8 @@ bp_setup() {
 # rest of the run so concurrent calls do not interleave ledger edits.
 bp_state_init() {
     bp_abs_path "--state-dir" "$1"
-    bp_state=$1/$bp_prog
+    [ -n "${1%/}" ] || bp_usage_fail "--state-dir must not be /"
+    bp_state=${1%/}/$bp_prog
     # Only the last folder needs to be private; parents are ordinary folders.
     # shellcheck disable=SC2174
     mkdir -p -m 0700 -- "$bp_state" || bp_fail "cannot create state folder $bp_state"
@@ -156,9 +157,12 @@ bp_state_init() {
     fi
 }
 
-# bp_state_done: removes this provider's ledger folder when it holds nothing.
+# bp_state_done: removes this provider's ledger folder when it holds nothing,
+# and the state folder above it when that is empty too (its parents are left:
+# they may be anyone's).
 bp_state_done() {
-    rmdir -- "$bp_state" 2>/dev/null || true
+    rmdir -- "$bp_state" 2>/dev/null || return 0
+    rmdir -- "${bp_state%/*}" 2>/dev/null || true
 }
 
 # bp_ledger_has FILE LINE / bp_ledger_add FILE LINE / bp_ledger_del FILE LINE:
