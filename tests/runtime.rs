@@ -591,6 +591,47 @@ fn podman_container_gets_the_seed_address_route_pages_and_port() {
     ok(&ping, "ping6 the podman container from the host");
 
     ok(&podman(&["rm", "-f", "-t", "0", "webserver"]), "podman rm");
+
+    // In the foreground with --rm and a command after `--`: the engine
+    // replaces berth, so the container's output is berth's output. The extra
+    // arguments survive quoting (--dry-run) and reach the container as they are.
+    let tricky = "echo \"it's $HOME\"; ip -6 addr show dev eth0; cat /var/www/index.html";
+    let extra = ["--", "/bin/sh", "-c", tricky];
+    let mut dry_args = vec![
+        "run",
+        "-H",
+        h,
+        s,
+        "--engine",
+        "podman",
+        "--image",
+        IMAGE,
+        "--rm",
+        "--dry-run",
+    ];
+    dry_args.extend(extra);
+    let dry = berth(dir, &dry_args);
+    ok(&dry, "berth run --rm --dry-run -- ...");
+    let argv = shlex::split(stdout(&dry).trim()).expect("splits");
+    assert_eq!(argv[..3], ["podman", "run", "--rm"]);
+    assert_eq!(argv[argv.len() - 4..], [IMAGE, "/bin/sh", "-c", tricky]);
+    let mut fg_args = vec![
+        "run", "-q", "-H", h, s, "--engine", "podman", "--image", IMAGE, "--rm",
+    ];
+    fg_args.extend(extra);
+    let fg = berth(dir, &fg_args);
+    ok(&fg, "berth run --rm -- /bin/sh -c ...");
+    let out = stdout(&fg);
+    assert!(out.starts_with("it's /root\n"), "{out}");
+    assert!(
+        out.contains("inet6 1111:2222:3333:4445::8888:20/112"),
+        "{out}"
+    );
+    assert!(out.ends_with("berth seed page\n"), "{out}");
+    assert!(
+        !podman_containers().iter().any(|n| n == "webserver"),
+        "--rm left the container"
+    );
     let released = berth(&dir, &["release", "-H", h, "webserver"]);
     ok(&released, "berth release");
     assert!(
