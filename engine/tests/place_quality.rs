@@ -3,7 +3,7 @@
 //! assignment).
 //!
 //! - every placement `place` returns is valid (each host's containers fit it
-//!   together under the single-host rules);
+//!   together under the single-host rules, and the single-host solver agrees);
 //! - each unplaced container's reason counts add up to the fleet size;
 //! - the same input gives the same output;
 //! - quality: how often `place` places fewer containers than the best
@@ -15,6 +15,8 @@ use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Arc;
 
 use berth_engine::place::{place, Placement};
+use berth_engine::solve::solve;
+use berth_engine::state::State;
 use berth_specs::{
     AddressSource, HostManifest, Kind, NamePattern, Need, NeedDetail, NeedSpec, PortSource,
     Protocol, Provide, ProvideDetail, ProviderDecl, Source, Span, DEFAULT_PROVIDER_TIMEOUT,
@@ -92,10 +94,10 @@ fn gen_host(i: usize, r: &mut Rng) -> HostManifest {
     }
     if r.chance(40) {
         // A one-address pool for names starting with `w`, before the catch-all.
-        provides.push(provide(Kind::Ipv6, "w*", pool(0x200, 128)));
+        provides.push(provide(Kind::Ipv6, "w*", pool(0x200, 127)));
     }
     if r.chance(80) {
-        let prefix = if r.chance(50) { 128 } else { 127 };
+        let prefix = if r.chance(50) { 127 } else { 126 };
         provides.push(provide(Kind::Ipv6, "*", pool(0x100, prefix)));
     }
     if r.chance(85) {
@@ -371,28 +373,50 @@ fn choices(host: &HostManifest, n: &Need, spec: &NeedSpec) -> Vec<Choice> {
     vec![]
 }
 
+/// A pool hands out every value except its network address, the gateway and
+/// the host's static values of the kind.
 fn pool_capacity(host: &HostManifest, p: &Provide) -> usize {
+    let is_static = |v: &dyn Fn(&ProvideDetail) -> bool| {
+        host.provides
+            .iter()
+            .any(|q| q.kind == p.kind && v(&q.detail))
+    };
     match &p.detail {
         ProvideDetail::Address {
             source: AddressSource::Pool(net),
             ..
-        } => net
-            .hosts()
-            .filter(|a| {
-                !host.provides.iter().any(|q| match &q.detail {
-                    ProvideDetail::Address {
-                        source: AddressSource::Static(s),
-                        ..
-                    } => s == a,
-                    ProvideDetail::Network { gateway6, .. } => gateway6.map(IpAddr::V6) == Some(*a),
-                    _ => false,
+        } => {
+            let gateway = host.provides.iter().find_map(|q| match &q.detail {
+                ProvideDetail::Network { gateway6, .. } => gateway6.map(IpAddr::V6),
+                _ => None,
+            });
+            let all: Vec<IpAddr> = match net {
+                ipnet::IpNet::V6(n) => {
+                    let lo = u128::from(n.network());
+                    let hi = u128::from(n.broadcast());
+                    (lo..=hi).map(|v| IpAddr::V6(Ipv6Addr::from(v))).collect()
+                }
+                ipnet::IpNet::V4(_) => unreachable!("the generator makes IPv6 pools"),
+            };
+            all.into_iter()
+                .filter(|a| *a != net.network() && Some(*a) != gateway)
+                .filter(|a| {
+                    !is_static(&|d| {
+                        matches!(d, ProvideDetail::Address { source: AddressSource::Static(s), .. } if s == a)
+                    })
                 })
-            })
-            .count(),
+                .count()
+        }
         ProvideDetail::Port {
             source: PortSource::Pool { first, last },
             ..
-        } => usize::from(last - first) + 1,
+        } => (*first..=*last)
+            .filter(|port| {
+                !is_static(&|d| {
+                    matches!(d, ProvideDetail::Port { source: PortSource::Static(s), .. } if s == port)
+                })
+            })
+            .count(),
         _ => 1,
     }
 }
@@ -514,8 +538,19 @@ fn run(hosts: &[HostManifest], specs: &[NeedSpec]) -> Placement {
 fn check_valid(hosts: &[HostManifest], specs: &[NeedSpec], p: &Placement) {
     for (hi, host) in hosts.iter().enumerate() {
         let on: Vec<&NeedSpec> = p.on_host(hi).into_iter().map(|c| &specs[c]).collect();
+        if on.is_empty() {
+            continue;
+        }
+        // The single-host solver agrees: the same rules, another implementation.
+        let plan = solve(host, &State::new(&host.host), &on);
         assert!(
-            on.is_empty() || host_fits(host, &on),
+            plan.satisfied,
+            "solver refuses {:?} on {}: {plan:?}",
+            on.iter().map(|s| &s.container).collect::<Vec<_>>(),
+            host.host
+        );
+        assert!(
+            host_fits(host, &on),
             "host {} cannot take {:?}",
             host.host,
             on.iter().map(|s| &s.container).collect::<Vec<_>>()

@@ -20,6 +20,8 @@ use berth_specs::{
 use fixedbitset::FixedBitSet;
 use rayon::prelude::*;
 
+use crate::pool::{self, Span128};
+
 /// An interned (kind, name) pair.
 pub(crate) type Key = (u16, u32);
 
@@ -406,69 +408,52 @@ fn entry(
 }
 
 /// How many holders an exclusive provide admits: one for a static provide, the
-/// free addresses or ports for a pool (statics and gateways inside it are
-/// skipped, like the allocator does).
+/// free values for a pool, skipping what the solver's allocator skips
+/// (`crate::pool::skipped_addresses`, static addresses or ports of the kind).
 fn capacity(host: &HostManifest, p: &Provide) -> u32 {
     if !p.exclusive() {
         return u32::MAX;
     }
-    match &p.detail {
+    let (range, mut skip) = match &p.detail {
         ProvideDetail::Address {
             source: AddressSource::Pool(net),
-            ..
+            network,
         } => {
-            let bits = u32::from(net.max_prefix_len() - net.prefix_len());
-            let size: u64 = if bits >= 32 {
-                u64::from(u32::MAX)
-            } else {
-                1u64 << bits
-            };
-            let skipped = host
-                .provides
-                .iter()
-                .filter_map(|q| match &q.detail {
-                    ProvideDetail::Address {
-                        source: AddressSource::Static(a),
-                        ..
-                    } => Some(*a),
-                    _ => None,
-                })
-                .chain(host.provides.iter().flat_map(|q| {
-                    match &q.detail {
-                        ProvideDetail::Network {
-                            gateway6, gateway4, ..
-                        } => gateway6
-                            .map(IpAddr::V6)
-                            .into_iter()
-                            .chain(gateway4.map(IpAddr::V4))
-                            .collect::<Vec<_>>(),
-                        _ => Vec::new(),
-                    }
-                }))
-                .filter(|a| net.contains(a))
-                .count() as u64;
-            size.saturating_sub(skipped).min(u64::from(u32::MAX)) as u32
+            let gateway = host.provides.iter().find_map(|q| match &q.detail {
+                ProvideDetail::Network {
+                    gateway6, gateway4, ..
+                } if q.name.is_exact() && q.name.as_str() == network => match net {
+                    ipnet::IpNet::V6(_) => gateway6.map(IpAddr::V6),
+                    ipnet::IpNet::V4(_) => gateway4.map(IpAddr::V4),
+                },
+                _ => None,
+            });
+            (Span128::of_net(net), pool::skipped_addresses(net, gateway))
         }
         ProvideDetail::Port {
             source: PortSource::Pool { first, last },
-            protocol,
             ..
-        } => {
-            let size = u32::from(*last).saturating_sub(u32::from(*first)) + 1;
-            let skipped = host
-                .provides
-                .iter()
-                .filter(|q| match &q.detail {
-                    ProvideDetail::Port {
-                        source: PortSource::Static(port),
-                        protocol: pr,
-                        ..
-                    } => pr == protocol && (*first..=*last).contains(port),
-                    _ => false,
-                })
-                .count() as u32;
-            size.saturating_sub(skipped)
+        } => (Span128::of_ports(*first, *last), Vec::new()),
+        _ => return 1,
+    };
+    for q in host.provides.iter().filter(|q| q.kind == p.kind) {
+        match &q.detail {
+            ProvideDetail::Address {
+                source: AddressSource::Static(a),
+                ..
+            } => skip.push(pool::addr_to_u128(*a)),
+            ProvideDetail::Port {
+                source: PortSource::Static(port),
+                ..
+            } => skip.push(u128::from(*port)),
+            _ => {}
         }
-        _ => 1,
     }
+    skip.retain(|v| range.contains(*v));
+    skip.sort_unstable();
+    skip.dedup();
+    range
+        .size()
+        .saturating_sub(skip.len() as u128)
+        .min(u128::from(u32::MAX)) as u32
 }
