@@ -863,3 +863,100 @@ fn console_pairs(body: &str) -> Vec<(String, String)> {
     }
     out
 }
+
+/// What `berth run` can refuse without touching the host: an engine that is not
+/// on PATH, a container without an image. Nothing is applied (no state file).
+#[test]
+fn run_refuses_before_applying_without_engine_or_image() {
+    let dir = Dir::new();
+    let www = dir.write("www/index.html", "page\n");
+    let seed_host =
+        std::fs::read_to_string(repo_root().join("specs/examples/seed/host.yaml")).unwrap();
+    let host = dir.write(
+        "host.yaml",
+        &seed_host.replace("/srv/webpages", www.parent().unwrap().to_str().unwrap()),
+    );
+    let h = host.to_str().unwrap();
+    let empty_path = dir.path().join("empty-path");
+    std::fs::create_dir_all(&empty_path).unwrap();
+    let o = dir
+        .berth()
+        .args([
+            "run",
+            "-H",
+            h,
+            seed_spec().to_str().unwrap(),
+            "--engine",
+            "docker",
+        ])
+        .env("PATH", &empty_path)
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("berth::run::no-engine"),
+        "{}",
+        stderr(&o)
+    );
+
+    let spec = dir.write(
+        "noimage/berth.yaml",
+        "berth: 1\ncontainer: noimage\nneeds:\n  - volume: webpages\n    mount: /var/www\n",
+    );
+    let o = berth(
+        &dir,
+        &[
+            "run",
+            "-H",
+            h,
+            spec.to_str().unwrap(),
+            "--engine",
+            "podman",
+            "--dry-run",
+        ],
+    );
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("berth::run::no-image"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        !dir.path().join("state/web-01.json").exists(),
+        "a refused run applied something"
+    );
+    // --image supplies it: the dry run applies and prints the argv.
+    let o = berth(
+        &dir,
+        &[
+            "run",
+            "-H",
+            h,
+            spec.to_str().unwrap(),
+            "--engine",
+            "podman",
+            "--image",
+            "busybox",
+            "--dry-run",
+        ],
+    );
+    ok(&o, "berth run --image --dry-run");
+    assert_eq!(
+        shlex::split(stdout(&o).trim()).unwrap(),
+        [
+            "podman",
+            "run",
+            "--name",
+            "noimage",
+            "-v",
+            &format!("{}:/var/www", www.parent().unwrap().display()),
+            "busybox"
+        ]
+    );
+    let state = dir.path().join("state/web-01.json");
+    let text = std::fs::read_to_string(&state).unwrap();
+    assert!(
+        text.contains("noimage") && !text.contains("\"webserver\""),
+        "only the dry run applied:\n{text}"
+    );
+}
