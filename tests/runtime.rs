@@ -113,6 +113,18 @@ impl Drop for Release<'_> {
 
 /// Removes a podman container when dropped.
 struct ContainerGuard(&'static str);
+
+impl ContainerGuard {
+    /// Fails the test if a container of that name exists already (someone
+    /// else's: the guard must never remove it), else guards the name.
+    fn claim(name: &'static str) -> ContainerGuard {
+        assert!(
+            !podman_containers().iter().any(|n| n == name),
+            "a podman container named `{name}` exists already; remove it to run this test"
+        );
+        ContainerGuard(name)
+    }
+}
 impl Drop for ContainerGuard {
     fn drop(&mut self) {
         let _ = podman(&["rm", "-f", "-t", "0", self.0]);
@@ -461,11 +473,11 @@ fn podman_container_gets_the_seed_address_route_pages_and_port() {
         host: case.host.clone(),
         container: "webserver",
     };
-    let _container = ContainerGuard("webserver");
+    let _container = ContainerGuard::claim("webserver");
 
     // --dry-run applies and prints the argv: one line that shlex splits back.
     let dry = berth(
-        &dir,
+        dir,
         &[
             "run",
             "-H",
@@ -490,7 +502,7 @@ fn podman_container_gets_the_seed_address_route_pages_and_port() {
         "--name",
         "webserver",
         "--network",
-        &net,
+        net,
         "--ip6",
         "1111:2222:3333:4445::8888:20",
         "-v",
@@ -510,7 +522,7 @@ fn podman_container_gets_the_seed_address_route_pages_and_port() {
 
     std::fs::write(pages.join("index.html"), "berth seed page\n").unwrap();
     let run = berth(
-        &dir,
+        dir,
         &[
             "run", "-H", h, s, "--engine", "podman", "--image", IMAGE, "-d",
         ],
@@ -632,14 +644,14 @@ fn podman_container_gets_the_seed_address_route_pages_and_port() {
         !podman_containers().iter().any(|n| n == "webserver"),
         "--rm left the container"
     );
-    let released = berth(&dir, &["release", "-H", h, "webserver"]);
+    let released = berth(dir, &["release", "-H", h, "webserver"]);
     ok(&released, "berth release");
     assert!(
-        !podman_networks().contains(&net),
+        !podman_networks().contains(net),
         "release left podman network {net}"
     );
     assert!(!volumes.exists(), "release left the volume folders");
-    assert_state_empty(&dir, "web-02", &ledgers);
+    assert_state_empty(dir, "web-02", ledgers);
 }
 
 /// Names of all podman containers.
@@ -660,7 +672,7 @@ fn unmet_need_starts_no_container() {
     let case = PodmanHost::new("podman-host.yaml", "u");
     let (dir, net, host) = (&case.dir, &case.net, &case.host);
     let spec = repo_root().join("tests/fixtures/runtime/unmet.yaml");
-    let _container = ContainerGuard("berth-unmet");
+    let _container = ContainerGuard::claim("berth-unmet");
     let before = podman_containers();
     let o = berth(
         dir,
@@ -695,7 +707,7 @@ fn provider_failure_starts_no_container_and_rolls_back() {
     let _one = PODMAN.lock().unwrap_or_else(|e| e.into_inner());
     let case = PodmanHost::new("broken-provider-host.yaml", "f");
     let (dir, net, host, ledgers) = (&case.dir, &case.net, &case.host, &case.ledgers);
-    let _container = ContainerGuard("webserver");
+    let _container = ContainerGuard::claim("webserver");
     let before = podman_containers();
     let o = berth(
         dir,
