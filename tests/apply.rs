@@ -245,15 +245,12 @@ fn a_hanging_provider_and_its_child_are_killed_after_the_timeout() {
 
 fn alive(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => {
-            stat.rsplit(')')
-                .next()
-                .unwrap_or("")
-                .trim_start()
-                .chars()
-                .next()
-                != Some('Z')
-        }
+        Ok(stat) => !stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z'),
         Err(_) => false,
     }
 }
@@ -518,4 +515,90 @@ fn the_provider_example_in_the_docs_works() {
     let o = run(dir.berth().args(["release", "-H"]).arg(&host).arg("app"));
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(!vols.join("nfs-x").exists());
+}
+
+#[test]
+fn a_failing_release_exits_3_stays_pending_and_is_retried() {
+    let fx = Fx::new(&["flaky-release"], "10s");
+    let app = fx.spec("app", &["volume:nfs-data"]);
+    assert_eq!(code(&fx.apply(&[&app])), 0);
+    let o = run(fx.cmd("release").arg("app"));
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("FAILED, kept pending"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(
+        stdout(&o).contains("umount: target is busy"),
+        "{}",
+        stdout(&o)
+    );
+    let s = fx.state();
+    assert!(s.holdings.is_empty());
+    assert_eq!(s.pending_releases.len(), 1);
+    let st = run(&mut fx.cmd("status"));
+    assert!(
+        stdout(&st).contains("pending releases: 1"),
+        "{}",
+        stdout(&st)
+    );
+    // The next release (of anything) retries it.
+    let o = run(fx.cmd("release").arg("app"));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).contains("released volume `nfs-data`"));
+    assert!(fx.state().pending_releases.is_empty());
+    assert_eq!(
+        fx.log(),
+        [
+            "provide volume nfs-data app",
+            "release volume nfs-data app",
+            "release volume nfs-data app"
+        ]
+    );
+}
+
+#[test]
+fn progress_lines_only_on_a_terminal_and_not_with_quiet() {
+    let fx = Fx::new(&["slow", "300"], "10s");
+    let app = fx.spec("app", &["volume:nfs-data"]);
+    // Not a terminal: stderr stays empty on success.
+    let o = fx.apply(&[&app]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(stderr(&o), "");
+    if crate::util::which("script").is_none() {
+        eprintln!("progress_lines_only_on_a_terminal: terminal part SKIPPED, missing: script (util-linux)");
+        return;
+    }
+    // On a pseudo-terminal (util-linux `script`), one line per provider call.
+    let release = fx.spec("other", &["volume:nfs-other"]);
+    let line = |quiet: bool| {
+        let mut argv = vec![
+            crate::util::berth_bin().display().to_string(),
+            "apply".into(),
+            "-H".into(),
+            fx.host.display().to_string(),
+            release.display().to_string(),
+        ];
+        if quiet {
+            argv.push("--quiet".into());
+        }
+        let cmdline: Vec<String> = argv
+            .iter()
+            .map(|a| shlex::try_quote(a).unwrap().into_owned())
+            .collect();
+        let mut c = Command::new("script");
+        c.args(["-qec", &cmdline.join(" "), "/dev/null"])
+            .current_dir(fx.dir.path())
+            .env("BERTH_STATE_DIR", fx.dir.path().join("state"))
+            .env("TERM", "xterm");
+        let o = run(&mut c);
+        assert_eq!(code(&o), 0, "{}", stdout(&o));
+        stdout(&o)
+    };
+    let shown = line(false);
+    assert!(shown.contains("provide volume `nfs-other`"), "{shown:?}");
+    assert!(shown.contains("done in"), "{shown:?}");
+    let quiet = line(true);
+    assert!(!quiet.contains("provide volume"), "{quiet:?}");
 }
