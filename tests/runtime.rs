@@ -972,3 +972,109 @@ fn run_refuses_before_applying_without_engine_or_image() {
         "only the dry run applied:\n{text}"
     );
 }
+
+#[test]
+fn podman_container_reads_a_secret_that_never_shows_elsewhere() {
+    let name = "podman_container_reads_a_secret_that_never_shows_elsewhere";
+    if !require_tools(name, &["podman", "runc", "busybox"]) {
+        return;
+    }
+    busybox_image();
+    let dir = Dir::new();
+    let store = dir.path().join("store");
+    let out = dir.path().join("run/secrets");
+    let ledgers = dir.path().join("provider-state");
+    let value = "pw-THAT-MUST-NOT-LEAK-42";
+    std::fs::create_dir_all(&store).unwrap();
+    std::fs::write(store.join("db-password"), value).unwrap();
+    let host = fixture(
+        &dir,
+        "secret-host.yaml",
+        &[
+            (
+                "BUNDLED",
+                bundled("").to_str().unwrap().trim_end_matches('/'),
+            ),
+            ("STORE", store.to_str().unwrap()),
+            ("OUT", out.to_str().unwrap()),
+            ("PSTATE", ledgers.to_str().unwrap()),
+        ],
+    );
+    let h = host.to_str().unwrap();
+    let spec = repo_root().join("tests/fixtures/runtime/secret-spec.yaml");
+    let s = spec.to_str().unwrap();
+    let _release = Release {
+        dir: &dir,
+        host: host.clone(),
+        container: "berth-secret-user",
+    };
+    let _container = ContainerGuard::claim("berth-secret-user");
+
+    let mut seen = Vec::new();
+    let dry = berth(
+        &dir,
+        &["run", "-H", h, s, "--engine", "podman", "--rm", "--dry-run"],
+    );
+    ok(&dry, "berth run --dry-run");
+    let file = out.join("db-password");
+    assert!(
+        stdout(&dry).contains(&format!("-v {}:/run/secrets/db:ro", file.display())),
+        "{}",
+        stdout(&dry)
+    );
+    seen.push(dry);
+    let fg = berth(
+        &dir,
+        &[
+            "run",
+            "-H",
+            h,
+            s,
+            "--engine",
+            "podman",
+            "--rm",
+            "--",
+            "/bin/sh",
+            "-c",
+            "cat /run/secrets/db; echo; (echo x > /run/secrets/db) 2>&1 || true",
+        ],
+    );
+    ok(&fg, "berth run --rm");
+    let inside = stdout(&fg);
+    println!(
+        "podman container berth-secret-user reads its secret: {}",
+        if inside.starts_with(value) {
+            "yes (value not shown)"
+        } else {
+            "NO"
+        }
+    );
+    assert!(
+        inside.starts_with(&format!("{value}\n")),
+        "the secret inside the container is not the store's"
+    );
+    assert!(
+        inside.contains("Read-only file system"),
+        "the secret is writable inside"
+    );
+    // The value leaked neither into berth's or podman's messages, nor into berth's state.
+    let status = berth(&dir, &["status", "-H", h, "--format", "json"]);
+    let state = std::fs::read_to_string(dir.path().join("state/web-04.json")).unwrap();
+    for text in [stderr(&fg), stdout(&status), stderr(&status), state] {
+        assert!(!text.contains(value), "the secret leaked: {text}");
+    }
+    for o in &seen {
+        assert!(
+            !stdout(o).contains(value) && !stderr(o).contains(value),
+            "the secret leaked"
+        );
+    }
+
+    let released = berth(&dir, &["release", "-H", h, "berth-secret-user"]);
+    ok(&released, "berth release");
+    assert!(
+        !dir.path().join("run").exists(),
+        "release left the secret's copy or its folders"
+    );
+    assert_state_empty(&dir, "web-04", &ledgers);
+}
