@@ -16,7 +16,7 @@ use std::io::Read;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicUsize;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use ipnet::IpNet;
@@ -373,7 +373,7 @@ pub fn provide_detail_from_json(
     cx.control_characters(root);
     let entries = root.as_map().unwrap_or_default();
     let allowed = provide_options(kind);
-    let fields = cx.fields(entries.iter(), allowed, &format!("a {kind} provide"), &[]);
+    let fields = cx.fields(entries.iter(), allowed, Context::Provide(kind, ""), &[]);
     let mut spans = FieldSpans::default();
     let detail = cx.provide_detail(kind, name, &fields, root.span, 0, &mut spans);
     match detail {
@@ -444,6 +444,16 @@ fn all_options(f: fn(&Kind) -> &'static [&'static str]) -> Vec<&'static str> {
     all.dedup();
     all
 }
+
+/// Every key that is an option of some need kind (computed once).
+static ALL_NEED_OPTIONS: LazyLock<Vec<&'static str>> = LazyLock::new(|| all_options(need_options));
+
+/// Every key that is an option of some provide kind, and `allow`.
+static ALL_PROVIDE_OPTIONS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+    let mut v = all_options(provide_options);
+    v.push("allow");
+    v
+});
 
 const KIND_WORDS: [&str; 7] = [
     "volume", "ipv6", "ipv4", "port", "device", "network", "secret",
@@ -593,9 +603,40 @@ fn tick(s: &str) -> String {
 // Conversion
 // ---------------------------------------------------------------------------
 
+/// What a map is, for messages ("a volume need"); formatted only when a
+/// diagnostic is made, so loading clean files allocates no message text.
+#[derive(Clone, Copy)]
+enum Context<'k> {
+    Lit(&'static str),
+    Need(&'k Kind),
+    Provide(&'k Kind, &'k str),
+    Provider(&'k Kind),
+}
+
+impl std::fmt::Display for Context<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Context::Lit(s) => f.write_str(s),
+            Context::Need(k) => write!(f, "a {k} need"),
+            Context::Provide(k, "") => write!(f, "a {k} provide"),
+            Context::Provide(k, n) => write!(f, "{k} provide `{n}`"),
+            Context::Provider(k) => write!(f, "a {k} provider"),
+        }
+    }
+}
+
+/// "the name of a volume", formatted only on error.
+struct NameOf<'k>(&'k Kind);
+
+impl std::fmt::Display for NameOf<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the name of a {}", self.0)
+    }
+}
+
 /// Known keys of one map, first occurrence each, with key and value nodes.
 struct Fields<'n, 'a> {
-    items: Vec<(&'n str, &'n Node<'a>, &'n Node<'a>)>,
+    items: Vec<(&'static str, &'n Node<'a>, &'n Node<'a>)>,
 }
 
 impl<'n, 'a> Fields<'n, 'a> {
@@ -636,7 +677,7 @@ impl<'s> Cx<'s> {
         self.diags.last_mut().expect("just pushed")
     }
 
-    fn wrong_type(&mut self, node: &Node<'_>, what: &str, expected: &str) {
+    fn wrong_type(&mut self, node: &Node<'_>, what: impl std::fmt::Display, expected: &str) {
         let d = self.error(
             Code::WrongType,
             node.span,
@@ -648,6 +689,8 @@ impl<'s> Cx<'s> {
     /// Reports every scalar (key or value) holding a control character.
     fn control_characters(&mut self, node: &Node<'_>) {
         match &node.value {
+            // Fast path: printable ASCII has no control characters.
+            yaml::Value::Scalar(s, _) if s.bytes().all(|b| (0x20..0x7f).contains(&b)) => {}
             yaml::Value::Scalar(s, _) => {
                 if let Some(c) = s.chars().find(|c| c.is_control()) {
                     let d = self.error(
@@ -675,11 +718,11 @@ impl<'s> Cx<'s> {
     fn fields<'n, 'a: 'n>(
         &mut self,
         entries: impl Iterator<Item = &'n (Node<'a>, Node<'a>)>,
-        allowed: &[&str],
-        context: &str,
+        allowed: &[&'static str],
+        context: Context<'_>,
         pass: &[&str],
     ) -> Fields<'n, 'a> {
-        let mut items: Vec<(&'n str, &'n Node<'a>, &'n Node<'a>)> = Vec::new();
+        let mut items: Vec<(&'static str, &'n Node<'a>, &'n Node<'a>)> = Vec::new();
         let mut seen: Vec<(&'n str, Span)> = Vec::new();
         for (k, v) in entries {
             let Some(key) = k.text() else {
@@ -702,8 +745,8 @@ impl<'s> Cx<'s> {
             if pass.contains(&key) {
                 continue;
             }
-            if allowed.contains(&key) {
-                items.push((key, k, v));
+            if let Some(known) = allowed.iter().find(|a| **a == key) {
+                items.push((known, k, v));
                 continue;
             }
             if key.chars().any(char::is_control) {
@@ -725,7 +768,7 @@ impl<'s> Cx<'s> {
         Fields { items }
     }
 
-    fn missing(&mut self, at: Span, context: &str, key: &str, example: &str) {
+    fn missing(&mut self, at: Span, context: Context<'_>, key: &str, example: &str) {
         let d = self.error(Code::MissingKey, at, format!("{context} requires `{key}`"));
         d.label = Some(format!("`{key}` missing here"));
         d.help = Some(format!("add `{key}: {example}`"));
@@ -736,7 +779,7 @@ impl<'s> Cx<'s> {
     /// A string value; plain numbers count as strings (written as they are).
     /// Values with control characters give `None` silently: they are reported
     /// once, by [`Cx::control_characters`].
-    fn string<'n>(&mut self, v: &'n Node<'_>, what: &str) -> Option<&'n str> {
+    fn string<'n>(&mut self, v: &'n Node<'_>, what: impl std::fmt::Display) -> Option<&'n str> {
         match v.scalar() {
             Some(Scalar::Str(_)) | Some(Scalar::Int(_)) => {
                 let s = v.text()?;
@@ -773,7 +816,7 @@ impl<'s> Cx<'s> {
         let mut out = Vec::with_capacity(items.len());
         let mut ok = true;
         for item in items {
-            match self.string(item, &format!("an item of {what}")) {
+            match self.string(item, format!("an item of {what}")) {
                 Some(s) => out.push((s, item.span)),
                 None => ok = false,
             }
@@ -789,7 +832,7 @@ impl<'s> Cx<'s> {
         let mut out: Vec<(String, String, Span)> = Vec::with_capacity(entries.len());
         let mut ok = true;
         for (k, val) in entries {
-            let Some(key) = self.string(k, &format!("a key of {what}")) else {
+            let Some(key) = self.string(k, format!("a key of {what}")) else {
                 ok = false;
                 continue;
             };
@@ -807,7 +850,7 @@ impl<'s> Cx<'s> {
             let value = match val.scalar() {
                 Some(Scalar::Str(_) | Scalar::Int(_) | Scalar::Bool(_)) => val.text(),
                 _ => {
-                    self.wrong_type(val, &format!("the value of {}", tick(key)), "a string");
+                    self.wrong_type(val, format!("the value of {}", tick(key)), "a string");
                     None
                 }
             };
@@ -840,7 +883,7 @@ impl<'s> Cx<'s> {
     }
 
     fn container_name(&mut self, v: &Node<'_>, what: &str) -> Option<String> {
-        let s = self.string(v, &format!("`{what}`"))?;
+        let s = self.string(v, format!("`{what}`"))?;
         if is_container_name(s) {
             return Some(s.to_string());
         }
@@ -860,7 +903,7 @@ impl<'s> Cx<'s> {
     }
 
     fn resource_name(&mut self, v: &Node<'_>, kind: &Kind) -> Option<String> {
-        let s = self.string(v, &format!("the name of a {kind}"))?;
+        let s = self.string(v, NameOf(kind))?;
         if is_resource_name(s) {
             return Some(s.to_string());
         }
@@ -882,7 +925,7 @@ impl<'s> Cx<'s> {
     }
 
     fn name_pattern(&mut self, v: &Node<'_>, kind: &Kind) -> Option<NamePattern> {
-        let s = self.string(v, &format!("the name of a {kind}"))?;
+        let s = self.string(v, NameOf(kind))?;
         let glob_chars = |c: char| matches!(c, '*' | '?' | '[' | ']' | '!' | '^');
         let plain: String = s.chars().filter(|c| !glob_chars(*c)).collect();
         let chars_ok = s.len() <= 128
@@ -946,8 +989,25 @@ impl<'s> Cx<'s> {
         if version.is_none() && opts.skip_foreign {
             return Outcome::Skipped;
         }
-        self.control_characters(root);
         let before = self.errors();
+        // Most documents hold no control character anywhere in their text
+        // (newlines aside): one byte scan then replaces the walk over every
+        // scalar. DEL, 0xc2 (the lead byte of C1 controls) and `\` (escapes
+        // in double-quoted scalars) also send the document to the walk, which
+        // decides precisely.
+        let end = (root.span.offset + root.span.len).min(self.src.text.len());
+        let region = self
+            .src
+            .text
+            .as_bytes()
+            .get(root.span.offset..end)
+            .unwrap_or_default();
+        if region
+            .iter()
+            .any(|&b| (b < 0x20 && b != b'\n') || matches!(b, 0x7f | 0xc2 | b'\\'))
+        {
+            self.control_characters(root);
+        }
         match version {
             None => {
                 let at = entries.first().map_or(root.span, |(k, _)| k.span);
@@ -1009,7 +1069,12 @@ impl<'s> Cx<'s> {
     }
 
     fn need_spec(&mut self, root: &Node<'_>, entries: &[(Node<'_>, Node<'_>)]) -> Option<NeedSpec> {
-        let f = self.fields(entries.iter(), NEED_SPEC_KEYS, "a need spec", &[]);
+        let f = self.fields(
+            entries.iter(),
+            NEED_SPEC_KEYS,
+            Context::Lit("a need spec"),
+            &[],
+        );
         let name_key = f.key("container")?;
         let name_val = f.get("container")?;
         let container = self.container_name(name_val, "container");
@@ -1202,11 +1267,11 @@ impl<'s> Cx<'s> {
     }
 
     fn need(&mut self, node: &Node<'_>) -> Option<Need> {
-        let (kind, k, v) = self.kind_key(node, &all_options(need_options), Side::Need)?;
+        let (kind, k, v) = self.kind_key(node, &ALL_NEED_OPTIONS, Side::Need)?;
         let entries = node.as_map()?;
-        let context = format!("a {kind} need");
+        let context = Context::Need(&kind);
         let key_text = k.text().unwrap_or_default();
-        let f = self.fields(entries.iter(), need_options(&kind), &context, &[key_text]);
+        let f = self.fields(entries.iter(), need_options(&kind), context, &[key_text]);
         let name = self.resource_name(v, &kind);
         let span = cover(k.span, v.span);
         let detail = match &kind {
@@ -1214,7 +1279,7 @@ impl<'s> Cx<'s> {
                 let mount = match f.get("mount") {
                     Some(m) => self.path(m, "mount path", true),
                     None => {
-                        self.missing(span, &context, "mount", "/path/in/container");
+                        self.missing(span, context, "mount", "/path/in/container");
                         None
                     }
                 };
@@ -1253,7 +1318,7 @@ impl<'s> Cx<'s> {
                     }
                 }
                 None => {
-                    self.missing(span, &context, "container_port", "80");
+                    self.missing(span, context, "container_port", "80");
                     return None;
                 }
             },
@@ -1269,7 +1334,7 @@ impl<'s> Cx<'s> {
                     mount: self.path(m, "mount path", true)?,
                 },
                 None => {
-                    self.missing(span, &context, "mount", "/run/secrets/NAME");
+                    self.missing(span, context, "mount", "/run/secrets/NAME");
                     return None;
                 }
             },
@@ -1347,7 +1412,12 @@ impl<'s> Cx<'s> {
     // --- host ----------------------------------------------------------------
 
     fn host(&mut self, _root: &Node<'_>, entries: &[(Node<'_>, Node<'_>)]) -> Option<HostManifest> {
-        let f = self.fields(entries.iter(), HOST_KEYS, "a host manifest", &[]);
+        let f = self.fields(
+            entries.iter(),
+            HOST_KEYS,
+            Context::Lit("a host manifest"),
+            &[],
+        );
         let name_key = f.key("host")?;
         let name_val = f.get("host")?;
         let host = self.container_name(name_val, "host");
@@ -1415,15 +1485,13 @@ impl<'s> Cx<'s> {
         index: usize,
         spans: &mut FieldSpans,
     ) -> Option<Provide> {
-        let mut options = all_options(provide_options);
-        options.push("allow");
-        let (kind, k, v) = self.kind_key(node, &options, Side::Provide)?;
+        let (kind, k, v) = self.kind_key(node, &ALL_PROVIDE_OPTIONS, Side::Provide)?;
         let entries = node.as_map()?;
-        let context = format!("a {kind} provide");
+        let context = Context::Provide(&kind, "");
         let mut allowed = provide_options(&kind).to_vec();
         allowed.push("allow");
         let key_text = k.text().unwrap_or_default();
-        let f = self.fields(entries.iter(), &allowed, &context, &[key_text]);
+        let f = self.fields(entries.iter(), &allowed, context, &[key_text]);
         let name = self.name_pattern(v, &kind);
         let span = cover(k.span, v.span);
         let allow = match f.get("allow") {
@@ -1587,7 +1655,7 @@ impl<'s> Cx<'s> {
         &mut self,
         f: &Fields<'n, 'a>,
         at: Span,
-        context: &str,
+        context: Context<'_>,
         keys: [&str; 2],
         none_help: &str,
     ) -> Option<(usize, &'n Node<'a>)> {
@@ -1631,11 +1699,7 @@ impl<'s> Cx<'s> {
         index: usize,
         spans: &mut FieldSpans,
     ) -> Option<ProvideDetail> {
-        let context = if name.is_empty() {
-            format!("a {kind} provide")
-        } else {
-            format!("{kind} provide `{name}`")
-        };
+        let context = Context::Provide(kind, name);
         for (key, _, v) in &f.items {
             spans.insert(index, key, v.span);
         }
@@ -1707,7 +1771,7 @@ impl<'s> Cx<'s> {
                         }
                     }
                     None => {
-                        self.missing(at, &context, "network", "NETWORK");
+                        self.missing(at, context, "network", "NETWORK");
                         None
                     }
                 };
@@ -1716,7 +1780,7 @@ impl<'s> Cx<'s> {
                 } else {
                     "add `address: 192.0.2.5` or `pool: 192.0.2.128/25`"
                 };
-                let source = match self.one_of(f, at, &context, ["address", "pool"], none_help)? {
+                let source = match self.one_of(f, at, context, ["address", "pool"], none_help)? {
                     (0, a) => self.address(a, "`address`", v6).map(AddressSource::Static),
                     (_, p) => self.net(p, "`pool`", v6).map(AddressSource::Pool),
                 };
@@ -1729,7 +1793,7 @@ impl<'s> Cx<'s> {
                 let path = match f.get("path") {
                     Some(p) => self.path(p, "volume path", false),
                     None => {
-                        self.missing(at, &context, "path", "/srv/data");
+                        self.missing(at, context, "path", "/srv/data");
                         None
                     }
                 };
@@ -1743,7 +1807,7 @@ impl<'s> Cx<'s> {
             }
             Kind::Port => {
                 let none_help = "add `host_port: 80` or `pool: 8000-8099`";
-                let source = match self.one_of(f, at, &context, ["host_port", "pool"], none_help)? {
+                let source = match self.one_of(f, at, context, ["host_port", "pool"], none_help)? {
                     (0, p) => self.host_port(p).map(PortSource::Static),
                     (_, p) => self
                         .port_pool(p)
@@ -1798,7 +1862,7 @@ impl<'s> Cx<'s> {
                         None => None,
                     },
                     None => {
-                        self.missing(at, &context, "path", "/dev/NAME");
+                        self.missing(at, context, "path", "/dev/NAME");
                         None
                     }
                 };
@@ -1813,7 +1877,7 @@ impl<'s> Cx<'s> {
                     file: self.path(p, "secret file", false)?,
                 },
                 None => {
-                    self.missing(at, &context, "file", "/etc/berth/secrets/NAME");
+                    self.missing(at, context, "file", "/etc/berth/secrets/NAME");
                     return None;
                 }
             },
@@ -1858,19 +1922,24 @@ impl<'s> Cx<'s> {
                     for item in items {
                         let Some(entries) = item.as_map() else {
                             ok = false;
-                            self.wrong_type(item, "a custom mount", "a map");
+                            self.wrong_type(item, Context::Lit("a custom mount"), "a map");
                             continue;
                         };
                         let mf = self.fields(
                             entries.iter(),
                             &["path", "mount", "read_only"],
-                            "a custom mount",
+                            Context::Lit("a custom mount"),
                             &[],
                         );
                         let path = match mf.get("path") {
                             Some(p) => self.path(p, "mount source", false),
                             None => {
-                                self.missing(item.span, "a custom mount", "path", "/host/path");
+                                self.missing(
+                                    item.span,
+                                    Context::Lit("a custom mount"),
+                                    "path",
+                                    "/host/path",
+                                );
                                 None
                             }
                         };
@@ -1879,7 +1948,7 @@ impl<'s> Cx<'s> {
                             None => {
                                 self.missing(
                                     item.span,
-                                    "a custom mount",
+                                    Context::Lit("a custom mount"),
                                     "mount",
                                     "/container/path",
                                 );
@@ -1942,13 +2011,13 @@ impl<'s> Cx<'s> {
         let (kind, k, v) = self.kind_key(node, PROVIDER_KEYS, Side::Provider)?;
         let entries = node.as_map()?;
         let key_text = k.text().unwrap_or_default();
-        let context = format!("a {kind} provider");
-        let f = self.fields(entries.iter(), PROVIDER_KEYS, &context, &[key_text]);
+        let context = Context::Provider(&kind);
+        let f = self.fields(entries.iter(), PROVIDER_KEYS, context, &[key_text]);
         let pattern = self.name_pattern(v, &kind);
         let span = cover(k.span, v.span);
         let run = match f.get("run") {
             None => {
-                self.missing(span, &context, "run", "[./script, --flag]");
+                self.missing(span, context, "run", "[./script, --flag]");
                 None
             }
             Some(r) => match self.string_list(r, "`run`") {

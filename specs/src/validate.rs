@@ -21,18 +21,18 @@ use crate::model::*;
 /// rather than the whole entry.
 #[derive(Debug, Default, Clone)]
 pub struct FieldSpans {
-    map: HashMap<(usize, String), Span>,
+    map: HashMap<(usize, &'static str), Span>,
 }
 
 impl FieldSpans {
     /// Records where field `field` of provide number `provide` is.
-    pub fn insert(&mut self, provide: usize, field: &str, span: Span) {
-        self.map.insert((provide, field.to_string()), span);
+    pub fn insert(&mut self, provide: usize, field: &'static str, span: Span) {
+        self.map.insert((provide, field), span);
     }
 
     /// Where field `field` of provide number `provide` is, if recorded.
     pub fn get(&self, provide: usize, field: &str) -> Option<Span> {
-        self.map.get(&(provide, field.to_string())).copied()
+        self.map.get(&(provide, field)).copied()
     }
 }
 

@@ -292,3 +292,23 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn control_characters_are_found_however_written() {
+    for value in [
+        "\"a\\tb\"",
+        "\"a\\x7fb\"",
+        "\"a\\u0085b\"",
+        "\"a\u{7f}b\"",
+        "'a\u{85}b'",
+        "\"a\\nb\"",
+    ] {
+        let l = load(&format!("berth: 1\ncontainer: web\nimage: {value}\n"));
+        let codes: Vec<_> = l.diagnostics.iter().map(|d| d.code).collect();
+        assert!(
+            codes.contains(&Code::ControlCharacter) || codes.contains(&Code::YamlSyntax),
+            "{value}: {codes:?}"
+        );
+        assert!(l.documents.is_empty(), "{value}");
+    }
+}
