@@ -602,3 +602,43 @@ fn progress_lines_only_on_a_terminal_and_not_with_quiet() {
     let quiet = line(true);
     assert!(!quiet.contains("provide volume"), "{quiet:?}");
 }
+
+#[test]
+fn every_code_used_by_apply_is_documented() {
+    let docs = ["docs/providers.md", "docs/state.md"]
+        .map(|d| std::fs::read_to_string(repo_root().join(d)).unwrap())
+        .join("\n");
+    let mut found = 0;
+    for src in [
+        "cli/src/cmd/apply.rs",
+        "cli/src/cmd/release.rs",
+        "cli/src/cmd/status.rs",
+    ] {
+        let text = std::fs::read_to_string(repo_root().join(src)).unwrap();
+        for piece in text.split('"').skip(1).step_by(2) {
+            if piece.starts_with("berth::") {
+                found += 1;
+                assert!(
+                    docs.contains(&format!("`{piece}`")),
+                    "{piece} (used in {src}) is not documented"
+                );
+            }
+        }
+    }
+    assert!(found >= 6, "found only {found} codes: has the code moved?");
+}
+
+#[test]
+fn emit_docker_without_an_image_is_refused_before_provisioning() {
+    let fx = Fx::new(&["ok"], "10s");
+    let app = fx.spec("app", &["volume:nfs-data"]);
+    let o = run(fx.cmd("apply").args(["--emit", "docker"]).arg(&app));
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("berth::cli::no-image"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(fx.log().is_empty());
+    assert!(!fx.state_path().exists());
+}

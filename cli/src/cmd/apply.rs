@@ -31,7 +31,16 @@ pub(crate) struct AppliedRun {
 }
 
 pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
-    let done = match apply_specs(&args.host.host, &args.specs, args.format, args.quiet)? {
+    // A docker line needs an image: refuse before provisioning anything,
+    // rather than hold resources for a configuration that cannot be printed.
+    let needs_image = args.emit == crate::args::Emit::Docker;
+    let done = match apply_specs_checked(
+        &args.host.host,
+        &args.specs,
+        args.format,
+        args.quiet,
+        needs_image,
+    )? {
         Ok(done) => done,
         Err(code) => return Ok(code),
     };
@@ -58,10 +67,41 @@ pub(crate) fn apply_specs(
     format: Format,
     quiet: bool,
 ) -> anyhow::Result<Result<AppliedRun, u8>> {
+    apply_specs_checked(host_path, spec_paths, format, quiet, false)
+}
+
+fn apply_specs_checked(
+    host_path: &Path,
+    spec_paths: &[PathBuf],
+    format: Format,
+    quiet: bool,
+    needs_image: bool,
+) -> anyhow::Result<Result<AppliedRun, u8>> {
     let (host, specs) = match load_inputs(host_path, spec_paths) {
         Ok(x) => x,
         Err(code) => return Ok(Err(code)),
     };
+    let imageless: Vec<&str> = specs
+        .iter()
+        .filter(|s| needs_image && s.image.is_none())
+        .map(|s| s.container.as_str())
+        .collect();
+    if !imageless.is_empty() {
+        eprintln!(
+            "{:?}",
+            miette::miette!(
+                code = "berth::cli::no-image",
+                help = "add `image:` to the spec, or use --emit json|compose|lxc",
+                "--emit docker needs an image, and {} has none; nothing was applied",
+                imageless
+                    .iter()
+                    .map(|c| format!("`{c}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        );
+        return Ok(Err(exit::INVALID));
+    }
     let mut locked = match store::lock(&host) {
         Ok(l) => l,
         Err(e) => return Ok(Err(report_store(&e, format))),
