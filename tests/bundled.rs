@@ -805,3 +805,51 @@ fn bundled_scripts_pass_shellcheck() {
         stderr(&o)
     );
 }
+
+/// docs/bundled-providers.md is the providers' reference: every option a
+/// script accepts is in its section, and every manifest example is a valid
+/// `providers:` entry (checked by `berth check` inside a host manifest).
+#[test]
+fn bundled_providers_doc_matches_the_scripts() {
+    let doc = std::fs::read_to_string(repo_root().join("docs/bundled-providers.md")).unwrap();
+    for script in ["linux-bridge", "dir-volume", "podman-network", "secret"] {
+        let head = format!("## `{script}`");
+        let start = doc
+            .find(&head)
+            .unwrap_or_else(|| panic!("no section {head}"));
+        let section = &doc[start..];
+        let section = &section[..section[3..].find("\n## ").map_or(section.len(), |i| i + 3)];
+        let text = std::fs::read_to_string(bundled(script)).unwrap();
+        let options: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.trim().split_once(')').map(|(arm, _)| arm))
+            .filter(|arm| arm.starts_with("--") && !arm.contains(' '))
+            .collect();
+        assert!(options.len() >= 2, "{script}: options not found");
+        for opt in options {
+            assert!(
+                section.contains(&format!("`{opt}")),
+                "{script}: {opt} is not documented in {head}"
+            );
+        }
+    }
+    let dir = crate::util::Dir::new();
+    let mut n = 0;
+    for block in doc.split("```yaml\n").skip(1) {
+        let body = block.split("```").next().unwrap();
+        let host = dir.write(
+            &format!("host{n}.yaml"),
+            &format!("berth: 1\nhost: h{n}\n{body}"),
+        );
+        let o = dir.berth().arg("check").arg(&host).output().unwrap();
+        assert_eq!(
+            code(&o),
+            0,
+            "docs/bundled-providers.md example {n}:\n{body}\n{}{}",
+            stdout(&o),
+            stderr(&o)
+        );
+        n += 1;
+    }
+    assert_eq!(n, 4, "manifest examples in docs/bundled-providers.md");
+}
