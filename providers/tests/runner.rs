@@ -412,3 +412,17 @@ fn check_reads_the_exit_status_and_release_passes_what_was_provided() {
     assert_eq!(req["op"], "release");
     assert_eq!(req["provided"], provided);
 }
+
+#[test]
+fn control_characters_in_the_output_are_refused() {
+    // A newline in a path would break line-based formats (LXC config).
+    let f = Fixture::new();
+    let kind = Kind::Volume;
+    f.script(
+        "prov",
+        r#"printf '{"path": "/srv/x\\nlxc.hook.pre-start = /bin/evil"}\n'"#,
+    );
+    let run = argv(&["./prov"]);
+    let e = provide(&call(&run, f.path(), &kind, SEC)).unwrap_err();
+    assert!(matches!(*e.failure, Failure::InvalidEntry { .. }), "{e}");
+}
