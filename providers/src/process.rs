@@ -82,11 +82,14 @@ pub fn resolve_program(
 ) -> Result<PathBuf, Failure> {
     if argv0.contains('/') {
         let p = Path::new(argv0);
-        return Ok(if p.is_absolute() {
+        let p = if p.is_absolute() {
             p.to_path_buf()
         } else {
             base_dir.join(p)
-        });
+        };
+        // Absolute, because the child starts in `base_dir`: a relative program
+        // path would be resolved a second time from there.
+        return std::path::absolute(&p).map_err(|source| Failure::Spawn { path: p, source });
     }
     std::env::split_paths(path_var)
         .filter(|d| !d.as_os_str().is_empty())

@@ -205,15 +205,8 @@ fn invoke(op: Op, call: &Call<'_>) -> Result<RawOutput, ProviderError> {
         timeout: call.timeout,
         ..Limits::default()
     };
-    let out = process::run(
-        &exe,
-        &call.run[1..],
-        &env,
-        call.base_dir,
-        request(op, call),
-        &limits,
-    )
-    .map_err(
+    let cwd = std::path::absolute(call.base_dir).map_err(|e| err(Failure::Io(e), Vec::new()))?;
+    let out = process::run(&exe, &call.run[1..], &env, &cwd, request(op, call), &limits).map_err(
         |RunFailure {
              failure,
              stderr_tail,

@@ -426,3 +426,18 @@ fn control_characters_in_the_output_are_refused() {
     let e = provide(&call(&run, f.path(), &kind, SEC)).unwrap_err();
     assert!(matches!(*e.failure, Failure::InvalidEntry { .. }), "{e}");
 }
+
+#[test]
+fn a_relative_manifest_folder_works_from_any_working_directory() {
+    // `-H specs/host.yaml` gives a relative base dir; the provider starts in
+    // it, and its `run[0]` must still resolve against it only once.
+    let cwd = std::env::current_dir().unwrap();
+    let tmp = tempfile::tempdir_in(&cwd).unwrap();
+    let rel = tmp.path().strip_prefix(&cwd).unwrap().to_path_buf();
+    let f = Fixture { dir: tmp };
+    f.script("bin/prov", r#"echo '{"path": "/x"}'"#);
+    assert!(rel.is_relative() && rel.join("bin/prov").exists());
+    let run = argv(&["bin/prov"]);
+    let kind = Kind::Volume;
+    provide(&call(&run, &rel, &kind, SEC)).unwrap();
+}
