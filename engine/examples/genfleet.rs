@@ -229,7 +229,10 @@ fn container(c: usize, rng: &mut Rng) -> Doc {
         ]),
         // Unplaceable: read-write on a read-only volume, a volume no host
         // has, a zone no host is in.
-        730..=734 => needs.push(vec![("volume", s("data")), ("mount", s("/data-rw"))]),
+        730..=734 => {
+            needs.retain(|n| n[0].1 != s("data"));
+            needs.push(vec![("volume", s("data")), ("mount", s("/data"))]);
+        }
         735..=739 => needs.push(vec![("volume", s("archive")), ("mount", s("/archive"))]),
         740..=744 => placement = Some("z"),
         _ => {}

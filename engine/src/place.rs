@@ -31,8 +31,9 @@
 //! Failure is data: [`HostReason`] and [`ReasonCount`]; text is the CLI's.
 //! Each host is counted under one reason, the first in this order: a missing
 //! label, a missing resource (no provide and no provider, first need in file
-//! order), an exclusive resource already held, then the first need the host
-//! rejects in file order.
+//! order), a volume needed read-write that the host lends read-only, an
+//! exclusive resource already held, then the first need the host rejects in
+//! file order.
 
 mod fleet;
 mod host;
@@ -356,6 +357,16 @@ fn histogram(
             None,
         );
         remaining.intersect_with(cand);
+    }
+    for pn in needs {
+        if let (true, Some(ro)) = (pn.rw, &f.keys[pn.info as usize].read_only) {
+            add(
+                Group::Need(pn.need, Why::ReadOnly),
+                remaining.intersection_count(ro),
+                None,
+            );
+            remaining.difference_with(ro);
+        }
     }
     for pn in needs {
         for &h in held.get(&pn.key).map_or(&[][..], Vec::as_slice) {

@@ -1,7 +1,555 @@
-//! `berth place` (to be written).
+//! `berth place --hosts PATH... SPEC...`: fleet placement. Loads every file in
+//! parallel, places each container with `berth_engine::place`, prints where
+//! each went (stdout) and why the others fit nowhere (stderr, or in the JSON),
+//! and optionally explains one host in full (`--explain`) through the
+//! single-host solver and writes run configurations (`--out`).
+//!
+//! Documents are told apart by their kind (`host:` or `container:`), not by
+//! which list named their file. Exit 0 when every container is placed, 1 when
+//! one is not or the input is invalid, 2 for an `--explain` host not in the
+//! fleet. See docs/placement.md.
 
-use crate::args::PlaceArgs;
+use std::collections::HashMap;
+use std::fmt::{self, Write as _};
+use std::io::{BufWriter, Write as _};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
 
-pub fn run(_args: PlaceArgs) -> anyhow::Result<u8> {
-    anyhow::bail!("`berth place` is not implemented yet")
+use anyhow::Context as _;
+use berth_engine::place::{place, HostReason, Placement, ReasonCount};
+use berth_engine::plan::Plan;
+use berth_engine::solve::solve;
+use berth_engine::state::State;
+use berth_specs::load::{load_file, LoadOptions};
+use berth_specs::{Diagnostic, Document, HostManifest, NeedSpec, Source, Span};
+use rayon::prelude::*;
+use serde_json::json;
+
+use crate::args::{Emit, Format, PlaceArgs};
+use crate::exit;
+use crate::render::{self, print_diagnostics};
+
+/// Folders never walked: build output and VCS internals are not manifests.
+const SKIP_DIRS: &[&str] = &["target", ".git", "node_modules"];
+
+/// Unplaced containers explained with `--explain` in full; past this the
+/// output would drown the reader (the JSON has them all).
+const EXPLAIN_LIMIT: usize = 50;
+
+/// Files under the given paths: files as named, folders walked for `.yaml`,
+/// `.yml` and `.json`, sorted, without following symlinked folders.
+fn collect(paths: &[PathBuf], out: &mut Vec<PathBuf>) {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            // Reported when loaded: load_file says why it cannot be read.
+            out.push(dir.to_path_buf());
+            return;
+        };
+        let mut entries: Vec<_> = entries.filter_map(Result::ok).collect();
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let (path, Ok(ft)) = (e.path(), e.file_type()) else {
+                continue;
+            };
+            let ext = path.extension().and_then(|x| x.to_str()).unwrap_or("");
+            if ft.is_dir() && !SKIP_DIRS.iter().any(|s| e.file_name() == *s) {
+                walk(&path, out);
+            } else if ["yaml", "yml", "json"].contains(&ext) && path.is_file() {
+                out.push(path);
+            }
+        }
+    }
+    for p in paths {
+        if p.is_dir() {
+            walk(p, out);
+        } else {
+            out.push(p.clone());
+        }
+    }
+}
+
+/// A placement diagnostic for people: code, message, help; no snippet (a
+/// fleet file is megabytes, and each location is in the message).
+struct PlaceDiag {
+    code: &'static str,
+    message: String,
+    help: Option<String>,
+}
+
+impl fmt::Debug for PlaceDiag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl fmt::Display for PlaceDiag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for PlaceDiag {}
+
+impl miette::Diagnostic for PlaceDiag {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new(self.code))
+    }
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+}
+
+fn print_place_diag(d: PlaceDiag) {
+    render::install_hook();
+    eprintln!("{:?}", miette::Report::new(d));
+}
+
+fn at(source: &Source, span: Span) -> String {
+    format!("{}:{}", source.path.display(), span.line)
+}
+
+/// Timings on stderr with `BERTH_PLACE_TIMINGS=1` (docs/performance.md uses
+/// them for the parsing share).
+struct Timer {
+    on: bool,
+    start: Instant,
+    last: Instant,
+}
+
+impl Timer {
+    fn new() -> Timer {
+        let now = Instant::now();
+        Timer {
+            on: std::env::var_os("BERTH_PLACE_TIMINGS").is_some_and(|v| v == "1"),
+            start: now,
+            last: now,
+        }
+    }
+    fn lap(&mut self, what: &str) {
+        if self.on {
+            let now = Instant::now();
+            eprintln!(
+                "timing: {what:<8} {:>8.1} ms (total {:.1} ms)",
+                (now - self.last).as_secs_f64() * 1e3,
+                (now - self.start).as_secs_f64() * 1e3
+            );
+            self.last = now;
+        }
+    }
+}
+
+pub fn run(args: PlaceArgs) -> anyhow::Result<u8> {
+    let mut timer = Timer::new();
+    let mut files = Vec::new();
+    collect(&args.hosts, &mut files);
+    collect(&args.specs, &mut files);
+    let opts = LoadOptions {
+        max_file_size: args.max_file_size,
+        skip_foreign: false,
+    };
+    let loaded: Vec<_> = files.par_iter().map(|f| load_file(f, &opts)).collect();
+    let mut hosts: Vec<HostManifest> = Vec::new();
+    let mut specs: Vec<NeedSpec> = Vec::new();
+    let mut diagnostics: Vec<Diagnostic> = Vec::new();
+    for l in loaded {
+        diagnostics.extend(l.diagnostics);
+        for d in l.documents {
+            match d {
+                Document::Host(h) => hosts.push(h),
+                Document::Need(s) => specs.push(s),
+            }
+        }
+    }
+    timer.lap("load");
+    if diagnostics.iter().any(Diagnostic::is_error) {
+        print_diagnostics(&diagnostics);
+        return Ok(exit::INVALID);
+    }
+    print_diagnostics(&diagnostics);
+    if let Some(code) = duplicates(&hosts, &specs) {
+        return Ok(code);
+    }
+    let explain = match &args.explain {
+        None => None,
+        Some(name) => match hosts.iter().position(|h| &h.host == name) {
+            Some(i) => Some(i),
+            None => {
+                print_place_diag(PlaceDiag {
+                    code: "berth::place::unknown-host",
+                    message: format!("--explain names host `{name}`, which is not in the fleet"),
+                    help: Some(format!("the fleet has {} host(s)", hosts.len())),
+                });
+                return Ok(exit::USAGE);
+            }
+        },
+    };
+
+    let host_refs: Vec<&HostManifest> = hosts.iter().collect();
+    let spec_refs: Vec<&NeedSpec> = specs.iter().collect();
+    let placement = place(&host_refs, &spec_refs);
+    timer.lap("place");
+
+    if let Some(dir) = &args.out {
+        write_out(dir, args.emit, &host_refs, &spec_refs, &placement)?;
+        timer.lap("out");
+    }
+    let explained = explain.map(|h| explain_host(h, &host_refs, &spec_refs, &placement));
+    match args.format {
+        Format::Json => print_json(&host_refs, &spec_refs, &placement, explained.as_ref())?,
+        Format::Human => print_human(&host_refs, &spec_refs, &placement, explained.as_ref())?,
+    }
+    timer.lap("output");
+    Ok(if placement.unplaced == 0 {
+        exit::OK
+    } else {
+        exit::INVALID
+    })
+}
+
+/// Two hosts or two containers with one name would make the output (and
+/// `--out DIR/<host>/<container>`) ambiguous: refuse, naming both places.
+fn duplicates(hosts: &[HostManifest], specs: &[NeedSpec]) -> Option<u8> {
+    let mut found = false;
+    let mut seen: HashMap<&str, (&Source, Span)> = HashMap::new();
+    for h in hosts {
+        if let Some((src, span)) = seen.insert(&h.host, (&h.source, h.span)) {
+            found = true;
+            print_place_diag(PlaceDiag {
+                code: "berth::place::duplicate-host",
+                message: format!(
+                    "host `{}` is defined twice: {} and {}",
+                    h.host,
+                    at(src, span),
+                    at(&h.source, h.span)
+                ),
+                help: Some("each host of a fleet needs its own name".into()),
+            });
+        }
+    }
+    let mut seen: HashMap<&str, (&Source, Span)> = HashMap::new();
+    for s in specs {
+        if let Some((src, span)) = seen.insert(&s.container, (&s.source, s.span)) {
+            found = true;
+            print_place_diag(PlaceDiag {
+                code: "berth::place::duplicate-container",
+                message: format!(
+                    "container `{}` is defined twice: {} and {}",
+                    s.container,
+                    at(src, span),
+                    at(&s.source, s.span)
+                ),
+                help: Some("each container of a release needs its own name".into()),
+            });
+        }
+    }
+    found.then_some(exit::INVALID)
+}
+
+/// "lack volume `webpages`" and the like: one host count's reason as text.
+fn reason_text(r: &ReasonCount) -> String {
+    let kn = |k: &dyn fmt::Display, n: &str| format!("{k} `{n}`");
+    match &r.reason {
+        HostReason::Label { key, value } => format!("lack label {key}={value}"),
+        HostReason::Missing { kind, name } => format!("lack {}", kn(kind, name)),
+        HostReason::Held { kind, name } => {
+            let mut t = format!("hold {} for ", kn(kind, name));
+            let names: Vec<String> = r.holders.iter().map(|h| format!("`{h}`")).collect();
+            t.push_str(&names.join(", "));
+            if r.hosts > r.holders.len() {
+                let _ = write!(t, " and {} other(s)", r.hosts - r.holders.len());
+            }
+            t
+        }
+        HostReason::ReadOnly { kind, name } => {
+            format!("lend {} read-only (needed read-write)", kn(kind, name))
+        }
+        HostReason::Denied { kind, name } => {
+            format!("deny {} by their `allow` list", kn(kind, name))
+        }
+        HostReason::OutsidePrefix { kind, name } => {
+            format!("offer {} only outside the needed prefix", kn(kind, name))
+        }
+        HostReason::Protocol { kind, name } => {
+            format!("offer {} with another protocol", kn(kind, name))
+        }
+        HostReason::NoNetwork {
+            kind,
+            name,
+            network,
+        } => format!("lack network `{network}` that {} lives on", kn(kind, name)),
+        HostReason::Exhausted { kind, name } => {
+            format!("have no free address or port for {}", kn(kind, name))
+        }
+    }
+}
+
+fn histogram_text(p: &Placement, reasons: &[ReasonCount]) -> String {
+    let parts: Vec<String> = reasons
+        .iter()
+        .map(|r| format!("{} {}", r.hosts, reason_text(r)))
+        .collect();
+    format!("0/{} hosts: {}", p.hosts, parts.join(", "))
+}
+
+/// One host's full explanation for each container that could not be placed:
+/// the single-host solver on what was placed there plus that container.
+struct Explained {
+    host: usize,
+    on_host: Vec<usize>,
+    plans: Vec<(usize, Plan)>,
+    truncated: usize,
+}
+
+fn explain_host(
+    h: usize,
+    hosts: &[&HostManifest],
+    specs: &[&NeedSpec],
+    p: &Placement,
+) -> Explained {
+    let on_host = p.on_host(h);
+    let unplaced: Vec<usize> = p
+        .placements
+        .iter()
+        .filter(|c| c.host.is_none())
+        .map(|c| c.spec)
+        .collect();
+    let truncated = unplaced.len().saturating_sub(EXPLAIN_LIMIT);
+    let host = hosts[h];
+    let state = State::new(&host.host);
+    let plans = unplaced
+        .par_iter()
+        .take(EXPLAIN_LIMIT)
+        .map(|&c| {
+            let mut set: Vec<&NeedSpec> = on_host.iter().map(|&i| specs[i]).collect();
+            set.push(specs[c]);
+            (c, solve(host, &state, &set))
+        })
+        .collect();
+    Explained {
+        host: h,
+        on_host,
+        plans,
+        truncated,
+    }
+}
+
+fn print_human(
+    hosts: &[&HostManifest],
+    specs: &[&NeedSpec],
+    p: &Placement,
+    explained: Option<&Explained>,
+) -> anyhow::Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let width = specs.iter().map(|s| s.container.len()).max().unwrap_or(0);
+    for c in &p.placements {
+        if let Some(h) = c.host {
+            writeln!(
+                out,
+                "{:<width$}  -> {}",
+                specs[c.spec].container, hosts[h].host
+            )?;
+        }
+    }
+    out.flush()?;
+    for c in p.placements.iter().filter(|c| c.host.is_none()) {
+        let s = specs[c.spec];
+        print_place_diag(PlaceDiag {
+            code: "berth::place::unplaced",
+            message: format!(
+                "container `{}` ({}) fits on no host",
+                s.container,
+                at(&s.source, s.span)
+            ),
+            help: Some(histogram_text(p, &c.reasons)),
+        });
+    }
+    if let Some(e) = explained {
+        let host = hosts[e.host];
+        let names: Vec<&str> = e
+            .on_host
+            .iter()
+            .map(|&i| specs[i].container.as_str())
+            .collect();
+        eprintln!(
+            "host `{}` ({}) runs {} container(s){}{}",
+            host.host,
+            at(&host.source, host.span),
+            names.len(),
+            if names.is_empty() { "" } else { ": " },
+            names.join(", ")
+        );
+        for (c, plan) in &e.plans {
+            let s = specs[*c];
+            let Some(cp) = plan.containers.iter().find(|x| x.container == s.container) else {
+                continue;
+            };
+            if cp.satisfied {
+                eprintln!(
+                    "container `{}` alone would fit on `{}`, beside what is placed there",
+                    s.container, host.host
+                );
+                continue;
+            }
+            eprintln!("why container `{}` cannot run on `{}`:", s.container, host.host);
+            let diags: Vec<Diagnostic> = cp
+                .unmet
+                .iter()
+                .map(|u| crate::explain_render::unmet_diagnostic(u, s, host))
+                .collect();
+            print_diagnostics(&diags);
+        }
+        if e.truncated > 0 {
+            eprintln!(
+                "{} more unplaced container(s) not explained here (--format json has every placement)",
+                e.truncated
+            );
+        }
+    }
+    eprintln!(
+        "placed {} of {} container(s) on {} host(s); {} unplaced",
+        p.placed,
+        p.placed + p.unplaced,
+        p.hosts,
+        p.unplaced
+    );
+    Ok(())
+}
+
+fn print_json(
+    hosts: &[&HostManifest],
+    specs: &[&NeedSpec],
+    p: &Placement,
+    explained: Option<&Explained>,
+) -> anyhow::Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    write!(
+        out,
+        "{{\"hosts\":{},\"placed\":{},\"unplaced\":{},\"placements\":[",
+        p.hosts, p.placed, p.unplaced
+    )?;
+    // Streamed: 150,000 placements need no intermediate tree.
+    for (i, c) in p.placements.iter().enumerate() {
+        if i > 0 {
+            out.write_all(b",")?;
+        }
+        let s = specs[c.spec];
+        let v = match c.host {
+            Some(h) => json!({"container": s.container, "host": hosts[h].host}),
+            None => json!({
+                "container": s.container,
+                "host": null,
+                "file": s.source.path,
+                "line": s.span.line,
+                "reasons": c.reasons,
+            }),
+        };
+        serde_json::to_writer(&mut out, &v)?;
+    }
+    out.write_all(b"]")?;
+    if let Some(e) = explained {
+        let unmet: Vec<_> = e
+            .plans
+            .iter()
+            .filter_map(|(c, plan)| {
+                let s = specs[*c];
+                plan.containers
+                    .iter()
+                    .find(|x| x.container == s.container)
+                    .map(|cp| json!({"container": s.container, "satisfied": cp.satisfied, "unmet": cp.unmet}))
+            })
+            .collect();
+        let on_host: Vec<&str> = e
+            .on_host
+            .iter()
+            .map(|&i| specs[i].container.as_str())
+            .collect();
+        out.write_all(b",\"explain\":")?;
+        serde_json::to_writer(
+            &mut out,
+            &json!({
+                "host": hosts[e.host].host,
+                "containers": on_host,
+                "unplaced": unmet,
+                "not_explained": e.truncated,
+            }),
+        )?;
+    }
+    out.write_all(b"}\n")?;
+    out.flush()?;
+    Ok(())
+}
+
+fn extension(emit: Emit) -> &'static str {
+    match emit {
+        Emit::Docker => "sh",
+        Emit::Compose => "compose.yaml",
+        Emit::Lxc => "conf",
+        Emit::Json => "json",
+    }
+}
+
+/// Writes `DIR/<host>/<container>.<ext>` for every placed container, from the
+/// single-host solver's plan of each host (hosts in parallel). A container
+/// whose configuration needs provider steps first is reported, not written.
+fn write_out(
+    dir: &Path,
+    emit: Emit,
+    hosts: &[&HostManifest],
+    specs: &[&NeedSpec],
+    p: &Placement,
+) -> anyhow::Result<()> {
+    let results: Vec<anyhow::Result<Vec<String>>> = (0..hosts.len())
+        .into_par_iter()
+        .map(|h| {
+            let on = p.on_host(h);
+            if on.is_empty() {
+                return Ok(Vec::new());
+            }
+            let host = hosts[h];
+            let set: Vec<&NeedSpec> = on.iter().map(|&i| specs[i]).collect();
+            let plan = solve(host, &State::new(&host.host), &set);
+            let hdir = dir.join(&host.host);
+            std::fs::create_dir_all(&hdir)
+                .with_context(|| format!("cannot create {}", hdir.display()))?;
+            let mut skipped = Vec::new();
+            for (spec, cp) in set.iter().zip(&plan.containers) {
+                let single = Plan {
+                    satisfied: cp.satisfied,
+                    host: plan.host.clone(),
+                    containers: vec![cp.clone()],
+                    steps: plan
+                        .steps
+                        .iter()
+                        .filter(|s| s.users.contains(&cp.container))
+                        .cloned()
+                        .collect(),
+                    cycle: None,
+                };
+                let pending = !single.steps.is_empty();
+                match (pending, crate::cmd::plan::emit_text(emit, host, &[spec], &single)) {
+                    (false, Ok(text)) => {
+                        let path = hdir.join(format!("{}.{}", spec.container, extension(emit)));
+                        std::fs::write(&path, text)
+                            .with_context(|| format!("cannot write {}", path.display()))?;
+                    }
+                    (true, _) => skipped.push(format!(
+                        "{}/{}: needs provider steps on the host first (`berth apply` there writes it)",
+                        host.host, spec.container
+                    )),
+                    (false, Err(e)) => skipped.push(format!("{}/{}: {e:#}", host.host, spec.container)),
+                }
+            }
+            Ok(skipped)
+        })
+        .collect();
+    for r in results {
+        for line in r? {
+            eprintln!("warning: not written: {line}");
+        }
+    }
+    Ok(())
 }

@@ -131,6 +131,10 @@ pub(crate) struct KeyInfo {
     pub(crate) provs: Vec<u32>,
     /// Hosts with an exact provide, a matching pattern or a covering provider.
     pub(crate) cand: Arc<FixedBitSet>,
+    /// Hosts whose exact provide lends a volume read-only, when there are any:
+    /// a read-write need can never use them (exact is the only candidate), so
+    /// they leave its candidates up front instead of being tried one by one.
+    pub(crate) read_only: Option<FixedBitSet>,
 }
 
 /// One need of one container, interned.
@@ -143,6 +147,8 @@ pub(crate) struct PNeed {
     pub(crate) need: u32,
     /// The container wants it for itself alone (`exclusive: true` on a volume).
     pub(crate) wants_excl: bool,
+    /// A volume needed read-write.
+    pub(crate) rw: bool,
 }
 
 /// The fleet's static index.
@@ -298,11 +304,19 @@ impl<'a> Fleet<'a> {
                         ..
                     }
                 );
+                let rw = matches!(
+                    need.detail,
+                    NeedDetail::Volume {
+                        read_only: false,
+                        ..
+                    }
+                );
                 needs.push(PNeed {
                     key,
                     info,
                     need: i as u32,
                     wants_excl,
+                    rw,
                 });
             }
             out.push(needs);
@@ -348,17 +362,33 @@ impl<'a> Fleet<'a> {
             .par_iter()
             .zip(sigs.into_par_iter().zip(base.into_par_iter()))
             .map(|(key, ((pats, provs), bits))| {
-                let cand = match self.exact.get(key) {
-                    None => bits,
-                    Some(hosts) => {
-                        let mut b = (*bits).clone();
-                        for &h in hosts {
-                            b.insert(h as usize);
+                let (mut read_only, mut cand) = (None, bits);
+                if let Some(hosts) = self.exact.get(key) {
+                    let mut b = (*cand).clone();
+                    let mut ro = FixedBitSet::with_capacity(n);
+                    for &h in hosts {
+                        b.insert(h as usize);
+                        let pi = self.host_idx[h as usize].exact[key];
+                        let p = &self.hosts[h as usize].provides[pi as usize];
+                        if matches!(
+                            p.detail,
+                            ProvideDetail::Volume {
+                                read_only: true,
+                                ..
+                            }
+                        ) {
+                            ro.insert(h as usize);
                         }
-                        Arc::new(b)
                     }
-                };
-                KeyInfo { pats, provs, cand }
+                    cand = Arc::new(b);
+                    read_only = (!ro.is_clear()).then_some(ro);
+                }
+                KeyInfo {
+                    pats,
+                    provs,
+                    cand,
+                    read_only,
+                }
             })
             .collect();
         self.keys.extend(infos);
@@ -383,7 +413,11 @@ impl<'a> Fleet<'a> {
     pub(crate) fn static_set(&self, spec: &NeedSpec, needs: &[PNeed]) -> FixedBitSet {
         let mut w = self.label_set(spec);
         for pn in needs {
-            w.intersect_with(&self.keys[pn.info as usize].cand);
+            let info = &self.keys[pn.info as usize];
+            w.intersect_with(&info.cand);
+            if let (true, Some(ro)) = (pn.rw, &info.read_only) {
+                w.difference_with(ro);
+            }
         }
         w
     }
