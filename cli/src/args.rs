@@ -205,7 +205,8 @@ pub struct StatusArgs {
 #[derive(Debug, Args)]
 pub struct PlaceArgs {
     /// Host manifests (files or folders; several documents per file; `.json` accepted).
-    #[arg(long, required = true, num_args = 1..)]
+    /// Repeat the flag for several: `--hosts a.yaml --hosts fleet/`.
+    #[arg(long, required = true, num_args = 1)]
     pub hosts: Vec<PathBuf>,
     /// Need specs (files or folders).
     #[arg(required = true)]
@@ -222,6 +223,9 @@ pub struct PlaceArgs {
     /// Show the full per-need explanation for this host.
     #[arg(long, value_name = "HOST")]
     pub explain: Option<String>,
+    /// Largest file accepted, in bytes (fleets are big: default 256 MiB).
+    #[arg(long, default_value_t = 256 * 1024 * 1024)]
+    pub max_file_size: u64,
 }
 
 /// `berth schema`.
