@@ -134,6 +134,27 @@ impl<'a> Node<'a> {
             .map(|(_, v)| v)
     }
 
+    /// The node as JSON data (scalars resolved like the loader does), for
+    /// validating a YAML file against the JSON Schema.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match &self.value {
+            Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
+            Value::Map(entries) => J::Object(
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.text().unwrap_or_default().to_string(), v.to_json()))
+                    .collect(),
+            ),
+            Value::Scalar(..) => match self.scalar() {
+                Some(Scalar::Null) | None => J::Null,
+                Some(Scalar::Bool(b)) => J::Bool(b),
+                Some(Scalar::Int(i)) => J::from(i),
+                Some(Scalar::Str(s)) => J::String(s.to_string()),
+            },
+        }
+    }
+
     fn count(&self) -> usize {
         1 + match &self.value {
             Value::Scalar(..) => 0,
