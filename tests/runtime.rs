@@ -673,7 +673,6 @@ fn unmet_need_starts_no_container() {
     let (dir, net, host) = (&case.dir, &case.net, &case.host);
     let spec = repo_root().join("tests/fixtures/runtime/unmet.yaml");
     let _container = ContainerGuard::claim("berth-unmet");
-    let before = podman_containers();
     let o = berth(
         dir,
         &[
@@ -693,7 +692,11 @@ fn unmet_need_starts_no_container() {
         "the explanation does not name the need:\n{err}"
     );
     assert!(!err.contains("berth: starting"), "{err}");
-    assert_eq!(podman_containers(), before, "a container was created");
+    // By name: other tests start containers of their own meanwhile.
+    assert!(
+        !podman_containers().iter().any(|n| n == "berth-unmet"),
+        "a container was created"
+    );
     assert!(!podman_networks().contains(net));
     assert!(!dir.path().join("volumes").exists());
 }
@@ -708,7 +711,6 @@ fn provider_failure_starts_no_container_and_rolls_back() {
     let case = PodmanHost::new("broken-provider-host.yaml", "f");
     let (dir, net, host, ledgers) = (&case.dir, &case.net, &case.host, &case.ledgers);
     let _container = ContainerGuard::claim("webserver");
-    let before = podman_containers();
     let o = berth(
         dir,
         &[
@@ -729,7 +731,10 @@ fn provider_failure_starts_no_container_and_rolls_back() {
         err.contains("must be an absolute path"),
         "the provider's error is not shown:\n{err}"
     );
-    assert_eq!(podman_containers(), before, "a container was created");
+    assert!(
+        !podman_containers().iter().any(|n| n == "webserver"),
+        "a container was created"
+    );
     assert!(
         !podman_networks().contains(net),
         "the network was not rolled back"
