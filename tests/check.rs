@@ -1,1 +1,295 @@
-//! (to be written)
+//! `berth check` and `berth schema` end to end: the bundled examples pass, every
+//! mistake of a file is reported with its line, folders are walked like a repo
+//! in CI (foreign YAML skipped and counted), JSON output for tools, warnings
+//! and `--deny-warnings`, `--live`, size limits, and the JSON Schemas.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+use crate::util::{berth_bin, code, repo_root, run, stderr, stdout, Dir};
+
+/// `berth check ARGS` run from the repository root, so paths in the output are
+/// the relative ones given.
+fn check(args: &[&str]) -> Output {
+    let mut c = Command::new(berth_bin());
+    c.current_dir(repo_root())
+        .env("NO_COLOR", "1")
+        .arg("check")
+        .args(args);
+    run(&mut c)
+}
+
+const FIXTURES: &str = "tests/fixtures/check";
+
+fn fixture(name: &str) -> String {
+    format!("{FIXTURES}/{name}")
+}
+
+/// The stderr without trailing spaces (miette pads some lines).
+fn report(o: &Output) -> String {
+    stderr(o)
+        .lines()
+        .map(str::trim_end)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn bundled_examples_pass() {
+    let o = check(&["specs/examples/"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(
+            "checked 4 documents in 4 files, skipped 0 non-berth documents: 0 errors, 0 warnings"
+        ),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn five_mistakes_are_all_reported_with_their_lines() {
+    let o = check(&[&fixture("five-mistakes.yaml")]);
+    assert_eq!(code(&o), 1);
+    let text = report(&o);
+    for (code, line) in [
+        ("berth::format::invalid-container-name", 3),
+        ("berth::need::unknown-kind", 5),
+        ("berth::need::bad-mount", 7),
+        ("berth::need::bad-port", 9),
+        ("berth::format::unknown-key", 11),
+    ] {
+        assert!(text.contains(code), "{code} missing:\n{text}");
+        let place = format!("[{}:{line}:", fixture("five-mistakes.yaml"));
+        assert!(text.contains(&place), "{place} missing:\n{text}");
+    }
+    assert!(
+        text.contains("1 document in 1 file, skipped 0 non-berth documents: 5 errors, 0 warnings")
+    );
+    insta::assert_snapshot!("check_five_mistakes", text);
+}
+
+#[test]
+fn volum_says_did_you_mean_volume_with_the_line() {
+    let o = check(&[&fixture("volum.yaml")]);
+    assert_eq!(code(&o), 1);
+    let text = report(&o);
+    assert!(text.contains("did you mean `volume`?"), "{text}");
+    assert!(
+        text.contains(&format!("[{}:4:5]", fixture("volum.yaml"))),
+        "{text}"
+    );
+    assert!(text.contains(" 4 │   - volum: data"), "{text}");
+}
+
+#[test]
+fn json_format_gives_every_diagnostic_as_data() {
+    let o = check(&[
+        "--format",
+        "json",
+        &fixture("five-mistakes.yaml"),
+        &fixture("volum.yaml"),
+    ]);
+    assert_eq!(code(&o), 1);
+    let v: Value = serde_json::from_str(&stdout(&o)).expect("stdout is JSON");
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["errors"], 6);
+    assert_eq!(v["files"], 2);
+    let d = &v["diagnostics"][5];
+    assert_eq!(d["code"], "berth::need::unknown-kind");
+    assert_eq!(d["severity"], "error");
+    assert_eq!(d["file"], fixture("volum.yaml"));
+    assert_eq!(d["line"], 4);
+    assert_eq!(d["column"], 5);
+    assert_eq!(d["message"], "unknown kind `volum`");
+    assert_eq!(d["help"], "did you mean `volume`?");
+    for d in v["diagnostics"].as_array().unwrap() {
+        for key in [
+            "code", "severity", "file", "line", "column", "message", "help",
+        ] {
+            assert!(d.get(key).is_some(), "{key} missing in {d}");
+        }
+    }
+}
+
+#[test]
+fn a_folder_is_walked_like_a_repository() {
+    let dir = Dir::new();
+    dir.write(
+        ".github/workflows/ci.yml",
+        "name: CI\non: [push]\njobs: {}\n",
+    );
+    dir.write(
+        "k8s/deploy.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\n---\napiVersion: v1\nkind: Service\n",
+    );
+    dir.write("web/Dockerfile", "FROM scratch\n");
+    dir.write(
+        "web/berth.yaml",
+        "berth: 1\ncontainer: web\nneeds:\n  - volume: pages\n    mount: /var/www\n",
+    );
+    dir.write(
+        "hosts/web-01.yml",
+        "berth: 1\nhost: web-01\nprovides:\n  - volume: pages\n    path: /srv/pages\n",
+    );
+    // Build output and VCS internals are never read, and files that are not
+    // YAML are not berth files.
+    dir.write("target/debug/broken.yaml", "berth: 1\ncontainer: [\n");
+    dir.write(".git/config.yaml", "berth: 1\nhost: [\n");
+    dir.write("notes.txt", "berth: 1\n");
+    let o = run(dir.berth().args(["check", "."]));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(
+            "checked 2 documents in 4 files, skipped 3 non-berth documents: 0 errors, 0 warnings"
+        ),
+        "{}",
+        stderr(&o)
+    );
+
+    // A berth file with a mistake in the folder fails the run.
+    dir.write(
+        "api/berth.yaml",
+        "berth: 1\ncontainer: api\nneeds:\n  - volum: x\n",
+    );
+    let o = run(dir.berth().args(["check", "."]));
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("berth::need::unknown-kind"));
+
+    // A file named on the command line is always a berth file.
+    let o = run(dir.berth().args(["check", "k8s/deploy.yaml"]));
+    assert_eq!(code(&o), 1);
+    assert!(
+        stderr(&o).contains("berth::format::version-missing"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn warnings_pass_unless_denied() {
+    let f = fixture("static-in-pool.yaml");
+    let o = check(&[&f]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stderr(&o).contains("berth::host::static-in-pool"));
+    assert!(stderr(&o).contains("0 errors, 1 warning"), "{}", stderr(&o));
+    let o = check(&["--deny-warnings", &f]);
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("(warnings denied)"), "{}", stderr(&o));
+}
+
+#[test]
+fn json_files_are_checked_when_named() {
+    let o = check(&["--format", "json", &fixture("fleet.json")]);
+    assert_eq!(code(&o), 1);
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["documents"], 2);
+    assert_eq!(v["diagnostics"][0]["code"], "berth::host::bad-path");
+    assert_eq!(v["diagnostics"][0]["line"], 3);
+}
+
+#[test]
+fn size_limit_and_missing_files() {
+    let o = check(&["--max-file-size", "100", "specs/examples/seed/host.yaml"]);
+    assert_eq!(code(&o), 1);
+    assert!(
+        stderr(&o).contains("berth::file::too-large"),
+        "{}",
+        stderr(&o)
+    );
+    let o = check(&["no/such/file.yaml"]);
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("berth::io::read"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("no/such/file.yaml"), "{}", stderr(&o));
+}
+
+#[test]
+fn live_checks_look_at_this_host() {
+    let dir = Dir::new();
+    let host = |volume: &Path, secret: &Path| {
+        format!(
+            "berth: 1\nhost: h\nprovides:\n  - volume: pages\n    path: {}\n  - secret: db\n    file: {}\nproviders:\n  - volume: \"nfs-*\"\n    run: [./make-volume]\n",
+            volume.display(),
+            secret.display()
+        )
+    };
+    let volume = dir.path().join("pages");
+    let secret = dir.path().join("db-secret");
+    dir.write("host.yaml", &host(&volume, &secret));
+    // Statically fine.
+    let o = run(dir.berth().args(["check", "host.yaml"]));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    // Live: nothing exists yet.
+    let o = run(dir
+        .berth()
+        .args(["check", "--live", "--format", "json", "host.yaml"]));
+    assert_eq!(code(&o), 1);
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let codes: Vec<&str> = v["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            "berth::live::missing",
+            "berth::live::missing",
+            "berth::live::provider-missing"
+        ]
+    );
+    // Make them exist, the secret world-readable.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir(&volume).unwrap();
+    std::fs::write(&secret, "s3cret").unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let script = dir.write("make-volume", "#!/bin/sh\nexit 0\n");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let o = run(dir.berth().args(["check", "--live", "host.yaml"]));
+    assert_eq!(code(&o), 1);
+    assert!(
+        stderr(&o).contains("berth::live::secret-world-readable"),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let o = run(dir.berth().args(["check", "--live", "host.yaml"]));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+}
+
+#[test]
+fn alias_bombs_are_refused() {
+    let dir = Dir::new();
+    let mut text = String::from("a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    for i in 1..40 {
+        let refs = vec![format!("*a{}", i - 1); 10].join(", ");
+        text.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+    }
+    dir.write("bomb.yaml", &text);
+    let o = run(dir.berth().args(["check", "bomb.yaml"]));
+    assert_eq!(code(&o), 1);
+    assert!(
+        stderr(&o).contains("berth::yaml::alias-limit"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn schema_prints_json_schema_for_both_formats() {
+    for which in ["need", "host"] {
+        let mut c = Command::new(berth_bin());
+        let o = run(c.args(["schema", which]));
+        assert_eq!(code(&o), 0);
+        let v: Value = serde_json::from_str(&stdout(&o)).expect("JSON");
+        assert_eq!(v["$schema"], "https://json-schema.org/draft/2020-12/schema");
+        let key = if which == "need" { "container" } else { "host" };
+        assert!(v["required"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from(key)));
+    }
+}

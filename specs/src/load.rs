@@ -358,7 +358,7 @@ pub fn provide_detail_from_json(
             )
             .at(&source, span)
             .help(format!(
-                "print one object in the host-manifest form of a {kind} provide, without the kind key"
+                "print one object in the host-manifest form of {} {kind} provide, without the kind key", article(kind)
             )),
         );
         return Err(cx.diags);
@@ -617,11 +617,20 @@ impl std::fmt::Display for Context<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Context::Lit(s) => f.write_str(s),
-            Context::Need(k) => write!(f, "a {k} need"),
-            Context::Provide(k, "") => write!(f, "a {k} provide"),
+            Context::Need(k) => write!(f, "{} {k} need", article(k)),
+            Context::Provide(k, "") => write!(f, "{} {k} provide", article(k)),
             Context::Provide(k, n) => write!(f, "{k} provide `{n}`"),
-            Context::Provider(k) => write!(f, "a {k} provider"),
+            Context::Provider(k) => write!(f, "{} {k} provider", article(k)),
         }
+    }
+}
+
+/// "a" or "an" before a kind's name ("an ipv6 need").
+fn article(kind: &Kind) -> &'static str {
+    if kind.as_str().starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
     }
 }
 
@@ -630,7 +639,7 @@ struct NameOf<'k>(&'k Kind);
 
 impl std::fmt::Display for NameOf<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "the name of a {}", self.0)
+        write!(f, "the name of {} {}", article(self.0), self.0)
     }
 }
 
