@@ -433,7 +433,7 @@ fn rollback<P: Provisioner>(
     }
     // Best effort: if even this write fails, the intents on disk make the next
     // `berth release` release what was made.
-    let _ = locked.write(&restored);
+    let _ = locked.restore(&restored);
     reports
 }
 

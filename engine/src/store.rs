@@ -248,6 +248,7 @@ impl StateFile {
             .map_err(lock_err)?;
         // Blocks until every other berth process working on this host is done.
         fs4::FileExt::lock(&lock_file).map_err(lock_err)?;
+        let existed = self.path.exists();
         let state = match self.read()? {
             None => State::new(&self.host),
             Some(bytes) => match self.parse(&bytes)? {
@@ -266,6 +267,7 @@ impl StateFile {
             file: self.clone(),
             _lock: lock_file,
             state,
+            existed,
         })
     }
 
@@ -337,6 +339,8 @@ pub struct Locked {
     file: StateFile,
     _lock: File,
     state: State,
+    /// Whether the state file existed when the lock was taken.
+    existed: bool,
 }
 
 impl Locked {
@@ -348,6 +352,27 @@ impl Locked {
     /// The state file's path.
     pub fn path(&self) -> &Path {
         self.file.path()
+    }
+
+    /// Puts back `before`, the state loaded with the lock: written as is, or,
+    /// when there was no state file then and `before` is still empty, the file
+    /// written since is removed, so that a failed first apply leaves no trace.
+    pub fn restore(&mut self, before: &State) -> Result<(), StoreError> {
+        if self.existed || *before != State::new(&self.file.host) {
+            return self.write(before);
+        }
+        if self.file.path.exists() {
+            let err = |source| StoreError::Write {
+                path: self.file.path.clone(),
+                source,
+            };
+            std::fs::remove_file(&self.file.path).map_err(err)?;
+            File::open(&self.file.dir)
+                .and_then(|d| d.sync_all())
+                .map_err(err)?;
+        }
+        self.state = before.clone();
+        Ok(())
     }
 
     /// Writes `state` atomically (skipped when equal to what is on disk) and

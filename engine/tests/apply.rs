@@ -474,3 +474,18 @@ fn pool_addresses_are_distinct_across_applies_and_exhaustion_is_unmet() {
         Err(ApplyError::Unsatisfied(_))
     ));
 }
+
+#[test]
+fn a_failed_first_apply_leaves_no_state_file() {
+    let env = Env::new();
+    let app = spec(
+        "app",
+        &format!("{}{}", vol("nfs-a", "/a"), vol("nfs-b", "/b")),
+    );
+    let mut fake = Fake {
+        fail_provide_nr: Some(2),
+        ..Fake::default()
+    };
+    assert!(env.apply(&[&app], &mut fake).is_err());
+    assert!(!env.file.path().exists());
+}
