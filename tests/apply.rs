@@ -642,3 +642,53 @@ fn emit_docker_without_an_image_is_refused_before_provisioning() {
     assert!(fx.log().is_empty());
     assert!(!fx.state_path().exists());
 }
+
+#[test]
+fn a_provider_made_network_serves_the_address_it_carries() {
+    let dir = Dir::new();
+    std::fs::create_dir_all(dir.path().join("made")).unwrap();
+    let d = format!("{:?}", dir.path().display().to_string());
+    let host = dir.write(
+        "host.yaml",
+        &format!(
+            r#"berth: 1
+host: h1
+provides:
+  - ipv6: "*"
+    pool: 2001:db8:9::100/120
+    network: appnet
+providers:
+  - network: appnet
+    run: [{p:?}, ok, {d}]
+"#,
+            p = provider()
+        ),
+    );
+    let spec = dir.write(
+        "app/berth.yaml",
+        "berth: 1\ncontainer: app\nimage: example/app:1\nneeds:\n  - ipv6: app\n",
+    );
+    let o = run(dir
+        .berth()
+        .args(["apply", "--emit", "docker", "-H"])
+        .arg(&host)
+        .arg(&spec));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let argv = shlex::split(stdout(&o).trim()).unwrap();
+    let at = |flag: &str| {
+        argv.iter()
+            .position(|a| a == flag)
+            .map(|i| argv[i + 1].as_str())
+    };
+    assert_eq!(at("--network"), Some("appnet"), "{argv:?}");
+    assert_eq!(at("--ip6"), Some("2001:db8:9::101"), "{argv:?}");
+    let log = std::fs::read_to_string(dir.path().join("calls.log")).unwrap();
+    assert_eq!(log, "provide network appnet app\n");
+    let o = run(dir.berth().args(["release", "-H"]).arg(&host).arg("app"));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let log = std::fs::read_to_string(dir.path().join("calls.log")).unwrap();
+    assert_eq!(
+        log,
+        "provide network appnet app\nrelease network appnet app\n"
+    );
+}
