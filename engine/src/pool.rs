@@ -194,35 +194,38 @@ impl<'t> Cursor<'t> {
 impl Iterator for Cursor<'_> {
     type Item = u128;
 
+    /// Walks the sorted taken list in lockstep with the candidate value, so a
+    /// run of k taken values costs O(k), not O(k log n).
     fn next(&mut self) -> Option<u128> {
         let mut v = self.next?;
+        let taken = &self.taken.sorted;
+        let mut ti = taken.partition_point(|t| *t < v);
         loop {
             if !self.range.contains(v) {
                 self.next = None;
                 return None;
             }
-            if let Some(e) = self.excluded.iter().find(|e| e.contains(v)) {
-                match e.hi.checked_add(1) {
-                    Some(n) => v = n,
-                    None => {
-                        self.next = None;
-                        return None;
+            let step_to = if let Some(e) = self.excluded.iter().find(|e| e.contains(v)) {
+                e.hi.checked_add(1)
+            } else if taken.get(ti) == Some(&v) {
+                ti += 1;
+                v.checked_add(1)
+            } else {
+                self.next = v.checked_add(1);
+                return Some(v);
+            };
+            match step_to {
+                Some(n) => {
+                    v = n;
+                    while taken.get(ti).is_some_and(|t| *t < v) {
+                        ti += 1;
                     }
                 }
-                continue;
-            }
-            if self.taken.contains(v) {
-                match v.checked_add(1) {
-                    Some(n) => v = n,
-                    None => {
-                        self.next = None;
-                        return None;
-                    }
+                None => {
+                    self.next = None;
+                    return None;
                 }
-                continue;
             }
-            self.next = v.checked_add(1);
-            return Some(v);
         }
     }
 }

@@ -715,11 +715,16 @@ impl<'a> Solver<'a> {
             ),
             _ => unreachable!("pool_info is only called for pools"),
         };
+        // Parse by family: trying IPv4 first on every IPv6 string doubles the
+        // cost of scanning ten thousand reservations.
         let parse = |v: &str| -> Option<u128> {
-            if net.is_some() {
-                v.parse::<IpAddr>().ok().map(pool::addr_to_u128)
-            } else {
-                v.parse::<u16>().ok().map(u128::from)
+            match net {
+                Some(IpNet::V6(_)) => v.parse::<std::net::Ipv6Addr>().ok().map(u128::from),
+                Some(IpNet::V4(_)) => v
+                    .parse::<std::net::Ipv4Addr>()
+                    .ok()
+                    .map(|a| u128::from(u32::from(a))),
+                None => v.parse::<u16>().ok().map(u128::from),
             }
         };
         for r in self.state.reservations.values() {
@@ -913,8 +918,8 @@ impl<'a> Solver<'a> {
             if admitted[s] {
                 let mut nets_bound: Vec<String> = Vec::new();
                 let mut implied: Vec<(String, Net)> = Vec::new();
-                for l in first_need[s]..first_need[s + 1] {
-                    let ni = &needs[l];
+                let range = first_need[s]..first_need[s + 1];
+                for (l, ni) in range.clone().zip(&needs[range]) {
                     let need = &spec.needs[ni.need];
                     let v = m.mate(l as u32).expect("admitted needs are matched");
                     let k = m

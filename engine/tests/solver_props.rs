@@ -249,61 +249,43 @@ fn choices(host: &HostManifest, container: &str, need: &Need) -> Vec<Choice> {
         if !allowed(p, container) {
             continue;
         }
+        let whole = Choice {
+            provide: i,
+            address: None,
+        };
         match (&need.detail, &p.detail) {
             (
                 NeedDetail::Volume { read_only, .. },
                 ProvideDetail::Volume {
                     read_only: p_ro, ..
                 },
-            ) => {
-                if !*p_ro || *read_only {
-                    out.push(Choice {
-                        provide: i,
-                        address: None,
-                    });
-                }
-            }
+            ) if !*p_ro || *read_only => out.push(whole),
             (NeedDetail::Ipv6 { prefix }, ProvideDetail::Address { source, .. }) => {
-                let ok = |a: &Ipv6Addr| prefix.is_none_or(|p| p.contains(a));
-                match source {
-                    AddressSource::Static(IpAddr::V6(a)) => {
-                        if ok(a) {
-                            out.push(Choice {
-                                provide: i,
-                                address: Some(*a),
-                            });
-                        }
-                    }
+                let addresses: Vec<Ipv6Addr> = match source {
+                    AddressSource::Static(IpAddr::V6(a)) => vec![*a],
+                    // Every address of the pool but its own network address.
                     AddressSource::Pool(IpNet::V6(net)) => {
-                        // Every address but the pool's own network address.
-                        for a in net
-                            .hosts()
-                            .chain([net.broadcast()])
-                            .filter(|a| *a != net.network())
-                        {
-                            if ok(&a) {
-                                out.push(Choice {
-                                    provide: i,
-                                    address: Some(a),
-                                });
-                            }
-                        }
+                        let (lo, hi) = (u128::from(net.network()), u128::from(net.broadcast()));
+                        (lo + 1..=hi).map(Ipv6Addr::from).collect()
                     }
-                    _ => {}
-                }
+                    _ => vec![],
+                };
+                out.extend(
+                    addresses
+                        .into_iter()
+                        .filter(|a| prefix.is_none_or(|p| p.contains(a)))
+                        .map(|a| Choice {
+                            provide: i,
+                            address: Some(a),
+                        }),
+                );
             }
-            (NeedDetail::Port { protocol, .. }, ProvideDetail::Port { protocol: pp, .. }) => {
-                if protocol == pp {
-                    out.push(Choice {
-                        provide: i,
-                        address: None,
-                    });
-                }
+            (NeedDetail::Port { protocol, .. }, ProvideDetail::Port { protocol: pp, .. })
+                if protocol == pp =>
+            {
+                out.push(whole)
             }
-            (NeedDetail::Device { .. }, ProvideDetail::Device { .. }) => out.push(Choice {
-                provide: i,
-                address: None,
-            }),
+            (NeedDetail::Device { .. }, ProvideDetail::Device { .. }) => out.push(whole),
             _ => {}
         }
     }

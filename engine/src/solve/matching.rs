@@ -11,16 +11,19 @@
 //! the new one exists and this search finds it; that is what makes the solver
 //! exact. Matched needs are moved, never unmatched, by an augmentation.
 //!
-//! Preference: a need's candidates are tried in its adjacency order (file order),
-//! and a free candidate is always taken before any displacement is attempted.
-//! The search is iterative (no recursion), so long paths cannot overflow the
-//! stack; visited marks use a generation stamp so each search costs only what it
-//! touches.
+//! The search runs over resources, not needs: an edge r -> r2 exists when some
+//! need matched to r could use r2 instead ("movers"). A breadth-first search
+//! from the new need's candidates to a resource with free capacity is then an
+//! augmenting path, and its cost depends on the number of resources (a few
+//! dozen pools and provides), not on how many needs each pool serves. Movers are
+//! recorded when a need is matched and dropped lazily when found stale.
+//!
+//! Preference: the new need takes its first candidate with free capacity (file
+//! order); only when all are full does the search move others. Everything is
+//! deterministic: lists are visited in insertion order.
 
 /// Capacity of a right vertex that any number of needs may share.
 pub(crate) const UNBOUNDED: usize = usize::MAX;
-
-const NONE: u32 = u32::MAX;
 
 pub(crate) struct Matcher {
     cap: Vec<usize>,
@@ -28,16 +31,12 @@ pub(crate) struct Matcher {
     /// Per left: (right, position in `assigned[right]`).
     mate: Vec<Option<(u32, u32)>>,
     adj: Vec<Vec<u32>>,
-    seen_l: Vec<u32>,
-    seen_r: Vec<u32>,
+    /// Per right r: (r2, needs that were matched to r and can use r2). Entries
+    /// whose need has left r since are stale and skipped.
+    movers: Vec<Vec<(u32, Vec<u32>)>>,
+    seen: Vec<u32>,
+    parent: Vec<(u32, u32)>,
     stamp: u32,
-}
-
-struct Frame {
-    u: u32,
-    oi: usize,
-    r: u32,
-    ai: usize,
 }
 
 impl Matcher {
@@ -51,8 +50,9 @@ impl Matcher {
             assigned: vec![Vec::new(); nr],
             mate: vec![None; nl],
             adj,
-            seen_l: vec![0; nl],
-            seen_r: vec![0; nr],
+            movers: vec![Vec::new(); nr],
+            seen: vec![0; nr],
+            parent: vec![(0, 0); nr],
             stamp: 0,
         }
     }
@@ -65,6 +65,16 @@ impl Matcher {
         let list = &mut self.assigned[r as usize];
         self.mate[l as usize] = Some((r, list.len() as u32));
         list.push(l);
+        for &r2 in &self.adj[l as usize] {
+            if r2 == r || self.cap[r2 as usize] == 0 {
+                continue;
+            }
+            let m = &mut self.movers[r as usize];
+            match m.iter_mut().find(|(x, _)| *x == r2) {
+                Some((_, v)) => v.push(l),
+                None => m.push((r2, vec![l])),
+            }
+        }
     }
 
     /// Removes `l` from its resource, if matched.
@@ -93,6 +103,18 @@ impl Matcher {
         &self.assigned[r as usize]
     }
 
+    /// A need currently matched to `r` that can use `r2`, dropping stale entries.
+    fn mover(&mut self, r: u32, k: usize) -> Option<u32> {
+        let (_, list) = &mut self.movers[r as usize][k];
+        while let Some(&l) = list.last() {
+            if self.mate[l as usize].map(|(x, _)| x) == Some(r) {
+                return Some(l);
+            }
+            list.pop();
+        }
+        None
+    }
+
     /// Tries to match `root` (unmatched) without unmatching anyone. Returns
     /// whether it succeeded; on failure nothing changed.
     pub(crate) fn augment(&mut self, root: u32) -> bool {
@@ -103,76 +125,50 @@ impl Matcher {
         }
         self.stamp = self.stamp.wrapping_add(1);
         if self.stamp == 0 {
-            self.seen_l.iter_mut().for_each(|s| *s = 0);
-            self.seen_r.iter_mut().for_each(|s| *s = 0);
+            self.seen.iter_mut().for_each(|s| *s = 0);
             self.stamp = 1;
         }
         let stamp = self.stamp;
-        self.seen_l[root as usize] = stamp;
-        let mut stack = vec![Frame {
-            u: root,
-            oi: 0,
-            r: NONE,
-            ai: 0,
-        }];
-        while let Some(top) = stack.last_mut() {
-            if top.r != NONE {
-                let r = top.r as usize;
-                if top.ai >= self.assigned[r].len() {
-                    top.r = NONE;
+        let mut queue = std::collections::VecDeque::new();
+        for i in 0..self.adj[root as usize].len() {
+            let r = self.adj[root as usize][i];
+            if self.seen[r as usize] != stamp {
+                self.seen[r as usize] = stamp;
+                self.parent[r as usize] = (u32::MAX, root);
+                queue.push_back(r);
+            }
+        }
+        while let Some(r) = queue.pop_front() {
+            for k in 0..self.movers[r as usize].len() {
+                let r2 = self.movers[r as usize][k].0;
+                if self.seen[r2 as usize] == stamp {
                     continue;
                 }
-                let v = self.assigned[r][top.ai];
-                top.ai += 1;
-                if self.seen_l[v as usize] == stamp {
-                    continue;
-                }
-                self.seen_l[v as usize] = stamp;
-                let free = self.adj[v as usize]
-                    .iter()
-                    .copied()
-                    .find(|&r2| self.seen_r[r2 as usize] != stamp && self.free(r2));
-                if let Some(r2) = free {
-                    self.unmatch(v);
-                    self.assign(v, r2);
-                    self.shift(&stack);
+                let Some(l) = self.mover(r, k) else { continue };
+                self.seen[r2 as usize] = stamp;
+                self.parent[r2 as usize] = (r, l);
+                if self.free(r2) {
+                    self.shift(r2);
                     return true;
                 }
-                stack.push(Frame {
-                    u: v,
-                    oi: 0,
-                    r: NONE,
-                    ai: 0,
-                });
-                continue;
-            }
-            let u = top.u as usize;
-            if top.oi >= self.adj[u].len() {
-                stack.pop();
-                continue;
-            }
-            let r = self.adj[u][top.oi];
-            top.oi += 1;
-            if self.seen_r[r as usize] == stamp {
-                continue;
-            }
-            self.seen_r[r as usize] = stamp;
-            top.r = r;
-            top.ai = 0;
-            if self.free(r) {
-                self.shift(&stack);
-                return true;
+                queue.push_back(r2);
             }
         }
         false
     }
 
-    /// Each frame's need moves into the frame's resource, whose slot the next
-    /// frame's need (or the final free move) vacated.
-    fn shift(&mut self, stack: &[Frame]) {
-        for f in stack.iter().rev() {
-            self.unmatch(f.u);
-            self.assign(f.u, f.r);
+    /// Walks the path back from the free resource `end`: each need moves into
+    /// the resource after it, freeing a slot in its own for the one before.
+    fn shift(&mut self, end: u32) {
+        let mut r = end;
+        loop {
+            let (from, l) = self.parent[r as usize];
+            self.unmatch(l);
+            self.assign(l, r);
+            if from == u32::MAX {
+                return;
+            }
+            r = from;
         }
     }
 }
