@@ -236,3 +236,82 @@ fn load_errors_exit_1_without_solving() {
     assert!(!stderr(&o).contains("berth::need::unmet"), "{}", stderr(&o));
     assert!(stdout(&o).is_empty());
 }
+
+fn seed_apply(dir: &Dir, emit: &str) -> std::process::Output {
+    let root = repo_root();
+    run(dir.berth().args([
+        "apply",
+        "-H",
+        root.join("specs/examples/seed/host.yaml").to_str().unwrap(),
+        root.join("specs/examples/seed/webserver/berth.yaml")
+            .to_str()
+            .unwrap(),
+        "--emit",
+        emit,
+    ]))
+}
+
+#[test]
+fn seed_apply_emits_the_docker_line_and_the_lxc_config() {
+    let dir = Dir::new();
+    let o = seed_apply(&dir, "docker");
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = stdout(&o);
+    let argv = shlex::split(out.trim_end()).expect("one shell line");
+    let pair = |f: &str, v: &str| argv.windows(2).any(|w| w[0] == f && w[1] == v);
+    assert!(pair("--network", "berth6"), "{argv:?}");
+    assert!(pair("--ip6", "1111:2222:3333:4444::8888:20"), "{argv:?}");
+    assert!(pair("-v", "/srv/webpages:/var/www:ro"), "{argv:?}");
+    assert!(pair("-p", "80:80"), "{argv:?}");
+    assert_eq!(
+        argv.last().map(String::as_str),
+        Some("example/webserver:1.4")
+    );
+
+    // Applying again is idempotent: same address, same line.
+    let again = seed_apply(&dir, "docker");
+    assert_eq!(stdout(&again), out);
+
+    let o = seed_apply(&dir, "lxc");
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let lines: Vec<String> = stdout(&o).lines().map(str::to_string).collect();
+    assert!(
+        lines.contains(&"lxc.net.0.ipv6.address = 1111:2222:3333:4444::8888:20/112".to_string())
+    );
+    assert!(lines.contains(&"lxc.net.0.ipv6.gateway = 1111:2222:3333:4444::8888:1".to_string()));
+    // The port is reported on stderr, not dropped.
+    assert!(
+        stderr(&o).contains("port http (80:80/tcp) of `webserver` is not applicable to LXC"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn compose_override_passes_docker_compose_config() {
+    if !crate::util::require_tools(
+        "compose_override_passes_docker_compose_config",
+        &["docker-compose"],
+    ) {
+        return;
+    }
+    let dir = Dir::new();
+    let o = seed_apply(&dir, "compose");
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let file = dir.write("override.yaml", &stdout(&o));
+    let checked = run(std::process::Command::new("docker-compose")
+        .args(["-f", file.to_str().unwrap(), "config"])
+        .current_dir(dir.path()));
+    assert!(
+        checked.status.success(),
+        "docker-compose config failed:\n{}\n{}",
+        stdout(&checked),
+        stderr(&checked)
+    );
+    let out = stdout(&checked);
+    assert!(
+        out.contains("ipv6_address: 1111:2222:3333:4444::8888:20"),
+        "{out}"
+    );
+    assert!(out.contains("external: true"), "{out}");
+}

@@ -170,8 +170,6 @@ fn origin_text(b: &Binding, file: &str) -> String {
 /// The `--emit` output for a plan whose containers are all satisfied and whose
 /// steps have run (apply's final plan). Notes on what a format cannot express
 /// (ports under LXC) are printed to stderr, never dropped.
-// Called by `apply` and `run` (cli/src/cmd/apply.rs, engineer C) in place of their interim.
-#[allow(dead_code)]
 pub(crate) fn emit_text(
     emit: Emit,
     _host: &HostManifest,
