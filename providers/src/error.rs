@@ -37,6 +37,17 @@ impl ProviderError {
         }
     }
 
+    /// The start of what it printed on stdout, when that is worth showing: a
+    /// failure's stdout that was not `{"error": ...}`, or output that is not
+    /// one JSON object.
+    pub fn stdout_excerpt(&self) -> Option<&str> {
+        match &*self.failure {
+            Failure::Exit { stdout_excerpt, .. } => stdout_excerpt.as_deref(),
+            Failure::NotJson { excerpt, .. } => Some(excerpt),
+            _ => None,
+        }
+    }
+
     /// The provider's own `hint`, when it printed `{"hint": ...}`.
     pub fn provider_hint(&self) -> Option<&str> {
         match &*self.failure {

@@ -271,11 +271,12 @@ fn report_failure(
     rolled_back: &[ReleaseReport<ProviderError>],
     format: Format,
 ) {
-    let (message, hint, stderr_tail) = match &failed.cause {
+    let (message, hint, stderr_tail, stdout) = match &failed.cause {
         StepCause::Provider(e) => (
             e.to_string(),
             e.provider_hint().map(str::to_string),
             e.stderr_tail.clone(),
+            e.stdout_excerpt().map(str::to_string),
         ),
         StepCause::Unusable(plan) => {
             let reasons: Vec<String> = plan
@@ -294,6 +295,7 @@ fn report_failure(
                 ),
                 None,
                 String::new(),
+                None,
             )
         }
     };
@@ -311,6 +313,7 @@ fn report_failure(
                     "message": message,
                     "hint": hint,
                     "stderr_tail": stderr_tail,
+                    "stdout_excerpt": stdout,
                 },
                 "rolled_back": rolled_back.iter().map(release_json).collect::<Vec<_>>(),
             }))
@@ -348,6 +351,13 @@ fn report_failure(
             "{title}\n{message}"
         )
     );
+    let out = stdout.as_deref().unwrap_or("").trim_end();
+    if !out.is_empty() {
+        eprintln!("provider stdout (start):");
+        for l in out.lines() {
+            eprintln!("  | {l}");
+        }
+    }
     let tail = stderr_tail.trim_end();
     if !tail.is_empty() {
         eprintln!("provider stderr (last {} bytes):", tail.len());
