@@ -363,3 +363,34 @@ provides:
         "{text}"
     );
 }
+
+/// The fenced block after `<!-- test: NAME -->` in a doc.
+fn doc_block(doc: &str, name: &str) -> String {
+    let marker = format!("<!-- test: {name} -->");
+    let at = doc.find(&marker).unwrap_or_else(|| panic!("no {marker}"));
+    let rest = &doc[at + marker.len()..];
+    let open = rest.find("```").unwrap();
+    let body = &rest[open..];
+    let body = &body[body.find('\n').unwrap() + 1..];
+    body[..body.find("```").unwrap()].to_string()
+}
+
+#[test]
+fn docs_examples_match_the_emitters() {
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/emit.md")).unwrap();
+    let strip = |y: String| y.trim_start_matches("berth: 1\n").to_string();
+    let h = host(&strip(doc_block(&doc, "host")));
+    let s = specs(&strip(doc_block(&doc, "spec")));
+    let plan = solve(&h, &State::new("doc-01"), &[&s[0]]);
+    assert!(plan.satisfied, "{plan:#?}");
+    let e = edits::resolve(&plan.containers[0], &s[0]).unwrap();
+    assert_eq!(docker::line(&e).unwrap() + "\n", doc_block(&doc, "docker"));
+    assert_eq!(
+        compose::emit(std::slice::from_ref(&e)),
+        doc_block(&doc, "compose")
+    );
+    let (text, notes) = lxc::emit(&e, &|p| (p == "/dev/fuse").then_some(('c', 10, 229)));
+    assert_eq!(text, doc_block(&doc, "lxc"));
+    assert_eq!(notes.len(), 3);
+}
