@@ -342,7 +342,8 @@ fn doc_yaml(d: &Doc, out: &mut String) {
     }
 }
 
-fn write(path: PathBuf, docs: &[Doc], json: bool) {
+/// The documents as one file's text: multi-document YAML, or a JSON array.
+fn render(docs: &[Doc], json: bool) -> String {
     let mut text = String::new();
     if json {
         text.push('[');
@@ -356,13 +357,25 @@ fn write(path: PathBuf, docs: &[Doc], json: bool) {
             doc_yaml(d, &mut text);
         }
     }
+    text
+}
+
+/// The fleet's two files as text: (hosts, containers). Also used by
+/// `engine/benches/place.rs`, which includes this file.
+pub fn fleet_text(hosts: usize, containers: usize, seed: u64, json: bool) -> (String, String) {
+    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let hosts: Vec<_> = (0..hosts).map(|h| host(h, &mut rng)).collect();
+    let containers: Vec<_> = (0..containers).map(|c| container(c, &mut rng)).collect();
+    (render(&hosts, json), render(&containers, json))
+}
+
+fn write(path: PathBuf, text: &str, documents: usize) {
     let mut f = std::fs::File::create(&path)
         .unwrap_or_else(|e| usage(&format!("cannot write {}: {e}", path.display())));
     f.write_all(text.as_bytes()).expect("write");
     eprintln!(
-        "wrote {} ({} documents, {} bytes)",
+        "wrote {} ({documents} documents, {} bytes)",
         path.display(),
-        docs.len(),
         text.len()
     );
 }
@@ -370,10 +383,12 @@ fn write(path: PathBuf, docs: &[Doc], json: bool) {
 fn main() {
     let a = parse_args();
     std::fs::create_dir_all(&a.out).unwrap_or_else(|e| usage(&format!("--out: {e}")));
-    let mut rng = Rng(a.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
-    let hosts: Vec<_> = (0..a.hosts).map(|h| host(h, &mut rng)).collect();
-    let containers: Vec<_> = (0..a.containers).map(|c| container(c, &mut rng)).collect();
+    let (hosts, containers) = fleet_text(a.hosts, a.containers, a.seed, a.json);
     let ext = if a.json { "json" } else { "yaml" };
-    write(a.out.join(format!("hosts.{ext}")), &hosts, a.json);
-    write(a.out.join(format!("containers.{ext}")), &containers, a.json);
+    write(a.out.join(format!("hosts.{ext}")), &hosts, a.hosts);
+    write(
+        a.out.join(format!("containers.{ext}")),
+        &containers,
+        a.containers,
+    );
 }

@@ -45,7 +45,7 @@ use fixedbitset::FixedBitSet;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use fleet::{Fleet, Key, PNeed};
+use fleet::{FastMap, Fleet, Key, PNeed};
 use host::{HostState, Why};
 
 /// Why one host cannot run a container.
@@ -242,23 +242,27 @@ pub fn place(hosts: &[&HostManifest], specs: &[&NeedSpec]) -> Placement {
 
     let mut order: Vec<(usize, u32)> = (0..specs.len())
         .into_par_iter()
-        .map(|c| {
-            let w = fleet.static_set(specs[c], &needs[c]);
-            (w.count_ones(..), c as u32)
-        })
+        .map_init(
+            || FixedBitSet::with_capacity(n),
+            |w, c| {
+                fleet.static_set_into(specs[c], &needs[c], w);
+                (w.count_ones(..), c as u32)
+            },
+        )
         .collect();
     order.sort_unstable();
 
     let mut states: Vec<HostState> = (0..n).map(|_| HostState::default()).collect();
-    let mut held: HashMap<Key, Vec<u32>> = HashMap::new();
+    let mut held: FastMap<Key, Vec<u32>> = FastMap::default();
     let mut loads = Loads::new(n);
     let mut at: Vec<Option<usize>> = vec![None; specs.len()];
+    let mut w = FixedBitSet::with_capacity(n);
     for &(count, c) in &order {
         if count == 0 {
             continue;
         }
         let (spec, pn) = (specs[c as usize], &needs[c as usize]);
-        let mut w = fleet.static_set(spec, pn);
+        fleet.static_set_into(spec, pn, &mut w);
         for p in pn {
             if let Some(hs) = held.get(&p.key) {
                 for &h in hs {
@@ -316,7 +320,7 @@ enum Group {
 fn histogram(
     f: &Fleet<'_>,
     states: &[HostState],
-    held: &HashMap<Key, Vec<u32>>,
+    held: &FastMap<Key, Vec<u32>>,
     specs: &[&NeedSpec],
     c: usize,
     needs: &[PNeed],
@@ -338,7 +342,7 @@ fn histogram(
         }
     };
     for (j, (k, v)) in spec.placement.iter().enumerate() {
-        match f.labels.get(&(k.clone(), v.clone())) {
+        match f.label_hosts(k, v) {
             Some(ok) => {
                 add(Group::Label(j), remaining.difference_count(ok), None);
                 remaining.intersect_with(ok);

@@ -25,10 +25,14 @@ use crate::pool::{self, Span128};
 /// An interned (kind, name) pair.
 pub(crate) type Key = (u16, u32);
 
+/// A hash map with a fast, fixed-seed hasher: keys are small integers and
+/// names from the user's own files, and the order is never observed.
+pub(crate) type FastMap<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
+
 /// Strings to dense integer ids.
 #[derive(Debug, Default)]
 pub(crate) struct Interner {
-    map: HashMap<String, u32>,
+    map: FastMap<String, u32>,
     names: Vec<String>,
 }
 
@@ -107,7 +111,7 @@ pub(crate) enum NetStatus {
 #[derive(Debug, Default)]
 pub(crate) struct HostIndex {
     /// (kind, exact name) -> provide index.
-    pub(crate) exact: HashMap<Key, u32>,
+    pub(crate) exact: FastMap<Key, u32>,
     /// Glob provides in file order: (kind, pattern entry, provide index).
     pub(crate) patterns: Vec<(u16, u32, u32)>,
     /// Providers in file order: (kind, provider pattern entry).
@@ -158,15 +162,15 @@ pub(crate) struct Fleet<'a> {
     pub(crate) kinds: Interner,
     pub(crate) names: Interner,
     /// (kind, exact name) -> hosts providing it (ascending).
-    pub(crate) exact: HashMap<Key, Vec<u32>>,
+    pub(crate) exact: FastMap<Key, Vec<u32>>,
     pub(crate) pats: Vec<PatternEntry>,
     pub(crate) provs: Vec<PatternEntry>,
     pub(crate) host_idx: Vec<HostIndex>,
-    /// (label key, value) -> hosts carrying it.
-    pub(crate) labels: HashMap<(String, String), FixedBitSet>,
+    /// label key -> value -> hosts carrying it.
+    pub(crate) labels: FastMap<String, FastMap<String, FixedBitSet>>,
     /// Per distinct needed key.
     pub(crate) keys: Vec<KeyInfo>,
-    pub(crate) key_ids: HashMap<Key, u32>,
+    pub(crate) key_ids: FastMap<Key, u32>,
     pub(crate) net_kind: u16,
 }
 
@@ -180,13 +184,13 @@ impl<'a> Fleet<'a> {
             hosts,
             kinds,
             names: Interner::default(),
-            exact: HashMap::new(),
+            exact: FastMap::default(),
             pats: Vec::new(),
             provs: Vec::new(),
             host_idx: Vec::with_capacity(n),
-            labels: HashMap::new(),
+            labels: FastMap::default(),
             keys: Vec::new(),
-            key_ids: HashMap::new(),
+            key_ids: FastMap::default(),
             net_kind,
         };
         let mut pat_ids: HashMap<(u16, String), u32> = HashMap::new();
@@ -230,7 +234,9 @@ impl<'a> Fleet<'a> {
             }
             for (k, v) in &host.labels {
                 f.labels
-                    .entry((k.clone(), v.clone()))
+                    .entry(k.clone())
+                    .or_default()
+                    .entry(v.clone())
                     .or_insert_with(|| FixedBitSet::with_capacity(n))
                     .insert(h);
             }
@@ -340,7 +346,7 @@ impl<'a> Fleet<'a> {
         // Names matching the same patterns share one bitset (a fleet of
         // per-container address names served by `*` pools needs just one).
         let n = self.hosts.len();
-        let mut shared: HashMap<(Vec<u32>, Vec<u32>), Arc<FixedBitSet>> = HashMap::new();
+        let mut shared: FastMap<(Vec<u32>, Vec<u32>), Arc<FixedBitSet>> = FastMap::default();
         let mut base = Vec::with_capacity(sigs.len());
         for sig in &sigs {
             let bits = shared
@@ -395,23 +401,22 @@ impl<'a> Fleet<'a> {
         out
     }
 
-    /// Hosts carrying every label the spec asks for.
-    pub(crate) fn label_set(&self, spec: &NeedSpec) -> FixedBitSet {
-        let n = self.hosts.len();
-        let mut w = FixedBitSet::with_capacity(n);
+    /// Hosts carrying label `key` with `value`.
+    pub(crate) fn label_hosts(&self, key: &str, value: &str) -> Option<&FixedBitSet> {
+        self.labels.get(key).and_then(|m| m.get(value))
+    }
+
+    /// Writes into `w` (sized to the fleet) the hosts that carry the spec's
+    /// labels and could serve every need by name. A scratch set instead of a
+    /// fresh one: this runs twice per container.
+    pub(crate) fn static_set_into(&self, spec: &NeedSpec, needs: &[PNeed], w: &mut FixedBitSet) {
         w.insert_range(..);
         for (k, v) in &spec.placement {
-            match self.labels.get(&(k.clone(), v.clone())) {
+            match self.label_hosts(k, v) {
                 Some(b) => w.intersect_with(b),
                 None => w.clear(),
             }
         }
-        w
-    }
-
-    /// Hosts that could serve every need by name and carry the labels.
-    pub(crate) fn static_set(&self, spec: &NeedSpec, needs: &[PNeed]) -> FixedBitSet {
-        let mut w = self.label_set(spec);
         for pn in needs {
             let info = &self.keys[pn.info as usize];
             w.intersect_with(&info.cand);
@@ -419,7 +424,6 @@ impl<'a> Fleet<'a> {
                 w.difference_with(ro);
             }
         }
-        w
     }
 }
 

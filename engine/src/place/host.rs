@@ -10,11 +10,9 @@
 //! augmenting path per new exclusive need, Kuhn's algorithm): when no path
 //! exists, no assignment of the host's needs to its pools admits the newcomer.
 
-use std::collections::HashMap;
-
 use berth_specs::{AddressSource, NeedDetail, NeedSpec, ProvideDetail};
 
-use super::fleet::{Fleet, Key, NetStatus, PNeed};
+use super::fleet::{FastMap, Fleet, Key, NetStatus, PNeed};
 
 /// Why one host rejects one need, compactly (turned into a
 /// [`super::HostReason`] only when a histogram is built).
@@ -60,34 +58,80 @@ struct Usage {
 /// The pools' b-matching: which exclusive need sits on which provide.
 #[derive(Debug, Clone, Default)]
 struct Matching {
+    /// Per left vertex (an exclusive need served by pools): its pools.
     cands: Vec<Vec<u32>>,
-    holders: HashMap<u32, Vec<u32>>,
+    /// Per provide index: the left vertices it holds.
+    holders: Vec<Vec<u32>>,
+}
+
+/// One write of an augmenting path, so a container that does not fit leaves
+/// the matching as it found it (no clone per attempt).
+#[derive(Debug, Clone, Copy)]
+enum Undo {
+    Push(u32),
+    Set(u32, usize, u32),
 }
 
 impl Matching {
     /// Finds an augmenting path from left vertex `l` (Kuhn's algorithm on a
-    /// b-matching): a free slot, or a holder that can move elsewhere.
-    fn augment(&mut self, l: u32, cap: &[u32], seen: &mut Vec<u32>) -> bool {
+    /// b-matching): a free slot, or a holder that can move elsewhere. A failed
+    /// search writes nothing.
+    fn augment(&mut self, l: u32, cap: &[u32], seen: &mut Vec<u32>, log: &mut Vec<Undo>) -> bool {
         for i in 0..self.cands[l as usize].len() {
             let p = self.cands[l as usize][i];
             if seen.contains(&p) {
                 continue;
             }
             seen.push(p);
-            let held = self.holders.get(&p).map_or(0, Vec::len);
+            if self.holders.len() <= p as usize {
+                self.holders.resize(p as usize + 1, Vec::new());
+            }
+            let held = self.holders[p as usize].len();
             if (held as u64) < u64::from(cap[p as usize]) {
-                self.holders.entry(p).or_default().push(l);
+                self.holders[p as usize].push(l);
+                log.push(Undo::Push(p));
                 return true;
             }
             for j in 0..held {
-                let other = self.holders[&p][j];
-                if self.augment(other, cap, seen) {
-                    self.holders.get_mut(&p).expect("held")[j] = l;
+                let other = self.holders[p as usize][j];
+                if self.augment(other, cap, seen, log) {
+                    log.push(Undo::Set(p, j, other));
+                    self.holders[p as usize][j] = l;
                     return true;
                 }
             }
         }
         false
+    }
+
+    /// Adds the uses' pool needs; on failure restores the matching and says
+    /// which need found no room.
+    fn add(&mut self, cap: &[u32], uses: &[Use]) -> Result<(), Fail> {
+        let before = self.cands.len();
+        let (mut seen, mut log) = (Vec::new(), Vec::new());
+        for u in uses {
+            let Some(c) = &u.cands else { continue };
+            let l = self.cands.len() as u32;
+            self.cands.push(c.clone());
+            seen.clear();
+            if !self.augment(l, cap, &mut seen, &mut log) {
+                for w in log.into_iter().rev() {
+                    match w {
+                        Undo::Push(p) => {
+                            self.holders[p as usize].pop();
+                        }
+                        Undo::Set(p, j, old) => self.holders[p as usize][j] = old,
+                    }
+                }
+                self.cands.truncate(before);
+                return Err(Fail {
+                    need: u.need,
+                    why: Why::Exhausted,
+                    holder: None,
+                });
+            }
+        }
+        Ok(())
     }
 }
 
@@ -95,7 +139,7 @@ impl Matching {
 #[derive(Debug, Default)]
 pub(crate) struct HostState {
     pub(crate) load: u32,
-    usage: HashMap<Key, Usage>,
+    usage: FastMap<Key, Usage>,
     matching: Matching,
 }
 
@@ -183,32 +227,6 @@ impl HostState {
         Ok(uses)
     }
 
-    /// Whether the uses' pool needs fit beside what the host's pools hold;
-    /// `Ok(Some(m))` is the matching with them added.
-    fn fit_pools(&self, f: &Fleet<'_>, h: usize, uses: &[Use]) -> Result<Option<Matching>, Fail> {
-        if uses.iter().all(|u| u.cands.is_none()) {
-            return Ok(None);
-        }
-        let cap = &f.host_idx[h].capacity;
-        let mut m = self.matching.clone();
-        let mut seen = Vec::new();
-        for u in uses {
-            if let Some(c) = &u.cands {
-                let l = m.cands.len() as u32;
-                m.cands.push(c.clone());
-                seen.clear();
-                if !m.augment(l, cap, &mut seen) {
-                    return Err(Fail {
-                        need: u.need,
-                        why: Why::Exhausted,
-                        holder: None,
-                    });
-                }
-            }
-        }
-        Ok(Some(m))
-    }
-
     /// [`HostState::check`] plus the pools: the full verdict, without recording.
     pub(crate) fn verdict(
         &self,
@@ -218,7 +236,10 @@ impl HostState {
         needs: &[PNeed],
     ) -> Result<(), Fail> {
         let uses = self.check(f, h, spec, needs)?;
-        self.fit_pools(f, h, &uses).map(|_| ())
+        if uses.iter().all(|u| u.cands.is_none()) {
+            return Ok(());
+        }
+        self.matching.clone().add(&f.host_idx[h].capacity, &uses)
     }
 
     /// Places container `c` here if it fits; returns the exclusive keys it took.
@@ -231,8 +252,8 @@ impl HostState {
         needs: &[PNeed],
     ) -> Result<Vec<Key>, Fail> {
         let uses = self.check(f, h, spec, needs)?;
-        if let Some(m) = self.fit_pools(f, h, &uses)? {
-            self.matching = m;
+        if uses.iter().any(|u| u.cands.is_some()) {
+            self.matching.add(&f.host_idx[h].capacity, &uses)?;
         }
         let mut taken = Vec::new();
         for u in &uses {
