@@ -1,0 +1,249 @@
+//! Laws of apply/release under random sequences of operations and random
+//! provider failures (in-process provisioner, real state files):
+//! - no exclusive value is ever held twice; reservations agree with holdings;
+//! - every provider record's users hold a binding to it, and every provider
+//!   binding has its record;
+//! - a failed apply leaves the state exactly as before, except for records
+//!   whose rollback release failed, which are added to `pending_releases`;
+//! - a successful re-apply of the same spec changes nothing.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use berth_engine::apply::{self, ApplyError, ProviderRequest, Provisioner};
+use berth_engine::state::{BindingSource, State};
+use berth_engine::store::StateFile;
+use berth_specs::load::{load_str, LoadOptions};
+use berth_specs::{Document, HostManifest, NeedSpec};
+use proptest::prelude::*;
+use serde_json::{json, Value};
+
+#[derive(Debug, thiserror::Error)]
+#[error("refused")]
+struct Refused;
+
+/// Fails the calls whose sequence numbers are in `fail` (provide and release
+/// counted together).
+struct Flaky {
+    calls: usize,
+    fail: BTreeSet<usize>,
+}
+
+impl Flaky {
+    fn tick(&mut self) -> Result<(), Refused> {
+        self.calls += 1;
+        if self.fail.contains(&self.calls) {
+            Err(Refused)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl Provisioner for Flaky {
+    type Error = Refused;
+    fn provide(&mut self, req: &ProviderRequest<'_>) -> Result<Value, Refused> {
+        self.tick()?;
+        Ok(json!({"path": format!("/mnt/{}", req.name)}))
+    }
+    fn release(&mut self, _: &ProviderRequest<'_>) -> Result<(), Refused> {
+        self.tick()
+    }
+    fn check(&mut self, _: &ProviderRequest<'_>) -> Result<bool, Refused> {
+        Ok(true)
+    }
+}
+
+const HOST: &str = r#"berth: 1
+host: h
+provides:
+  - network: n6
+    subnet6: 2001:db8::/112
+  - ipv6: "*"
+    pool: 2001:db8::100/125
+    network: n6
+  - port: "*"
+    pool: 8000-8003
+  - volume: shared
+    path: /srv/shared
+providers:
+  - volume: "nfs-*"
+    run: [./nfs]
+"#;
+
+fn host() -> HostManifest {
+    match load_str(Path::new("host.yaml"), HOST, &LoadOptions::default())
+        .documents
+        .pop()
+    {
+        Some(Document::Host(h)) => h,
+        _ => panic!("host"),
+    }
+}
+
+/// Container `c{i}` needs its address, maybe a port, the shared volume, and
+/// one or two provider volumes out of a small set (so records get shared).
+fn spec(i: u8, variant: u8) -> NeedSpec {
+    let mut t = format!("berth: 1\ncontainer: c{i}\nneeds:\n  - ipv6: c{i}\n");
+    if variant & 1 == 1 {
+        t.push_str(&format!("  - port: p{i}\n    container_port: 80\n"));
+    }
+    if variant & 2 == 2 {
+        t.push_str("  - volume: shared\n    mount: /s\n");
+    }
+    t.push_str(&format!("  - volume: nfs-{}\n    mount: /a\n", variant % 3));
+    if variant & 4 == 4 {
+        t.push_str(&format!("  - volume: nfs-{}\n    mount: /b\n", 3 + i % 2));
+    }
+    match load_str(Path::new("berth.yaml"), &t, &LoadOptions::default())
+        .documents
+        .pop()
+    {
+        Some(Document::Need(n)) => n,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn check_invariants(s: &State) {
+    let mut exclusive: BTreeMap<String, &str> = BTreeMap::new();
+    for (c, h) in &s.holdings {
+        for b in &h.bindings {
+            if b.exclusive {
+                let v = b.value.to_string();
+                if let Some(prev) = exclusive.insert(format!("{}:{v}", b.kind), c) {
+                    panic!("{} {v} held by {prev} and {c}", b.kind);
+                }
+            }
+            let key = format!("{}/{}", b.kind, b.name);
+            match b.source {
+                BindingSource::Provider => {
+                    let rec = s
+                        .provided
+                        .get(&key)
+                        .unwrap_or_else(|| panic!("{c}: no record {key}"));
+                    assert!(rec.users.contains(c), "{c} missing from users of {key}");
+                }
+                BindingSource::Pool => {
+                    let r = &s.reservations[&key];
+                    assert_eq!(r.holder.as_deref(), Some(c.as_str()), "{key}");
+                }
+                BindingSource::Provides => {}
+            }
+        }
+    }
+    let mut values = BTreeSet::new();
+    for (k, r) in &s.reservations {
+        assert!(
+            values.insert((r.kind.clone(), r.value.clone())),
+            "{k}: value reserved twice"
+        );
+        if let Some(h) = &r.holder {
+            let held = s.holdings[h]
+                .bindings
+                .iter()
+                .any(|b| format!("{}/{}", b.kind, b.name) == *k);
+            assert!(held, "{k} says held by {h}, who does not hold it");
+        }
+    }
+    for (k, rec) in &s.provided {
+        assert!(
+            !rec.users.is_empty(),
+            "{k} has no users but was not released"
+        );
+        for u in &rec.users {
+            let uses = s.holdings.get(u).is_some_and(|h| {
+                h.bindings.iter().any(|b| {
+                    b.source == BindingSource::Provider && format!("{}/{}", b.kind, b.name) == *k
+                })
+            });
+            assert!(uses, "{k} lists {u}, who does not use it");
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Apply {
+        i: u8,
+        variant: u8,
+        fail: Vec<usize>,
+    },
+    Release {
+        i: u8,
+        purge: bool,
+        fail: Vec<usize>,
+    },
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let fail = prop::collection::vec(1usize..5, 0..2);
+    prop_oneof![
+        3 => (0u8..5, 0u8..8, fail.clone()).prop_map(|(i, variant, fail)| Op::Apply { i, variant, fail }),
+        1 => (0u8..5, any::<bool>(), fail).prop_map(|(i, purge, fail)| Op::Release { i, purge, fail }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, .. ProptestConfig::default() })]
+
+    #[test]
+    fn random_applies_and_releases_keep_the_state_consistent(ops in prop::collection::vec(op(), 1..14)) {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = StateFile::new(tmp.path(), "h");
+        let host = host();
+        for op in ops {
+            let before = file.load_readonly().unwrap();
+            match op {
+                Op::Apply { i, variant, fail } => {
+                    let s = spec(i, variant);
+                    let mut prov = Flaky { calls: 0, fail: fail.into_iter().collect() };
+                    let mut locked = file.lock().unwrap();
+                    let out = apply::apply(&host, &[&s], &mut locked, &mut prov);
+                    drop(locked);
+                    let after = file.load_readonly().unwrap();
+                    match out {
+                        Ok(_) => {
+                            // Applying the same spec again changes nothing.
+                            let mut quiet = Flaky { calls: 0, fail: BTreeSet::new() };
+                            let mut locked = file.lock().unwrap();
+                            apply::apply(&host, &[&s], &mut locked, &mut quiet).unwrap();
+                            drop(locked);
+                            prop_assert_eq!(file.load_readonly().unwrap(), after.clone());
+                            prop_assert_eq!(quiet.calls, 0);
+                        }
+                        Err(ApplyError::Provider { rolled_back, .. }) => {
+                            let failed: Vec<String> = rolled_back
+                                .iter()
+                                .filter(|r| r.result.is_err())
+                                .map(|r| r.name.clone())
+                                .collect();
+                            let mut expected = before.clone();
+                            let added: Vec<String> = after.pending_releases[before.pending_releases.len()..]
+                                .iter()
+                                .map(|p| p.name.clone())
+                                .collect();
+                            prop_assert_eq!(&added, &failed);
+                            expected.pending_releases = after.pending_releases.clone();
+                            prop_assert_eq!(&after, &expected);
+                        }
+                        Err(ApplyError::Unsatisfied(_)) => prop_assert_eq!(&after, &before),
+                        Err(e) => panic!("{e}"),
+                    }
+                    check_invariants(&after);
+                }
+                Op::Release { i, purge, fail } => {
+                    let mut prov = Flaky { calls: 0, fail: fail.into_iter().collect() };
+                    let mut locked = file.lock().unwrap();
+                    let out = apply::release(&host, &[format!("c{i}")], purge, &mut locked, &mut prov).unwrap();
+                    drop(locked);
+                    let after = file.load_readonly().unwrap();
+                    let name = format!("c{i}");
+                    prop_assert!(!after.holdings.contains_key(&name));
+                    let failures = out.provider_releases.iter().filter(|r| r.result.is_err()).count();
+                    prop_assert_eq!(after.pending_releases.len(), failures);
+                    check_invariants(&after);
+                }
+            }
+        }
+    }
+}
