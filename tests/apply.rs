@@ -22,7 +22,11 @@ fn provider() -> String {
 /// A host with a static volume, an IPv6 pool and a volume provider run as
 /// `test-provider MODE... DIR`.
 fn host_yaml(mode: &[&str], dir: &Path, timeout: &str) -> String {
-    let mut run = vec![format!("{:?}", provider())];
+    host_yaml_with(&provider(), mode, dir, timeout)
+}
+
+fn host_yaml_with(program: &str, mode: &[&str], dir: &Path, timeout: &str) -> String {
+    let mut run = vec![format!("{program:?}")];
     run.extend(mode.iter().map(|m| format!("{m:?}")));
     run.push(format!("{:?}", dir.display().to_string()));
     format!(
@@ -699,4 +703,64 @@ providers:
         log,
         "provide network appnet app\nrelease network appnet app\n"
     );
+}
+
+/// stderr with the scratch folder's path replaced, for snapshots.
+fn redacted(o: &std::process::Output, dir: &Path) -> String {
+    stderr(o).replace(&dir.display().to_string(), "[DIR]")
+}
+
+/// A fixture whose provider is copied beside the manifest as `./prov`, so that
+/// messages do not depend on where the repository is checked out.
+fn local_fx(mode: &[&str], timeout: &str) -> Fx {
+    let dir = Dir::new();
+    std::fs::create_dir_all(dir.path().join("made")).unwrap();
+    std::fs::copy(provider(), dir.path().join("prov")).unwrap();
+    let host = dir.write(
+        "host.yaml",
+        &host_yaml_with("./prov", mode, dir.path(), timeout),
+    );
+    Fx { dir, host }
+}
+
+#[test]
+fn snapshot_provider_failure() {
+    let fx = local_fx(&["fail-nth", "1"], "10s");
+    let app = fx.spec("app", &["volume:nfs-a"]);
+    let o = fx.apply(&[&app]);
+    assert_eq!(code(&o), 3);
+    insta::assert_snapshot!(redacted(&o, fx.dir.path()));
+}
+
+#[test]
+fn snapshot_provider_timeout() {
+    let fx = local_fx(&["hang"], "1s");
+    let app = fx.spec("app", &["volume:nfs-a"]);
+    let o = fx.apply(&[&app]);
+    assert_eq!(code(&o), 3);
+    insta::assert_snapshot!(redacted(&o, fx.dir.path()));
+}
+
+#[test]
+fn snapshot_corrupt_state() {
+    let fx = local_fx(&["ok"], "10s");
+    let app = fx.spec("app", &["ipv6: app"]);
+    std::fs::create_dir_all(fx.dir.path().join("state")).unwrap();
+    std::fs::write(fx.state_path(), "{\"berth_state\": 1,").unwrap();
+    // A relative state folder keeps the message (and its wrapping) free of the
+    // scratch folder's path.
+    let o = run(fx.cmd("apply").env("BERTH_STATE_DIR", "state").arg(&app));
+    assert_eq!(code(&o), 1);
+    // The copy's name carries the time; keep the snapshot stable.
+    let text = redacted(&o, fx.dir.path());
+    let text = match text.find(".corrupt-") {
+        Some(i) => {
+            let end = text[i + 9..]
+                .find(|c: char| !c.is_ascii_digit())
+                .map_or(text.len(), |e| i + 9 + e);
+            format!("{}.corrupt-[TIME]{}", &text[..i], &text[end..])
+        }
+        None => text,
+    };
+    insta::assert_snapshot!(text);
 }
