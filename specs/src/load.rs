@@ -643,6 +643,36 @@ impl std::fmt::Display for NameOf<'_> {
     }
 }
 
+/// Where each key of a map was first seen. Linear for the usual handful of
+/// keys; hashed once a map is big, so a hostile map of 100,000 keys is still
+/// checked in linear time.
+#[derive(Default)]
+struct Seen<'n> {
+    small: Vec<(&'n str, Span)>,
+    big: HashMap<&'n str, Span>,
+}
+
+impl<'n> Seen<'n> {
+    /// Records `key` at `span`; returns where it was first seen if it was.
+    fn first(&mut self, key: &'n str, span: Span) -> Option<Span> {
+        if self.small.len() < 16 {
+            if let Some((_, first)) = self.small.iter().find(|(k, _)| *k == key) {
+                return Some(*first);
+            }
+            self.small.push((key, span));
+            return None;
+        }
+        if self.big.is_empty() {
+            self.big.extend(self.small.iter().copied());
+        }
+        if let Some(first) = self.big.get(key) {
+            return Some(*first);
+        }
+        self.big.insert(key, span);
+        None
+    }
+}
+
 /// Known keys of one map, first occurrence each, with key and value nodes.
 struct Fields<'n, 'a> {
     items: Vec<(&'static str, &'n Node<'a>, &'n Node<'a>)>,
@@ -732,14 +762,13 @@ impl<'s> Cx<'s> {
         pass: &[&str],
     ) -> Fields<'n, 'a> {
         let mut items: Vec<(&'static str, &'n Node<'a>, &'n Node<'a>)> = Vec::new();
-        let mut seen: Vec<(&'n str, Span)> = Vec::new();
+        let mut seen = Seen::default();
         for (k, v) in entries {
             let Some(key) = k.text() else {
                 self.wrong_type(k, "a key", "a string");
                 continue;
             };
-            if let Some((_, first)) = seen.iter().find(|(s, _)| *s == key) {
-                let first = *first;
+            if let Some(first) = seen.first(key, k.span) {
                 let d = self.error(
                     Code::DuplicateKey,
                     k.span,
@@ -750,7 +779,6 @@ impl<'s> Cx<'s> {
                 d.help = Some("keep one of them".into());
                 continue;
             }
-            seen.push((key, k.span));
             if pass.contains(&key) {
                 continue;
             }
@@ -839,14 +867,14 @@ impl<'s> Cx<'s> {
             return None;
         };
         let mut out: Vec<(String, String, Span)> = Vec::with_capacity(entries.len());
+        let mut seen = Seen::default();
         let mut ok = true;
         for (k, val) in entries {
             let Some(key) = self.string(k, format!("a key of {what}")) else {
                 ok = false;
                 continue;
             };
-            if let Some((_, _, first)) = out.iter().find(|(x, ..)| x == key) {
-                let first = *first;
+            if let Some(first) = seen.first(key, k.span) {
                 let d = self.error(
                     Code::DuplicateKey,
                     k.span,

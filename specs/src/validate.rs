@@ -41,9 +41,8 @@ pub fn validate_host(host: &HostManifest) -> Vec<Diagnostic> {
     validate_host_with_spans(host, &FieldSpans::default())
 }
 
-struct Net<'h> {
+struct Net {
     index: usize,
-    name: &'h str,
     subnet6: Option<IpNet>,
     subnet4: Option<IpNet>,
 }
@@ -87,8 +86,8 @@ pub fn validate_host_with_spans(host: &HostManifest, spans: &FieldSpans) -> Vec<
     }
 
     // Networks: gateways inside subnets, subnets not overlapping.
-    let mut nets: Vec<Net<'_>> = Vec::new();
-    let mut gateways: Vec<(IpAddr, Span)> = Vec::new();
+    let mut nets: HashMap<&str, Net> = HashMap::new();
+    let mut gateways: HashMap<IpAddr, Span> = HashMap::new();
     for (i, p) in host.provides.iter().enumerate() {
         let ProvideDetail::Network {
             subnet6,
@@ -116,7 +115,7 @@ pub fn validate_host_with_spans(host: &HostManifest, spans: &FieldSpans) -> Vec<
         ];
         for (subnet, gateway, gkey, skey) in pairs {
             let Some(gw) = gateway else { continue };
-            gateways.push((gw, at(i, gkey)));
+            gateways.entry(gw).or_insert(at(i, gkey));
             match subnet {
                 Some(net) if net.contains(&gw) => {}
                 Some(net) => out.push(
@@ -145,97 +144,89 @@ pub fn validate_host_with_spans(host: &HostManifest, spans: &FieldSpans) -> Vec<
                 ),
             }
         }
-        nets.push(Net {
+        nets.entry(p.name.as_str()).or_insert(Net {
             index: i,
-            name: p.name.as_str(),
             subnet6: subnet6.map(IpNet::V6),
             subnet4: subnet4.map(IpNet::V4),
         });
     }
-    for (a, na) in nets.iter().enumerate() {
-        for nb in &nets[a + 1..] {
-            for (x, y, key) in [
-                (na.subnet6, nb.subnet6, "subnet6"),
-                (na.subnet4, nb.subnet4, "subnet4"),
-            ] {
-                if let (Some(x), Some(y)) = (x, y) {
-                    if overlaps(x, y) {
-                        out.push(
-                            Diagnostic::error(
-                                Code::HostOverlap,
-                                format!(
-                                    "subnet `{y}` of network `{}` overlaps subnet `{x}` of network `{}`",
-                                    nb.name, na.name
-                                ),
-                            )
-                            .at(src, at(nb.index, key))
-                            .label("overlaps")
-                            .related(at(na.index, key), "this subnet")
-                            .help("networks on one host need disjoint subnets"),
-                        );
-                    }
-                }
-            }
+    for (v6, key) in [(true, "subnet6"), (false, "subnet4")] {
+        let subnets: Vec<Interval<usize>> = nets
+            .values()
+            .filter_map(|n| {
+                let s = if v6 { n.subnet6 } else { n.subnet4 };
+                s.map(|s| interval(s, n.index))
+            })
+            .collect();
+        for (later, earlier) in overlapping(subnets, |_, _| true) {
+            let subnet = |i: usize| spans_subnet(&host.provides[i], v6);
+            out.push(
+                Diagnostic::error(
+                    Code::HostOverlap,
+                    format!(
+                        "subnet `{}` of network `{}` overlaps subnet `{}` of network `{}`",
+                        subnet(later),
+                        host.provides[later].name,
+                        subnet(earlier),
+                        host.provides[earlier].name
+                    ),
+                )
+                .at(src, at(later, key))
+                .label("overlaps")
+                .related(at(earlier, key), "this subnet")
+                .help("networks on one host need disjoint subnets"),
+            );
         }
     }
 
     // Addresses: network known, inside its subnet, not twice, pools disjoint.
     let mut statics: HashMap<IpAddr, Span> = HashMap::new();
-    let mut pools: Vec<(IpNet, usize)> = Vec::new();
-    let mut static_list: Vec<(IpAddr, usize)> = Vec::new();
+    let mut ranges: [Vec<Interval<(usize, bool)>>; 2] = [Vec::new(), Vec::new()];
+    let mut provider_made: HashMap<&str, bool> = HashMap::new();
     for (i, p) in host.provides.iter().enumerate() {
         let ProvideDetail::Address { source, network } = &p.detail else {
             continue;
         };
-        let (value_key, as_net) = match *source {
-            AddressSource::Static(a) => ("address", IpNet::from(a)),
-            AddressSource::Pool(pool) => ("pool", pool),
+        let (value_key, as_net, pool) = match *source {
+            AddressSource::Static(a) => ("address", IpNet::from(a), false),
+            AddressSource::Pool(pool) => ("pool", pool, true),
         };
-        let contained = |n: &IpNet| n.contains(&as_net);
+        ranges[usize::from(p.kind == Kind::Ipv6)].push(interval(as_net, (i, pool)));
         let shown = match source {
             AddressSource::Static(a) => a.to_string(),
             AddressSource::Pool(n) => n.to_string(),
         };
-        match nets.iter().find(|n| n.name == network) {
+        match nets.get(network.as_str()) {
             Some(net) => {
-                let subnet = if p.kind == Kind::Ipv4 {
-                    net.subnet4
-                } else {
-                    net.subnet6
-                };
+                let v6 = p.kind != Kind::Ipv4;
+                let subnet = if v6 { net.subnet6 } else { net.subnet4 };
                 // A network without a subnet of this family leaves addressing
                 // to the engine; nothing to compare against.
-                if let Some(subnet) = subnet {
-                    if !contained(&subnet) {
-                        let what = if value_key == "pool" {
-                            "pool"
-                        } else {
-                            "address"
-                        };
-                        out.push(
-                            Diagnostic::error(
-                                Code::HostAddressOutsideSubnet,
-                                format!(
-                                    "{what} `{shown}` of {} `{}` is outside subnet `{subnet}` of network `{network}`",
-                                    p.kind, p.name
-                                ),
-                            )
-                            .at(src, at(i, value_key))
-                            .label("outside the subnet")
-                            .related(
-                                at(net.index, if p.kind == Kind::Ipv4 { "subnet4" } else { "subnet6" }),
-                                "the network's subnet",
-                            )
-                            .help("the container could not use this address on that network"),
-                        );
-                    }
+                if let Some(subnet) = subnet.filter(|s| !s.contains(&as_net)) {
+                    out.push(
+                        Diagnostic::error(
+                            Code::HostAddressOutsideSubnet,
+                            format!(
+                                "{value_key} `{shown}` of {} `{}` is outside subnet `{subnet}` of network `{network}`",
+                                p.kind, p.name
+                            ),
+                        )
+                        .at(src, at(i, value_key))
+                        .label("outside the subnet")
+                        .related(
+                            at(net.index, if v6 { "subnet6" } else { "subnet4" }),
+                            "the network's subnet",
+                        )
+                        .help("the container could not use this address on that network"),
+                    );
                 }
             }
             None => {
-                let by_provider = host
-                    .providers
-                    .iter()
-                    .any(|d| d.kind == Kind::Network && d.pattern.matches(network));
+                let by_provider = *provider_made.entry(network.as_str()).or_insert_with(|| {
+                    host.providers
+                        .iter()
+                        .any(|d| d.kind == Kind::Network && d.pattern.matches(network))
+                });
                 if !by_provider {
                     out.push(
                         Diagnostic::error(
@@ -254,64 +245,77 @@ pub fn validate_host_with_spans(host: &HostManifest, spans: &FieldSpans) -> Vec<
                 }
             }
         }
-        match *source {
-            AddressSource::Static(a) => {
-                if let Some(first) = statics.insert(a, at(i, "address")) {
-                    out.push(
-                        Diagnostic::error(
-                            Code::HostDuplicateAddress,
-                            format!("address `{a}` is provided twice"),
-                        )
-                        .at(src, at(i, "address"))
-                        .label("second time")
-                        .related(first, "first time (maybe spelled differently)")
-                        .help("each address can be handed to one container: remove one"),
-                    );
-                }
-                if let Some((_, gspan)) = gateways.iter().find(|(g, _)| *g == a) {
-                    out.push(
-                        Diagnostic::error(
-                            Code::HostDuplicateAddress,
-                            format!("address `{a}` is also a network's gateway"),
-                        )
-                        .at(src, at(i, "address"))
-                        .label("the gateway's address")
-                        .related(*gspan, "gateway")
-                        .help("a container cannot hold its gateway's address: pick another"),
-                    );
-                }
-                static_list.push((a, i));
+        if let AddressSource::Static(a) = *source {
+            if let Some(first) = statics.insert(a, at(i, "address")) {
+                out.push(
+                    Diagnostic::error(
+                        Code::HostDuplicateAddress,
+                        format!("address `{a}` is provided twice"),
+                    )
+                    .at(src, at(i, "address"))
+                    .label("second time")
+                    .related(first, "first time (maybe spelled differently)")
+                    .help("each address can be handed to one container: remove one"),
+                );
             }
-            AddressSource::Pool(pool) => {
-                for (other, j) in &pools {
-                    if overlaps(*other, pool) {
-                        out.push(
-                            Diagnostic::error(
-                                Code::HostOverlap,
-                                format!("pool `{pool}` overlaps pool `{other}`"),
-                            )
-                            .at(src, at(i, "pool"))
-                            .label("overlaps")
-                            .related(at(*j, "pool"), "this pool")
-                            .help("two pools could hand out one address twice: make them disjoint"),
-                        );
-                    }
-                }
-                pools.push((pool, i));
+            if let Some(gspan) = gateways.get(&a) {
+                out.push(
+                    Diagnostic::error(
+                        Code::HostDuplicateAddress,
+                        format!("address `{a}` is also a network's gateway"),
+                    )
+                    .at(src, at(i, "address"))
+                    .label("the gateway's address")
+                    .related(*gspan, "gateway")
+                    .help("a container cannot hold its gateway's address: pick another"),
+                );
             }
         }
     }
-    for (a, i) in &static_list {
-        for (pool, j) in &pools {
-            if pool.contains(a) {
+    for family in ranges {
+        // Pairs of statics are the duplicates reported above.
+        let pairs = overlapping(family, |(_, a_pool), (_, b_pool)| a_pool || b_pool);
+        for ((later, later_pool), (earlier, earlier_pool)) in pairs {
+            let value = |i: usize| match &host.provides[i].detail {
+                ProvideDetail::Address {
+                    source: AddressSource::Static(a),
+                    ..
+                } => a.to_string(),
+                ProvideDetail::Address {
+                    source: AddressSource::Pool(n),
+                    ..
+                } => n.to_string(),
+                _ => String::new(),
+            };
+            if later_pool && earlier_pool {
+                out.push(
+                    Diagnostic::error(
+                        Code::HostOverlap,
+                        format!("pool `{}` overlaps pool `{}`", value(later), value(earlier)),
+                    )
+                    .at(src, at(later, "pool"))
+                    .label("overlaps")
+                    .related(at(earlier, "pool"), "this pool")
+                    .help("two pools could hand out one address twice: make them disjoint"),
+                );
+            } else {
+                let (a, pool) = if later_pool {
+                    (earlier, later)
+                } else {
+                    (later, earlier)
+                };
                 out.push(
                     Diagnostic::warning(
                         Code::HostStaticInPool,
-                        format!("static address `{a}` lies inside pool `{pool}`"),
+                        format!(
+                            "static address `{}` lies inside pool `{}`",
+                            value(a),
+                            value(pool)
+                        ),
                     )
-                    .at(src, at(*i, "address"))
+                    .at(src, at(a, "address"))
                     .label("inside a pool")
-                    .related(at(*j, "pool"), "the pool")
+                    .related(at(pool, "pool"), "the pool")
                     .help("the pool skips it, but a pool outside static addresses is clearer"),
                 );
             }
@@ -319,15 +323,7 @@ pub fn validate_host_with_spans(host: &HostManifest, spans: &FieldSpans) -> Vec<
     }
 
     // Ports: not twice, ranges disjoint, statics outside ranges.
-    struct PortEntry {
-        first: u16,
-        last: u16,
-        pool: bool,
-        protocol: Protocol,
-        bind: Option<IpAddr>,
-        index: usize,
-    }
-    let mut ports: Vec<PortEntry> = Vec::new();
+    let mut ports: [Vec<Interval<(usize, bool, Option<IpAddr>)>>; 2] = [Vec::new(), Vec::new()];
     for (i, p) in host.provides.iter().enumerate() {
         let ProvideDetail::Port {
             source,
@@ -341,63 +337,135 @@ pub fn validate_host_with_spans(host: &HostManifest, spans: &FieldSpans) -> Vec<
             PortSource::Static(n) => (n, n, false),
             PortSource::Pool { first, last } => (first, last, true),
         };
-        let key = if pool { "pool" } else { "host_port" };
-        for e in &ports {
-            let same_socket = e.protocol == *protocol
-                && (e.bind.is_none() || bind.is_none() || e.bind == *bind)
-                && e.first <= last
-                && first <= e.last;
-            if !same_socket {
-                continue;
-            }
-            let other_key = if e.pool { "pool" } else { "host_port" };
-            let (code, message, warn) = match (pool, e.pool) {
-                (false, false) => (
+        ports[usize::from(*protocol == Protocol::Udp)].push(Interval {
+            start: u128::from(first),
+            end: u128::from(last),
+            item: (i, pool, *bind),
+        });
+    }
+    for (proto, family) in ["tcp", "udp"].into_iter().zip(ports) {
+        let same_socket = |(_, _, a): (usize, bool, Option<IpAddr>),
+                           (_, _, b): (usize, bool, Option<IpAddr>)| {
+            a.is_none() || b.is_none() || a == b
+        };
+        for ((later, later_pool, _), (earlier, earlier_pool, _)) in overlapping(family, same_socket)
+        {
+            let shown = |i: usize| match &host.provides[i].detail {
+                ProvideDetail::Port {
+                    source: PortSource::Static(n),
+                    ..
+                } => n.to_string(),
+                ProvideDetail::Port {
+                    source: PortSource::Pool { first, last },
+                    ..
+                } => format!("{first}-{last}"),
+                _ => String::new(),
+            };
+            let key = |pool: bool| if pool { "pool" } else { "host_port" };
+            let d = match (later_pool, earlier_pool) {
+                (false, false) => Diagnostic::error(
                     Code::HostDuplicatePort,
-                    format!("host port {first}/{protocol} is provided twice"),
-                    false,
-                ),
-                (true, true) => (
+                    format!("host port {}/{proto} is provided twice", shown(later)),
+                )
+                .help("one host port can be published once: remove or move one"),
+                (true, true) => Diagnostic::error(
                     Code::HostOverlap,
                     format!(
-                        "port range {first}-{last} overlaps range {}-{}",
-                        e.first, e.last
+                        "port range {} overlaps range {}",
+                        shown(later),
+                        shown(earlier)
                     ),
-                    false,
-                ),
-                _ => (
+                )
+                .help("two ranges could hand out one port twice: make them disjoint"),
+                _ => Diagnostic::warning(
                     Code::HostStaticInPool,
                     "a static host port lies inside a port range".to_string(),
-                    true,
-                ),
-            };
-            let d = if warn {
-                Diagnostic::warning(code, message)
-                    .help("the range skips it, but disjoint ranges are clearer")
-            } else {
-                Diagnostic::error(code, message)
-                    .help("one host port can be published once: remove or move one")
+                )
+                .help("the range skips it, but disjoint ranges are clearer"),
             };
             out.push(
-                d.at(src, at(i, key))
+                d.at(src, at(later, key(later_pool)))
                     .label("here")
-                    .related(at(e.index, other_key), "this one"),
+                    .related(at(earlier, key(earlier_pool)), "this one"),
             );
         }
-        ports.push(PortEntry {
-            first,
-            last,
-            pool,
-            protocol: *protocol,
-            bind: *bind,
-            index: i,
-        });
     }
     out
 }
 
-fn overlaps(a: IpNet, b: IpNet) -> bool {
-    a.contains(&b) || b.contains(&a)
+fn spans_subnet(p: &Provide, v6: bool) -> String {
+    match &p.detail {
+        ProvideDetail::Network {
+            subnet6: Some(s), ..
+        } if v6 => s.to_string(),
+        ProvideDetail::Network {
+            subnet4: Some(s), ..
+        } if !v6 => s.to_string(),
+        _ => String::new(),
+    }
+}
+
+/// A closed range of addresses or ports, and what it belongs to.
+struct Interval<T> {
+    start: u128,
+    end: u128,
+    item: T,
+}
+
+fn interval<T>(net: IpNet, item: T) -> Interval<T> {
+    let (start, end) = match net {
+        IpNet::V4(n) => (
+            u128::from(u32::from(n.network())),
+            u128::from(u32::from(n.broadcast())),
+        ),
+        IpNet::V6(n) => (u128::from(n.network()), u128::from(n.broadcast())),
+    };
+    Interval { start, end, item }
+}
+
+/// Most earlier intervals one interval is compared with. Real manifests have a
+/// handful of overlapping ranges; a hostile one with hundreds of thousands must
+/// still be checked in bounded time (pairs past this many go unreported, and
+/// by then there are plenty of diagnostics).
+const MAX_ACTIVE: usize = 1024;
+
+/// Most overlapping pairs reported per check: a file with more has bigger
+/// problems than the 1001st overlap.
+const MAX_PAIRS: usize = 1000;
+
+/// Pairs `(later, earlier)` (in file order, by the item's first field) of
+/// intervals that overlap and are `related`, found by a sweep over the
+/// intervals sorted by start: O(n log n) plus the pairs.
+fn overlapping<T: Copy + Ord>(
+    mut items: Vec<Interval<T>>,
+    related: impl Fn(T, T) -> bool,
+) -> Vec<(T, T)> {
+    items.sort_by_key(|i| (i.start, i.item));
+    let mut active: Vec<&Interval<T>> = Vec::new();
+    let mut pairs = Vec::new();
+    'sweep: for it in &items {
+        active.retain(|a| a.end >= it.start);
+        if active.len() > 4 * MAX_ACTIVE {
+            // Keep the widest: they are the ones later intervals can still hit.
+            active.sort_by_key(|a| std::cmp::Reverse(a.end));
+            active.truncate(MAX_ACTIVE);
+        }
+        for a in active.iter().rev().take(MAX_ACTIVE) {
+            if related(a.item, it.item) {
+                pairs.push(if a.item < it.item {
+                    (it.item, a.item)
+                } else {
+                    (a.item, it.item)
+                });
+                if pairs.len() >= MAX_PAIRS {
+                    break 'sweep;
+                }
+            }
+        }
+        active.push(it);
+    }
+    pairs.sort();
+    pairs
 }
 
 /// `--live`: checks on this host that what a manifest names exists: volume

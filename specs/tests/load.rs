@@ -312,3 +312,30 @@ fn control_characters_are_found_however_written() {
         assert!(l.documents.is_empty(), "{value}");
     }
 }
+
+#[test]
+fn big_hostile_maps_and_lists_stay_bounded() {
+    // 50,000 distinct label keys, then one duplicate: found without a
+    // quadratic scan.
+    let mut text = String::from("berth: 1\nhost: h\nlabels:\n");
+    for i in 0..50_000 {
+        text.push_str(&format!("  k{i}: v\n"));
+    }
+    text.push_str("  k7: again\n");
+    let l = load(&text);
+    assert_eq!(
+        codes_and_lines(&l),
+        vec![("berth::format::duplicate-key", 50_004)]
+    );
+
+    // 5,000 identical pools overlap pairwise: reported, but capped.
+    let mut text = String::from("berth: 1\nhost: h\nprovides:\n  - network: n\n");
+    for i in 0..5_000 {
+        text.push_str(&format!(
+            "  - ipv6: \"p{i}-*\"\n    pool: 2001:db8::/120\n    network: n\n"
+        ));
+    }
+    let l = load(&text);
+    assert!(l.diagnostics.iter().all(|d| d.code == Code::HostOverlap));
+    assert_eq!(l.diagnostics.len(), 1000);
+}
