@@ -76,6 +76,9 @@ enum Cand {
     Provider(usize),
 }
 
+/// kind, source, provide name as written (or name, for provider-made).
+type HeldKey<'a> = (&'a str, BindingSource, &'a str);
+
 /// How an address's network is met.
 #[derive(Debug, Clone, PartialEq)]
 enum Net {
@@ -133,10 +136,12 @@ struct Solver<'a> {
     exact: HashMap<(String, String), usize>,
     globs: HashMap<String, Vec<usize>>,
     in_plan: HashSet<&'a str>,
-    /// Exclusive holdings by containers outside the plan: key -> holder.
-    held_excl: HashMap<(String, BindingSource, String), String>,
-    /// Any holding by containers outside the plan: key -> holders.
-    held_any: HashMap<(String, BindingSource, String), Vec<String>>,
+    /// For the record provides (index - manifest len): their state entry.
+    records: Vec<&'a crate::state::ProvidedRecord>,
+    /// Holdings by containers outside the plan, keyed like [`Solver::held_key`]:
+    /// (holder, exclusive) in state order. Pool bindings are not here: pool
+    /// values are tracked by reservations, value by value.
+    held: HashMap<HeldKey<'a>, Vec<(&'a str, bool)>>,
     allow_cache: HashMap<usize, Vec<(bool, NamePattern)>>,
     net_memo: HashMap<(usize, String), Result<Net, Vec<Reason>>>,
     pools: HashMap<usize, PoolInfo>,
@@ -148,6 +153,7 @@ impl<'a> Solver<'a> {
     fn new(host: &'a HostManifest, state: &'a State, specs: &'a [&'a NeedSpec]) -> Solver<'a> {
         let mut provides = host.provides.clone();
         let n_manifest = provides.len();
+        let mut records = Vec::new();
         for rec in state.provided.values() {
             // A record that no longer validates is ignored here; `berth check`
             // and apply report it. It cannot serve a need.
@@ -161,6 +167,7 @@ impl<'a> Solver<'a> {
                     allow: None,
                     span: Span::default(),
                 });
+                records.push(rec);
             }
         }
         let mut exact = HashMap::new();
@@ -175,24 +182,23 @@ impl<'a> Solver<'a> {
             }
         }
         let in_plan: HashSet<&str> = specs.iter().map(|s| s.container.as_str()).collect();
-        let mut held_excl = HashMap::new();
-        let mut held_any: HashMap<_, Vec<String>> = HashMap::new();
+        let mut held: HashMap<HeldKey<'a>, Vec<(&'a str, bool)>> = HashMap::new();
         for (holder, h) in &state.holdings {
             if in_plan.contains(holder.as_str()) {
                 continue;
             }
-            for b in &h.bindings {
+            for b in h
+                .bindings
+                .iter()
+                .filter(|b| b.source != BindingSource::Pool)
+            {
                 let id = match b.source {
-                    BindingSource::Provider => b.name.clone(),
-                    _ => b.provide.clone(),
+                    BindingSource::Provider => b.name.as_str(),
+                    _ => b.provide.as_str(),
                 };
-                let key = (b.kind.as_str().to_string(), b.source, id);
-                if b.exclusive && b.source != BindingSource::Pool {
-                    held_excl
-                        .entry(key.clone())
-                        .or_insert_with(|| holder.clone());
-                }
-                held_any.entry(key).or_default().push(holder.clone());
+                held.entry((b.kind.as_str(), b.source, id))
+                    .or_default()
+                    .push((holder.as_str(), b.exclusive));
             }
         }
         Solver {
@@ -204,8 +210,8 @@ impl<'a> Solver<'a> {
             exact,
             globs,
             in_plan,
-            held_excl,
-            held_any,
+            records,
+            held,
             allow_cache: HashMap::new(),
             net_memo: HashMap::new(),
             pools: HashMap::new(),
@@ -247,32 +253,27 @@ impl<'a> Solver<'a> {
             .position(|d| &d.kind == kind && d.pattern.matches(name))
     }
 
-    fn held_key(&self, i: usize) -> (String, BindingSource, String) {
-        let p = &self.provides[i];
+    /// How holdings of provide `i` are recorded: kind, source, and the provide's
+    /// name as written (provider-made resources: their own name).
+    fn held_key(&self, i: usize) -> HeldKey<'a> {
         if i < self.n_manifest {
-            let src = match &p.detail {
-                ProvideDetail::Address {
-                    source: AddressSource::Pool(_),
-                    ..
-                }
-                | ProvideDetail::Port {
-                    source: PortSource::Pool { .. },
-                    ..
-                } => BindingSource::Pool,
-                _ => BindingSource::Provides,
-            };
-            (
-                p.kind.as_str().to_string(),
-                src,
-                p.name.as_str().to_string(),
-            )
+            let p = &self.host.provides[i];
+            (p.kind.as_str(), BindingSource::Provides, p.name.as_str())
         } else {
-            (
-                p.kind.as_str().to_string(),
-                BindingSource::Provider,
-                p.name.as_str().to_string(),
-            )
+            let r = self.records[i - self.n_manifest];
+            (r.kind.as_str(), BindingSource::Provider, r.name.as_str())
         }
+    }
+
+    /// The first other container holding provide `i` exclusively.
+    fn held_excl(&self, i: usize) -> Option<&'a str> {
+        let list = self.held.get(&self.held_key(i))?;
+        list.iter().find(|(_, ex)| *ex).map(|(h, _)| *h)
+    }
+
+    /// The first other container holding provide `i` at all.
+    fn held_any(&self, i: usize) -> Option<&'a str> {
+        self.held.get(&self.held_key(i))?.first().map(|(h, _)| *h)
     }
 
     fn allowed(&mut self, i: usize, spec: &NeedSpec) -> bool {
@@ -431,7 +432,6 @@ impl<'a> Solver<'a> {
             return Err(self.not_allowed(i));
         }
         let p = &self.provides[i];
-        let key = self.held_key(i);
         let mut network = None;
         let cand = match (&need.detail, &p.detail) {
             (
@@ -452,7 +452,7 @@ impl<'a> Solver<'a> {
                     });
                 }
                 if *p_ex || *exclusive {
-                    if let Some(h) = self.held_any.get(&key).and_then(|v| v.first()) {
+                    if let Some(h) = self.held_any(i) {
                         return Err(self.held_by(i, h));
                     }
                 }
@@ -488,7 +488,7 @@ impl<'a> Solver<'a> {
                                 });
                             }
                         }
-                        if let Some(h) = self.held_excl.get(&key) {
+                        if let Some(h) = self.held_excl(i) {
                             return Err(self.held_by(i, h));
                         }
                         Cand::Unit(i)
@@ -568,7 +568,7 @@ impl<'a> Solver<'a> {
                 }
                 match source {
                     PortSource::Static(_) => {
-                        if let Some(h) = self.held_excl.get(&key) {
+                        if let Some(h) = self.held_excl(i) {
                             return Err(self.held_by(i, h));
                         }
                         Cand::Unit(i)
@@ -592,7 +592,7 @@ impl<'a> Solver<'a> {
             (NeedDetail::Device { .. }, ProvideDetail::Device { .. })
             | (NeedDetail::Custom, ProvideDetail::Custom { .. }) => {
                 if p.exclusive() {
-                    if let Some(h) = self.held_excl.get(&key) {
+                    if let Some(h) = self.held_excl(i) {
                         return Err(self.held_by(i, h));
                     }
                 }
@@ -732,8 +732,14 @@ impl<'a> Solver<'a> {
                 skip.extend(parse(&r.value));
             }
         }
+        // Pool holdings are covered by their reservations (apply writes both);
+        // other holdings in range (a provider-made address) are not.
         for h in self.state.holdings.values() {
-            for b in h.bindings.iter().filter(|b| b.kind == p.kind) {
+            for b in h
+                .bindings
+                .iter()
+                .filter(|b| b.kind == p.kind && b.source != BindingSource::Pool)
+            {
                 skip.extend(value_scalar(&b.value, net.is_some()).and_then(|v| parse(&v)));
             }
         }
