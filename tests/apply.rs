@@ -764,3 +764,27 @@ fn snapshot_corrupt_state() {
     };
     insta::assert_snapshot!(text);
 }
+
+#[test]
+fn provider_failures_as_json() {
+    let fx = Fx::new(&["fail-nth", "1"], "10s");
+    let app = fx.spec("app", &["volume:nfs-a"]);
+    let o = run(fx.cmd("apply").args(["--format", "json"]).arg(&app));
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["failed"]["op"], "provide");
+    assert_eq!(v["failed"]["kind"], "volume");
+    assert_eq!(v["failed"]["name"], "nfs-a");
+    assert_eq!(v["failed"]["container"], "app");
+    assert_eq!(v["failed"]["hint"], "allow this host on the NAS");
+    assert!(v["failed"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("cannot export nfs-a"));
+    assert!(v["failed"]["stderr_tail"]
+        .as_str()
+        .unwrap()
+        .contains("permission denied"));
+    assert_eq!(v["rolled_back"], serde_json::json!([]));
+}
