@@ -323,7 +323,7 @@ pub fn validate_host_with_spans(host: &HostManifest, spans: &FieldSpans) -> Vec<
     }
 
     // Ports: not twice, ranges disjoint, statics outside ranges.
-    let mut ports: [Vec<Interval<(usize, bool, Option<IpAddr>)>>; 2] = [Vec::new(), Vec::new()];
+    let mut ports: [Vec<Interval<PortItem>>; 2] = [Vec::new(), Vec::new()];
     for (i, p) in host.provides.iter().enumerate() {
         let ProvideDetail::Port {
             source,
@@ -404,6 +404,10 @@ fn spans_subnet(p: &Provide, v6: bool) -> String {
         _ => String::new(),
     }
 }
+
+/// A port provide in the overlap sweep: its index, whether it is a range, and
+/// its bind address.
+type PortItem = (usize, bool, Option<IpAddr>);
 
 /// A closed range of addresses or ports, and what it belongs to.
 struct Interval<T> {
