@@ -1,1 +1,351 @@
-//! (to be written)
+//! `berth place` end to end: placements, the per-reason host counts of an
+//! unplaceable container, `--explain`, labels, exclusive contention across
+//! hosts, spread, determinism, JSON shape, `--out`, folders and JSON fleets,
+//! and the refusals (duplicate names, unknown `--explain` host).
+
+use serde_json::Value;
+
+use crate::util::{code, repo_root, run, stderr, stdout, Dir};
+
+fn fixture(rel: &str) -> String {
+    repo_root()
+        .join("tests/fixtures/place")
+        .join(rel)
+        .display()
+        .to_string()
+}
+
+/// `berth place --hosts H S...` in `dir`.
+fn place(dir: &Dir, hosts: &[&str], args: &[&str]) -> std::process::Output {
+    let mut cmd = dir.berth();
+    cmd.arg("place");
+    for h in hosts {
+        cmd.arg("--hosts").arg(h);
+    }
+    run(cmd.args(args))
+}
+
+fn json(o: &std::process::Output) -> Value {
+    serde_json::from_str(&stdout(o)).unwrap_or_else(|e| panic!("{e}: {}", stdout(o)))
+}
+
+fn host_of(v: &Value, container: &str) -> Value {
+    v["placements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["container"] == container)
+        .unwrap_or_else(|| panic!("no placement for {container}"))["host"]
+        .clone()
+}
+
+#[test]
+fn unplaceable_container_names_the_missing_resource_and_counts_hosts_per_reason() {
+    let d = Dir::new();
+    let o = place(
+        &d,
+        &[&fixture("web/hosts.yaml")],
+        &[&fixture("web/specs.yaml")],
+    );
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains(
+            "0/5 hosts: 3 lack volume `webpages`, 2 hold ipv6 `webserver` for `api-1`, `api-2`"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("berth::place::unplaced"), "{err}");
+    assert!(err.contains("specs.yaml:21"), "the spec's location: {err}");
+    let out = stdout(&o);
+    assert!(out.contains("api-1   -> web-1"), "{out}");
+    assert!(out.contains("api-2   -> web-2"), "{out}");
+    insta::assert_snapshot!(
+        "place_unplaced_web",
+        err.replace(&repo_root().display().to_string(), "<repo>")
+    );
+
+    let o = place(
+        &d,
+        &[&fixture("web/hosts.yaml")],
+        &[&fixture("web/specs.yaml"), "--format", "json"],
+    );
+    assert_eq!(code(&o), 1);
+    let v = json(&o);
+    assert_eq!(v["placed"], 3);
+    assert_eq!(v["unplaced"], 1);
+    assert_eq!(v["hosts"], 5);
+    let web = v["placements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["container"] == "web")
+        .unwrap();
+    assert_eq!(web["host"], Value::Null);
+    assert_eq!(web["line"], 21);
+    let reasons = web["reasons"].as_array().unwrap();
+    assert_eq!(reasons.len(), 2);
+    assert_eq!(reasons[0]["reason"], "missing");
+    assert_eq!(reasons[0]["kind"], "volume");
+    assert_eq!(reasons[0]["name"], "webpages");
+    assert_eq!(reasons[0]["hosts"], 3);
+    assert_eq!(reasons[1]["reason"], "held");
+    assert_eq!(reasons[1]["kind"], "ipv6");
+    assert_eq!(reasons[1]["name"], "webserver");
+    assert_eq!(reasons[1]["hosts"], 2);
+    assert_eq!(reasons[1]["holders"], serde_json::json!(["api-1", "api-2"]));
+    assert_eq!(host_of(&v, "logger"), "edge-1");
+}
+
+#[test]
+fn explain_shows_one_hosts_detail() {
+    let d = Dir::new();
+    let o = place(
+        &d,
+        &[&fixture("web/hosts.yaml")],
+        &[&fixture("web/specs.yaml"), "--explain", "web-1"],
+    );
+    assert_eq!(code(&o), 1);
+    let err = stderr(&o);
+    assert!(
+        err.contains("host `web-1`") && err.contains("runs 1 container(s): api-1"),
+        "{err}"
+    );
+    assert!(
+        err.contains("why container `web` cannot run on `web-1`"),
+        "{err}"
+    );
+    assert!(err.contains("berth::need::unmet"), "{err}");
+    assert!(
+        err.contains("ipv6 `webserver` of container `web` cannot be met on host `web-1`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("container `api-1`"),
+        "the holder is named: {err}"
+    );
+
+    // A host missing the volume explains that, with the need's line.
+    let o = place(
+        &d,
+        &[&fixture("web/hosts.yaml")],
+        &[
+            &fixture("web/specs.yaml"),
+            "--explain",
+            "edge-3",
+            "--format",
+            "json",
+        ],
+    );
+    let v = json(&o);
+    assert_eq!(v["explain"]["host"], "edge-3");
+    let web = &v["explain"]["unplaced"][0];
+    assert_eq!(web["container"], "web");
+    let unmet = web["unmet"].as_array().unwrap();
+    assert!(
+        unmet
+            .iter()
+            .any(|u| u["kind"] == "volume" && u["name"] == "webpages"),
+        "{unmet:?}"
+    );
+
+    let o = place(
+        &d,
+        &[&fixture("web/hosts.yaml")],
+        &[&fixture("web/specs.yaml"), "--explain", "nowhere"],
+    );
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("berth::place::unknown-host"));
+}
+
+#[test]
+fn same_input_same_output() {
+    let d = Dir::new();
+    let args = [fixture("web/specs.yaml"), "--format".into(), "json".into()];
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let a = place(&d, &[&fixture("web/hosts.yaml")], &args);
+    let b = place(&d, &[&fixture("web/hosts.yaml")], &args);
+    assert_eq!(stdout(&a), stdout(&b));
+    assert_eq!(stderr(&a), stderr(&b));
+}
+
+const TWO_ZONES: &str = "\
+berth: 1
+host: a-1
+labels: { zone: a }
+provides:
+  - device: gpu
+    path: /dev/gpu0
+---
+berth: 1
+host: b-1
+labels: { zone: b }
+provides:
+  - device: gpu
+    path: /dev/gpu0
+---
+berth: 1
+host: b-2
+labels: { zone: b }
+provides:
+  - device: gpu
+    path: /dev/gpu0
+";
+
+#[test]
+fn label_constraints_choose_hosts_and_explain_the_others() {
+    let d = Dir::new();
+    d.write("hosts.yaml", TWO_ZONES);
+    d.write(
+        "specs.yaml",
+        "berth: 1\ncontainer: b-only\nplacement: { zone: b }\nneeds: []\n---\n\
+         berth: 1\ncontainer: nowhere\nplacement: { zone: c }\nneeds: []\n",
+    );
+    let o = place(&d, &["hosts.yaml"], &["specs.yaml", "--format", "json"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let v = json(&o);
+    assert_eq!(host_of(&v, "b-only"), "b-1");
+    assert_eq!(host_of(&v, "nowhere"), Value::Null);
+    let r = &v["placements"][1]["reasons"][0];
+    assert_eq!(r["reason"], "label");
+    assert_eq!(r["key"], "zone");
+    assert_eq!(r["value"], "c");
+    assert_eq!(r["hosts"], 3);
+    let o = place(&d, &["hosts.yaml"], &["specs.yaml"]);
+    assert!(
+        stderr(&o).contains("0/3 hosts: 3 lack label zone=c"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn exclusive_resources_are_consumed_across_hosts() {
+    let d = Dir::new();
+    d.write("hosts.yaml", TWO_ZONES);
+    let specs: String = (1..=4)
+        .map(|i| format!("berth: 1\ncontainer: train-{i}\nneeds:\n  - device: gpu\n---\n"))
+        .collect();
+    d.write("specs.yaml", &specs);
+    let o = place(&d, &["hosts.yaml"], &["specs.yaml", "--format", "json"]);
+    assert_eq!(code(&o), 1);
+    let v = json(&o);
+    let hosts: Vec<Value> = (1..=4)
+        .map(|i| host_of(&v, &format!("train-{i}")))
+        .collect();
+    assert_eq!(hosts[..3], ["a-1", "b-1", "b-2"], "one GPU per host");
+    assert_eq!(hosts[3], Value::Null);
+    let r = &v["placements"][3]["reasons"][0];
+    assert_eq!(r["reason"], "held");
+    assert_eq!(r["kind"], "device");
+    assert_eq!(r["hosts"], 3);
+    let o = place(&d, &["hosts.yaml"], &["specs.yaml"]);
+    assert!(
+        stderr(&o).contains("0/3 hosts: 3 hold device `gpu` for `train-1`, `train-2`, `train-3`"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn spread_goes_to_the_least_loaded_host_and_exit_zero_when_all_placed() {
+    let d = Dir::new();
+    d.write("hosts.yaml", TWO_ZONES);
+    let specs: String = (1..=6)
+        .map(|i| format!("berth: 1\ncontainer: app-{i}\nneeds: []\n---\n"))
+        .collect();
+    d.write("specs.yaml", &specs);
+    let o = place(&d, &["hosts.yaml"], &["specs.yaml", "--format", "json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let v = json(&o);
+    let hosts: Vec<Value> = (1..=6).map(|i| host_of(&v, &format!("app-{i}"))).collect();
+    assert_eq!(hosts, ["a-1", "b-1", "b-2", "a-1", "b-1", "b-2"]);
+    assert_eq!(v["unplaced"], 0);
+}
+
+#[test]
+fn folders_and_json_fleets_load_alike() {
+    let d = Dir::new();
+    d.write(
+        "fleet/hosts.json",
+        r#"[{"berth": 1, "host": "j-1", "provides": [{"volume": "data", "path": "/srv/data"}]},
+            {"berth": 1, "host": "j-2", "provides": []}]"#,
+    );
+    d.write(
+        "fleet/more/host.yaml",
+        "berth: 1\nhost: y-1\nprovides:\n  - volume: data\n    path: /d\n",
+    );
+    d.write("fleet/README.txt", "not a manifest");
+    d.write(
+        "apps/a.json",
+        r#"{"berth": 1, "container": "a", "needs": [{"volume": "data", "mount": "/data"}]}"#,
+    );
+    d.write(
+        "apps/b.yaml",
+        "berth: 1\ncontainer: b\nneeds:\n  - volume: data\n    mount: /data\n",
+    );
+    let o = place(&d, &["fleet"], &["apps", "--format", "json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let v = json(&o);
+    assert_eq!(v["hosts"], 3);
+    assert_eq!(host_of(&v, "a"), "j-1");
+    assert_eq!(host_of(&v, "b"), "y-1");
+}
+
+#[test]
+fn out_writes_each_hosts_run_configurations() {
+    let d = Dir::new();
+    let seed = repo_root().join("specs/examples/seed");
+    let host = seed.join("host.yaml").display().to_string();
+    let spec = seed.join("webserver/berth.yaml").display().to_string();
+    let o = place(&d, &[&host], &[&spec, "--out", "out", "--emit", "docker"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let line = std::fs::read_to_string(d.path().join("out/web-01/webserver.sh")).unwrap();
+    let argv = shlex::split(line.trim()).unwrap();
+    for want in [
+        "--network",
+        "berth6",
+        "--ip6",
+        "1111:2222:3333:4444::8888:20",
+    ] {
+        assert!(argv.iter().any(|a| a == want), "{want} in {argv:?}");
+    }
+    assert_eq!(argv.last().unwrap(), "example/webserver:1.4");
+}
+
+#[test]
+fn duplicate_names_are_refused() {
+    let d = Dir::new();
+    d.write("hosts.yaml", TWO_ZONES);
+    d.write(
+        "specs.yaml",
+        "berth: 1\ncontainer: twin\nneeds: []\n---\nberth: 1\ncontainer: twin\nneeds: []\n",
+    );
+    let o = place(&d, &["hosts.yaml"], &["specs.yaml"]);
+    assert_eq!(code(&o), 1);
+    let err = stderr(&o);
+    assert!(err.contains("berth::place::duplicate-container"), "{err}");
+    assert!(err.contains("specs.yaml:2 and specs.yaml:6"), "{err}");
+    assert!(stdout(&o).is_empty());
+
+    let o = place(&d, &["hosts.yaml", "hosts.yaml"], &["specs.yaml"]);
+    assert!(stderr(&o).contains("berth::place::duplicate-host"));
+}
+
+#[test]
+fn invalid_input_places_nothing() {
+    let d = Dir::new();
+    d.write("hosts.yaml", TWO_ZONES);
+    d.write(
+        "specs.yaml",
+        "berth: 1\ncontainer: x\nneeds:\n  - volum: data\n",
+    );
+    let o = place(&d, &["hosts.yaml"], &["specs.yaml"]);
+    assert_eq!(code(&o), 1);
+    assert!(
+        stderr(&o).contains("berth::need::unknown-kind"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stdout(&o).is_empty());
+}

@@ -335,6 +335,16 @@ fn explain_host(
     }
 }
 
+/// The spec's `placement` labels this host does not carry (the single-host
+/// solver does not look at labels; placement does).
+fn missing_labels<'a>(spec: &'a NeedSpec, host: &HostManifest) -> Vec<(&'a str, &'a str)> {
+    spec.placement
+        .iter()
+        .filter(|(k, v)| host.labels.get(*k) != Some(*v))
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect()
+}
+
 fn print_human(
     hosts: &[&HostManifest],
     specs: &[&NeedSpec],
@@ -386,14 +396,22 @@ fn print_human(
             let Some(cp) = plan.containers.iter().find(|x| x.container == s.container) else {
                 continue;
             };
-            if cp.satisfied {
+            for (k, v) in missing_labels(s, host) {
                 eprintln!(
-                    "container `{}` alone would fit on `{}`, beside what is placed there",
-                    s.container, host.host
+                    "host `{}` lacks label {k}={v}, which container `{}` asks for ({})",
+                    host.host,
+                    s.container,
+                    at(&s.source, s.span)
                 );
+            }
+            if cp.satisfied {
+                // Only labels keep it off this host.
                 continue;
             }
-            eprintln!("why container `{}` cannot run on `{}`:", s.container, host.host);
+            eprintln!(
+                "why container `{}` cannot run on `{}`:",
+                s.container, host.host
+            );
             let diags: Vec<Diagnostic> = cp
                 .unmet
                 .iter()
@@ -459,7 +477,18 @@ fn print_json(
                 plan.containers
                     .iter()
                     .find(|x| x.container == s.container)
-                    .map(|cp| json!({"container": s.container, "satisfied": cp.satisfied, "unmet": cp.unmet}))
+                    .map(|cp| {
+                        let labels: Vec<_> = missing_labels(s, hosts[e.host])
+                            .into_iter()
+                            .map(|(k, v)| json!({"key": k, "value": v}))
+                            .collect();
+                        json!({
+                            "container": s.container,
+                            "satisfied": cp.satisfied,
+                            "missing_labels": labels,
+                            "unmet": cp.unmet,
+                        })
+                    })
             })
             .collect();
         let on_host: Vec<&str> = e
