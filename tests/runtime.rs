@@ -945,7 +945,7 @@ fn run_refuses_before_applying_without_engine_or_image() {
     );
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert!(
-        stderr(&o).contains("berth::run::no-image"),
+        stderr(&o).contains("berth::cli::no-image"),
         "{}",
         stderr(&o)
     );

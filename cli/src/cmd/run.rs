@@ -51,7 +51,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         eprintln!(
             "{:?}",
             miette::miette!(
-                code = "berth::run::no-image",
+                code = "berth::cli::no-image",
                 help = "add `image:` to the spec, or give --image",
                 "{}: the container names no image to run; nothing was applied",
                 args.spec.display()
