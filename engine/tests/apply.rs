@@ -88,29 +88,28 @@ providers:
     timeout: 5s
 "#;
 
-fn host() -> HostManifest {
-    let loaded = load_str(Path::new("host.yaml"), HOST, &LoadOptions::default());
+/// Loads a one-document text that must be valid.
+fn load_one(name: &str, text: &str) -> Document {
+    let loaded = load_str(Path::new(name), text, &LoadOptions::default());
     assert!(
         loaded.diagnostics.iter().all(|d| !d.is_error()),
         "{:?}",
         loaded.diagnostics
     );
-    match loaded.documents.into_iter().next() {
-        Some(Document::Host(h)) => h,
+    loaded.documents.into_iter().next().expect("one document")
+}
+
+fn host() -> HostManifest {
+    match load_one("host.yaml", HOST) {
+        Document::Host(h) => h,
         other => panic!("{other:?}"),
     }
 }
 
 fn spec(container: &str, needs: &str) -> NeedSpec {
     let text = format!("berth: 1\ncontainer: {container}\nneeds:\n{needs}");
-    let loaded = load_str(Path::new("berth.yaml"), &text, &LoadOptions::default());
-    assert!(
-        loaded.diagnostics.iter().all(|d| !d.is_error()),
-        "{:?}",
-        loaded.diagnostics
-    );
-    match loaded.documents.into_iter().next() {
-        Some(Document::Need(n)) => n,
+    match load_one("berth.yaml", &text) {
+        Document::Need(n) => n,
         other => panic!("{other:?}"),
     }
 }

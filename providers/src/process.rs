@@ -238,39 +238,38 @@ pub fn run(
         });
     };
 
-    // Kill the whole group: TERM, a grace period to clean up, then KILL.
+    // Kill the whole group: TERM, a grace period to clean up (the leader
+    // exits and the pipes close), then KILL even when the leader is gone: its
+    // children may have ignored TERM. ESRCH (the group is empty) is the good
+    // case. After KILL the pipes close promptly unless something outside the
+    // group (a daemon that called setsid) holds them: do not wait for that
+    // forever either.
     let _ = kill_process_group(pgid, Signal::TERM);
-    let grace_end = Instant::now() + limits.kill_grace;
-    while status.is_none() {
-        let now = Instant::now();
-        if now >= grace_end {
-            break;
-        }
-        match rx.recv_timeout(grace_end - now) {
-            Ok(Event::Exited(s)) => status = Some(s.unwrap_or_else(|_| ExitStatus::from_raw(0))),
-            Ok(Event::StderrDone(b)) => stderr = Some(b),
-            Ok(_) => {}
-            Err(_) => break,
-        }
-    }
-    // KILL even when the leader is gone: its children may have ignored TERM.
-    // ESRCH (the group is empty) is the good case.
+    collect(&rx, limits.kill_grace, &mut status, &mut stderr);
     let _ = kill_process_group(pgid, Signal::KILL);
-    // Reap the leader and collect stderr; everything in the group is dead now,
-    // so the pipes close promptly unless something outside the group (a
-    // daemon that called setsid) holds them: do not wait for that forever.
-    let collect_end = Instant::now() + limits.kill_grace;
+    collect(&rx, limits.kill_grace, &mut status, &mut stderr);
+    Err(fail(failure, stderr.unwrap_or_default()))
+}
+
+/// Waits at most `grace` for the leader's exit status and the end of stderr.
+fn collect(
+    rx: &mpsc::Receiver<Event>,
+    grace: Duration,
+    status: &mut Option<ExitStatus>,
+    stderr: &mut Option<Vec<u8>>,
+) {
+    let end = Instant::now() + grace;
     while status.is_none() || stderr.is_none() {
         let now = Instant::now();
-        if now >= collect_end {
-            break;
+        if now >= end {
+            return;
         }
-        match rx.recv_timeout(collect_end - now) {
-            Ok(Event::Exited(s)) => status = Some(s.unwrap_or_else(|_| ExitStatus::from_raw(0))),
-            Ok(Event::StderrDone(b)) => stderr = Some(b),
+        match rx.recv_timeout(end - now) {
+            // A failed wait still means there is nothing left to reap.
+            Ok(Event::Exited(s)) => *status = Some(s.unwrap_or_else(|_| ExitStatus::from_raw(0))),
+            Ok(Event::StderrDone(b)) => *stderr = Some(b),
             Ok(_) => {}
-            Err(_) => break,
+            Err(_) => return,
         }
     }
-    Err(fail(failure, stderr.unwrap_or_default()))
 }
