@@ -315,3 +315,33 @@ fn compose_override_passes_docker_compose_config() {
     );
     assert!(out.contains("external: true"), "{out}");
 }
+
+#[test]
+fn docs_solver_example_matches() {
+    let root = repo_root();
+    let doc = std::fs::read_to_string(root.join("docs/solver.md")).unwrap();
+    let marker = "<!-- test: plan-rich -->\n```\n";
+    let at = doc.find(marker).unwrap() + marker.len();
+    let want = &doc[at..at + doc[at..].find("```").unwrap()];
+    // The rich host names `state_dir: /var/lib/berth`; a copy points it at a
+    // fresh folder (same line count, so the same line numbers) so that no state
+    // on this machine changes the output.
+    let dir = Dir::new();
+    let host = std::fs::read_to_string(root.join("specs/examples/rich/host.yaml")).unwrap();
+    assert!(host.contains("state_dir: /var/lib/berth\n"));
+    let state = format!("state_dir: {}\n", dir.path().join("state").display());
+    dir.write(
+        "specs/examples/rich/host.yaml",
+        &host.replace("state_dir: /var/lib/berth\n", &state),
+    );
+    let spec = std::fs::read_to_string(root.join("specs/examples/rich/app/berth.yaml")).unwrap();
+    dir.write("specs/examples/rich/app/berth.yaml", &spec);
+    let o = run(dir.berth().args([
+        "plan",
+        "-H",
+        "specs/examples/rich/host.yaml",
+        "specs/examples/rich/app/berth.yaml",
+    ]));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(stdout(&o), want);
+}

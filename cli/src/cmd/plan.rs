@@ -147,7 +147,51 @@ fn value_text(b: &Binding) -> String {
             parts.join(", ")
         };
     }
+    if let berth_specs::Kind::Custom(_) = b.kind {
+        return custom_text(&b.value);
+    }
     b.value.to_string()
+}
+
+/// `devices /dev/dri/renderD128; env GPU_VENDOR=example; mounts /a:/b`.
+fn custom_text(v: &Value) -> String {
+    let mut parts = Vec::new();
+    let devices: Vec<&str> = v["devices"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    if !devices.is_empty() {
+        parts.push(format!("devices {}", devices.join(" ")));
+    }
+    if let Some(env) = v["env"].as_object().filter(|e| !e.is_empty()) {
+        let kv: Vec<String> = env
+            .iter()
+            .map(|(k, x)| format!("{k}={}", x.as_str().unwrap_or_default()))
+            .collect();
+        parts.push(format!("env {}", kv.join(" ")));
+    }
+    let mounts: Vec<String> = v["mounts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|m| {
+            format!(
+                "{}:{}",
+                m["path"].as_str().unwrap_or_default(),
+                m["mount"].as_str().unwrap_or_default()
+            )
+        })
+        .collect();
+    if !mounts.is_empty() {
+        parts.push(format!("mounts {}", mounts.join(" ")));
+    }
+    if parts.is_empty() {
+        "(no edits)".to_string()
+    } else {
+        parts.join("; ")
+    }
 }
 
 fn origin_text(b: &Binding, file: &str) -> String {
