@@ -283,13 +283,23 @@ fn lxc_container_gets_the_seed_address_route_and_read_only_pages() {
         "linux-bridge did not make {bridge}"
     );
 
-    // The emitted fragment plus what only the test knows: the rootfs and a name.
+    // The emitted fragment plus what only the test knows: the rootfs, a name,
+    // and, on a kernel with AppArmor on, no profile (this throwaway busybox
+    // container must not depend on LXC's profiles being loaded on the CI
+    // machine; a test setting, like containers.conf for podman).
     let lxc_name = format!("berth-{}", unique("x"));
+    let apparmor = std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+        .is_ok_and(|v| v.trim() == "Y");
     let config = dir.write(
         "lxc.conf",
         &format!(
-            "lxc.uts.name = {lxc_name}\nlxc.rootfs.path = dir:{}\n{fragment}",
-            rootfs.display()
+            "lxc.uts.name = {lxc_name}\nlxc.rootfs.path = dir:{}\n{}{fragment}",
+            rootfs.display(),
+            if apparmor {
+                "lxc.apparmor.profile = unconfined\n"
+            } else {
+                ""
+            }
         ),
     );
     let mut guard = LxcGuard {
