@@ -959,6 +959,28 @@ fn run_refuses_before_applying_without_engine_or_image() {
         "{}",
         stderr(&o)
     );
+    for bad in ["--privileged", "", "busybox sh", "a\nb"] {
+        let flag = format!("--image={bad}");
+        let o = berth(
+            &dir,
+            &[
+                "run",
+                "-H",
+                h,
+                spec.to_str().unwrap(),
+                "--engine",
+                "podman",
+                "--dry-run",
+                &flag,
+            ],
+        );
+        assert_eq!(code(&o), 1, "{flag:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("berth::run::bad-image"),
+            "{}",
+            stderr(&o)
+        );
+    }
     assert!(
         !dir.path().join("state/web-01.json").exists(),
         "a refused run applied something"

@@ -47,6 +47,24 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         );
         return Ok(exit::INVALID);
     }
+    if let Some(image) = &args.image {
+        // The loader holds a spec's `image:` to the same rule: a word that
+        // starts with `-` would be read by the engine as one of its options.
+        if image.is_empty()
+            || image.starts_with('-')
+            || image.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            eprintln!(
+                "{:?}",
+                miette::miette!(
+                    code = "berth::run::bad-image",
+                    help = "an image reference like `example/web:1.4`: no spaces, not starting with `-`",
+                    "--image {image:?} is not an image reference; nothing was applied"
+                )
+            );
+            return Ok(exit::INVALID);
+        }
+    }
     if args.image.is_none() && spec_lacks_image(&args.spec) {
         eprintln!(
             "{:?}",
