@@ -9,7 +9,7 @@ use std::path::Path;
 
 use berth_engine::apply::{self, ApplyError, ProviderRequest, Provisioner, StepCause, StepOp};
 use berth_engine::state::State;
-use berth_engine::store::StateFile;
+use berth_engine::store::{self, StateFile};
 use berth_specs::load::{load_str, LoadOptions};
 use berth_specs::{Document, HostManifest, NeedSpec};
 use serde_json::{json, Value};
@@ -487,4 +487,37 @@ fn a_failed_first_apply_leaves_no_state_file() {
     };
     assert!(env.apply(&[&app], &mut fake).is_err());
     assert!(!env.file.path().exists());
+}
+
+#[test]
+fn state_dir_comes_from_the_manifest_then_the_environment() {
+    let text = |dir: &str| format!("berth: 1\nhost: web-01\nstate_dir: {dir}\n");
+    let load = |name: &str, t: &str| match load_one(name, t) {
+        Document::Host(h) => h,
+        other => panic!("{other:?}"),
+    };
+    let h = load("/etc/berth/host.yaml", &text("/srv/berth-state"));
+    assert_eq!(
+        store::state_path(&h),
+        Path::new("/srv/berth-state/web-01.json")
+    );
+    // Relative to the manifest's folder.
+    let h = load("/etc/berth/host.yaml", &text("state"));
+    assert_eq!(
+        store::state_path(&h),
+        Path::new("/etc/berth/state/web-01.json")
+    );
+    // Without `state_dir:`, $BERTH_STATE_DIR, else /var/lib/berth (this test
+    // owns the variable: no other test in this binary reads it).
+    let h = load("/etc/berth/host.yaml", "berth: 1\nhost: web-01\n");
+    std::env::set_var("BERTH_STATE_DIR", "/run/berth-test");
+    assert_eq!(
+        store::state_path(&h),
+        Path::new("/run/berth-test/web-01.json")
+    );
+    std::env::remove_var("BERTH_STATE_DIR");
+    assert_eq!(
+        store::state_path(&h),
+        Path::new("/var/lib/berth/web-01.json")
+    );
 }
