@@ -98,9 +98,9 @@ pub enum StoreError {
     },
 }
 
-/// The state folder of `host`: its manifest's `state_dir` (relative to the
-/// manifest's folder when relative), else `$BERTH_STATE_DIR`, else
-/// [`DEFAULT_STATE_DIR`].
+/// The state folder of `host`: its manifest's `state_dir` (the loader insists
+/// on an absolute path; a relative one from elsewhere is taken relative to the
+/// manifest's folder), else `$BERTH_STATE_DIR`, else [`DEFAULT_STATE_DIR`].
 pub fn state_dir(host: &HostManifest) -> PathBuf {
     if let Some(d) = &host.state_dir {
         return if d.is_absolute() {

@@ -501,12 +501,6 @@ fn state_dir_comes_from_the_manifest_then_the_environment() {
         store::state_path(&h),
         Path::new("/srv/berth-state/web-01.json")
     );
-    // Relative to the manifest's folder.
-    let h = load("/etc/berth/host.yaml", &text("state"));
-    assert_eq!(
-        store::state_path(&h),
-        Path::new("/etc/berth/state/web-01.json")
-    );
     // Without `state_dir:`, $BERTH_STATE_DIR, else /var/lib/berth (this test
     // owns the variable: no other test in this binary reads it).
     let h = load("/etc/berth/host.yaml", "berth: 1\nhost: web-01\n");
