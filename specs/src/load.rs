@@ -224,13 +224,7 @@ fn load_source(source: Arc<Source>, opts: &LoadOptions, parallel: bool) -> Loade
         };
         let parse = |i: usize, base: yaml::Base| {
             let end = starts.get(i + 1).map_or(text.len(), |b| b.offset);
-            let parsed = yaml::parse_yaml(&text[base.offset..end], base, &budget);
-            let mut part = convert_documents(&source, parsed.documents, opts, false);
-            if let Some(e) = parsed.error {
-                part.yaml_error = true;
-                part.diagnostics.push(yaml_diagnostic(&source, e));
-            }
-            part
+            parse_and_convert(&source, &text[base.offset..end], base, &budget, opts)
         };
         let parts: Vec<Part> = starts
             .par_iter()
@@ -242,12 +236,13 @@ fn load_source(source: Arc<Source>, opts: &LoadOptions, parallel: bool) -> Loade
             // or the file really is broken: either way the sequential parse is
             // the truth.
             let budget = AtomicUsize::new(0);
-            let parsed = yaml::parse_yaml(text, yaml::Base::default(), &budget);
-            let mut part = convert_documents(&source, parsed.documents, opts, false);
-            if let Some(e) = parsed.error {
-                part.diagnostics.push(yaml_diagnostic(&source, e));
-            }
-            vec![part]
+            vec![parse_and_convert(
+                &source,
+                text,
+                yaml::Base::default(),
+                &budget,
+                opts,
+            )]
         } else {
             parts
         }
@@ -290,6 +285,52 @@ fn yaml_diagnostic(source: &Arc<Source>, e: YamlError) -> Diagnostic {
     }
 }
 
+/// Parses a YAML text (or chunk) and converts each document as soon as it is
+/// parsed, while its tree is still in cache; the tree is dropped right after.
+fn parse_and_convert(
+    source: &Arc<Source>,
+    text: &str,
+    base: yaml::Base,
+    budget: &AtomicUsize,
+    opts: &LoadOptions,
+) -> Part {
+    let mut part = Part::default();
+    let error = yaml::parse_yaml_each(text, base, budget, |root| {
+        part.add(source, &root, opts);
+    });
+    if let Some(e) = error {
+        part.yaml_error = true;
+        part.diagnostics.push(yaml_diagnostic(source, e));
+    }
+    part
+}
+
+impl Part {
+    /// Converts one document and records the outcome.
+    fn add(&mut self, source: &Arc<Source>, root: &Node<'_>, opts: &LoadOptions) {
+        let mut cx = Cx::new(source);
+        let outcome = cx.document(root, opts);
+        self.record(outcome, cx.diags);
+    }
+
+    fn record(&mut self, outcome: Outcome, diags: Vec<Diagnostic>) {
+        match outcome {
+            Outcome::Empty => {}
+            Outcome::Skipped => {
+                self.skipped += 1;
+                self.examined += 1;
+            }
+            Outcome::Failed => self.examined += 1,
+            Outcome::Loaded(d) => {
+                self.examined += 1;
+                self.documents.push(*d);
+            }
+        }
+        self.diagnostics.extend(diags);
+    }
+}
+
+/// Converts the documents of a JSON file (in parallel when there are many).
 fn convert_documents(
     source: &Arc<Source>,
     roots: Vec<Node<'_>>,
@@ -308,19 +349,7 @@ fn convert_documents(
     };
     let mut part = Part::default();
     for (outcome, diags) in results {
-        match outcome {
-            Outcome::Empty => {}
-            Outcome::Skipped => {
-                part.skipped += 1;
-                part.examined += 1;
-            }
-            Outcome::Failed => part.examined += 1,
-            Outcome::Loaded(d) => {
-                part.examined += 1;
-                part.documents.push(*d);
-            }
-        }
-        part.diagnostics.extend(diags);
+        part.record(outcome, diags);
     }
     part
 }

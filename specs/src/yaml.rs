@@ -302,10 +302,17 @@ impl<'a> Builder<'a, '_> {
     }
 }
 
-/// Parses YAML text (a whole file, or a chunk of one starting at `base`) into
-/// one tree per document. `budget` counts alias-expanded nodes and is shared by
-/// all chunks of a file.
-pub fn parse_yaml<'a>(text: &'a str, base: Base, budget: &AtomicUsize) -> Parsed<'a> {
+/// Parses YAML text (a whole file, or a chunk of one starting at `base`) and
+/// hands each document's tree to `each` as soon as it is complete, so a caller
+/// can convert and drop it while it is still in cache. Returns the error that
+/// stopped parsing, if any (documents before it were handed over). `budget`
+/// counts alias-expanded nodes and is shared by all chunks of a file.
+pub fn parse_yaml_each<'a>(
+    text: &'a str,
+    base: Base,
+    budget: &AtomicUsize,
+    mut each: impl FnMut(Node<'a>),
+) -> Option<YamlError> {
     let mut b = Builder {
         offsets: Offsets {
             text,
@@ -318,7 +325,7 @@ pub fn parse_yaml<'a>(text: &'a str, base: Base, budget: &AtomicUsize) -> Parsed
         anchors: HashMap::new(),
         stack: Vec::new(),
     };
-    let mut out = Parsed::default();
+    let mut error = None;
     let mut parser = Parser::new_from_str(text);
     let mut saw_root = false;
     loop {
@@ -328,7 +335,7 @@ pub fn parse_yaml<'a>(text: &'a str, base: Base, budget: &AtomicUsize) -> Parsed
             Some(Err(e)) => {
                 let mark = *e.marker();
                 let raw = saphyr_parser::Span::empty(mark);
-                out.error = Some(YamlError::Syntax {
+                error = Some(YamlError::Syntax {
                     message: e.info().to_string(),
                     span: b.span(raw),
                 });
@@ -345,7 +352,7 @@ pub fn parse_yaml<'a>(text: &'a str, base: Base, budget: &AtomicUsize) -> Parsed
                 if !saw_root {
                     // An empty document: a null root, like the sequential parse.
                     let span = b.span(raw_span);
-                    out.documents.push(Node {
+                    each(Node {
                         value: Value::Scalar(Cow::Borrowed(""), Style::Plain),
                         span,
                     });
@@ -369,7 +376,7 @@ pub fn parse_yaml<'a>(text: &'a str, base: Base, budget: &AtomicUsize) -> Parsed
             Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
                 let span = b.span(raw_span);
                 if b.stack.len() >= MAX_DEPTH {
-                    out.error = Some(YamlError::TooDeep { span });
+                    error = Some(YamlError::TooDeep { span });
                     break;
                 }
                 let value = if matches!(event, Event::SequenceStart(..)) {
@@ -391,7 +398,7 @@ pub fn parse_yaml<'a>(text: &'a str, base: Base, budget: &AtomicUsize) -> Parsed
                 let span = b.span(raw_span);
                 match b.anchors.get(&id) {
                     None => {
-                        out.error = Some(YamlError::Syntax {
+                        error = Some(YamlError::Syntax {
                             message: "alias to an anchor that is not complete".into(),
                             span,
                         });
@@ -400,7 +407,7 @@ pub fn parse_yaml<'a>(text: &'a str, base: Base, budget: &AtomicUsize) -> Parsed
                     Some((node, size)) => {
                         let used = b.budget.fetch_add(*size, Ordering::Relaxed) + size;
                         if used > ALIAS_BUDGET {
-                            out.error = Some(YamlError::AliasLimit { span });
+                            error = Some(YamlError::AliasLimit { span });
                             break;
                         }
                         let node = node.clone();
@@ -411,10 +418,17 @@ pub fn parse_yaml<'a>(text: &'a str, base: Base, budget: &AtomicUsize) -> Parsed
         };
         if let Some(root) = finished {
             saw_root = true;
-            out.documents.push(root);
+            each(root);
         }
     }
-    out
+    error
+}
+
+/// Parses YAML text into one tree per document (see [`parse_yaml_each`]).
+pub fn parse_yaml<'a>(text: &'a str, base: Base, budget: &AtomicUsize) -> Parsed<'a> {
+    let mut documents = Vec::new();
+    let error = parse_yaml_each(text, base, budget, |d| documents.push(d));
+    Parsed { documents, error }
 }
 
 /// Byte offsets (and 0-based line numbers) where a multi-document YAML text can
