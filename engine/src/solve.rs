@@ -451,10 +451,15 @@ impl<'a> Solver<'a> {
                         candidate: self.candidate(i),
                     });
                 }
-                if *p_ex || *exclusive {
-                    if let Some(h) = self.held_any(i) {
-                        return Err(self.held_by(i, h));
-                    }
+                // An exclusive holder keeps everyone out; an exclusive need or
+                // provide also waits for shared holders to leave.
+                let holder = if *p_ex || *exclusive {
+                    self.held_any(i)
+                } else {
+                    self.held_excl(i)
+                };
+                if let Some(h) = holder {
+                    return Err(self.held_by(i, h));
                 }
                 if *exclusive {
                     self.excl_volume.insert(i);

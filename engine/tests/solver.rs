@@ -433,3 +433,30 @@ provides:
         serde_json::to_string(&b).unwrap()
     );
 }
+
+#[test]
+fn exclusive_volume_need_excludes_and_is_excluded() {
+    let h = host("host: h\nprovides:\n  - volume: data\n    path: /srv/data\n");
+    let s = specs(
+        "container: owner\nneeds:\n  - volume: data\n    mount: /d\n    exclusive: true\n---\ncontainer: reader\nneeds:\n  - volume: data\n    mount: /d\n    read_only: true\n",
+    );
+    // In one plan the exclusive need takes the volume whole.
+    let plan = solve(&h, &State::new("h"), &refs(&s));
+    assert!(plan.containers[0].satisfied);
+    assert_eq!(codes(&plan, "reader"), vec![vec!["held-by"]]);
+    // Held exclusively in the state: a shared need is refused...
+    let st = applied(&solve(&h, &State::new("h"), &[&s[0]]));
+    assert_eq!(
+        codes(&solve(&h, &st, &[&s[1]]), "reader"),
+        vec![vec!["held-by"]]
+    );
+    // ...and held shared, an exclusive need waits for the holder to leave.
+    let st = applied(&solve(&h, &State::new("h"), &[&s[1]]));
+    assert_eq!(
+        codes(&solve(&h, &st, &[&s[0]]), "owner"),
+        vec![vec!["held-by"]]
+    );
+    // Shared needs share.
+    let two = specs("container: r1\nneeds:\n  - volume: data\n    mount: /d\n---\ncontainer: r2\nneeds:\n  - volume: data\n    mount: /d\n");
+    assert!(solve(&h, &State::new("h"), &refs(&two)).satisfied);
+}
