@@ -125,6 +125,10 @@ fn a_folder_is_walked_like_a_repository() {
         "k8s/deploy.yaml",
         "apiVersion: apps/v1\nkind: Deployment\n---\napiVersion: v1\nkind: Service\n",
     );
+    dir.write(
+        "chart/templates/cm.yaml",
+        "kind: ConfigMap\ndata:\n  {{- range .Values.items }}\n  {{ . }}: x\n  {{- end }}\n",
+    );
     dir.write("web/Dockerfile", "FROM scratch\n");
     dir.write(
         "web/berth.yaml",
@@ -143,7 +147,7 @@ fn a_folder_is_walked_like_a_repository() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(
         stderr(&o).contains(
-            "checked 2 documents in 4 files, skipped 3 non-berth documents: 0 errors, 0 warnings"
+            "checked 2 documents in 5 files, skipped 4 non-berth documents: 0 errors, 0 warnings"
         ),
         "{}",
         stderr(&o)

@@ -211,6 +211,7 @@ fn load_source(source: Arc<Source>, opts: &LoadOptions, parallel: bool) -> Loade
         let parsed = yaml::parse_json(text);
         let mut part = convert_documents(&source, parsed.documents, opts, parallel);
         if let Some(e) = parsed.error {
+            part.yaml_error = true;
             part.diagnostics.push(yaml_diagnostic(&source, e));
         }
         vec![part]
@@ -248,13 +249,34 @@ fn load_source(source: Arc<Source>, opts: &LoadOptions, parallel: bool) -> Loade
         }
     };
     let mut out = Loaded::default();
+    let mut yaml_error = false;
     for p in parts {
+        yaml_error |= p.yaml_error;
         out.documents.extend(p.documents);
         out.diagnostics.extend(p.diagnostics);
         out.skipped += p.skipped;
         out.examined += p.examined;
     }
+    // Walking a repository meets YAML that is not YAML yet (Helm and Jinja
+    // templates). A broken file with no berth document and no `berth:` line is
+    // foreign: skipped, like a foreign document, not an error.
+    if opts.skip_foreign
+        && yaml_error
+        && out.examined == out.skipped
+        && !text.lines().any(|l| l.starts_with("berth:"))
+    {
+        out.diagnostics.retain(|d| !is_yaml_code(d.code));
+        out.skipped += 1;
+        out.examined += 1;
+    }
     out
+}
+
+fn is_yaml_code(code: Code) -> bool {
+    matches!(
+        code,
+        Code::YamlSyntax | Code::YamlAliasLimit | Code::YamlTooDeep
+    )
 }
 
 fn yaml_diagnostic(source: &Arc<Source>, e: YamlError) -> Diagnostic {

@@ -339,3 +339,29 @@ fn big_hostile_maps_and_lists_stay_bounded() {
     assert!(l.diagnostics.iter().all(|d| d.code == Code::HostOverlap));
     assert_eq!(l.diagnostics.len(), 1000);
 }
+
+#[test]
+fn broken_foreign_yaml_is_skipped_when_walking() {
+    let walk = LoadOptions {
+        skip_foreign: true,
+        ..LoadOptions::default()
+    };
+    let helm = "apiVersion: v1\nkind: ConfigMap\ndata:\n  {{- range .Values.items }}\n  {{ . }}: x\n  {{- end }}\n";
+    let l = load_str(Path::new("templates/cm.yaml"), helm, &walk);
+    assert_eq!(
+        (l.skipped, l.diagnostics.len()),
+        (1, 0),
+        "{:?}",
+        l.diagnostics
+    );
+    // Named on the command line it is a berth file, and broken.
+    let l = load(helm);
+    assert_eq!(l.diagnostics[0].code, Code::YamlSyntax);
+    // A broken file that says `berth:` is a broken berth file even when walking.
+    let l = load_str(
+        Path::new("berth.yaml"),
+        "berth: 1\ncontainer: [web\n",
+        &walk,
+    );
+    assert_eq!(l.diagnostics[0].code, Code::YamlSyntax);
+}
