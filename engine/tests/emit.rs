@@ -12,17 +12,11 @@ use berth_engine::emit::{compose, docker, lxc, NoteKind};
 use berth_engine::solve::solve;
 use berth_engine::state::State;
 use berth_specs::yaml::{parse_yaml, Base, Node};
-use berth_specs::{Document, Protocol};
-use solver_support::{host, repo_file, specs};
+use berth_specs::Protocol;
+use solver_support::{host, seed, specs};
 
 fn seed_edits() -> Edits {
-    let Some(Document::Host(h)) = repo_file("specs/examples/seed/host.yaml").pop() else {
-        panic!()
-    };
-    let Some(Document::Need(s)) = repo_file("specs/examples/seed/webserver/berth.yaml").pop()
-    else {
-        panic!()
-    };
+    let (h, s) = seed();
     let plan = solve(&h, &State::new("web-01"), &[&s]);
     edits::resolve(&plan.containers[0], &s).unwrap()
 }
@@ -393,4 +387,26 @@ fn docs_examples_match_the_emitters() {
     let (text, notes) = lxc::emit(&e, &|p| (p == "/dev/fuse").then_some(('c', 10, 229)));
     assert_eq!(text, doc_block(&doc, "lxc"));
     assert_eq!(notes.len(), 3);
+}
+
+#[test]
+fn json_is_the_plan_with_edits_per_container() {
+    let (h, s) = seed();
+    let plan = solve(&h, &State::new("web-01"), &[&s]);
+    let e = edits::resolve(&plan.containers[0], &s).unwrap();
+    let v = berth_engine::emit::json::emit(&plan, std::slice::from_ref(&e));
+    assert_eq!(v["satisfied"], true);
+    assert_eq!(v["host"], "web-01");
+    let c = &v["containers"][0];
+    assert_eq!(
+        c["bindings"][1]["value"]["address"],
+        "1111:2222:3333:4444::8888:20"
+    );
+    let net = &c["edits"]["networks"][0];
+    assert_eq!(net["network"], "berth6");
+    assert_eq!(net["bridge"], "docker0");
+    assert_eq!(net["prefix6"], 112);
+    assert_eq!(net["gateway6"], "1111:2222:3333:4444::8888:1");
+    assert_eq!(c["edits"]["mounts"][0]["read_only"], true);
+    assert_eq!(c["edits"]["ports"][0]["host_port"], 80);
 }

@@ -7,7 +7,6 @@ mod solver_support;
 use berth_engine::explain::{Holder, Reason};
 use berth_engine::solve::solve;
 use berth_engine::state::{BindingSource, ProvidedRecord, State};
-use berth_specs::Document;
 use solver_support::{applied, bound, host, specs};
 
 fn refs(v: &[berth_specs::NeedSpec]) -> Vec<&berth_specs::NeedSpec> {
@@ -25,15 +24,7 @@ fn codes(plan: &berth_engine::plan::Plan, container: &str) -> Vec<Vec<&'static s
 
 #[test]
 fn seed_example_binds_every_need_and_the_implied_network() {
-    let Some(Document::Host(h)) = solver_support::repo_file("specs/examples/seed/host.yaml").pop()
-    else {
-        panic!()
-    };
-    let Some(Document::Need(s)) =
-        solver_support::repo_file("specs/examples/seed/webserver/berth.yaml").pop()
-    else {
-        panic!()
-    };
+    let (h, s) = solver_support::seed();
     let plan = solve(&h, &State::new("web-01"), &[&s]);
     assert!(plan.satisfied, "{plan:#?}");
     assert!(plan.steps.is_empty());

@@ -52,6 +52,18 @@ pub fn repo_file(rel: &str) -> Vec<Document> {
     load(rel, &text)
 }
 
+/// The seed example: its host and its one spec.
+pub fn seed() -> (HostManifest, NeedSpec) {
+    let Some(Document::Host(h)) = repo_file("specs/examples/seed/host.yaml").pop() else {
+        panic!("seed host")
+    };
+    let Some(Document::Need(s)) = repo_file("specs/examples/seed/webserver/berth.yaml").pop()
+    else {
+        panic!("seed spec")
+    };
+    (h, s)
+}
+
 /// The state apply would record for a satisfied plan.
 pub fn applied(plan: &Plan) -> State {
     let mut st = State::new(&plan.host);
