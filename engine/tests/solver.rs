@@ -451,3 +451,65 @@ fn exclusive_volume_need_excludes_and_is_excluded() {
     let two = specs("container: r1\nneeds:\n  - volume: data\n    mount: /d\n---\ncontainer: r2\nneeds:\n  - volume: data\n    mount: /d\n");
     assert!(solve(&h, &State::new("h"), &refs(&two)).satisfied);
 }
+
+#[test]
+fn prefix_protocol_and_stale_reservation_reasons() {
+    let h = host(
+        "host: h
+provides:
+  - network: n
+  - ipv6: \"*\"
+    pool: 2001:db8::100/120
+    network: n
+  - ipv6: fixed
+    address: 2001:db8::5
+    network: n
+  - port: dns
+    host_port: 53
+",
+    );
+    let s = specs(
+        "container: c
+needs:
+  - ipv6: x
+    prefix: 2001:db8:1::/64
+  - ipv6: fixed
+    prefix: 2001:db8:1::/64
+  - port: dns
+    container_port: 53/udp
+",
+    );
+    let plan = solve(&h, &State::new("h"), &refs(&s));
+    let u = &plan.containers[0].unmet;
+    assert!(
+        matches!(&u[0].reasons[0], Reason::OutsidePrefix { offered, .. } if offered == "2001:db8::100/120")
+    );
+    assert!(
+        matches!(&u[1].reasons[0], Reason::OutsidePrefix { offered, .. } if offered == "2001:db8::5")
+    );
+    assert!(matches!(
+        &u[2].reasons[0],
+        Reason::ProtocolMismatch {
+            wanted: berth_specs::Protocol::Udp,
+            offered: berth_specs::Protocol::Tcp,
+            ..
+        }
+    ));
+
+    // A reservation from a pool the manifest no longer has.
+    let mut st = State::new("h");
+    st.reservations.insert(
+        "ipv6/y".into(),
+        berth_engine::state::Reservation {
+            kind: berth_specs::Kind::Ipv6,
+            name: "y".into(),
+            pool: "2001:db8:9::/120".into(),
+            value: "2001:db8:9::1".into(),
+            holder: None,
+            last_holder: None,
+        },
+    );
+    let s = specs("container: d\nneeds:\n  - ipv6: y\n");
+    let plan = solve(&h, &st, &refs(&s));
+    assert_eq!(codes(&plan, "d"), vec![vec!["reservation-stale"]]);
+}
