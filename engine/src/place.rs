@@ -46,7 +46,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use fleet::{FastMap, Fleet, Key, PNeed};
-use host::{HostState, Why};
+use host::{HostState, Scratch, Why};
 
 /// Why one host cannot run a container.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -234,7 +234,7 @@ impl Loads {
 /// Places every spec on one host of the fleet (see the module docs for the
 /// rules and the heuristic). Deterministic: the same input gives the same
 /// output.
-pub fn place(hosts: &[&HostManifest], specs: &[&NeedSpec]) -> Placement {
+pub fn place<'a>(hosts: &'a [&'a HostManifest], specs: &'a [&'a NeedSpec]) -> Placement {
     let mut fleet = Fleet::build(hosts);
     let needs = fleet.prepare(specs);
     let fleet = fleet;
@@ -257,6 +257,7 @@ pub fn place(hosts: &[&HostManifest], specs: &[&NeedSpec]) -> Placement {
     let mut loads = Loads::new(n);
     let mut at: Vec<Option<usize>> = vec![None; specs.len()];
     let mut w = FixedBitSet::with_capacity(n);
+    let mut scratch = Scratch::default();
     for &(count, c) in &order {
         if count == 0 {
             continue;
@@ -270,17 +271,14 @@ pub fn place(hosts: &[&HostManifest], specs: &[&NeedSpec]) -> Placement {
                 }
             }
         }
-        let mut taken = Vec::new();
-        let chosen = loads.first(&w, |h| match states[h].try_place(&fleet, h, c, spec, pn) {
-            Ok(t) => {
-                taken = t;
-                true
-            }
-            Err(_) => false,
+        let chosen = loads.first(&w, |h| {
+            states[h]
+                .try_place(&fleet, h, c, spec, pn, &mut scratch)
+                .is_ok()
         });
         if let Some(h) = chosen {
             loads.bump(h);
-            for k in taken {
+            for &k in &scratch.taken {
                 held.entry(k).or_default().push(h as u32);
             }
             at[c as usize] = Some(h);
@@ -354,7 +352,7 @@ fn histogram(
         }
     }
     for pn in needs {
-        let cand = &f.keys[pn.info as usize].cand;
+        let cand = f.cand(&f.keys[pn.info as usize]);
         add(
             Group::Need(pn.need, Why::Missing),
             remaining.difference_count(cand),
@@ -381,8 +379,9 @@ fn histogram(
             }
         }
     }
+    let mut scratch = Scratch::default();
     for h in remaining.ones() {
-        match states[h].verdict(f, h, spec, needs) {
+        match states[h].verdict(f, h, spec, needs, &mut scratch) {
             Err(fail) => add(Group::Need(fail.need, fail.why), 1, fail.holder),
             // Unreachable: a host only gains holders after a container was
             // refused, so a refusal stays a refusal.

@@ -11,7 +11,6 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Arc;
 
 use berth_specs::{
     AddressSource, HostManifest, Kind, NamePattern, NeedDetail, NeedSpec, PortSource, Provide,
@@ -29,30 +28,31 @@ pub(crate) type Key = (u16, u32);
 /// names from the user's own files, and the order is never observed.
 pub(crate) type FastMap<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
 
-/// Strings to dense integer ids.
+/// Strings to dense integer ids. Borrows the names from the documents: a
+/// fleet has hundreds of thousands of them, and copying each would cost an
+/// allocation to make and another to free.
 #[derive(Debug, Default)]
-pub(crate) struct Interner {
-    map: FastMap<String, u32>,
-    names: Vec<String>,
+pub(crate) struct Interner<'a> {
+    map: FastMap<&'a str, u32>,
+    names: Vec<&'a str>,
 }
 
-impl Interner {
-    pub(crate) fn intern(&mut self, s: &str) -> u32 {
-        if let Some(&i) = self.map.get(s) {
-            return i;
+impl<'a> Interner<'a> {
+    pub(crate) fn intern(&mut self, s: &'a str) -> u32 {
+        let next = self.names.len() as u32;
+        let id = *self.map.entry(s).or_insert(next);
+        if id == next {
+            self.names.push(s);
         }
-        let i = self.names.len() as u32;
-        self.names.push(s.to_string());
-        self.map.insert(s.to_string(), i);
-        i
+        id
     }
 
     pub(crate) fn get(&self, s: &str) -> Option<u32> {
         self.map.get(s).copied()
     }
 
-    pub(crate) fn name(&self, i: u32) -> &str {
-        &self.names[i as usize]
+    pub(crate) fn name(&self, i: u32) -> &'a str {
+        self.names[i as usize]
     }
 }
 
@@ -129,16 +129,26 @@ pub(crate) struct HostIndex {
 /// What every host with a given (kind, name) need can offer it, by name.
 #[derive(Debug)]
 pub(crate) struct KeyInfo {
-    /// Provide pattern entries matching the name (sorted).
-    pub(crate) pats: Vec<u32>,
-    /// Provider pattern entries covering the name (sorted).
-    pub(crate) provs: Vec<u32>,
-    /// Hosts with an exact provide, a matching pattern or a covering provider.
-    pub(crate) cand: Arc<FixedBitSet>,
+    /// Index into [`Fleet::sigs`]: the patterns and providers matching the name.
+    pub(crate) sig: u32,
+    /// Hosts with an exact provide, a matching pattern or a covering provider,
+    /// when some host provides the name exactly; else the signature's hosts.
+    own: Option<FixedBitSet>,
     /// Hosts whose exact provide lends a volume read-only, when there are any:
     /// a read-write need can never use them (exact is the only candidate), so
     /// they leave its candidates up front instead of being tried one by one.
     pub(crate) read_only: Option<FixedBitSet>,
+}
+
+/// The provide patterns and provider patterns (entry ids, sorted) matching a
+/// name, and the hosts that have any of them. Names with the same signature
+/// share it: a fleet of per-container address names served by `*` pools
+/// needs one.
+#[derive(Debug)]
+pub(crate) struct Sig {
+    pub(crate) pats: Vec<u32>,
+    pub(crate) provs: Vec<u32>,
+    hosts: FixedBitSet,
 }
 
 /// One need of one container, interned.
@@ -159,8 +169,8 @@ pub(crate) struct PNeed {
 #[derive(Debug)]
 pub(crate) struct Fleet<'a> {
     pub(crate) hosts: &'a [&'a HostManifest],
-    pub(crate) kinds: Interner,
-    pub(crate) names: Interner,
+    pub(crate) kinds: Interner<'a>,
+    pub(crate) names: Interner<'a>,
     /// (kind, exact name) -> hosts providing it (ascending).
     pub(crate) exact: FastMap<Key, Vec<u32>>,
     pub(crate) pats: Vec<PatternEntry>,
@@ -170,6 +180,7 @@ pub(crate) struct Fleet<'a> {
     pub(crate) labels: FastMap<String, FastMap<String, FixedBitSet>>,
     /// Per distinct needed key.
     pub(crate) keys: Vec<KeyInfo>,
+    pub(crate) sigs: Vec<Sig>,
     pub(crate) key_ids: FastMap<Key, u32>,
     pub(crate) net_kind: u16,
 }
@@ -190,6 +201,7 @@ impl<'a> Fleet<'a> {
             host_idx: Vec::with_capacity(n),
             labels: FastMap::default(),
             keys: Vec::new(),
+            sigs: Vec::new(),
             key_ids: FastMap::default(),
             net_kind,
         };
@@ -290,7 +302,7 @@ impl<'a> Fleet<'a> {
 
     /// Interns every spec's needs and computes, once per distinct (kind, name),
     /// which hosts could serve it by name. Returns each spec's interned needs.
-    pub(crate) fn prepare(&mut self, specs: &[&NeedSpec]) -> Vec<Vec<PNeed>> {
+    pub(crate) fn prepare(&mut self, specs: &[&'a NeedSpec]) -> Vec<Vec<PNeed>> {
         let mut fresh: Vec<Key> = Vec::new();
         let mut out = Vec::with_capacity(specs.len());
         for spec in specs {
@@ -303,20 +315,14 @@ impl<'a> Fleet<'a> {
                     fresh.push(key);
                     next
                 });
-                let wants_excl = matches!(
-                    need.detail,
+                let (wants_excl, rw) = match need.detail {
                     NeedDetail::Volume {
-                        exclusive: true,
+                        exclusive,
+                        read_only,
                         ..
-                    }
-                );
-                let rw = matches!(
-                    need.detail,
-                    NeedDetail::Volume {
-                        read_only: false,
-                        ..
-                    }
-                );
+                    } => (exclusive, !read_only),
+                    _ => (false, false),
+                };
                 needs.push(PNeed {
                     key,
                     info,
@@ -328,10 +334,10 @@ impl<'a> Fleet<'a> {
             out.push(needs);
         }
         // Which patterns match each distinct name: independent per key.
-        let sigs: Vec<(Vec<u32>, Vec<u32>)> = fresh
+        let matched: Vec<(Vec<u32>, Vec<u32>)> = fresh
             .par_iter()
             .map(|&(kind, name)| {
-                let name = &self.names.names[name as usize];
+                let name = self.names.name(name);
                 let matching = |table: &[PatternEntry]| -> Vec<u32> {
                     table
                         .iter()
@@ -343,62 +349,74 @@ impl<'a> Fleet<'a> {
                 (matching(&self.pats), matching(&self.provs))
             })
             .collect();
-        // Names matching the same patterns share one bitset (a fleet of
-        // per-container address names served by `*` pools needs just one).
         let n = self.hosts.len();
-        let mut shared: FastMap<(Vec<u32>, Vec<u32>), Arc<FixedBitSet>> = FastMap::default();
-        let mut base = Vec::with_capacity(sigs.len());
-        for sig in &sigs {
-            let bits = shared
-                .entry(sig.clone())
-                .or_insert_with(|| {
-                    let mut b = FixedBitSet::with_capacity(n);
-                    for &e in &sig.0 {
-                        b.union_with(&self.pats[e as usize].hosts);
+        let mut sig_ids: FastMap<(Vec<u32>, Vec<u32>), u32> = FastMap::default();
+        let sig_of: Vec<u32> = matched
+            .into_iter()
+            .map(|m| {
+                let next = self.sigs.len() as u32;
+                let (pats, provs) = (&self.pats, &self.provs);
+                let sigs = &mut self.sigs;
+                *sig_ids.entry(m).or_insert_with_key(|(p, v)| {
+                    let mut hosts = FixedBitSet::with_capacity(n);
+                    for &e in p {
+                        hosts.union_with(&pats[e as usize].hosts);
                     }
-                    for &e in &sig.1 {
-                        b.union_with(&self.provs[e as usize].hosts);
+                    for &e in v {
+                        hosts.union_with(&provs[e as usize].hosts);
                     }
-                    Arc::new(b)
+                    sigs.push(Sig {
+                        pats: p.clone(),
+                        provs: v.clone(),
+                        hosts,
+                    });
+                    next
                 })
-                .clone();
-            base.push(bits);
-        }
+            })
+            .collect();
         let infos: Vec<KeyInfo> = fresh
             .par_iter()
-            .zip(sigs.into_par_iter().zip(base.into_par_iter()))
-            .map(|(key, ((pats, provs), bits))| {
-                let (mut read_only, mut cand) = (None, bits);
-                if let Some(hosts) = self.exact.get(key) {
-                    let mut b = (*cand).clone();
-                    let mut ro = FixedBitSet::with_capacity(n);
-                    for &h in hosts {
-                        b.insert(h as usize);
-                        let pi = self.host_idx[h as usize].exact[key];
-                        let p = &self.hosts[h as usize].provides[pi as usize];
-                        if matches!(
-                            p.detail,
-                            ProvideDetail::Volume {
-                                read_only: true,
-                                ..
-                            }
-                        ) {
-                            ro.insert(h as usize);
+            .zip(sig_of.into_par_iter())
+            .map(|(key, sig)| {
+                let Some(hosts) = self.exact.get(key) else {
+                    return KeyInfo {
+                        sig,
+                        own: None,
+                        read_only: None,
+                    };
+                };
+                let mut b = self.sigs[sig as usize].hosts.clone();
+                let mut ro = FixedBitSet::with_capacity(n);
+                for &h in hosts {
+                    b.insert(h as usize);
+                    let pi = self.host_idx[h as usize].exact[key];
+                    let p = &self.hosts[h as usize].provides[pi as usize];
+                    if matches!(
+                        p.detail,
+                        ProvideDetail::Volume {
+                            read_only: true,
+                            ..
                         }
+                    ) {
+                        ro.insert(h as usize);
                     }
-                    cand = Arc::new(b);
-                    read_only = (!ro.is_clear()).then_some(ro);
                 }
                 KeyInfo {
-                    pats,
-                    provs,
-                    cand,
-                    read_only,
+                    sig,
+                    own: Some(b),
+                    read_only: (!ro.is_clear()).then_some(ro),
                 }
             })
             .collect();
         self.keys.extend(infos);
         out
+    }
+
+    /// The hosts that could serve this key by name.
+    pub(crate) fn cand<'s>(&'s self, info: &'s KeyInfo) -> &'s FixedBitSet {
+        info.own
+            .as_ref()
+            .unwrap_or(&self.sigs[info.sig as usize].hosts)
     }
 
     /// Hosts carrying label `key` with `value`.
@@ -419,7 +437,7 @@ impl<'a> Fleet<'a> {
         }
         for pn in needs {
             let info = &self.keys[pn.info as usize];
-            w.intersect_with(&info.cand);
+            w.intersect_with(self.cand(info));
             if let (true, Some(ro)) = (pn.rw, &info.read_only) {
                 w.difference_with(ro);
             }

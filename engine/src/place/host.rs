@@ -38,14 +38,26 @@ pub(crate) struct Fail {
 }
 
 /// One need's use of a host, decided but not yet recorded.
-#[derive(Debug)]
-pub(crate) struct Use {
+#[derive(Debug, Clone, Copy)]
+struct Use {
     key: Key,
     excl: bool,
     need: u32,
-    /// Exclusive glob provides (pools) it may take, in preference order;
-    /// `None` when it needs no capacity.
-    cands: Option<Vec<u32>>,
+    /// Exclusive glob provides (pools) it may take, in preference order, as
+    /// a range of [`Scratch::pools`]; `None` when it needs no capacity.
+    cands: Option<(u32, u32)>,
+}
+
+/// Buffers reused across attempts: placing 150,000 containers would
+/// otherwise allocate and free a few small vectors per host tried.
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
+    uses: Vec<Use>,
+    pools: Vec<u32>,
+    seen: Vec<u32>,
+    log: Vec<Undo>,
+    /// After a successful [`HostState::try_place`]: the exclusive keys taken.
+    pub(crate) taken: Vec<Key>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -58,8 +70,10 @@ struct Usage {
 /// The pools' b-matching: which exclusive need sits on which provide.
 #[derive(Debug, Clone, Default)]
 struct Matching {
-    /// Per left vertex (an exclusive need served by pools): its pools.
-    cands: Vec<Vec<u32>>,
+    /// Per left vertex (an exclusive need served by pools): its pools, as a
+    /// range of `cand_data`.
+    cand_at: Vec<(u32, u32)>,
+    cand_data: Vec<u32>,
     /// Per provide index: the left vertices it holds.
     holders: Vec<Vec<u32>>,
 }
@@ -77,8 +91,9 @@ impl Matching {
     /// b-matching): a free slot, or a holder that can move elsewhere. A failed
     /// search writes nothing.
     fn augment(&mut self, l: u32, cap: &[u32], seen: &mut Vec<u32>, log: &mut Vec<Undo>) -> bool {
-        for i in 0..self.cands[l as usize].len() {
-            let p = self.cands[l as usize][i];
+        let (lo, hi) = self.cand_at[l as usize];
+        for i in lo..hi {
+            let p = self.cand_data[i as usize];
             if seen.contains(&p) {
                 continue;
             }
@@ -106,16 +121,19 @@ impl Matching {
 
     /// Adds the uses' pool needs; on failure restores the matching and says
     /// which need found no room.
-    fn add(&mut self, cap: &[u32], uses: &[Use]) -> Result<(), Fail> {
-        let before = self.cands.len();
-        let (mut seen, mut log) = (Vec::new(), Vec::new());
-        for u in uses {
-            let Some(c) = &u.cands else { continue };
-            let l = self.cands.len() as u32;
-            self.cands.push(c.clone());
-            seen.clear();
-            if !self.augment(l, cap, &mut seen, &mut log) {
-                for w in log.into_iter().rev() {
+    fn add(&mut self, cap: &[u32], sc: &mut Scratch) -> Result<(), Fail> {
+        let (lefts, data) = (self.cand_at.len(), self.cand_data.len());
+        sc.log.clear();
+        for u in &sc.uses {
+            let Some((lo, hi)) = u.cands else { continue };
+            let l = self.cand_at.len() as u32;
+            let start = self.cand_data.len() as u32;
+            self.cand_data
+                .extend_from_slice(&sc.pools[lo as usize..hi as usize]);
+            self.cand_at.push((start, self.cand_data.len() as u32));
+            sc.seen.clear();
+            if !self.augment(l, cap, &mut sc.seen, &mut sc.log) {
+                for w in sc.log.drain(..).rev() {
                     match w {
                         Undo::Push(p) => {
                             self.holders[p as usize].pop();
@@ -123,7 +141,8 @@ impl Matching {
                         Undo::Set(p, j, old) => self.holders[p as usize][j] = old,
                     }
                 }
-                self.cands.truncate(before);
+                self.cand_at.truncate(lefts);
+                self.cand_data.truncate(data);
                 return Err(Fail {
                     need: u.need,
                     why: Why::Exhausted,
@@ -144,18 +163,20 @@ pub(crate) struct HostState {
 }
 
 impl HostState {
-    /// Decides every need of container `c` on host `h` against what is already
-    /// placed there. `Ok` carries the uses to [`HostState::commit`].
-    pub(crate) fn check(
+    /// Decides every need of a container on host `h` against what is already
+    /// placed there; the uses go to `sc.uses` for [`HostState::try_place`].
+    fn check(
         &self,
         f: &Fleet<'_>,
         h: usize,
         spec: &NeedSpec,
         needs: &[PNeed],
-    ) -> Result<Vec<Use>, Fail> {
+        sc: &mut Scratch,
+    ) -> Result<(), Fail> {
         let hi = &f.host_idx[h];
         let host = f.hosts[h];
-        let mut uses = Vec::with_capacity(needs.len());
+        sc.uses.clear();
+        sc.pools.clear();
         for pn in needs {
             let fail = |why| Fail {
                 need: pn.need,
@@ -170,18 +191,18 @@ impl HostState {
                     None,
                 )
             } else {
-                let info = &f.keys[pn.info as usize];
+                let sig = &f.sigs[f.keys[pn.info as usize].sig as usize];
                 let mut matched = false;
                 let mut first_rejection = None;
-                let mut pools = Vec::new();
+                let start = sc.pools.len() as u32;
                 let mut shared = false;
                 for &(kind, e, pi) in &hi.patterns {
-                    if kind != pn.key.0 || info.pats.binary_search(&e).is_err() {
+                    if kind != pn.key.0 || sig.pats.binary_search(&e).is_err() {
                         continue;
                     }
                     matched = true;
                     match compat(f, h, pi, need, spec) {
-                        Ok(()) if host.provides[pi as usize].exclusive() => pools.push(pi),
+                        Ok(()) if host.provides[pi as usize].exclusive() => sc.pools.push(pi),
                         Ok(()) => {
                             shared = true;
                             break;
@@ -191,21 +212,23 @@ impl HostState {
                         }
                     }
                 }
+                let end = sc.pools.len() as u32;
                 if !matched {
                     let covered = hi
                         .providers
                         .iter()
-                        .any(|&(k, e)| k == pn.key.0 && info.provs.binary_search(&e).is_ok());
+                        .any(|&(k, e)| k == pn.key.0 && sig.provs.binary_search(&e).is_ok());
                     if !covered {
                         return Err(fail(Why::Missing));
                     }
                     (need.kind.exclusive_by_default() || pn.wants_excl, None)
                 } else if shared {
+                    sc.pools.truncate(start as usize);
                     (pn.wants_excl, None)
-                } else if pools.is_empty() {
+                } else if start == end {
                     return Err(fail(first_rejection.unwrap_or(Why::Missing)));
                 } else {
-                    (true, Some(pools))
+                    (true, Some((start, end)))
                 }
             };
             if let Some(u) = self.usage.get(&pn.key) {
@@ -217,14 +240,14 @@ impl HostState {
                     });
                 }
             }
-            uses.push(Use {
+            sc.uses.push(Use {
                 key: pn.key,
                 excl,
                 need: pn.need,
                 cands,
             });
         }
-        Ok(uses)
+        Ok(())
     }
 
     /// [`HostState::check`] plus the pools: the full verdict, without recording.
@@ -234,15 +257,17 @@ impl HostState {
         h: usize,
         spec: &NeedSpec,
         needs: &[PNeed],
+        sc: &mut Scratch,
     ) -> Result<(), Fail> {
-        let uses = self.check(f, h, spec, needs)?;
-        if uses.iter().all(|u| u.cands.is_none()) {
+        self.check(f, h, spec, needs, sc)?;
+        if sc.uses.iter().all(|u| u.cands.is_none()) {
             return Ok(());
         }
-        self.matching.clone().add(&f.host_idx[h].capacity, &uses)
+        self.matching.clone().add(&f.host_idx[h].capacity, sc)
     }
 
-    /// Places container `c` here if it fits; returns the exclusive keys it took.
+    /// Places container `c` here if it fits; the exclusive keys it took are
+    /// left in `sc.taken`.
     pub(crate) fn try_place(
         &mut self,
         f: &Fleet<'_>,
@@ -250,13 +275,14 @@ impl HostState {
         c: u32,
         spec: &NeedSpec,
         needs: &[PNeed],
-    ) -> Result<Vec<Key>, Fail> {
-        let uses = self.check(f, h, spec, needs)?;
-        if uses.iter().any(|u| u.cands.is_some()) {
-            self.matching.add(&f.host_idx[h].capacity, &uses)?;
+        sc: &mut Scratch,
+    ) -> Result<(), Fail> {
+        self.check(f, h, spec, needs, sc)?;
+        if sc.uses.iter().any(|u| u.cands.is_some()) {
+            self.matching.add(&f.host_idx[h].capacity, sc)?;
         }
-        let mut taken = Vec::new();
-        for u in &uses {
+        sc.taken.clear();
+        for u in &sc.uses {
             let entry = self.usage.entry(u.key).or_insert(Usage {
                 users: 0,
                 first_user: c,
@@ -265,11 +291,11 @@ impl HostState {
             entry.users += 1;
             if u.excl {
                 entry.excl_holder = Some(c);
-                taken.push(u.key);
+                sc.taken.push(u.key);
             }
         }
         self.load += 1;
-        Ok(taken)
+        Ok(())
     }
 
     /// Who holds `key` exclusively here, if anyone.
