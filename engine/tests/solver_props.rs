@@ -457,6 +457,25 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
 
     #[test]
+    fn every_container_is_bound_whole_or_explained((host, specs) in problem()) {
+        let plan = solve(&host, &State::new("h"), &refs(&specs));
+        for (spec, c) in specs.iter().zip(&plan.containers) {
+            if c.satisfied {
+                prop_assert!(c.unmet.is_empty());
+                let bound: Vec<usize> = c.bindings.iter().filter_map(|b| b.need).collect();
+                prop_assert_eq!(bound, (0..spec.needs.len()).collect::<Vec<_>>());
+            } else {
+                prop_assert!(c.bindings.is_empty());
+                prop_assert!(!c.unmet.is_empty());
+                prop_assert!(c.unmet.iter().all(|u| !u.reasons.is_empty()), "{:#?}", c.unmet);
+            }
+        }
+        prop_assert_eq!(plan.satisfied, plan.containers.iter().all(|c| c.satisfied));
+        // Same input, same plan.
+        prop_assert_eq!(&plan, &solve(&host, &State::new("h"), &refs(&specs)));
+    }
+
+    #[test]
     fn spec_order_does_not_change_satisfiability((host, specs) in problem(), seed in any::<u64>()) {
         let plan = solve(&host, &State::new("h"), &refs(&specs));
         let mut shuffled = refs(&specs);
