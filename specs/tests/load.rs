@@ -262,7 +262,7 @@ fn parallel_load_equals_sequential_load() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    // 256 cases each by default; PROPTEST_CASES=N runs more.
 
     #[test]
     fn any_bytes_give_ok_or_diagnostics(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
@@ -274,6 +274,41 @@ proptest! {
         for d in &l.diagnostics {
             if let (Some(s), Some(src)) = (d.span, &d.source) {
                 prop_assert!(s.offset + s.len <= src.text.len());
+            }
+        }
+    }
+
+    #[test]
+    fn mutated_examples_give_ok_or_diagnostics(
+        which in 0usize..4,
+        edits in proptest::collection::vec((any::<prop::sample::Index>(), 0usize..4, "[ -~\n\t\u{85}é]{0,3}"), 1..6),
+    ) {
+        // Small edits of real files reach deep into the loader (a valid shape
+        // with one wrong value), which random bytes rarely do.
+        let files = [
+            include_str!("../examples/seed/host.yaml"),
+            include_str!("../examples/rich/host.yaml"),
+            include_str!("../examples/seed/webserver/berth.yaml"),
+            include_str!("../examples/rich/app/berth.yaml"),
+        ];
+        let mut text = files[which].to_string();
+        for (at, cut, insert) in edits {
+            let mut i = at.index(text.len() + 1);
+            while !text.is_char_boundary(i) {
+                i -= 1;
+            }
+            let mut j = (i + cut).min(text.len());
+            while !text.is_char_boundary(j) {
+                j += 1;
+            }
+            text.replace_range(i..j, &insert);
+        }
+        for name in ["x.yaml", "x.json"] {
+            let l = load_str(Path::new(name), &text, &LoadOptions::default());
+            for d in &l.diagnostics {
+                if let Some(s) = d.span {
+                    prop_assert!(s.offset + s.len <= text.len() && s.line >= 1 && s.col >= 1);
+                }
             }
         }
     }
