@@ -561,11 +561,11 @@ fn json_node<'a>(
                     let mut out = Vec::with_capacity(entries.len());
                     for (k, v) in entries {
                         let value = json_node(text, v, index, depth + 1)?;
-                        // serde_json does not give key positions; the value's is
-                        // the nearest precise place.
+                        let span = json_key_span(text, value.span.offset)
+                            .map_or(value.span, |(at, len)| index.span(at, len));
                         let key = Node {
                             value: Value::Scalar(k, Style::Quoted),
-                            span: value.span,
+                            span,
                         };
                         out.push((key, value));
                     }
@@ -588,9 +588,46 @@ fn json_node<'a>(
     Ok(Node { value, span })
 }
 
+/// Where the key of the JSON value at byte `value` is (offset and length,
+/// quotes included): serde_json does not report key positions, but the text
+/// before a value is always `"key"`, blanks, `:`, blanks.
+fn json_key_span(text: &str, value: usize) -> Option<(usize, usize)> {
+    let b = text.as_bytes();
+    let blank = |c: u8| matches!(c, b' ' | b'\t' | b'\n' | b'\r');
+    let mut i = value;
+    while i > 0 && blank(b[i - 1]) {
+        i -= 1;
+    }
+    if i == 0 || b[i - 1] != b':' {
+        return None;
+    }
+    i -= 1;
+    while i > 0 && blank(b[i - 1]) {
+        i -= 1;
+    }
+    if i == 0 || b[i - 1] != b'"' {
+        return None;
+    }
+    let end = i;
+    let mut j = end - 1;
+    // The opening quote is the first `"` before, not escaped (an even number
+    // of backslashes in front of it).
+    loop {
+        if j == 0 {
+            return None;
+        }
+        j -= 1;
+        if b[j] == b'"' {
+            let slashes = b[..j].iter().rev().take_while(|&&c| c == b'\\').count();
+            if slashes % 2 == 0 {
+                return Some((j, end - j));
+            }
+        }
+    }
+}
+
 /// Parses a JSON text into the same tree as YAML. A top-level array holds one
-/// document per item; anything else is one document. Key spans are the spans
-/// of their values (serde_json does not report key positions).
+/// document per item; anything else is one document.
 pub fn parse_json(text: &str) -> Parsed<'_> {
     let index = LineIndex::new(text);
     let mut out = Parsed::default();
@@ -710,6 +747,19 @@ mod tests {
         let host = p.documents[0].get("host").unwrap();
         assert_eq!(host.scalar(), Some(Scalar::Str("h")));
         assert_eq!((host.span.line, host.span.col), (3, 11));
+        let (key, _) = &p.documents[0].as_map().unwrap()[1];
+        assert_eq!((key.span.line, key.span.col, key.span.len), (3, 3, 6));
+        let tricky = parse_json(r#"{"a\"b": 1, "c\\": 2}"#);
+        let keys: Vec<_> = tricky.documents[0]
+            .as_map()
+            .unwrap()
+            .iter()
+            .map(|(k, _)| (k.text().unwrap().to_string(), k.span.col, k.span.len))
+            .collect();
+        assert_eq!(
+            keys,
+            vec![(r#"a"b"#.to_string(), 2, 6), (r"c\".to_string(), 13, 5)]
+        );
         let bad = parse_json("{\n \"a\": ,\n}");
         match bad.error {
             Some(YamlError::Syntax { span, .. }) => assert_eq!(span.line, 2),
