@@ -88,4 +88,21 @@ fn main() {
     });
     assert_eq!(loaded.documents.len(), hosts + containers);
     line("load_str_sequential", mb, t, c);
+
+    // The same fleet as one JSON array (how generated fleets are often passed).
+    let budget = std::sync::atomic::AtomicUsize::new(0);
+    let docs: Vec<serde_json::Value> =
+        berth_specs::yaml::parse_yaml(&text, berth_specs::yaml::Base::default(), &budget)
+            .documents
+            .iter()
+            .map(|d| d.to_json())
+            .collect();
+    let json = serde_json::to_string_pretty(&docs).expect("JSON");
+    let json_mb = json.len() as f64 / 1e6;
+    let json_path = dir.path().join("fleet.json");
+    std::fs::write(&json_path, &json).expect("write");
+    let (t, c, loaded) = best_of(3, || load_file(&json_path, &opts));
+    assert_eq!(loaded.documents.len(), hosts + containers);
+    println!("JSON: {json_mb:.1} MB");
+    line("load_file (JSON)", json_mb, t, c);
 }
