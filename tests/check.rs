@@ -203,6 +203,15 @@ fn size_limit_and_missing_files() {
         "{}",
         stderr(&o)
     );
+    let dir = Dir::new();
+    dir.write("empty.yaml", "# nothing yet\n");
+    let o = run(dir.berth().args(["check", "empty.yaml"]));
+    assert_eq!(code(&o), 1);
+    assert!(
+        stderr(&o).contains("empty.yaml: the file holds no document"),
+        "{}",
+        stderr(&o)
+    );
     let o = check(&["no/such/file.yaml"]);
     assert_eq!(code(&o), 1);
     assert!(stderr(&o).contains("berth::io::read"), "{}", stderr(&o));

@@ -88,6 +88,17 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
                 skip_foreign: !input.named,
             };
             let mut loaded = load_file(&input.path, &opts);
+            if input.named && loaded.examined == 0 && loaded.diagnostics.is_empty() {
+                // An empty file named on the command line is a mistake (a
+                // wrong path, a truncated file), not a pass.
+                let mut d = Diagnostic::error(
+                    berth_specs::Code::UnknownDocument,
+                    "the file holds no document",
+                )
+                .help("a need spec starts with `berth: 1` and `container: NAME`, a host manifest with `berth: 1` and `host: NAME`");
+                d.source = Some(berth_specs::Source::new(&input.path, ""));
+                loaded.diagnostics.push(d);
+            }
             if args.live {
                 let live: Vec<Diagnostic> = loaded.documents.iter().flat_map(live_checks).collect();
                 loaded.diagnostics.extend(live);
