@@ -306,3 +306,25 @@ fn schema_prints_json_schema_for_both_formats() {
             .contains(&Value::from(key)));
     }
 }
+
+#[test]
+fn a_minified_json_fleet_is_not_printed_as_a_snippet() {
+    let dir = Dir::new();
+    let mut docs: Vec<String> = (0..3000)
+        .map(|i| {
+            format!(r#"{{"berth":1,"host":"h{i}","provides":[{{"volume":"d","path":"/srv/d"}}]}}"#)
+        })
+        .collect();
+    docs[2000] = r#"{"berth":1,"host":"bad","provides":[{"volume":"d","path":"srv"}]}"#.to_string();
+    dir.write("fleet.json", &format!("[{}]", docs.join(",")));
+    let o = run(dir.berth().args(["check", "fleet.json"]));
+    assert_eq!(code(&o), 1);
+    let text = stderr(&o);
+    assert!(text.contains("fleet.json:1:"), "{text}");
+    assert!(text.contains("volume path `srv` is relative"), "{text}");
+    assert!(
+        text.len() < 2000,
+        "the megabyte line was printed: {} bytes",
+        text.len()
+    );
+}

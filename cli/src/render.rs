@@ -93,6 +93,24 @@ fn source_span(text: &str, span: berth_specs::Span) -> SourceSpan {
     SourceSpan::new(offset.into(), len)
 }
 
+/// Longest source line shown as a snippet, in bytes.
+const MAX_SNIPPET_LINE: usize = 1000;
+
+/// Length of the line holding byte `offset`.
+fn line_len(text: &str, offset: usize) -> usize {
+    let offset = offset.min(text.len());
+    let bytes = text.as_bytes();
+    let start = bytes[..offset]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let end = bytes[offset..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(text.len(), |i| offset + i);
+    end - start
+}
+
 fn display_path(source: &Source) -> String {
     source.path.display().to_string()
 }
@@ -118,9 +136,27 @@ pub fn report(d: &Diagnostic) -> miette::Report {
         }
         NamedSource::new(display_path(s), s.text.clone()).with_language("yaml")
     });
+    // A snippet of a minified JSON fleet would be one line of megabytes: such
+    // lines are named by file:line:column instead of shown.
+    let too_long = match (&d.source, d.span) {
+        (Some(s), Some(span)) => line_len(&s.text, span.offset) > MAX_SNIPPET_LINE,
+        _ => false,
+    };
+    let (source, labels) = if too_long {
+        (None, Vec::new())
+    } else {
+        (source, labels)
+    };
     let message = match (&d.source, d.span) {
         // Without a snippet the file name would be lost: put it in the message.
         (Some(s), None) => format!("{}: {}", display_path(s), d.message),
+        (Some(s), Some(span)) if too_long => format!(
+            "{}:{}:{}: {}",
+            display_path(s),
+            span.line,
+            span.col,
+            d.message
+        ),
         _ => d.message.clone(),
     };
     miette::Report::new(Rendered {
