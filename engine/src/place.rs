@@ -38,6 +38,7 @@
 mod fleet;
 mod host;
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 
 use berth_specs::{HostManifest, Kind, NeedSpec};
@@ -168,6 +169,20 @@ impl Placement {
     }
 }
 
+/// The hosts where an exclusive resource name is held: almost always one,
+/// kept inline (a fleet holds hundreds of thousands of such names).
+#[derive(Debug)]
+struct HeldOn {
+    first: u32,
+    more: Vec<u32>,
+}
+
+impl HeldOn {
+    fn hosts(&self) -> impl Iterator<Item = u32> + '_ {
+        std::iter::once(self.first).chain(self.more.iter().copied())
+    }
+}
+
 /// Hosts bucketed by load, so that the least loaded feasible host is found by
 /// scanning the lowest buckets' candidates only.
 struct Loads {
@@ -245,7 +260,7 @@ pub fn place<'a>(hosts: &'a [&'a HostManifest], specs: &'a [&'a NeedSpec]) -> Pl
         .map_init(
             || FixedBitSet::with_capacity(n),
             |w, c| {
-                fleet.static_set_into(specs[c], &needs[c], w);
+                fleet.static_set_into(specs[c], needs.of(c), w);
                 (w.count_ones(..), c as u32)
             },
         )
@@ -253,7 +268,8 @@ pub fn place<'a>(hosts: &'a [&'a HostManifest], specs: &'a [&'a NeedSpec]) -> Pl
     order.sort_unstable();
 
     let mut states: Vec<HostState> = (0..n).map(|_| HostState::default()).collect();
-    let mut held: FastMap<Key, Vec<u32>> = FastMap::default();
+    let mut held: FastMap<Key, HeldOn> = FastMap::default();
+    held.reserve(specs.len());
     let mut loads = Loads::new(n);
     let mut at: Vec<Option<usize>> = vec![None; specs.len()];
     let mut w = FixedBitSet::with_capacity(n);
@@ -262,11 +278,11 @@ pub fn place<'a>(hosts: &'a [&'a HostManifest], specs: &'a [&'a NeedSpec]) -> Pl
         if count == 0 {
             continue;
         }
-        let (spec, pn) = (specs[c as usize], &needs[c as usize]);
+        let (spec, pn) = (specs[c as usize], needs.of(c as usize));
         fleet.static_set_into(spec, pn, &mut w);
         for p in pn {
-            if let Some(hs) = held.get(&p.key) {
-                for &h in hs {
+            if let Some(on) = held.get(&p.key) {
+                for h in on.hosts() {
                     w.set(h as usize, false);
                 }
             }
@@ -279,7 +295,15 @@ pub fn place<'a>(hosts: &'a [&'a HostManifest], specs: &'a [&'a NeedSpec]) -> Pl
         if let Some(h) = chosen {
             loads.bump(h);
             for &k in &scratch.taken {
-                held.entry(k).or_default().push(h as u32);
+                match held.entry(k) {
+                    Entry::Occupied(mut e) => e.get_mut().more.push(h as u32),
+                    Entry::Vacant(e) => {
+                        e.insert(HeldOn {
+                            first: h as u32,
+                            more: Vec::new(),
+                        });
+                    }
+                }
             }
             at[c as usize] = Some(h);
         }
@@ -289,7 +313,7 @@ pub fn place<'a>(hosts: &'a [&'a HostManifest], specs: &'a [&'a NeedSpec]) -> Pl
     let mut reasons: HashMap<usize, Vec<ReasonCount>> = unplaced
         .par_iter()
         .map(|&c| {
-            let hist = histogram(&fleet, &states, &held, specs, c, &needs[c]);
+            let hist = histogram(&fleet, &states, &held, specs, c, needs.of(c));
             (c, hist)
         })
         .collect();
@@ -318,7 +342,7 @@ enum Group {
 fn histogram(
     f: &Fleet<'_>,
     states: &[HostState],
-    held: &FastMap<Key, Vec<u32>>,
+    held: &FastMap<Key, HeldOn>,
     specs: &[&NeedSpec],
     c: usize,
     needs: &[PNeed],
@@ -371,7 +395,7 @@ fn histogram(
         }
     }
     for pn in needs {
-        for &h in held.get(&pn.key).map_or(&[][..], Vec::as_slice) {
+        for h in held.get(&pn.key).into_iter().flat_map(HeldOn::hosts) {
             if remaining.contains(h as usize) {
                 remaining.set(h as usize, false);
                 let holder = states[h as usize].holder(&pn.key);

@@ -63,6 +63,8 @@ pub(crate) struct PatternEntry {
     pub(crate) kind: u16,
     pub(crate) pattern: NamePattern,
     pub(crate) hosts: FixedBitSet,
+    /// Some host's provide with this pattern is exclusive.
+    exclusive: bool,
 }
 
 /// Who may hold a provide with an `allow` list.
@@ -138,6 +140,10 @@ pub(crate) struct KeyInfo {
     /// a read-write need can never use them (exact is the only candidate), so
     /// they leave its candidates up front instead of being tried one by one.
     pub(crate) read_only: Option<FixedBitSet>,
+    /// No use of this name can ever be exclusive (no exclusive provide or
+    /// kind serves it, no need wants it alone), so who else uses it never
+    /// matters and is not tracked: most volume and secret needs.
+    pub(crate) shared_only: bool,
 }
 
 /// The provide patterns and provider patterns (entry ids, sorted) matching a
@@ -165,6 +171,21 @@ pub(crate) struct PNeed {
     pub(crate) rw: bool,
 }
 
+/// Every spec's interned needs, in one allocation.
+#[derive(Debug)]
+pub(crate) struct Needs {
+    all: Vec<PNeed>,
+    at: Vec<(u32, u32)>,
+}
+
+impl Needs {
+    /// The needs of spec `c`.
+    pub(crate) fn of(&self, c: usize) -> &[PNeed] {
+        let (lo, hi) = self.at[c];
+        &self.all[lo as usize..hi as usize]
+    }
+}
+
 /// The fleet's static index.
 #[derive(Debug)]
 pub(crate) struct Fleet<'a> {
@@ -181,7 +202,12 @@ pub(crate) struct Fleet<'a> {
     /// Per distinct needed key.
     pub(crate) keys: Vec<KeyInfo>,
     pub(crate) sigs: Vec<Sig>,
-    pub(crate) key_ids: FastMap<Key, u32>,
+    /// Per name id: the first kind it was needed as, and that key's index
+    /// into `keys` (`u16::MAX`: not needed yet). Most names are needed as one
+    /// kind; this dense table saves a second hash lookup per need.
+    first_key: Vec<(u16, u32)>,
+    /// Keys of names needed as a second or third kind.
+    other_keys: FastMap<Key, u32>,
     pub(crate) net_kind: u16,
 }
 
@@ -202,7 +228,8 @@ impl<'a> Fleet<'a> {
             labels: FastMap::default(),
             keys: Vec::new(),
             sigs: Vec::new(),
-            key_ids: FastMap::default(),
+            first_key: Vec::new(),
+            other_keys: FastMap::default(),
             net_kind,
         };
         let mut pat_ids: HashMap<(u16, String), u32> = HashMap::new();
@@ -224,6 +251,7 @@ impl<'a> Fleet<'a> {
                     pat => {
                         let e = entry(&mut f.pats, &mut pat_ids, kind, pat, n);
                         f.pats[e as usize].hosts.insert(h);
+                        f.pats[e as usize].exclusive |= p.exclusive();
                         hi.patterns.push((kind, e, pi as u32));
                     }
                 }
@@ -302,19 +330,38 @@ impl<'a> Fleet<'a> {
 
     /// Interns every spec's needs and computes, once per distinct (kind, name),
     /// which hosts could serve it by name. Returns each spec's interned needs.
-    pub(crate) fn prepare(&mut self, specs: &[&'a NeedSpec]) -> Vec<Vec<PNeed>> {
+    pub(crate) fn prepare(&mut self, specs: &[&'a NeedSpec]) -> Needs {
         let mut fresh: Vec<Key> = Vec::new();
-        let mut out = Vec::with_capacity(specs.len());
+        let total: usize = specs.iter().map(|s| s.needs.len()).sum();
+        self.names.map.reserve(total);
+        self.names.names.reserve(total);
+        let mut out = Needs {
+            all: Vec::with_capacity(total),
+            at: Vec::with_capacity(specs.len()),
+        };
         for spec in specs {
-            let mut needs = Vec::with_capacity(spec.needs.len());
+            let start = out.all.len() as u32;
+            let needs = &mut out.all;
             for (i, need) in spec.needs.iter().enumerate() {
                 let kind = self.kinds.intern(need.kind.as_str()) as u16;
-                let key = (kind, self.names.intern(&need.name));
-                let next = self.key_ids.len() as u32;
-                let info = *self.key_ids.entry(key).or_insert_with(|| {
-                    fresh.push(key);
-                    next
-                });
+                let name = self.names.intern(&need.name);
+                let key = (kind, name);
+                let next = (self.keys.len() + fresh.len()) as u32;
+                if self.first_key.len() <= name as usize {
+                    self.first_key.resize(name as usize + 1, (u16::MAX, 0));
+                }
+                let info = match self.first_key[name as usize] {
+                    (k, info) if k == kind => info,
+                    (u16::MAX, _) => {
+                        self.first_key[name as usize] = (kind, next);
+                        fresh.push(key);
+                        next
+                    }
+                    _ => *self.other_keys.entry(key).or_insert_with(|| {
+                        fresh.push(key);
+                        next
+                    }),
+                };
                 let (wants_excl, rw) = match need.detail {
                     NeedDetail::Volume {
                         exclusive,
@@ -331,7 +378,7 @@ impl<'a> Fleet<'a> {
                     rw,
                 });
             }
-            out.push(needs);
+            out.at.push((start, out.all.len() as u32));
         }
         // Which patterns match each distinct name: independent per key.
         let matched: Vec<(Vec<u32>, Vec<u32>)> = fresh
@@ -374,15 +421,34 @@ impl<'a> Fleet<'a> {
                 })
             })
             .collect();
+        let base = self.keys.len();
+        let mut wanted_alone = vec![false; fresh.len()];
+        for pn in out.all.iter().filter(|pn| pn.wants_excl) {
+            wanted_alone[pn.info as usize - base] = true;
+        }
         let infos: Vec<KeyInfo> = fresh
             .par_iter()
-            .zip(sig_of.into_par_iter())
-            .map(|(key, sig)| {
+            .zip(sig_of.into_par_iter().zip(wanted_alone.into_par_iter()))
+            .map(|(key, (sig, wanted_alone))| {
+                let by_kind = Kind::from_key(self.kinds.name(u32::from(key.0)))
+                    .is_some_and(|k| k.exclusive_by_default());
+                let by_pattern = self.sigs[sig as usize]
+                    .pats
+                    .iter()
+                    .any(|&e| self.pats[e as usize].exclusive);
+                let by_exact = self.exact.get(key).is_some_and(|hosts| {
+                    hosts.iter().any(|&h| {
+                        let pi = self.host_idx[h as usize].exact[key];
+                        self.hosts[h as usize].provides[pi as usize].exclusive()
+                    })
+                });
+                let shared_only = !(wanted_alone || by_kind || by_pattern || by_exact);
                 let Some(hosts) = self.exact.get(key) else {
                     return KeyInfo {
                         sig,
                         own: None,
                         read_only: None,
+                        shared_only,
                     };
                 };
                 let mut b = self.sigs[sig as usize].hosts.clone();
@@ -405,6 +471,7 @@ impl<'a> Fleet<'a> {
                     sig,
                     own: Some(b),
                     read_only: (!ro.is_clear()).then_some(ro),
+                    shared_only,
                 }
             })
             .collect();
@@ -458,6 +525,7 @@ fn entry(
                 kind,
                 pattern: pat.clone(),
                 hosts: FixedBitSet::with_capacity(n),
+                exclusive: false,
             });
             (table.len() - 1) as u32
         })

@@ -42,6 +42,8 @@ pub(crate) struct Fail {
 struct Use {
     key: Key,
     excl: bool,
+    /// Whether other users matter (see `KeyInfo::shared_only`).
+    track: bool,
     need: u32,
     /// Exclusive glob provides (pools) it may take, in preference order, as
     /// a range of [`Scratch::pools`]; `None` when it needs no capacity.
@@ -231,7 +233,8 @@ impl HostState {
                     (true, Some((start, end)))
                 }
             };
-            if let Some(u) = self.usage.get(&pn.key) {
+            let track = !f.keys[pn.info as usize].shared_only;
+            if let Some(u) = track.then(|| self.usage.get(&pn.key)).flatten() {
                 if u.excl_holder.is_some() || excl {
                     return Err(Fail {
                         need: pn.need,
@@ -243,6 +246,7 @@ impl HostState {
             sc.uses.push(Use {
                 key: pn.key,
                 excl,
+                track,
                 need: pn.need,
                 cands,
             });
@@ -282,7 +286,7 @@ impl HostState {
             self.matching.add(&f.host_idx[h].capacity, sc)?;
         }
         sc.taken.clear();
-        for u in &sc.uses {
+        for u in sc.uses.iter().filter(|u| u.track) {
             let entry = self.usage.entry(u.key).or_insert(Usage {
                 users: 0,
                 first_user: c,
