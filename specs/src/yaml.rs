@@ -654,11 +654,37 @@ pub fn parse_json(text: &str) -> Parsed<'_> {
             return out;
         }
     };
+    if root.get().starts_with('[') {
+        // A fleet: one document per item, built on all cores.
+        use rayon::prelude::*;
+        let mut de = serde_json::Deserializer::from_str(root.get());
+        let items = match de.deserialize_any(RawVisitor) {
+            Ok(RawCollection::Seq(items)) => items,
+            Ok(RawCollection::Map(_)) | Err(_) => {
+                out.error = Some(YamlError::Syntax {
+                    message: "the JSON array could not be read again".into(),
+                    span: index.span(0, 0),
+                });
+                return out;
+            }
+        };
+        let nodes: Vec<Result<Node<'_>, YamlError>> = items
+            .par_iter()
+            .map(|item| json_node(text, item, &index, 1))
+            .collect();
+        for n in nodes {
+            match n {
+                Ok(node) => out.documents.push(node),
+                Err(e) => {
+                    out.error = Some(e);
+                    break;
+                }
+            }
+        }
+        return out;
+    }
     match json_node(text, root, &index, 0) {
-        Ok(node) => match node.value {
-            Value::Seq(items) => out.documents = items,
-            _ => out.documents.push(node),
-        },
+        Ok(node) => out.documents.push(node),
         Err(e) => out.error = Some(e),
     }
     out
