@@ -147,6 +147,12 @@ fn host(h: usize, rng: &mut Rng) -> Doc {
     if h % 20 == 0 {
         provides.push(vec![("device", s("gpu0")), ("path", s("/dev/nvidia0"))]);
     }
+    if h % 50 == 0 {
+        provides.push(vec![
+            ("example.com/fpga", s("fpga")),
+            ("devices", V::Strs(vec!["/dev/fpga0".into()])),
+        ]);
+    }
     if h % 25 == 0 {
         provides.push(vec![
             ("volume", s("audit")),
@@ -206,12 +212,16 @@ fn container(c: usize, rng: &mut Rng) -> Doc {
             needs.push(vec![("secret", s("tls")), ("mount", s("/run/secrets/tls"))]);
         }
         // Volumes that a provider makes (only on half the hosts).
-        550..=699 => needs.push(vec![
+        550..=689 => needs.push(vec![
             ("volume", s(format!("nfs-{}", rng.below(100)))),
             ("mount", s("/nfs")),
         ]),
-        // Scarce exclusive resources: more takers than holders.
+        // A custom kind only a few hosts have, wanted by more containers.
+        690..=699 => needs.push(vec![("example.com/fpga", s("fpga"))]),
+        // The ingress address: static on a tenth of the hosts; elsewhere the
+        // `*` pool serves the name, so these all find a host.
         700..=709 => needs.push(vec![("ipv6", s("ingress"))]),
+        // A scarce exclusive device: more takers than holders.
         710..=719 => needs.push(vec![("device", s("gpu0"))]),
         // An allow list that admits some and denies others.
         720..=724 => {
