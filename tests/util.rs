@@ -14,7 +14,10 @@ pub fn berth_bin() -> PathBuf {
 
 /// The repository root (for `specs/examples`, `providers/bundled`).
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// A scratch directory with files written into it and a private state dir.
@@ -26,7 +29,9 @@ pub struct Dir {
 impl Dir {
     /// A new empty scratch directory.
     pub fn new() -> Dir {
-        Dir { tmp: tempfile::tempdir().expect("tempdir") }
+        Dir {
+            tmp: tempfile::tempdir().expect("tempdir"),
+        }
     }
 
     /// Its path.
@@ -78,7 +83,9 @@ pub fn code(o: &Output) -> i32 {
 
 /// Whether we run under CI (`CI=true`): real-runtime tests must not skip there.
 pub fn in_ci() -> bool {
-    std::env::var("CI").map(|v| v == "true" || v == "1").unwrap_or(false)
+    std::env::var("CI")
+        .map(|v| v == "true" || v == "1")
+        .unwrap_or(false)
 }
 
 /// For tests that need real tools: returns `true` if they are all present and we

@@ -22,7 +22,11 @@ fn main() -> ExitCode {
         Ok(a) => a,
         Err(e) => {
             // clap prints help/version to stdout and usage errors to stderr.
-            let code = if e.use_stderr() { exit::USAGE } else { exit::OK };
+            let code = if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
             let _ = e.print();
             return ExitCode::from(code);
         }
