@@ -211,40 +211,48 @@ pub fn run(args: PlaceArgs) -> anyhow::Result<u8> {
 /// Two hosts or two containers with one name would make the output (and
 /// `--out DIR/<host>/<container>`) ambiguous: refuse, naming both places.
 fn duplicates(hosts: &[HostManifest], specs: &[NeedSpec]) -> Option<u8> {
+    let h = hosts.iter().map(|h| (h.host.as_str(), &*h.source, h.span));
+    let s = specs
+        .iter()
+        .map(|s| (s.container.as_str(), &*s.source, s.span));
+    let found = report_duplicates(
+        "berth::place::duplicate-host",
+        "host",
+        "each host of a fleet needs its own name",
+        h,
+    ) | report_duplicates(
+        "berth::place::duplicate-container",
+        "container",
+        "each container of a release needs its own name",
+        s,
+    );
+    found.then_some(exit::INVALID)
+}
+
+/// Reports every name seen twice; true if any.
+fn report_duplicates<'a>(
+    code: &'static str,
+    what: &str,
+    help: &str,
+    items: impl Iterator<Item = (&'a str, &'a Source, Span)>,
+) -> bool {
     let mut found = false;
     let mut seen: HashMap<&str, (&Source, Span)> = HashMap::new();
-    for h in hosts {
-        if let Some((src, span)) = seen.insert(&h.host, (&h.source, h.span)) {
+    for (name, source, span) in items {
+        if let Some((first, first_span)) = seen.insert(name, (source, span)) {
             found = true;
             print_place_diag(PlaceDiag {
-                code: "berth::place::duplicate-host",
+                code,
                 message: format!(
-                    "host `{}` is defined twice: {} and {}",
-                    h.host,
-                    at(src, span),
-                    at(&h.source, h.span)
+                    "{what} `{name}` is defined twice: {} and {}",
+                    at(first, first_span),
+                    at(source, span)
                 ),
-                help: Some("each host of a fleet needs its own name".into()),
+                help: Some(help.into()),
             });
         }
     }
-    let mut seen: HashMap<&str, (&Source, Span)> = HashMap::new();
-    for s in specs {
-        if let Some((src, span)) = seen.insert(&s.container, (&s.source, s.span)) {
-            found = true;
-            print_place_diag(PlaceDiag {
-                code: "berth::place::duplicate-container",
-                message: format!(
-                    "container `{}` is defined twice: {} and {}",
-                    s.container,
-                    at(src, span),
-                    at(&s.source, s.span)
-                ),
-                help: Some("each container of a release needs its own name".into()),
-            });
-        }
-    }
-    found.then_some(exit::INVALID)
+    found
 }
 
 /// "lack volume `webpages`" and the like: one host count's reason as text.

@@ -11,6 +11,7 @@
 //! exists, no assignment of the host's needs to its pools admits the newcomer.
 
 use berth_specs::{AddressSource, NeedDetail, NeedSpec, ProvideDetail};
+use ipnet::IpNet;
 
 use super::fleet::{FastMap, Fleet, Key, NetStatus, PNeed};
 
@@ -336,29 +337,15 @@ fn compat(
                 read_only: true, ..
             },
         ) => return Err(Why::ReadOnly),
-        (NeedDetail::Ipv6 { prefix: Some(pre) }, ProvideDetail::Address { source, .. }) => {
-            let inside = match source {
-                AddressSource::Static(std::net::IpAddr::V6(a)) => pre.contains(a),
-                AddressSource::Pool(ipnet::IpNet::V6(n)) => {
-                    pre.contains(&n.network()) || n.contains(&pre.network())
-                }
-                _ => false,
-            };
-            if !inside {
-                return Err(Why::OutsidePrefix);
-            }
+        (NeedDetail::Ipv6 { prefix: Some(pre) }, ProvideDetail::Address { source, .. })
+            if !within(IpNet::V6(*pre), source) =>
+        {
+            return Err(Why::OutsidePrefix)
         }
-        (NeedDetail::Ipv4 { prefix: Some(pre) }, ProvideDetail::Address { source, .. }) => {
-            let inside = match source {
-                AddressSource::Static(std::net::IpAddr::V4(a)) => pre.contains(a),
-                AddressSource::Pool(ipnet::IpNet::V4(n)) => {
-                    pre.contains(&n.network()) || n.contains(&pre.network())
-                }
-                _ => false,
-            };
-            if !inside {
-                return Err(Why::OutsidePrefix);
-            }
+        (NeedDetail::Ipv4 { prefix: Some(pre) }, ProvideDetail::Address { source, .. })
+            if !within(IpNet::V4(*pre), source) =>
+        {
+            return Err(Why::OutsidePrefix)
         }
         (NeedDetail::Port { protocol, .. }, ProvideDetail::Port { protocol: pp, .. })
             if protocol != pp =>
@@ -373,5 +360,15 @@ fn compat(
         NetStatus::IfAllowed(_) | NetStatus::Missing => {
             Err(Why::NoNetwork(hi.net_name[pi as usize]))
         }
+    }
+}
+
+/// Whether a static address lies in `prefix`, or a pool overlaps it (the pool
+/// may hold an address inside; its capacity is counted whole, a documented
+/// approximation for prefix needs).
+fn within(prefix: IpNet, source: &AddressSource) -> bool {
+    match source {
+        AddressSource::Static(a) => prefix.contains(a),
+        AddressSource::Pool(n) => prefix.contains(&n.network()) || n.contains(&prefix.network()),
     }
 }
