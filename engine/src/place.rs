@@ -46,7 +46,7 @@ use fixedbitset::FixedBitSet;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use fleet::{FastMap, Fleet, Key, PNeed};
+use fleet::{FastMap, Fleet, Key, Needs, PNeed};
 use host::{HostState, Scratch, Why};
 
 /// Why one host cannot run a container.
@@ -267,47 +267,51 @@ pub fn place<'a>(hosts: &'a [&'a HostManifest], specs: &'a [&'a NeedSpec]) -> Pl
         .collect();
     order.sort_unstable();
 
-    let mut states: Vec<HostState> = (0..n).map(|_| HostState::default()).collect();
-    let mut held: FastMap<Key, HeldOn> = FastMap::default();
-    held.reserve(specs.len());
-    let mut loads = Loads::new(n);
-    let mut at: Vec<Option<usize>> = vec![None; specs.len()];
-    let mut w = FixedBitSet::with_capacity(n);
-    let mut scratch = Scratch::default();
+    let mut g = Greedy {
+        fleet: &fleet,
+        specs,
+        needs: &needs,
+        states: (0..n).map(|_| HostState::default()).collect(),
+        held: FastMap::default(),
+        loads: Loads::new(n),
+        at: vec![None; specs.len()],
+        seq: vec![Vec::new(); n],
+        w: FixedBitSet::with_capacity(n),
+        scratch: Scratch::default(),
+        stuck: vec![u32::MAX; specs.len()],
+        generation: 0,
+    };
+    g.held.reserve(specs.len());
     for &(count, c) in &order {
-        if count == 0 {
-            continue;
-        }
-        let (spec, pn) = (specs[c as usize], needs.of(c as usize));
-        fleet.static_set_into(spec, pn, &mut w);
-        for p in pn {
-            if let Some(on) = held.get(&p.key) {
-                for h in on.hosts() {
-                    w.set(h as usize, false);
-                }
-            }
-        }
-        let chosen = loads.first(&w, |h| {
-            states[h]
-                .try_place(&fleet, h, c, spec, pn, &mut scratch)
-                .is_ok()
-        });
-        if let Some(h) = chosen {
-            loads.bump(h);
-            for &k in &scratch.taken {
-                match held.entry(k) {
-                    Entry::Occupied(mut e) => e.get_mut().more.push(h as u32),
-                    Entry::Vacant(e) => {
-                        e.insert(HeldOn {
-                            first: h as u32,
-                            more: Vec::new(),
-                        });
-                    }
-                }
-            }
-            at[c as usize] = Some(h);
+        if count > 0 {
+            g.attempt(c);
         }
     }
+    // Repair: an unplaced container may fit where a blocker sits that could
+    // move elsewhere. Bounded work (20,000 host checks, plus one per eight
+    // containers of the input), so big fleets stay fast: there, most
+    // unplaced containers want something truly scarce, and a repair rarely
+    // finds a blocker with somewhere else to go.
+    let mut budget = 20_000 + specs.len() / 8;
+    let mut repaired = false;
+    for &(count, c) in &order {
+        if count > 0 && g.at[c as usize].is_none() && budget > 0 {
+            repaired |= g.repair(c, &mut budget);
+        }
+    }
+    if repaired {
+        // A repaired host lost a container and gained another: retry the
+        // rest once, so that every unplaced container is refused by the
+        // final state (the histograms below rely on it).
+        for &(count, c) in &order {
+            if count > 0 && g.at[c as usize].is_none() {
+                g.attempt(c);
+            }
+        }
+    }
+    let Greedy {
+        states, held, at, ..
+    } = g;
 
     let unplaced: Vec<usize> = (0..specs.len()).filter(|&c| at[c].is_none()).collect();
     let mut reasons: HashMap<usize, Vec<ReasonCount>> = unplaced
@@ -329,6 +333,186 @@ pub fn place<'a>(hosts: &'a [&'a HostManifest], specs: &'a [&'a NeedSpec]) -> Pl
         placements,
         placed: specs.len() - unplaced.len(),
         unplaced: unplaced.len(),
+    }
+}
+
+/// The greedy's state: what each host holds, where each exclusive name is
+/// held, host loads, and where each container went.
+struct Greedy<'f, 'a> {
+    fleet: &'f Fleet<'a>,
+    specs: &'a [&'a NeedSpec],
+    needs: &'f Needs,
+    states: Vec<HostState>,
+    held: FastMap<Key, HeldOn>,
+    loads: Loads,
+    at: Vec<Option<usize>>,
+    /// Per host: its containers in placement order (a repair replays them).
+    seq: Vec<Vec<u32>>,
+    w: FixedBitSet,
+    scratch: Scratch,
+    /// Per container: the repair generation in which it was found to fit
+    /// nowhere else (`stuck[x] == generation`); a repair bumps the generation.
+    stuck: Vec<u32>,
+    generation: u32,
+}
+
+impl Greedy<'_, '_> {
+    /// Hosts that could serve container `c` by name, without those where one
+    /// of its exclusive names is already held; into `self.w`.
+    fn candidates(&mut self, c: u32) {
+        let pn = self.needs.of(c as usize);
+        self.fleet
+            .static_set_into(self.specs[c as usize], pn, &mut self.w);
+        for p in pn {
+            if let Some(on) = self.held.get(&p.key) {
+                for h in on.hosts() {
+                    self.w.set(h as usize, false);
+                }
+            }
+        }
+    }
+
+    /// Places `c` on the least loaded host where it fits, if any.
+    fn attempt(&mut self, c: u32) -> bool {
+        self.candidates(c);
+        let (spec, pn) = (self.specs[c as usize], self.needs.of(c as usize));
+        let (fleet, states, scratch) = (self.fleet, &mut self.states, &mut self.scratch);
+        let chosen = self.loads.first(&self.w, |h| {
+            states[h].try_place(fleet, h, c, spec, pn, scratch).is_ok()
+        });
+        let Some(h) = chosen else { return false };
+        self.loads.bump(h);
+        for i in 0..self.scratch.taken.len() {
+            let k = self.scratch.taken[i];
+            self.hold(k, h);
+        }
+        self.at[c as usize] = Some(h);
+        self.seq[h].push(c);
+        true
+    }
+
+    fn hold(&mut self, k: Key, h: usize) {
+        match self.held.entry(k) {
+            Entry::Occupied(mut e) => e.get_mut().more.push(h as u32),
+            Entry::Vacant(e) => {
+                e.insert(HeldOn {
+                    first: h as u32,
+                    more: Vec::new(),
+                });
+            }
+        }
+    }
+
+    fn release(&mut self, k: Key, h: usize) {
+        if let Entry::Occupied(mut e) = self.held.entry(k) {
+            let on = e.get_mut();
+            if on.first == h as u32 {
+                match on.more.pop() {
+                    Some(next) => on.first = next,
+                    None => {
+                        e.remove();
+                    }
+                }
+            } else {
+                on.more.retain(|&x| x != h as u32);
+            }
+        }
+    }
+
+    /// Tries to place unplaced `c` by moving one container that blocks it
+    /// (the holder of a name it needs, or a user of a full pool) to another
+    /// host. Spends `budget` checks at most. True if `c` was placed.
+    fn repair(&mut self, c: u32, budget: &mut usize) -> bool {
+        let (spec, pn) = (self.specs[c as usize], self.needs.of(c as usize));
+        let mut hosts = FixedBitSet::with_capacity(self.states.len());
+        self.fleet.static_set_into(spec, pn, &mut hosts);
+        for h in hosts.ones() {
+            if *budget == 0 {
+                return false;
+            }
+            // A host where a name `c` needs is held by a container known to
+            // fit nowhere else costs no check.
+            let blocked = pn.iter().any(|p| {
+                self.states[h]
+                    .holder(&p.key)
+                    .is_some_and(|y| self.stuck[y as usize] == self.generation)
+            });
+            if blocked {
+                continue;
+            }
+            *budget -= 1;
+            let blockers: Vec<u32> =
+                match self.states[h].verdict(self.fleet, h, spec, pn, &mut self.scratch) {
+                    Err(f) if f.why == Why::Held => f.holder.into_iter().collect(),
+                    Err(f) if f.why == Why::Exhausted => {
+                        self.seq[h].iter().copied().take(8).collect()
+                    }
+                    _ => continue,
+                };
+            for x in blockers {
+                if self.stuck[x as usize] == self.generation || *budget == 0 {
+                    continue;
+                }
+                // Where `x` could go instead (not `h`).
+                self.candidates(x);
+                self.w.set(h, false);
+                let (xs, xn) = (self.specs[x as usize], self.needs.of(x as usize));
+                let (fleet, states, scratch) = (self.fleet, &self.states, &mut self.scratch);
+                let mut spent = 0;
+                let elsewhere = self.loads.first(&self.w, |g| {
+                    spent += 1;
+                    states[g].verdict(fleet, g, xs, xn, scratch).is_ok()
+                });
+                *budget = budget.saturating_sub(spent);
+                let Some(g) = elsewhere else {
+                    self.stuck[x as usize] = self.generation;
+                    continue;
+                };
+                // `h` without `x`, plus `c`.
+                let mut rebuilt = HostState::default();
+                let rest: Vec<u32> = self.seq[h].iter().copied().filter(|&y| y != x).collect();
+                *budget = budget.saturating_sub(rest.len() + 1);
+                let replayed = rest.iter().all(|&y| {
+                    let (ys, yn) = (self.specs[y as usize], self.needs.of(y as usize));
+                    rebuilt
+                        .try_place(self.fleet, h, y, ys, yn, &mut self.scratch)
+                        .is_ok()
+                });
+                if !replayed
+                    || rebuilt
+                        .try_place(self.fleet, h, c, spec, pn, &mut self.scratch)
+                        .is_err()
+                {
+                    continue;
+                }
+                // Commit: `x` moves to `g`, `c` takes its place on `h`.
+                let old: Vec<Key> = self.states[h].exclusive_keys().collect();
+                for k in old {
+                    self.release(k, h);
+                }
+                self.states[h] = rebuilt;
+                let new: Vec<Key> = self.states[h].exclusive_keys().collect();
+                for k in new {
+                    self.hold(k, h);
+                }
+                self.seq[h] = rest;
+                self.seq[h].push(c);
+                self.at[c as usize] = Some(h);
+                self.states[g]
+                    .try_place(self.fleet, g, x, xs, xn, &mut self.scratch)
+                    .expect("checked just before");
+                for i in 0..self.scratch.taken.len() {
+                    let k = self.scratch.taken[i];
+                    self.hold(k, g);
+                }
+                self.loads.bump(g);
+                self.seq[g].push(x);
+                self.at[x as usize] = Some(g);
+                self.generation += 1;
+                return true;
+            }
+        }
+        false
     }
 }
 

@@ -303,6 +303,14 @@ impl HostState {
         Ok(())
     }
 
+    /// The names held exclusively here.
+    pub(crate) fn exclusive_keys(&self) -> impl Iterator<Item = Key> + '_ {
+        self.usage
+            .iter()
+            .filter(|(_, u)| u.excl_holder.is_some())
+            .map(|(k, _)| *k)
+    }
+
     /// Who holds `key` exclusively here, if anyone.
     pub(crate) fn holder(&self, key: &Key) -> Option<u32> {
         self.usage.get(key).and_then(|u| u.excl_holder)
