@@ -16,10 +16,11 @@
 //! multi-dimensional bin packing problem, NP-hard in general, so this is a
 //! greedy: containers are taken most constrained first (fewest hosts that
 //! could serve them by name, ties in input order) and each goes to the least
-//! loaded feasible host. Per host the check is exact (pools are a b-matching
-//! kept incrementally). Its miss rate against an exhaustive search on small
-//! fleets is measured by `engine/tests/place_quality.rs` and reported in
-//! `docs/placement.md`.
+//! loaded feasible host; then a bounded repair moves one blocker elsewhere
+//! where that lets a left-over container in. Per host the check is exact
+//! (pools are a b-matching kept incrementally). Its miss rate against an
+//! exhaustive search on small fleets is measured by
+//! `engine/tests/place_quality.rs` and reported in `docs/placement.md`.
 //!
 //! Speed. Names and kinds are interned; each distinct (kind, name) needed gets
 //! one bitset of the hosts that could serve it by name (exact provide,
