@@ -349,3 +349,38 @@ fn invalid_input_places_nothing() {
     );
     assert!(stdout(&o).is_empty());
 }
+
+#[test]
+fn out_reports_containers_that_need_provider_steps_first() {
+    let d = Dir::new();
+    let rich = repo_root().join("specs/examples/rich");
+    let host = rich.join("host.yaml").display().to_string();
+    let spec = rich.join("app/berth.yaml").display().to_string();
+    let o = place(&d, &[&host], &[&spec, "--out", "out"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("not written: app-01/app: needs provider steps on the host first"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!d.path().join("out/app-01/app.json").exists());
+}
+
+#[test]
+fn the_file_size_limit_holds() {
+    let d = Dir::new();
+    d.write("hosts.yaml", TWO_ZONES);
+    d.write("specs.yaml", "berth: 1\ncontainer: a\nneeds: []\n");
+    let o = place(
+        &d,
+        &["hosts.yaml"],
+        &["specs.yaml", "--max-file-size", "100"],
+    );
+    assert_eq!(code(&o), 1);
+    assert!(
+        stderr(&o).contains("berth::file::too-large"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stdout(&o).is_empty());
+}
