@@ -384,3 +384,17 @@ fn the_file_size_limit_holds() {
     );
     assert!(stdout(&o).is_empty());
 }
+
+#[test]
+fn a_fleet_without_hosts_says_so() {
+    let d = Dir::new();
+    d.write("empty.yaml", "");
+    d.write("specs.yaml", "berth: 1\ncontainer: a\nneeds: []\n");
+    let o = place(&d, &["empty.yaml"], &["specs.yaml"]);
+    assert_eq!(code(&o), 1);
+    assert!(
+        stderr(&o).contains("the fleet has no hosts"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -294,6 +294,9 @@ fn reason_text(r: &ReasonCount) -> String {
 }
 
 fn histogram_text(p: &Placement, reasons: &[ReasonCount]) -> String {
+    if p.hosts == 0 {
+        return "the fleet has no hosts (no host manifest among the inputs)".into();
+    }
     let parts: Vec<String> = reasons
         .iter()
         .map(|r| format!("{} {}", r.hosts, reason_text(r)))
