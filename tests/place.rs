@@ -398,3 +398,21 @@ fn a_fleet_without_hosts_says_so() {
         stderr(&o)
     );
 }
+
+#[test]
+fn explain_snapshot_names_missing_resources_and_labels() {
+    let d = Dir::new();
+    d.write("hosts.yaml", TWO_ZONES);
+    d.write(
+        "specs.yaml",
+        "berth: 1\ncontainer: fpga-job\nplacement: { zone: b }\nneeds:\n  - example.com/fpga: any\n",
+    );
+    let o = place(&d, &["hosts.yaml"], &["specs.yaml", "--explain", "a-1"]);
+    assert_eq!(code(&o), 1);
+    let err = stderr(&o);
+    assert!(
+        err.contains("host `a-1` lacks label zone=b, which container `fpga-job` asks for"),
+        "{err}"
+    );
+    insta::assert_snapshot!("place_explain_label_and_missing", err);
+}
