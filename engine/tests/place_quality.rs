@@ -596,7 +596,7 @@ proptest! {
 
 /// The measured quality of the heuristic over 4,000 seeded instances of up
 /// to 3 hosts and 6 containers. Printed with `--nocapture`; the figures are
-/// in docs/placement.md. Bound: the greedy may miss, but rarely.
+/// in docs/placement.md. Bound: the heuristic may miss, but rarely.
 #[test]
 fn quality_against_exhaustive_search() {
     let (mut instances, mut full, mut missed_full, mut short, mut lost) = (0, 0, 0, 0, 0);
@@ -627,8 +627,14 @@ fn quality_against_exhaustive_search() {
         100.0 * missed_full as f64 / full as f64,
         100.0 * short as f64 / instances as f64,
     );
+    // Measured: 0 of 885 and 13 of 4,000 (docs/placement.md); the bounds
+    // leave room for generator changes, not for a regression in kind.
     assert!(
-        (short as f64) < 0.05 * instances as f64,
-        "the greedy fell short in {short} of {instances} instances"
+        missed_full * 100 <= full,
+        "left containers unplaced in {missed_full} of {full} fully placeable instances"
+    );
+    assert!(
+        short * 50 < instances,
+        "fell short of the best in {short} of {instances} instances"
     );
 }
