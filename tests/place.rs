@@ -348,6 +348,12 @@ fn invalid_input_places_nothing() {
         stderr(&o)
     );
     assert!(stdout(&o).is_empty());
+
+    let o = place(&d, &["hosts.yaml"], &["specs.yaml", "--format", "json"]);
+    assert_eq!(code(&o), 1);
+    let v = json(&o);
+    assert_eq!(v["diagnostics"][0]["code"], "berth::need::unknown-kind");
+    assert_eq!(v["diagnostics"][0]["line"], 4);
 }
 
 #[test]

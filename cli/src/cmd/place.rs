@@ -27,7 +27,7 @@ use serde_json::json;
 
 use crate::args::{Emit, Format, PlaceArgs};
 use crate::exit;
-use crate::render::{self, print_diagnostics};
+use crate::render::{self, diagnostic_json, print_diagnostics};
 
 /// Folders never walked: build output and VCS internals are not manifests.
 const SKIP_DIRS: &[&str] = &["target", ".git", "node_modules"];
@@ -164,7 +164,13 @@ pub fn run(args: PlaceArgs) -> anyhow::Result<u8> {
     }
     timer.lap("load");
     if diagnostics.iter().any(Diagnostic::is_error) {
-        print_diagnostics(&diagnostics);
+        if args.format == Format::Json {
+            // Tools piping stdout get data, not an empty stream.
+            let list: Vec<_> = diagnostics.iter().map(diagnostic_json).collect();
+            println!("{}", json!({ "diagnostics": list }));
+        } else {
+            print_diagnostics(&diagnostics);
+        }
         return Ok(exit::INVALID);
     }
     print_diagnostics(&diagnostics);
