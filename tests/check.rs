@@ -328,3 +328,35 @@ fn a_minified_json_fleet_is_not_printed_as_a_snippet() {
         text.len()
     );
 }
+
+/// Regression: snippets were rendered from the whole file, counting lines from
+/// its start for every diagnostic (minutes for hundreds of mistakes in a fleet
+/// file). The snippet now comes from a window around the span; this pins that
+/// the window's line numbers and related labels are still right.
+#[test]
+fn snippets_deep_in_a_big_file_show_the_right_lines() {
+    let dir = Dir::new();
+    let mut docs: Vec<String> = (0..20_000)
+        .map(|i| format!("berth: 1\ncontainer: c{i}\nneeds:\n  - volume: v{i}\n    mount: /data\n"))
+        .collect();
+    // Document 15,000 (lines 6 each, `---` between) gets a typo at its 4th line.
+    docs[15_000] = "berth: 1\ncontainer: bad\nneeds:\n  - volum: v\n    mount: /data\n".into();
+    dir.write("big.yaml", &docs.join("---\n"));
+    let o = run(dir.berth().args(["check", "big.yaml"]));
+    assert_eq!(code(&o), 1);
+    let text = stderr(&o);
+    let line = 15_000 * 6 + 4;
+    assert!(text.contains(&format!("big.yaml:{line}:5")), "{text}");
+    assert!(text.contains(&format!(" {line} │   - volum: v")), "{text}");
+    assert!(text.contains(&format!(" {} │ needs:", line - 1)), "{text}");
+
+    // A duplicate whose first definition is near: both labels in one snippet.
+    let host = "berth: 1\nhost: h\nprovides:\n  - volume: a\n    path: /srv/a\n  - volume: a\n    path: /srv/b\n";
+    let mut big = "# padding\n".repeat(50_000);
+    big.push_str(host);
+    dir.write("host.yaml", &big);
+    let o = run(dir.berth().args(["check", "host.yaml"]));
+    let text = stderr(&o);
+    assert!(text.contains(" 50004 │   - volume: a"), "{text}");
+    assert!(text.contains(" 50006 │   - volume: a"), "{text}");
+}

@@ -12,7 +12,10 @@ use std::io::IsTerminal;
 use std::sync::{Arc, Once};
 
 use berth_specs::{Diagnostic, Severity, Source};
-use miette::{LabeledSpan, MietteHandlerOpts, NamedSource, SourceSpan};
+use miette::{
+    LabeledSpan, MietteError, MietteHandlerOpts, MietteSpanContents, NamedSource, SourceCode,
+    SourceSpan, SpanContents,
+};
 
 /// Installs berth's miette hook once: deterministic output when `NO_COLOR` is
 /// set or stderr is not a terminal, miette's fancy defaults otherwise.
@@ -43,8 +46,97 @@ struct Rendered {
     severity: miette::Severity,
     message: String,
     help: Option<String>,
-    source: Option<NamedSource<Arc<str>>>,
+    source: Option<NamedSource<Window>>,
     labels: Vec<LabeledSpan>,
+}
+
+/// The part of a file a snippet can show: whole lines around the labels.
+///
+/// miette's `SourceCode` for a plain string counts lines from the start of the
+/// file on every render, which costs ~100 ms per diagnostic in a 20 MB fleet file
+/// (a file with hundreds of mistakes took most of a minute). berth already knows
+/// each span's line, so the window starts at a known line and rendering costs
+/// only the window's size, whatever the file's.
+struct Window {
+    text: Arc<str>,
+    /// Byte range of the window (starts at a line start).
+    start: usize,
+    end: usize,
+    /// 0-based line number of `start`.
+    first_line: usize,
+}
+
+/// Lines of context kept around the labels (miette shows one).
+const WINDOW_LINES: usize = 4;
+
+/// Labels further than this from the primary span are named in the help
+/// instead of shown, so a window stays small.
+const MAX_WINDOW: usize = 64 * 1024;
+
+impl Window {
+    /// Whole lines covering `lo..hi` plus [`WINDOW_LINES`] each side; `lo_line`
+    /// is the 1-based line holding `lo`.
+    fn around(text: &Arc<str>, lo: usize, hi: usize, lo_line: u32) -> Window {
+        let bytes = text.as_bytes();
+        let lo = lo.min(bytes.len());
+        let hi = hi.clamp(lo, bytes.len());
+        // Back to the start of lo's line, then WINDOW_LINES more lines.
+        let line_start = |at: usize| {
+            bytes[..at]
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |i| i + 1)
+        };
+        let mut start = line_start(lo);
+        let mut back = 0usize;
+        while back < WINDOW_LINES && start > 0 {
+            start = line_start(start - 1);
+            back += 1;
+        }
+        let mut end = hi;
+        for _ in 0..=WINDOW_LINES {
+            match bytes[end..].iter().position(|&b| b == b'\n') {
+                Some(i) => end += i + 1,
+                None => {
+                    end = bytes.len();
+                    break;
+                }
+            }
+        }
+        let first_line = (lo_line as usize).saturating_sub(1).saturating_sub(back);
+        Window {
+            text: text.clone(),
+            start,
+            end,
+            first_line,
+        }
+    }
+}
+
+impl SourceCode for Window {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
+        if span.offset() < self.start || span.offset() + span.len() > self.end {
+            return Err(MietteError::OutOfBounds);
+        }
+        let local = SourceSpan::new((span.offset() - self.start).into(), span.len());
+        let window: &'a str = &self.text[self.start..self.end];
+        let inner = window.read_span(&local, context_lines_before, context_lines_after)?;
+        Ok(Box::new(MietteSpanContents::new(
+            inner.data(),
+            SourceSpan::new(
+                (inner.span().offset() + self.start).into(),
+                inner.span().len(),
+            ),
+            inner.line() + self.first_line,
+            inner.column(),
+            inner.line_count(),
+        )))
+    }
 }
 
 impl fmt::Debug for Rendered {
@@ -120,22 +212,40 @@ fn display_path(source: &Source) -> String {
 pub fn report(d: &Diagnostic) -> miette::Report {
     install_hook();
     let mut labels = Vec::new();
-    let source = d.source.as_ref().map(|s| {
-        if let Some(span) = d.span {
+    let mut far = Vec::new();
+    let source = match (&d.source, d.span) {
+        (Some(s), Some(span)) => {
             let label = d.label.clone().unwrap_or_else(|| d.message.clone());
-            labels.push(LabeledSpan::new_primary_with_span(
-                Some(label),
-                source_span(&s.text, span),
-            ));
-            for (span, label) in &d.related {
-                labels.push(LabeledSpan::new_with_span(
-                    Some(label.clone()),
-                    source_span(&s.text, *span),
-                ));
+            let primary = source_span(&s.text, span);
+            labels.push(LabeledSpan::new_primary_with_span(Some(label), primary));
+            let (mut lo, mut hi, mut lo_line) = (
+                primary.offset(),
+                primary.offset() + primary.len(),
+                span.line,
+            );
+            for (rel, label) in &d.related {
+                let r = source_span(&s.text, *rel);
+                if r.offset().abs_diff(primary.offset()) > MAX_WINDOW {
+                    far.push(format!("line {}: {label}", rel.line));
+                    continue;
+                }
+                labels.push(LabeledSpan::new_with_span(Some(label.clone()), r));
+                if r.offset() < lo {
+                    lo = r.offset();
+                    lo_line = rel.line;
+                }
+                hi = hi.max(r.offset() + r.len());
             }
+            let window = Window::around(&s.text, lo, hi, lo_line);
+            Some(NamedSource::new(display_path(s), window).with_language("yaml"))
         }
-        NamedSource::new(display_path(s), s.text.clone()).with_language("yaml")
-    });
+        _ => None,
+    };
+    let help = match (&d.help, far.is_empty()) {
+        (help, true) => help.clone(),
+        (Some(h), false) => Some(format!("{h}\n{}", far.join("\n"))),
+        (None, false) => Some(far.join("\n")),
+    };
     // A snippet of a minified JSON fleet would be one line of megabytes: such
     // lines are named by file:line:column instead of shown.
     let too_long = match (&d.source, d.span) {
@@ -166,7 +276,7 @@ pub fn report(d: &Diagnostic) -> miette::Report {
             Severity::Warning => miette::Severity::Warning,
         },
         message,
-        help: d.help.clone(),
+        help,
         source,
         labels,
     })
