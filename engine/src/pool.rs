@@ -13,6 +13,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use berth_specs::{AddressSource, PortSource, Provide, ProvideDetail};
 use ipnet::IpNet;
 
 /// An inclusive range of `u128` values (an address pool, a port range, or a
@@ -95,6 +96,47 @@ pub fn skipped_addresses(pool: &IpNet, gateway: Option<IpAddr>) -> Vec<u128> {
         }
     }
     out
+}
+
+/// The range of a pool provide and every value the host manifest alone keeps it
+/// from handing out: [`skipped_addresses`] (with `gateway`, the gateway of the
+/// pool's network) and the static provides of the same kind inside the range.
+/// `None` when `p` is not a pool.
+///
+/// The one statement of the manifest's skip rule: the solver adds the state's
+/// holdings and reservations to it, fleet placement uses it as is, so the two
+/// never disagree on a pool's capacity.
+pub fn manifest_skips<'a>(
+    p: &Provide,
+    gateway: Option<IpAddr>,
+    provides: impl IntoIterator<Item = &'a Provide>,
+) -> Option<(Span128, Vec<u128>)> {
+    let (range, mut skip) = match &p.detail {
+        ProvideDetail::Address {
+            source: AddressSource::Pool(net),
+            ..
+        } => (Span128::of_net(net), skipped_addresses(net, gateway)),
+        ProvideDetail::Port {
+            source: PortSource::Pool { first, last },
+            ..
+        } => (Span128::of_ports(*first, *last), Vec::new()),
+        _ => return None,
+    };
+    for q in provides.into_iter().filter(|q| q.kind == p.kind) {
+        match &q.detail {
+            ProvideDetail::Address {
+                source: AddressSource::Static(a),
+                ..
+            } => skip.push(addr_to_u128(*a)),
+            ProvideDetail::Port {
+                source: PortSource::Static(port),
+                ..
+            } => skip.push(u128::from(*port)),
+            _ => {}
+        }
+    }
+    skip.retain(|v| range.contains(*v));
+    Some((range, skip))
 }
 
 /// The taken values of one pool: sorted, deduplicated, only those inside it.

@@ -695,31 +695,20 @@ impl<'a> Solver<'a> {
     /// static provides inside it, its network address and gateway.
     fn build_pool(&self, i: usize) -> PoolInfo {
         let p = &self.provides[i];
-        let (range, net, text, mut skip) = match &p.detail {
+        let (net, text, gateway) = match &p.detail {
             ProvideDetail::Address {
                 source: AddressSource::Pool(net),
                 network,
                 ..
-            } => {
-                let gateway = self.gateway_of(network, net);
-                (
-                    Span128::of_net(net),
-                    Some(*net),
-                    net.to_string(),
-                    pool::skipped_addresses(net, gateway),
-                )
-            }
+            } => (Some(*net), net.to_string(), self.gateway_of(network, net)),
             ProvideDetail::Port {
                 source: PortSource::Pool { first, last },
                 ..
-            } => (
-                Span128::of_ports(*first, *last),
-                None,
-                format!("{first}-{last}"),
-                Vec::new(),
-            ),
+            } => (None, format!("{first}-{last}"), None),
             _ => unreachable!("pool_info is only called for pools"),
         };
+        let (range, mut skip) = pool::manifest_skips(p, gateway, &self.provides)
+            .expect("pool_info is only called for pools");
         // Parse by family: trying IPv4 first on every IPv6 string doubles the
         // cost of scanning ten thousand reservations.
         let parse = |v: &str| -> Option<u128> {
@@ -746,22 +735,6 @@ impl<'a> Solver<'a> {
                 .filter(|b| b.kind == p.kind && b.source != BindingSource::Pool)
             {
                 skip.extend(value_scalar(&b.value, net.is_some()).and_then(|v| parse(&v)));
-            }
-        }
-        for q in &self.provides {
-            if q.kind != p.kind {
-                continue;
-            }
-            match &q.detail {
-                ProvideDetail::Address {
-                    source: AddressSource::Static(a),
-                    ..
-                } => skip.push(pool::addr_to_u128(*a)),
-                ProvideDetail::Port {
-                    source: PortSource::Static(port),
-                    ..
-                } => skip.push(u128::from(*port)),
-                _ => {}
             }
         }
         PoolInfo {

@@ -13,13 +13,12 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use berth_specs::{
-    AddressSource, HostManifest, Kind, NamePattern, NeedDetail, NeedSpec, PortSource, Provide,
-    ProvideDetail,
+    AddressSource, HostManifest, Kind, NamePattern, NeedDetail, NeedSpec, Provide, ProvideDetail,
 };
 use fixedbitset::FixedBitSet;
 use rayon::prelude::*;
 
-use crate::pool::{self, Span128};
+use crate::pool;
 
 /// An interned (kind, name) pair.
 pub(crate) type Key = (u16, u32);
@@ -538,42 +537,24 @@ fn capacity(host: &HostManifest, p: &Provide) -> u32 {
     if !p.exclusive() {
         return u32::MAX;
     }
-    let (range, mut skip) = match &p.detail {
+    let gateway = match &p.detail {
         ProvideDetail::Address {
             source: AddressSource::Pool(net),
             network,
-        } => {
-            let gateway = host.provides.iter().find_map(|q| match &q.detail {
-                ProvideDetail::Network {
-                    gateway6, gateway4, ..
-                } if q.name.is_exact() && q.name.as_str() == network => match net {
-                    ipnet::IpNet::V6(_) => gateway6.map(IpAddr::V6),
-                    ipnet::IpNet::V4(_) => gateway4.map(IpAddr::V4),
-                },
-                _ => None,
-            });
-            (Span128::of_net(net), pool::skipped_addresses(net, gateway))
-        }
-        ProvideDetail::Port {
-            source: PortSource::Pool { first, last },
-            ..
-        } => (Span128::of_ports(*first, *last), Vec::new()),
-        _ => return 1,
+        } => host.provides.iter().find_map(|q| match &q.detail {
+            ProvideDetail::Network {
+                gateway6, gateway4, ..
+            } if q.name.is_exact() && q.name.as_str() == network => match net {
+                ipnet::IpNet::V6(_) => gateway6.map(IpAddr::V6),
+                ipnet::IpNet::V4(_) => gateway4.map(IpAddr::V4),
+            },
+            _ => None,
+        }),
+        _ => None,
     };
-    for q in host.provides.iter().filter(|q| q.kind == p.kind) {
-        match &q.detail {
-            ProvideDetail::Address {
-                source: AddressSource::Static(a),
-                ..
-            } => skip.push(pool::addr_to_u128(*a)),
-            ProvideDetail::Port {
-                source: PortSource::Static(port),
-                ..
-            } => skip.push(u128::from(*port)),
-            _ => {}
-        }
-    }
-    skip.retain(|v| range.contains(*v));
+    let Some((range, mut skip)) = pool::manifest_skips(p, gateway, &host.provides) else {
+        return 1;
+    };
     skip.sort_unstable();
     skip.dedup();
     range
