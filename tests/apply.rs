@@ -160,8 +160,48 @@ fn apply_runs_the_provider_for_the_gap_only_and_reapply_is_byte_identical() {
     // Releasing again is a no-op that runs nothing.
     let again = run(fx.cmd("release").arg("app"));
     assert_eq!(code(&again), 0);
-    assert!(stderr(&again).contains("holds nothing"));
+    assert!(stderr(&again).contains("nothing held by `app`"));
     assert_eq!(fx.log().len(), 3);
+}
+
+#[test]
+fn release_of_nothing_creates_state_and_lock() {
+    // A fresh host: no state folder at all. Releasing a name nobody holds
+    // must leave it so (no state file, no lock file), say so, and exit 0.
+    let fx = Fx::new(&["ok"], "10s");
+    let state_dir = fx.dir.path().join("state");
+    let o = run(fx.cmd("release").arg("nosuch"));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("nothing held by `nosuch`"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        !state_dir.exists(),
+        "release created {}",
+        state_dir.display()
+    );
+    // With a state file, it is not rewritten either.
+    let app = fx.spec("app", &["volume:static"]);
+    assert_eq!(code(&fx.apply(&[&app])), 0);
+    let before = std::fs::read(fx.state_path()).unwrap();
+    let mtime = std::fs::metadata(fx.state_path())
+        .unwrap()
+        .modified()
+        .unwrap();
+    let o = run(fx.cmd("release").args(["--purge", "nosuch"]));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stderr(&o).contains("nothing held by `nosuch`"));
+    assert_eq!(std::fs::read(fx.state_path()).unwrap(), before);
+    assert_eq!(
+        std::fs::metadata(fx.state_path())
+            .unwrap()
+            .modified()
+            .unwrap(),
+        mtime
+    );
+    assert!(fx.log().is_empty(), "{:?}", fx.log());
 }
 
 #[test]

@@ -591,7 +591,8 @@ impl<E> Released<E> {
 /// unless `purge`), then runs provider `release` for what no container uses
 /// any more, and retries earlier failed releases. The freed holdings are
 /// written before any provider runs, and each record waits in
-/// `pending_releases` until its release succeeded.
+/// `pending_releases` until its release succeeded. A release that changes
+/// nothing writes nothing.
 pub fn release<P: Provisioner>(
     host: &HostManifest,
     containers: &[String],
@@ -606,6 +607,41 @@ pub fn release<P: Provisioner>(
         purged: Vec::new(),
         provider_releases: Vec::new(),
     };
+    free(&mut state, containers, purge, &mut out);
+    if state != *locked.state() {
+        locked.write(&state)?;
+    }
+    if state.pending_releases.is_empty() {
+        return Ok(out);
+    }
+    let pending = state.pending_releases.clone();
+    out.provider_releases = release_pending(host, &pending, &mut state, prov);
+    locked.write(&state)?;
+    Ok(out)
+}
+
+/// Whether releasing `containers` (with `purge`) would change `state` or run
+/// a provider: false when none of them holds, reserved or uses anything and
+/// no earlier release is pending. Lets `berth release` refuse to create a
+/// state file (and its lock) for a host that has nothing to free.
+pub fn release_would_act(state: &State, containers: &[String], purge: bool) -> bool {
+    if !state.pending_releases.is_empty() {
+        return true;
+    }
+    let mut after = state.clone();
+    let mut out = Released::<std::convert::Infallible> {
+        released: Vec::new(),
+        not_held: Vec::new(),
+        purged: Vec::new(),
+        provider_releases: Vec::new(),
+    };
+    free(&mut after, containers, purge, &mut out);
+    after != *state
+}
+
+/// The state part of a release: holdings dropped, reservations freed (or
+/// purged), provider records nobody uses moved to `pending_releases`.
+fn free<E>(state: &mut State, containers: &[String], purge: bool, out: &mut Released<E>) {
     for c in containers {
         if state.holdings.remove(c).is_some() {
             out.released.push(c.clone());
@@ -646,9 +682,4 @@ pub fn release<P: Provisioner>(
             }
         }
     }
-    locked.write(&state)?;
-    let pending = state.pending_releases.clone();
-    out.provider_releases = release_pending(host, &pending, &mut state, prov);
-    locked.write(&state)?;
-    Ok(out)
 }

@@ -15,6 +15,22 @@ pub fn run(args: ReleaseArgs) -> anyhow::Result<u8> {
         Ok((h, _)) => h,
         Err(code) => return Ok(code),
     };
+    // Releasing what nobody holds must not create a state file or its lock
+    // (a typo on a fresh host would otherwise leave both behind). A release
+    // racing this check is harmless: the names held nothing either way.
+    let state = match store::load_readonly(&host) {
+        Ok(s) => s,
+        Err(e) => return Ok(report_store(&e, Format::Human)),
+    };
+    if !apply::release_would_act(&state, &args.containers, args.purge) {
+        for c in &args.containers {
+            eprintln!(
+                "nothing held by `{c}` on host `{}`; the state is unchanged",
+                host.host
+            );
+        }
+        return Ok(exit::OK);
+    }
     let mut locked = match store::lock(&host) {
         Ok(l) => l,
         Err(e) => return Ok(report_store(&e, Format::Human)),
