@@ -291,6 +291,72 @@ fn alias_bombs_are_refused() {
     );
 }
 
+/// Runs `cmd` to its end and returns its output and its peak resident memory
+/// in KiB, from `wait4` (the child's own rusage, unlike `RUSAGE_CHILDREN`,
+/// which mixes in every other test's children).
+// The child is reaped by `wait4`, which clippy cannot see.
+#[allow(clippy::zombie_processes)]
+fn run_measuring_rss(cmd: &mut Command) -> (Output, u64) {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut out = Vec::new();
+    let mut err = Vec::new();
+    let mut stderr_pipe = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        stderr_pipe.read_to_end(&mut err).unwrap();
+        err
+    });
+    child.stdout.take().unwrap().read_to_end(&mut out).unwrap();
+    let err = reader.join().unwrap();
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is valid; `wait4` reaps our own child, which
+    // std never waits for here (the `Child` is not waited on or killed).
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
+    assert_eq!(pid, child.id() as libc::pid_t, "wait4 failed");
+    use std::os::unix::process::ExitStatusExt;
+    let output = Output {
+        status: std::process::ExitStatus::from_raw(status),
+        stdout: out,
+        stderr: err,
+    };
+    (output, usage.ru_maxrss as u64)
+}
+
+/// The memory bomb: a 1 MiB anchored scalar referenced thousands of times.
+/// Counting nodes let it through (3,000 references took 3 GB); the budget
+/// counts bytes, so it is refused before the copies are made.
+#[test]
+fn memory_bomb_big_scalar_aliases_refused_with_bounded_memory() {
+    let dir = Dir::new();
+    for refs in [3_000, 20_000] {
+        let text = format!(
+            "berth: 1\ncontainer: w\nx: &a \"{}\"\nneeds: [{}]\n",
+            "x".repeat(1 << 20),
+            vec!["*a"; refs].join(",")
+        );
+        dir.write("bomb.yaml", &text);
+        let (o, rss_kib) = run_measuring_rss(dir.berth().args(["check", "bomb.yaml"]));
+        assert_eq!(code(&o), 1, "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("berth::yaml::alias-limit"),
+            "{}",
+            stderr(&o)
+        );
+        // The budget is 64 MiB of copies; the whole process stays far below
+        // the gigabytes the copies would take.
+        assert!(
+            rss_kib < 512 * 1024,
+            "{refs} references: peak RSS {rss_kib} KiB"
+        );
+    }
+}
+
 #[test]
 fn schema_prints_json_schema_for_both_formats() {
     for which in ["need", "host"] {

@@ -217,6 +217,7 @@ fn load_source(source: Arc<Source>, opts: &LoadOptions, parallel: bool) -> Loade
         vec![part]
     } else {
         let budget = AtomicUsize::new(0);
+        let limit = yaml::alias_budget(text.len());
         let starts = if parallel && text.len() > PARALLEL_THRESHOLD {
             let pieces = rayon::current_num_threads().max(1) * 4;
             yaml::chunk_starts(text, (text.len() / pieces).max(PARALLEL_THRESHOLD / 4))
@@ -225,7 +226,7 @@ fn load_source(source: Arc<Source>, opts: &LoadOptions, parallel: bool) -> Loade
         };
         let parse = |i: usize, base: yaml::Base| {
             let end = starts.get(i + 1).map_or(text.len(), |b| b.offset);
-            parse_and_convert(&source, &text[base.offset..end], base, &budget, opts)
+            parse_and_convert(&source, &text[base.offset..end], base, &budget, limit, opts)
         };
         let parts: Vec<Part> = starts
             .par_iter()
@@ -242,6 +243,7 @@ fn load_source(source: Arc<Source>, opts: &LoadOptions, parallel: bool) -> Loade
                 text,
                 yaml::Base::default(),
                 &budget,
+                limit,
                 opts,
             )]
         } else {
@@ -287,16 +289,16 @@ fn yaml_diagnostic(source: &Arc<Source>, e: YamlError) -> Diagnostic {
                 .label(message)
                 .help("everything after this point in the file was not read")
         }
-        YamlError::AliasLimit { span } => Diagnostic::error(
+        YamlError::AliasLimit { span, limit } => Diagnostic::error(
             Code::YamlAliasLimit,
-            format!(
-                "YAML aliases expand to more than {} nodes",
-                yaml::ALIAS_BUDGET
-            ),
+            format!("YAML anchors and aliases copy more than {limit} bytes"),
         )
         .at(source, span)
         .label("expansion limit reached here")
-        .help("berth files never need big alias expansions: write the values out"),
+        .help(format!(
+            "aliases may copy {} MiB, or four times the file's size if more; berth files never need big alias expansions: write the values out",
+            yaml::ALIAS_BUDGET >> 20
+        )),
         YamlError::TooDeep { span } => Diagnostic::error(
             Code::YamlTooDeep,
             format!("nesting deeper than {} levels", yaml::MAX_DEPTH),
@@ -314,10 +316,11 @@ fn parse_and_convert(
     text: &str,
     base: yaml::Base,
     budget: &AtomicUsize,
+    limit: usize,
     opts: &LoadOptions,
 ) -> Part {
     let mut part = Part::default();
-    let error = yaml::parse_yaml_each(text, base, budget, |root| {
+    let error = yaml::parse_yaml_each_limited(text, base, budget, limit, |root| {
         part.add(source, &root, opts);
     });
     if let Some(e) = error {

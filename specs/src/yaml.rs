@@ -4,8 +4,10 @@
 //! their style so that `"80"` (a string) and `80` (a number) can be told apart.
 //!
 //! What must stay true:
-//! - Hostile input is bounded: alias expansion has a per-file budget
-//!   ([`ALIAS_BUDGET`] nodes) so a "billion laughs" file is refused at once, and
+//! - Hostile input is bounded: alias expansion has a per-file budget in bytes
+//!   ([`alias_budget`]: every node copied costs [`NODE_COST`], every scalar its
+//!   length), so a "billion laughs" file, or one big scalar referenced
+//!   thousands of times, is refused before the copies are made, and
 //!   nesting deeper than [`MAX_DEPTH`] is refused before recursive code (drop,
 //!   conversion) could overflow the stack.
 //! - Spans are byte offsets into the whole file with 1-based line and column, even
@@ -23,10 +25,24 @@ use saphyr_parser::{Event, Parser, ScalarStyle};
 
 use crate::model::Span;
 
-/// Most nodes that alias expansion may create in one file. Legitimate files
-/// use anchors to share a few small blocks; a billion-laughs file needs
-/// exponentially many.
-pub const ALIAS_BUDGET: usize = 1_000_000;
+/// Least number of bytes that anchors and alias expansion may copy in one
+/// file (see [`alias_budget`]). Legitimate files use anchors to share a few
+/// small blocks; a billion-laughs file needs exponentially many copies. 64 MiB
+/// is the old limit of 1,000,000 nodes at [`NODE_COST`] each.
+pub const ALIAS_BUDGET: usize = 64 << 20;
+
+/// What one copied node costs against the alias budget, scalar text aside: a
+/// [`Node`] is about this big with its allocation. Counting nodes alone let
+/// one 1 MiB scalar referenced 3,000 times through (3 GB of copies).
+pub const NODE_COST: usize = 64;
+
+/// How many bytes anchors and alias expansion may copy in a file of
+/// `file_len` bytes: [`ALIAS_BUDGET`], or four times the file when that is
+/// more, so a big file with ordinary anchors is not refused for being big
+/// while memory stays a small multiple of the file.
+pub fn alias_budget(file_len: usize) -> usize {
+    ALIAS_BUDGET.max(file_len.saturating_mul(4))
+}
 
 /// Deepest nesting of sequences and maps accepted. berth's formats need five.
 pub const MAX_DEPTH: usize = 64;
@@ -155,12 +171,14 @@ impl<'a> Node<'a> {
         }
     }
 
-    fn count(&self) -> usize {
-        1 + match &self.value {
-            Value::Scalar(..) => 0,
-            Value::Seq(s) => s.iter().map(Node::count).sum(),
-            Value::Map(m) => m.iter().map(|(k, v)| k.count() + v.count()).sum(),
-        }
+    /// What copying the node costs against the alias budget, in bytes.
+    fn cost(&self) -> usize {
+        NODE_COST
+            + match &self.value {
+                Value::Scalar(s, _) => s.len(),
+                Value::Seq(s) => s.iter().map(Node::cost).sum(),
+                Value::Map(m) => m.iter().map(|(k, v)| k.cost() + v.cost()).sum(),
+            }
     }
 }
 
@@ -191,10 +209,13 @@ pub enum YamlError {
         /// Where (zero length).
         span: Span,
     },
-    /// Alias expansion went over [`ALIAS_BUDGET`].
+    /// Anchors and alias expansion would copy more than the file's
+    /// [`alias_budget`].
     AliasLimit {
-        /// The alias that went over.
+        /// The alias (or anchor) that went over.
         span: Span,
+        /// The budget, in bytes.
+        limit: usize,
     },
     /// Nesting deeper than [`MAX_DEPTH`].
     TooDeep {
@@ -258,6 +279,7 @@ struct Builder<'a, 'b> {
     offsets: Offsets<'a>,
     base: Base,
     budget: &'b AtomicUsize,
+    limit: usize,
     anchors: HashMap<usize, (Node<'a>, usize)>,
     /// Open collections: the node being filled, its anchor id, and for maps a
     /// pending key.
@@ -295,10 +317,26 @@ impl<'a> Builder<'a, '_> {
         None
     }
 
-    fn anchor(&mut self, id: usize, node: &Node<'a>) {
+    /// Takes `cost` bytes from the file's budget; false when it is spent.
+    fn spend(&self, cost: usize) -> bool {
+        let used = self.budget.fetch_add(cost, Ordering::Relaxed);
+        used.saturating_add(cost) <= self.limit
+    }
+
+    /// Keeps a copy of an anchored node for its aliases. The copy is paid
+    /// from the budget too: nested anchors copy their contents once per level.
+    fn anchor(&mut self, id: usize, node: &Node<'a>) -> Result<(), YamlError> {
         if id != 0 {
-            self.anchors.insert(id, (node.clone(), node.count()));
+            let cost = node.cost();
+            if !self.spend(cost) {
+                return Err(YamlError::AliasLimit {
+                    span: node.span,
+                    limit: self.limit,
+                });
+            }
+            self.anchors.insert(id, (node.clone(), cost));
         }
+        Ok(())
     }
 }
 
@@ -306,11 +344,24 @@ impl<'a> Builder<'a, '_> {
 /// hands each document's tree to `each` as soon as it is complete, so a caller
 /// can convert and drop it while it is still in cache. Returns the error that
 /// stopped parsing, if any (documents before it were handed over). `budget`
-/// counts alias-expanded nodes and is shared by all chunks of a file.
+/// counts the bytes copied by anchors and aliases (see [`alias_budget`]),
+/// here against the budget of a file the size of `text`.
 pub fn parse_yaml_each<'a>(
     text: &'a str,
     base: Base,
     budget: &AtomicUsize,
+    each: impl FnMut(Node<'a>),
+) -> Option<YamlError> {
+    parse_yaml_each_limited(text, base, budget, alias_budget(text.len()), each)
+}
+
+/// Like [`parse_yaml_each`], with the alias budget given: a file parsed in
+/// chunks shares one `budget` counter and one `limit`, that of the whole file.
+pub fn parse_yaml_each_limited<'a>(
+    text: &'a str,
+    base: Base,
+    budget: &AtomicUsize,
+    limit: usize,
     mut each: impl FnMut(Node<'a>),
 ) -> Option<YamlError> {
     let mut b = Builder {
@@ -322,6 +373,7 @@ pub fn parse_yaml_each<'a>(
         },
         base,
         budget,
+        limit,
         anchors: HashMap::new(),
         stack: Vec::new(),
     };
@@ -370,7 +422,10 @@ pub fn parse_yaml_each<'a>(
                     value: Value::Scalar(value, style),
                     span,
                 };
-                b.anchor(anchor, &node);
+                if let Err(e) = b.anchor(anchor, &node) {
+                    error = Some(e);
+                    break;
+                }
                 b.attach(node)
             }
             Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
@@ -389,7 +444,10 @@ pub fn parse_yaml_each<'a>(
             }
             Event::SequenceEnd | Event::MappingEnd => match b.stack.pop() {
                 Some((node, anchor, _)) => {
-                    b.anchor(anchor, &node);
+                    if let Err(e) = b.anchor(anchor, &node) {
+                        error = Some(e);
+                        break;
+                    }
                     b.attach(node)
                 }
                 None => None,
@@ -404,10 +462,13 @@ pub fn parse_yaml_each<'a>(
                         });
                         break;
                     }
-                    Some((node, size)) => {
-                        let used = b.budget.fetch_add(*size, Ordering::Relaxed) + size;
-                        if used > ALIAS_BUDGET {
-                            error = Some(YamlError::AliasLimit { span });
+                    Some((node, cost)) => {
+                        // Paid before the copy is made: refusal costs nothing.
+                        if !b.spend(*cost) {
+                            error = Some(YamlError::AliasLimit {
+                                span,
+                                limit: b.limit,
+                            });
                             break;
                         }
                         let node = node.clone();
@@ -739,6 +800,32 @@ mod tests {
         }
         let p = yaml(&text);
         assert!(matches!(p.error, Some(YamlError::AliasLimit { .. })));
+    }
+
+    /// One 1 MiB anchored scalar referenced 3,000 times: counted as nodes it
+    /// passed and was copied 3,000 times; counted in bytes it is refused
+    /// after at most the budget's worth of copies.
+    #[test]
+    fn memory_bomb_big_scalar_aliases_are_refused() {
+        let text = format!(
+            "berth: 1\nx: &a \"{}\"\nneeds: [{}]\n",
+            "x".repeat(1 << 20),
+            vec!["*a"; 3_000].join(",")
+        );
+        let budget = AtomicUsize::new(0);
+        let p = parse_yaml(&text, Base::default(), &budget);
+        assert!(matches!(
+            p.error,
+            Some(YamlError::AliasLimit {
+                limit: ALIAS_BUDGET,
+                ..
+            })
+        ));
+        let spent = budget.load(Ordering::Relaxed);
+        // Everything charged, including the refused copy, is about the budget.
+        assert!(spent <= ALIAS_BUDGET + (1 << 20) + NODE_COST, "{spent}");
+        // A big file gets a proportionally bigger budget.
+        assert_eq!(alias_budget(100 << 20), 400 << 20);
     }
 
     #[test]
