@@ -165,6 +165,34 @@ fn apply_runs_the_provider_for_the_gap_only_and_reapply_is_byte_identical() {
 }
 
 #[test]
+fn apply_json_prints_nothing_for_invalid_input() {
+    // Load errors and the CLI's own refusals are JSON on stdout too, in the
+    // shape of apply's other failures (`ok: false`), and nothing is applied.
+    let fx = Fx::new(&["ok"], "10s");
+    let bad = fx
+        .dir
+        .write("bad/berth.yaml", "berth: 1\ncontainer: Bad!\nneeds: []\n");
+    let o = run(fx.cmd("apply").args(["--format", "json"]).arg(&bad));
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("stdout is JSON");
+    assert_eq!(v["ok"], false);
+    let d = &v["diagnostics"][0];
+    assert_eq!(d["severity"], "error");
+    assert_eq!(d["file"], bad.display().to_string());
+    assert_eq!(d["line"], 2);
+    let app = fx.spec("app", &["volume:static"]);
+    let o = run(fx
+        .cmd("apply")
+        .args(["--format", "json", "--emit", "docker"])
+        .arg(&app));
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("stdout is JSON");
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["diagnostics"][0]["code"], "berth::cli::no-image");
+    assert!(!fx.dir.path().join("state").exists());
+}
+
+#[test]
 fn release_of_nothing_creates_state_and_lock() {
     // A fresh host: no state folder at all. Releasing a name nobody holds
     // must leave it so (no state file, no lock file), say so, and exit 0.

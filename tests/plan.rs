@@ -237,6 +237,38 @@ fn load_errors_exit_1_without_solving() {
     assert!(stdout(&o).is_empty());
 }
 
+#[test]
+fn plan_json_prints_nothing_for_invalid_input() {
+    // `berth plan --format json | jq` must get a document even when the input
+    // does not load: the verdict and the diagnostics as data, nothing solved.
+    let dir = Dir::new();
+    let o = plan(
+        &dir,
+        "provides: []\n",
+        "container: c\nneeds:\n  - volum: x\n",
+        &["--format", "json"],
+    );
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("stdout is JSON");
+    assert_eq!(v["satisfied"], false);
+    let diags = v["diagnostics"].as_array().unwrap();
+    assert!(!diags.is_empty());
+    assert_eq!(diags[0]["severity"], "error");
+    assert_eq!(diags[0]["file"], "c/berth.yaml");
+    assert_eq!(diags[0]["line"], 4);
+    assert!(diags[0]["code"].as_str().unwrap().starts_with("berth::"));
+    // A host manifest given as a spec: the CLI's own code, same keys.
+    let o = run(dir
+        .berth()
+        .args(["plan", "--format", "json", "-H", "host.yaml", "host.yaml"]));
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("stdout is JSON");
+    assert_eq!(v["satisfied"], false);
+    assert_eq!(v["diagnostics"][0]["code"], "berth::cli::bad-input");
+    assert_eq!(v["diagnostics"][0]["file"], "host.yaml");
+    assert!(v["diagnostics"][0]["line"].is_null());
+}
+
 fn seed_apply(dir: &Dir, emit: &str) -> std::process::Output {
     let root = repo_root();
     run(dir.berth().args([

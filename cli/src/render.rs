@@ -9,6 +9,7 @@
 
 use std::fmt;
 use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::sync::{Arc, Once};
 
 use berth_specs::{Diagnostic, Severity, Source};
@@ -294,6 +295,51 @@ pub fn print_diagnostics(diags: &[Diagnostic]) {
     let mut out = stderr.lock();
     for d in diags {
         let _ = writeln!(out, "{}", render_text(d));
+    }
+}
+
+/// A problem the CLI finds itself (not the loader): a stable code, a message,
+/// maybe help and the file it is about; no span, so no snippet.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    /// Stable code, `berth::cli::...`.
+    pub code: &'static str,
+    /// What is wrong (without the file name).
+    pub message: String,
+    /// How to fix it.
+    pub help: Option<String>,
+    /// The file it is about.
+    pub file: Option<PathBuf>,
+}
+
+impl Problem {
+    /// As a miette report on stderr: `file: message`.
+    pub fn print(&self) {
+        install_hook();
+        let message = match &self.file {
+            Some(f) => format!("{}: {}", f.display(), self.message),
+            None => self.message.clone(),
+        };
+        let report = match &self.help {
+            Some(h) => miette::miette!(code = self.code, help = h.clone(), "{message}"),
+            None => miette::miette!(code = self.code, "{message}"),
+        };
+        eprintln!("{report:?}");
+    }
+
+    /// With the keys of [`diagnostic_json`] (`line`, `column` null).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "code": self.code,
+            "severity": "error",
+            "file": self.file.as_ref().map(|f| f.display().to_string()),
+            "line": null,
+            "column": null,
+            "message": self.message,
+            "help": self.help,
+            "label": null,
+            "related": [],
+        })
     }
 }
 

@@ -77,7 +77,7 @@ fn apply_specs_checked(
     quiet: bool,
     needs_image: bool,
 ) -> anyhow::Result<Result<AppliedRun, u8>> {
-    let (host, specs) = match load_inputs(host_path, spec_paths) {
+    let (host, specs) = match load_inputs(host_path, spec_paths, Invalid { format, key: "ok" }) {
         Ok(x) => x,
         Err(code) => return Ok(Err(code)),
     };
@@ -87,19 +87,20 @@ fn apply_specs_checked(
         .map(|s| s.container.as_str())
         .collect();
     if !imageless.is_empty() {
-        eprintln!(
-            "{:?}",
-            miette::miette!(
-                code = "berth::cli::no-image",
-                help = "add `image:` to the spec, or use --emit json|compose|lxc",
+        let problem = render::Problem {
+            code: "berth::cli::no-image",
+            message: format!(
                 "--emit docker needs an image, and {} has none; nothing was applied",
                 imageless
                     .iter()
                     .map(|c| format!("`{c}`"))
                     .collect::<Vec<_>>()
                     .join(", ")
-            )
-        );
+            ),
+            help: Some("add `image:` to the spec, or use --emit json|compose|lxc".to_string()),
+            file: None,
+        };
+        Invalid { format, key: "ok" }.report(&[], &[problem]);
         return Ok(Err(exit::INVALID));
     }
     let mut locked = match store::lock(&host) {
@@ -134,16 +135,69 @@ fn apply_specs_checked(
     }
 }
 
+/// How a command reports invalid input: diagnostics on stderr for people, or
+/// one JSON object on stdout (`{"<key>": false, "diagnostics": [...]}`) so that
+/// `| jq` always gets a document.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Invalid {
+    /// The requested report format.
+    pub format: Format,
+    /// The command's verdict key: `satisfied` for plan, `ok` for the others.
+    pub key: &'static str,
+}
+
+impl Invalid {
+    /// Human reports (commands without `--format`).
+    pub const HUMAN: Invalid = Invalid {
+        format: Format::Human,
+        key: "ok",
+    };
+
+    /// Prints the loader's diagnostics and the CLI's own problems in this
+    /// format.
+    pub fn report(self, diags: &[berth_specs::Diagnostic], problems: &[render::Problem]) {
+        match self.format {
+            Format::Json => {
+                let list: Vec<serde_json::Value> = diags
+                    .iter()
+                    .map(render::diagnostic_json)
+                    .chain(problems.iter().map(render::Problem::json))
+                    .collect();
+                let mut v = serde_json::Map::new();
+                v.insert(self.key.to_string(), serde_json::Value::Bool(false));
+                v.insert("diagnostics".to_string(), serde_json::Value::Array(list));
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&v).expect("json values serialize")
+                );
+            }
+            Format::Human => {
+                render::print_diagnostics(diags);
+                for p in problems {
+                    p.print();
+                }
+            }
+        }
+    }
+}
+
 /// Loads the host manifest (exactly one host document) and the need specs
-/// (need documents only, container names unique). Diagnostics are printed;
-/// `Err(1)` when any is an error.
+/// (need documents only, container names unique). Diagnostics are reported
+/// as `invalid` says; `Err(1)` when any is an error.
 pub(crate) fn load_inputs(
     host_path: &Path,
     spec_paths: &[PathBuf],
+    invalid: Invalid,
 ) -> Result<(HostManifest, Vec<NeedSpec>), u8> {
     let opts = LoadOptions::default();
     let mut diags = Vec::new();
     let mut problems = Vec::new();
+    let bad_input = |file: &Path, message: String| render::Problem {
+        code: "berth::cli::bad-input",
+        message,
+        help: None,
+        file: Some(file.to_path_buf()),
+    };
     let loaded = load_file(host_path, &opts);
     diags.extend(loaded.diagnostics);
     let mut hosts: Vec<HostManifest> = loaded
@@ -158,10 +212,12 @@ pub(crate) fn load_inputs(
         hosts.pop()
     } else {
         if !diags.iter().any(|d| d.is_error()) {
-            problems.push(format!(
-                "{}: expected exactly one host manifest (a document with `host:`), found {}",
-                host_path.display(),
-                hosts.len()
+            problems.push(bad_input(
+                host_path,
+                format!(
+                    "expected exactly one host manifest (a document with `host:`), found {}",
+                    hosts.len()
+                ),
             ));
         }
         None
@@ -174,32 +230,36 @@ pub(crate) fn load_inputs(
             match d {
                 Document::Need(n) => {
                     if specs.iter().any(|s| s.container == n.container) {
-                        problems.push(format!(
-                            "{}: container `{}` is given twice; each container is applied once",
-                            p.display(),
-                            n.container
+                        problems.push(bad_input(
+                            p,
+                            format!(
+                                "container `{}` is given twice; each container is applied once",
+                                n.container
+                            ),
                         ));
                     } else {
                         specs.push(n);
                     }
                 }
-                Document::Host(h) => problems.push(format!(
-                    "{}: `{}` is a host manifest; give host manifests with -H",
-                    p.display(),
-                    h.host
+                Document::Host(h) => problems.push(bad_input(
+                    p,
+                    format!(
+                        "`{}` is a host manifest; give host manifests with -H",
+                        h.host
+                    ),
                 )),
             }
         }
     }
-    render::print_diagnostics(&diags);
-    for p in &problems {
-        eprintln!(
-            "{:?}",
-            miette::miette!(code = "berth::cli::bad-input", "{p}")
-        );
+    let failed = host.is_none() || !problems.is_empty() || diags.iter().any(|d| d.is_error());
+    if failed && invalid.format == Format::Json {
+        invalid.report(&diags, &problems);
+        return Err(exit::INVALID);
     }
+    // Warnings of valid input go to stderr whatever the format.
+    Invalid::HUMAN.report(&diags, &problems);
     match host {
-        Some(h) if problems.is_empty() && !diags.iter().any(|d| d.is_error()) => Ok((h, specs)),
+        Some(h) if !failed => Ok((h, specs)),
         _ => Err(exit::INVALID),
     }
 }

@@ -22,7 +22,11 @@ use crate::exit;
 use crate::explain_render;
 
 pub fn run(args: PlanArgs) -> anyhow::Result<u8> {
-    let (host, specs) = match super::apply::load_inputs(&args.host.host, &args.specs) {
+    let invalid = super::apply::Invalid {
+        format: args.format,
+        key: "satisfied",
+    };
+    let (host, specs) = match super::apply::load_inputs(&args.host.host, &args.specs, invalid) {
         Ok(x) => x,
         Err(code) => return Ok(code),
     };

@@ -6,12 +6,12 @@
 use berth_engine::{apply, store};
 
 use crate::args::{Format, ReleaseArgs};
-use crate::cmd::apply::{load_inputs, release_lines, report_store};
+use crate::cmd::apply::{load_inputs, release_lines, report_store, Invalid};
 use crate::exit;
 use crate::provision::CliProvisioner;
 
 pub fn run(args: ReleaseArgs) -> anyhow::Result<u8> {
-    let host = match load_inputs(&args.host.host, &[]) {
+    let host = match load_inputs(&args.host.host, &[], Invalid::HUMAN) {
         Ok((h, _)) => h,
         Err(code) => return Ok(code),
     };

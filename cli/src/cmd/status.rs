@@ -6,11 +6,15 @@ use berth_engine::state::{BindingSource, State};
 use berth_engine::store;
 
 use crate::args::{Format, StatusArgs};
-use crate::cmd::apply::{load_inputs, report_store};
+use crate::cmd::apply::{load_inputs, report_store, Invalid};
 use crate::exit;
 
 pub fn run(args: StatusArgs) -> anyhow::Result<u8> {
-    let host = match load_inputs(&args.host.host, &[]) {
+    let invalid = Invalid {
+        format: args.format,
+        key: "ok",
+    };
+    let host = match load_inputs(&args.host.host, &[], invalid) {
         Ok((h, _)) => h,
         Err(code) => return Ok(code),
     };
