@@ -210,6 +210,50 @@ fn explain_no_provider() {
 }
 
 #[test]
+fn no_provider_explanation_reads_like_missing_resource() {
+    // The no-provider reason used to say only "no provider handles", as if the
+    // host had none: it names each provider of the kind that was compared
+    // and did not cover the name, as data and in the text.
+    let dir = Dir::new();
+    let host = "provides: []\nproviders:\n  - volume: \"nfs-*\"\n    run: [./nfs]\n  - device: \"*\"\n    run: [./dev]\n  - volume: \"smb-*\"\n    run: [./smb]\n";
+    let spec = "container: c\nneeds:\n  - volume: media\n    mount: /media\n";
+    let o = plan(&dir, host, spec, &["--format", "json"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let reasons = &v["containers"][0]["unmet"][0]["reasons"];
+    let no_provider = reasons
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["reason"] == "no-provider")
+        .expect("a no-provider reason");
+    let considered: Vec<(&str, u64)> = no_provider["considered"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["provide"].as_str().unwrap(),
+                c["span"]["line"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(considered, [("nfs-*", 5), ("smb-*", 9)]);
+    let o = plan(&dir, host, spec, &[]);
+    let text = explanation(&o).replace("\n        ", " ");
+    for want in [
+        "provider for volume `nfs-*` (host.yaml:5) does not cover `media`",
+        "provider for volume `smb-*` (host.yaml:9) does not cover `media`",
+    ] {
+        assert!(text.contains(want), "{text}");
+    }
+    assert!(!text.contains("device"), "{text}");
+    // A host without providers of the kind: the short sentence.
+    let o = plan(&dir, "provides: []\n", spec, &[]);
+    assert!(explanation(&o).contains("- no provider handles volume `media`\n"));
+}
+
+#[test]
 fn explain_network_of_an_address_not_allowed() {
     // The pool's network may only be used by `other`; the address is unmet with
     // the network's own reasons.

@@ -61,7 +61,22 @@ pub fn reason_text(cx: &Context<'_>, r: &Reason) -> String {
             "the host provides no {kind} named `{}` and no pattern matching it",
             cx.name
         ),
-        Reason::NoProvider { kind, name } => format!("no provider handles {kind} `{name}`"),
+        Reason::NoProvider {
+            kind,
+            name,
+            considered,
+        } => {
+            let mut text = format!("no provider handles {kind} `{name}`");
+            let why: Vec<String> = considered
+                .iter()
+                .map(|c| format!("{} does not cover `{name}`", cand(kind, c, host_file)))
+                .collect();
+            if !why.is_empty() {
+                text.push_str(": ");
+                text.push_str(&why.join("; "));
+            }
+            text
+        }
         Reason::ReadOnlyConflict { candidate } => format!(
             "{} is lent read-only and the need is read-write (add `read_only: true` to the need if reading is enough)",
             cand(kind, candidate, host_file)

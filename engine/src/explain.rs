@@ -76,6 +76,9 @@ pub enum Reason {
         kind: Kind,
         /// Resource name.
         name: String,
+        /// The host's providers of this kind, none of whose patterns covers
+        /// the name, in file order (empty when the host has none).
+        considered: Vec<Candidate>,
     },
     /// A read-write need against a provide the host lends read-only.
     ReadOnlyConflict {

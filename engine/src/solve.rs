@@ -245,6 +245,15 @@ impl<'a> Solver<'a> {
         }
     }
 
+    /// The providers of `kind`, as candidates: what a need of that kind that
+    /// no provider covers was still compared against.
+    fn providers_of(&self, kind: &Kind) -> Vec<Candidate> {
+        (0..self.host.providers.len())
+            .filter(|&d| &self.host.providers[d].kind == kind)
+            .map(|d| self.provider_candidate(d))
+            .collect()
+    }
+
     /// The first provider whose kind and pattern cover `kind`/`name`.
     fn provider_for(&self, kind: &Kind, name: &str) -> Option<usize> {
         self.host
@@ -344,6 +353,7 @@ impl<'a> Solver<'a> {
         reasons.push(Reason::NoProvider {
             kind: Kind::Network,
             name: name.to_string(),
+            considered: self.providers_of(&Kind::Network),
         });
         Err(reasons)
     }
@@ -397,6 +407,7 @@ impl<'a> Solver<'a> {
                 rej.push(Reason::NoProvider {
                     kind: need.kind.clone(),
                     name: need.name.clone(),
+                    considered: self.providers_of(&need.kind),
                 });
             }
         }
