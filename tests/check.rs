@@ -71,6 +71,24 @@ fn five_mistakes_are_all_reported_with_their_lines() {
     insta::assert_snapshot!("check_five_mistakes", text);
 }
 
+/// The host cross-checks (gateway, duplicate address) ran only when the
+/// document had no other error: here they hid behind `colour:` and `run: []`.
+#[test]
+fn host_cross_checks_vanished_beside_other_errors() {
+    let o = check(&[&fixture("host-four-mistakes.yaml")]);
+    assert_eq!(code(&o), 1);
+    let text = report(&o);
+    for code in [
+        "berth::format::unknown-key",
+        "berth::host::gateway-outside-subnet",
+        "berth::host::duplicate-address",
+        "berth::host::empty-run",
+    ] {
+        assert!(text.contains(code), "{code} missing:\n{text}");
+    }
+    assert!(text.contains(": 4 errors, 0 warnings"), "{text}");
+}
+
 #[test]
 fn volum_says_did_you_mean_volume_with_the_line() {
     let o = check(&[&fixture("volum.yaml")]);

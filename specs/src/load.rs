@@ -760,6 +760,18 @@ impl<'s> Cx<'s> {
         }
     }
 
+    /// What kind of errors were reported after `mark` (a length of `diags`).
+    fn errors_since(&self, mark: usize) -> EntryErrors {
+        let mut out = EntryErrors::None;
+        for d in self.diags[mark..].iter().filter(|d| d.is_error()) {
+            if d.code != Code::UnknownKey {
+                return EntryErrors::Others;
+            }
+            out = EntryErrors::UnknownKeys;
+        }
+        out
+    }
+
     fn errors(&self) -> usize {
         self.diags.iter().filter(|d| d.is_error()).count()
     }
@@ -1512,6 +1524,7 @@ impl<'s> Cx<'s> {
         let name_key = f.key("host")?;
         let name_val = f.get("host")?;
         let host = self.container_name(name_val, "host");
+        let mut unbuilt = validate::Unbuilt::default();
         let labels = match f.get("labels") {
             Some(v) => self.labels(v, "`labels`").unwrap_or_default(),
             None => BTreeMap::new(),
@@ -1525,21 +1538,52 @@ impl<'s> Cx<'s> {
         if let Some(items) = self.entry_list(f.get("provides"), "`provides`") {
             provides.reserve(items.len());
             for item in items {
-                if let Some(p) = self.provide(item, provides.len(), &mut spans) {
-                    provides.push(p);
+                let mark = self.diags.len();
+                match self.provide(item, provides.len(), &mut spans) {
+                    Some(p) => match self.errors_since(mark) {
+                        EntryErrors::None => provides.push(p),
+                        EntryErrors::UnknownKeys => {
+                            unbuilt.incomplete.insert(provides.len());
+                            provides.push(p);
+                        }
+                        EntryErrors::Others => {
+                            let fields = ALL_PROVIDE_OPTIONS.iter().copied();
+                            spans.forget(provides.len(), fields.chain(["allow"]));
+                            self.note_unbuilt(item, Side::Provide, &mut unbuilt);
+                        }
+                    },
+                    None => {
+                        let fields = ALL_PROVIDE_OPTIONS.iter().copied();
+                        spans.forget(provides.len(), fields.chain(["allow"]));
+                        self.note_unbuilt(item, Side::Provide, &mut unbuilt);
+                    }
                 }
             }
         }
         let mut providers = Vec::new();
-        if let Some(items) = self.entry_list(f.get("providers"), "`providers`") {
-            for item in items {
-                if let Some(p) = self.provider(item) {
-                    providers.push(p);
+        let provider_list = f.get("providers");
+        match self.entry_list(provider_list, "`providers`") {
+            Some(items) => {
+                for item in items {
+                    let mark = self.diags.len();
+                    match self.provider(item) {
+                        Some(p) if self.errors_since(mark) != EntryErrors::Others => {
+                            providers.push(p)
+                        }
+                        _ => self.note_unbuilt(item, Side::Provider, &mut unbuilt),
+                    }
                 }
             }
+            None => unbuilt.any_network |= provider_list.is_some_and(|v| !v.is_null()),
         }
+        // The semantic checks run over the entries that built, whatever else
+        // failed, so one run reports every problem. An entry with an error
+        // in a value is left out and `unbuilt` keeps the checks from blaming
+        // a good entry for it; one whose only errors are unknown keys is
+        // checked, but not for a key being absent (a misspelt `subnet_4:`
+        // beside `gateway4:` is not also "a gateway without a subnet").
         let manifest = HostManifest {
-            host: host?,
+            host: host.clone().unwrap_or_default(),
             labels,
             state_dir,
             provides,
@@ -1547,11 +1591,31 @@ impl<'s> Cx<'s> {
             source: self.src.clone(),
             span: cover(name_key.span, name_val.span),
         };
-        if self.errors() == 0 {
-            self.diags
-                .extend(validate::validate_host_with_spans(&manifest, &spans));
+        self.diags
+            .extend(validate::validate_partial_host(&manifest, &spans, &unbuilt));
+        host.map(|_| manifest)
+    }
+
+    /// Records which networks a provide or provider that failed to load might
+    /// have declared. Its kind is read again on a scratch context, so the
+    /// entry's diagnostics are not repeated.
+    fn note_unbuilt(&self, item: &Node<'_>, side: Side, unbuilt: &mut validate::Unbuilt) {
+        let options: &[&str] = match side {
+            Side::Provider => PROVIDER_KEYS,
+            _ => &ALL_PROVIDE_OPTIONS,
+        };
+        match Cx::new(self.src).kind_key(item, options, side) {
+            Some((Kind::Network, _, name)) => match (side, name.text()) {
+                (Side::Provide, Some(n)) => {
+                    unbuilt.networks.insert(n.to_string());
+                }
+                // A provider's pattern may match any name.
+                _ => unbuilt.any_network = true,
+            },
+            Some(_) => {}
+            // An entry of unknown kind may be a misspelt network.
+            None => unbuilt.any_network = true,
         }
-        Some(manifest)
     }
 
     fn entry_list<'n, 'a>(
@@ -2157,6 +2221,15 @@ impl<'s> Cx<'s> {
             span,
         })
     }
+}
+
+/// The errors of one entry, for deciding what the semantic checks may see.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum EntryErrors {
+    None,
+    /// Only unknown keys: every value that was read is good.
+    UnknownKeys,
+    Others,
 }
 
 #[derive(Clone, Copy)]

@@ -7,7 +7,7 @@
 //! What must stay true: each problem has its own stable code; checks compare
 //! parsed values (`2001:db8::5` equals `2001:db8:0:0::5`), never text.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
@@ -30,9 +30,43 @@ impl FieldSpans {
         self.map.insert((provide, field), span);
     }
 
+    /// Forgets fields of provide number `provide` (one that was left out of
+    /// the manifest: the next provide gets its number).
+    pub fn forget(&mut self, provide: usize, fields: impl IntoIterator<Item = &'static str>) {
+        for field in fields {
+            self.map.remove(&(provide, field));
+        }
+    }
+
     /// Where field `field` of provide number `provide` is, if recorded.
     pub fn get(&self, provide: usize, field: &str) -> Option<Span> {
         self.map.get(&(provide, field)).copied()
+    }
+}
+
+/// Networks that a host manifest may declare in entries that did not load.
+///
+/// The loader checks the entries that did build even when others failed, so
+/// one run reports every problem. An address on a network whose entry failed
+/// must not then be called "on an unknown network": that would blame the
+/// address for the network's mistake.
+#[derive(Debug, Default, Clone)]
+pub struct Unbuilt {
+    /// Names of network provides that failed to load.
+    pub networks: HashSet<String>,
+    /// True when any network could be among the failures: a network provide
+    /// whose name is unreadable, an entry whose kind is unknown, a network
+    /// provider that failed, or a `providers` that is not a list.
+    pub any_network: bool,
+    /// Provides (by number) that loaded beside unknown keys: one of those
+    /// may be a misspelt key that is absent, so checks that a key is
+    /// missing skip them.
+    pub incomplete: HashSet<usize>,
+}
+
+impl Unbuilt {
+    fn may_provide_network(&self, name: &str) -> bool {
+        self.any_network || self.networks.contains(name)
     }
 }
 
@@ -49,6 +83,17 @@ struct Net {
 
 /// Semantic checks of a host manifest, pointing at fields where `spans` knows them.
 pub fn validate_host_with_spans(host: &HostManifest, spans: &FieldSpans) -> Vec<Diagnostic> {
+    validate_partial_host(host, spans, &Unbuilt::default())
+}
+
+/// Semantic checks of the entries of a host manifest that loaded, when
+/// others (listed in `unbuilt`) did not: nothing is reported that a failed
+/// entry could explain.
+pub fn validate_partial_host(
+    host: &HostManifest,
+    spans: &FieldSpans,
+    unbuilt: &Unbuilt,
+) -> Vec<Diagnostic> {
     let src = &host.source;
     let at = |i: usize, field: &str| spans.get(i, field).unwrap_or(host.provides[i].span);
     let mut out = Vec::new();
@@ -131,6 +176,7 @@ pub fn validate_host_with_spans(host: &HostManifest, spans: &FieldSpans) -> Vec<
                     .related(at(i, skey), "the subnet")
                     .help("pick a gateway address inside the subnet, or fix the subnet"),
                 ),
+                None if unbuilt.incomplete.contains(&i) => {}
                 None => out.push(
                     Diagnostic::error(
                         Code::HostGatewayOutsideSubnet,
@@ -227,7 +273,7 @@ pub fn validate_host_with_spans(host: &HostManifest, spans: &FieldSpans) -> Vec<
                         .iter()
                         .any(|d| d.kind == Kind::Network && d.pattern.matches(network))
                 });
-                if !by_provider {
+                if !by_provider && !unbuilt.may_provide_network(network) {
                     out.push(
                         Diagnostic::error(
                             Code::HostUnknownNetwork,

@@ -400,3 +400,75 @@ fn broken_foreign_yaml_is_skipped_when_walking() {
     );
     assert_eq!(l.diagnostics[0].code, Code::YamlSyntax);
 }
+
+fn codes(l: &Loaded) -> Vec<&'static str> {
+    l.diagnostics.iter().map(|d| d.code.as_str()).collect()
+}
+
+/// Host cross-checks ran only on a document with no other error, so fixing an
+/// unknown key revealed a second round of problems. They now run over the
+/// entries that loaded.
+#[test]
+fn host_cross_checks_vanished_beside_other_errors() {
+    for colour_in_network in [false, true] {
+        let (top, inner) = if colour_in_network {
+            ("", "    colour: red\n")
+        } else {
+            ("colour: red\n", "")
+        };
+        let text = format!(
+            "berth: 1\nhost: h1\n{top}provides:\n  - network: lan\n    bridge: br0\n{inner}    subnet4: 10.0.0.0/24\n    gateway4: 10.9.9.1\n  - ipv4: a\n    address: 10.0.0.5\n    network: lan\n  - ipv4: b\n    address: 10.0.0.5\n    network: lan\nproviders:\n  - volume: \"*\"\n    run: []\n"
+        );
+        let mut got = codes(&load(&text));
+        got.sort();
+        assert_eq!(
+            got,
+            vec![
+                "berth::format::unknown-key",
+                "berth::host::duplicate-address",
+                "berth::host::empty-run",
+                "berth::host::gateway-outside-subnet",
+            ],
+            "{text}"
+        );
+    }
+}
+
+/// The partial model never blames a good entry for a failed one.
+#[test]
+fn host_cross_checks_on_a_partial_model_do_not_cascade() {
+    // A network that failed to load, and a misspelt network kind: addresses
+    // on them are not "on an unknown network".
+    let l = load(
+        "berth: 1\nhost: h1\nprovides:\n  - network: lan\n    subnet4: 10.0.0.0/99\n  - ipv4: a\n    address: 10.0.0.5\n    network: lan\n  - netwrok: wan\n  - ipv4: b\n    address: 10.1.0.5\n    network: wan\n",
+    );
+    assert_eq!(
+        codes(&l),
+        vec!["berth::host::bad-address", "berth::host::unknown-kind"]
+    );
+    // Only `lan` failed: an address on a network nobody declared is still
+    // reported.
+    let l = load(
+        "berth: 1\nhost: h1\nprovides:\n  - network: lan\n    subnet4: 10.0.0.0/99\n  - ipv4: a\n    address: 10.0.0.5\n    network: lan\n  - ipv4: c\n    address: 10.2.0.5\n    network: nowhere\n",
+    );
+    assert_eq!(
+        codes(&l),
+        vec!["berth::host::bad-address", "berth::host::unknown-network"]
+    );
+    // A misspelt `subnet_4`: the gateway is not also "without a subnet".
+    let l = load(
+        "berth: 1\nhost: h1\nprovides:\n  - network: lan\n    subnet_4: 10.0.0.0/24\n    gateway4: 10.0.0.1\n  - ipv4: a\n    address: 10.0.0.5\n    network: lan\n",
+    );
+    assert_eq!(codes(&l), vec!["berth::format::unknown-key"]);
+    // A failed network provider may have made any network.
+    let l = load(
+        "berth: 1\nhost: h1\nprovides:\n  - ipv4: a\n    address: 10.0.0.5\n    network: lan\nproviders:\n  - network: \"*\"\n    run: []\n",
+    );
+    assert_eq!(codes(&l), vec!["berth::host::empty-run"]);
+    // A bad host name does not hide the entries' problems.
+    let l = load(
+        "berth: 1\nhost: Bad Name\nprovides:\n  - network: lan\n    subnet4: 10.0.0.0/24\n  - ipv4: a\n    address: 10.0.0.5\n    network: lan\n  - ipv4: b\n    address: 10.0.0.5\n    network: lan\n",
+    );
+    assert_eq!(codes(&l).len(), 2, "{:?}", codes(&l));
+    assert!(codes(&l).contains(&"berth::host::duplicate-address"));
+}
