@@ -138,7 +138,7 @@ codes! {
     VersionUnsupported => "berth::format::version-unsupported",
     /// A value contains control characters.
     ControlCharacter => "berth::format::control-character",
-    /// An invalid container or host name.
+    /// An invalid container name (and, before `InvalidHostName`, host name).
     InvalidContainerName => "berth::format::invalid-container-name",
     /// An invalid resource name.
     InvalidName => "berth::format::invalid-name",
@@ -211,4 +211,6 @@ codes! {
     HostBadPort => "berth::host::bad-port",
     /// The same host port provided twice.
     HostDuplicatePort => "berth::host::duplicate-port",
+    /// An invalid host name (`host: ../../etc`).
+    InvalidHostName => "berth::format::invalid-host-name",
 }

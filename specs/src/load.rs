@@ -985,16 +985,20 @@ impl<'s> Cx<'s> {
         ok.then(|| entries.into_iter().map(|(k, v, _)| (k, v)).collect())
     }
 
+    /// A container's or a host's name (`what`), which share one syntax but
+    /// not one code: scripts told "invalid container name" about a host
+    /// were misled.
     fn container_name(&mut self, v: &Node<'_>, what: &str) -> Option<String> {
         let s = self.string(v, format!("`{what}`"))?;
         if is_container_name(s) {
             return Some(s.to_string());
         }
-        let d = self.error(
-            Code::InvalidContainerName,
-            v.span,
-            format!("invalid {what} name {}", tick(s)),
-        );
+        let code = if what == "host" {
+            Code::InvalidHostName
+        } else {
+            Code::InvalidContainerName
+        };
+        let d = self.error(code, v.span, format!("invalid {what} name {}", tick(s)));
         d.label = Some("invalid name".into());
         let lower = s.to_ascii_lowercase();
         d.help = Some(if is_container_name(&lower) {

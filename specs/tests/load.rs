@@ -472,3 +472,13 @@ fn host_cross_checks_on_a_partial_model_do_not_cascade() {
     assert_eq!(codes(&l).len(), 2, "{:?}", codes(&l));
     assert!(codes(&l).contains(&"berth::host::duplicate-address"));
 }
+
+/// `host: ../../etc` was reported as an invalid *container* name.
+#[test]
+fn host_name_was_reported_as_invalid_container_name() {
+    let l = load("berth: 1\nhost: ../../etc\n");
+    assert_eq!(codes(&l), vec!["berth::format::invalid-host-name"]);
+    assert_eq!(l.diagnostics[0].message, "invalid host name `../../etc`");
+    let l = load("berth: 1\ncontainer: ../../etc\n");
+    assert_eq!(codes(&l), vec!["berth::format::invalid-container-name"]);
+}
