@@ -89,6 +89,39 @@ fn host_cross_checks_vanished_beside_other_errors() {
     assert!(text.contains(": 4 errors, 0 warnings"), "{text}");
 }
 
+/// `berth check f.yaml` on a FIFO waited forever for a writer.
+#[test]
+fn fifo_named_on_the_command_line_hung_check() {
+    let dir = Dir::new();
+    let fifo = dir.path().join("f.yaml");
+    let c_path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    let mut child = dir
+        .berth()
+        .args(["check", "f.yaml"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // On a regression berth never exits: kill it and fail instead of hanging.
+    let mut waited = 0;
+    while child.try_wait().unwrap().is_none() {
+        if waited == 600 {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("berth check hung on a FIFO");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        waited += 1;
+    }
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(code(&o), 1);
+    let text = stderr(&o);
+    assert!(text.contains("berth::io::read"), "{text}");
+    assert!(text.contains("not a regular file (it is a FIFO)"), "{text}");
+}
+
 #[test]
 fn volum_says_did_you_mean_volume_with_the_line() {
     let o = check(&[&fixture("volum.yaml")]);

@@ -99,20 +99,28 @@ pub fn load_file(path: &Path, opts: &LoadOptions) -> Loaded {
             .at_file(&empty),
         )
     };
-    let file = match std::fs::File::open(path) {
+    let file = match open_nonblocking(path) {
         Ok(f) => f,
         Err(e) => return io(e),
     };
+    // The type is asked of the open file (fstat), not of the path, so the
+    // file cannot be swapped for a FIFO between the check and the read.
     match file.metadata() {
         Ok(m) if m.is_dir() => {
             return io(std::io::Error::other("it is a directory"));
+        }
+        Ok(m) if !m.is_file() => {
+            return io(std::io::Error::other(format!(
+                "not a regular file (it is {})",
+                file_type_name(&m.file_type())
+            )));
         }
         Ok(m) if m.len() > opts.max_file_size => return too_large(m.len().to_string()),
         Ok(_) => {}
         Err(e) => return io(e),
     }
-    // Metadata can lie (a FIFO, /dev/zero, a growing file): never read more
-    // than the limit plus one byte.
+    // The size can still lie (a growing file, a /proc file that says 0):
+    // never read more than the limit plus one byte.
     let mut bytes = Vec::new();
     if let Err(e) = file
         .take(opts.max_file_size.saturating_add(1))
@@ -137,6 +145,45 @@ pub fn load_file(path: &Path, opts: &LoadOptions) -> Loaded {
                     .help("berth files are UTF-8 YAML or JSON"),
             )
         }
+    }
+}
+
+/// Opens a file for reading without waiting: opening a FIFO blocks until a
+/// writer comes, so it is opened with `O_NONBLOCK` (which changes nothing for
+/// reading a regular file) and refused by the caller's type check.
+fn open_nonblocking(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    options.open(path)
+}
+
+/// A word for a file that is not a regular file, for the diagnostic.
+fn file_type_name(t: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return "a FIFO";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+        if t.is_char_device() {
+            return "a character device";
+        }
+        if t.is_block_device() {
+            return "a block device";
+        }
+    }
+    if t.is_dir() {
+        "a directory"
+    } else {
+        "a special file"
     }
 }
 

@@ -180,13 +180,47 @@ fn a_100_mb_file_is_refused_before_reading() {
     let l = load_file(&path, &LoadOptions::default());
     assert_eq!(l.diagnostics.len(), 1);
     assert_eq!(l.diagnostics[0].code, Code::FileTooLarge);
-    // A source whose size metadata lies is bounded by the read itself.
+    // A regular file whose size metadata lies (0 for files in /proc) is
+    // bounded by the read itself. (/dev/zero used to be the example; it is
+    // not a regular file and is now refused before reading.)
     let small = LoadOptions {
-        max_file_size: 1000,
+        max_file_size: 100,
         ..LoadOptions::default()
     };
-    let l = load_file(Path::new("/dev/zero"), &small);
-    assert_eq!(l.diagnostics[0].code, Code::FileTooLarge);
+    if cfg!(target_os = "linux") {
+        let l = load_file(Path::new("/proc/self/maps"), &small);
+        assert_eq!(l.diagnostics[0].code, Code::FileTooLarge);
+    }
+}
+
+/// A FIFO named on the command line made `berth check` wait forever in
+/// `open` for a writer. Non-regular files (FIFOs, devices) are refused with
+/// `berth::io::read` before anything is read.
+#[cfg(unix)]
+#[test]
+fn fifo_named_on_the_command_line_hung_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("f.yaml");
+    let c_path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    for path in [fifo.clone(), "/dev/zero".into(), "/dev/null".into()] {
+        // On a regression the load never returns: fail instead of hanging.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let p = path.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(load_file(&p, &LoadOptions::default()));
+        });
+        let l = rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("load_file({}) hung", path.display()));
+        assert_eq!(codes(&l), vec!["berth::io::read"], "{}", path.display());
+        assert!(
+            l.diagnostics[0].message.contains("not a regular file"),
+            "{}",
+            l.diagnostics[0].message
+        );
+    }
 }
 
 /// What a load gave, as comparable text (documents without their source).
