@@ -193,6 +193,33 @@ fn apply_json_prints_nothing_for_invalid_input() {
 }
 
 #[test]
+fn release_accepts_any_container_name() {
+    // `berth release $'a\x1b[31mb' ../../etc` used to take both as names.
+    // Each is refused by name (escaped), exit 2, and no state is touched.
+    let fx = Fx::new(&["ok"], "10s");
+    let o = run(fx
+        .cmd("release")
+        .args(["a\x1b[31mb", "../../etc", "ok-name"]));
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(!err.contains('\x1b'), "{err:?}");
+    assert!(
+        err.contains("`a\\x1b[31mb` is not a container name"),
+        "{err}"
+    );
+    assert!(err.contains("`../../etc` is not a container name"), "{err}");
+    assert!(!err.contains("`ok-name`"), "{err}");
+    assert!(err.contains("berth::cli::bad-container-name"), "{err}");
+    assert!(!fx.dir.path().join("state").exists());
+    for bad in ["", "-x", "A", &"a".repeat(64)] {
+        let o = run(fx.cmd("release").arg(bad));
+        assert_eq!(code(&o), 2, "{bad:?}: {}", stderr(&o));
+    }
+    let o = run(fx.cmd("release").arg("a".repeat(63)));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+}
+
+#[test]
 fn release_of_nothing_creates_state_and_lock() {
     // A fresh host: no state folder at all. Releasing a name nobody holds
     // must leave it so (no state file, no lock file), say so, and exit 0.
@@ -688,7 +715,7 @@ fn progress_lines_only_on_a_terminal_and_not_with_quiet() {
 
 #[test]
 fn every_code_used_by_apply_is_documented() {
-    let docs = ["docs/providers.md", "docs/state.md"]
+    let docs = ["docs/providers.md", "docs/state.md", "docs/cli.md"]
         .map(|d| std::fs::read_to_string(repo_root().join(d)).unwrap())
         .join("\n");
     let mut found = 0;

@@ -313,6 +313,55 @@ fn plan_json_prints_nothing_for_invalid_input() {
     assert!(v["diagnostics"][0]["line"].is_null());
 }
 
+#[test]
+fn control_characters_reach_the_terminal_raw() {
+    // A file named `evil<ESC>[31mRED<LF>line.yaml`: its name used to be printed
+    // as is in diagnostic headers and plan output, colouring the terminal and
+    // forging a line. People see escapes; JSON keeps the raw name.
+    let dir = Dir::new();
+    let evil = "evil\x1b[31mRED\nline.yaml";
+    let shown = "evil\\x1b[31mRED\\nline.yaml";
+    dir.write(evil, "berth: 1\ncontainer: c\nneeds:\n  - volum: x\n");
+    dir.write(
+        "host.yaml",
+        "berth: 1\nhost: h\nprovides:\n  - volume: x\n    path: /srv/x\n",
+    );
+    dir.write(
+        "c/berth.yaml",
+        "berth: 1\ncontainer: c\nneeds:\n  - volume: x\n    mount: /x\n",
+    );
+    let o = run(dir.berth().args(["plan", "-H", "host.yaml", evil]));
+    assert_eq!(code(&o), 1);
+    let err = stderr(&o);
+    assert!(
+        !err.contains('\x1b') && !err.contains("RED\nline"),
+        "{err:?}"
+    );
+    assert!(err.contains(shown), "{err}");
+    let o = run(dir
+        .berth()
+        .args(["plan", "--format", "json", "-H", "host.yaml", evil]));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["diagnostics"][0]["file"], evil);
+    // The host manifest's own name, in plan's human output and in an
+    // explanation's `file:line`.
+    let host = "h\x1b]0;title\x07.yaml";
+    std::fs::copy(dir.path().join("host.yaml"), dir.path().join(host)).unwrap();
+    let o = run(dir.berth().args(["plan", "-H", host, "c/berth.yaml"]));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(!out.contains('\x1b') && !out.contains('\x07'), "{out:?}");
+    assert!(out.contains("h\\x1b]0;title\\x07.yaml:4"), "{out}");
+    // A state folder with control characters, in status's human output.
+    let o = run(dir
+        .berth()
+        .env("BERTH_STATE_DIR", dir.path().join("st\x1b[2Jate"))
+        .args(["status", "-H", host]));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(!stdout(&o).contains('\x1b'), "{:?}", stdout(&o));
+    assert!(stdout(&o).contains("st\\x1b[2Jate"), "{}", stdout(&o));
+}
+
 fn seed_apply(dir: &Dir, emit: &str) -> std::process::Output {
     let root = repo_root();
     run(dir.berth().args([

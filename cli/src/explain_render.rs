@@ -20,8 +20,8 @@ use crate::render;
 fn at(c: &Candidate, host_file: &Path) -> String {
     match (c.origin, c.span) {
         (Origin::State, _) => "recorded in the state".to_string(),
-        (_, Some(s)) => format!("{}:{}", host_file.display(), s.line),
-        (_, None) => host_file.display().to_string(),
+        (_, Some(s)) => format!("{}:{}", render::path(host_file), s.line),
+        (_, None) => render::path(host_file),
     }
 }
 

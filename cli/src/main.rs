@@ -34,7 +34,8 @@ fn main() -> ExitCode {
     match cmd::dispatch(args) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
-            eprintln!("{:?}", miette::Report::msg(format!("{err:#}")));
+            let text = render::escape_lines(&format!("{err:#}")).into_owned();
+            eprintln!("{:?}", miette::Report::msg(text));
             ExitCode::from(exit::INVALID)
         }
     }

@@ -7,9 +7,10 @@
 //! on, and output is deterministic (no colour, no terminal links, fixed width)
 //! whenever `NO_COLOR` is set or stderr is not a terminal, so tests can snapshot it.
 
-use std::fmt;
+use std::borrow::Cow;
+use std::fmt::{self, Write as _};
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Once};
 
 use berth_specs::{Diagnostic, Severity, Source};
@@ -204,8 +205,57 @@ fn line_len(text: &str, offset: usize) -> usize {
     end - start
 }
 
+/// Whether `c` must not reach a terminal raw: C0 and C1 controls and DEL
+/// (colour, cursor and title escapes, carriage returns that overwrite a line)
+/// and the bidirectional overrides that reorder what is shown.
+fn unsafe_for_terminal(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+fn escape_with(s: &str, keep_newlines: bool) -> Cow<'_, str> {
+    let bad = |c: char| unsafe_for_terminal(c) && !(keep_newlines && c == '\n');
+    if !s.chars().any(bad) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            c if !bad(c) => out.push(c),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x80 => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// `s` as people may see it on a terminal: every control character (newline
+/// included) and bidi override as a visible escape (`\x1b`, `\n`, `\u{202e}`),
+/// so a file or name cannot colour, move or rewrite berth's output. For names
+/// and paths; JSON output keeps the raw text (JSON escapes it itself).
+pub fn escape(s: &str) -> Cow<'_, str> {
+    escape_with(s, false)
+}
+
+/// As [`escape`], but newlines stay: for messages and help made of lines.
+pub fn escape_lines(s: &str) -> Cow<'_, str> {
+    escape_with(s, true)
+}
+
+/// A path for people: [`escape`]d.
+pub fn path(p: &Path) -> String {
+    escape(&p.to_string_lossy()).into_owned()
+}
+
+/// The source's path for people (escaped).
 fn display_path(source: &Source) -> String {
-    source.path.display().to_string()
+    path(&source.path)
 }
 
 /// A miette report for one diagnostic: the file's text as a named source, the
@@ -216,7 +266,7 @@ pub fn report(d: &Diagnostic) -> miette::Report {
     let mut far = Vec::new();
     let source = match (&d.source, d.span) {
         (Some(s), Some(span)) => {
-            let label = d.label.clone().unwrap_or_else(|| d.message.clone());
+            let label = escape_lines(d.label.as_deref().unwrap_or(&d.message)).into_owned();
             let primary = source_span(&s.text, span);
             labels.push(LabeledSpan::new_primary_with_span(Some(label), primary));
             let (mut lo, mut hi, mut lo_line) = (
@@ -227,10 +277,13 @@ pub fn report(d: &Diagnostic) -> miette::Report {
             for (rel, label) in &d.related {
                 let r = source_span(&s.text, *rel);
                 if r.offset().abs_diff(primary.offset()) > MAX_WINDOW {
-                    far.push(format!("line {}: {label}", rel.line));
+                    far.push(format!("line {}: {}", rel.line, escape_lines(label)));
                     continue;
                 }
-                labels.push(LabeledSpan::new_with_span(Some(label.clone()), r));
+                labels.push(LabeledSpan::new_with_span(
+                    Some(escape_lines(label).into_owned()),
+                    r,
+                ));
                 if r.offset() < lo {
                     lo = r.offset();
                     lo_line = rel.line;
@@ -242,7 +295,8 @@ pub fn report(d: &Diagnostic) -> miette::Report {
         }
         _ => None,
     };
-    let help = match (&d.help, far.is_empty()) {
+    let own_help = d.help.as_deref().map(|h| escape_lines(h).into_owned());
+    let help = match (&own_help, far.is_empty()) {
         (help, true) => help.clone(),
         (Some(h), false) => Some(format!("{h}\n{}", far.join("\n"))),
         (None, false) => Some(far.join("\n")),
@@ -258,17 +312,14 @@ pub fn report(d: &Diagnostic) -> miette::Report {
     } else {
         (source, labels)
     };
+    let own = escape_lines(&d.message);
     let message = match (&d.source, d.span) {
         // Without a snippet the file name would be lost: put it in the message.
-        (Some(s), None) => format!("{}: {}", display_path(s), d.message),
-        (Some(s), Some(span)) if too_long => format!(
-            "{}:{}:{}: {}",
-            display_path(s),
-            span.line,
-            span.col,
-            d.message
-        ),
-        _ => d.message.clone(),
+        (Some(s), None) => format!("{}: {own}", display_path(s)),
+        (Some(s), Some(span)) if too_long => {
+            format!("{}:{}:{}: {own}", display_path(s), span.line, span.col)
+        }
+        _ => own.into_owned(),
     };
     miette::Report::new(Rendered {
         code: d.code.as_str(),
@@ -316,12 +367,17 @@ impl Problem {
     /// As a miette report on stderr: `file: message`.
     pub fn print(&self) {
         install_hook();
+        let own = escape_lines(&self.message);
         let message = match &self.file {
-            Some(f) => format!("{}: {}", f.display(), self.message),
-            None => self.message.clone(),
+            Some(f) => format!("{}: {own}", path(f)),
+            None => own.into_owned(),
         };
         let report = match &self.help {
-            Some(h) => miette::miette!(code = self.code, help = h.clone(), "{message}"),
+            Some(h) => miette::miette!(
+                code = self.code,
+                help = escape_lines(h).into_owned(),
+                "{message}"
+            ),
             None => miette::miette!(code = self.code, "{message}"),
         };
         eprintln!("{report:?}");
@@ -349,7 +405,7 @@ pub fn diagnostic_json(d: &Diagnostic) -> serde_json::Value {
     serde_json::json!({
         "code": d.code.as_str(),
         "severity": d.severity,
-        "file": d.source.as_ref().map(|s| display_path(s)),
+        "file": d.source.as_ref().map(|s| s.path.display().to_string()),
         "line": d.span.map(|s| s.line),
         "column": d.span.map(|s| s.col),
         "message": d.message,
@@ -361,4 +417,22 @@ pub fn diagnostic_json(d: &Diagnostic) -> serde_json::Value {
             "label": l,
         })).collect::<Vec<_>>(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{escape, escape_lines};
+
+    #[test]
+    fn control_characters_reach_the_terminal_raw() {
+        assert_eq!(escape("plain/path.yaml"), "plain/path.yaml");
+        assert_eq!(
+            escape("evil\u{1b}[31mRED\nline\r\t\u{7f}.yaml"),
+            "evil\\x1b[31mRED\\nline\\r\\t\\x7f.yaml"
+        );
+        assert_eq!(escape("a\u{9b}b\u{202e}c"), "a\\u{9b}b\\u{202e}c");
+        assert_eq!(escape_lines("one\ntwo\u{1b}"), "one\ntwo\\x1b");
+        // Non-ASCII text that is not a control stays readable.
+        assert_eq!(escape("données/日本.yaml"), "données/日本.yaml");
+    }
 }

@@ -238,6 +238,17 @@ impl fmt::Display for Protocol {
 // Need spec
 // ---------------------------------------------------------------------------
 
+/// Whether `s` is a valid container name, `[a-z0-9][a-z0-9_.-]{0,62}`: the
+/// rule the loader holds `container:` to, for names that come from elsewhere
+/// (`berth release NAME...` on the command line).
+pub fn valid_container_name(s: &str) -> bool {
+    let b = s.as_bytes();
+    (1..=63).contains(&b.len())
+        && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"_.-".contains(c))
+}
+
 /// One container's need spec (one YAML document with `container:`).
 #[derive(Debug, Clone)]
 pub struct NeedSpec {

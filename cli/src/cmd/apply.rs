@@ -286,7 +286,11 @@ pub(crate) fn report_store(e: &store::StoreError, format: Format) -> u8 {
                 }
                 _ => "see docs/state.md",
             };
-            eprintln!("{:?}", miette::miette!(code = code, help = help, "{e}"));
+            let message = render::escape_lines(&e.to_string()).into_owned();
+            eprintln!(
+                "{:?}",
+                miette::miette!(code = code, help = help, "{message}")
+            );
         }
     }
     exit::INVALID
@@ -310,8 +314,10 @@ pub(crate) fn release_lines(reports: &[ReleaseReport<ProviderError>]) -> Vec<Str
         .map(|r| match &r.result {
             Ok(()) => format!("released {} `{}`", r.kind, r.name),
             Err(e) => format!(
-                "release of {} `{}` FAILED, kept pending for the next `berth release`: {e}",
-                r.kind, r.name
+                "release of {} `{}` FAILED, kept pending for the next `berth release`: {}",
+                r.kind,
+                r.name,
+                render::escape(&e.to_string())
             ),
         })
         .collect()
@@ -381,9 +387,11 @@ fn report_failure(
         );
         return;
     }
+    // The provider's words (message, hint, output) are printed escaped: a
+    // provider that prints terminal escapes must not colour or rewrite ours.
     let mut help = String::new();
     if let Some(h) = &hint {
-        help.push_str(h);
+        help.push_str(&render::escape_lines(h));
     }
     if rolled_back.is_empty() {
         push_line(
@@ -408,21 +416,22 @@ fn report_failure(
         miette::miette!(
             code = "berth::provider::failed",
             help = help,
-            "{title}\n{message}"
+            "{title}\n{}",
+            render::escape_lines(&message)
         )
     );
     let out = stdout.as_deref().unwrap_or("").trim_end();
     if !out.is_empty() {
         eprintln!("provider stdout (start):");
         for l in out.lines() {
-            eprintln!("  | {l}");
+            eprintln!("  | {}", render::escape(l));
         }
     }
     let tail = stderr_tail.trim_end();
     if !tail.is_empty() {
         eprintln!("provider stderr (last {} bytes):", tail.len());
         for l in tail.lines() {
-            eprintln!("  | {l}");
+            eprintln!("  | {}", render::escape(l));
         }
     }
 }

@@ -107,7 +107,7 @@ fn print_place_diag(d: PlaceDiag) {
 }
 
 fn at(source: &Source, span: Span) -> String {
-    format!("{}:{}", source.path.display(), span.line)
+    format!("{}:{}", render::path(&source.path), span.line)
 }
 
 /// Timings on stderr with `BERTH_PLACE_TIMINGS=1` (docs/performance.md uses

@@ -20,6 +20,7 @@ use serde_json::Value;
 use crate::args::{Emit, Format, PlanArgs};
 use crate::exit;
 use crate::explain_render;
+use crate::render;
 
 pub fn run(args: PlanArgs) -> anyhow::Result<u8> {
     let invalid = super::apply::Invalid {
@@ -54,13 +55,13 @@ pub fn run(args: PlanArgs) -> anyhow::Result<u8> {
 
 /// The plan for people: one block per container, then the steps.
 fn human(host: &HostManifest, plan: &Plan) -> String {
-    let file = host.source.path.display();
+    let file = render::path(&host.source.path);
     let mut o = String::new();
     let ok = plan.containers.iter().filter(|c| c.satisfied).count();
     let _ = writeln!(
         o,
         "host `{}` ({file}): {ok} of {} container(s) can run{}",
-        plan.host,
+        render::escape(&plan.host),
         plan.containers.len(),
         if plan.steps.is_empty() {
             String::new()
@@ -91,8 +92,8 @@ fn human(host: &HostManifest, plan: &Plan) -> String {
             let _ = writeln!(
                 o,
                 "  {what:<width$}  <- {}  [{}]",
-                value_text(b),
-                origin_text(b, &file.to_string())
+                render::escape(&value_text(b)),
+                origin_text(b, &file)
             );
         }
     }
@@ -106,7 +107,7 @@ fn human(host: &HostManifest, plan: &Plan) -> String {
                 s.kind,
                 s.name,
                 s.users.join("`, `"),
-                crate::cmd::plan::quote(&s.provider),
+                render::escape(&quote(&s.provider)),
                 s.timeout.as_secs_f64()
             );
         }

@@ -9,8 +9,34 @@ use crate::args::{Format, ReleaseArgs};
 use crate::cmd::apply::{load_inputs, release_lines, report_store, Invalid};
 use crate::exit;
 use crate::provision::CliProvisioner;
+use crate::render::escape;
 
 pub fn run(args: ReleaseArgs) -> anyhow::Result<u8> {
+    // Names reach the state, provider environments and the terminal: hold
+    // them to the format's rule before anything is read or locked.
+    let bad: Vec<&String> = args
+        .containers
+        .iter()
+        .filter(|c| !berth_specs::valid_container_name(c))
+        .collect();
+    if !bad.is_empty() {
+        for c in bad {
+            crate::render::Problem {
+                code: "berth::cli::bad-container-name",
+                message: format!(
+                    "`{}` is not a container name; nothing was released",
+                    escape(c)
+                ),
+                help: Some(
+                    "a container name is `[a-z0-9][a-z0-9_.-]{0,62}`, as in a need spec's `container:`"
+                        .to_string(),
+                ),
+                file: None,
+            }
+            .print();
+        }
+        return Ok(exit::USAGE);
+    }
     let host = match load_inputs(&args.host.host, &[], Invalid::HUMAN) {
         Ok((h, _)) => h,
         Err(code) => return Ok(code),

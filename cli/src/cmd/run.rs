@@ -72,7 +72,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
                 code = "berth::cli::no-image",
                 help = "add `image:` to the spec, or give --image",
                 "{}: the container names no image to run; nothing was applied",
-                args.spec.display()
+                crate::render::path(&args.spec)
             )
         );
         return Ok(exit::INVALID);
@@ -113,7 +113,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         return Ok(exit::OK);
     }
     if !args.quiet {
-        eprintln!("berth: starting {}", docker::quote_line(&argv));
+        eprintln!(
+            "berth: starting {}",
+            crate::render::escape(&docker::quote_line(&argv))
+        );
     }
     let _ = std::io::stdout().flush();
     let _ = std::io::stderr().flush();

@@ -8,6 +8,7 @@ use berth_engine::store;
 use crate::args::{Format, StatusArgs};
 use crate::cmd::apply::{load_inputs, report_store, Invalid};
 use crate::exit;
+use crate::render::{self, escape};
 
 pub fn run(args: StatusArgs) -> anyhow::Result<u8> {
     let invalid = Invalid {
@@ -29,7 +30,7 @@ pub fn run(args: StatusArgs) -> anyhow::Result<u8> {
             v["state_file"] = serde_json::json!(path.display().to_string());
             println!("{}", serde_json::to_string_pretty(&v)?);
         }
-        Format::Human => print!("{}", human(&state, &path.display().to_string())),
+        Format::Human => print!("{}", human(&state, &render::path(&path))),
     }
     Ok(exit::OK)
 }
@@ -42,8 +43,13 @@ fn source(s: BindingSource) -> &'static str {
     }
 }
 
-/// A compact rendering of the value: `{"path": "/srv"}` becomes `path=/srv`.
+/// A compact rendering of the value for people: `{"path": "/srv"}` becomes
+/// `path=/srv` (control characters escaped: values come from providers).
 fn value(v: &serde_json::Value) -> String {
+    escape(&raw_value(v)).into_owned()
+}
+
+fn raw_value(v: &serde_json::Value) -> String {
     match v.as_object() {
         Some(m) => m
             .iter()
@@ -58,7 +64,7 @@ fn value(v: &serde_json::Value) -> String {
 }
 
 fn human(state: &State, path: &str) -> String {
-    let mut out = format!("host {} (state file {path})\n", state.host);
+    let mut out = format!("host {} (state file {path})\n", escape(&state.host));
     out.push_str(&format!("holdings: {}\n", state.holdings.len()));
     for (c, h) in &state.holdings {
         out.push_str(&format!("  {c}\n"));
@@ -89,7 +95,7 @@ fn human(state: &State, path: &str) -> String {
     for (k, p) in &state.provided {
         out.push_str(&format!(
             "  {k} by {}: {} (users: {})\n",
-            p.run.join(" "),
+            escape(&p.run.join(" ")),
             value(&p.provided),
             p.users.join(", ")
         ));
@@ -100,7 +106,12 @@ fn human(state: &State, path: &str) -> String {
             state.pending_releases.len()
         ));
         for p in &state.pending_releases {
-            out.push_str(&format!("  {}/{} by {}\n", p.kind, p.name, p.run.join(" ")));
+            out.push_str(&format!(
+                "  {}/{} by {}\n",
+                p.kind,
+                p.name,
+                escape(&p.run.join(" "))
+            ));
         }
     }
     out
