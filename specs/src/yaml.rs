@@ -9,7 +9,9 @@
 //!   length), so a "billion laughs" file, or one big scalar referenced
 //!   thousands of times, is refused before the copies are made, and
 //!   nesting deeper than [`MAX_DEPTH`] is refused before recursive code (drop,
-//!   conversion) could overflow the stack.
+//!   conversion) could overflow the stack. saphyr's `next_event` is a state
+//!   machine with heap stacks (it never recurses), and its scanner refuses
+//!   flow nesting past 255 levels by itself; both refusals are `TooDeep`.
 //! - Spans are byte offsets into the whole file with 1-based line and column, even
 //!   when a chunk of the file is parsed on its own (see [`parse_yaml`]'s `base`).
 //! - Nothing here panics on any input: parser errors become [`YamlError`].
@@ -46,6 +48,10 @@ pub fn alias_budget(file_len: usize) -> usize {
 
 /// Deepest nesting of sequences and maps accepted. berth's formats need five.
 pub const MAX_DEPTH: usize = 64;
+
+/// saphyr's message when flow collections nest deeper than its scanner's
+/// counter allows (a test pins it, so an upgrade that rewords it is noticed).
+const SAPHYR_FLOW_LIMIT: &str = "recursion limit exceeded";
 
 /// How a scalar was written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -386,10 +392,18 @@ pub fn parse_yaml_each_limited<'a>(
             Some(Ok(e)) => e,
             Some(Err(e)) => {
                 let mark = *e.marker();
-                let raw = saphyr_parser::Span::empty(mark);
-                error = Some(YamlError::Syntax {
-                    message: e.info().to_string(),
-                    span: b.span(raw),
+                let span = b.span(saphyr_parser::Span::empty(mark));
+                // The scanner reads ahead of the events, so `[[[[...` reaches
+                // its own flow-level limit (255, a counter, not recursion)
+                // before the builder sees depth MAX_DEPTH: same problem,
+                // same code.
+                error = Some(if e.info() == SAPHYR_FLOW_LIMIT {
+                    YamlError::TooDeep { span }
+                } else {
+                    YamlError::Syntax {
+                        message: e.info().to_string(),
+                        span,
+                    }
                 });
                 break;
             }
@@ -831,8 +845,8 @@ mod tests {
     #[test]
     fn deep_nesting_is_refused() {
         let text = "[".repeat(100_000);
-        // saphyr has a nesting limit of its own; either refusal will do.
-        assert!(yaml(&text).error.is_some());
+        // saphyr's scanner refuses first (it reads ahead); same code.
+        assert!(matches!(yaml(&text).error, Some(YamlError::TooDeep { .. })));
         let text = format!(
             "{}1{}",
             "[".repeat(MAX_DEPTH + 1),
@@ -841,6 +855,50 @@ mod tests {
         assert!(matches!(yaml(&text).error, Some(YamlError::TooDeep { .. })));
         let json = format!("{}{}", "[".repeat(200), "]".repeat(200));
         assert!(parse_json(&json).error.is_some());
+    }
+
+    /// 100,000-deep flow collections (and deep block ones, and JSON) are
+    /// refused as too deep before anything recurses: the parse runs on a
+    /// 1 MiB stack, which recursion per level would overflow 100,000 levels
+    /// deep. (serde_json does recurse, to its limit of 128 levels: that
+    /// takes about 300 KiB in a debug build.)
+    #[test]
+    fn deep_nesting_is_refused_before_anything_recurses() {
+        let deep = [
+            format!("x: {}{}", "[".repeat(100_000), "]".repeat(100_000)),
+            format!("x: {}1{}", "{a: ".repeat(100_000), "}".repeat(100_000)),
+            format!("x: {}", "[a, ".repeat(100_000)),
+            (1..3_000)
+                .map(|i| format!("{}-\n", " ".repeat(i)))
+                .collect(),
+        ];
+        let handle = std::thread::Builder::new()
+            .stack_size(1 << 20)
+            .spawn(move || {
+                let yaml_errors: Vec<_> = deep.iter().map(|t| yaml(t).error).collect();
+                let json = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+                (yaml_errors, parse_json(&json).error)
+            })
+            .unwrap();
+        let (yaml_errors, json_error) = handle.join().expect("no stack overflow");
+        for (i, e) in yaml_errors.into_iter().enumerate() {
+            assert!(matches!(e, Some(YamlError::TooDeep { .. })), "{i}: {e:?}");
+        }
+        assert!(matches!(json_error, Some(YamlError::TooDeep { .. })));
+    }
+
+    /// A 1 MiB key on one line: YAML caps implicit keys at 1024 characters
+    /// (a syntax error, found in one pass); an explicit `? key` is read.
+    #[test]
+    fn a_one_mib_single_line_key_is_handled() {
+        let key = "k".repeat(1 << 20);
+        let text = format!("{key}: 1\n");
+        assert!(matches!(yaml(&text).error, Some(YamlError::Syntax { .. })));
+        let text = format!("? {key}\n: 1\n");
+        let p = yaml(&text);
+        assert!(p.error.is_none(), "{:?}", p.error);
+        let (k, _) = &p.documents[0].as_map().unwrap()[0];
+        assert_eq!(k.text().map(str::len), Some(1 << 20));
     }
 
     #[test]
