@@ -697,7 +697,13 @@ fn cover(a: Span, b: Span) -> Span {
 }
 
 fn tick(s: &str) -> String {
-    format!("`{}`", s.escape_debug())
+    // A key or value can be megabytes long (one line of a hostile file): the
+    // message names it by its start and length; the span points at all of it.
+    const SHOWN: usize = 64;
+    match s.char_indices().nth(SHOWN) {
+        None => format!("`{}`", s.escape_debug()),
+        Some((cut, _)) => format!("`{}…` ({} bytes)", s[..cut].escape_debug(), s.len()),
+    }
 }
 
 // ---------------------------------------------------------------------------

@@ -516,3 +516,16 @@ fn host_name_was_reported_as_invalid_container_name() {
     let l = load("berth: 1\ncontainer: ../../etc\n");
     assert_eq!(codes(&l), vec!["berth::format::invalid-container-name"]);
 }
+
+/// A 1 MiB key on one line (an explicit `? key`) was printed whole in its
+/// diagnostic: the message names it by its start and length.
+#[test]
+fn a_one_mib_key_is_named_not_printed_whole() {
+    let text = format!("berth: 1\ncontainer: w\n? {}\n: 1\n", "k".repeat(1 << 20));
+    let l = load(&text);
+    assert_eq!(codes(&l), vec!["berth::format::unknown-key"]);
+    let d = &l.diagnostics[0];
+    assert!(d.message.len() < 200, "{} bytes", d.message.len());
+    assert!(d.message.contains("(1048576 bytes)"), "{}", d.message);
+    assert_eq!(d.span.unwrap().len, 1 << 20);
+}
