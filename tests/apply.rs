@@ -953,3 +953,117 @@ fn peak_rss_kib(mut c: Command) -> (i32, u64) {
         std::thread::sleep(Duration::from_millis(1));
     }
 }
+
+/// stderr with miette's trailing spaces trimmed, for snapshots.
+pub(crate) fn snap(o: &std::process::Output) -> String {
+    stderr(o)
+        .lines()
+        .map(str::trim_end)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A scratch folder with `host.yaml` (host `h`, one volume) and the spec
+/// `c/berth.yaml`; commands run there with relative paths, so snapshots carry
+/// no scratch path.
+fn small_dir(spec_extra: &str) -> Dir {
+    let dir = Dir::new();
+    dir.write(
+        "host.yaml",
+        "berth: 1\nhost: h\nprovides:\n  - volume: data\n    path: /srv/data\n",
+    );
+    dir.write(
+        "c/berth.yaml",
+        &format!(
+            "berth: 1\ncontainer: c\n{spec_extra}needs:\n  - volume: data\n    mount: /data\n"
+        ),
+    );
+    dir
+}
+
+/// Runs berth in `dir` with `args`, which it must refuse with `exit` before
+/// touching any state; the report, for a snapshot.
+fn refusal(dir: &Dir, args: &[&str], exit: i32) -> String {
+    let o = run(dir.berth().args(args));
+    assert_eq!(code(&o), exit, "{}", stderr(&o));
+    assert!(!dir.path().join("state").exists());
+    snap(&o)
+}
+
+#[test]
+fn snapshot_cli_bad_input() {
+    // A host manifest given where specs go, and a spec file given twice.
+    let args = [
+        "apply",
+        "-H",
+        "host.yaml",
+        "host.yaml",
+        "c/berth.yaml",
+        "c/berth.yaml",
+    ];
+    insta::assert_snapshot!(refusal(&small_dir(""), &args, 1));
+}
+
+#[test]
+fn snapshot_cli_no_image() {
+    let args = [
+        "apply",
+        "--emit",
+        "docker",
+        "-H",
+        "host.yaml",
+        "c/berth.yaml",
+    ];
+    insta::assert_snapshot!(refusal(&small_dir(""), &args, 1));
+}
+
+#[test]
+fn snapshot_run_bad_image() {
+    let args = [
+        "run",
+        "--dry-run",
+        "--image=-v/:/host",
+        "-H",
+        "host.yaml",
+        "c/berth.yaml",
+    ];
+    insta::assert_snapshot!(refusal(&small_dir("image: example/c:1\n"), &args, 1));
+}
+
+/// Applies `c` (state in the relative folder `state`), rewrites one key of
+/// the state file, and applies again: the store's refusal.
+fn apply_with_state_edit(key: &str, value: serde_json::Value) -> String {
+    let dir = small_dir("");
+    let apply = || {
+        run(dir.berth().env("BERTH_STATE_DIR", "state").args([
+            "apply",
+            "-H",
+            "host.yaml",
+            "c/berth.yaml",
+        ]))
+    };
+    assert_eq!(code(&apply()), 0);
+    let path = dir.path().join("state/h.json");
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    v[key] = value;
+    let edited = serde_json::to_vec_pretty(&v).unwrap();
+    std::fs::write(&path, &edited).unwrap();
+    let o = apply();
+    assert_eq!(code(&o), 1);
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        edited,
+        "the state file was changed"
+    );
+    snap(&o)
+}
+
+#[test]
+fn snapshot_state_version() {
+    insta::assert_snapshot!(apply_with_state_edit("berth_state", 99.into()));
+}
+
+#[test]
+fn snapshot_state_host_mismatch() {
+    insta::assert_snapshot!(apply_with_state_edit("host", "web-02".into()));
+}

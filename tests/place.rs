@@ -5,6 +5,7 @@
 
 use serde_json::Value;
 
+use crate::apply::snap;
 use crate::util::{code, repo_root, run, stderr, stdout, Dir};
 
 fn fixture(rel: &str) -> String {
@@ -327,9 +328,13 @@ fn duplicate_names_are_refused() {
     assert!(err.contains("berth::place::duplicate-container"), "{err}");
     assert!(err.contains("specs.yaml:2 and specs.yaml:6"), "{err}");
     assert!(stdout(&o).is_empty());
+    insta::assert_snapshot!("snapshot_place_duplicate_container", snap(&o));
 
-    let o = place(&d, &["hosts.yaml", "hosts.yaml"], &["specs.yaml"]);
+    d.write("again.yaml", TWO_ZONES);
+    let o = place(&d, &["hosts.yaml", "again.yaml"], &["specs.yaml"]);
+    assert_eq!(code(&o), 1);
     assert!(stderr(&o).contains("berth::place::duplicate-host"));
+    insta::assert_snapshot!("snapshot_place_duplicate_host", snap(&o));
 }
 
 #[test]
@@ -421,4 +426,26 @@ fn explain_snapshot_names_missing_resources_and_labels() {
         "{err}"
     );
     insta::assert_snapshot!("place_explain_label_and_missing", err);
+}
+
+#[test]
+fn snapshot_place_unknown_host() {
+    let d = Dir::new();
+    d.write("hosts.yaml", TWO_ZONES);
+    d.write("specs.yaml", "berth: 1\ncontainer: web\nneeds: []\n");
+    let o = place(&d, &["hosts.yaml"], &["specs.yaml", "--explain", "nowhere"]);
+    assert_eq!(code(&o), 2);
+    insta::assert_snapshot!(snap(&o));
+    // The name comes from the command line: printed escaped.
+    let o = place(
+        &d,
+        &["hosts.yaml"],
+        &["specs.yaml", "--explain", "no\x1b[31mwhere"],
+    );
+    assert_eq!(code(&o), 2);
+    assert!(
+        snap(&o).contains("host `no\\x1b[31mwhere`"),
+        "{:?}",
+        snap(&o)
+    );
 }

@@ -26,11 +26,7 @@ fn plan(dir: &Dir, host: &str, spec: &str, extra: &[&str]) -> std::process::Outp
 /// The explanation, with the trailing whitespace miette leaves trimmed.
 fn explanation(o: &std::process::Output) -> String {
     assert_eq!(code(o), 1, "stdout: {}\nstderr: {}", stdout(o), stderr(o));
-    stderr(o)
-        .lines()
-        .map(str::trim_end)
-        .collect::<Vec<_>>()
-        .join("\n")
+    crate::apply::snap(o)
 }
 
 #[test]

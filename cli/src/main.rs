@@ -31,6 +31,9 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    // Every report, whichever command prints it, in the same deterministic
+    // style (width, colour) under NO_COLOR or a non-terminal stderr.
+    render::install_hook();
     match cmd::dispatch(args) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {

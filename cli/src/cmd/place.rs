@@ -184,7 +184,10 @@ pub fn run(args: PlaceArgs) -> anyhow::Result<u8> {
             None => {
                 print_place_diag(PlaceDiag {
                     code: "berth::place::unknown-host",
-                    message: format!("--explain names host `{name}`, which is not in the fleet"),
+                    message: format!(
+                        "--explain names host `{}`, which is not in the fleet",
+                        render::escape(name)
+                    ),
                     help: Some(format!("the fleet has {} host(s)", hosts.len())),
                 });
                 return Ok(exit::USAGE);
