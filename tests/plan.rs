@@ -348,6 +348,19 @@ fn control_characters_reach_the_terminal_raw() {
     let out = stdout(&o);
     assert!(!out.contains('\x1b') && !out.contains('\x07'), "{out:?}");
     assert!(out.contains("h\\x1b]0;title\\x07.yaml:4"), "{out}");
+    // A raw escape inside the file: the snippet shows it escaped, and the
+    // label still underlines the value it is in.
+    dir.write(
+        "raw/berth.yaml",
+        "berth: 1\ncontainer: raw\nneeds:\n  - volume: a\x1b[31mb\u{9b}\n    mount: /x\n",
+    );
+    let o = run(dir
+        .berth()
+        .args(["plan", "-H", "host.yaml", "raw/berth.yaml"]));
+    assert_eq!(code(&o), 1);
+    let err = crate::apply::snap(&o);
+    assert!(!err.contains('\x1b') && !err.contains('\u{9b}'), "{err:?}");
+    insta::assert_snapshot!("control_character_in_a_snippet", err);
     // A state folder with control characters, in status's human output.
     let o = run(dir
         .berth()

@@ -67,7 +67,7 @@ impl CliProvisioner {
             "{op} {} `{}` ({})",
             req.kind,
             req.name,
-            req.run.first().map(String::as_str).unwrap_or("")
+            crate::render::escape(req.run.first().map(String::as_str).unwrap_or(""))
         );
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
             .with_style(

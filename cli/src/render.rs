@@ -60,12 +60,19 @@ struct Rendered {
 /// each span's line, so the window starts at a known line and rendering costs
 /// only the window's size, whatever the file's.
 struct Window {
+    /// Holds the window's text at `data_lo..data_hi`: the file itself, or a
+    /// copy of the window with its control characters escaped.
     text: Arc<str>,
-    /// Byte range of the window (starts at a line start).
+    data_lo: usize,
+    data_hi: usize,
+    /// Offset in the file where the window starts. Spans given to miette are
+    /// file offsets moved by [`Window::shift`] when the copy is escaped.
     start: usize,
-    end: usize,
     /// 0-based line number of `start`.
     first_line: usize,
+    /// For an escaped copy: `(file offset of an escaped character, bytes
+    /// added by the escapes up to and including it)`, in order.
+    shifts: Vec<(usize, usize)>,
 }
 
 /// Lines of context kept around the labels (miette shows one).
@@ -106,11 +113,64 @@ impl Window {
             }
         }
         let first_line = (lo_line as usize).saturating_sub(1).saturating_sub(back);
+        let raw = &text[start..end];
+        // A snippet shows the file's own bytes: a raw escape in it (the
+        // loader reports these) would reach the terminal. Escape them in a
+        // copy, and keep the spans pointing at the same characters.
+        let bad = |(i, c): (usize, char)| {
+            unsafe_for_terminal(c) && c != '\n' && c != '\t' && !raw[i..].starts_with("\r\n")
+        };
+        if !raw.char_indices().any(bad) {
+            return Window {
+                text: text.clone(),
+                data_lo: start,
+                data_hi: end,
+                start,
+                first_line,
+                shifts: Vec::new(),
+            };
+        }
+        let mut copy = String::with_capacity(raw.len() + 16);
+        let mut shifts = Vec::new();
+        for (i, c) in raw.char_indices() {
+            if bad((i, c)) {
+                let escaped = escape(&raw[i..i + c.len_utf8()]).into_owned();
+                let added = escaped.len() - c.len_utf8();
+                let total = shifts.last().map_or(0, |&(_, t)| t) + added;
+                shifts.push((start + i, total));
+                copy.push_str(&escaped);
+            } else {
+                copy.push(c);
+            }
+        }
+        let len = copy.len();
         Window {
-            text: text.clone(),
+            text: Arc::from(copy),
+            data_lo: 0,
+            data_hi: len,
             start,
-            end,
             first_line,
+            shifts,
+        }
+    }
+
+    /// Where file offset `off` is in the window's (maybe escaped) text, as
+    /// the offset miette is given.
+    fn shift(&self, off: usize) -> usize {
+        let before = self.shifts.partition_point(|&(at, _)| at < off);
+        off + before.checked_sub(1).map_or(0, |i| self.shifts[i].1)
+    }
+
+    /// `label` with its span moved by [`Window::shift`].
+    fn shift_label(&self, label: &LabeledSpan) -> LabeledSpan {
+        let lo = self.shift(label.offset());
+        let hi = self.shift(label.offset() + label.len());
+        let span = SourceSpan::new(lo.into(), hi - lo);
+        let text = label.label().map(str::to_string);
+        if label.primary() {
+            LabeledSpan::new_primary_with_span(text, span)
+        } else {
+            LabeledSpan::new_with_span(text, span)
         }
     }
 }
@@ -122,11 +182,12 @@ impl SourceCode for Window {
         context_lines_before: usize,
         context_lines_after: usize,
     ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
-        if span.offset() < self.start || span.offset() + span.len() > self.end {
+        let end = self.start + (self.data_hi - self.data_lo);
+        if span.offset() < self.start || span.offset() + span.len() > end {
             return Err(MietteError::OutOfBounds);
         }
         let local = SourceSpan::new((span.offset() - self.start).into(), span.len());
-        let window: &'a str = &self.text[self.start..self.end];
+        let window: &'a str = &self.text[self.data_lo..self.data_hi];
         let inner = window.read_span(&local, context_lines_before, context_lines_after)?;
         Ok(Box::new(MietteSpanContents::new(
             inner.data(),
@@ -291,6 +352,7 @@ pub fn report(d: &Diagnostic) -> miette::Report {
                 hi = hi.max(r.offset() + r.len());
             }
             let window = Window::around(&s.text, lo, hi, lo_line);
+            labels = labels.iter().map(|l| window.shift_label(l)).collect();
             Some(NamedSource::new(display_path(s), window).with_language("yaml"))
         }
         _ => None,
