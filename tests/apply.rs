@@ -190,6 +190,16 @@ fn apply_json_prints_nothing_for_invalid_input() {
     assert_eq!(v["ok"], false);
     assert_eq!(v["diagnostics"][0]["code"], "berth::cli::no-image");
     assert!(!fx.dir.path().join("state").exists());
+    // status: a host file that is not one host manifest.
+    let o = run(fx
+        .dir
+        .berth()
+        .args(["status", "--format", "json", "-H"])
+        .arg(&app));
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("stdout is JSON");
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["diagnostics"][0]["code"], "berth::cli::bad-input");
 }
 
 #[test]
