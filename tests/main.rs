@@ -10,3 +10,4 @@ mod docs;
 mod place;
 mod plan;
 mod runtime;
+mod state;

@@ -46,6 +46,13 @@ pub fn run(args: ReleaseArgs) -> anyhow::Result<u8> {
     // racing this check is harmless: the names held nothing either way.
     let state = match store::load_readonly(&host) {
         Ok(s) => s,
+        // A corrupt file is reported by the locked load, which keeps a copy
+        // (docs/state.md), as apply does; the read-only load writes nothing.
+        Err(store::StoreError::Corrupt { .. }) => match store::lock(&host) {
+            Err(e) => return Ok(report_store(&e, Format::Human)),
+            // Repaired in between: go on with what the lock read.
+            Ok(l) => l.state().clone(),
+        },
         Err(e) => return Ok(report_store(&e, Format::Human)),
     };
     if !apply::release_would_act(&state, &args.containers, args.purge) {
