@@ -1077,3 +1077,82 @@ fn snapshot_state_version() {
 fn snapshot_state_host_mismatch() {
     insta::assert_snapshot!(apply_with_state_edit("host", "web-02".into()));
 }
+
+/// A provider script written beside the manifest as `./NAME`: logs
+/// `OP NAME` to `calls.log` and stdin to `stdin.log`, then runs `body`.
+fn script(dir: &Dir, name: &str, body: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.write(
+        name,
+        &format!(
+            "#!/bin/sh\nset -u\nreq=$(cat)\necho \"$BERTH_OP $BERTH_NAME\" >> calls.log\nprintf '%s\\n' \"$req\" >> stdin.log\n{body}\n"
+        ),
+    );
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// Host `audnet` (2001:db8:1::/64, gateway ::1) whose `ipv6: "out-*"` provider
+/// prints the address in the file `answer`; release removes `made/NAME`.
+fn audnet_fx() -> Fx {
+    let dir = Dir::new();
+    std::fs::create_dir_all(dir.path().join("made")).unwrap();
+    script(
+        &dir,
+        "addr",
+        r#"case $BERTH_OP in
+  provide) touch "made/$BERTH_NAME"; printf '{"address":"%s","network":"audnet"}\n' "$(cat answer)" ;;
+  release) rm -f "made/$BERTH_NAME" ;;
+  check) test -e "made/$BERTH_NAME" ;;
+esac"#,
+    );
+    let host = dir.write(
+        "host.yaml",
+        r#"berth: 1
+host: web-01
+provides:
+  - network: audnet
+    subnet6: 2001:db8:1::/64
+    gateway6: 2001:db8:1::1
+providers:
+  - ipv6: "out-*"
+    run: [./addr]
+"#,
+    );
+    Fx { dir, host }
+}
+
+#[test]
+fn a_provider_result_outside_the_subnet_or_duplicated_or_a_gateway_is_refused() {
+    let fx = audnet_fx();
+    let answer = |a: &str| fx.dir.write("answer", a);
+    let c1 = fx.spec("c1", &["ipv6: out-1"]);
+    let c2 = fx.spec("c2", &["ipv6: out-2"]);
+
+    answer("2001:db8:ffff::5");
+    let o = fx.apply(&[&c1]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("berth::host::address-outside-subnet"), "{err}");
+    assert!(err.contains("./addr"), "names the provider: {err}");
+    assert!(err.contains("released ipv6 `out-1`"), "{err}");
+    assert!(!fx.dir.path().join("made/out-1").exists());
+    assert!(!fx.state_path().exists() || fx.state().provided.is_empty());
+
+    answer("2001:db8:1::1");
+    let o = fx.apply(&[&c1]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(stderr(&o).contains("berth::host::duplicate-address"));
+
+    answer("2001:db8:1::5");
+    let o = fx.apply(&[&c1]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let before = std::fs::read(fx.state_path()).unwrap();
+    // The same exclusive address for another name, spelled differently.
+    answer("2001:db8:1:0::5");
+    let o = fx.apply(&[&c2]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("berth::host::duplicate-address"), "{err}");
+    assert!(err.contains("released ipv6 `out-2`"), "{err}");
+    assert_eq!(std::fs::read(fx.state_path()).unwrap(), before);
+}

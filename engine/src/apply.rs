@@ -30,7 +30,10 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use berth_specs::{HostManifest, Kind, NeedDetail, NeedSpec, DEFAULT_PROVIDER_TIMEOUT};
+use berth_specs::{
+    AddressSource, Code, Diagnostic, HostManifest, Kind, NamePattern, NeedDetail, NeedSpec,
+    PortSource, Provide, ProvideDetail, Span, DEFAULT_PROVIDER_TIMEOUT,
+};
 use serde_json::Value;
 
 use crate::plan::{Binding, Plan, Step};
@@ -121,6 +124,11 @@ pub enum StepCause<E> {
     /// The providers succeeded but what they returned does not satisfy the
     /// needs (e.g. an address outside a requested prefix); the plan explains.
     Unusable(Box<Plan>),
+    /// The provider succeeded but its result is not a valid entry in this
+    /// host's context: invalid as a manifest entry, or in conflict with the
+    /// manifest, another provider-made record or a held/reserved value (the
+    /// host checks' codes: `berth::host::duplicate-address`, ...).
+    Rejected(Vec<Diagnostic>),
 }
 
 /// One release done while rolling back (or while releasing).
@@ -299,7 +307,7 @@ pub fn apply<P: Provisioner>(
             .extend(made.iter().map(|k| scratch.provided[k].clone()));
         journal.pending_releases.push(intent(step));
         if let Err(e) = locked.write(&journal) {
-            let _ = rollback(host, &before, &scratch, &made, locked, prov);
+            let _ = rollback(host, &before, &scratch, &made, None, locked, prov);
             return Err(ApplyError::Store(e));
         }
         let need = step_need(specs, step);
@@ -312,8 +320,9 @@ pub fn apply<P: Provisioner>(
             need,
             provided: None,
         };
-        match prov.provide(&req) {
+        let (cause, interrupted) = match prov.provide(&req) {
             Ok(value) => {
+                let rejected = host_conflicts(host, &scratch, &step.kind, &step.name, &value);
                 let mut users: BTreeSet<String> = step.users.iter().cloned().collect();
                 if let Some(old) = gone.iter().find(|g| key_of(g) == key) {
                     users.extend(old.users.iter().cloned());
@@ -329,22 +338,38 @@ pub fn apply<P: Provisioner>(
                     },
                 );
                 made.push(key);
+                if rejected.is_empty() {
+                    continue;
+                }
+                // Made, but refused: released with what it printed.
+                (StepCause::Rejected(rejected), None)
             }
-            Err(e) => {
-                let rolled_back = rollback(host, &before, &scratch, &made, locked, prov);
-                return Err(ApplyError::Provider {
-                    failed: Box::new(FailedStep {
-                        op: StepOp::Provide,
-                        kind: step.kind.clone(),
-                        name: step.name.clone(),
-                        container: step.container.clone(),
-                        provider: step.provider.clone(),
-                        cause: StepCause::Provider(e),
-                    }),
-                    rolled_back,
-                });
-            }
-        }
+            // A provide that failed (non-zero exit, timeout, a crash, output
+            // that is not an entry) may still have made something before it
+            // failed; providers are idempotent, so it is released with
+            // `provided: null`, exactly as after a crash.
+            Err(e) => (StepCause::Provider(e), None::<ProvidedRecord>),
+        };
+        let rolled_back = rollback(
+            host,
+            &before,
+            &scratch,
+            &made,
+            interrupted.as_ref(),
+            locked,
+            prov,
+        );
+        return Err(ApplyError::Provider {
+            failed: Box::new(FailedStep {
+                op: StepOp::Provide,
+                kind: step.kind.clone(),
+                name: step.name.clone(),
+                container: step.container.clone(),
+                provider: step.provider.clone(),
+                cause,
+            }),
+            rolled_back,
+        });
     }
 
     // 4. Solve again: the provider results are now exact provides.
@@ -354,7 +379,7 @@ pub fn apply<P: Provisioner>(
         let again = solve(host, &scratch, specs);
         if !again.satisfied || !again.steps.is_empty() {
             let last = plan.steps.last().expect("steps ran");
-            let rolled_back = rollback(host, &before, &scratch, &made, locked, prov);
+            let rolled_back = rollback(host, &before, &scratch, &made, None, locked, prov);
             return Err(ApplyError::Provider {
                 failed: Box::new(FailedStep {
                     op: StepOp::Provide,
@@ -375,7 +400,7 @@ pub fn apply<P: Provisioner>(
     prune_pending(&mut scratch);
     scratch.pending_releases.extend(orphans.iter().cloned());
     if let Err(e) = locked.write(&scratch) {
-        let _ = rollback(host, &before, &scratch, &made, locked, prov);
+        let _ = rollback(host, &before, &scratch, &made, None, locked, prov);
         return Err(ApplyError::Store(e));
     }
 
@@ -388,6 +413,171 @@ pub fn apply<P: Provisioner>(
         provided: made,
         released,
     })
+}
+
+/// The span given to the entry under test in [`host_conflicts`]: no loaded
+/// entry has it, so a diagnostic pointing at it (or relating to it) is about
+/// the new result.
+const UNDER_TEST: Span = Span {
+    offset: usize::MAX,
+    len: 0,
+    line: 0,
+    col: 0,
+};
+
+/// Why `value`, just returned by a provider for `kind`/`name`, cannot be
+/// recorded on this host: the entry checks of its kind, then the host-wide
+/// checks (subnets, gateways, duplicate addresses and ports however spelled)
+/// over the manifest's provides, every other provider-made record and this
+/// result, keeping the errors that involve this result; then the values pools
+/// reserved and containers hold. Empty when it is fine.
+///
+/// A provider is trusted to make things, not to know the host: without this, a
+/// provider printing a gateway or an address it already returned for another
+/// name would hand one exclusive address to two containers.
+fn host_conflicts(
+    host: &HostManifest,
+    state: &State,
+    kind: &Kind,
+    name: &str,
+    value: &Value,
+) -> Vec<Diagnostic> {
+    let detail = match berth_specs::load::provide_detail_from_json(kind, name, value) {
+        Ok(d) => d,
+        Err(diags) => return diags,
+    };
+    let key = resource_key(kind, name);
+    let mut context = host.clone();
+    for (i, (k, rec)) in state.provided.iter().enumerate() {
+        if *k == key {
+            continue;
+        }
+        // A record that no longer validates serves nothing (the solver skips
+        // it), so it cannot conflict either.
+        if let Ok(d) =
+            berth_specs::load::provide_detail_from_json(&rec.kind, &rec.name, &rec.provided)
+        {
+            context.provides.push(Provide {
+                kind: rec.kind.clone(),
+                name: NamePattern::Exact(rec.name.clone()),
+                detail: d,
+                allow: None,
+                span: Span {
+                    offset: usize::MAX - 1 - i,
+                    ..UNDER_TEST
+                },
+            });
+        }
+    }
+    context.provides.push(Provide {
+        kind: kind.clone(),
+        name: NamePattern::Exact(name.to_string()),
+        detail: detail.clone(),
+        allow: None,
+        span: UNDER_TEST,
+    });
+    let found: Vec<Diagnostic> = berth_specs::validate::validate_host(&context)
+        .into_iter()
+        .filter(|d| {
+            d.is_error()
+                && (d.span == Some(UNDER_TEST) || d.related.iter().any(|(s, _)| *s == UNDER_TEST))
+        })
+        .collect();
+    if !found.is_empty() {
+        return found;
+    }
+    held_conflicts(host, state, kind, name, &detail)
+}
+
+/// `detail`'s address or host port against the values pools reserved and the
+/// values containers hold (a changed manifest may no longer list them, but
+/// their holders still use them). Holdings of `kind`/`name` itself are the
+/// record being replaced and do not count.
+fn held_conflicts(
+    host: &HostManifest,
+    state: &State,
+    kind: &Kind,
+    name: &str,
+    detail: &ProvideDetail,
+) -> Vec<Diagnostic> {
+    type Same<'a, T> = Box<dyn Fn(&T) -> bool + 'a>;
+    let (code, what, reserved, held): (Code, String, Same<Reservation>, Same<Value>) = match detail
+    {
+        ProvideDetail::Address {
+            source: AddressSource::Static(a),
+            ..
+        } => {
+            let a = *a;
+            let same = move |v: Option<&str>| {
+                v.and_then(|v| v.parse::<std::net::IpAddr>().ok()) == Some(a)
+            };
+            (
+                Code::HostDuplicateAddress,
+                format!("address `{a}`"),
+                Box::new(move |r| same(Some(&r.value))),
+                Box::new(move |v| same(v.get("address").and_then(Value::as_str))),
+            )
+        }
+        ProvideDetail::Port {
+            source: PortSource::Static(port),
+            protocol,
+            ..
+        } => {
+            let (port, protocol) = (*port, *protocol);
+            (
+                Code::HostDuplicatePort,
+                format!("host port {port}/{protocol}"),
+                // The reservation's protocol is its pool's; a pool the
+                // manifest no longer lists counts as the same (the safe side).
+                Box::new(move |r| {
+                    let pool_protocol = host.provides.iter().find_map(|p| match &p.detail {
+                        ProvideDetail::Port {
+                            source: PortSource::Pool { first, last },
+                            protocol,
+                            ..
+                        } if p.kind == r.kind && format!("{first}-{last}") == r.pool => {
+                            Some(*protocol)
+                        }
+                        _ => None,
+                    });
+                    r.value == port.to_string() && pool_protocol.unwrap_or(protocol) == protocol
+                }),
+                Box::new(move |v| {
+                    v.get("host_port").and_then(Value::as_u64) == Some(u64::from(port))
+                        && v.get("protocol").and_then(Value::as_str).unwrap_or("tcp")
+                            == protocol.to_string()
+                }),
+            )
+        }
+        _ => return Vec::new(),
+    };
+    let mut out = Vec::new();
+    for r in state.reservations.values() {
+        if &r.kind == kind && r.name != name && reserved(r) {
+            out.push(Diagnostic::error(
+                code,
+                format!(
+                    "{what} is reserved for {} `{}` from pool `{}`",
+                    r.kind, r.name, r.pool
+                ),
+            ));
+        }
+    }
+    for (holder, h) in &state.holdings {
+        for b in &h.bindings {
+            let own = b.source == BindingSource::Provider && b.name == name;
+            if &b.kind == kind && !own && held(&b.value) {
+                out.push(Diagnostic::error(
+                    code,
+                    format!(
+                        "{what} is held by container `{holder}` as {} `{}`",
+                        b.kind, b.name
+                    ),
+                ));
+            }
+        }
+    }
+    out
 }
 
 fn intent(step: &Step) -> ProvidedRecord {
@@ -405,20 +595,22 @@ fn step_need<'a>(specs: &[&'a NeedSpec], step: &Step) -> Option<&'a NeedDetail> 
     step.need.and_then(|i| spec.needs.get(i)).map(|n| &n.detail)
 }
 
-/// Releases `made` (reverse order) and writes `before` back, plus the records
-/// whose release failed in `pending_releases`.
+/// Releases `interrupted` (the failed step's intent, `provided: null`), then
+/// `made` (reverse order), and writes `before` back, plus the records whose
+/// release failed in `pending_releases`.
 fn rollback<P: Provisioner>(
     host: &HostManifest,
     before: &State,
     scratch: &State,
     made: &[String],
+    interrupted: Option<&ProvidedRecord>,
     locked: &mut Locked,
     prov: &mut P,
 ) -> Vec<ReleaseReport<P::Error>> {
     let mut restored = before.clone();
     let mut reports = Vec::new();
-    for key in made.iter().rev() {
-        let rec = &scratch.provided[key];
+    let records = made.iter().rev().map(|key| &scratch.provided[key]);
+    for rec in interrupted.into_iter().chain(records) {
         let container = rec.users.first().map(String::as_str).unwrap_or("");
         let result = prov.release(&record_request(host, rec, container));
         if result.is_err() {

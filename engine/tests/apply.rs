@@ -30,6 +30,8 @@ struct Fake {
     provides: usize,
     state_file: Option<std::path::PathBuf>,
     seen_states: Vec<State>,
+    /// What `provide` returns per name, instead of the default.
+    results: std::collections::BTreeMap<String, Value>,
 }
 
 impl Fake {
@@ -55,6 +57,9 @@ impl Provisioner for Fake {
         self.provides += 1;
         if self.fail_provide_nr == Some(self.provides) {
             return Err(Refused(format!("provide {}", req.name)));
+        }
+        if let Some(v) = self.results.get(req.name) {
+            return Ok(v.clone());
         }
         Ok(match req.kind.as_str() {
             "volume" => json!({"path": format!("/mnt/{}", req.name)}),
@@ -100,7 +105,11 @@ fn load_one(name: &str, text: &str) -> Document {
 }
 
 fn host() -> HostManifest {
-    match load_one("host.yaml", HOST) {
+    host_from(HOST)
+}
+
+fn host_from(text: &str) -> HostManifest {
+    match load_one("host.yaml", text) {
         Document::Host(h) => h,
         other => panic!("{other:?}"),
     }
@@ -126,12 +135,16 @@ struct Env {
 
 impl Env {
     fn new() -> Env {
+        Env::with_host(host())
+    }
+
+    fn with_host(host: HostManifest) -> Env {
         let tmp = tempfile::tempdir().unwrap();
-        let file = StateFile::new(tmp.path().join("state"), "web-01");
+        let file = StateFile::new(tmp.path().join("state"), &host.host);
         Env {
             _tmp: tmp,
             file,
-            host: host(),
+            host,
         }
     }
 
@@ -513,5 +526,145 @@ fn state_dir_comes_from_the_manifest_then_the_environment() {
     assert_eq!(
         store::state_path(&h),
         Path::new("/var/lib/berth/web-01.json")
+    );
+}
+
+const AUDNET: &str = r#"
+berth: 1
+host: web-01
+provides:
+  - network: audnet
+    subnet6: 2001:db8:1::/64
+    gateway6: 2001:db8:1::1
+  - ipv6: fixed
+    address: 2001:db8:1::7
+    network: audnet
+  - ipv6: "p-*"
+    pool: 2001:db8:1::100/120
+    network: audnet
+  - port: web
+    host_port: 8080
+providers:
+  - ipv6: "out-*"
+    run: [./addr]
+  - port: "pp-*"
+    run: [./port]
+"#;
+
+/// Applies `app` needing `need` where the fake provider returns `result`; the
+/// apply must fail with a rejection carrying `code`, release what it made, and
+/// leave the state as it was.
+fn assert_provider_result_refused(env: &Env, need: &str, result: Value, code: &str) {
+    let before = std::fs::read(env.file.path()).ok();
+    let (kind, rest) = need.split_once(": ").unwrap();
+    let name = rest.lines().next().unwrap();
+    let app = spec("app", &format!("  - {kind}: {rest}\n"));
+    let mut fake = Fake::default();
+    fake.results.insert(name.to_string(), result);
+    let err = env.apply(&[&app], &mut fake).unwrap_err();
+    let ApplyError::Provider {
+        failed,
+        rolled_back,
+    } = err
+    else {
+        panic!("{err:?}")
+    };
+    let StepCause::Rejected(diags) = &failed.cause else {
+        panic!("{:?}", failed.cause)
+    };
+    assert!(
+        diags.iter().any(|d| d.code.as_str() == code),
+        "{code} not in {diags:?}"
+    );
+    assert_eq!(rolled_back.len(), 1, "the made resource is released");
+    assert_eq!(rolled_back[0].name, name);
+    assert_eq!(
+        std::fs::read(env.file.path()).ok(),
+        before,
+        "state not restored"
+    );
+}
+
+#[test]
+fn a_provider_address_outside_its_network_subnet_is_refused() {
+    let env = Env::with_host(host_from(AUDNET));
+    assert_provider_result_refused(
+        &env,
+        "ipv6: out-1",
+        json!({"address": "2001:db8:ffff::5", "network": "audnet"}),
+        "berth::host::address-outside-subnet",
+    );
+}
+
+#[test]
+fn a_provider_address_equal_to_the_gateway_or_a_static_is_refused() {
+    let env = Env::with_host(host_from(AUDNET));
+    assert_provider_result_refused(
+        &env,
+        "ipv6: out-1",
+        json!({"address": "2001:db8:1:0::1", "network": "audnet"}),
+        "berth::host::duplicate-address",
+    );
+    assert_provider_result_refused(
+        &env,
+        "ipv6: out-1",
+        json!({"address": "2001:db8:1::0:7", "network": "audnet"}),
+        "berth::host::duplicate-address",
+    );
+}
+
+#[test]
+fn a_provider_address_already_provided_for_another_name_is_refused() {
+    let env = Env::with_host(host_from(AUDNET));
+    let c1 = spec("c1", "  - ipv6: out-1\n");
+    let mut fake = Fake::default();
+    fake.results.insert(
+        "out-1".into(),
+        json!({"address": "2001:db8:1::5", "network": "audnet"}),
+    );
+    env.apply(&[&c1], &mut fake).unwrap();
+    // The same address, spelled differently, for another name.
+    assert_provider_result_refused(
+        &env,
+        "ipv6: out-2",
+        json!({"address": "2001:db8:1:0:0::5", "network": "audnet"}),
+        "berth::host::duplicate-address",
+    );
+    assert_eq!(env.state().provided.len(), 1);
+}
+
+#[test]
+fn a_provider_address_reserved_by_a_pool_is_refused() {
+    let env = Env::with_host(host_from(AUDNET));
+    let c1 = spec("c1", "  - ipv6: p-1\n");
+    env.apply(&[&c1], &mut Fake::default()).unwrap();
+    let reserved = env.state().reservations["ipv6/p-1"].value.clone();
+    assert_provider_result_refused(
+        &env,
+        "ipv6: out-1",
+        json!({"address": reserved, "network": "audnet"}),
+        "berth::host::duplicate-address",
+    );
+}
+
+#[test]
+fn a_provider_host_port_already_provided_is_refused() {
+    let env = Env::with_host(host_from(AUDNET));
+    assert_provider_result_refused(
+        &env,
+        "port: pp-1\n    container_port: 80",
+        json!({"host_port": 8080}),
+        "berth::host::duplicate-port",
+    );
+}
+
+#[test]
+fn an_invalid_provider_result_is_refused_and_released() {
+    let env = Env::with_host(host_from(AUDNET));
+    assert_provider_result_refused(
+        &env,
+        "ipv6: out-1",
+        json!({"address": "not-an-address", "network": "audnet"}),
+        "berth::host::bad-address",
     );
 }

@@ -344,6 +344,24 @@ fn report_failure(
             e.stderr_tail.clone(),
             e.stdout_excerpt().map(str::to_string),
         ),
+        StepCause::Rejected(diags) => {
+            let reasons: Vec<String> = diags
+                .iter()
+                .map(|d| format!("{}: {}", d.code.as_str(), d.message))
+                .collect();
+            (
+                format!(
+                    "provider `{}` made {} `{}`, but its result is refused on this host: {}",
+                    failed.provider.first().map(String::as_str).unwrap_or(""),
+                    failed.kind,
+                    failed.name,
+                    reasons.join("; ")
+                ),
+                diags.iter().find_map(|d| d.help.clone()),
+                String::new(),
+                None,
+            )
+        }
         StepCause::Unusable(plan) => {
             let reasons: Vec<String> = plan
                 .containers
