@@ -300,14 +300,16 @@ fn a_provider_failing_second_rolls_back_the_first_and_leaves_the_state() {
     assert_eq!(code(&o), 3, "{}", stderr(&o));
     assert!(o.stdout.is_empty());
     let log = fx.log();
-    assert_eq!(log.len(), 3, "{log:?}");
+    assert_eq!(log.len(), 4, "{log:?}");
     let name = |l: &str| l.split(' ').nth(2).unwrap().to_string();
     let (first, second) = (name(&log[0]), name(&log[1]));
+    // The failed provide is released too (it may have made something).
     assert_eq!(
         log,
         [
             format!("provide volume {first} app"),
             format!("provide volume {second} app"),
+            format!("release volume {second} app"),
             format!("release volume {first} app"),
         ]
     );
@@ -894,7 +896,9 @@ fn provider_failures_as_json() {
         .as_str()
         .unwrap()
         .contains("permission denied"));
-    assert_eq!(v["rolled_back"], serde_json::json!([]));
+    assert_eq!(v["rolled_back"][0]["name"], "nfs-a");
+    assert_eq!(v["rolled_back"][0]["ok"], true);
+    assert_eq!(v["rolled_back"].as_array().unwrap().len(), 1);
 }
 
 /// berth's peak RSS while a provider floods stdout stays far below the 50 MB
@@ -1155,4 +1159,48 @@ fn a_provider_result_outside_the_subnet_or_duplicated_or_a_gateway_is_refused() 
     assert!(err.contains("berth::host::duplicate-address"), "{err}");
     assert!(err.contains("released ipv6 `out-2`"), "{err}");
     assert_eq!(std::fs::read(fx.state_path()).unwrap(), before);
+}
+
+#[test]
+fn a_provide_that_times_out_or_prints_garbage_is_released_with_provided_null() {
+    for (what, provide) in [
+        ("timeout", "sleep 5"),
+        ("garbage", "echo 'made it, all good'"),
+        (
+            "invalid entry",
+            "echo '{\"address\": \"nope\", \"network\": \"audnet\"}'",
+        ),
+    ] {
+        let fx = audnet_fx();
+        script(
+            &fx.dir,
+            "addr",
+            &format!(
+                "case $BERTH_OP in\n  provide) touch \"made/$BERTH_NAME\"; {provide} ;;\n  release) rm -f \"made/$BERTH_NAME\" ;;\nesac"
+            ),
+        );
+        let host = std::fs::read_to_string(&fx.host).unwrap();
+        fx.dir.write(
+            "host.yaml",
+            &host.replace("run: [./addr]", "run: [./addr]\n    timeout: 1s"),
+        );
+        let c1 = fx.spec("c1", &["ipv6: out-1"]);
+        let o = fx.apply(&[&c1]);
+        assert_eq!(code(&o), 3, "{what}: {}", stderr(&o));
+        assert!(
+            !fx.dir.path().join("made/out-1").exists(),
+            "{what}: the failed provide was not released"
+        );
+        assert_eq!(fx.log(), ["provide out-1", "release out-1"], "{what}");
+        let stdin = std::fs::read_to_string(fx.dir.path().join("stdin.log")).unwrap();
+        let release: serde_json::Value =
+            serde_json::from_str(stdin.lines().nth(1).unwrap()).unwrap();
+        assert_eq!(release["provided"], serde_json::Value::Null, "{what}");
+        assert!(
+            stderr(&o).contains("released ipv6 `out-1`"),
+            "{what}: {}",
+            stderr(&o)
+        );
+        assert!(!fx.state_path().exists() || fx.state().pending_releases.is_empty());
+    }
 }

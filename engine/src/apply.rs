@@ -8,7 +8,8 @@
 //!
 //! What must stay true:
 //! - **All or nothing.** If any step fails, what this apply provided is released
-//!   in reverse order and the state file is written back exactly as it was
+//!   in reverse order (the failed provide first, with `provided: null`: it may
+//!   have made part of its resource) and the state file is written back exactly as it was
 //!   (plus, only if a rollback release itself failed, that resource in
 //!   `pending_releases`, never forgotten).
 //! - **Crash safety.** Before each provider step, the resource is written to
@@ -348,7 +349,7 @@ pub fn apply<P: Provisioner>(
             // that is not an entry) may still have made something before it
             // failed; providers are idempotent, so it is released with
             // `provided: null`, exactly as after a crash.
-            Err(e) => (StepCause::Provider(e), None::<ProvidedRecord>),
+            Err(e) => (StepCause::Provider(e), Some(intent(step))),
         };
         let rolled_back = rollback(
             host,

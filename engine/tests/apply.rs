@@ -32,6 +32,8 @@ struct Fake {
     seen_states: Vec<State>,
     /// What `provide` returns per name, instead of the default.
     results: std::collections::BTreeMap<String, Value>,
+    /// `name` and `provided` of each release request.
+    released: Vec<(String, Option<Value>)>,
 }
 
 impl Fake {
@@ -67,6 +69,8 @@ impl Provisioner for Fake {
         })
     }
     fn release(&mut self, req: &ProviderRequest<'_>) -> Result<(), Refused> {
+        self.released
+            .push((req.name.to_string(), req.provided.cloned()));
         self.entry("release", req)
     }
     fn check(&mut self, req: &ProviderRequest<'_>) -> Result<bool, Refused> {
@@ -245,15 +249,26 @@ fn a_failing_second_step_releases_the_first_and_restores_the_state() {
         ..Fake::default()
     };
     let err = env.apply(&[&app], &mut fake).unwrap_err();
-    assert_eq!(fake.log.len(), 3, "{:?}", fake.log);
+    assert_eq!(fake.log.len(), 4, "{:?}", fake.log);
     let (first, second) = (logged_name(&fake.log[0]), logged_name(&fake.log[1]));
+    // The failed provide may have made something: released first, with
+    // `provided: null`, then what the first step made.
     assert_eq!(
         fake.log,
         [
             format!("provide volume/{first} app"),
             format!("provide volume/{second} app"),
+            format!("release volume/{second} app"),
             format!("release volume/{first} app")
         ]
+    );
+    assert_eq!(fake.released[0], (second.clone(), Some(Value::Null)));
+    assert_eq!(
+        fake.released[1],
+        (
+            first.clone(),
+            Some(json!({"path": format!("/mnt/{first}")}))
+        )
     );
     let ApplyError::Provider {
         failed,
@@ -269,9 +284,12 @@ fn a_failing_second_step_releases_the_first_and_restores_the_state() {
     assert!(
         matches!(&failed.cause, StepCause::Provider(Refused(k)) if *k == format!("provide {second}"))
     );
-    assert_eq!(rolled_back.len(), 1);
-    assert_eq!(rolled_back[0].name, first);
-    assert!(rolled_back[0].result.is_ok());
+    assert_eq!(rolled_back.len(), 2);
+    assert_eq!(
+        (rolled_back[0].name.as_str(), rolled_back[1].name.as_str()),
+        (second.as_str(), first.as_str())
+    );
+    assert!(rolled_back.iter().all(|r| r.result.is_ok()));
     assert_eq!(env.bytes(), before, "state not restored byte for byte");
 }
 
@@ -288,21 +306,35 @@ fn a_failed_rollback_release_is_kept_pending_and_retried_by_release() {
         ..Fake::default()
     };
     let err = env.apply(&[&app], &mut fake).unwrap_err();
-    let first = logged_name(&fake.log[0]);
+    let (first, second) = (logged_name(&fake.log[0]), logged_name(&fake.log[1]));
     let ApplyError::Provider { rolled_back, .. } = err else {
         panic!()
     };
-    assert!(rolled_back[0].result.is_err());
+    assert!(rolled_back.iter().all(|r| r.result.is_err()));
     let state = env.state();
     assert!(state.holdings.is_empty() && state.provided.is_empty());
-    assert_eq!(state.pending_releases.len(), 1);
-    assert_eq!(state.pending_releases[0].name, first);
+    let pending: Vec<(&str, &Value)> = state
+        .pending_releases
+        .iter()
+        .map(|p| (p.name.as_str(), &p.provided))
+        .collect();
+    let made = json!({"path": format!("/mnt/{first}")});
+    assert_eq!(
+        pending,
+        [(second.as_str(), &Value::Null), (first.as_str(), &made)]
+    );
 
-    // Any later release retries it; success clears it.
+    // Any later release retries them; success clears them.
     let mut fake = Fake::default();
     let out = env.release(&["nobody"], false, &mut fake);
     assert_eq!(out.not_held, ["nobody"]);
-    assert_eq!(fake.log, [format!("release volume/{first} app")]);
+    assert_eq!(
+        fake.log,
+        [
+            format!("release volume/{second} app"),
+            format!("release volume/{first} app")
+        ]
+    );
     assert!(env.state().pending_releases.is_empty());
 }
 
