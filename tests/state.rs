@@ -29,6 +29,16 @@ fn copies(state_dir: &Path) -> Vec<String> {
         .collect()
 }
 
+/// stderr with miette's wrapping undone (margins dropped, whitespace
+/// collapsed), for substring checks that do not depend on the temp path.
+fn flat(o: &std::process::Output) -> String {
+    stderr(o)
+        .replace('│', " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 const CORRUPT: &str = r#"{"berth_state":1,"host":"h","holdings":"x","reservations":{},"provided":{},"pending_releases":[]}"#;
 
 #[test]
@@ -37,7 +47,7 @@ fn release_keeps_a_copy_of_a_corrupt_state_file() {
     let path = dir.write("state/h.json", CORRUPT);
     let o = run(dir.berth().args(["release", "-H", "host.yaml", "c"]));
     assert_eq!(code(&o), 1, "{}", stderr(&o));
-    let err = stderr(&o);
+    let err = flat(&o);
     assert!(err.contains("berth::state::corrupt"), "{err}");
     assert!(err.contains("a copy was kept"), "{err}");
     assert_eq!(std::fs::read_to_string(&path).unwrap(), CORRUPT);
@@ -52,4 +62,56 @@ fn release_keeps_a_copy_of_a_corrupt_state_file() {
     let o = run(dir.berth().args(["release", "-H", "host.yaml", "c"]));
     assert_eq!(code(&o), 1);
     assert_eq!(copies(&dir.path().join("state")), kept);
+}
+
+/// A host with an IPv6 pool, and container `c` needing an address from it.
+fn pool_fixture() -> Dir {
+    let dir = Dir::new();
+    dir.write(
+        "host.yaml",
+        "berth: 1\nhost: h\nprovides:\n  - network: n\n    subnet6: 2001:db8::/64\n    gateway6: 2001:db8::1\n  - ipv6: \"*\"\n    pool: 2001:db8::100/120\n    network: n\n",
+    );
+    dir.write(
+        "c/berth.yaml",
+        "berth: 1\ncontainer: c\nneeds:\n  - ipv6: c\n",
+    );
+    dir
+}
+
+#[test]
+fn a_state_file_that_parses_but_means_nothing_is_corrupt() {
+    let dir = pool_fixture();
+    let apply = run(dir
+        .berth()
+        .args(["apply", "-H", "host.yaml", "c/berth.yaml"]));
+    assert_eq!(code(&apply), 0, "{}", stderr(&apply));
+    let path = dir.path().join("state/h.json");
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    v["reservations"]["ipv6/c"]["value"] = serde_json::json!("garbage");
+    let edited = serde_json::to_vec_pretty(&v).unwrap();
+    std::fs::write(&path, &edited).unwrap();
+    let want = "`reservations.ipv6/c.value` is `garbage`, not an IPv6 address";
+    for cmd in ["plan", "status"] {
+        let mut c = dir.berth();
+        c.args([cmd, "-H", "host.yaml"]);
+        if cmd == "plan" {
+            c.arg("c/berth.yaml");
+        }
+        let o = run(&mut c);
+        assert_eq!(code(&o), 1, "{cmd}");
+        let err = flat(&o);
+        assert!(err.contains("berth::state::corrupt"), "{cmd}: {err}");
+        assert!(!err.contains("need::unmet"), "{cmd}: {err}");
+        assert!(err.contains(want), "{cmd}: {err}");
+    }
+    assert!(copies(&dir.path().join("state")).is_empty());
+    let o = run(dir.berth().args(["release", "-H", "host.yaml", "c"]));
+    assert_eq!(code(&o), 1);
+    let err = flat(&o);
+    assert!(
+        err.contains(want) && err.contains("a copy was kept"),
+        "{err}"
+    );
+    assert_eq!(copies(&dir.path().join("state")).len(), 1);
+    assert_eq!(std::fs::read(&path).unwrap(), edited);
 }

@@ -11,20 +11,28 @@
 //! - a state file that does not parse is never overwritten: loading under the
 //!   lock fails with [`StoreError::Corrupt`] naming the file, after keeping a
 //!   copy (`<file>.corrupt-<unix seconds>`);
+//! - a file that parses but means nothing berth could have written (a value
+//!   that is not an address or port of its kind, a holding under a name that
+//!   is not a container name, control characters, a reservation its holder
+//!   does not hold, one exclusive value held twice) is corrupt too: the solver
+//!   and `release` trust the state, so nonsense must stop at the door, with
+//!   the key that is wrong. The checks are one pass over the file;
 //! - [`load_readonly`] (for `plan` and `status`) takes no lock and creates
 //!   nothing: a reader sees the old or the new file thanks to the rename.
 //!
 //! The lock file is never deleted: removing it while another process waits on
 //! it would let a third process lock a new inode and run concurrently.
 
+use std::collections::HashMap;
 use std::fs::{DirBuilder, File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use berth_specs::HostManifest;
+use berth_specs::{valid_container_name, HostManifest, Kind};
+use serde_json::Value;
 
-use crate::state::{State, STATE_VERSION};
+use crate::state::{resource_key, BindingSource, State, STATE_VERSION};
 
 /// The state folder used when neither the manifest nor the environment says.
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/berth";
@@ -195,6 +203,9 @@ impl StateFile {
             }
             None => return Ok(Err("`berth_state` (the format version) is missing".into())),
         }
+        if let Err(reason) = check_strings(&value) {
+            return Ok(Err(reason));
+        }
         let state: State = match serde_json::from_value(value) {
             Ok(s) => s,
             Err(e) => return Ok(Err(e.to_string())),
@@ -206,7 +217,7 @@ impl StateFile {
                 expected: self.host.clone(),
             });
         }
-        Ok(Ok(state))
+        Ok(check_meaning(&state).map(|()| state))
     }
 
     /// See [`load_readonly`].
@@ -385,4 +396,265 @@ impl Locked {
         self.state = state.clone();
         Ok(())
     }
+}
+
+/// One step of a path into the state file, for messages.
+enum Seg<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+/// A key or value as it appears in a message: escaped, and named by its start
+/// and length when long (a hand-edited key can be megabytes).
+fn tick(s: &str) -> String {
+    const SHOWN: usize = 64;
+    match s.char_indices().nth(SHOWN) {
+        None => format!("`{}`", s.escape_debug()),
+        Some((cut, _)) => format!("`{}…` ({} bytes)", s[..cut].escape_debug(), s.len()),
+    }
+}
+
+fn has_control(s: &str) -> Option<char> {
+    // Fast path: printable ASCII holds no control character.
+    if s.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return None;
+    }
+    s.chars().find(|c| c.is_control())
+}
+
+/// The first string (key or value) holding a control character, with its
+/// path reversed (innermost first, so that the walk allocates only on a find).
+fn find_control(v: &Value) -> Option<(Vec<Seg<'_>>, char)> {
+    match v {
+        Value::String(s) => has_control(s).map(|c| (Vec::new(), c)),
+        Value::Array(a) => a.iter().enumerate().find_map(|(i, x)| {
+            find_control(x).map(|(mut p, c)| {
+                p.push(Seg::Index(i));
+                (p, c)
+            })
+        }),
+        Value::Object(m) => m.iter().find_map(|(k, x)| {
+            if let Some(c) = has_control(k) {
+                return Some((vec![Seg::Key(k)], c));
+            }
+            find_control(x).map(|(mut p, c)| {
+                p.push(Seg::Key(k));
+                (p, c)
+            })
+        }),
+        _ => None,
+    }
+}
+
+/// No key or string anywhere holds a control character: berth never writes
+/// one (the loaders refuse them), and they would reach terminals, provider
+/// environments and emitted configurations.
+fn check_strings(v: &Value) -> Result<(), String> {
+    let Some((rev, c)) = find_control(v) else {
+        return Ok(());
+    };
+    let mut path = String::new();
+    for seg in rev.iter().rev() {
+        match seg {
+            Seg::Key(k) if path.is_empty() => path.push_str(&k.escape_debug().to_string()),
+            Seg::Key(k) => {
+                path.push('.');
+                path.push_str(&k.escape_debug().to_string());
+            }
+            Seg::Index(i) => path.push_str(&format!("[{i}]")),
+        }
+    }
+    Err(format!(
+        "{} holds the control character {c:?}; berth never writes one",
+        tick(&path)
+    ))
+}
+
+/// The address or port a pool value stands for, parsed for its kind: the same
+/// number whatever its spelling, so that values can be compared.
+fn scalar(kind: &Kind, s: &str) -> Result<u128, &'static str> {
+    match kind {
+        Kind::Ipv6 => s
+            .parse::<std::net::Ipv6Addr>()
+            .map(u128::from)
+            .map_err(|_| "an IPv6 address"),
+        Kind::Ipv4 => s
+            .parse::<std::net::Ipv4Addr>()
+            .map(|a| u128::from(u32::from(a)))
+            .map_err(|_| "an IPv4 address"),
+        Kind::Port => match s.parse::<u16>() {
+            Ok(p) if p != 0 => Ok(u128::from(p)),
+            _ => Err("a port (1-65535)"),
+        },
+        _ => Err("a pool value (pools hand out addresses and ports only)"),
+    }
+}
+
+/// The scalar of a binding's value (`address` or `host_port`), checked
+/// against its kind; `None` when the value has none and need not have one.
+fn binding_scalar(
+    b: &crate::state::HeldBinding,
+    at: &dyn Fn() -> String,
+) -> Result<Option<u128>, String> {
+    let field = match b.kind {
+        Kind::Ipv6 | Kind::Ipv4 => "address",
+        Kind::Port => "host_port",
+        _ => return Ok(None),
+    };
+    let owned: String;
+    let text: &str = match b.value.get(field) {
+        None if b.source == BindingSource::Pool => {
+            return Err(format!(
+                "{} comes from a pool but has no `{field}`",
+                tick(&at())
+            ))
+        }
+        None => return Ok(None),
+        Some(Value::String(s)) if field == "address" => s,
+        Some(other) => {
+            owned = other.to_string();
+            &owned
+        }
+    };
+    scalar(&b.kind, text).map(Some).map_err(|want| {
+        format!(
+            "{} is {}, not {want}",
+            tick(&format!("{}.value.{field}", at())),
+            tick(text)
+        )
+    })
+}
+
+/// What serde cannot check: every value means something berth could have
+/// written. One pass over the holdings, one over the reservations, one over
+/// the provider records, with hash lookups: O(size of the state).
+fn check_meaning(state: &State) -> Result<(), String> {
+    let name_rule = "a container name is `[a-z0-9][a-z0-9_.-]{0,62}`";
+    // `what` names the field, built only for a message.
+    let container = |what: &dyn Fn() -> String, c: &str| -> Result<(), String> {
+        if valid_container_name(c) {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} {} is not a container name ({name_rule})",
+                what(),
+                tick(c)
+            ))
+        }
+    };
+    // (holder, kind/name) -> the pool value it holds.
+    let mut pool_held: HashMap<(&str, &Kind, &str), u128> = HashMap::new();
+    // An exclusive value -> its holder. Pool values are one number per kind
+    // (pools skip every value of their kind, whatever the network or
+    // protocol); a static exclusive provide is its entry and value.
+    let mut exclusive: HashMap<String, &str> = HashMap::new();
+    for (c, h) in &state.holdings {
+        container(&|| "holdings key".to_string(), c)?;
+        for (i, b) in h.bindings.iter().enumerate() {
+            // Built only for a message: ten thousand holdings load often.
+            let at = || format!("holdings.{c}.bindings[{i}]");
+            let value = binding_scalar(b, &at)?;
+            if b.source == BindingSource::Pool {
+                if let Some(v) = value {
+                    pool_held.insert((c.as_str(), &b.kind, b.name.as_str()), v);
+                }
+            }
+            if !b.exclusive {
+                continue;
+            }
+            let key = match (b.source, value) {
+                (BindingSource::Pool, Some(v)) => format!("{} {v}", b.kind),
+                _ => format!("{} {} {}", b.kind, b.provide, b.value),
+            };
+            match exclusive.insert(key, c) {
+                Some(other) if other != c => {
+                    return Err(format!(
+                        "{} holds the exclusive {} `{}` ({}) that `{other}` holds too",
+                        tick(&at()),
+                        b.kind,
+                        b.name.escape_debug(),
+                        b.value
+                    ))
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut values: HashMap<(&str, u128), &str> = HashMap::new();
+    for (k, r) in &state.reservations {
+        let at = || format!("reservations.{k}");
+        let keyed = k
+            .strip_prefix(r.kind.as_str())
+            .and_then(|rest| rest.strip_prefix('/'));
+        if keyed != Some(r.name.as_str()) {
+            return Err(format!(
+                "{} does not match its kind and name ({})",
+                tick(&at()),
+                tick(&resource_key(&r.kind, &r.name))
+            ));
+        }
+        let v = scalar(&r.kind, &r.value).map_err(|want| {
+            format!(
+                "{} is {}, not {want}",
+                tick(&format!("{}.value", at())),
+                tick(&r.value)
+            )
+        })?;
+        let pool_ok = match r.kind {
+            Kind::Ipv6 => matches!(r.pool.parse::<ipnet::IpNet>(), Ok(ipnet::IpNet::V6(_))),
+            Kind::Ipv4 => matches!(r.pool.parse::<ipnet::IpNet>(), Ok(ipnet::IpNet::V4(_))),
+            _ => r
+                .pool
+                .split_once('-')
+                .is_some_and(|(a, b)| scalar(&r.kind, a).is_ok() && scalar(&r.kind, b).is_ok()),
+        };
+        if !pool_ok {
+            return Err(format!(
+                "{} is {}, not a {} pool",
+                tick(&format!("{}.pool", at())),
+                tick(&r.pool),
+                r.kind
+            ));
+        }
+        if let Some(other) = values.insert((r.kind.as_str(), v), k) {
+            return Err(format!(
+                "{} and {} both reserve {}",
+                tick(&format!("reservations.{other}")),
+                tick(&at()),
+                tick(&r.value)
+            ));
+        }
+        if let Some(l) = &r.last_holder {
+            container(&|| tick(&format!("{}.last_holder", at())), l)?;
+        }
+        if let Some(h) = &r.holder {
+            container(&|| tick(&format!("{}.holder", at())), h)?;
+            if pool_held.get(&(h.as_str(), &r.kind, r.name.as_str())) != Some(&v) {
+                return Err(format!(
+                    "{} names `{h}`, which does not hold {} (no pool binding of it in `holdings.{h}`)",
+                    tick(&format!("{}.holder", at())),
+                    tick(&r.value)
+                ));
+            }
+        }
+    }
+    for (k, p) in &state.provided {
+        let expected = resource_key(&p.kind, &p.name);
+        if *k != expected {
+            return Err(format!(
+                "{} does not match its kind and name ({})",
+                tick(&format!("provided.{k}")),
+                tick(&expected)
+            ));
+        }
+        for u in &p.users {
+            container(&|| tick(&format!("provided.{k}.users")), u)?;
+        }
+    }
+    for (i, p) in state.pending_releases.iter().enumerate() {
+        for u in &p.users {
+            container(&|| tick(&format!("pending_releases[{i}].users")), u)?;
+        }
+    }
+    Ok(())
 }

@@ -4,12 +4,27 @@
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
-use berth_engine::state::{Reservation, State};
+use berth_engine::state::{BindingSource, ContainerHolding, HeldBinding, Reservation, State};
 use berth_engine::store::{StateFile, StoreError};
 use berth_specs::Kind;
+use serde_json::{json, Value};
 
 fn sample() -> State {
     let mut s = State::new("web-01");
+    s.holdings.insert(
+        "app".into(),
+        ContainerHolding {
+            spec_digest: "fnv1a64:0".into(),
+            bindings: vec![HeldBinding {
+                kind: Kind::Ipv6,
+                name: "app".into(),
+                source: BindingSource::Pool,
+                provide: "*".into(),
+                exclusive: true,
+                value: json!({"address": "2001:db8::100", "network": "net"}),
+            }],
+        },
+    );
     s.reservations.insert(
         "ipv6/app".into(),
         Reservation {
@@ -177,4 +192,194 @@ fn docs_state_example_parses() {
     assert_eq!(s.reservations["ipv6/app"].value, "2001:db8:0:1::101");
     assert_eq!(s.provided["volume/nfs-media"].users, ["app"]);
     assert_eq!(s.holdings["app"].bindings.len(), 2);
+}
+
+/// Writes `sample()` edited by `edit` and returns what both loads say; the
+/// locked load must have kept a copy.
+fn refused(edit: impl Fn(&mut Value)) -> String {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = StateFile::new(tmp.path(), "web-01");
+    let mut v = serde_json::to_value(sample()).unwrap();
+    edit(&mut v);
+    let bytes = serde_json::to_vec_pretty(&v).unwrap();
+    std::fs::write(file.path(), &bytes).unwrap();
+    let e = file.load_readonly().unwrap_err();
+    let StoreError::Corrupt {
+        reason, copy: None, ..
+    } = &e
+    else {
+        panic!("{e}")
+    };
+    let reason = reason.clone();
+    let e = file.lock().unwrap_err();
+    let StoreError::Corrupt {
+        copy: Some(copy), ..
+    } = &e
+    else {
+        panic!("{e}")
+    };
+    assert_eq!(std::fs::read(copy).unwrap(), bytes);
+    assert_eq!(std::fs::read(file.path()).unwrap(), bytes);
+    reason
+}
+
+#[test]
+fn the_sample_is_meaningful() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = StateFile::new(tmp.path(), "web-01");
+    std::fs::write(file.path(), serde_json::to_vec(&sample()).unwrap()).unwrap();
+    assert_eq!(file.lock().unwrap().state(), &sample());
+}
+
+#[test]
+fn a_reservation_value_that_is_not_an_address_is_corrupt() {
+    let r = refused(|v| v["reservations"]["ipv6/app"]["value"] = json!("garbage"));
+    assert_eq!(
+        r,
+        "`reservations.ipv6/app.value` is `garbage`, not an IPv6 address"
+    );
+}
+
+#[test]
+fn an_ipv6_value_in_an_ipv4_reservation_is_corrupt() {
+    let r = refused(|v| {
+        v["reservations"]["ipv6/app"]["kind"] = json!("ipv4");
+        let r = v["reservations"]["ipv6/app"].take();
+        v["reservations"] = json!({ "ipv4/app": r });
+    });
+    assert_eq!(
+        r,
+        "`reservations.ipv4/app.value` is `2001:db8::100`, not an IPv4 address"
+    );
+}
+
+#[test]
+fn a_port_reservation_out_of_range_is_corrupt() {
+    let r = refused(|v| {
+        v["holdings"] = json!({});
+        v["reservations"] = json!({"port/web": {"kind": "port", "name": "web",
+            "pool": "8000-8999", "value": "70000", "holder": null}});
+    });
+    assert_eq!(
+        r,
+        "`reservations.port/web.value` is `70000`, not a port (1-65535)"
+    );
+}
+
+#[test]
+fn a_holding_value_that_is_not_an_address_of_its_kind_is_corrupt() {
+    let r = refused(|v| v["holdings"]["app"]["bindings"][0]["value"]["address"] = json!("garbage"));
+    assert_eq!(
+        r,
+        "`holdings.app.bindings[0].value.address` is `garbage`, not an IPv6 address"
+    );
+    let r = refused(|v| {
+        v["holdings"]["app"]["bindings"][0]["kind"] = json!("ipv4");
+    });
+    assert_eq!(
+        r,
+        "`holdings.app.bindings[0].value.address` is `2001:db8::100`, not an IPv4 address"
+    );
+}
+
+#[test]
+fn a_holding_key_that_is_not_a_container_name_is_corrupt() {
+    let r = refused(|v| {
+        let h = v["holdings"]["app"].take();
+        v["holdings"] = json!({ "../../x": h });
+    });
+    assert_eq!(
+        r,
+        "holdings key `../../x` is not a container name (a container name is `[a-z0-9][a-z0-9_.-]{0,62}`)"
+    );
+}
+
+#[test]
+fn control_characters_anywhere_are_corrupt() {
+    let r = refused(|v| v["holdings"]["app"]["spec_digest"] = json!("fnv\u{1b}[2J"));
+    assert_eq!(
+        r,
+        "`holdings.app.spec_digest` holds the control character '\\u{1b}'; berth never writes one"
+    );
+    let r = refused(|v| {
+        v["pending_releases"] = json!([{"kind": "volume", "name": "v",
+        "run": ["/bin/p", "a\nb"], "provided": null, "users": []}])
+    });
+    assert_eq!(
+        r,
+        "`pending_releases[0].run[1]` holds the control character '\\n'; berth never writes one"
+    );
+}
+
+#[test]
+fn a_reservation_its_holder_does_not_hold_is_corrupt() {
+    let r = refused(|v| v["reservations"]["ipv6/app"]["holder"] = json!("db"));
+    assert_eq!(
+        r,
+        "`reservations.ipv6/app.holder` names `db`, which does not hold `2001:db8::100` (no pool binding of it in `holdings.db`)"
+    );
+    // Held, but another address.
+    let r = refused(|v| {
+        v["holdings"]["app"]["bindings"][0]["value"]["address"] = json!("2001:db8::101")
+    });
+    assert!(r.contains("names `app`, which does not hold"), "{r}");
+}
+
+#[test]
+fn one_exclusive_value_held_by_two_containers_is_corrupt() {
+    let r = refused(|v| {
+        let h = v["holdings"]["app"].clone();
+        v["holdings"]["db"] = h;
+    });
+    assert_eq!(
+        r,
+        "`holdings.db.bindings[0]` holds the exclusive ipv6 `app` ({\"address\":\"2001:db8::100\",\"network\":\"net\"}) that `app` holds too"
+    );
+    // Shared (non-exclusive) holdings are fine.
+    let tmp = tempfile::tempdir().unwrap();
+    let file = StateFile::new(tmp.path(), "web-01");
+    let mut s = sample();
+    let shared = HeldBinding {
+        kind: Kind::Volume,
+        name: "data".into(),
+        source: BindingSource::Provides,
+        provide: "data".into(),
+        exclusive: false,
+        value: json!({"path": "/srv/data"}),
+    };
+    for c in ["app", "db"] {
+        s.holdings
+            .entry(c.into())
+            .or_default()
+            .bindings
+            .push(shared.clone());
+    }
+    std::fs::write(file.path(), serde_json::to_vec(&s).unwrap()).unwrap();
+    assert_eq!(file.load_readonly().unwrap(), s);
+}
+
+#[test]
+fn two_reservations_of_one_value_are_corrupt() {
+    let r = refused(|v| {
+        let mut r = v["reservations"]["ipv6/app"].clone();
+        r["name"] = json!("db");
+        r["holder"] = json!(null);
+        v["reservations"]["ipv6/db"] = r;
+    });
+    assert_eq!(
+        r,
+        "`reservations.ipv6/app` and `reservations.ipv6/db` both reserve `2001:db8::100`"
+    );
+}
+
+#[test]
+fn a_reservation_under_another_key_is_corrupt() {
+    let r = refused(|v| {
+        let r = v["reservations"]["ipv6/app"].take();
+        v["reservations"] = json!({ "ipv6/other": r });
+    });
+    assert_eq!(
+        r,
+        "`reservations.ipv6/other` does not match its kind and name (`ipv6/app`)"
+    );
 }
