@@ -39,7 +39,15 @@ bp_fail() {
 }
 
 # bp_usage_fail MESSAGE: a bad argv in the host manifest.
+# A release under arguments that are refused succeeds (with the complaint on
+# stderr): provide refuses the same arguments before making anything, so there
+# is nothing to release, and berth releases a failed provide (`provided: null`)
+# during its rollback; failing would leave it pending forever.
 bp_usage_fail() {
+    if [ "${bp_op:-}" = release ]; then
+        printf '%s: nothing to release: %s\n' "$bp_prog" "$1" >&2
+        exit 0
+    fi
     bp_fail "$1" "fix the provider's run: arguments in the host manifest (see docs/bundled-providers.md)"
 }
 
