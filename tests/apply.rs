@@ -1204,3 +1204,28 @@ fn a_provide_that_times_out_or_prints_garbage_is_released_with_provided_null() {
         assert!(!fx.state_path().exists() || fx.state().pending_releases.is_empty());
     }
 }
+
+#[test]
+fn an_unusable_provider_result_says_why_it_does_not_meet_the_need() {
+    let dir = Dir::new();
+    script(
+        &dir,
+        "vol",
+        r#"case $BERTH_OP in provide) echo '{"path":"/x","read_only":true}' ;; esac"#,
+    );
+    let host = dir.write(
+        "host.yaml",
+        "berth: 1\nhost: web-01\nproviders:\n  - volume: \"vol*\"\n    run: [./vol]\n",
+    );
+    let fx = Fx { dir, host };
+    let app = fx.spec("app", &["volume:vol1"]);
+    let o = fx.apply(&[&app]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("volume `vol1` of `app`"), "{err}");
+    assert!(
+        err.contains("is lent read-only and the need is read-write"),
+        "no reason given:\n{err}"
+    );
+    assert!(err.contains("released volume `vol1`"), "{err}");
+}

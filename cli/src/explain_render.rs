@@ -167,19 +167,24 @@ pub fn reason_text(cx: &Context<'_>, r: &Reason) -> String {
     }
 }
 
-/// The diagnostic for one unmet need of `spec`.
-pub fn unmet_diagnostic(u: &Unmet, spec: &NeedSpec, host: &HostManifest) -> Diagnostic {
+/// Every rejection of an unmet need of `spec`, one sentence each, in the
+/// order the solver considered the candidates.
+pub fn unmet_reasons(u: &Unmet, spec: Option<&NeedSpec>, host: &HostManifest) -> Vec<String> {
     let cx = Context {
         kind: &u.kind,
         name: &u.name,
         container: &u.container,
-        image: spec.image.as_deref(),
+        image: spec.and_then(|s| s.image.as_deref()),
         host_file: &host.source.path,
     };
-    let help: Vec<String> = u
-        .reasons
-        .iter()
-        .map(|r| format!("- {}", reason_text(&cx, r)))
+    u.reasons.iter().map(|r| reason_text(&cx, r)).collect()
+}
+
+/// The diagnostic for one unmet need of `spec`.
+pub fn unmet_diagnostic(u: &Unmet, spec: &NeedSpec, host: &HostManifest) -> Diagnostic {
+    let help: Vec<String> = unmet_reasons(u, Some(spec), host)
+        .into_iter()
+        .map(|r| format!("- {r}"))
         .collect();
     Diagnostic::error(
         Code::NeedUnmet,

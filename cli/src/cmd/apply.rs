@@ -128,7 +128,7 @@ fn apply_specs_checked(
             failed,
             rolled_back,
         }) => {
-            report_failure(&failed, &rolled_back, format);
+            report_failure(&failed, &rolled_back, format, &host, &refs);
             Ok(Err(exit::PROVIDER))
         }
         Err(ApplyError::Store(e)) => Ok(Err(report_store(&e, format))),
@@ -336,6 +336,8 @@ fn report_failure(
     failed: &FailedStep<ProviderError>,
     rolled_back: &[ReleaseReport<ProviderError>],
     format: Format,
+    host: &HostManifest,
+    specs: &[&NeedSpec],
 ) {
     let (message, hint, stderr_tail, stdout) = match &failed.cause {
         StepCause::Provider(e) => (
@@ -367,7 +369,17 @@ fn report_failure(
                 .containers
                 .iter()
                 .flat_map(|c| c.unmet.iter())
-                .map(|u| format!("{} `{}` of `{}`", u.kind, u.name, u.container))
+                .map(|u| {
+                    let spec = specs.iter().find(|s| s.container == u.container).copied();
+                    let why = crate::explain_render::unmet_reasons(u, spec, host);
+                    format!(
+                        "{} `{}` of `{}`: {}",
+                        u.kind,
+                        u.name,
+                        u.container,
+                        why.join("; ")
+                    )
+                })
                 .collect();
             (
                 format!(
@@ -375,7 +387,7 @@ fn report_failure(
                     failed.provider.first().map(String::as_str).unwrap_or(""),
                     failed.kind,
                     failed.name,
-                    reasons.join(", ")
+                    reasons.join("; ")
                 ),
                 None,
                 String::new(),
