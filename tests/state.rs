@@ -115,3 +115,38 @@ fn a_state_file_that_parses_but_means_nothing_is_corrupt() {
     assert_eq!(copies(&dir.path().join("state")).len(), 1);
     assert_eq!(std::fs::read(&path).unwrap(), edited);
 }
+
+#[test]
+fn plan_and_status_json_report_state_errors_as_diagnostics() {
+    let dir = fixture();
+    dir.write("state/h.json", CORRUPT);
+    for (cmd, key) in [("plan", "satisfied"), ("status", "ok")] {
+        let mut c = dir.berth();
+        c.args([cmd, "-H", "host.yaml", "--format", "json"]);
+        if cmd == "plan" {
+            c.arg("c/berth.yaml");
+        }
+        let o = run(&mut c);
+        assert_eq!(code(&o), 1, "{cmd}: {}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON document");
+        let obj = v.as_object().unwrap();
+        let keys: Vec<&str> = obj.keys().map(String::as_str).collect();
+        let mut want = vec![key, "diagnostics"];
+        want.sort();
+        assert_eq!(keys, want, "{cmd}: {v:#}");
+        assert_eq!(v[key], false, "{cmd}");
+        let d = &v["diagnostics"];
+        assert_eq!(d.as_array().unwrap().len(), 1, "{cmd}: {v:#}");
+        assert_eq!(d[0]["code"], "berth::state::corrupt", "{cmd}");
+        assert_eq!(d[0]["severity"], "error");
+        let file = dir.path().join("state/h.json");
+        assert_eq!(d[0]["file"], file.display().to_string());
+        assert!(
+            d[0]["message"].as_str().unwrap().contains("is corrupt"),
+            "{cmd}: {v:#}"
+        );
+        assert!(d[0]["help"].as_str().unwrap().contains("never overwrites"));
+        assert_eq!(d[0]["line"], serde_json::Value::Null);
+    }
+    assert!(copies(&dir.path().join("state")).is_empty());
+}

@@ -33,7 +33,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<u8> {
     };
     let state = match store::load_readonly(&host) {
         Ok(s) => s,
-        Err(e) => return Ok(super::apply::report_store(&e, args.format)),
+        Err(e) => return Ok(report_state(&e, &host, invalid)),
     };
     let refs: Vec<&NeedSpec> = specs.iter().collect();
     let plan = solve(&host, &state, &refs);
@@ -51,6 +51,43 @@ pub fn run(args: PlanArgs) -> anyhow::Result<u8> {
     } else {
         exit::INVALID
     })
+}
+
+/// A state file that cannot be used, reported like invalid input: for JSON,
+/// `{"<key>": false, "diagnostics": [...]}` with one diagnostic whose `file`
+/// is the state file, so that `plan` and `status` keep the one failure shape
+/// tools already parse. Human output is apply's report.
+pub(crate) fn report_state(
+    e: &store::StoreError,
+    host: &HostManifest,
+    invalid: super::apply::Invalid,
+) -> u8 {
+    if invalid.format == Format::Human {
+        return super::apply::report_store(e, Format::Human);
+    }
+    use store::StoreError as E;
+    // The same codes as `report_store` (docs/state.md).
+    let code = match e {
+        E::Corrupt { .. } => "berth::state::corrupt",
+        E::Version { .. } => "berth::state::version",
+        E::HostMismatch { .. } => "berth::state::host-mismatch",
+        E::Lock { .. } => "berth::state::lock",
+        _ => "berth::state::io",
+    };
+    let help = match e {
+        E::Corrupt { .. } => {
+            "berth never overwrites a state file it cannot read; repair it or move it away (see docs/state.md)"
+        }
+        _ => "see docs/state.md",
+    };
+    let problem = render::Problem {
+        code,
+        message: e.to_string(),
+        help: Some(help.to_string()),
+        file: Some(store::state_path(host)),
+    };
+    invalid.report(&[], &[problem]);
+    exit::INVALID
 }
 
 /// The plan for people: one block per container, then the steps.

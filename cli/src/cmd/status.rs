@@ -6,7 +6,7 @@ use berth_engine::state::{BindingSource, State};
 use berth_engine::store;
 
 use crate::args::{Format, StatusArgs};
-use crate::cmd::apply::{load_inputs, report_store, Invalid};
+use crate::cmd::apply::{load_inputs, Invalid};
 use crate::exit;
 use crate::render::{self, escape};
 
@@ -22,7 +22,7 @@ pub fn run(args: StatusArgs) -> anyhow::Result<u8> {
     let path = store::state_path(&host);
     let state = match store::load_readonly(&host) {
         Ok(s) => s,
-        Err(e) => return Ok(report_store(&e, args.format)),
+        Err(e) => return Ok(super::plan::report_state(&e, &host, invalid)),
     };
     match args.format {
         Format::Json => {
