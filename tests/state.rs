@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::util::{code, run, stderr, Dir};
+use crate::util::{code, run, stderr, stdout, Dir};
 
 /// A host `h` providing volume `data`, and container `c` needing it.
 fn fixture() -> Dir {
@@ -149,4 +149,21 @@ fn plan_and_status_json_report_state_errors_as_diagnostics() {
         assert_eq!(d[0]["line"], serde_json::Value::Null);
     }
     assert!(copies(&dir.path().join("state")).is_empty());
+}
+
+#[test]
+fn a_container_named_twice_is_released_once() {
+    let dir = fixture();
+    let apply = run(dir
+        .berth()
+        .args(["apply", "-H", "host.yaml", "c/berth.yaml"]));
+    assert_eq!(code(&apply), 0, "{}", stderr(&apply));
+    let o = run(dir.berth().args(["release", "-H", "host.yaml", "c", "c"]));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(stdout(&o), "released container `c`\n");
+    assert!(!stderr(&o).contains("holds nothing"), "{}", stderr(&o));
+    // Nothing held: one line for the name, not two.
+    let o = run(dir.berth().args(["release", "-H", "host.yaml", "c", "c"]));
+    assert_eq!(code(&o), 0);
+    assert_eq!(stderr(&o).matches("nothing held by `c`").count(), 1);
 }

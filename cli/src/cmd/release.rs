@@ -12,10 +12,18 @@ use crate::provision::CliProvisioner;
 use crate::render::escape;
 
 pub fn run(args: ReleaseArgs) -> anyhow::Result<u8> {
+    // A name given twice is released once: the second would only warn that it
+    // holds nothing, about what this very command just freed.
+    let mut seen = std::collections::HashSet::new();
+    let containers: Vec<String> = args
+        .containers
+        .iter()
+        .filter(|c| seen.insert(c.as_str()))
+        .cloned()
+        .collect();
     // Names reach the state, provider environments and the terminal: hold
     // them to the format's rule before anything is read or locked.
-    let bad: Vec<&String> = args
-        .containers
+    let bad: Vec<&String> = containers
         .iter()
         .filter(|c| !berth_specs::valid_container_name(c))
         .collect();
@@ -55,8 +63,8 @@ pub fn run(args: ReleaseArgs) -> anyhow::Result<u8> {
         },
         Err(e) => return Ok(report_store(&e, Format::Human)),
     };
-    if !apply::release_would_act(&state, &args.containers, args.purge) {
-        for c in &args.containers {
+    if !apply::release_would_act(&state, &containers, args.purge) {
+        for c in &containers {
             eprintln!(
                 "nothing held by `{c}` on host `{}`; the state is unchanged",
                 host.host
@@ -69,7 +77,7 @@ pub fn run(args: ReleaseArgs) -> anyhow::Result<u8> {
         Err(e) => return Ok(report_store(&e, Format::Human)),
     };
     let mut prov = CliProvisioner::new(&host, args.quiet);
-    let out = match apply::release(&host, &args.containers, args.purge, &mut locked, &mut prov) {
+    let out = match apply::release(&host, &containers, args.purge, &mut locked, &mut prov) {
         Ok(o) => o,
         Err(e) => return Ok(report_store(&e, Format::Human)),
     };
