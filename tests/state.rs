@@ -167,3 +167,27 @@ fn a_container_named_twice_is_released_once() {
     assert_eq!(code(&o), 0);
     assert_eq!(stderr(&o).matches("nothing held by `c`").count(), 1);
 }
+
+#[test]
+fn an_empty_state_dir_variable_counts_as_unset() {
+    let dir = Dir::new();
+    // A host name no real state folder holds: status only reads.
+    dir.write(
+        "host.yaml",
+        "berth: 1\nhost: berth-e2e-empty-state-dir\nprovides: []\n",
+    );
+    let o = run(dir.berth().env("BERTH_STATE_DIR", "").args([
+        "status",
+        "-H",
+        "host.yaml",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        v["state_file"],
+        "/var/lib/berth/berth-e2e-empty-state-dir.json"
+    );
+    assert!(!dir.path().join("berth-e2e-empty-state-dir.json").exists());
+}
