@@ -1229,3 +1229,39 @@ fn an_unusable_provider_result_says_why_it_does_not_meet_the_need() {
     );
     assert!(err.contains("released volume `vol1`"), "{err}");
 }
+
+#[test]
+fn check_and_rollback_release_send_the_need_options_like_provide() {
+    let dir = Dir::new();
+    std::fs::create_dir_all(dir.path().join("made")).unwrap();
+    script(
+        &dir,
+        "vol",
+        r#"case $BERTH_OP in
+  provide) touch "made/$BERTH_NAME"; echo '{"path":"/srv/v"}' ;;
+  release) rm -f "made/$BERTH_NAME" ;;
+  check) test -e "made/$BERTH_NAME" ;;
+esac"#,
+    );
+    let host = dir.write(
+        "host.yaml",
+        "berth: 1\nhost: web-01\nproviders:\n  - volume: \"v*\"\n    run: [./vol]\n",
+    );
+    let fx = Fx { dir, host };
+    let app = fx.dir.write(
+        "app/berth.yaml",
+        "berth: 1\ncontainer: app\nneeds:\n  - volume: v1\n    mount: /data\n    read_only: true\n",
+    );
+    assert_eq!(code(&fx.apply(&[&app])), 0);
+    assert_eq!(code(&fx.apply(&[&app])), 0);
+    assert_eq!(fx.log(), ["provide v1", "check v1"]);
+    let stdin = std::fs::read_to_string(fx.dir.path().join("stdin.log")).unwrap();
+    let reqs: Vec<serde_json::Value> = stdin
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let want = serde_json::json!({"mount": "/data", "read_only": true, "exclusive": false});
+    assert_eq!(reqs[0]["need"], want, "provide");
+    assert_eq!(reqs[1]["need"], want, "check");
+    assert_eq!(reqs[1]["provided"], serde_json::json!({"path": "/srv/v"}));
+}

@@ -214,18 +214,32 @@ fn record_timeout(host: &HostManifest, rec: &ProvidedRecord) -> Duration {
         .unwrap_or(DEFAULT_PROVIDER_TIMEOUT)
 }
 
+/// A `check` or `release` of `rec` on behalf of `container`, with that
+/// container's need of it when `specs` has one (the protocol sends the need's
+/// options whenever berth knows them; `berth release` and a need a changed
+/// spec dropped do not: `{}`).
 fn record_request<'a>(
     host: &HostManifest,
+    specs: &[&'a NeedSpec],
     rec: &'a ProvidedRecord,
     container: &'a str,
 ) -> ProviderRequest<'a> {
+    let need = specs
+        .iter()
+        .find(|s| s.container == container)
+        .and_then(|s| {
+            s.needs
+                .iter()
+                .find(|n| n.kind == rec.kind && n.name == rec.name)
+        })
+        .map(|n| &n.detail);
     ProviderRequest {
         run: &rec.run,
         timeout: record_timeout(host, rec),
         kind: &rec.kind,
         name: &rec.name,
         container,
-        need: None,
+        need,
         provided: Some(&rec.provided),
     }
 }
@@ -270,7 +284,7 @@ pub fn apply<P: Provisioner>(
             .find(|u| names.contains(u.as_str()))
             .cloned()
             .unwrap_or_default();
-        match prov.check(&record_request(host, &rec, &container)) {
+        match prov.check(&record_request(host, specs, &rec, &container)) {
             Ok(true) => {}
             Ok(false) => {
                 scratch.provided.remove(&key_of(&rec));
@@ -308,7 +322,7 @@ pub fn apply<P: Provisioner>(
             .extend(made.iter().map(|k| scratch.provided[k].clone()));
         journal.pending_releases.push(intent(step));
         if let Err(e) = locked.write(&journal) {
-            let _ = rollback(host, &before, &scratch, &made, None, locked, prov);
+            let _ = rollback((host, specs), &before, &scratch, &made, None, locked, prov);
             return Err(ApplyError::Store(e));
         }
         let need = step_need(specs, step);
@@ -352,7 +366,7 @@ pub fn apply<P: Provisioner>(
             Err(e) => (StepCause::Provider(e), Some(intent(step))),
         };
         let rolled_back = rollback(
-            host,
+            (host, specs),
             &before,
             &scratch,
             &made,
@@ -380,7 +394,7 @@ pub fn apply<P: Provisioner>(
         let again = solve(host, &scratch, specs);
         if !again.satisfied || !again.steps.is_empty() {
             let last = plan.steps.last().expect("steps ran");
-            let rolled_back = rollback(host, &before, &scratch, &made, None, locked, prov);
+            let rolled_back = rollback((host, specs), &before, &scratch, &made, None, locked, prov);
             return Err(ApplyError::Provider {
                 failed: Box::new(FailedStep {
                     op: StepOp::Provide,
@@ -401,7 +415,7 @@ pub fn apply<P: Provisioner>(
     prune_pending(&mut scratch);
     scratch.pending_releases.extend(orphans.iter().cloned());
     if let Err(e) = locked.write(&scratch) {
-        let _ = rollback(host, &before, &scratch, &made, None, locked, prov);
+        let _ = rollback((host, specs), &before, &scratch, &made, None, locked, prov);
         return Err(ApplyError::Store(e));
     }
 
@@ -600,7 +614,7 @@ fn step_need<'a>(specs: &[&'a NeedSpec], step: &Step) -> Option<&'a NeedDetail> 
 /// `made` (reverse order), and writes `before` back, plus the records whose
 /// release failed in `pending_releases`.
 fn rollback<P: Provisioner>(
-    host: &HostManifest,
+    (host, specs): (&HostManifest, &[&NeedSpec]),
     before: &State,
     scratch: &State,
     made: &[String],
@@ -613,7 +627,7 @@ fn rollback<P: Provisioner>(
     let records = made.iter().rev().map(|key| &scratch.provided[key]);
     for rec in interrupted.into_iter().chain(records) {
         let container = rec.users.first().map(String::as_str).unwrap_or("");
-        let result = prov.release(&record_request(host, rec, container));
+        let result = prov.release(&record_request(host, specs, rec, container));
         if result.is_err() {
             restored.pending_releases.push(rec.clone());
         }
@@ -743,7 +757,7 @@ fn release_pending<P: Provisioner>(
     let mut reports = Vec::new();
     for rec in records {
         let container = rec.users.first().map(String::as_str).unwrap_or("");
-        let result = prov.release(&record_request(host, rec, container));
+        let result = prov.release(&record_request(host, &[], rec, container));
         if result.is_ok() {
             if let Some(i) = state.pending_releases.iter().position(|p| p == rec) {
                 state.pending_releases.remove(i);

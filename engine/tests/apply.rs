@@ -34,10 +34,16 @@ struct Fake {
     results: std::collections::BTreeMap<String, Value>,
     /// `name` and `provided` of each release request.
     released: Vec<(String, Option<Value>)>,
+    /// `op name` and the need's options of each request that had a need.
+    needs: Vec<(String, String)>,
 }
 
 impl Fake {
     fn entry(&mut self, op: &str, req: &ProviderRequest<'_>) -> Result<(), Refused> {
+        if let Some(n) = req.need {
+            self.needs
+                .push((format!("{op} {}", req.name), format!("{n:?}")));
+        }
         let line = format!("{op} {}/{} {}", req.kind, req.name, req.container);
         self.log.push(line.clone());
         let key = format!("{op} {}", req.name);
@@ -699,4 +705,47 @@ fn an_invalid_provider_result_is_refused_and_released() {
         json!({"address": "not-an-address", "network": "audnet"}),
         "berth::host::bad-address",
     );
+}
+
+#[test]
+fn check_and_rollback_release_get_the_need_like_provide() {
+    let env = Env::new();
+    let app = spec(
+        "app",
+        &format!("{}{}", vol("nfs-a", "/a"), vol("nfs-b", "/b")),
+    );
+    let mut fake = Fake::default();
+    env.apply(&[&app], &mut fake).unwrap();
+    let provided = fake.needs.clone();
+    assert_eq!(provided.len(), 2, "{provided:?}");
+    let mut again = Fake::default();
+    env.apply(&[&app], &mut again).unwrap();
+    let as_check: Vec<(String, String)> = provided
+        .iter()
+        .map(|(op, n)| (op.replace("provide", "check"), n.clone()))
+        .collect();
+    let mut checked = again.needs.clone();
+    checked.sort();
+    let mut want = as_check;
+    want.sort();
+    assert_eq!(checked, want);
+
+    // A rollback release knows the need too.
+    let env = Env::new();
+    let mut fake = Fake {
+        fail_provide_nr: Some(2),
+        ..Fake::default()
+    };
+    env.apply(&[&app], &mut fake).unwrap_err();
+    let releases: Vec<&(String, String)> = fake
+        .needs
+        .iter()
+        .filter(|(op, _)| op.starts_with("release"))
+        .collect();
+    assert_eq!(releases.len(), 2, "{:?}", fake.needs);
+    for (op, n) in releases {
+        let name = op.split(' ').nth(1).unwrap();
+        let provide = format!("provide {name}");
+        assert!(fake.needs.contains(&(provide, n.clone())), "{op}: {n}");
+    }
 }
