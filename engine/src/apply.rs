@@ -271,43 +271,43 @@ pub fn apply<P: Provisioner>(
     // 1. Resources providers made for these containers: still there? A gone one
     //    is dropped from the scratch state, so the solver plans its step again.
     let mut gone: Vec<ProvidedRecord> = Vec::new();
-    let used: Vec<ProvidedRecord> = before
+    let used: Vec<(ProvidedRecord, String)> = before
         .provided
         .values()
-        .filter(|r| r.users.iter().any(|u| names.contains(u.as_str())))
-        .cloned()
+        .filter_map(|r| {
+            let user = r.users.iter().find(|u| names.contains(u.as_str()))?;
+            Some((r.clone(), user.clone()))
+        })
         .collect();
-    for rec in used {
-        let container = rec
-            .users
-            .iter()
-            .find(|u| names.contains(u.as_str()))
-            .cloned()
-            .unwrap_or_default();
-        match prov.check(&record_request(host, specs, &rec, &container)) {
-            Ok(true) => {}
-            Ok(false) => {
-                scratch.provided.remove(&key_of(&rec));
-                gone.push(rec);
-            }
-            Err(e) => {
-                return Err(ApplyError::Provider {
-                    failed: Box::new(FailedStep {
-                        op: StepOp::Check,
-                        kind: rec.kind.clone(),
-                        name: rec.name.clone(),
-                        container,
-                        provider: rec.run.clone(),
-                        cause: StepCause::Provider(e),
-                    }),
-                    rolled_back: Vec::new(),
-                })
+    let mut checked: BTreeSet<String> = used.iter().map(|(r, _)| key_of(r)).collect();
+    check_records(host, specs, used, &mut scratch, &mut gone, prov)?;
+
+    // 2. Solve. A record the plan reuses for a container that did not use it
+    //    yet (a shared resource another container made) is checked too, and
+    //    if it is gone, the plan is made again without it.
+    let mut plan = solve(host, &scratch, specs);
+    if plan.satisfied {
+        let mut reused: Vec<(ProvidedRecord, String)> = Vec::new();
+        for c in &plan.containers {
+            for b in &c.bindings {
+                let key = resource_key(&b.kind, &b.name);
+                if b.source != BindingSource::Provider
+                    || b.step.is_some()
+                    || !checked.insert(key.clone())
+                {
+                    continue;
+                }
+                if let Some(rec) = scratch.provided.get(&key) {
+                    reused.push((rec.clone(), c.container.clone()));
+                }
             }
         }
+        let n_gone = gone.len();
+        check_records(host, specs, reused, &mut scratch, &mut gone, prov)?;
+        if gone.len() > n_gone {
+            plan = solve(host, &scratch, specs);
+        }
     }
-
-    // 2. Solve.
-    let plan = solve(host, &scratch, specs);
     if !plan.satisfied {
         return Err(ApplyError::Unsatisfied(Box::new(plan)));
     }
@@ -428,6 +428,41 @@ pub fn apply<P: Provisioner>(
         provided: made,
         released,
     })
+}
+
+/// Runs `check` for each record on behalf of its container; a gone one leaves
+/// `scratch` for `gone`. A failing check fails the apply before anything ran.
+fn check_records<P: Provisioner>(
+    host: &HostManifest,
+    specs: &[&NeedSpec],
+    records: Vec<(ProvidedRecord, String)>,
+    scratch: &mut State,
+    gone: &mut Vec<ProvidedRecord>,
+    prov: &mut P,
+) -> Result<(), ApplyError<P::Error>> {
+    for (rec, container) in records {
+        match prov.check(&record_request(host, specs, &rec, &container)) {
+            Ok(true) => {}
+            Ok(false) => {
+                scratch.provided.remove(&key_of(&rec));
+                gone.push(rec);
+            }
+            Err(e) => {
+                return Err(ApplyError::Provider {
+                    failed: Box::new(FailedStep {
+                        op: StepOp::Check,
+                        kind: rec.kind.clone(),
+                        name: rec.name.clone(),
+                        container,
+                        provider: rec.run.clone(),
+                        cause: StepCause::Provider(e),
+                    }),
+                    rolled_back: Vec::new(),
+                })
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The span given to the entry under test in [`host_conflicts`]: no loaded
@@ -695,6 +730,35 @@ fn record(state: &mut State, plan: &Plan, specs: &[&NeedSpec]) -> Vec<ProvidedRe
                 bindings: cp.bindings.iter().map(held).collect(),
             },
         );
+    }
+    // A provider record serves every holder with one value (a binding's value
+    // is the record's, whoever holds it): when it was provided again, holders
+    // outside this apply now hold the new value too.
+    let fresh: std::collections::HashMap<String, &Value> = plan
+        .containers
+        .iter()
+        .flat_map(|c| c.bindings.iter())
+        .filter(|b| b.source == BindingSource::Provider)
+        .map(|b| (resource_key(&b.kind, &b.name), &b.value))
+        .collect();
+    let in_plan: BTreeSet<&str> = plan
+        .containers
+        .iter()
+        .map(|c| c.container.as_str())
+        .collect();
+    for (holder, h) in state.holdings.iter_mut() {
+        if in_plan.contains(holder.as_str()) {
+            continue;
+        }
+        for b in h
+            .bindings
+            .iter_mut()
+            .filter(|b| b.source == BindingSource::Provider)
+        {
+            if let Some(v) = fresh.get(&resource_key(&b.kind, &b.name)) {
+                b.value = (*v).clone();
+            }
+        }
     }
     take_orphans(
         state,

@@ -378,23 +378,61 @@ fn a_resource_check_reports_gone_is_provided_again_keeping_its_users() {
     env.apply(&[&a], &mut Fake::default()).unwrap();
     let mut fake = Fake::default();
     env.apply(&[&b], &mut fake).unwrap();
-    assert!(
-        fake.log.is_empty(),
-        "b should reuse a's resource: {:?}",
-        fake.log
+    assert_eq!(
+        fake.log,
+        ["check volume/nfs-shared b"],
+        "b reuses a's resource, checked first"
     );
     assert_eq!(env.state().provided["volume/nfs-shared"].users, ["a", "b"]);
 
-    let mut fake = Fake {
-        gone: ["nfs-shared".to_string()].into(),
-        ..Fake::default()
-    };
+    let mut fake = remade_when_checked();
     env.apply(&[&a], &mut fake).unwrap();
     assert_eq!(
         fake.log,
         ["check volume/nfs-shared a", "provide volume/nfs-shared a"]
     );
-    assert_eq!(env.state().provided["volume/nfs-shared"].users, ["a", "b"]);
+    let state = env.state();
+    assert_eq!(state.provided["volume/nfs-shared"].users, ["a", "b"]);
+    assert_eq!(
+        state.provided["volume/nfs-shared"].provided,
+        json!({"path": "/mnt/remade"})
+    );
+    // Every holder holds the new value, not only the one re-applied.
+    for holder in ["a", "b"] {
+        let v = &state.holdings[holder].bindings[0].value;
+        assert_eq!(v["path"], "/mnt/remade", "{holder}: {v}");
+    }
+}
+
+/// A provisioner for which `nfs-shared` is gone and comes back at `/mnt/remade`.
+fn remade_when_checked() -> Fake {
+    let mut fake = Fake {
+        gone: ["nfs-shared".to_string()].into(),
+        ..Fake::default()
+    };
+    fake.results
+        .insert("nfs-shared".into(), json!({"path": "/mnt/remade"}));
+    fake
+}
+
+#[test]
+fn a_first_apply_reusing_a_gone_shared_record_provides_it_again_for_all_holders() {
+    let env = Env::new();
+    let a = spec("a", &vol("nfs-shared", "/x"));
+    let b = spec("b", &vol("nfs-shared", "/y"));
+    env.apply(&[&a], &mut Fake::default()).unwrap();
+    let mut fake = remade_when_checked();
+    env.apply(&[&b], &mut fake).unwrap();
+    assert_eq!(
+        fake.log,
+        ["check volume/nfs-shared b", "provide volume/nfs-shared b"]
+    );
+    let state = env.state();
+    assert_eq!(state.provided["volume/nfs-shared"].users, ["a", "b"]);
+    for holder in ["a", "b"] {
+        let v = &state.holdings[holder].bindings[0].value;
+        assert_eq!(v["path"], "/mnt/remade", "{holder}: {v}");
+    }
 }
 
 #[test]
