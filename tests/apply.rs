@@ -1232,22 +1232,7 @@ fn an_unusable_provider_result_says_why_it_does_not_meet_the_need() {
 
 #[test]
 fn check_and_rollback_release_send_the_need_options_like_provide() {
-    let dir = Dir::new();
-    std::fs::create_dir_all(dir.path().join("made")).unwrap();
-    script(
-        &dir,
-        "vol",
-        r#"case $BERTH_OP in
-  provide) touch "made/$BERTH_NAME"; echo '{"path":"/srv/v"}' ;;
-  release) rm -f "made/$BERTH_NAME" ;;
-  check) test -e "made/$BERTH_NAME" ;;
-esac"#,
-    );
-    let host = dir.write(
-        "host.yaml",
-        "berth: 1\nhost: web-01\nproviders:\n  - volume: \"v*\"\n    run: [./vol]\n",
-    );
-    let fx = Fx { dir, host };
+    let fx = volume_fx(r#"echo '{"path":"/srv/v"}'"#);
     let app = fx.dir.write(
         "app/berth.yaml",
         "berth: 1\ncontainer: app\nneeds:\n  - volume: v1\n    mount: /data\n    read_only: true\n",
@@ -1264,4 +1249,49 @@ esac"#,
     assert_eq!(reqs[0]["need"], want, "provide");
     assert_eq!(reqs[1]["need"], want, "check");
     assert_eq!(reqs[1]["provided"], serde_json::json!({"path": "/srv/v"}));
+}
+
+#[test]
+fn a_shared_resource_gone_and_provided_again_updates_every_holder() {
+    // Each provide makes a new path: /srv/v1, /srv/v2, ...
+    let fx = volume_fx(r#"printf '{"path":"/srv/v%s"}\n' "$(grep -c '^provide' calls.log)""#);
+    let c1 = fx.spec("c1", &["volume:v1"]);
+    let c2 = fx.spec("c2", &["volume:v1"]);
+    assert_eq!(code(&fx.apply(&[&c1])), 0);
+    std::fs::remove_file(fx.dir.path().join("made/v1")).unwrap();
+    let o = fx.apply(&[&c2]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(fx.log(), ["provide v1", "check v1", "provide v1"]);
+    let state = fx.state();
+    assert_eq!(state.provided["volume/v1"].users, ["c1", "c2"]);
+    assert_eq!(state.provided["volume/v1"].provided["path"], "/srv/v2");
+    for holder in ["c1", "c2"] {
+        assert_eq!(
+            state.holdings[holder].bindings[0].value["path"], "/srv/v2",
+            "{holder}"
+        );
+    }
+}
+
+/// A host whose `volume: "v*"` provider `./vol` marks `made/NAME` and runs
+/// `provide` to print its result; release removes the mark, check tests it.
+fn volume_fx(provide: &str) -> Fx {
+    let dir = Dir::new();
+    std::fs::create_dir_all(dir.path().join("made")).unwrap();
+    script(
+        &dir,
+        "vol",
+        &format!(
+            r#"case $BERTH_OP in
+  provide) touch "made/$BERTH_NAME"; {provide} ;;
+  release) rm -f "made/$BERTH_NAME" ;;
+  check) test -e "made/$BERTH_NAME" ;;
+esac"#
+        ),
+    );
+    let host = dir.write(
+        "host.yaml",
+        "berth: 1\nhost: web-01\nproviders:\n  - volume: \"v*\"\n    run: [./vol]\n",
+    );
+    Fx { dir, host }
 }
