@@ -479,3 +479,116 @@ fn docs_solver_example_matches() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(stdout(&o), want);
 }
+
+const COMPOSE_HOST: &str = "berth: 1
+host: c-01
+provides:
+  - network: front
+    subnet6: 2001:db8:1::/64
+  - network: back
+    subnet4: 10.20.0.0/24
+  - ipv6: shop
+    address: 2001:db8:1::20
+    network: front
+  - ipv4: \"*\"
+    pool: 10.20.0.16/28
+    network: back
+  - volume: uploads
+    path: /srv/shop/uploads
+  - port: metrics
+    host_port: 9100
+    bind: 127.0.0.1
+  - port: https
+    host_port: 8443
+    bind: 2001:db8::5
+  - port: dns
+    host_port: 5353
+    protocol: udp
+  - device: fuse
+    path: /dev/fuse
+  - example.com/gpu: \"*\"
+    devices: [/dev/dri/renderD128]
+    env: { GPU_VENDOR: example }
+";
+
+const COMPOSE_SPEC: &str = "berth: 1
+container: shop
+image: example/shop:3
+needs:
+  - ipv6: shop
+  - ipv4: shop-db
+  - volume: uploads
+    mount: /var/lib/shop/uploads
+  - port: metrics
+    container_port: 9100
+  - port: https
+    container_port: 443
+  - port: dns
+    container_port: 53/udp
+  - device: fuse
+  - example.com/gpu: any
+";
+
+/// `berth apply --emit compose` for `host` and `spec`, then `docker-compose
+/// config` on a base file plus that override: the merged config it prints.
+fn compose_config(dir: &Dir, host: &str, spec: &str) -> String {
+    let h = dir.write("host.yaml", host);
+    let s = dir.write("spec.yaml", spec);
+    let o = run(dir.berth().args([
+        "apply",
+        "-H",
+        h.to_str().unwrap(),
+        s.to_str().unwrap(),
+        "--emit",
+        "compose",
+    ]));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let over = dir.write("override.yaml", &stdout(&o));
+    let base = dir.write("base.yaml", "services: {shop: {image: example/shop:3}}\n");
+    let checked = run(std::process::Command::new("docker-compose")
+        .args([
+            "-f",
+            base.to_str().unwrap(),
+            "-f",
+            over.to_str().unwrap(),
+            "config",
+        ])
+        .current_dir(dir.path()));
+    assert!(
+        checked.status.success(),
+        "docker-compose config failed:\n{}\n{}\noverride:\n{}",
+        stdout(&checked),
+        stderr(&checked),
+        stdout(&o)
+    );
+    stdout(&checked)
+}
+
+#[test]
+fn compose_override_with_bind_addresses_passes_docker_compose_config() {
+    if !crate::util::require_tools(
+        "compose_override_with_bind_addresses_passes_docker_compose_config",
+        &["docker-compose"],
+    ) {
+        return;
+    }
+    let dir = Dir::new();
+    let out = compose_config(&dir, COMPOSE_HOST, COMPOSE_SPEC);
+    for want in [
+        // docker-compose prints bound ports in the short form, the IPv6
+        // address without brackets.
+        "- 127.0.0.1:9100:9100/tcp",
+        "- 2001:db8::5:8443:443/tcp",
+        "protocol: udp",
+        "target: 53",
+        "published: 5353",
+        "ipv6_address: 2001:db8:1::20",
+        "ipv4_address: 10.20.0.17",
+        "/dev/fuse",
+        "/dev/dri/renderD128",
+        "GPU_VENDOR: example",
+        "source: /srv/shop/uploads",
+    ] {
+        assert!(out.contains(want), "no `{want}` in:\n{out}");
+    }
+}

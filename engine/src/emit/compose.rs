@@ -7,6 +7,7 @@
 //! the document's structure.
 
 use std::fmt::Write;
+use std::net::IpAddr;
 
 use crate::edits::Edits;
 
@@ -72,12 +73,15 @@ fn service(y: &mut String, e: &Edits) {
     if !e.ports.is_empty() {
         y.push_str("    ports:\n");
         for p in &e.ports {
-            let _ = writeln!(y, "      - target: {}", p.container_port);
-            let _ = writeln!(y, "        published: {}", q(&p.host_port.to_string()));
-            if let Some(b) = p.bind {
-                let _ = writeln!(y, "        host_ip: {}", q(&b.to_string()));
-            }
-            let _ = writeln!(y, "        protocol: {}", q(&p.protocol.to_string()));
+            // The short form: docker-compose 1.29 rejects the long form's
+            // `host_ip`, and the short form is read by every compose version.
+            let bind = match p.bind {
+                Some(IpAddr::V6(a)) => format!("[{a}]:"),
+                Some(IpAddr::V4(a)) => format!("{a}:"),
+                None => String::new(),
+            };
+            let v = format!("{bind}{}:{}/{}", p.host_port, p.container_port, p.protocol);
+            let _ = writeln!(y, "      - {}", q(&v));
         }
     }
     if !e.devices.is_empty() {
