@@ -1126,3 +1126,99 @@ fn podman_container_reads_a_secret_that_never_shows_elsewhere() {
     );
     assert_state_empty(&dir, "web-04", &ledgers);
 }
+
+/// Regression: with several networks the argv used docker's
+/// `--network name=N,ip6=A` form, which podman reads as a network literally
+/// named `name=N`. `berth run --engine podman` now writes podman's `N:ip6=A`.
+#[test]
+fn podman_container_on_two_networks_gets_an_address_on_each() {
+    let name = "podman_container_on_two_networks_gets_an_address_on_each";
+    if !require_tools(name, &["podman", "runc", "busybox"]) {
+        return;
+    }
+    let _one = PODMAN.lock().unwrap_or_else(|e| e.into_inner());
+    busybox_image();
+    let (front, back) = (unique("f"), unique("b"));
+    let tag = (std::process::id() % 250) as u8;
+    let (subnet6, gw6, addr6) = (
+        format!("2001:db8:7{tag:02x}::/64"),
+        format!("2001:db8:7{tag:02x}::1"),
+        format!("2001:db8:7{tag:02x}::20"),
+    );
+    let (subnet4, gw4, addr4) = (
+        format!("10.72.{tag}.0/24"),
+        format!("10.72.{tag}.1"),
+        format!("10.72.{tag}.17"),
+    );
+    let _guards = (NetworkGuard(front.clone()), NetworkGuard(back.clone()));
+    ok(
+        &podman(&[
+            "network",
+            "create",
+            "--ipv6",
+            "--subnet",
+            &subnet6,
+            "--gateway",
+            &gw6,
+            &front,
+        ]),
+        "podman network create (front)",
+    );
+    ok(
+        &podman(&[
+            "network",
+            "create",
+            "--subnet",
+            &subnet4,
+            "--gateway",
+            &gw4,
+            &back,
+        ]),
+        "podman network create (back)",
+    );
+    let dir = Dir::new();
+    let host = dir.write(
+        "host.yaml",
+        &format!(
+            "berth: 1\nhost: two-nets\nprovides:\n  - network: {front}\n    subnet6: {subnet6}\n    gateway6: {gw6}\n  - network: {back}\n    subnet4: {subnet4}\n    gateway4: {gw4}\n  - ipv6: app6\n    address: {addr6}\n    network: {front}\n  - ipv4: app4\n    address: {addr4}\n    network: {back}\n"
+        ),
+    );
+    let spec = dir.write(
+        "app/berth.yaml",
+        &format!("berth: 1\ncontainer: berth-two-nets\nimage: {IMAGE}\nneeds:\n  - ipv6: app6\n  - ipv4: app4\n"),
+    );
+    let _container = ContainerGuard::claim("berth-two-nets");
+    let (h, s) = (host.to_str().unwrap(), spec.to_str().unwrap());
+    let _release = Release {
+        dir: &dir,
+        host: host.clone(),
+        container: "berth-two-nets",
+    };
+    let dry = berth(
+        &dir,
+        &["run", "-q", "--engine", "podman", "--dry-run", "-H", h, s],
+    );
+    ok(&dry, "berth run --dry-run");
+    let argv = shlex::split(stdout(&dry).trim()).unwrap();
+    assert!(argv.contains(&format!("{front}:ip6={addr6}")), "{argv:?}");
+    assert!(argv.contains(&format!("{back}:ip={addr4}")), "{argv:?}");
+
+    let o = berth(
+        &dir,
+        &[
+            "run", "-q", "--engine", "podman", "--rm", "-H", h, s, "--", "ip", "addr",
+        ],
+    );
+    ok(&o, "berth run --engine podman with two networks");
+    let seen = stdout(&o);
+    let has = |a: &str| {
+        seen.lines()
+            .any(|l| l.contains(&format!("inet6 {a}/")) || l.contains(&format!("inet {a}/")))
+    };
+    assert!(has(&addr6) && has(&addr4), "inside the container:\n{seen}");
+    println!("podman container on two networks sees {addr6} and {addr4}");
+    ok(
+        &berth(&dir, &["release", "-q", "-H", h, "berth-two-nets"]),
+        "berth release",
+    );
+}

@@ -104,7 +104,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     if args.detach {
         argv.push("-d".into());
     }
-    argv.extend(docker::args(&edits));
+    argv.extend(docker::args_for(
+        &edits,
+        match args.engine {
+            Engine::Docker => docker::Flavor::Docker,
+            Engine::Podman => docker::Flavor::Podman,
+        },
+    ));
     argv.push(image);
     argv.extend(args.extra.iter().cloned());
 

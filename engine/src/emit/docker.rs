@@ -1,16 +1,34 @@
-//! `docker run` arguments (podman takes the same flags).
+//! `docker run` / `podman run` arguments.
 //!
-//! One network: `--network N --ip6 A --ip B`. Several: docker's
-//! `--network name=N,ip6=A,ip=B` form once per network, because `--ip6` can only
-//! refer to one network. A bind whose paths contain `:` or `,` cannot be written
+//! One network: `--network N --ip6 A --ip B`, which both engines take. Several:
+//! `--ip6` can only refer to one network, so each network carries its addresses
+//! in its own `--network` value, and there the engines differ: docker takes
+//! `name=N,ip6=A,ip=B`, podman takes `N:ip6=A,ip=B` (podman reads docker's form as
+//! a network literally named `name=N`). [`Flavor`] picks one; `--emit docker`
+//! prints docker's. A bind whose paths contain `:` or `,` cannot be written
 //! as `-v SRC:DST`, so it uses `--mount type=bind,...` with CSV quoting instead.
 
 use crate::edits::{Attachment, Edits, Mount, PortMap};
 use crate::emit::EmitError;
 
+/// Which engine's syntax to write where docker and podman differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Flavor {
+    /// docker's (`--network name=N,ip6=A`).
+    #[default]
+    Docker,
+    /// podman's (`--network N:ip6=A`).
+    Podman,
+}
+
 /// The arguments that go between `docker run` and the image, in a fixed order:
-/// `--name`, networks, mounts, ports, devices, environment.
+/// `--name`, networks, mounts, ports, devices, environment (docker's syntax).
 pub fn args(e: &Edits) -> Vec<String> {
+    args_for(e, Flavor::Docker)
+}
+
+/// [`args`] in the syntax of one engine.
+pub fn args_for(e: &Edits, flavor: Flavor) -> Vec<String> {
     let mut a = vec!["--name".to_string(), e.container.clone()];
     match e.networks.as_slice() {
         [] => {}
@@ -29,7 +47,7 @@ pub fn args(e: &Edits) -> Vec<String> {
         many => {
             for n in many {
                 a.push("--network".into());
-                a.push(multi_network(n));
+                a.push(multi_network(n, flavor));
             }
         }
     }
@@ -89,15 +107,22 @@ pub fn quote_line(words: &[String]) -> String {
     })
 }
 
-fn multi_network(n: &Attachment) -> String {
-    let mut s = format!("name={}", n.network);
+fn multi_network(n: &Attachment, flavor: Flavor) -> String {
+    let mut opts = Vec::new();
     if let Some(ip) = n.ipv6 {
-        s.push_str(&format!(",ip6={ip}"));
+        opts.push(format!("ip6={ip}"));
     }
     if let Some(ip) = n.ipv4 {
-        s.push_str(&format!(",ip={ip}"));
+        opts.push(format!("ip={ip}"));
     }
-    s
+    match flavor {
+        Flavor::Docker => std::iter::once(format!("name={}", n.network))
+            .chain(opts)
+            .collect::<Vec<_>>()
+            .join(","),
+        Flavor::Podman if opts.is_empty() => n.network.clone(),
+        Flavor::Podman => format!("{}:{}", n.network, opts.join(",")),
+    }
 }
 
 fn mount(m: &Mount) -> Vec<String> {
@@ -142,4 +167,78 @@ fn port(p: &PortMap) -> String {
         s.push_str("/udp");
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attachment(network: &str, ipv6: Option<&str>, ipv4: Option<&str>) -> Attachment {
+        Attachment {
+            network: network.into(),
+            bridge: network.into(),
+            ipv6: ipv6.map(|a| a.parse().unwrap()),
+            prefix6: 64,
+            gateway6: None,
+            ipv4: ipv4.map(|a| a.parse().unwrap()),
+            prefix4: 24,
+            gateway4: None,
+        }
+    }
+
+    fn two_networks() -> Edits {
+        Edits {
+            container: "app".into(),
+            networks: vec![
+                attachment("front", Some("2001:db8:1::20"), None),
+                attachment("back", Some("2001:db8:2::20"), Some("10.20.0.17")),
+                attachment("plain", None, None),
+            ],
+            ..Edits::default()
+        }
+    }
+
+    #[test]
+    fn several_networks_in_docker_syntax() {
+        let a = args_for(&two_networks(), Flavor::Docker);
+        assert_eq!(args(&two_networks()), a);
+        assert_eq!(
+            a[2..],
+            [
+                "--network",
+                "name=front,ip6=2001:db8:1::20",
+                "--network",
+                "name=back,ip6=2001:db8:2::20,ip=10.20.0.17",
+                "--network",
+                "name=plain",
+            ]
+        );
+    }
+
+    #[test]
+    fn several_networks_in_podman_syntax() {
+        let a = args_for(&two_networks(), Flavor::Podman);
+        assert_eq!(
+            a[2..],
+            [
+                "--network",
+                "front:ip6=2001:db8:1::20",
+                "--network",
+                "back:ip6=2001:db8:2::20,ip=10.20.0.17",
+                "--network",
+                "plain",
+            ]
+        );
+    }
+
+    #[test]
+    fn one_network_is_the_same_for_both_engines() {
+        let mut e = two_networks();
+        e.networks.truncate(1);
+        assert_eq!(args_for(&e, Flavor::Docker), args_for(&e, Flavor::Podman));
+        assert_eq!(
+            args(&e)[2..],
+            ["--network", "front", "--ip6", "2001:db8:1::20"]
+        );
+    }
 }
