@@ -592,3 +592,32 @@ fn compose_override_with_bind_addresses_passes_docker_compose_config() {
         assert!(out.contains(want), "no `{want}` in:\n{out}");
     }
 }
+
+#[test]
+fn compose_override_keeps_dollar_signs_literal_under_docker_compose() {
+    if !crate::util::require_tools(
+        "compose_override_keeps_dollar_signs_literal_under_docker_compose",
+        &["docker-compose"],
+    ) {
+        return;
+    }
+    let dir = Dir::new();
+    let host = COMPOSE_HOST
+        .replace("path: /srv/shop/uploads", "path: /srv/$HOME/x")
+        .replace(
+            "env: { GPU_VENDOR: example }",
+            "env: { GPU_VENDOR: example, B: \"$(id)\", P: \"$HOME\", Q: \"${USER:-x}\" }",
+        );
+    let out = compose_config(&dir, &host, COMPOSE_SPEC);
+    // `config` writes each literal `$` back as `$$`; a substituted value would
+    // show the variable's value (or nothing) instead, and `$(id)` unescaped
+    // makes docker-compose fail with "Invalid interpolation format".
+    for want in [
+        "source: /srv/$$HOME/x",
+        "B: $$(id)",
+        "P: $$HOME",
+        "Q: $${USER:-x}",
+    ] {
+        assert!(out.contains(want), "no `{want}` in:\n{out}");
+    }
+}

@@ -250,7 +250,12 @@ fn compose_override_is_yaml_with_external_networks() {
         .iter()
         .map(|v| get(v, &["source"]).text().unwrap())
         .collect();
-    let want: Vec<&str> = other.mounts.iter().map(|m| m.source.as_str()).collect();
+    // Every `$` in a value is doubled: compose reads `$$` back as one `$`.
+    let want: Vec<String> = other
+        .mounts
+        .iter()
+        .map(|m| m.source.replace('$', "$$"))
+        .collect();
     assert_eq!(srcs, want);
     assert_eq!(
         get(svc, &["networks", "back", "ipv4_address"]).text(),
@@ -258,7 +263,7 @@ fn compose_override_is_yaml_with_external_networks() {
     );
     assert_eq!(
         get(svc, &["devices"]).as_seq().unwrap()[0].text(),
-        Some("/dev/fu se:/dev/$(x)")
+        Some("/dev/fu se:/dev/$$(x)")
     );
     // Networks declared once each, external.
     let nets = get(doc, &["networks"]).as_map().unwrap();

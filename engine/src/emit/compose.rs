@@ -4,7 +4,9 @@
 //!
 //! Every scalar is written as a JSON string, which YAML reads as a
 //! double-quoted scalar with the same escapes: no value, however odd, can change
-//! the document's structure.
+//! the document's structure. Compose then interpolates `$VAR`, `${VAR}` and
+//! `$(` in every value (not in keys), so each `$` in a value is written `$$`,
+//! which compose reads back as one literal `$`.
 
 use std::fmt::Write;
 use std::net::IpAddr;
@@ -13,6 +15,11 @@ use crate::edits::Edits;
 
 fn q(s: &str) -> String {
     serde_json::to_string(s).expect("strings serialize")
+}
+
+/// A value compose interpolates: quoted, with every `$` doubled.
+fn v(s: &str) -> String {
+    q(&s.replace('$', "$$"))
 }
 
 /// The override file's text for one or more containers (one service each);
@@ -41,14 +48,14 @@ pub fn emit(all: &[Edits]) -> String {
 fn service(y: &mut String, e: &Edits) {
     let _ = writeln!(y, "  {}:", q(&e.container));
     if let Some(img) = &e.image {
-        let _ = writeln!(y, "    image: {}", q(img));
+        let _ = writeln!(y, "    image: {}", v(img));
     }
     if !e.mounts.is_empty() {
         y.push_str("    volumes:\n");
         for m in &e.mounts {
             let _ = writeln!(y, "      - type: bind");
-            let _ = writeln!(y, "        source: {}", q(&m.source));
-            let _ = writeln!(y, "        target: {}", q(&m.target));
+            let _ = writeln!(y, "        source: {}", v(&m.source));
+            let _ = writeln!(y, "        target: {}", v(&m.target));
             if m.read_only {
                 let _ = writeln!(y, "        read_only: true");
             }
@@ -80,24 +87,24 @@ fn service(y: &mut String, e: &Edits) {
                 Some(IpAddr::V4(a)) => format!("{a}:"),
                 None => String::new(),
             };
-            let v = format!("{bind}{}:{}/{}", p.host_port, p.container_port, p.protocol);
-            let _ = writeln!(y, "      - {}", q(&v));
+            let p = format!("{bind}{}:{}/{}", p.host_port, p.container_port, p.protocol);
+            let _ = writeln!(y, "      - {}", v(&p));
         }
     }
     if !e.devices.is_empty() {
         y.push_str("    devices:\n");
         for d in &e.devices {
-            let v = match &d.target {
+            let d = match &d.target {
                 Some(t) if !d.is_cdi() => format!("{}:{}", d.path, t),
                 _ => d.path.clone(),
             };
-            let _ = writeln!(y, "      - {}", q(&v));
+            let _ = writeln!(y, "      - {}", v(&d));
         }
     }
     if !e.env.is_empty() {
         y.push_str("    environment:\n");
-        for (k, v) in &e.env {
-            let _ = writeln!(y, "      {}: {}", q(k), q(v));
+        for (k, val) in &e.env {
+            let _ = writeln!(y, "      {}: {}", q(k), v(val));
         }
     }
 }
