@@ -621,3 +621,37 @@ fn compose_override_keeps_dollar_signs_literal_under_docker_compose() {
         assert!(out.contains(want), "no `{want}` in:\n{out}");
     }
 }
+
+#[test]
+fn a_cdi_device_path_is_a_warning_under_docker_and_compose() {
+    let dir = Dir::new();
+    let h = dir.write(
+        "host.yaml",
+        "berth: 1\nhost: h\nprovides:\n  - device: gpu\n    path: nvidia.com/gpu=0\n",
+    );
+    let s = dir.write(
+        "spec.yaml",
+        "berth: 1\ncontainer: c\nimage: i\nneeds:\n  - device: gpu\n    path: /dev/nvidia0\n",
+    );
+    for emit in ["docker", "compose"] {
+        let o = run(dir.berth().args([
+            "apply",
+            "-H",
+            h.to_str().unwrap(),
+            s.to_str().unwrap(),
+            "--emit",
+            emit,
+        ]));
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        assert!(stdout(&o).contains("nvidia.com/gpu=0"), "{}", stdout(&o));
+        assert!(!stdout(&o).contains("/dev/nvidia0"), "{}", stdout(&o));
+        assert!(
+            stderr(&o).contains(
+                "warning: device gpu of `c`: container path `/dev/nvidia0` is ignored: \
+                 CDI name `nvidia.com/gpu=0` is passed as it is"
+            ),
+            "{emit}: {}",
+            stderr(&o)
+        );
+    }
+}

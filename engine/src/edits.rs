@@ -17,6 +17,7 @@ use ipnet::IpNet;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::emit::{Note, NoteKind};
 use crate::plan::{Binding, ContainerPlan};
 
 /// Everything a container's bindings add to its run configuration.
@@ -97,12 +98,35 @@ pub struct DeviceEdit {
     pub path: String,
     /// Path in the container when it differs from the host path.
     pub target: Option<String>,
+    /// Kind and name of the need it comes from.
+    pub from: String,
 }
 
 impl DeviceEdit {
     /// CDI names (`vendor.com/class=name`) are passed to the engine as they are.
     pub fn is_cdi(&self) -> bool {
         !self.path.starts_with('/') && self.path.contains('=')
+    }
+}
+
+impl Edits {
+    /// What docker and compose cannot express: a CDI device's container path.
+    /// A CDI name is passed to the engine as it is and the CDI spec decides where
+    /// the device appears, so the need's `path:` is ignored, said out loud.
+    pub fn cdi_path_notes(&self) -> Vec<Note> {
+        self.devices
+            .iter()
+            .filter(|d| d.is_cdi())
+            .filter_map(|d| {
+                Some(Note {
+                    need: d.from.clone(),
+                    kind: NoteKind::CdiPathIgnored {
+                        device: d.path.clone(),
+                        path: d.target.clone()?,
+                    },
+                })
+            })
+            .collect()
     }
 }
 
@@ -242,7 +266,11 @@ pub fn resolve(plan: &ContainerPlan, spec: &NeedSpec) -> Result<Edits, EditError
             (Kind::Device, NeedDetail::Device { path }) => {
                 let host = str_field(b, "path")?;
                 let target = path.clone().filter(|p| *p != host);
-                e.devices.push(DeviceEdit { path: host, target });
+                e.devices.push(DeviceEdit {
+                    path: host,
+                    target,
+                    from: from(b),
+                });
             }
             (Kind::Custom(_), _) => custom(&mut e, b)?,
             _ => {
@@ -361,6 +389,7 @@ fn custom(e: &mut Edits, b: &Binding) -> Result<(), EditError> {
             e.devices.push(DeviceEdit {
                 path: path.to_string(),
                 target: None,
+                from: from(b),
             });
         }
     }

@@ -40,6 +40,14 @@ pub enum NoteKind {
         /// The CDI name.
         device: String,
     },
+    /// A CDI device whose need names a container `path:`: docker and compose
+    /// pass the CDI name as it is, and its CDI spec decides the path.
+    CdiPathIgnored {
+        /// The CDI name.
+        device: String,
+        /// The container path the need asked for.
+        path: String,
+    },
     /// A device whose type and numbers could not be read on this host, so no
     /// `lxc.cgroup2.devices.allow` line was written for it.
     DeviceNotFound {

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::AtomicUsize;
 
 use berth_engine::edits::{self, Attachment, DeviceEdit, EditError, Edits, Mount, PortMap};
-use berth_engine::emit::{compose, docker, lxc, NoteKind};
+use berth_engine::emit::{compose, docker, lxc, Note, NoteKind};
 use berth_engine::solve::solve;
 use berth_engine::state::State;
 use berth_specs::yaml::{parse_yaml, Base, Node};
@@ -100,6 +100,7 @@ fn hostile() -> Edits {
         devices: vec![DeviceEdit {
             path: "/dev/fu se".into(),
             target: Some("/dev/$(x)".into()),
+            from: "device fuse".into(),
         }],
         env: BTreeMap::from([(
             "GREETING".to_string(),
@@ -280,6 +281,7 @@ fn lxc_escapes_mount_paths_and_allows_devices() {
     e.devices.push(DeviceEdit {
         path: "nvidia.com/gpu=0".into(),
         target: None,
+        from: "device gpu".into(),
     });
     e.env.clear();
     let (text, notes) = lxc::emit(&e, &|p| (p == "/dev/fu se").then_some(('c', 10, 229)));
@@ -301,6 +303,32 @@ fn lxc_escapes_mount_paths_and_allows_devices() {
     assert!(text.lines().all(|l| l.starts_with("lxc.")), "{text}");
     assert!(
         matches!(&notes[..], [n] if matches!(&n.kind, NoteKind::CdiNotApplicable { device } if device == "nvidia.com/gpu=0"))
+    );
+}
+
+#[test]
+fn a_cdi_device_path_is_noted_not_dropped_silently() {
+    let h = host("host: h\nprovides:\n  - device: gpu\n    path: nvidia.com/gpu=0\n  - device: fuse\n    path: /dev/fuse\n");
+    let s = specs("container: c\nimage: i\nneeds:\n  - device: gpu\n    path: /dev/nvidia0\n  - device: fuse\n    path: /dev/fuse2\n");
+    let plan = solve(&h, &State::new("h"), &[&s[0]]);
+    assert!(plan.satisfied, "{plan:#?}");
+    let e = edits::resolve(&plan.containers[0], &s[0]).unwrap();
+    // docker and compose pass the CDI name alone...
+    let line = docker::line(&e).unwrap();
+    assert!(line.contains("--device 'nvidia.com/gpu=0' "), "{line}");
+    assert!(line.contains("--device /dev/fuse:/dev/fuse2 "), "{line}");
+    let text = compose::emit(std::slice::from_ref(&e));
+    assert!(text.contains("- \"nvidia.com/gpu=0\"\n"), "{text}");
+    // ...so the ignored path comes back as a note; a node's path is emitted.
+    assert_eq!(
+        e.cdi_path_notes(),
+        [Note {
+            need: "device gpu".into(),
+            kind: NoteKind::CdiPathIgnored {
+                device: "nvidia.com/gpu=0".into(),
+                path: "/dev/nvidia0".into(),
+            },
+        }]
     );
 }
 

@@ -272,10 +272,16 @@ pub(crate) fn emit_text(
     }
     Ok(match emit {
         Emit::Json => serde_json::to_string_pretty(&emit::json::emit(plan, &all))? + "\n",
-        Emit::Compose => emit::compose::emit(&all),
+        Emit::Compose => {
+            for e in &all {
+                print_notes(&e.container, &e.cdi_path_notes());
+            }
+            emit::compose::emit(&all)
+        }
         Emit::Docker => {
             let mut o = String::new();
             for e in &all {
+                print_notes(&e.container, &e.cdi_path_notes());
                 o.push_str(&emit::docker::line(e)?);
                 o.push('\n');
             }
@@ -311,6 +317,11 @@ fn print_notes(container: &str, notes: &[Note]) {
             NoteKind::CdiNotApplicable { device } => {
                 format!("{} of `{container}`: CDI name `{device}` is not applicable to LXC", n.need)
             }
+            NoteKind::CdiPathIgnored { device, path } => format!(
+                "{} of `{container}`: container path `{path}` is ignored: CDI name `{device}` \
+                 is passed as it is and its CDI spec decides where the device appears",
+                n.need
+            ),
             NoteKind::DeviceNotFound { path } => format!(
                 "{} of `{container}`: `{path}` is not a device node on this host, so no \
                  lxc.cgroup2.devices.allow line was written for it",
