@@ -655,3 +655,58 @@ fn a_cdi_device_path_is_a_warning_under_docker_and_compose() {
         );
     }
 }
+
+#[test]
+fn a_reservation_outside_the_prefix_is_named_not_its_pool() {
+    let dir = Dir::new();
+    let h = dir.write(
+        "host.yaml",
+        "berth: 1\nhost: h\nprovides:\n  - network: n\n  - ipv6: \"*\"\n    pool: 2001:db8:5::100/120\n    network: n\n",
+    );
+    let first = dir.write(
+        "first.yaml",
+        "berth: 1\ncontainer: c\nneeds:\n  - ipv6: x\n",
+    );
+    let o = run(dir
+        .berth()
+        .args(["apply", "-H", h.to_str().unwrap(), first.to_str().unwrap()]));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = run(dir
+        .berth()
+        .args(["release", "-H", h.to_str().unwrap(), "c"]));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    // The name keeps its reservation (2001:db8:5::101, after the skipped
+    // network address); a need with a prefix
+    // that excludes it has that reservation as its only candidate.
+    let again = dir.write(
+        "again.yaml",
+        "berth: 1\ncontainer: c\nneeds:\n  - ipv6: x\n    prefix: 2001:db8:1::/64\n",
+    );
+    let o = run(dir
+        .berth()
+        .args(["plan", "-H", h.to_str().unwrap(), again.to_str().unwrap()]));
+    assert_ne!(code(&o), 0);
+    // miette wraps the help text: compare with whitespace collapsed.
+    let text = format!("{}{}", stdout(&o), stderr(&o));
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    for want in [
+        "the name is reserved as 2001:db8:5::101 (from pool 2001:db8:5::100/120 (",
+        "outside the requested prefix 2001:db8:1::/64; the reservation is its only candidate",
+    ] {
+        assert!(text.contains(want), "no `{want}` in {text}");
+    }
+    assert!(!text.contains("offers 2001:db8:5::100/120"), "{text}");
+    let o = run(dir.berth().args([
+        "plan",
+        "-H",
+        h.to_str().unwrap(),
+        again.to_str().unwrap(),
+        "--format",
+        "json",
+    ]));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let r = &v["containers"][0]["unmet"][0]["reasons"][0];
+    assert_eq!(r["reason"], "outside-prefix", "{r}");
+    assert_eq!(r["offered"], "2001:db8:5::101", "{r}");
+    assert_eq!(r["reserved_from"], "2001:db8:5::100/120", "{r}");
+}

@@ -94,6 +94,25 @@ pub fn reason_text(cx: &Context<'_>, r: &Reason) -> String {
             candidate,
             prefix,
             offered,
+            reserved_from: Some(pool),
+        } => {
+            // The candidate is the reservation (recorded in the state); its span
+            // is the pool's line in the manifest.
+            let pool_at = match candidate.span {
+                Some(s) => format!(" ({}:{})", render::path(host_file), s.line),
+                None => String::new(),
+            };
+            format!(
+                "the name is reserved as {offered} (from pool {pool}{pool_at}), outside the \
+                 requested prefix {prefix}; the reservation is its only candidate \
+                 (`berth release --purge` frees the name)"
+            )
+        }
+        Reason::OutsidePrefix {
+            candidate,
+            prefix,
+            offered,
+            reserved_from: None,
         } => format!(
             "{} offers {offered}, outside the requested prefix {prefix}",
             cand(kind, candidate, host_file)

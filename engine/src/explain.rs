@@ -100,6 +100,11 @@ pub enum Reason {
         prefix: String,
         /// The address or pool offered.
         offered: String,
+        /// When the name holds a reservation: the pool it came from (`offered`
+        /// is then the reserved address, the name's only candidate). Boxed so
+        /// that `Reason`, the solver's `Err` type, stays small.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reserved_from: Option<Box<String>>,
     },
     /// An IPv4 value offered to an IPv6 need or the reverse.
     FamilyMismatch {

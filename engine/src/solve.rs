@@ -501,6 +501,7 @@ impl<'a> Solver<'a> {
                                     candidate: self.candidate(i),
                                     prefix: w.to_string(),
                                     offered: a.to_string(),
+                                    reserved_from: None,
                                 });
                             }
                         }
@@ -528,6 +529,7 @@ impl<'a> Solver<'a> {
                                         candidate: self.candidate(i),
                                         prefix: w.to_string(),
                                         offered: pnet.to_string(),
+                                        reserved_from: None,
                                     });
                                 } else {
                                     Some(wr)
@@ -678,18 +680,22 @@ impl<'a> Solver<'a> {
                 });
             }
         }
-        // Everything else about the pool (allow, prefix, protocol, network) must
-        // still hold for the reserved value.
-        let mut opt = self.check_inner(s, need, i, true)?;
+        // The reserved value is the name's only candidate, so the prefix is
+        // checked against it before the pool: a pool wholly outside the prefix
+        // would otherwise be blamed instead of the reservation.
         if let (Some(prefix), Ok(addr)) = (need_prefix(&need.detail), res.value.parse::<IpAddr>()) {
             if !prefix.contains(&addr) {
                 return Err(Reason::OutsidePrefix {
                     candidate,
                     prefix: prefix.to_string(),
                     offered: res.value.clone(),
+                    reserved_from: Some(Box::new(res.pool.clone())),
                 });
             }
         }
+        // Everything else about the pool (allow, protocol, network) must still
+        // hold for the reserved value.
+        let mut opt = self.check_inner(s, need, i, true)?;
         opt.cand = Cand::Reserved(i, value);
         Ok(opt)
     }
