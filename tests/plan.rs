@@ -529,19 +529,24 @@ needs:
   - example.com/gpu: any
 ";
 
-/// `berth apply --emit compose` for `host` and `spec`, then `docker-compose
-/// config` on a base file plus that override: the merged config it prints.
-fn compose_config(dir: &Dir, host: &str, spec: &str) -> String {
+/// `berth apply --emit EMIT` for a host manifest and a spec given as text.
+fn apply_emit(dir: &Dir, host: &str, spec: &str, emit: &str) -> std::process::Output {
     let h = dir.write("host.yaml", host);
     let s = dir.write("spec.yaml", spec);
-    let o = run(dir.berth().args([
+    run(dir.berth().args([
         "apply",
         "-H",
         h.to_str().unwrap(),
         s.to_str().unwrap(),
         "--emit",
-        "compose",
-    ]));
+        emit,
+    ]))
+}
+
+/// `berth apply --emit compose` for `host` and `spec`, then `docker-compose
+/// config` on a base file plus that override: the merged config it prints.
+fn compose_config(dir: &Dir, host: &str, spec: &str) -> String {
+    let o = apply_emit(dir, host, spec, "compose");
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let over = dir.write("override.yaml", &stdout(&o));
     let base = dir.write("base.yaml", "services: {shop: {image: example/shop:3}}\n");
@@ -625,23 +630,11 @@ fn compose_override_keeps_dollar_signs_literal_under_docker_compose() {
 #[test]
 fn a_cdi_device_path_is_a_warning_under_docker_and_compose() {
     let dir = Dir::new();
-    let h = dir.write(
-        "host.yaml",
-        "berth: 1\nhost: h\nprovides:\n  - device: gpu\n    path: nvidia.com/gpu=0\n",
-    );
-    let s = dir.write(
-        "spec.yaml",
-        "berth: 1\ncontainer: c\nimage: i\nneeds:\n  - device: gpu\n    path: /dev/nvidia0\n",
-    );
+    let host = "berth: 1\nhost: h\nprovides:\n  - device: gpu\n    path: nvidia.com/gpu=0\n";
+    let spec =
+        "berth: 1\ncontainer: c\nimage: i\nneeds:\n  - device: gpu\n    path: /dev/nvidia0\n";
     for emit in ["docker", "compose"] {
-        let o = run(dir.berth().args([
-            "apply",
-            "-H",
-            h.to_str().unwrap(),
-            s.to_str().unwrap(),
-            "--emit",
-            emit,
-        ]));
+        let o = apply_emit(&dir, host, spec, emit);
         assert_eq!(code(&o), 0, "{}", stderr(&o));
         assert!(stdout(&o).contains("nvidia.com/gpu=0"), "{}", stdout(&o));
         assert!(!stdout(&o).contains("/dev/nvidia0"), "{}", stdout(&o));
