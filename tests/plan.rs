@@ -703,3 +703,39 @@ fn a_reservation_outside_the_prefix_is_named_not_its_pool() {
     assert_eq!(r["offered"], "2001:db8:5::101", "{r}");
     assert_eq!(r["reserved_from"], "2001:db8:5::100/120", "{r}");
 }
+
+/// Regression: `berth run` dropped a CDI device's container path silently,
+/// where `--emit docker` warns.
+#[test]
+fn run_warns_that_a_cdi_device_path_is_ignored() {
+    let dir = Dir::new();
+    dir.write(
+        "host.yaml",
+        "berth: 1\nhost: h\nprovides:\n  - device: gpu\n    path: nvidia.com/gpu=0\n",
+    );
+    dir.write(
+        "c/berth.yaml",
+        "berth: 1\ncontainer: c\nimage: example/c:1\nneeds:\n  - device: gpu\n    path: /dev/nvidia0\n",
+    );
+    let o = run(dir.berth().args([
+        "run",
+        "--dry-run",
+        "--engine",
+        "podman",
+        "-H",
+        "host.yaml",
+        "c/berth.yaml",
+    ]));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let argv = shlex::split(stdout(&o).trim()).unwrap();
+    assert!(
+        argv.windows(2)
+            .any(|w| w == ["--device", "nvidia.com/gpu=0"]),
+        "{argv:?}"
+    );
+    assert!(
+        stderr(&o).contains("container path `/dev/nvidia0` is ignored"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -302,7 +302,7 @@ pub(crate) fn emit_text(
     })
 }
 
-fn print_notes(container: &str, notes: &[Note]) {
+pub(crate) fn print_notes(container: &str, notes: &[Note]) {
     for n in notes {
         let text = match &n.kind {
             NoteKind::PortNotApplicable {

@@ -91,6 +91,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         .container(&spec.container)
         .ok_or_else(|| anyhow::anyhow!("the plan has no container `{}`", spec.container))?;
     let edits = edits::resolve(plan, spec)?;
+    // A CDI device's container path cannot be passed to the engine: say so,
+    // as `--emit docker` does, rather than drop it silently.
+    crate::cmd::plan::print_notes(&spec.container, &edits.cdi_path_notes());
     let image = match args.image.clone().or_else(|| edits.image.clone()) {
         Some(i) => i,
         // Checked before applying; reached only if the spec changed meanwhile.
