@@ -571,15 +571,6 @@ pub fn suggest<'c>(word: &str, candidates: &[&'c str]) -> Option<&'c str> {
         .map(|(_, c)| c)
 }
 
-fn is_container_name(s: &str) -> bool {
-    let b = s.as_bytes();
-    !b.is_empty()
-        && b.len() <= 63
-        && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
-        && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"_.-".contains(c))
-}
-
 /// Whether `s` is a valid resource name: `[A-Za-z0-9][A-Za-z0-9_.-]{0,127}`.
 pub fn is_resource_name(s: &str) -> bool {
     let b = s.as_bytes();
@@ -1043,7 +1034,7 @@ impl<'s> Cx<'s> {
     /// were misled.
     fn container_name(&mut self, v: &Node<'_>, what: &str) -> Option<String> {
         let s = self.string(v, format!("`{what}`"))?;
-        if is_container_name(s) {
+        if valid_container_name(s) {
             return Some(s.to_string());
         }
         let code = if what == "host" {
@@ -1054,7 +1045,7 @@ impl<'s> Cx<'s> {
         let d = self.error(code, v.span, format!("invalid {what} name {}", tick(s)));
         d.label = Some("invalid name".into());
         let lower = s.to_ascii_lowercase();
-        d.help = Some(if is_container_name(&lower) {
+        d.help = Some(if valid_container_name(&lower) {
             format!("names are lowercase: did you mean `{lower}`?")
         } else {
             "a name is 1-63 characters: lowercase letters, digits, `_`, `.`, `-`, starting with a letter or digit".into()
