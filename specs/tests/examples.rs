@@ -2,30 +2,14 @@
 
 use std::path::Path;
 
+mod common;
+
 use berth_specs::load::{load_file, LoadOptions};
 use berth_specs::Document;
 
-fn examples() -> Vec<std::path::PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
-    let mut out = Vec::new();
-    let mut stack = vec![root];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|e| e == "yaml") {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 #[test]
 fn every_example_loads_cleanly() {
-    let files = examples();
+    let files = common::examples();
     assert!(files.len() >= 4, "{files:?}");
     for f in files {
         let loaded = load_file(&f, &LoadOptions::default());

@@ -1,12 +1,13 @@
 //! The JSON Schemas accept every bundled example and the documented format
 //! examples, and reject files the loader rejects for shape reasons.
 
-use std::path::Path;
 use std::sync::atomic::AtomicUsize;
 
 use berth_specs::schema::{host_schema, need_schema};
 use berth_specs::yaml::{parse_yaml, Base};
 use serde_json::Value;
+
+mod common;
 
 fn as_json(text: &str) -> Value {
     let parsed = parse_yaml(text, Base::default(), &AtomicUsize::new(0));
@@ -39,23 +40,13 @@ fn schemas_are_valid_json_schema() {
 
 #[test]
 fn bundled_examples_validate() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
-    let mut stack = vec![root];
-    let mut n = 0;
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|e| e == "yaml") {
-                let doc = as_json(&std::fs::read_to_string(&p).unwrap());
-                let errs = errors(&schema_for(&doc), &doc);
-                assert!(errs.is_empty(), "{}: {errs:#?}", p.display());
-                n += 1;
-            }
-        }
+    let files = common::examples();
+    for p in &files {
+        let doc = as_json(&std::fs::read_to_string(p).unwrap());
+        let errs = errors(&schema_for(&doc), &doc);
+        assert!(errs.is_empty(), "{}: {errs:#?}", p.display());
     }
-    assert!(n >= 4);
+    assert!(files.len() >= 4);
 }
 
 #[test]

@@ -6,7 +6,28 @@
 
 pub mod fleet;
 
+use std::path::{Path, PathBuf};
+
 use berth_specs::{Diagnostic, Severity};
+
+/// Every bundled example file (`specs/examples/**/*.yaml`), sorted.
+pub fn examples() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut out = Vec::new();
+    let mut stack = vec![root];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|e| e == "yaml") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
 
 /// Renders a diagnostic as compiler-style text: header, location, the source
 /// line with carets under the span, related places and help.
