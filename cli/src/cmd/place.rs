@@ -413,7 +413,7 @@ fn print_human(
         );
         for (c, plan) in &e.plans {
             let s = specs[*c];
-            let Some(cp) = plan.containers.iter().find(|x| x.container == s.container) else {
+            let Some(cp) = plan.container(&s.container) else {
                 continue;
             };
             for (k, v) in missing_labels(s, host) {
@@ -494,21 +494,18 @@ fn print_json(
             .iter()
             .filter_map(|(c, plan)| {
                 let s = specs[*c];
-                plan.containers
-                    .iter()
-                    .find(|x| x.container == s.container)
-                    .map(|cp| {
-                        let labels: Vec<_> = missing_labels(s, hosts[e.host])
-                            .into_iter()
-                            .map(|(k, v)| json!({"key": k, "value": v}))
-                            .collect();
-                        json!({
-                            "container": s.container,
-                            "satisfied": cp.satisfied,
-                            "missing_labels": labels,
-                            "unmet": cp.unmet,
-                        })
+                plan.container(&s.container).map(|cp| {
+                    let labels: Vec<_> = missing_labels(s, hosts[e.host])
+                        .into_iter()
+                        .map(|(k, v)| json!({"key": k, "value": v}))
+                        .collect();
+                    json!({
+                        "container": s.container,
+                        "satisfied": cp.satisfied,
+                        "missing_labels": labels,
+                        "unmet": cp.unmet,
                     })
+                })
             })
             .collect();
         let on_host: Vec<&str> = e
