@@ -638,7 +638,10 @@ impl<'a> Solver<'a> {
             pool: res.pool.clone(),
             value: res.value.clone(),
         };
-        // The pool it came from, matched by value (however the pool is spelled).
+        // The pool it came from, matched by value (however the pool is spelled);
+        // the reservation's pool and value are parsed once, not per provide.
+        let res_net = res.pool.parse::<IpNet>().ok();
+        let res_addr = res.value.parse::<IpAddr>().ok();
         let pool = (0..self.n_manifest).find(|&i| {
             let p = &self.provides[i];
             p.kind == need.kind
@@ -646,7 +649,7 @@ impl<'a> Solver<'a> {
                     ProvideDetail::Address {
                         source: AddressSource::Pool(net),
                         ..
-                    } => res.pool.parse::<IpNet>().ok() == Some(*net),
+                    } => res_net == Some(*net),
                     ProvideDetail::Port {
                         source: PortSource::Pool { first, last },
                         ..
@@ -656,9 +659,7 @@ impl<'a> Solver<'a> {
         });
         let Some(i) = pool else { return Err(stale()) };
         let value = match &self.provides[i].detail {
-            ProvideDetail::Address { .. } => {
-                res.value.parse::<IpAddr>().ok().map(pool::addr_to_u128)
-            }
+            ProvideDetail::Address { .. } => res_addr.map(pool::addr_to_u128),
             _ => res.value.parse::<u16>().ok().map(u128::from),
         };
         let Some(value) = value else {
@@ -683,7 +684,7 @@ impl<'a> Solver<'a> {
         // The reserved value is the name's only candidate, so the prefix is
         // checked against it before the pool: a pool wholly outside the prefix
         // would otherwise be blamed instead of the reservation.
-        if let (Some(prefix), Ok(addr)) = (need_prefix(&need.detail), res.value.parse::<IpAddr>()) {
+        if let (Some(prefix), Some(addr)) = (need_prefix(&need.detail), res_addr) {
             if !prefix.contains(&addr) {
                 return Err(Reason::OutsidePrefix {
                     candidate,
