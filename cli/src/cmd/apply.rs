@@ -266,26 +266,34 @@ pub(crate) fn load_inputs(
 
 /// Reports a state store error (exit 1: berth cannot work on this host's
 /// state until a person looks at it).
-pub(crate) fn report_store(e: &store::StoreError, format: Format) -> u8 {
+/// The stable code and help text for a state-store failure (docs/state.md),
+/// shared by every command that reads the state file.
+pub(crate) fn store_code_help(e: &store::StoreError) -> (&'static str, &'static str) {
+    use store::StoreError as E;
     let code = match e {
-        store::StoreError::Corrupt { .. } => "berth::state::corrupt",
-        store::StoreError::Version { .. } => "berth::state::version",
-        store::StoreError::HostMismatch { .. } => "berth::state::host-mismatch",
-        store::StoreError::Lock { .. } => "berth::state::lock",
+        E::Corrupt { .. } => "berth::state::corrupt",
+        E::Version { .. } => "berth::state::version",
+        E::HostMismatch { .. } => "berth::state::host-mismatch",
+        E::Lock { .. } => "berth::state::lock",
         _ => "berth::state::io",
     };
+    let help = match e {
+        E::Corrupt { .. } => {
+            "berth never overwrites a state file it cannot read; repair it or move it away (see docs/state.md)"
+        }
+        _ => "see docs/state.md",
+    };
+    (code, help)
+}
+
+pub(crate) fn report_store(e: &store::StoreError, format: Format) -> u8 {
+    let (code, help) = store_code_help(e);
     match format {
         Format::Json => println!(
             "{}",
             serde_json::json!({"ok": false, "error": {"code": code, "message": e.to_string()}})
         ),
         Format::Human => {
-            let help = match e {
-                store::StoreError::Corrupt { .. } => {
-                    "berth never overwrites a state file it cannot read; repair it or move it away (see docs/state.md)"
-                }
-                _ => "see docs/state.md",
-            };
             let message = render::escape_lines(&e.to_string()).into_owned();
             eprintln!(
                 "{:?}",
