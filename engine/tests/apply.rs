@@ -137,6 +137,15 @@ fn vol(name: &str, mount: &str) -> String {
     format!("  - volume: {name}\n    mount: {mount}\n")
 }
 
+/// Container `app` needing the provider volumes `nfs-a` and `nfs-b`: two
+/// provider steps, in that order.
+fn two_volume_app() -> NeedSpec {
+    spec(
+        "app",
+        &format!("{}{}", vol("nfs-a", "/a"), vol("nfs-b", "/b")),
+    )
+}
+
 struct Env {
     _tmp: tempfile::TempDir,
     file: StateFile,
@@ -246,10 +255,7 @@ fn a_failing_second_step_releases_the_first_and_restores_the_state() {
     env.apply(&[&other], &mut Fake::default()).unwrap();
     let before = env.bytes();
 
-    let app = spec(
-        "app",
-        &format!("{}{}", vol("nfs-a", "/a"), vol("nfs-b", "/b")),
-    );
+    let app = two_volume_app();
     let mut fake = Fake {
         fail_provide_nr: Some(2),
         ..Fake::default()
@@ -302,10 +308,7 @@ fn a_failing_second_step_releases_the_first_and_restores_the_state() {
 #[test]
 fn a_failed_rollback_release_is_kept_pending_and_retried_by_release() {
     let env = Env::new();
-    let app = spec(
-        "app",
-        &format!("{}{}", vol("nfs-a", "/a"), vol("nfs-b", "/b")),
-    );
+    let app = two_volume_app();
     let mut fake = Fake {
         fail_provide_nr: Some(2),
         fail: ["release nfs-a".to_string(), "release nfs-b".to_string()].into(),
@@ -347,10 +350,7 @@ fn a_failed_rollback_release_is_kept_pending_and_retried_by_release() {
 #[test]
 fn each_step_is_preceded_by_a_write_ahead_intent() {
     let env = Env::new();
-    let app = spec(
-        "app",
-        &format!("{}{}", vol("nfs-a", "/a"), vol("nfs-b", "/b")),
-    );
+    let app = two_volume_app();
     let mut fake = Fake {
         state_file: Some(env.file.path().to_path_buf()),
         ..Fake::default()
@@ -566,10 +566,7 @@ fn pool_addresses_are_distinct_across_applies_and_exhaustion_is_unmet() {
 #[test]
 fn a_failed_first_apply_leaves_no_state_file() {
     let env = Env::new();
-    let app = spec(
-        "app",
-        &format!("{}{}", vol("nfs-a", "/a"), vol("nfs-b", "/b")),
-    );
+    let app = two_volume_app();
     let mut fake = Fake {
         fail_provide_nr: Some(2),
         ..Fake::default()
@@ -748,10 +745,7 @@ fn an_invalid_provider_result_is_refused_and_released() {
 #[test]
 fn check_and_rollback_release_get_the_need_like_provide() {
     let env = Env::new();
-    let app = spec(
-        "app",
-        &format!("{}{}", vol("nfs-a", "/a"), vol("nfs-b", "/b")),
-    );
+    let app = two_volume_app();
     let mut fake = Fake::default();
     env.apply(&[&app], &mut fake).unwrap();
     let provided = fake.needs.clone();
