@@ -295,6 +295,20 @@ fn parallel_load_equals_sequential_load() {
     assert_eq!(summary(&par), summary(&seq));
 }
 
+/// Loads `text` as YAML and as JSON and checks every diagnostic's span lies
+/// inside it, on a real line and column.
+fn spans_inside(text: &str) -> Result<(), TestCaseError> {
+    for name in ["x.yaml", "x.json"] {
+        let l = load_str(Path::new(name), text, &LoadOptions::default());
+        for d in &l.diagnostics {
+            if let Some(s) = d.span {
+                prop_assert!(s.offset + s.len <= text.len() && s.line >= 1 && s.col >= 1);
+            }
+        }
+    }
+    Ok(())
+}
+
 proptest! {
     // 256 cases each by default; PROPTEST_CASES=N runs more.
 
@@ -337,28 +351,14 @@ proptest! {
             }
             text.replace_range(i..j, &insert);
         }
-        for name in ["x.yaml", "x.json"] {
-            let l = load_str(Path::new(name), &text, &LoadOptions::default());
-            for d in &l.diagnostics {
-                if let Some(s) = d.span {
-                    prop_assert!(s.offset + s.len <= text.len() && s.line >= 1 && s.col >= 1);
-                }
-            }
-        }
+        spans_inside(&text)?;
     }
 
     #[test]
     fn yaml_like_text_gives_ok_or_diagnostics(
         text in "(berth: 1\n|container: [a-z]{1,4}\n|host: h\n|needs:\n|provides:\n|providers:\n|  - (volume|ipv6|port|network|x.io/y|volum): [a-z*./]{0,6}\n|    (mount|path|address|pool|network|run|timeout|read_only|container_port|host_port): [a-z0-9:/.\\[\\]*&-]{0,12}\n|---\n|[&*!|>{}\\[\\],'\"#]\n){0,24}"
     ) {
-        for name in ["x.yaml", "x.json"] {
-            let l = load_str(Path::new(name), &text, &LoadOptions::default());
-            for d in &l.diagnostics {
-                if let Some(s) = d.span {
-                    prop_assert!(s.offset + s.len <= text.len() && s.line >= 1 && s.col >= 1);
-                }
-            }
-        }
+        spans_inside(&text)?;
     }
 }
 
