@@ -247,6 +247,25 @@ impl Loads {
     }
 }
 
+/// Names given twice, which make a placement ambiguous (two hosts or two
+/// containers called alike): for each repeat, in order, the index of the
+/// previous item with that name and its own index. [`place`] works by index;
+/// a caller that reports or writes by name (as `berth place` does) refuses
+/// these first, for the host names and for the container names.
+///
+/// ```
+/// use berth_engine::place::repeated_names;
+/// assert_eq!(repeated_names(["a", "b", "a", "a"]), vec![(0, 2), (2, 3)]);
+/// ```
+pub fn repeated_names<'n>(names: impl IntoIterator<Item = &'n str>) -> Vec<(usize, usize)> {
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    names
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, name)| seen.insert(name, i).map(|prev| (prev, i)))
+        .collect()
+}
+
 /// Places every spec on one host of the fleet (see the module docs for the
 /// rules and the heuristic). Deterministic: the same input gives the same
 /// output.

@@ -9,14 +9,13 @@
 //! one is not or the input is invalid, 2 for an `--explain` host not in the
 //! fleet. See docs/placement.md.
 
-use std::collections::HashMap;
 use std::fmt::{self, Write as _};
 use std::io::{BufWriter, Write as _};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context as _;
-use berth_engine::place::{place, HostReason, Placement, ReasonCount};
+use berth_engine::place::{place, repeated_names, HostReason, Placement, ReasonCount};
 use berth_engine::plan::Plan;
 use berth_engine::solve::solve;
 use berth_engine::state::State;
@@ -220,48 +219,50 @@ pub fn run(args: PlaceArgs) -> anyhow::Result<u8> {
 /// Two hosts or two containers with one name would make the output (and
 /// `--out DIR/<host>/<container>`) ambiguous: refuse, naming both places.
 fn duplicates(hosts: &[HostManifest], specs: &[NeedSpec]) -> Option<u8> {
-    let h = hosts.iter().map(|h| (h.host.as_str(), &*h.source, h.span));
-    let s = specs
+    let h: Vec<_> = hosts
         .iter()
-        .map(|s| (s.container.as_str(), &*s.source, s.span));
+        .map(|h| (h.host.as_str(), &*h.source, h.span))
+        .collect();
+    let s: Vec<_> = specs
+        .iter()
+        .map(|s| (s.container.as_str(), &*s.source, s.span))
+        .collect();
     let found = report_duplicates(
         "berth::place::duplicate-host",
         "host",
         "each host of a fleet needs its own name",
-        h,
+        &h,
     ) | report_duplicates(
         "berth::place::duplicate-container",
         "container",
         "each container of a release needs its own name",
-        s,
+        &s,
     );
     found.then_some(exit::INVALID)
 }
 
 /// Reports every name seen twice; true if any.
-fn report_duplicates<'a>(
+fn report_duplicates(
     code: &'static str,
     what: &str,
     help: &str,
-    items: impl Iterator<Item = (&'a str, &'a Source, Span)>,
+    items: &[(&str, &Source, Span)],
 ) -> bool {
-    let mut found = false;
-    let mut seen: HashMap<&str, (&Source, Span)> = HashMap::new();
-    for (name, source, span) in items {
-        if let Some((first, first_span)) = seen.insert(name, (source, span)) {
-            found = true;
-            print_place_diag(PlaceDiag {
-                code,
-                message: format!(
-                    "{what} `{name}` is defined twice: {} and {}",
-                    at(first, first_span),
-                    at(source, span)
-                ),
-                help: Some(help.into()),
-            });
-        }
+    let repeats = repeated_names(items.iter().map(|&(name, ..)| name));
+    for &(first, second) in &repeats {
+        let (name, first_source, first_span) = items[first];
+        let (_, source, span) = items[second];
+        print_place_diag(PlaceDiag {
+            code,
+            message: format!(
+                "{what} `{name}` is defined twice: {} and {}",
+                at(first_source, first_span),
+                at(source, span)
+            ),
+            help: Some(help.into()),
+        });
     }
-    found
+    !repeats.is_empty()
 }
 
 /// "lack volume `webpages`" and the like: one host count's reason as text.
