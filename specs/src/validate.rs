@@ -86,6 +86,20 @@ pub fn validate_host_with_spans(host: &HostManifest, spans: &FieldSpans) -> Vec<
     validate_partial_host(host, spans, &Unbuilt::default())
 }
 
+/// The items of `items` whose `key` an earlier item already had, in order,
+/// each with the span of the first item that had it.
+fn repeats<'a, T, K: Eq + std::hash::Hash>(
+    items: &'a [T],
+    key: impl Fn(&'a T) -> K,
+    span: impl Fn(&T) -> Span,
+) -> Vec<(&'a T, Span)> {
+    let mut seen: HashMap<K, Span> = HashMap::new();
+    items
+        .iter()
+        .filter_map(|t| Some((t, seen.insert(key(t), span(t))?)))
+        .collect()
+}
+
 /// Semantic checks of the entries of a host manifest that loaded, when
 /// others (listed in `unbuilt`) did not: nothing is reported that a failed
 /// entry could explain.
@@ -99,35 +113,33 @@ pub fn validate_partial_host(
     let mut out = Vec::new();
 
     // Duplicate names (and duplicate patterns) per kind.
-    let mut names: HashMap<(&Kind, &str), Span> = HashMap::new();
-    for p in &host.provides {
-        if let Some(first) = names.insert((&p.kind, p.name.as_str()), p.span) {
-            out.push(
-                Diagnostic::error(
-                    Code::HostDuplicateName,
-                    format!("{} `{}` is provided twice", p.kind, p.name),
-                )
-                .at(src, p.span)
-                .label("second time")
-                .related(first, "first time")
-                .help("remove one, or give it another name"),
-            );
-        }
+    for (p, first) in repeats(&host.provides, |p| (&p.kind, p.name.as_str()), |p| p.span) {
+        out.push(
+            Diagnostic::error(
+                Code::HostDuplicateName,
+                format!("{} `{}` is provided twice", p.kind, p.name),
+            )
+            .at(src, p.span)
+            .label("second time")
+            .related(first, "first time")
+            .help("remove one, or give it another name"),
+        );
     }
-    let mut patterns: HashMap<(&Kind, &str), Span> = HashMap::new();
-    for p in &host.providers {
-        if let Some(first) = patterns.insert((&p.kind, p.pattern.as_str()), p.span) {
-            out.push(
-                Diagnostic::error(
-                    Code::HostDuplicateName,
-                    format!("two providers for {} `{}`", p.kind, p.pattern),
-                )
-                .at(src, p.span)
-                .label("never used: the first one wins")
-                .related(first, "first provider")
-                .help("remove one of them"),
-            );
-        }
+    for (p, first) in repeats(
+        &host.providers,
+        |p| (&p.kind, p.pattern.as_str()),
+        |p| p.span,
+    ) {
+        out.push(
+            Diagnostic::error(
+                Code::HostDuplicateName,
+                format!("two providers for {} `{}`", p.kind, p.pattern),
+            )
+            .at(src, p.span)
+            .label("never used: the first one wins")
+            .related(first, "first provider")
+            .help("remove one of them"),
+        );
     }
 
     // Networks: gateways inside subnets, subnets not overlapping.
