@@ -375,14 +375,7 @@ pub fn apply<P: Provisioner>(
             prov,
         );
         return Err(ApplyError::Provider {
-            failed: Box::new(FailedStep {
-                op: StepOp::Provide,
-                kind: step.kind.clone(),
-                name: step.name.clone(),
-                container: step.container.clone(),
-                provider: step.provider.clone(),
-                cause,
-            }),
+            failed: failed_provide(step, cause),
             rolled_back,
         });
     }
@@ -396,14 +389,7 @@ pub fn apply<P: Provisioner>(
             let last = plan.steps.last().expect("steps ran");
             let rolled_back = rollback((host, specs), &before, &scratch, &made, None, locked, prov);
             return Err(ApplyError::Provider {
-                failed: Box::new(FailedStep {
-                    op: StepOp::Provide,
-                    kind: last.kind.clone(),
-                    name: last.name.clone(),
-                    container: last.container.clone(),
-                    provider: last.provider.clone(),
-                    cause: StepCause::Unusable(Box::new(again)),
-                }),
+                failed: failed_provide(last, StepCause::Unusable(Box::new(again))),
                 rolled_back,
             });
         }
@@ -628,6 +614,18 @@ fn held_conflicts(
         }
     }
     out
+}
+
+/// The failure of `step`'s provide.
+fn failed_provide<E>(step: &Step, cause: StepCause<E>) -> Box<FailedStep<E>> {
+    Box::new(FailedStep {
+        op: StepOp::Provide,
+        kind: step.kind.clone(),
+        name: step.name.clone(),
+        container: step.container.clone(),
+        provider: step.provider.clone(),
+        cause,
+    })
 }
 
 fn intent(step: &Step) -> ProvidedRecord {
