@@ -65,21 +65,7 @@ pub(crate) fn report_state(
     if invalid.format == Format::Human {
         return super::apply::report_store(e, Format::Human);
     }
-    use store::StoreError as E;
-    // The same codes as `report_store` (docs/state.md).
-    let code = match e {
-        E::Corrupt { .. } => "berth::state::corrupt",
-        E::Version { .. } => "berth::state::version",
-        E::HostMismatch { .. } => "berth::state::host-mismatch",
-        E::Lock { .. } => "berth::state::lock",
-        _ => "berth::state::io",
-    };
-    let help = match e {
-        E::Corrupt { .. } => {
-            "berth never overwrites a state file it cannot read; repair it or move it away (see docs/state.md)"
-        }
-        _ => "see docs/state.md",
-    };
+    let (code, help) = super::apply::store_code_help(e);
     let problem = render::Problem {
         code,
         message: e.to_string(),
