@@ -72,6 +72,12 @@ impl Diagnostic {
         self
     }
 
+    /// Names the file without a position (I/O problems, size limits).
+    pub fn at_file(mut self, source: &Arc<Source>) -> Diagnostic {
+        self.source = Some(source.clone());
+        self
+    }
+
     /// Sets the label shown at the span.
     pub fn label(mut self, label: impl Into<String>) -> Diagnostic {
         self.label = Some(label.into());

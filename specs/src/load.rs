@@ -226,18 +226,6 @@ fn span_at(text: &str, offset: usize) -> Span {
     }
 }
 
-trait AtFile {
-    fn at_file(self, source: &Arc<Source>) -> Diagnostic;
-}
-
-impl AtFile for Diagnostic {
-    /// Names the file without a position (I/O problems, size limits).
-    fn at_file(mut self, source: &Arc<Source>) -> Diagnostic {
-        self.source = Some(source.clone());
-        self
-    }
-}
-
 /// What one chunk (or a JSON file) gave.
 #[derive(Default)]
 struct Part {

@@ -59,12 +59,11 @@ fn walk(dir: &Path, out: &mut Vec<Input>, errors: &mut Vec<Diagnostic>) {
 }
 
 fn io_error(path: &Path, e: &std::io::Error) -> Diagnostic {
-    let mut d = Diagnostic::error(
+    Diagnostic::error(
         berth_specs::Code::IoRead,
         format!("cannot read `{}`: {e}", path.display()),
-    );
-    d.source = Some(berth_specs::Source::new(path, ""));
-    d
+    )
+    .at_file(&berth_specs::Source::new(path, ""))
 }
 
 pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
@@ -91,12 +90,12 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
             if input.named && loaded.examined == 0 && loaded.diagnostics.is_empty() {
                 // An empty file named on the command line is a mistake (a
                 // wrong path, a truncated file), not a pass.
-                let mut d = Diagnostic::error(
+                let d = Diagnostic::error(
                     berth_specs::Code::UnknownDocument,
                     "the file holds no document",
                 )
-                .help("a need spec starts with `berth: 1` and `container: NAME`, a host manifest with `berth: 1` and `host: NAME`");
-                d.source = Some(berth_specs::Source::new(&input.path, ""));
+                .help("a need spec starts with `berth: 1` and `container: NAME`, a host manifest with `berth: 1` and `host: NAME`")
+                .at_file(&berth_specs::Source::new(&input.path, ""));
                 loaded.diagnostics.push(d);
             }
             if args.live {
