@@ -16,15 +16,15 @@
 //! when the container stops (with `--rm` too): `berth release CONTAINER` frees
 //! them, as after `berth apply`.
 
-use std::ffi::OsString;
 use std::io::Write;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use berth_engine::edits;
 use berth_engine::emit::docker;
 use berth_specs::load::{load_file, LoadOptions};
+use berth_specs::validate::resolve_program;
 use berth_specs::Document;
 
 use crate::args::{Engine, RunArgs};
@@ -36,7 +36,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         Engine::Docker => "docker",
         Engine::Podman => "podman",
     };
-    if !args.dry_run && find_on_path(engine).is_none() {
+    if !args.dry_run && resolve_program(Path::new(""), engine).is_none() {
         eprintln!(
             "{:?}",
             miette::miette!(
@@ -153,12 +153,4 @@ fn spec_lacks_image(path: &Path) -> bool {
         .documents
         .iter()
         .any(|d| matches!(d, Document::Need(n) if n.image.is_none()))
-}
-
-/// The first executable file named `program` on PATH.
-fn find_on_path(program: &str) -> Option<PathBuf> {
-    let path: OsString = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(program))
-        .find(|p| p.is_file())
 }
