@@ -941,18 +941,13 @@ fn run_refuses_before_applying_without_engine_or_image() {
         "noimage/berth.yaml",
         "berth: 1\ncontainer: noimage\nneeds:\n  - volume: webpages\n    mount: /var/www\n",
     );
-    let o = berth(
-        &dir,
-        &[
-            "run",
-            "-H",
-            h,
-            spec.to_str().unwrap(),
-            "--engine",
-            "podman",
-            "--dry-run",
-        ],
-    );
+    // `berth run -H HOST SPEC --engine podman ARGS...`
+    let run_podman = |args: &[&str]| {
+        let mut all = vec!["run", "-H", h, spec.to_str().unwrap(), "--engine", "podman"];
+        all.extend(args);
+        berth(&dir, &all)
+    };
+    let o = run_podman(&["--dry-run"]);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert!(
         stderr(&o).contains("berth::cli::no-image"),
@@ -961,19 +956,7 @@ fn run_refuses_before_applying_without_engine_or_image() {
     );
     for bad in ["--privileged", "", "busybox sh", "a\nb"] {
         let flag = format!("--image={bad}");
-        let o = berth(
-            &dir,
-            &[
-                "run",
-                "-H",
-                h,
-                spec.to_str().unwrap(),
-                "--engine",
-                "podman",
-                "--dry-run",
-                &flag,
-            ],
-        );
+        let o = run_podman(&["--dry-run", &flag]);
         assert_eq!(code(&o), 1, "{flag:?}: {}", stderr(&o));
         assert!(
             stderr(&o).contains("berth::run::bad-image"),
@@ -986,20 +969,7 @@ fn run_refuses_before_applying_without_engine_or_image() {
         "a refused run applied something"
     );
     // --image supplies it: the dry run applies and prints the argv.
-    let o = berth(
-        &dir,
-        &[
-            "run",
-            "-H",
-            h,
-            spec.to_str().unwrap(),
-            "--engine",
-            "podman",
-            "--image",
-            "busybox",
-            "--dry-run",
-        ],
-    );
+    let o = run_podman(&["--image", "busybox", "--dry-run"]);
     ok(&o, "berth run --image --dry-run");
     assert_eq!(
         shlex::split(stdout(&o).trim()).unwrap(),
