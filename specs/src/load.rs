@@ -1575,22 +1575,16 @@ impl<'s> Cx<'s> {
             provides.reserve(items.len());
             for item in items {
                 let mark = self.diags.len();
-                match self.provide(item, provides.len(), &mut spans) {
-                    Some(p) => match self.errors_since(mark) {
-                        EntryErrors::None => provides.push(p),
-                        EntryErrors::UnknownKeys => {
-                            unbuilt.incomplete.insert(provides.len());
-                            provides.push(p);
-                        }
-                        EntryErrors::Others => {
-                            let fields = ALL_PROVIDE_OPTIONS.iter().copied();
-                            spans.forget(provides.len(), fields.chain(["allow"]));
-                            self.note_unbuilt(item, Side::Provide, &mut unbuilt);
-                        }
-                    },
-                    None => {
-                        let fields = ALL_PROVIDE_OPTIONS.iter().copied();
-                        spans.forget(provides.len(), fields.chain(["allow"]));
+                let built = self.provide(item, provides.len(), &mut spans);
+                match (built, self.errors_since(mark)) {
+                    (Some(p), EntryErrors::None) => provides.push(p),
+                    (Some(p), EntryErrors::UnknownKeys) => {
+                        unbuilt.incomplete.insert(provides.len());
+                        provides.push(p);
+                    }
+                    _ => {
+                        // `ALL_PROVIDE_OPTIONS` includes `allow`.
+                        spans.forget(provides.len(), ALL_PROVIDE_OPTIONS.iter().copied());
                         self.note_unbuilt(item, Side::Provide, &mut unbuilt);
                     }
                 }
