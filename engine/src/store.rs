@@ -259,8 +259,9 @@ impl StateFile {
             .map_err(lock_err)?;
         // Blocks until every other berth process working on this host is done.
         fs4::FileExt::lock(&lock_file).map_err(lock_err)?;
-        let existed = self.path.exists();
-        let state = match self.read()? {
+        let bytes = self.read()?;
+        let existed = bytes.is_some();
+        let state = match bytes {
             None => State::new(&self.host),
             Some(bytes) => match self.parse(&bytes)? {
                 Ok(s) => s,
