@@ -133,8 +133,9 @@ struct Solver<'a> {
     /// Manifest provides followed by `state.provided` records as exact provides.
     provides: Vec<Provide>,
     n_manifest: usize,
-    exact: HashMap<(String, String), usize>,
-    globs: HashMap<String, Vec<usize>>,
+    /// Exact-name provides by kind, then name: looked up without allocating.
+    exact: HashMap<Kind, HashMap<String, usize>>,
+    globs: HashMap<Kind, Vec<usize>>,
     in_plan: HashSet<&'a str>,
     /// For the record provides (index - manifest len): their state entry.
     records: Vec<&'a crate::state::ProvidedRecord>,
@@ -170,13 +171,17 @@ impl<'a> Solver<'a> {
                 records.push(rec);
             }
         }
-        let mut exact = HashMap::new();
-        let mut globs: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut exact: HashMap<Kind, HashMap<String, usize>> = HashMap::new();
+        let mut globs: HashMap<Kind, Vec<usize>> = HashMap::new();
         for (i, p) in provides.iter().enumerate() {
-            let k = p.kind.as_str().to_string();
+            let k = p.kind.clone();
             if p.name.is_exact() {
                 // The first entry wins; the loader reports duplicates.
-                exact.entry((k, p.name.as_str().to_string())).or_insert(i);
+                exact
+                    .entry(k)
+                    .or_default()
+                    .entry(p.name.as_str().to_string())
+                    .or_insert(i);
             } else {
                 globs.entry(k).or_default().push(i);
             }
@@ -324,9 +329,14 @@ impl<'a> Solver<'a> {
         r
     }
 
+    /// The exact-name provide of `kind` called `name`, if any.
+    fn exact_of(&self, kind: &Kind, name: &str) -> Option<usize> {
+        self.exact.get(kind)?.get(name).copied()
+    }
+
     fn network_uncached(&mut self, s: usize, name: &str) -> Result<Net, Vec<Reason>> {
         let spec = self.specs[s];
-        if let Some(&i) = self.exact.get(&("network".to_string(), name.to_string())) {
+        if let Some(i) = self.exact_of(&Kind::Network, name) {
             return if self.allowed(i, spec) {
                 Ok(Net::Unit(i))
             } else {
@@ -334,7 +344,7 @@ impl<'a> Solver<'a> {
             };
         }
         let mut reasons = Vec::new();
-        let globs = self.globs.get("network").cloned().unwrap_or_default();
+        let globs = self.globs.get(&Kind::Network).cloned().unwrap_or_default();
         for i in globs {
             if !self.provides[i].name.matches(name) {
                 continue;
@@ -364,8 +374,7 @@ impl<'a> Solver<'a> {
         let need = &spec.needs[n];
         let mut opts = Vec::new();
         let mut rej = Vec::new();
-        let kind = need.kind.as_str().to_string();
-        if let Some(&i) = self.exact.get(&(kind.clone(), need.name.clone())) {
+        if let Some(i) = self.exact_of(&need.kind, &need.name) {
             match self.check(s, need, i) {
                 Ok(o) => opts.push(o),
                 Err(r) => rej.push(r),
@@ -383,7 +392,7 @@ impl<'a> Solver<'a> {
             }
             return (opts, rej);
         }
-        let globs = self.globs.get(&kind).cloned().unwrap_or_default();
+        let globs = self.globs.get(&need.kind).cloned().unwrap_or_default();
         let mut considered = false;
         for i in globs {
             if !self.provides[i].name.matches(&need.name) {
@@ -766,9 +775,7 @@ impl<'a> Solver<'a> {
     }
 
     fn gateway_of(&self, network: &str, pool: &IpNet) -> Option<IpAddr> {
-        let i = *self
-            .exact
-            .get(&("network".to_string(), network.to_string()))?;
+        let i = self.exact_of(&Kind::Network, network)?;
         match (&self.provides[i].detail, pool) {
             (ProvideDetail::Network { gateway6, .. }, IpNet::V6(_)) => gateway6.map(IpAddr::V6),
             (ProvideDetail::Network { gateway4, .. }, IpNet::V4(_)) => gateway4.map(IpAddr::V4),
