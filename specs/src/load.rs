@@ -927,6 +927,11 @@ impl<'s> Cx<'s> {
         }
     }
 
+    /// An optional boolean: `false` when absent.
+    fn flag(&mut self, v: Option<&Node<'_>>, what: &str) -> Option<bool> {
+        v.map_or(Some(false), |b| self.boolean(b, what))
+    }
+
     fn boolean(&mut self, v: &Node<'_>, what: &str) -> Option<bool> {
         match v.scalar() {
             Some(Scalar::Bool(b)) => Some(b),
@@ -1422,12 +1427,12 @@ impl<'s> Cx<'s> {
                         None
                     }
                 };
-                let read_only = f.get("read_only").map(|b| self.boolean(b, "`read_only`"));
-                let exclusive = f.get("exclusive").map(|b| self.boolean(b, "`exclusive`"));
+                let read_only = self.flag(f.get("read_only"), "`read_only`");
+                let exclusive = self.flag(f.get("exclusive"), "`exclusive`");
                 NeedDetail::Volume {
                     mount: mount?,
-                    read_only: read_only.unwrap_or(Some(false))?,
-                    exclusive: exclusive.unwrap_or(Some(false))?,
+                    read_only: read_only?,
+                    exclusive: exclusive?,
                 }
             }
             Kind::Ipv6 => NeedDetail::Ipv6 {
@@ -1982,12 +1987,12 @@ impl<'s> Cx<'s> {
                         None
                     }
                 };
-                let read_only = f.get("read_only").map(|b| self.boolean(b, "`read_only`"));
-                let exclusive = f.get("exclusive").map(|b| self.boolean(b, "`exclusive`"));
+                let read_only = self.flag(f.get("read_only"), "`read_only`");
+                let exclusive = self.flag(f.get("exclusive"), "`exclusive`");
                 ProvideDetail::Volume {
                     path: path?,
-                    read_only: read_only.unwrap_or(Some(false))?,
-                    exclusive: exclusive.unwrap_or(Some(false))?,
+                    read_only: read_only?,
+                    exclusive: exclusive?,
                 }
             }
             Kind::Port => {
@@ -2051,10 +2056,10 @@ impl<'s> Cx<'s> {
                         None
                     }
                 };
-                let shared = f.get("shared").map(|b| self.boolean(b, "`shared`"));
+                let shared = self.flag(f.get("shared"), "`shared`");
                 ProvideDetail::Device {
                     path: path?,
-                    shared: shared.unwrap_or(Some(false))?,
+                    shared: shared?,
                 }
             }
             Kind::Secret => match f.get("file") {
@@ -2140,10 +2145,7 @@ impl<'s> Cx<'s> {
                                 None
                             }
                         };
-                        let read_only = match mf.get("read_only") {
-                            None => Some(false),
-                            Some(b) => self.boolean(b, "`read_only`"),
-                        };
+                        let read_only = self.flag(mf.get("read_only"), "`read_only`");
                         match (path, mount, read_only) {
                             (Some(path), Some(mount), Some(read_only)) => {
                                 mounts.push(CustomMount {
@@ -2179,10 +2181,7 @@ impl<'s> Cx<'s> {
                 }
             }
         }
-        let shared = match f.get("shared") {
-            None => Some(false),
-            Some(b) => self.boolean(b, "`shared`"),
-        };
+        let shared = self.flag(f.get("shared"), "`shared`");
         (ok).then_some(())?;
         Some(ProvideDetail::Custom {
             env,
