@@ -850,6 +850,16 @@ pub struct Released<E> {
 }
 
 impl<E> Released<E> {
+    /// Nothing released yet.
+    fn none() -> Self {
+        Released {
+            released: Vec::new(),
+            not_held: Vec::new(),
+            purged: Vec::new(),
+            provider_releases: Vec::new(),
+        }
+    }
+
     /// True when a provider release failed (it will be retried).
     pub fn any_failed(&self) -> bool {
         self.provider_releases.iter().any(|r| r.result.is_err())
@@ -870,12 +880,7 @@ pub fn release<P: Provisioner>(
     prov: &mut P,
 ) -> Result<Released<P::Error>, StoreError> {
     let mut state = locked.state().clone();
-    let mut out = Released {
-        released: Vec::new(),
-        not_held: Vec::new(),
-        purged: Vec::new(),
-        provider_releases: Vec::new(),
-    };
+    let mut out = Released::none();
     free(&mut state, containers, purge, &mut out);
     if state != *locked.state() {
         locked.write(&state)?;
@@ -898,12 +903,7 @@ pub fn release_would_act(state: &State, containers: &[String], purge: bool) -> b
         return true;
     }
     let mut after = state.clone();
-    let mut out = Released::<std::convert::Infallible> {
-        released: Vec::new(),
-        not_held: Vec::new(),
-        purged: Vec::new(),
-        provider_releases: Vec::new(),
-    };
+    let mut out = Released::<std::convert::Infallible>::none();
     free(&mut after, containers, purge, &mut out);
     after != *state
 }
