@@ -250,10 +250,6 @@ pub fn validate_partial_host(
             AddressSource::Pool(pool) => ("pool", pool, true),
         };
         ranges[usize::from(p.kind == Kind::Ipv6)].push(interval(as_net, (i, pool)));
-        let shown = match source {
-            AddressSource::Static(a) => a.to_string(),
-            AddressSource::Pool(n) => n.to_string(),
-        };
         match nets.get(network.as_str()) {
             Some(net) => {
                 let v6 = p.kind != Kind::Ipv4;
@@ -261,6 +257,10 @@ pub fn validate_partial_host(
                 // A network without a subnet of this family leaves addressing
                 // to the engine; nothing to compare against.
                 if let Some(subnet) = subnet.filter(|s| !s.contains(&as_net)) {
+                    let shown = match source {
+                        AddressSource::Static(a) => a.to_string(),
+                        AddressSource::Pool(n) => n.to_string(),
+                    };
                     out.push(
                         Diagnostic::error(
                             Code::HostAddressOutsideSubnet,
