@@ -130,17 +130,12 @@ fn human(host: &HostManifest, plan: &Plan) -> String {
                 s.kind,
                 s.name,
                 s.users.join("`, `"),
-                render::escape(&quote(&s.provider)),
+                render::escape(&emit::docker::quote_line(&s.provider)),
                 s.timeout.as_secs_f64()
             );
         }
     }
     o
-}
-
-/// An argv as one readable, copy-pasteable line.
-pub(crate) fn quote(argv: &[String]) -> String {
-    emit::docker::quote_line(argv)
 }
 
 fn value_text(b: &Binding) -> String {
