@@ -257,10 +257,7 @@ pub fn validate_partial_host(
                 // A network without a subnet of this family leaves addressing
                 // to the engine; nothing to compare against.
                 if let Some(subnet) = subnet.filter(|s| !s.contains(&as_net)) {
-                    let shown = match source {
-                        AddressSource::Static(a) => a.to_string(),
-                        AddressSource::Pool(n) => n.to_string(),
-                    };
+                    let shown = address_text(p);
                     out.push(
                         Diagnostic::error(
                             Code::HostAddressOutsideSubnet,
@@ -334,17 +331,7 @@ pub fn validate_partial_host(
         // Pairs of statics are the duplicates reported above.
         let pairs = overlapping(family, |(_, a_pool), (_, b_pool)| a_pool || b_pool);
         for ((later, later_pool), (earlier, earlier_pool)) in pairs {
-            let value = |i: usize| match &host.provides[i].detail {
-                ProvideDetail::Address {
-                    source: AddressSource::Static(a),
-                    ..
-                } => a.to_string(),
-                ProvideDetail::Address {
-                    source: AddressSource::Pool(n),
-                    ..
-                } => n.to_string(),
-                _ => String::new(),
-            };
+            let value = |i: usize| address_text(&host.provides[i]);
             if later_pool && earlier_pool {
                 out.push(
                     Diagnostic::error(
@@ -402,10 +389,8 @@ pub fn validate_partial_host(
         });
     }
     for (proto, family) in ["tcp", "udp"].into_iter().zip(ports) {
-        let same_socket = |(_, _, a): (usize, bool, Option<IpAddr>),
-                           (_, _, b): (usize, bool, Option<IpAddr>)| {
-            a.is_none() || b.is_none() || a == b
-        };
+        let same_socket =
+            |(_, _, a): PortItem, (_, _, b): PortItem| a.is_none() || b.is_none() || a == b;
         for ((later, later_pool, _), (earlier, earlier_pool, _)) in overlapping(family, same_socket)
         {
             let shown = |i: usize| match &host.provides[i].detail {
@@ -449,6 +434,21 @@ pub fn validate_partial_host(
         }
     }
     out
+}
+
+/// An address provide's static address or pool, as written in messages.
+fn address_text(p: &Provide) -> String {
+    match &p.detail {
+        ProvideDetail::Address {
+            source: AddressSource::Static(a),
+            ..
+        } => a.to_string(),
+        ProvideDetail::Address {
+            source: AddressSource::Pool(n),
+            ..
+        } => n.to_string(),
+        _ => String::new(),
+    }
 }
 
 fn spans_subnet(p: &Provide, v6: bool) -> String {
