@@ -323,6 +323,13 @@ fn display_path(source: &Source) -> String {
 /// labelled span, related places as further labels, help, code and severity.
 pub fn report(d: &Diagnostic) -> miette::Report {
     install_hook();
+    // A snippet of a minified JSON fleet would be one line of megabytes: such
+    // lines are named by file:line:column instead of shown (and no window is
+    // cut from them).
+    let too_long = match (&d.source, d.span) {
+        (Some(s), Some(span)) => line_len(&s.text, span.offset) > MAX_SNIPPET_LINE,
+        _ => false,
+    };
     let mut labels = Vec::new();
     let mut far = Vec::new();
     let source = match (&d.source, d.span) {
@@ -351,9 +358,14 @@ pub fn report(d: &Diagnostic) -> miette::Report {
                 }
                 hi = hi.max(r.offset() + r.len());
             }
-            let window = Window::around(&s.text, lo, hi, lo_line);
-            labels = labels.iter().map(|l| window.shift_label(l)).collect();
-            Some(NamedSource::new(display_path(s), window).with_language("yaml"))
+            if too_long {
+                labels.clear();
+                None
+            } else {
+                let window = Window::around(&s.text, lo, hi, lo_line);
+                labels = labels.iter().map(|l| window.shift_label(l)).collect();
+                Some(NamedSource::new(display_path(s), window).with_language("yaml"))
+            }
         }
         _ => None,
     };
@@ -362,17 +374,6 @@ pub fn report(d: &Diagnostic) -> miette::Report {
         (help, true) => help.clone(),
         (Some(h), false) => Some(format!("{h}\n{}", far.join("\n"))),
         (None, false) => Some(far.join("\n")),
-    };
-    // A snippet of a minified JSON fleet would be one line of megabytes: such
-    // lines are named by file:line:column instead of shown.
-    let too_long = match (&d.source, d.span) {
-        (Some(s), Some(span)) => line_len(&s.text, span.offset) > MAX_SNIPPET_LINE,
-        _ => false,
-    };
-    let (source, labels) = if too_long {
-        (None, Vec::new())
-    } else {
-        (source, labels)
     };
     let own = escape_lines(&d.message);
     let message = match (&d.source, d.span) {
