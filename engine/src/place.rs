@@ -168,6 +168,18 @@ impl Placement {
             .map(|p| p.spec)
             .collect()
     }
+
+    /// [`Placement::on_host`] for every host at once, in one pass: entry `h`
+    /// lists the specs placed on host `h`, in input order.
+    pub fn by_host(&self) -> Vec<Vec<usize>> {
+        let mut out = vec![Vec::new(); self.hosts];
+        for p in &self.placements {
+            if let Some(h) = p.host {
+                out[h].push(p.spec);
+            }
+        }
+        out
+    }
 }
 
 /// The hosts where an exclusive resource name is held: almost always one,

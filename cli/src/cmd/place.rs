@@ -549,10 +549,13 @@ fn write_out(
     specs: &[&NeedSpec],
     p: &Placement,
 ) -> anyhow::Result<()> {
+    // Grouped in one pass: on_host per host would scan every placement
+    // once per host.
+    let by_host = p.by_host();
     let results: Vec<anyhow::Result<Vec<String>>> = (0..hosts.len())
         .into_par_iter()
         .map(|h| {
-            let on = p.on_host(h);
+            let on = &by_host[h];
             if on.is_empty() {
                 return Ok(Vec::new());
             }
