@@ -485,7 +485,10 @@ fn podman_container_gets_the_seed_address_route_pages_and_port() {
     };
     let _container = ContainerGuard::claim("webserver");
 
-    // --dry-run applies and prints the argv: one line that shlex splits back.
+    // Applied first (the providers make the network and the pages folder),
+    // --dry-run then prints the argv with every value: one line that shlex
+    // splits back. A dry run alone applies nothing (tests/docker.rs).
+    ok(&berth(dir, &["apply", "-q", "-H", h, s]), "berth apply");
     let dry = berth(
         dir,
         &[
@@ -968,7 +971,7 @@ fn run_refuses_before_applying_without_engine_or_image() {
         !dir.path().join("state/web-01.json").exists(),
         "a refused run applied something"
     );
-    // --image supplies it: the dry run applies and prints the argv.
+    // --image supplies it: the dry run prints the argv and applies nothing.
     let o = run_podman(&["--image", "busybox", "--dry-run"]);
     ok(&o, "berth run --image --dry-run");
     assert_eq!(
@@ -983,11 +986,10 @@ fn run_refuses_before_applying_without_engine_or_image() {
             "busybox"
         ]
     );
-    let state = dir.path().join("state/web-01.json");
-    let text = std::fs::read_to_string(&state).unwrap();
+    // `--dry-run` has no side effects (issue 10): it used to apply.
     assert!(
-        text.contains("noimage") && !text.contains("\"webserver\""),
-        "only the dry run applied:\n{text}"
+        !dir.path().join("state").exists(),
+        "the dry run applied something"
     );
 }
 
@@ -1029,6 +1031,11 @@ fn podman_container_reads_a_secret_that_never_shows_elsewhere() {
     let _container = ContainerGuard::claim("berth-secret-user");
 
     let mut seen = Vec::new();
+    // Applied first (the secret provider copies the file), so that the dry
+    // run's line names the copy.
+    let applied = berth(&dir, &["apply", "-q", "-H", h, s]);
+    ok(&applied, "berth apply");
+    seen.push(applied);
     let dry = berth(
         &dir,
         &["run", "-H", h, s, "--engine", "podman", "--rm", "--dry-run"],

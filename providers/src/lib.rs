@@ -16,9 +16,11 @@
 //!   [`berth_specs::load::provide_detail_from_json`], the loader's own rules).
 //!
 //! [`process`] is the bounded process runner; [`protocol`] builds requests and
-//! interprets outputs; [`error`] is the typed failure.
+//! interprets outputs; [`error`] is the typed failure; [`engine`] asks docker or
+//! podman about images and networks.
 #![warn(missing_docs)]
 
+pub mod engine;
 pub mod error;
 pub mod process;
 pub mod protocol;

@@ -219,4 +219,14 @@ codes! {
     HostDuplicatePort => "berth::host::duplicate-port",
     /// An invalid host name (`host: ../../etc`).
     InvalidHostName => "berth::format::invalid-host-name",
+    /// A network provider's `--ip-range6`/`--ip-range4` holds a static address
+    /// or a pool of that network.
+    HostIpRangeOverlap => "berth::host::ip-range-overlap",
+    /// `--live`: an existing engine network has another subnet, or hands out
+    /// berth's addresses itself.
+    LiveEngineNetwork => "berth::live::engine-network",
+    /// A Dockerfile's `io.berth.spec` label and the `berth.yaml` beside it differ.
+    LabelDiffers => "berth::label::differs",
+    /// A Dockerfile that does not parse.
+    LabelBadDockerfile => "berth::label::bad-dockerfile",
 }

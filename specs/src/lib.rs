@@ -10,6 +10,8 @@
 #![warn(missing_docs)]
 
 pub mod diag;
+pub mod engine_net;
+pub mod label;
 pub mod load;
 pub mod model;
 pub mod schema;

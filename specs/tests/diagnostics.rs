@@ -16,7 +16,15 @@ use berth_specs::{Code, Diagnostic, Severity};
 use common::render;
 
 /// Codes produced by other crates (the solver), not by loading.
-const NOT_FROM_LOADING: &[Code] = &[Code::NeedUnmet];
+const NOT_FROM_LOADING: &[Code] = &[
+    Code::NeedUnmet,
+    // `berth check` and `check --live` (specs::engine_net, specs::label),
+    // tested beside their code.
+    Code::HostIpRangeOverlap,
+    Code::LiveEngineNetwork,
+    Code::LabelDiffers,
+    Code::LabelBadDockerfile,
+];
 
 struct Section {
     code: String,

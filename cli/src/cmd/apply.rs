@@ -34,13 +34,16 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
     // A docker line needs an image: refuse before provisioning anything,
     // rather than hold resources for a configuration that cannot be printed.
     let needs_image = args.emit == crate::args::Emit::Docker;
-    let done = match apply_specs_checked(
-        &args.host.host,
-        &args.specs,
-        args.format,
-        args.quiet,
-        needs_image,
-    )? {
+    let invalid = Invalid {
+        format: args.format,
+        key: "ok",
+    };
+    let (host, specs) =
+        match super::label::load_with_image(&args.host.host, &args.specs, &args.image, invalid) {
+            Ok(x) => x,
+            Err(code) => return Ok(code),
+        };
+    let done = match apply_loaded_checked(host, specs, args.format, args.quiet, needs_image)? {
         Ok(done) => done,
         Err(code) => return Ok(code),
     };
@@ -50,37 +53,24 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
     Ok(exit::OK)
 }
 
-/// For `berth run`: applies one spec on one host. `Ok(Err(code))` means the
-/// outcome was already reported on stderr and berth should exit with `code`.
-pub(crate) fn apply_for_run(
-    host: &Path,
-    spec: &Path,
-    quiet: bool,
-) -> anyhow::Result<Result<AppliedRun, u8>> {
-    apply_specs(host, &[spec.to_path_buf()], Format::Human, quiet)
-}
-
-/// Loads, applies and reports failures (in `format`); see [`AppliedRun`].
-pub(crate) fn apply_specs(
-    host_path: &Path,
-    spec_paths: &[PathBuf],
+/// Applies specs that are already loaded (`berth run`, which may change a
+/// spec's image first, and `--from-image`); see [`AppliedRun`].
+pub(crate) fn apply_loaded(
+    host: HostManifest,
+    specs: Vec<NeedSpec>,
     format: Format,
     quiet: bool,
 ) -> anyhow::Result<Result<AppliedRun, u8>> {
-    apply_specs_checked(host_path, spec_paths, format, quiet, false)
+    apply_loaded_checked(host, specs, format, quiet, false)
 }
 
-fn apply_specs_checked(
-    host_path: &Path,
-    spec_paths: &[PathBuf],
+fn apply_loaded_checked(
+    host: HostManifest,
+    specs: Vec<NeedSpec>,
     format: Format,
     quiet: bool,
     needs_image: bool,
 ) -> anyhow::Result<Result<AppliedRun, u8>> {
-    let (host, specs) = match load_inputs(host_path, spec_paths, Invalid { format, key: "ok" }) {
-        Ok(x) => x,
-        Err(code) => return Ok(Err(code)),
-    };
     let imageless: Vec<&str> = specs
         .iter()
         .filter(|s| needs_image && s.image.is_none())
@@ -189,6 +179,17 @@ pub(crate) fn load_inputs(
     spec_paths: &[PathBuf],
     invalid: Invalid,
 ) -> Result<(HostManifest, Vec<NeedSpec>), u8> {
+    load_inputs_with(host_path, spec_paths, Vec::new(), invalid)
+}
+
+/// Like [`load_inputs`], with need specs loaded elsewhere too (`--from-image`:
+/// the image label, named by its display name), after the files.
+pub(crate) fn load_inputs_with(
+    host_path: &Path,
+    spec_paths: &[PathBuf],
+    extra: Vec<(PathBuf, berth_specs::load::Loaded)>,
+    invalid: Invalid,
+) -> Result<(HostManifest, Vec<NeedSpec>), u8> {
     let opts = LoadOptions::default();
     let mut diags = Vec::new();
     let mut problems = Vec::new();
@@ -223,8 +224,12 @@ pub(crate) fn load_inputs(
         None
     };
     let mut specs: Vec<NeedSpec> = Vec::new();
-    for p in spec_paths {
-        let loaded = load_file(p, &opts);
+    let spec_loads = spec_paths
+        .iter()
+        .map(|p| (p.clone(), load_file(p, &opts)))
+        .chain(extra);
+    for (p, loaded) in spec_loads {
+        let p = p.as_path();
         diags.extend(loaded.diagnostics);
         for d in loaded.documents {
             match d {

@@ -4,6 +4,10 @@
 //! (like a repository in CI) and YAML documents without a top-level `berth:` key
 //! are skipped and counted, never errors. Diagnostics go to stderr (or stdout as
 //! JSON with `--format json`); the exit code says whether anything failed.
+//!
+//! A Dockerfile (named, or found in a folder) is checked for its
+//! `io.berth.spec` label (`berth_specs::label::check_dockerfile`); one without
+//! the label is skipped like foreign YAML.
 
 use std::path::{Path, PathBuf};
 
@@ -24,6 +28,36 @@ const SKIP_DIRS: &[&str] = &["target", ".git", "node_modules"];
 struct Input {
     path: PathBuf,
     named: bool,
+}
+
+/// `Dockerfile`, `Dockerfile.NAME` or `NAME.Dockerfile`.
+fn is_dockerfile(path: &Path) -> bool {
+    path.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+        n == "Dockerfile" || n.starts_with("Dockerfile.") || n.ends_with(".Dockerfile")
+    })
+}
+
+/// A Dockerfile's label, checked; skipped (counted) when it has none.
+fn check_dockerfile(input: &Input, max: u64) -> Loaded {
+    let text = match std::fs::metadata(&input.path) {
+        Ok(m) if m.len() > max => Err(std::io::Error::other(format!(
+            "the file is {} bytes, more than the limit of {max} bytes",
+            m.len()
+        ))),
+        Ok(_) => std::fs::read_to_string(&input.path),
+        Err(e) => Err(e),
+    };
+    match text {
+        Ok(text) => berth_specs::label::check_dockerfile(&input.path, &text).unwrap_or(Loaded {
+            skipped: 1,
+            examined: 1,
+            ..Loaded::default()
+        }),
+        Err(e) => Loaded {
+            diagnostics: vec![io_error(&input.path, &e)],
+            ..Loaded::default()
+        },
+    }
 }
 
 fn is_yaml(path: &Path) -> bool {
@@ -52,7 +86,7 @@ fn walk(dir: &Path, out: &mut Vec<Input>, errors: &mut Vec<Diagnostic>) {
             if !SKIP_DIRS.iter().any(|s| name == *s) {
                 walk(&path, out, errors);
             }
-        } else if is_yaml(&path) && (ft.is_file() || path.is_file()) {
+        } else if (is_yaml(&path) || is_dockerfile(&path)) && (ft.is_file() || path.is_file()) {
             out.push(Input { path, named: false });
         }
     }
@@ -86,7 +120,21 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
                 max_file_size: args.max_file_size,
                 skip_foreign: !input.named,
             };
+            if is_dockerfile(&input.path) {
+                return check_dockerfile(input, args.max_file_size);
+            }
             let mut loaded = load_file(&input.path, &opts);
+            // A network provider's engine range must leave berth's addresses alone.
+            let overlaps: Vec<Diagnostic> = loaded
+                .documents
+                .iter()
+                .filter_map(|d| match d {
+                    berth_specs::Document::Host(h) => Some(berth_specs::engine_net::ip_range_overlaps(h)),
+                    berth_specs::Document::Need(_) => None,
+                })
+                .flatten()
+                .collect();
+            loaded.diagnostics.extend(overlaps);
             if input.named && loaded.examined == 0 && loaded.diagnostics.is_empty() {
                 // An empty file named on the command line is a mistake (a
                 // wrong path, a truncated file), not a pass.
@@ -99,7 +147,15 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
                 loaded.diagnostics.push(d);
             }
             if args.live {
-                let live: Vec<Diagnostic> = loaded.documents.iter().flat_map(live_checks).collect();
+                let live: Vec<Diagnostic> = loaded
+                    .documents
+                    .iter()
+                    .flat_map(|d| {
+                        let mut v = live_checks(d);
+                        v.extend(berth_providers::engine::live_network_checks(d));
+                        v
+                    })
+                    .collect();
                 loaded.diagnostics.extend(live);
             }
             // File order reads best; the loader reports semantic checks last.

@@ -27,10 +27,11 @@ pub fn run(args: PlanArgs) -> anyhow::Result<u8> {
         format: args.format,
         key: "satisfied",
     };
-    let (host, specs) = match super::apply::load_inputs(&args.host.host, &args.specs, invalid) {
-        Ok(x) => x,
-        Err(code) => return Ok(code),
-    };
+    let (host, specs) =
+        match super::label::load_with_image(&args.host.host, &args.specs, &args.image, invalid) {
+            Ok(x) => x,
+            Err(code) => return Ok(code),
+        };
     let state = match store::load_readonly(&host) {
         Ok(s) => s,
         Err(e) => return Ok(report_state(&e, &host, invalid)),
@@ -77,7 +78,7 @@ pub(crate) fn report_state(
 }
 
 /// The plan for people: one block per container, then the steps.
-fn human(host: &HostManifest, plan: &Plan) -> String {
+pub(crate) fn human(host: &HostManifest, plan: &Plan) -> String {
     let file = render::path(&host.source.path);
     let mut o = String::new();
     let ok = plan.containers.iter().filter(|c| c.satisfied).count();
