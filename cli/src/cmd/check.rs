@@ -7,7 +7,7 @@
 //!
 //! A Dockerfile (named, or found in a folder) is checked for its
 //! `io.berth.spec` label (`berth_specs::label::check_dockerfile`); one without
-//! the label is skipped like foreign YAML.
+//! the label is not a berth file and is not counted at all.
 
 use std::path::{Path, PathBuf};
 
@@ -37,8 +37,8 @@ fn is_dockerfile(path: &Path) -> bool {
     })
 }
 
-/// A Dockerfile's label, checked; skipped (counted) when it has none.
-fn check_dockerfile(input: &Input, max: u64) -> Loaded {
+/// A Dockerfile's label, checked; `None` when it has none (not a berth file).
+fn check_dockerfile(input: &Input, max: u64) -> Option<Loaded> {
     let text = match std::fs::metadata(&input.path) {
         Ok(m) if m.len() > max => Err(std::io::Error::other(format!(
             "the file is {} bytes, more than the limit of {max} bytes",
@@ -48,15 +48,11 @@ fn check_dockerfile(input: &Input, max: u64) -> Loaded {
         Err(e) => Err(e),
     };
     match text {
-        Ok(text) => berth_specs::label::check_dockerfile(&input.path, &text).unwrap_or(Loaded {
-            skipped: 1,
-            examined: 1,
-            ..Loaded::default()
-        }),
-        Err(e) => Loaded {
+        Ok(text) => berth_specs::label::check_dockerfile(&input.path, &text),
+        Err(e) => Some(Loaded {
             diagnostics: vec![io_error(&input.path, &e)],
             ..Loaded::default()
-        },
+        }),
     }
 }
 
@@ -113,7 +109,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
             });
         }
     }
-    let results: Vec<Loaded> = inputs
+    let results: Vec<Option<Loaded>> = inputs
         .par_iter()
         .map(|input| {
             let opts = LoadOptions {
@@ -162,13 +158,15 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
             loaded
                 .diagnostics
                 .sort_by_key(|d| d.span.map_or(0, |s| s.offset));
-            loaded
+            Some(loaded)
         })
         .collect();
 
     let mut diagnostics = walk_errors;
     let (mut documents, mut skipped) = (0, 0);
-    for r in results {
+    // Dockerfiles without the label are not berth files: not counted.
+    let files = results.iter().filter(|r| r.is_some()).count();
+    for r in results.into_iter().flatten() {
         documents += r.examined - r.skipped;
         skipped += r.skipped;
         diagnostics.extend(r.diagnostics);
@@ -185,7 +183,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
         Format::Json => {
             let report = serde_json::json!({
                 "ok": !failed,
-                "files": inputs.len(),
+                "files": files,
                 "documents": documents,
                 "skipped": skipped,
                 "errors": errors,
@@ -198,8 +196,8 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
     eprintln!(
         "checked {documents} document{} in {} file{}, skipped {skipped} non-berth document{}: {errors} error{}, {warnings} warning{}{}",
         plural(documents),
-        inputs.len(),
-        plural(inputs.len()),
+        files,
+        plural(files),
         plural(skipped),
         plural(errors),
         plural(warnings),

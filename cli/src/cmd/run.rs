@@ -234,7 +234,7 @@ fn with_placeholders(
         if !b.pending() {
             return true;
         }
-        let placeholder = format!("<{} {}: made by its provider on apply>", b.kind, b.name);
+        let placeholder = format!("<{} {} made by its provider on apply>", b.kind, b.name);
         b.value = match b.kind {
             Kind::Network => serde_json::json!({}),
             Kind::Volume | Kind::Device => serde_json::json!({ "path": placeholder }),
