@@ -561,6 +561,120 @@ fn podman_network_creates_and_removes_its_network() {
     );
 }
 
+/// `docker-network` is `podman-network` with docker as its default engine:
+/// the network it makes has IPv6, the subnet, and Docker's own dynamic range
+/// (`--ip-range6`); release refuses while a container is attached (running or
+/// not), and a network someone else made is refused and kept.
+#[test]
+fn docker_network_creates_and_removes_its_network() {
+    use crate::docker::{docker, docker_host, docker_ok, image, networks, require_docker, IMAGE};
+    if !require_docker("docker_network_creates_and_removes_its_network") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let st = dir.path().join("state");
+    let net = unique("dn");
+    let host = docker_host();
+    struct Gone(String);
+    impl Drop for Gone {
+        fn drop(&mut self) {
+            let _ = docker(&["rm", "-f", &format!("{}-c", self.0)]);
+            let _ = docker(&["network", "rm", &self.0]);
+        }
+    }
+    let _guard = Gone(net.clone());
+    let (subnet, gw) = unique_subnet6(0x1d);
+    let range = subnet.replace("::/112", "::8000/113");
+    let args = [
+        "--subnet6",
+        &subnet,
+        "--gateway6",
+        &gw,
+        "--ip-range6",
+        &range,
+        "--docker-host",
+        &host,
+        "--state-dir",
+        st.to_str().unwrap(),
+    ];
+    assert!(!networks().contains(&net));
+    let v = ok_json(
+        &provider("docker-network", "provide", "network", &net, &args),
+        "provide",
+    );
+    assert_eq!(v, serde_json::json!({"subnet6": subnet, "gateway6": gw}));
+    let inspect = docker_ok(&[
+        "network",
+        "inspect",
+        "--format",
+        "{{.EnableIPv6}} {{range .IPAM.Config}}{{.Subnet}}={{.IPRange}} {{end}}",
+        &net,
+    ]);
+    eprintln!("docker network {net}: {}", inspect.trim());
+    assert!(inspect.starts_with("true "), "{inspect}");
+    assert!(inspect.contains(&format!("{subnet}={range}")), "{inspect}");
+    assert_eq!(
+        ok_json(
+            &provide_again("docker-network", "network", &net, &args),
+            "second provide"
+        ),
+        v
+    );
+    ok_quiet(
+        &provider("docker-network", "check", "network", &net, &args),
+        "check",
+    );
+    // A stopped container on the network still holds it.
+    image(IMAGE, &[]);
+    let c = format!("{net}-c");
+    docker_ok(&["create", "--name", &c, "--network", &net, IMAGE]);
+    let err = failed(
+        &provider("docker-network", "release", "network", &net, &args),
+        "release while attached",
+    );
+    assert!(err.contains(&c), "{err}");
+    assert!(
+        networks().contains(&net),
+        "release removed a network in use"
+    );
+    docker_ok(&["rm", "-f", &c]);
+    ok_quiet(
+        &provider("docker-network", "release", "network", &net, &args),
+        "release",
+    );
+    assert!(!networks().contains(&net), "release left a network");
+    ok_quiet(
+        &provider("docker-network", "release", "network", &net, &args),
+        "second release",
+    );
+    assert_empty_dir(&st);
+
+    // Someone else's network of that name, without the range: refused, kept.
+    docker_ok(&[
+        "network",
+        "create",
+        "--ipv6",
+        "--subnet",
+        &subnet,
+        "--gateway",
+        &gw,
+        &net,
+    ]);
+    let err = failed(
+        &provider("docker-network", "provide", "network", &net, &args),
+        "provide over a foreign network",
+    );
+    assert!(err.contains("other dynamic ranges"), "{err}");
+    ok_quiet(
+        &provider("docker-network", "release", "network", &net, &args),
+        "release of a foreign network",
+    );
+    assert!(
+        networks().contains(&net),
+        "release removed a network it did not make"
+    );
+}
+
 /// podman's network names, sorted.
 pub fn podman_networks() -> Vec<String> {
     let mut v: Vec<String> = sh_out("podman", &["network", "ls", "--format", "{{.Name}}"])
@@ -789,7 +903,7 @@ fn bundled_scripts_pass_shellcheck() {
     .iter()
     .map(|s| bundled(s))
     .collect();
-    for s in ["busybox-rootfs", "busybox-image"] {
+    for s in ["busybox-rootfs", "busybox-image", "dockerd"] {
         files.push(repo_root().join("tests/support").join(s));
     }
     let o = Command::new(which("shellcheck").unwrap())
@@ -812,7 +926,13 @@ fn bundled_scripts_pass_shellcheck() {
 #[test]
 fn bundled_providers_doc_matches_the_scripts() {
     let doc = std::fs::read_to_string(repo_root().join("docs/bundled-providers.md")).unwrap();
-    for script in ["linux-bridge", "dir-volume", "podman-network", "secret"] {
+    for script in [
+        "linux-bridge",
+        "dir-volume",
+        "podman-network",
+        "docker-network",
+        "secret",
+    ] {
         let head = format!("## `{script}`");
         let start = doc
             .find(&head)

@@ -34,7 +34,7 @@ use crate::util::{code, in_ci, repo_root, require_tools, stderr, stdout, Dir};
 static DOCKER: Mutex<()> = Mutex::new(());
 
 /// The busybox image the tests run (imported by [`image`]).
-const IMAGE: &str = "berth-test-busybox:1";
+pub(crate) const IMAGE: &str = "berth-test-busybox:1";
 
 /// `tests/support/dockerd`, which .ci/setup uses to start berth's own daemon.
 fn dockerd_script() -> PathBuf {
@@ -42,7 +42,7 @@ fn dockerd_script() -> PathBuf {
 }
 
 /// The daemon the tests use, as a `DOCKER_HOST` value.
-fn docker_host() -> String {
+pub(crate) fn docker_host() -> String {
     if let Some(h) = std::env::var_os("DOCKER_HOST") {
         return h.to_string_lossy().into_owned();
     }
@@ -60,7 +60,7 @@ fn daemon_is_ours() -> bool {
 }
 
 /// A docker command against the test daemon.
-fn docker(args: &[&str]) -> Output {
+pub(crate) fn docker(args: &[&str]) -> Output {
     Command::new("docker")
         .args(args)
         .env("DOCKER_HOST", docker_host())
@@ -69,7 +69,7 @@ fn docker(args: &[&str]) -> Output {
 }
 
 /// docker's stdout, asserting success.
-fn docker_ok(args: &[&str]) -> String {
+pub(crate) fn docker_ok(args: &[&str]) -> String {
     let o = docker(args);
     ok(&o, &format!("docker {}", args.join(" ")));
     stdout(&o)
@@ -86,7 +86,7 @@ fn berth(dir: &Dir, args: &[&str]) -> Output {
 
 /// Root, docker and busybox-static, and a daemon that answers; otherwise
 /// prints why the test skips (or fails under CI).
-fn require_docker(test: &str) -> bool {
+pub(crate) fn require_docker(test: &str) -> bool {
     if !require_tools(test, &["docker", "busybox", "ip"]) {
         return false;
     }
@@ -106,7 +106,7 @@ fn require_docker(test: &str) -> bool {
 
 /// Imports the busybox rootfs as `name` with the seed's command (httpd serving
 /// /var/www) and the extra `--change` lines; an existing `name` is replaced.
-fn image(name: &str, changes: &[&str]) {
+pub(crate) fn image(name: &str, changes: &[&str]) {
     let dir = Dir::new();
     let rootfs = dir.path().join("rootfs");
     let o = Command::new(repo_root().join("tests/support/busybox-rootfs"))
@@ -148,7 +148,7 @@ fn containers() -> Vec<String> {
 }
 
 /// Names of all networks.
-fn networks() -> Vec<String> {
+pub(crate) fn networks() -> Vec<String> {
     let mut v: Vec<String> = docker_ok(&["network", "ls", "--format", "{{.Name}}"])
         .lines()
         .map(str::to_string)
