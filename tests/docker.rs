@@ -751,3 +751,195 @@ fn docker_runs_an_image_that_carries_its_needs() {
     assert!(!case.volumes.exists());
     assert_state_empty(dir, "web-05", &case.ledgers);
 }
+
+/// `docs/walkthrough.md`, section 8 (the seed on Docker): every command of its
+/// `shell-session` blocks runs for real, in order, in a scratch folder holding
+/// the page's files (`# file:` and `# docker file:` blocks, that first line not
+/// part of the file), with this test's subnet, port, network, compose project
+/// and daemon. Each must exit 0 (non-zero where the page shows a refusal);
+/// `berth` and `cat` print exactly the page's lines (ids aside, in any order:
+/// stdout and stderr are read apart); other commands print every address line
+/// and page line the page shows.
+#[test]
+fn docker_walkthrough_runs_for_real() {
+    let name = "docker_walkthrough_runs_for_real";
+    if !require_docker(name) || !require_tools(name, &["docker-compose", "tar"]) {
+        return;
+    }
+    let _one = DOCKER.lock().unwrap_or_else(|e| e.into_inner());
+    let doc = std::fs::read_to_string(repo_root().join("docs/walkthrough.md")).unwrap();
+    let start = doc.find("## 8. The seed on Docker").expect("section 8");
+    let end = doc
+        .find("## What this machine taught us")
+        .expect("end of section 8");
+    let section = &doc[start..end];
+    let dir = Dir::new();
+    let net = unique("w");
+    let plain = format!("berth-plain-w{}", std::process::id());
+    let project = format!("berthw{}", std::process::id());
+    let port = (40000 + (std::process::id() % 20000) as u16 + 3).to_string();
+    let state = dir.path().join("state");
+    let www = dir.path().join("www");
+    let bundled_dir = bundled("");
+    let bundled_dir = bundled_dir.to_str().unwrap().trim_end_matches('/');
+    let host = docker_host();
+    let subst = |t: &str| {
+        t.replace("/srv/berth-demo/state", state.to_str().unwrap())
+            .replace("/usr/lib/berth/providers", bundled_dir)
+            .replace("/srv/webpages", www.to_str().unwrap())
+            .replace("4444::8888", "4449::8888")
+            .replace("berth6", &net)
+            .replace("8080", &port)
+            .replace("unix:///run/berth-ci-docker/docker.sock", &host)
+            .replace("-p demo ", &format!("-p {project} "))
+            .replace("demo_", &format!("{project}_"))
+    };
+    struct Gone {
+        containers: Vec<String>,
+        net: String,
+        project: String,
+        dir: PathBuf,
+    }
+    impl Drop for Gone {
+        fn drop(&mut self) {
+            let _ = Command::new("docker-compose")
+                .args([
+                    "-p",
+                    &self.project,
+                    "-f",
+                    "app.yml",
+                    "-f",
+                    "override.yml",
+                    "down",
+                ])
+                .current_dir(&self.dir)
+                .env("DOCKER_HOST", docker_host())
+                .output();
+            for c in &self.containers {
+                let _ = docker(&["rm", "-f", c]);
+            }
+            let _ = docker(&["network", "rm", &self.net]);
+        }
+    }
+    assert!(
+        !containers().iter().any(|n| n == "webserver"),
+        "a docker container named `webserver` exists already"
+    );
+    let _gone = Gone {
+        containers: vec!["webserver".into(), plain.clone()],
+        net: net.clone(),
+        project: project.clone(),
+        dir: dir.path().to_path_buf(),
+    };
+
+    // The page's files: the spec of section 2, and section 8's own.
+    let mut files = 0;
+    for (lang, body) in crate::runtime::fenced_blocks(&doc) {
+        if let Some(content) = body.strip_prefix("# file: webserver/berth.yaml\n") {
+            dir.write("webserver/berth.yaml", content);
+            files += 1;
+        } else if let Some(rest) = body.strip_prefix("# docker file: ") {
+            assert!(section.contains(&body), "a docker file outside section 8");
+            assert!(lang == "yaml" || lang == "dockerfile", "{lang}");
+            let (path, content) = rest.split_once('\n').unwrap();
+            dir.write(path.trim(), &subst(content));
+            files += 1;
+        }
+    }
+    assert_eq!(files, 4, "the files of section 8 (and the spec)");
+    dir.write("www/index.html", "<h1>served by berth</h1>\n");
+
+    let hexid = |l: &str| {
+        let l = l.trim().trim_start_matches("sha256:");
+        l.len() == 64 && l.bytes().all(|b| b.is_ascii_hexdigit())
+    };
+    let lines = |t: &str| -> Vec<String> {
+        let mut v: Vec<String> = t
+            .lines()
+            // Columns are padded to the longest name: spaces are not compared.
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .filter(|l| !l.is_empty() && !hexid(l))
+            .collect();
+        v.sort();
+        v
+    };
+    let mut ran = 0;
+    for (lang, body) in crate::runtime::fenced_blocks(section) {
+        if lang != "shell-session" {
+            continue;
+        }
+        for (command, expected) in crate::runtime::console_pairs(&body) {
+            let mut argv: Vec<String> = shlex::split(&subst(&command))
+                .expect("a command that splits")
+                .into_iter()
+                .map(|a| if a == "plain" { plain.clone() } else { a })
+                .collect();
+            let redirect = match argv.iter().position(|a| a == ">") {
+                Some(i) => {
+                    let to = argv[i + 1].clone();
+                    argv.truncate(i);
+                    Some(dir.path().join(to))
+                }
+                None => None,
+            };
+            let mut cmd = if argv[0] == "berth" {
+                dir.berth()
+            } else if argv[0].starts_with("tests/") {
+                Command::new(repo_root().join(&argv[0]))
+            } else {
+                Command::new(&argv[0])
+            };
+            let o = cmd
+                .args(&argv[1..])
+                .current_dir(dir.path())
+                .env("DOCKER_HOST", &host)
+                .output()
+                .unwrap_or_else(|e| panic!("`{command}`: {e}"));
+            let (out, err) = (stdout(&o), stderr(&o));
+            if let Some(to) = &redirect {
+                std::fs::write(to, &out).unwrap();
+            }
+            let refused = expected.contains("Read-only file system");
+            assert_eq!(
+                code(&o) != 0,
+                refused,
+                "`{command}`: exit {}\nstdout:\n{out}\nstderr:\n{err}",
+                code(&o)
+            );
+            let got = if redirect.is_some() {
+                err.clone()
+            } else {
+                format!("{out}{err}")
+            };
+            let expected = subst(&expected);
+            if argv[0] == "berth" || argv[0] == "cat" {
+                assert_eq!(
+                    lines(&got),
+                    lines(&expected),
+                    "docs/walkthrough.md: `{command}` prints something else:\n{got}"
+                );
+            } else {
+                let got_lines = lines(&got);
+                for l in lines(&expected).iter().filter(|l| {
+                    l.contains("1111:2222")
+                        || l.contains("served by berth")
+                        || l.contains("Read-only")
+                        || l.starts_with("root:x:0:0")
+                }) {
+                    assert!(
+                        got_lines.contains(l),
+                        "docs/walkthrough.md: `{command}` did not print `{l}`:\n{got}"
+                    );
+                }
+            }
+            ran += 1;
+        }
+    }
+    println!("docs/walkthrough.md section 8: {ran} commands ran for real");
+    assert!(ran >= 20, "only {ran} commands ran");
+    assert!(
+        !networks().contains(&net),
+        "the walkthrough left network {net}"
+    );
+    assert!(!containers().iter().any(|c| c == "webserver" || c == &plain));
+}
