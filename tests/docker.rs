@@ -659,6 +659,23 @@ fn docker_runs_an_image_that_carries_its_needs() {
     image(labelled, &[line.trim()]);
     image(IMAGE, &[]);
 
+    // A label that is not a valid spec: the loader's diagnostic, naming the
+    // image, the label and the JSON path.
+    let bad = line.trim().replace("/var/www", "var/www");
+    image("berth-test-badlabel:1", &[&bad]);
+    let o = berth(
+        dir,
+        &["plan", "-H", h, "--from-image", "berth-test-badlabel:1"],
+    );
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("image berth-test-badlabel:1, label io.berth.spec"),
+        "{err}"
+    );
+    assert!(err.contains("(JSON path $.needs[0].mount)"), "{err}");
+    let _ = docker(&["rmi", "berth-test-badlabel:1"]);
+
     // The image without the label: a clear error with a stable code.
     let o = berth(dir, &["plan", "-H", h, "--from-image", IMAGE]);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
@@ -942,4 +959,137 @@ fn docker_walkthrough_runs_for_real() {
         "the walkthrough left network {net}"
     );
     assert!(!containers().iter().any(|c| c == "webserver" || c == &plain));
+}
+
+/// `berth check` refuses a network provider whose `--ip-range6` holds one of
+/// berth's addresses, and `check --live` reports an existing Docker network
+/// whose dynamic range (the whole subnet, made without `--ip-range`) holds
+/// them.
+#[test]
+fn check_refuses_an_engine_range_over_berth_addresses() {
+    let dir = Dir::new();
+    let ok_host = fixture(
+        &dir,
+        "docker-host.yaml",
+        &[
+            ("NET", "berth6"),
+            ("NETID", "4446"),
+            ("PORT", "8080"),
+            ("BUNDLED", "/usr/lib/berth/providers"),
+            ("VOLUMES", "/srv/volumes"),
+            ("PSTATE", "/var/lib/berth/providers"),
+            ("DOCKER_HOST", "unix:///run/docker.sock"),
+        ],
+    );
+    let o = berth(&dir, &["check", ok_host.to_str().unwrap()]);
+    ok(&o, "berth check of the Docker host");
+    let text = std::fs::read_to_string(&ok_host).unwrap();
+    let bad = dir.write(
+        "bad-host.yaml",
+        &text.replace("8888:8000/113\"", "8888:0/113\""),
+    );
+    let o = berth(&dir, &["check", bad.to_str().unwrap()]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("berth::host::ip-range-overlap"), "{err}");
+    assert!(
+        err.contains("static address 1111:2222:3333:4446::8888:20"),
+        "{err}"
+    );
+    assert!(
+        err.contains("pool 1111:2222:3333:4446::8888:100/120"),
+        "{err}"
+    );
+
+    let name = "check_refuses_an_engine_range_over_berth_addresses";
+    if !require_docker(name) {
+        return;
+    }
+    let _one = DOCKER.lock().unwrap_or_else(|e| e.into_inner());
+    let case = Host::new("l", "4446", 4);
+    let _cleanup = Cleanup {
+        containers: Vec::new(),
+        network: case.net.clone(),
+    };
+    let live = || berth(&case.dir, &["check", "--live", case.h()]);
+    // No such network yet: nothing to say about it.
+    let o = live();
+    assert!(!stderr(&o).contains("engine-network"), "{}", stderr(&o));
+    docker_ok(&[
+        "network",
+        "create",
+        "--ipv6",
+        "--subnet",
+        &format!("{}/112", case.addr("0")),
+        &case.net,
+    ]);
+    let o = live();
+    let err = stderr(&o);
+    assert_eq!(code(&o), 1, "{err}");
+    assert!(err.contains("berth::live::engine-network"), "{err}");
+    assert!(
+        err.contains(&format!("docker network `{}` hands out", case.net)),
+        "{err}"
+    );
+    docker_ok(&["network", "rm", &case.net]);
+    docker_ok(&[
+        "network",
+        "create",
+        "--ipv6",
+        "--subnet",
+        "2001:db8:4446::/64",
+        &case.net,
+    ]);
+    let err = stderr(&live());
+    assert!(
+        err.contains(&format!("{}/112", case.addr("0"))) && err.contains("2001:db8:4446::/64"),
+        "another subnet is not reported: {err}"
+    );
+}
+
+/// `berth check` on a folder reads a Dockerfile's `io.berth.spec` label: it
+/// must be a valid spec and mean what `berth.yaml` beside it says.
+#[test]
+fn check_compares_a_dockerfile_label_with_berth_yaml() {
+    let dir = Dir::new();
+    let spec = std::fs::read_to_string(seed_spec()).unwrap();
+    dir.write("web/berth.yaml", &spec);
+    let label = berth(&dir, &["label", "web/berth.yaml"]);
+    ok(&label, "berth label");
+    let line = stdout(&label);
+    dir.write(
+        "web/Dockerfile",
+        &format!("FROM scratch\nCMD [\"/bin/httpd\"]\n{line}"),
+    );
+    let o = berth(&dir, &["check", "web"]);
+    ok(&o, "berth check of a folder with a matching Dockerfile");
+    assert!(
+        stderr(&o).contains("checked 2 documents in 2 files"),
+        "{}",
+        stderr(&o)
+    );
+    // The label says read-write pages; berth.yaml read-only.
+    dir.write(
+        "web/Dockerfile",
+        &format!("FROM scratch\n{}", line.replace("\"read_only\":true,", "")),
+    );
+    let o = berth(&dir, &["check", "web"]);
+    let err = stderr(&o);
+    assert_eq!(code(&o), 1, "{err}");
+    assert!(err.contains("berth::label::differs"), "{err}");
+    // (The message may be wrapped: its parts are looked for one by one.)
+    assert!(err.contains("need volume `webpages`"), "{err}");
+    assert!(
+        err.contains("read_only: true") && err.contains("read_only: false"),
+        "{err}"
+    );
+    // An invalid label: the loader's diagnostic, with the JSON path.
+    dir.write(
+        "web/Dockerfile",
+        &format!("FROM scratch\n{}", line.replace("/var/www", "var/www")),
+    );
+    let err = stderr(&berth(&dir, &["check", "web"]));
+    assert!(err.contains("berth::need::bad-mount"), "{err}");
+    assert!(err.contains("(JSON path $.needs[0].mount)"), "{err}");
+    assert!(err.contains("Dockerfile:2, label io.berth.spec"), "{err}");
 }
