@@ -675,6 +675,83 @@ fn docker_network_creates_and_removes_its_network() {
     );
 }
 
+/// podman-network passes `--ip-range6` to podman too, and `berth check
+/// --live` reads podman's lease range: a static address of the manifest inside
+/// it is reported.
+#[test]
+fn podman_network_takes_an_ip_range_and_check_live_reads_it() {
+    if !require_tools(
+        "podman_network_takes_an_ip_range_and_check_live_reads_it",
+        &["podman"],
+    ) {
+        return;
+    }
+    let dir = crate::util::Dir::new();
+    let st = dir.path().join("state");
+    let net = unique("nr");
+    let _guard = NetworkGuard(net.clone());
+    let (subnet, gw) = unique_subnet6(0x1e);
+    let range = subnet.replace("::/112", "::8000/113");
+    let args = [
+        "--subnet6",
+        &subnet,
+        "--gateway6",
+        &gw,
+        "--ip-range6",
+        &range,
+        "--state-dir",
+        st.to_str().unwrap(),
+    ];
+    ok_json(
+        &provider("podman-network", "provide", "network", &net, &args),
+        "provide",
+    );
+    let inspect = sh_out(
+        "podman",
+        &[
+            "network",
+            "inspect",
+            "--format",
+            "{{range .Subnets}}{{.Subnet}}={{if .LeaseRange}}{{.LeaseRange.StartIP}}{{end}} {{end}}",
+            &net,
+        ],
+    );
+    let start = subnet.replace("::/112", "::800");
+    assert!(inspect.contains(&format!("{subnet}={start}")), "{inspect}");
+    let host = |addr: &str| {
+        format!(
+            "berth: 1\nhost: h\nprovides:\n  - network: {net}\n    subnet6: \"{subnet}\"\n    gateway6: \"{gw}\"\n  - ipv6: app\n    address: \"{addr}\"\n    network: {net}\n"
+        )
+    };
+    let inside = dir.write("inside.yaml", &host(&subnet.replace("::/112", "::9000")));
+    let o = dir
+        .berth()
+        .args(["check", "--live"])
+        .arg(&inside)
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("berth::live::engine-network")
+            && stderr(&o).contains(&format!("podman network `{net}` hands out")),
+        "{}",
+        stderr(&o)
+    );
+    let outside = dir.write("outside.yaml", &host(&subnet.replace("::/112", "::20")));
+    let o = dir
+        .berth()
+        .args(["check", "--live"])
+        .arg(&outside)
+        .output()
+        .unwrap();
+    assert!(!stderr(&o).contains("engine-network"), "{}", stderr(&o));
+    ok_quiet(
+        &provider("podman-network", "release", "network", &net, &args),
+        "release",
+    );
+    assert!(!podman_networks().contains(&net));
+}
+
 /// podman's network names, sorted.
 pub fn podman_networks() -> Vec<String> {
     let mut v: Vec<String> = sh_out("podman", &["network", "ls", "--format", "{{.Name}}"])
