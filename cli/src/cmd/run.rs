@@ -81,14 +81,17 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         Err(code) => return Ok(code),
     };
     if specs.len() != 1 {
-        let shown = args.spec.as_deref().map_or_else(
-            || format!("image {}", args.from_image.as_deref().unwrap_or("")),
-            crate::render::path,
-        );
-        anyhow::bail!(
-            "{shown}: berth run starts one container, and this gives {}",
-            specs.len()
-        );
+        crate::render::Problem {
+            code: "berth::cli::bad-input",
+            message: format!(
+                "berth run starts one container, and this gives {}",
+                specs.len()
+            ),
+            help: Some("give a spec file with one `container:` document".into()),
+            file: args.spec.clone(),
+        }
+        .print();
+        return Ok(exit::INVALID);
     }
     if let Some(image) = &args.image {
         specs[0].image = Some(image.clone());
