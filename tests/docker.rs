@@ -722,6 +722,25 @@ fn docker_runs_an_image_that_carries_its_needs() {
     );
     assert!(stderr(&o).contains("berth::need::unmet"), "{}", stderr(&o));
 
+    // apply reads it too, and the configuration names the image.
+    let applied = berth(
+        dir,
+        &[
+            "apply",
+            "-q",
+            "-H",
+            h,
+            "--from-image",
+            labelled,
+            "--emit",
+            "docker",
+        ],
+    );
+    ok(&applied, "berth apply --from-image --emit docker");
+    let argv = shlex::split(stdout(&applied).trim()).unwrap();
+    assert_eq!(argv.last().map(String::as_str), Some(labelled), "{argv:?}");
+    assert!(networks().iter().any(|n| n == net), "apply made no network");
+
     // For real: run the labelled image with no spec file.
     let run = berth(
         dir,
