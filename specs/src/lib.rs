@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 pub mod diag;
+pub mod discover;
 pub mod load;
 pub mod model;
 pub mod schema;

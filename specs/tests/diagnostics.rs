@@ -15,8 +15,29 @@ use berth_specs::validate::live_checks;
 use berth_specs::{Code, Diagnostic, Severity};
 use common::render;
 
-/// Codes produced by other crates (the solver), not by loading.
-const NOT_FROM_LOADING: &[Code] = &[Code::NeedUnmet];
+/// Codes produced by other crates (the solver, the state, placement, the
+/// CLI), not by loading; `load_inputs`'s bad-input is about which file holds
+/// what, and is tested end to end.
+const NOT_FROM_LOADING: &[Code] = &[
+    Code::NeedUnmet,
+    Code::PlanStepCycle,
+    Code::ProviderFailed,
+    Code::StateCorrupt,
+    Code::StateVersion,
+    Code::StateHostMismatch,
+    Code::StateLock,
+    Code::StateIo,
+    Code::PlaceUnplaced,
+    Code::PlaceDuplicateHost,
+    Code::PlaceDuplicateContainer,
+    Code::PlaceUnknownHost,
+    Code::CliBadInput,
+    Code::CliNoImage,
+    Code::CliBadContainerName,
+    Code::RunNoEngine,
+    Code::RunBadImage,
+    Code::RunExec,
+];
 
 struct Section {
     code: String,

@@ -1,12 +1,12 @@
 //! `berth check PATH...`: validate need specs and host manifests, for CI.
 //!
 //! Files named on the command line are always berth files; folders are walked
-//! (like a repository in CI) and YAML documents without a top-level `berth:` key
-//! are skipped and counted, never errors. Diagnostics go to stderr (or stdout as
+//! (like a repository in CI, by the one walker [`berth_specs::discover`]) and
+//! documents without a top-level `berth:` key in the files found there are
+//! skipped and counted, never errors. Diagnostics go to stderr (or stdout as
 //! JSON with `--format json`); the exit code says whether anything failed.
 
-use std::path::{Path, PathBuf};
-
+use berth_specs::discover::{discover, Discovered, Folders};
 use berth_specs::load::{load_file, LoadOptions, Loaded};
 use berth_specs::validate::live_checks;
 use berth_specs::{Diagnostic, Severity};
@@ -16,69 +16,11 @@ use crate::args::{CheckArgs, Format};
 use crate::exit;
 use crate::render::{diagnostic_json, print_diagnostics};
 
-/// Folders never walked: build output and VCS internals are not manifests.
-const SKIP_DIRS: &[&str] = &["target", ".git", "node_modules"];
-
-/// One file to check, and whether it was named (always a berth file) or found
-/// by walking a folder (foreign YAML is skipped).
-struct Input {
-    path: PathBuf,
-    named: bool,
-}
-
-fn is_yaml(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"))
-}
-
-/// Collects YAML files under `dir`, sorted, without following symlinked folders
-/// (a link loop must not hang CI).
-fn walk(dir: &Path, out: &mut Vec<Input>, errors: &mut Vec<Diagnostic>) {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) => {
-            errors.push(io_error(dir, &e));
-            return;
-        }
-    };
-    let mut entries: Vec<_> = entries.filter_map(Result::ok).collect();
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        let path = entry.path();
-        let Ok(ft) = entry.file_type() else { continue };
-        if ft.is_dir() {
-            let name = entry.file_name();
-            if !SKIP_DIRS.iter().any(|s| name == *s) {
-                walk(&path, out, errors);
-            }
-        } else if is_yaml(&path) && (ft.is_file() || path.is_file()) {
-            out.push(Input { path, named: false });
-        }
-    }
-}
-
-fn io_error(path: &Path, e: &std::io::Error) -> Diagnostic {
-    Diagnostic::error(
-        berth_specs::Code::IoRead,
-        format!("cannot read `{}`: {e}", path.display()),
-    )
-    .at_file(&berth_specs::Source::new(path, ""))
-}
-
 pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
-    let mut inputs = Vec::new();
-    let mut walk_errors = Vec::new();
-    for p in &args.paths {
-        if p.is_dir() {
-            walk(p, &mut inputs, &mut walk_errors);
-        } else {
-            inputs.push(Input {
-                path: p.clone(),
-                named: true,
-            });
-        }
-    }
+    let Discovered {
+        files: inputs,
+        diagnostics: walk_errors,
+    } = discover(&args.paths, Folders::Walk);
     let results: Vec<Loaded> = inputs
         .par_iter()
         .map(|input| {

@@ -25,7 +25,7 @@ use berth_engine::edits;
 use berth_engine::emit::docker;
 use berth_specs::load::{load_file, LoadOptions};
 use berth_specs::validate::resolve_program;
-use berth_specs::Document;
+use berth_specs::{Code, Document};
 
 use crate::args::{Engine, RunArgs};
 use crate::cmd::apply;
@@ -40,7 +40,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         eprintln!(
             "{:?}",
             miette::miette!(
-                code = "berth::run::no-engine",
+                code = Code::RunNoEngine.as_str(),
                 help = "install it, pick the other one with --engine, or use --dry-run to see the command",
                 "`{engine}` is not on PATH; nothing was applied"
             )
@@ -57,7 +57,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
             eprintln!(
                 "{:?}",
                 miette::miette!(
-                    code = "berth::run::bad-image",
+                    code = Code::RunBadImage.as_str(),
                     help = "an image reference like `example/web:1.4`: no spaces, not starting with `-`",
                     "--image {image:?} is not an image reference; nothing was applied"
                 )
@@ -69,7 +69,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         eprintln!(
             "{:?}",
             miette::miette!(
-                code = "berth::cli::no-image",
+                code = Code::CliNoImage.as_str(),
                 help = "add `image:` to the spec, or give --image",
                 "{}: the container names no image to run; nothing was applied",
                 crate::render::path(&args.spec)
@@ -93,7 +93,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     let edits = edits::resolve(plan, spec)?;
     // A CDI device's container path cannot be passed to the engine: say so,
     // as `--emit docker` does, rather than drop it silently.
-    crate::cmd::plan::print_notes(&spec.container, &edits.cdi_path_notes());
+    crate::report::print_notes(&spec.container, &edits.cdi_path_notes());
     let image = match args.image.clone().or_else(|| edits.image.clone()) {
         Some(i) => i,
         // Checked before applying; reached only if the spec changed meanwhile.
@@ -134,7 +134,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     eprintln!(
         "{:?}",
         miette::miette!(
-            code = "berth::run::exec",
+            code = Code::RunExec.as_str(),
             help = format!(
                 "the resources stay held: start it by hand, or free them with `berth release {}`",
                 spec.container

@@ -1,0 +1,257 @@
+//! Which files a command reads, and the inputs of a host-bound command.
+//!
+//! [`discover`] is berth's one folder walker: `check`, `plan`, `apply` and
+//! `place` all turn their path arguments into files through it, so one rule
+//! set decides what a folder holds (YAML and JSON files, sorted by name, build
+//! output and VCS folders left out, symlinked folders not followed so a link
+//! loop cannot hang CI). Whether a file was *named* or *found* is kept: a named
+//! file is always a berth file, a found one may be foreign YAML that `check`
+//! skips.
+//!
+//! [`load_inputs`] loads what `plan`, `apply`, `status` and `release` work on:
+//! exactly one host manifest and need specs with unique container names,
+//! every problem as a located [`Diagnostic`] (code `berth::cli::bad-input` for
+//! the ones about which file holds what).
+
+use std::path::{Path, PathBuf};
+
+use crate::diag::{Code, Diagnostic};
+use crate::load::{load_file, LoadOptions};
+use crate::model::{Document, HostManifest, NeedSpec, Source};
+
+/// Folders never walked: build output and VCS internals are not manifests.
+pub const SKIP_DIRS: &[&str] = &["target", ".git", "node_modules"];
+
+/// Extensions of the files a folder yields (compared without case).
+pub const EXTENSIONS: &[&str] = &["yaml", "yml", "json"];
+
+/// What to do with a folder among the paths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Folders {
+    /// Walk it for berth files.
+    Walk,
+    /// Keep it as a named path: loading it then reports that it is a folder
+    /// (for commands that take files only).
+    AsNamed,
+}
+
+/// One file to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    /// Its path.
+    pub path: PathBuf,
+    /// Named on the command line (always a berth file), or found in a folder
+    /// (foreign YAML may be skipped).
+    pub named: bool,
+}
+
+/// The files under some paths, and the folders that could not be read.
+#[derive(Debug, Default)]
+pub struct Discovered {
+    /// Files in the order of the paths, each folder's files sorted by name.
+    pub files: Vec<Found>,
+    /// One `berth::io::read` error per folder that could not be listed.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Whether a folder yields this file, by its extension.
+pub fn is_berth_file_name(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| EXTENSIONS.iter().any(|x| e.eq_ignore_ascii_case(x)))
+}
+
+/// The files under `paths`: a file as named; a folder walked (or kept, see
+/// [`Folders`]).
+pub fn discover(paths: &[PathBuf], folders: Folders) -> Discovered {
+    let mut out = Discovered::default();
+    for p in paths {
+        if folders == Folders::Walk && p.is_dir() {
+            walk(p, &mut out);
+        } else {
+            out.files.push(Found {
+                path: p.clone(),
+                named: true,
+            });
+        }
+    }
+    out
+}
+
+fn walk(dir: &Path, out: &mut Discovered) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            out.diagnostics.push(
+                Diagnostic::error(
+                    Code::IoRead,
+                    format!("cannot read `{}`: {e}", dir.display()),
+                )
+                .at_file(&Source::new(dir, "")),
+            );
+            return;
+        }
+    };
+    let mut entries: Vec<_> = entries.filter_map(Result::ok).collect();
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let path = entry.path();
+        // The entry's own type: a symlinked folder is not walked.
+        let Ok(ft) = entry.file_type() else { continue };
+        if ft.is_dir() {
+            let name = entry.file_name();
+            if !SKIP_DIRS.iter().any(|s| name == *s) {
+                walk(&path, out);
+            }
+        } else if is_berth_file_name(&path) && (ft.is_file() || path.is_file()) {
+            out.files.push(Found { path, named: false });
+        }
+    }
+}
+
+/// The inputs of a host-bound command.
+#[derive(Debug, Default)]
+pub struct Inputs {
+    /// The host manifest, when the host file holds exactly one and no error.
+    pub host: Option<HostManifest>,
+    /// The need specs, in the order given, container names unique.
+    pub specs: Vec<NeedSpec>,
+    /// The loader's diagnostics, then the problems with what the files hold.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Inputs {
+    /// True when nothing can be done with them: no host, or any error.
+    pub fn failed(&self) -> bool {
+        self.host.is_none() || self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Loads the host manifest (exactly one host document) and the need specs
+/// (need documents only, each container once). Spec paths are files: a folder
+/// is reported by the loader.
+pub fn load_inputs(host_path: &Path, spec_paths: &[PathBuf]) -> Inputs {
+    let opts = LoadOptions::default();
+    let mut diags = Vec::new();
+    let mut problems = Vec::new();
+    let bad_input = |file: &Path, message: String| {
+        Diagnostic::error(Code::CliBadInput, message).at_file(&Source::new(file, ""))
+    };
+    let loaded = load_file(host_path, &opts);
+    diags.extend(loaded.diagnostics);
+    let mut hosts: Vec<HostManifest> = loaded
+        .documents
+        .into_iter()
+        .filter_map(|d| match d {
+            Document::Host(h) => Some(h),
+            Document::Need(_) => None,
+        })
+        .collect();
+    let host = if hosts.len() == 1 && !diags.iter().any(Diagnostic::is_error) {
+        hosts.pop()
+    } else {
+        if !diags.iter().any(Diagnostic::is_error) {
+            problems.push(bad_input(
+                host_path,
+                format!(
+                    "expected exactly one host manifest (a document with `host:`), found {}",
+                    hosts.len()
+                ),
+            ));
+        }
+        None
+    };
+    let mut specs: Vec<NeedSpec> = Vec::new();
+    for found in discover(spec_paths, Folders::AsNamed).files {
+        let p = &found.path;
+        let loaded = load_file(p, &opts);
+        diags.extend(loaded.diagnostics);
+        for d in loaded.documents {
+            match d {
+                Document::Need(n) => {
+                    if specs.iter().any(|s| s.container == n.container) {
+                        problems.push(bad_input(
+                            p,
+                            format!(
+                                "container `{}` is given twice; each container is applied once",
+                                n.container
+                            ),
+                        ));
+                    } else {
+                        specs.push(n);
+                    }
+                }
+                Document::Host(h) => problems.push(bad_input(
+                    p,
+                    format!(
+                        "`{}` is a host manifest; give host manifests with -H",
+                        h.host
+                    ),
+                )),
+            }
+        }
+    }
+    diags.extend(problems);
+    Inputs {
+        host,
+        specs,
+        diagnostics: diags,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_rule_set_for_every_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = |rel: &str| {
+            let p = dir.path().join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, "berth: 1\n").unwrap();
+        };
+        for f in [
+            "b.yaml",
+            "a.yml",
+            "c.JSON",
+            "sub/d.yaml",
+            "notes.txt",
+            "target/x.yaml",
+            ".git/y.yaml",
+            "node_modules/z.yaml",
+        ] {
+            w(f);
+        }
+        std::os::unix::fs::symlink(dir.path().join("sub"), dir.path().join("link")).unwrap();
+        let named = dir.path().join("notes.txt");
+        let d = discover(&[dir.path().to_path_buf(), named.clone()], Folders::Walk);
+        let rel: Vec<(String, bool)> = d
+            .files
+            .iter()
+            .map(|f| {
+                let r = f.path.strip_prefix(dir.path()).unwrap();
+                (r.display().to_string(), f.named)
+            })
+            .collect();
+        assert_eq!(
+            rel,
+            [
+                ("a.yml".to_string(), false),
+                ("b.yaml".to_string(), false),
+                ("c.JSON".to_string(), false),
+                ("sub/d.yaml".to_string(), false),
+                ("notes.txt".to_string(), true),
+            ]
+        );
+        assert!(d.diagnostics.is_empty());
+        let kept = discover(&[dir.path().to_path_buf()], Folders::AsNamed);
+        assert_eq!(
+            kept.files,
+            [Found {
+                path: dir.path().to_path_buf(),
+                named: true
+            }]
+        );
+    }
+}
