@@ -16,7 +16,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::diag::{Code, Diagnostic};
-use crate::load::{load_file, LoadOptions};
+use crate::load::{load_file, LoadOptions, Loaded};
 use crate::model::{Document, HostManifest, NeedSpec, Source};
 
 /// Folders never walked: build output and VCS internals are not manifests.
@@ -107,6 +107,26 @@ fn walk(dir: &Path, out: &mut Discovered) {
             out.files.push(Found { path, named: false });
         }
     }
+}
+
+/// Loads one file as `berth check` reads it: a found file may hold foreign
+/// documents (skipped and counted), a named one is always a berth file, and a
+/// named file that holds no document at all is an error (a wrong path, a
+/// truncated file), not a pass.
+pub fn load_found(found: &Found, max_file_size: u64) -> Loaded {
+    let opts = LoadOptions {
+        max_file_size,
+        skip_foreign: !found.named,
+    };
+    let mut loaded = load_file(&found.path, &opts);
+    if found.named && loaded.examined == 0 && loaded.diagnostics.is_empty() {
+        loaded.diagnostics.push(
+            Diagnostic::error(Code::UnknownDocument, "the file holds no document")
+                .help("a need spec starts with `berth: 1` and `container: NAME`, a host manifest with `berth: 1` and `host: NAME`")
+                .at_file(&Source::new(&found.path, "")),
+        );
+    }
+    loaded
 }
 
 /// The inputs of a host-bound command.
@@ -253,5 +273,68 @@ mod tests {
                 named: true
             }]
         );
+    }
+
+    #[test]
+    fn a_named_empty_file_fails_and_a_found_one_does_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("empty.yaml");
+        std::fs::write(&path, "# nothing yet\n").unwrap();
+        let named = load_found(
+            &Found {
+                path: path.clone(),
+                named: true,
+            },
+            1 << 20,
+        );
+        let codes: Vec<Code> = named.diagnostics.iter().map(|d| d.code).collect();
+        assert_eq!(codes, [Code::UnknownDocument]);
+        let found = load_found(&Found { path, named: false }, 1 << 20);
+        assert!(found.diagnostics.is_empty(), "{:?}", found.diagnostics);
+    }
+
+    #[test]
+    fn inputs_are_one_host_and_unique_specs() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = |name: &str, text: &str| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, text).unwrap();
+            p
+        };
+        let host = w("host.yaml", "berth: 1\nhost: h\n");
+        let two = w("two.yaml", "berth: 1\nhost: a\n---\nberth: 1\nhost: b\n");
+        let web = w("web.yaml", "berth: 1\ncontainer: web\n");
+        let bad = |i: &Inputs| -> Vec<String> {
+            i.diagnostics
+                .iter()
+                .filter(|d| d.code == Code::CliBadInput)
+                .map(|d| d.message.clone())
+                .collect()
+        };
+
+        let ok = load_inputs(&host, std::slice::from_ref(&web));
+        assert!(!ok.failed(), "{:?}", ok.diagnostics);
+        assert_eq!(ok.specs.len(), 1);
+
+        let i = load_inputs(&two, std::slice::from_ref(&web));
+        assert!(i.failed() && i.host.is_none());
+        assert_eq!(
+            bad(&i),
+            ["expected exactly one host manifest (a document with `host:`), found 2"]
+        );
+
+        let i = load_inputs(&host, &[web.clone(), web.clone(), host.clone()]);
+        assert!(i.failed());
+        assert_eq!(
+            bad(&i),
+            [
+                "container `web` is given twice; each container is applied once",
+                "`h` is a host manifest; give host manifests with -H",
+            ]
+        );
+        // A folder among the specs is reported by the loader, not walked.
+        let i = load_inputs(&host, &[dir.path().to_path_buf()]);
+        assert!(i.failed());
+        assert_eq!(i.diagnostics[0].code, Code::IoRead);
     }
 }

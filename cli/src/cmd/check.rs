@@ -6,8 +6,8 @@
 //! skipped and counted, never errors. Diagnostics go to stderr (or stdout as
 //! JSON with `--format json`); the exit code says whether anything failed.
 
-use berth_specs::discover::{discover, Discovered, Folders};
-use berth_specs::load::{load_file, LoadOptions, Loaded};
+use berth_specs::discover::{discover, load_found, Discovered, Folders};
+use berth_specs::load::Loaded;
 use berth_specs::validate::live_checks;
 use berth_specs::{Diagnostic, Severity};
 use rayon::prelude::*;
@@ -24,22 +24,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
     let results: Vec<Loaded> = inputs
         .par_iter()
         .map(|input| {
-            let opts = LoadOptions {
-                max_file_size: args.max_file_size,
-                skip_foreign: !input.named,
-            };
-            let mut loaded = load_file(&input.path, &opts);
-            if input.named && loaded.examined == 0 && loaded.diagnostics.is_empty() {
-                // An empty file named on the command line is a mistake (a
-                // wrong path, a truncated file), not a pass.
-                let d = Diagnostic::error(
-                    berth_specs::Code::UnknownDocument,
-                    "the file holds no document",
-                )
-                .help("a need spec starts with `berth: 1` and `container: NAME`, a host manifest with `berth: 1` and `host: NAME`")
-                .at_file(&berth_specs::Source::new(&input.path, ""));
-                loaded.diagnostics.push(d);
-            }
+            let mut loaded = load_found(input, args.max_file_size);
             if args.live {
                 let live: Vec<Diagnostic> = loaded.documents.iter().flat_map(live_checks).collect();
                 loaded.diagnostics.extend(live);
