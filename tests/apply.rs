@@ -1313,3 +1313,33 @@ esac"#
     );
     Fx { dir, host }
 }
+
+/// `--emit` takes exactly the engine's registered emitters (the CLI keeps no
+/// list of its own): each is offered with its help line, for `apply` and
+/// `place --out` alike, and any other value is a usage error.
+#[test]
+fn emit_values_are_the_registered_emitters() {
+    use berth_engine::emit::registry::EMITTERS;
+    for sub in ["apply", "place"] {
+        let o = run(Command::new(crate::util::berth_bin()).args([sub, "--help"]));
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        let help = stdout(&o);
+        for e in EMITTERS {
+            assert!(
+                help.contains(&format!("- {}:", e.name())) && help.contains(e.about()),
+                "`berth {sub} --help` lacks emitter {}:\n{help}",
+                e.name()
+            );
+        }
+    }
+    let fx = Fx::new(&["ok"], "10s");
+    let app = fx.spec("app", &["volume:nfs-data"]);
+    let o = run(fx.cmd("apply").args(["--emit", "cdi"]).arg(&app));
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("[possible values: docker, compose, lxc, json]"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(fx.log().is_empty(), "nothing may run: {:?}", fx.log());
+}
