@@ -731,13 +731,31 @@ fn every_code_used_by_apply_is_documented() {
         .map(|d| std::fs::read_to_string(repo_root().join(d)).unwrap())
         .join("\n");
     let mut found = 0;
+    // The commands name their codes from the registry (`Code::StateLock`), and
+    // the state's codes are decided by `StoreError::code` in the engine.
+    let registry: Vec<(String, &str)> = berth_specs::Code::ALL
+        .iter()
+        .map(|c| (format!("{c:?}"), c.as_str()))
+        .collect();
     for src in [
         "cli/src/cmd/apply.rs",
         "cli/src/cmd/release.rs",
         "cli/src/cmd/status.rs",
+        "cli/src/report.rs",
+        "engine/src/store.rs",
     ] {
         let text = std::fs::read_to_string(repo_root().join(src)).unwrap();
-        for piece in text.split('"').skip(1).step_by(2) {
+        let used = text.split("Code::").skip(1).filter_map(|rest| {
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric())
+                .collect();
+            registry
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, code)| *code)
+        });
+        for piece in used {
             if piece.starts_with("berth::") {
                 found += 1;
                 assert!(
@@ -1294,4 +1312,34 @@ esac"#
         "berth: 1\nhost: web-01\nproviders:\n  - volume: \"v*\"\n    run: [./vol]\n",
     );
     Fx { dir, host }
+}
+
+/// `--emit` takes exactly the engine's registered emitters (the CLI keeps no
+/// list of its own): each is offered with its help line, for `apply` and
+/// `place --out` alike, and any other value is a usage error.
+#[test]
+fn emit_values_are_the_registered_emitters() {
+    use berth_engine::emit::registry::EMITTERS;
+    for sub in ["apply", "place"] {
+        let o = run(Command::new(crate::util::berth_bin()).args([sub, "--help"]));
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        let help = stdout(&o);
+        for e in EMITTERS {
+            assert!(
+                help.contains(&format!("- {}:", e.name())) && help.contains(e.about()),
+                "`berth {sub} --help` lacks emitter {}:\n{help}",
+                e.name()
+            );
+        }
+    }
+    let fx = Fx::new(&["ok"], "10s");
+    let app = fx.spec("app", &["volume:nfs-data"]);
+    let o = run(fx.cmd("apply").args(["--emit", "cdi"]).arg(&app));
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("[possible values: docker, compose, lxc, json]"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(fx.log().is_empty(), "nothing may run: {:?}", fx.log());
 }

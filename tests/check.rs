@@ -223,6 +223,53 @@ fn a_folder_is_walked_like_a_repository() {
     );
 }
 
+/// `check` and `place` read a folder through one walker: the JSON fleet that
+/// `place --hosts fleet/` loads is checked too, and foreign JSON (a
+/// `package.json`) is skipped and counted like foreign YAML.
+#[test]
+fn check_reads_the_files_place_reads_from_a_folder() {
+    let dir = Dir::new();
+    dir.write(
+        "fleet/hosts.json",
+        r#"[{"berth": 1, "host": "j-1", "provides": [{"volume": "data", "path": "/srv/data"}]}]"#,
+    );
+    dir.write(
+        "fleet/package.json",
+        r#"{"name": "tools", "version": "1.0.0"}"#,
+    );
+    dir.write(
+        "apps/a.yaml",
+        "berth: 1\ncontainer: a\nneeds:\n  - volume: data\n    mount: /data\n",
+    );
+    let o = run(dir.berth().args(["check", "fleet", "apps"]));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(
+            "checked 2 documents in 3 files, skipped 1 non-berth document: 0 errors, 0 warnings"
+        ),
+        "{}",
+        stderr(&o)
+    );
+    // `place` loads every file of its folders as berth files (no foreign
+    // documents in a fleet): without the package.json it reads the same two.
+    std::fs::remove_file(dir.path().join("fleet/package.json")).unwrap();
+    let o = run(dir.berth().args(["place", "--hosts", "fleet", "apps"]));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+
+    // A mistake in the JSON fleet fails the check, with its code.
+    dir.write(
+        "fleet/hosts.json",
+        r#"[{"berth": 1, "host": "j-1", "provides": [{"volum": "data", "path": "/srv/data"}]}]"#,
+    );
+    let o = run(dir.berth().args(["check", "fleet", "apps"]));
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("berth::host::unknown-kind"),
+        "{}",
+        stderr(&o)
+    );
+}
+
 #[test]
 fn warnings_pass_unless_denied() {
     let f = fixture("static-in-pool.yaml");

@@ -8,6 +8,7 @@ mod bundled;
 mod check;
 mod docker;
 mod docs;
+mod layering;
 mod place;
 mod plan;
 mod runtime;

@@ -3,6 +3,9 @@
 
 use std::path::PathBuf;
 
+use berth_engine::emit::emitter::Emitter;
+use berth_engine::emit::registry;
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// berth matches what a container needs (named resources) to what a host
@@ -54,17 +57,18 @@ pub enum Format {
     Json,
 }
 
-/// Run-configuration formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Emit {
-    /// One `docker run ...` line, shell-quoted.
-    Docker,
-    /// A compose override file.
-    Compose,
-    /// An LXC config fragment.
-    Lxc,
-    /// The plan with its edits, as JSON.
-    Json,
+/// A run-configuration format, as the engine's registry names it.
+pub type Emit = &'static dyn Emitter;
+
+/// `--emit`: one possible value per registered emitter (its name and help
+/// line), parsed into the emitter itself. The CLI keeps no list of formats.
+fn emit_parser() -> impl TypedValueParser<Value = Emit> {
+    PossibleValuesParser::new(
+        registry::EMITTERS
+            .iter()
+            .map(|e| PossibleValue::new(e.name()).help(e.about())),
+    )
+    .map(|name| registry::by_name(&name).expect("every possible value is a registered emitter"))
 }
 
 /// Container engines `berth run` can start.
@@ -151,7 +155,7 @@ pub struct ApplyArgs {
     #[command(flatten)]
     pub image: FromImage,
     /// Run-configuration format printed on success.
-    #[arg(long, value_enum, default_value = "json")]
+    #[arg(long, value_parser = emit_parser(), default_value = "json")]
     pub emit: Emit,
     /// Report format for failures.
     #[arg(long, value_enum, default_value_t)]
@@ -264,7 +268,7 @@ pub struct PlaceArgs {
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Format of the files written by --out.
-    #[arg(long, value_enum, default_value = "json")]
+    #[arg(long, value_parser = emit_parser(), default_value = "json")]
     pub emit: Emit,
     /// Show the full per-need explanation for this host.
     #[arg(long, value_name = "HOST")]

@@ -248,7 +248,7 @@ pub fn report_unsatisfied(host: &HostManifest, specs: &[&NeedSpec], plan: &Plan,
                 eprintln!(
                     "{:?}",
                     miette::miette!(
-                        code = "berth::plan::step-cycle",
+                        code = Code::PlanStepCycle.as_str(),
                         "provider steps depend on each other in a cycle: {}",
                         path.join(" -> ")
                     )

@@ -10,8 +10,10 @@ mod args;
 mod cmd;
 mod exit;
 mod explain_render;
+mod inputs;
 mod provision;
 mod render;
+mod report;
 
 use std::process::ExitCode;
 

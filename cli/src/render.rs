@@ -13,7 +13,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Once};
 
-use berth_specs::{Diagnostic, Severity, Source};
+use berth_specs::{Code, Diagnostic, Severity, Source};
 use miette::{
     LabeledSpan, MietteError, MietteHandlerOpts, MietteSpanContents, NamedSource, SourceCode,
     SourceSpan, SpanContents,
@@ -416,8 +416,8 @@ pub fn print_diagnostics(diags: &[Diagnostic]) {
 /// maybe help and the file it is about; no span, so no snippet.
 #[derive(Debug, Clone)]
 pub struct Problem {
-    /// Stable code, `berth::cli::...`.
-    pub code: &'static str,
+    /// Stable code, from the registry (`berth_specs::Code`).
+    pub code: Code,
     /// What is wrong (without the file name).
     pub message: String,
     /// How to fix it.
@@ -437,11 +437,11 @@ impl Problem {
         };
         let report = match &self.help {
             Some(h) => miette::miette!(
-                code = self.code,
+                code = self.code.as_str(),
                 help = escape_lines(h).into_owned(),
                 "{message}"
             ),
-            None => miette::miette!(code = self.code, "{message}"),
+            None => miette::miette!(code = self.code.as_str(), "{message}"),
         };
         eprintln!("{report:?}");
     }
@@ -449,7 +449,7 @@ impl Problem {
     /// With the keys of [`diagnostic_json`] (`line`, `column` null).
     pub fn json(&self) -> serde_json::Value {
         serde_json::json!({
-            "code": self.code,
+            "code": self.code.as_str(),
             "severity": "error",
             "file": self.file.as_ref().map(|f| f.display().to_string()),
             "line": null,

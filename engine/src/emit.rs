@@ -5,11 +5,19 @@
 //! cannot express (a published port under LXC) comes back as a [`Note`] that the
 //! caller prints to stderr. No emitter runs a shell or expects one: the docker
 //! line is quoted with shlex so that `shlex::split` returns exactly the argv.
+//!
+//! Every format implements one interface, [`emitter::Emitter`], and is listed
+//! once in [`registry::EMITTERS`]; [`emitter::render`] is the one way from a
+//! plan to emitted text. This file holds only the data all of them share
+//! (notes, errors) and imports none of its children, so that the emitters
+//! (and `edits`, which makes notes) can import it without a circle.
 
 pub mod compose;
 pub mod docker;
+pub mod emitter;
 pub mod json;
 pub mod lxc;
+pub mod registry;
 
 use serde::Serialize;
 

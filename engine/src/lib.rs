@@ -5,7 +5,8 @@
 //! - [`plan`]: the result of a solve: bindings, provider steps, unmet needs.
 //! - [`edits`] and [`emit`]: bindings become neutral edits (mounts, network
 //!   attachments, ports, devices, env); emitters translate edits to docker,
-//!   compose, LXC or JSON.
+//!   compose, LXC or JSON, each implementing [`emit::emitter::Emitter`] and
+//!   listed once in [`emit::registry`].
 //! - [`pool`]: lowest-free allocation in address and port pools.
 //! - [`state`] and [`store`]: what a host has handed out, persisted atomically
 //!   under a lock.

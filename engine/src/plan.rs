@@ -39,6 +39,25 @@ impl Plan {
     pub fn container(&self, name: &str) -> Option<&ContainerPlan> {
         self.containers.iter().find(|c| c.container == name)
     }
+
+    /// The part of this plan about one container: its entry and the steps it
+    /// uses (`place --out` writes one file per container from a host's plan).
+    /// Step indices in its bindings still count in this plan's `steps`.
+    pub fn only(&self, name: &str) -> Option<Plan> {
+        let c = self.container(name)?;
+        Some(Plan {
+            satisfied: c.satisfied,
+            host: self.host.clone(),
+            containers: vec![c.clone()],
+            steps: self
+                .steps
+                .iter()
+                .filter(|s| s.users.contains(&c.container))
+                .cloned()
+                .collect(),
+            cycle: None,
+        })
+    }
 }
 
 /// One container's part of a plan.

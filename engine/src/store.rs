@@ -29,7 +29,7 @@ use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use berth_specs::{valid_container_name, HostManifest, Kind};
+use berth_specs::{valid_container_name, Code, HostManifest, Kind};
 use serde_json::Value;
 
 use crate::state::{resource_key, BindingSource, State, STATE_VERSION};
@@ -104,6 +104,30 @@ pub enum StoreError {
         /// The OS error.
         source: std::io::Error,
     },
+}
+
+impl StoreError {
+    /// The stable diagnostic code of this failure (`docs/diagnostics.md`),
+    /// shared by every command that reads the state.
+    pub fn code(&self) -> Code {
+        match self {
+            StoreError::Corrupt { .. } => Code::StateCorrupt,
+            StoreError::Version { .. } => Code::StateVersion,
+            StoreError::HostMismatch { .. } => Code::StateHostMismatch,
+            StoreError::Lock { .. } => Code::StateLock,
+            _ => Code::StateIo,
+        }
+    }
+
+    /// What a person should do about it.
+    pub fn help(&self) -> &'static str {
+        match self {
+            StoreError::Corrupt { .. } => {
+                "berth never overwrites a state file it cannot read; repair it or move it away (see docs/state.md)"
+            }
+            _ => "see docs/state.md",
+        }
+    }
 }
 
 /// The state folder of `host`: its manifest's `state_dir` (the loader insists

@@ -442,3 +442,73 @@ fn json_is_the_plan_with_edits_per_container() {
     assert_eq!(c["edits"]["mounts"][0]["read_only"], true);
     assert_eq!(c["edits"]["ports"][0]["host_port"], 80);
 }
+
+/// The registry: four emitters, names and extensions unique, found by name,
+/// and only docker needs an image.
+#[test]
+fn every_emitter_is_registered_once() {
+    use berth_engine::emit::registry::{by_name, EMITTERS};
+    let names: Vec<&str> = EMITTERS.iter().map(|e| e.name()).collect();
+    assert_eq!(names, ["docker", "compose", "lxc", "json"]);
+    let mut exts: Vec<&str> = EMITTERS.iter().map(|e| e.extension()).collect();
+    exts.sort();
+    exts.dedup();
+    assert_eq!(exts.len(), EMITTERS.len(), "{exts:?}");
+    for e in EMITTERS {
+        assert_eq!(by_name(e.name()).unwrap().name(), e.name());
+        assert!(!e.about().is_empty());
+        assert_eq!(e.needs_image(), e.name() == "docker", "{}", e.name());
+    }
+    assert!(by_name("kubernetes").is_none());
+}
+
+/// Through the one interface, each emitter writes the same bytes as its own
+/// function, and its notes are the ones that function gives, per container.
+#[test]
+fn the_interface_renders_what_each_emitter_writes() {
+    use berth_engine::emit::emitter::{render, RenderError};
+    use berth_engine::emit::registry::by_name;
+    let (h, s) = seed();
+    let plan = solve(&h, &State::new("web-01"), &[&s]);
+    let e = seed_edits();
+    let out = |name: &str| render(by_name(name).unwrap(), &plan, &[&s]).unwrap();
+
+    let docker_out = out("docker");
+    assert_eq!(docker_out.text, docker::line(&e).unwrap() + "\n");
+    assert!(docker_out.notes.is_empty());
+    assert_eq!(out("compose").text, compose::emit(std::slice::from_ref(&e)));
+    let json = berth_engine::emit::json::emit(&plan, std::slice::from_ref(&e));
+    assert_eq!(
+        out("json").text,
+        serde_json::to_string_pretty(&json).unwrap() + "\n"
+    );
+    let lxc_out = render(&lxc::Lxc { devices: |_| None }, &plan, &[&s]).unwrap();
+    let (text, notes) = lxc::emit(&e, &|_| None);
+    assert_eq!(lxc_out.text, text);
+    assert_eq!(lxc_out.notes.len(), notes.len());
+    assert_eq!(lxc_out.notes[0].container, "webserver");
+    assert_eq!(lxc_out.notes[0].note, notes[0]);
+
+    // Two containers: LXC heads each block with its name.
+    let mut s2 = s.clone();
+    s2.container = "webserver2".into();
+    s2.needs.retain(|n| n.kind == berth_specs::Kind::Volume);
+    let two = solve(&h, &State::new("web-01"), &[&s, &s2]);
+    assert!(two.satisfied, "{two:#?}");
+    let text = render(&lxc::Lxc { devices: |_| None }, &two, &[&s, &s2])
+        .unwrap()
+        .text;
+    assert!(text.starts_with("# container webserver\n"), "{text}");
+    assert!(text.contains("\n# container webserver2\n"), "{text}");
+
+    // A container without a spec, and a docker line without an image.
+    let err = render(by_name("json").unwrap(), &plan, &[]).unwrap_err();
+    assert!(matches!(err, RenderError::NoSpec { .. }), "{err}");
+    let mut imageless = s.clone();
+    imageless.image = None;
+    let err = render(by_name("docker").unwrap(), &plan, &[&imageless]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "container `webserver` has no `image:` to run"
+    );
+}

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::protocol::Op;
+use crate::op::Op;
 
 /// A failed provider call: which provider, which operation on which resource,
 /// why, and what it wrote on stderr (the tail).

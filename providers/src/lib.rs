@@ -16,15 +16,18 @@
 //!   [`berth_specs::load::provide_detail_from_json`], the loader's own rules).
 //!
 //! [`process`] is the bounded process runner; [`protocol`] builds requests and
-//! interprets outputs; [`error`] is the typed failure; [`engine`] asks docker or
-//! podman about images and networks.
+//! interprets outputs; [`error`] is the typed failure; [`op`] names the
+//! operation both of them speak of; [`engine`] asks docker or podman about
+//! images and networks.
 #![warn(missing_docs)]
 
 pub mod engine;
 pub mod error;
+pub mod op;
 pub mod process;
 pub mod protocol;
 
 pub use error::{Failure, ProviderError};
+pub use op::Op;
 pub use process::{Limits, RawOutput};
-pub use protocol::{check, need_options, provide, release, Call, Op, Provided};
+pub use protocol::{check, need_options, provide, release, Call, Provided};

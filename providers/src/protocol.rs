@@ -11,7 +11,6 @@
 //!   `{"error": "...", "hint": "..."}`.
 
 use std::ffi::OsString;
-use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
@@ -19,35 +18,8 @@ use berth_specs::{AddressSource, Kind, NeedDetail, PortSource, ProvideDetail};
 use serde_json::{json, Map, Value};
 
 use crate::error::{Failure, ProviderError};
+pub use crate::op::Op;
 use crate::process::{self, Limits, RawOutput, RunFailure};
-
-/// A provider operation (`BERTH_OP`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Op {
-    /// Make the resource exist.
-    Provide,
-    /// Take it away.
-    Release,
-    /// Say whether it is still there.
-    Check,
-}
-
-impl Op {
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Op::Provide => "provide",
-            Op::Release => "release",
-            Op::Check => "check",
-        }
-    }
-}
-
-impl fmt::Display for Op {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// One call: which provider, for which resource, on behalf of which container.
 #[derive(Debug, Clone)]

@@ -229,4 +229,46 @@ codes! {
     LabelDiffers => "berth::label::differs",
     /// A Dockerfile that does not parse.
     LabelBadDockerfile => "berth::label::bad-dockerfile",
+    /// Provider steps that depend on each other in a cycle (the solver's plan).
+    PlanStepCycle => "berth::plan::step-cycle",
+    /// A provider step failed or timed out; the apply was rolled back.
+    ProviderFailed => "berth::provider::failed",
+    /// The state file does not parse; it is never overwritten.
+    StateCorrupt => "berth::state::corrupt",
+    /// The state file has a format version this build does not know.
+    StateVersion => "berth::state::version",
+    /// The state file belongs to another host.
+    StateHostMismatch => "berth::state::host-mismatch",
+    /// The state lock cannot be opened or taken.
+    StateLock => "berth::state::lock",
+    /// The state folder or file cannot be created, read or written.
+    StateIo => "berth::state::io",
+    /// A container fits on no host of the fleet.
+    PlaceUnplaced => "berth::place::unplaced",
+    /// Two host manifests of a fleet share a name.
+    PlaceDuplicateHost => "berth::place::duplicate-host",
+    /// Two specs of a placement share a container name.
+    PlaceDuplicateContainer => "berth::place::duplicate-container",
+    /// `place --explain` names a host that is not in the fleet.
+    PlaceUnknownHost => "berth::place::unknown-host",
+    /// The files given to a host-bound command do not hold what it needs (not
+    /// exactly one host manifest, a host manifest among the specs, a container
+    /// given twice).
+    CliBadInput => "berth::cli::bad-input",
+    /// A docker configuration or `berth run` needs an image the spec lacks.
+    CliNoImage => "berth::cli::no-image",
+    /// A container name on the command line that is not a container name.
+    CliBadContainerName => "berth::cli::bad-container-name",
+    /// `berth run`: the engine is not on `PATH`.
+    RunNoEngine => "berth::run::no-engine",
+    /// `berth run --image`: not an image reference.
+    RunBadImage => "berth::run::bad-image",
+    /// `berth run`: the engine could not be executed after the apply.
+    RunExec => "berth::run::exec",
+    /// `--from-image IMAGE`: the image has no `io.berth.spec` label.
+    LabelMissing => "berth::label::missing",
+    /// `--from-image IMAGE`: the engine could not inspect the image.
+    ImageInspect => "berth::image::inspect",
+    /// `berth label FILE`: the file holds no need spec, or several.
+    LabelNotOne => "berth::label::not-one",
 }

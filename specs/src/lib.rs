@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 pub mod diag;
+pub mod discover;
 pub mod engine_net;
 pub mod label;
 pub mod load;

@@ -15,7 +15,9 @@ use berth_specs::validate::live_checks;
 use berth_specs::{Code, Diagnostic, Severity};
 use common::render;
 
-/// Codes produced by other crates (the solver), not by loading.
+/// Codes produced by other crates (the solver, the state, placement, the
+/// CLI), not by loading; `load_inputs`'s bad-input is about which file holds
+/// what, and is tested end to end.
 const NOT_FROM_LOADING: &[Code] = &[
     Code::NeedUnmet,
     // `berth check` and `check --live` (specs::engine_net, specs::label),
@@ -24,6 +26,26 @@ const NOT_FROM_LOADING: &[Code] = &[
     Code::LiveEngineNetwork,
     Code::LabelDiffers,
     Code::LabelBadDockerfile,
+    Code::PlanStepCycle,
+    Code::ProviderFailed,
+    Code::StateCorrupt,
+    Code::StateVersion,
+    Code::StateHostMismatch,
+    Code::StateLock,
+    Code::StateIo,
+    Code::PlaceUnplaced,
+    Code::PlaceDuplicateHost,
+    Code::PlaceDuplicateContainer,
+    Code::PlaceUnknownHost,
+    Code::CliBadInput,
+    Code::CliNoImage,
+    Code::CliBadContainerName,
+    Code::RunNoEngine,
+    Code::RunBadImage,
+    Code::RunExec,
+    Code::LabelMissing,
+    Code::ImageInspect,
+    Code::LabelNotOne,
 ];
 
 struct Section {

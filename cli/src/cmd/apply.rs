@@ -3,27 +3,25 @@
 //! The work is `berth_engine::apply::apply`; this module only loads files,
 //! takes the lock, picks the provisioner and turns the outcome into output and
 //! an exit code (0 done, 1 unmet or invalid, 3 a provider failed and everything
-//! was rolled back). `berth run` reuses [`apply_for_run`].
-
-use std::path::{Path, PathBuf};
+//! was rolled back). `berth run` reuses [`apply_loaded`]. The output is
+//! rendered by the engine's emitter that `--emit` names.
 
 use berth_engine::apply::{self, ApplyError, FailedStep, ReleaseReport, StepCause};
+use berth_engine::emit::emitter;
 use berth_engine::plan::Plan;
 use berth_engine::store;
 use berth_providers::ProviderError;
-use berth_specs::load::{load_file, LoadOptions};
-use berth_specs::{Document, HostManifest, NeedSpec};
+use berth_specs::{Code, HostManifest, NeedSpec};
 
 use crate::args::{ApplyArgs, Format};
 use crate::exit;
 use crate::provision::CliProvisioner;
 use crate::render;
+use crate::report::{self, report_store, Invalid};
 
 /// A successful apply: what was loaded and the final plan (every container
 /// satisfied, no steps left).
 pub(crate) struct AppliedRun {
-    /// The host manifest.
-    pub host: HostManifest,
     /// The need specs, in the order given.
     pub specs: Vec<NeedSpec>,
     /// The final plan; its `containers` follow `specs`.
@@ -33,7 +31,6 @@ pub(crate) struct AppliedRun {
 pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
     // A docker line needs an image: refuse before provisioning anything,
     // rather than hold resources for a configuration that cannot be printed.
-    let needs_image = args.emit == crate::args::Emit::Docker;
     let invalid = Invalid {
         format: args.format,
         key: "ok",
@@ -43,13 +40,20 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
             Ok(x) => x,
             Err(code) => return Ok(code),
         };
-    let done = match apply_loaded_checked(host, specs, args.format, args.quiet, needs_image)? {
+    let done = match apply_loaded_checked(
+        host,
+        specs,
+        args.format,
+        args.quiet,
+        args.emit.needs_image(),
+    )? {
         Ok(done) => done,
         Err(code) => return Ok(code),
     };
     let specs: Vec<&NeedSpec> = done.specs.iter().collect();
-    let text = crate::cmd::plan::emit_text(args.emit, &done.host, &specs, &done.plan)?;
-    print!("{text}");
+    let out = emitter::render(args.emit, &done.plan, &specs)?;
+    report::print_container_notes(&out.notes);
+    print!("{}", out.text);
     Ok(exit::OK)
 }
 
@@ -78,7 +82,7 @@ fn apply_loaded_checked(
         .collect();
     if !imageless.is_empty() {
         let problem = render::Problem {
-            code: "berth::cli::no-image",
+            code: Code::CliNoImage,
             message: format!(
                 "--emit docker needs an image, and {} has none; nothing was applied",
                 imageless
@@ -105,7 +109,6 @@ fn apply_loaded_checked(
         Ok(applied) => {
             report_releases(&applied.released, format);
             Ok(Ok(AppliedRun {
-                host,
                 specs,
                 plan: applied.plan,
             }))
@@ -125,190 +128,6 @@ fn apply_loaded_checked(
     }
 }
 
-/// How a command reports invalid input: diagnostics on stderr for people, or
-/// one JSON object on stdout (`{"<key>": false, "diagnostics": [...]}`) so that
-/// `| jq` always gets a document.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Invalid {
-    /// The requested report format.
-    pub format: Format,
-    /// The command's verdict key: `satisfied` for plan, `ok` for the others.
-    pub key: &'static str,
-}
-
-impl Invalid {
-    /// Human reports (commands without `--format`).
-    pub const HUMAN: Invalid = Invalid {
-        format: Format::Human,
-        key: "ok",
-    };
-
-    /// Prints the loader's diagnostics and the CLI's own problems in this
-    /// format.
-    pub fn report(self, diags: &[berth_specs::Diagnostic], problems: &[render::Problem]) {
-        match self.format {
-            Format::Json => {
-                let list: Vec<serde_json::Value> = diags
-                    .iter()
-                    .map(render::diagnostic_json)
-                    .chain(problems.iter().map(render::Problem::json))
-                    .collect();
-                let mut v = serde_json::Map::new();
-                v.insert(self.key.to_string(), serde_json::Value::Bool(false));
-                v.insert("diagnostics".to_string(), serde_json::Value::Array(list));
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&v).expect("json values serialize")
-                );
-            }
-            Format::Human => {
-                render::print_diagnostics(diags);
-                for p in problems {
-                    p.print();
-                }
-            }
-        }
-    }
-}
-
-/// Loads the host manifest (exactly one host document) and the need specs
-/// (need documents only, container names unique). Diagnostics are reported
-/// as `invalid` says; `Err(1)` when any is an error.
-pub(crate) fn load_inputs(
-    host_path: &Path,
-    spec_paths: &[PathBuf],
-    invalid: Invalid,
-) -> Result<(HostManifest, Vec<NeedSpec>), u8> {
-    load_inputs_with(host_path, spec_paths, Vec::new(), invalid)
-}
-
-/// Like [`load_inputs`], with need specs loaded elsewhere too (`--from-image`:
-/// the image label, named by its display name), after the files.
-pub(crate) fn load_inputs_with(
-    host_path: &Path,
-    spec_paths: &[PathBuf],
-    extra: Vec<(PathBuf, berth_specs::load::Loaded)>,
-    invalid: Invalid,
-) -> Result<(HostManifest, Vec<NeedSpec>), u8> {
-    let opts = LoadOptions::default();
-    let mut diags = Vec::new();
-    let mut problems = Vec::new();
-    let bad_input = |file: &Path, message: String| render::Problem {
-        code: "berth::cli::bad-input",
-        message,
-        help: None,
-        file: Some(file.to_path_buf()),
-    };
-    let loaded = load_file(host_path, &opts);
-    diags.extend(loaded.diagnostics);
-    let mut hosts: Vec<HostManifest> = loaded
-        .documents
-        .into_iter()
-        .filter_map(|d| match d {
-            Document::Host(h) => Some(h),
-            Document::Need(_) => None,
-        })
-        .collect();
-    let host = if hosts.len() == 1 && !diags.iter().any(|d| d.is_error()) {
-        hosts.pop()
-    } else {
-        if !diags.iter().any(|d| d.is_error()) {
-            problems.push(bad_input(
-                host_path,
-                format!(
-                    "expected exactly one host manifest (a document with `host:`), found {}",
-                    hosts.len()
-                ),
-            ));
-        }
-        None
-    };
-    let mut specs: Vec<NeedSpec> = Vec::new();
-    let spec_loads = spec_paths
-        .iter()
-        .map(|p| (p.clone(), load_file(p, &opts)))
-        .chain(extra);
-    for (p, loaded) in spec_loads {
-        let p = p.as_path();
-        diags.extend(loaded.diagnostics);
-        for d in loaded.documents {
-            match d {
-                Document::Need(n) => {
-                    if specs.iter().any(|s| s.container == n.container) {
-                        problems.push(bad_input(
-                            p,
-                            format!(
-                                "container `{}` is given twice; each container is applied once",
-                                n.container
-                            ),
-                        ));
-                    } else {
-                        specs.push(n);
-                    }
-                }
-                Document::Host(h) => problems.push(bad_input(
-                    p,
-                    format!(
-                        "`{}` is a host manifest; give host manifests with -H",
-                        h.host
-                    ),
-                )),
-            }
-        }
-    }
-    let failed = host.is_none() || !problems.is_empty() || diags.iter().any(|d| d.is_error());
-    if failed && invalid.format == Format::Json {
-        invalid.report(&diags, &problems);
-        return Err(exit::INVALID);
-    }
-    // Warnings of valid input go to stderr whatever the format.
-    Invalid::HUMAN.report(&diags, &problems);
-    match host {
-        Some(h) if !failed => Ok((h, specs)),
-        _ => Err(exit::INVALID),
-    }
-}
-
-/// Reports a state store error (exit 1: berth cannot work on this host's
-/// state until a person looks at it).
-/// The stable code and help text for a state-store failure (docs/state.md),
-/// shared by every command that reads the state file.
-pub(crate) fn store_code_help(e: &store::StoreError) -> (&'static str, &'static str) {
-    use store::StoreError as E;
-    let code = match e {
-        E::Corrupt { .. } => "berth::state::corrupt",
-        E::Version { .. } => "berth::state::version",
-        E::HostMismatch { .. } => "berth::state::host-mismatch",
-        E::Lock { .. } => "berth::state::lock",
-        _ => "berth::state::io",
-    };
-    let help = match e {
-        E::Corrupt { .. } => {
-            "berth never overwrites a state file it cannot read; repair it or move it away (see docs/state.md)"
-        }
-        _ => "see docs/state.md",
-    };
-    (code, help)
-}
-
-pub(crate) fn report_store(e: &store::StoreError, format: Format) -> u8 {
-    let (code, help) = store_code_help(e);
-    match format {
-        Format::Json => println!(
-            "{}",
-            serde_json::json!({"ok": false, "error": {"code": code, "message": e.to_string()}})
-        ),
-        Format::Human => {
-            let message = render::escape_lines(&e.to_string()).into_owned();
-            eprintln!(
-                "{:?}",
-                miette::miette!(code = code, help = help, "{message}")
-            );
-        }
-    }
-    exit::INVALID
-}
-
 fn release_json(r: &ReleaseReport<ProviderError>) -> serde_json::Value {
     serde_json::json!({
         "kind": r.kind.as_str(),
@@ -319,26 +138,9 @@ fn release_json(r: &ReleaseReport<ProviderError>) -> serde_json::Value {
     })
 }
 
-/// One line per release: what was released, or why it failed and that it
-/// stays pending.
-pub(crate) fn release_lines(reports: &[ReleaseReport<ProviderError>]) -> Vec<String> {
-    reports
-        .iter()
-        .map(|r| match &r.result {
-            Ok(()) => format!("released {} `{}`", r.kind, r.name),
-            Err(e) => format!(
-                "release of {} `{}` FAILED, kept pending for the next `berth release`: {}",
-                r.kind,
-                r.name,
-                render::escape(&e.to_string())
-            ),
-        })
-        .collect()
-}
-
 fn report_releases(reports: &[ReleaseReport<ProviderError>], format: Format) {
     if format == Format::Human {
-        for l in release_lines(reports) {
+        for l in report::release_lines(reports) {
             eprintln!("{l}");
         }
     }
@@ -443,7 +245,7 @@ fn report_failure(
         );
     } else {
         push_line(&mut help, "rolled back (reverse order):");
-        for l in release_lines(rolled_back) {
+        for l in report::release_lines(rolled_back) {
             push_line(&mut help, &format!("  {l}"));
         }
     }
@@ -457,7 +259,7 @@ fn report_failure(
     eprintln!(
         "{:?}",
         miette::miette!(
-            code = "berth::provider::failed",
+            code = Code::ProviderFailed.as_str(),
             help = help,
             "{title}\n{}",
             render::escape_lines(&message)

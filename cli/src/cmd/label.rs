@@ -11,19 +11,20 @@ use std::path::{Path, PathBuf};
 use berth_providers::engine;
 use berth_specs::label::{self, LabelError};
 use berth_specs::load::Loaded;
-use berth_specs::{HostManifest, NeedSpec};
+use berth_specs::{Code, HostManifest, NeedSpec};
 
 use crate::args::{Engine, FromImage, LabelArgs, LabelFormat};
-use crate::cmd::apply::{load_inputs_with, Invalid};
 use crate::exit;
+use crate::inputs;
 use crate::render;
+use crate::report::Invalid;
 
 pub fn run(args: LabelArgs) -> anyhow::Result<u8> {
     let text = match std::fs::read_to_string(&args.spec) {
         Ok(t) => t,
         Err(e) => {
             render::Problem {
-                code: "berth::cli::bad-input",
+                code: Code::CliBadInput,
                 message: format!("cannot read the spec: {e}"),
                 help: None,
                 file: Some(args.spec.clone()),
@@ -40,7 +41,7 @@ pub fn run(args: LabelArgs) -> anyhow::Result<u8> {
         }
         Err(e @ LabelError::NotOne(_)) => {
             render::Problem {
-                code: "berth::label::not-one",
+                code: Code::LabelNotOne,
                 message: e.to_string(),
                 help: Some("give a file with one `container:` document".into()),
                 file: Some(args.spec.clone()),
@@ -78,7 +79,7 @@ pub(crate) fn image_ok(image: &str) -> bool {
 pub(crate) fn image_spec(engine: Engine, image: &str) -> Result<(PathBuf, Loaded), u8> {
     if !image_ok(image) {
         render::Problem {
-            code: "berth::run::bad-image",
+            code: Code::RunBadImage,
             message: format!(
                 "--from-image {image:?} is not an image reference; nothing was applied"
             ),
@@ -96,7 +97,7 @@ pub(crate) fn image_spec(engine: Engine, image: &str) -> Result<(PathBuf, Loaded
         Ok(l) => l,
         Err(e) => {
             render::Problem {
-                code: "berth::image::inspect",
+                code: Code::ImageInspect,
                 message: format!("cannot read the labels of image `{image}`: {e}"),
                 help: Some(format!(
                     "is the image there (`{name} image ls`), and does `{name}` reach its daemon? Pick the engine with --engine"
@@ -109,7 +110,7 @@ pub(crate) fn image_spec(engine: Engine, image: &str) -> Result<(PathBuf, Loaded
     };
     let Some(text) = labels.get(label::LABEL_KEY) else {
         render::Problem {
-            code: "berth::label::missing",
+            code: Code::LabelMissing,
             message: format!(
                 "image `{image}` carries no `{}` label, so it states no needs",
                 label::LABEL_KEY
@@ -142,7 +143,7 @@ pub(crate) fn load_with_image(
     if let Some(image) = &from.from_image {
         extra.push(image_spec(from.engine, image)?);
     }
-    let (host, mut specs) = load_inputs_with(host, paths, extra, invalid)?;
+    let (host, mut specs) = inputs::load_with(host, paths, extra, invalid)?;
     if let Some(image) = &from.from_image {
         let name = label::image_source_name(image);
         for s in specs.iter_mut().filter(|s| s.source.path == name) {

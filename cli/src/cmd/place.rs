@@ -15,62 +15,30 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context as _;
+use berth_engine::emit::emitter;
 use berth_engine::place::{place, repeated_names, HostReason, Placement, ReasonCount};
 use berth_engine::plan::Plan;
 use berth_engine::solve::solve;
 use berth_engine::state::State;
+use berth_specs::discover::{discover, Folders};
 use berth_specs::load::{load_file, LoadOptions};
-use berth_specs::{Diagnostic, Document, HostManifest, NeedSpec, Source, Span};
+use berth_specs::{Code, Diagnostic, Document, HostManifest, NeedSpec, Source, Span};
 use rayon::prelude::*;
 use serde_json::json;
 
 use crate::args::{Emit, Format, PlaceArgs};
 use crate::exit;
 use crate::render::{self, diagnostic_json, print_diagnostics};
-
-/// Folders never walked: build output and VCS internals are not manifests.
-const SKIP_DIRS: &[&str] = &["target", ".git", "node_modules"];
+use crate::report::print_container_notes;
 
 /// Unplaced containers explained with `--explain` in full; past this the
 /// output would drown the reader (the JSON has them all).
 const EXPLAIN_LIMIT: usize = 50;
 
-/// Files under the given paths: files as named, folders walked for `.yaml`,
-/// `.yml` and `.json`, sorted, without following symlinked folders.
-fn collect(paths: &[PathBuf], out: &mut Vec<PathBuf>) {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            // Reported when loaded: load_file says why it cannot be read.
-            out.push(dir.to_path_buf());
-            return;
-        };
-        let mut entries: Vec<_> = entries.filter_map(Result::ok).collect();
-        entries.sort_by_key(|e| e.file_name());
-        for e in entries {
-            let (path, Ok(ft)) = (e.path(), e.file_type()) else {
-                continue;
-            };
-            let ext = path.extension().and_then(|x| x.to_str()).unwrap_or("");
-            if ft.is_dir() && !SKIP_DIRS.iter().any(|s| e.file_name() == *s) {
-                walk(&path, out);
-            } else if ["yaml", "yml", "json"].contains(&ext) && path.is_file() {
-                out.push(path);
-            }
-        }
-    }
-    for p in paths {
-        if p.is_dir() {
-            walk(p, out);
-        } else {
-            out.push(p.clone());
-        }
-    }
-}
-
 /// A placement diagnostic for people: code, message, help; no snippet (a
 /// fleet file is megabytes, and each location is in the message).
 struct PlaceDiag {
-    code: &'static str,
+    code: Code,
     message: String,
     help: Option<String>,
 }
@@ -91,7 +59,7 @@ impl std::error::Error for PlaceDiag {}
 
 impl miette::Diagnostic for PlaceDiag {
     fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        Some(Box::new(self.code))
+        Some(Box::new(self.code.as_str()))
     }
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
         self.help
@@ -141,9 +109,10 @@ impl Timer {
 
 pub fn run(args: PlaceArgs) -> anyhow::Result<u8> {
     let mut timer = Timer::new();
-    let mut files = Vec::new();
-    collect(&args.hosts, &mut files);
-    collect(&args.specs, &mut files);
+    // One walk over both lists: documents are told apart by kind, not list.
+    let paths: Vec<PathBuf> = args.hosts.iter().chain(&args.specs).cloned().collect();
+    let found = discover(&paths, Folders::Walk);
+    let files: Vec<PathBuf> = found.files.into_iter().map(|f| f.path).collect();
     let opts = LoadOptions {
         max_file_size: args.max_file_size,
         skip_foreign: false,
@@ -151,7 +120,7 @@ pub fn run(args: PlaceArgs) -> anyhow::Result<u8> {
     let loaded: Vec<_> = files.par_iter().map(|f| load_file(f, &opts)).collect();
     let mut hosts: Vec<HostManifest> = Vec::new();
     let mut specs: Vec<NeedSpec> = Vec::new();
-    let mut diagnostics: Vec<Diagnostic> = Vec::new();
+    let mut diagnostics: Vec<Diagnostic> = found.diagnostics;
     for l in loaded {
         diagnostics.extend(l.diagnostics);
         for d in l.documents {
@@ -182,7 +151,7 @@ pub fn run(args: PlaceArgs) -> anyhow::Result<u8> {
             Some(i) => Some(i),
             None => {
                 print_place_diag(PlaceDiag {
-                    code: "berth::place::unknown-host",
+                    code: Code::PlaceUnknownHost,
                     message: format!(
                         "--explain names host `{}`, which is not in the fleet",
                         render::escape(name)
@@ -228,12 +197,12 @@ fn duplicates(hosts: &[HostManifest], specs: &[NeedSpec]) -> Option<u8> {
         .map(|s| (s.container.as_str(), &*s.source, s.span))
         .collect();
     let found = report_duplicates(
-        "berth::place::duplicate-host",
+        Code::PlaceDuplicateHost,
         "host",
         "each host of a fleet needs its own name",
         &h,
     ) | report_duplicates(
-        "berth::place::duplicate-container",
+        Code::PlaceDuplicateContainer,
         "container",
         "each container of a release needs its own name",
         &s,
@@ -242,12 +211,7 @@ fn duplicates(hosts: &[HostManifest], specs: &[NeedSpec]) -> Option<u8> {
 }
 
 /// Reports every name seen twice; true if any.
-fn report_duplicates(
-    code: &'static str,
-    what: &str,
-    help: &str,
-    items: &[(&str, &Source, Span)],
-) -> bool {
+fn report_duplicates(code: Code, what: &str, help: &str, items: &[(&str, &Source, Span)]) -> bool {
     let repeats = repeated_names(items.iter().map(|&(name, ..)| name));
     for &(first, second) in &repeats {
         let (name, first_source, first_span) = items[first];
@@ -388,7 +352,7 @@ fn print_human(
     for c in p.placements.iter().filter(|c| c.host.is_none()) {
         let s = specs[c.spec];
         print_place_diag(PlaceDiag {
-            code: "berth::place::unplaced",
+            code: Code::PlaceUnplaced,
             message: format!(
                 "container `{}` ({}) fits on no host",
                 s.container,
@@ -530,15 +494,6 @@ fn print_json(
     Ok(())
 }
 
-fn extension(emit: Emit) -> &'static str {
-    match emit {
-        Emit::Docker => "sh",
-        Emit::Compose => "compose.yaml",
-        Emit::Lxc => "conf",
-        Emit::Json => "json",
-    }
-}
-
 /// Writes `DIR/<host>/<container>.<ext>` for every placed container, from the
 /// single-host solver's plan of each host (hosts in parallel). A container
 /// whose configuration needs provider steps first is reported, not written.
@@ -567,23 +522,13 @@ fn write_out(
                 .with_context(|| format!("cannot create {}", hdir.display()))?;
             let mut skipped = Vec::new();
             for (spec, cp) in set.iter().zip(&plan.containers) {
-                let single = Plan {
-                    satisfied: cp.satisfied,
-                    host: plan.host.clone(),
-                    containers: vec![cp.clone()],
-                    steps: plan
-                        .steps
-                        .iter()
-                        .filter(|s| s.users.contains(&cp.container))
-                        .cloned()
-                        .collect(),
-                    cycle: None,
-                };
+                let single = plan.only(&cp.container).expect("a container of this plan");
                 let pending = !single.steps.is_empty();
-                match (pending, crate::cmd::plan::emit_text(emit, host, &[spec], &single)) {
-                    (false, Ok(text)) => {
-                        let path = hdir.join(format!("{}.{}", spec.container, extension(emit)));
-                        std::fs::write(&path, text)
+                match (pending, emitter::render(emit, &single, &[spec])) {
+                    (false, Ok(out)) => {
+                        print_container_notes(&out.notes);
+                        let path = hdir.join(format!("{}.{}", spec.container, emit.extension()));
+                        std::fs::write(&path, out.text)
                             .with_context(|| format!("cannot write {}", path.display()))?;
                     }
                     (true, _) => skipped.push(format!(

@@ -1,15 +1,10 @@
 //! `berth plan -H HOST SPEC...`: solve and show the bindings, the provider steps
 //! apply would run, and every unmet need with its reasons. No side effects: the
 //! state is read without locking and nothing is created.
-//!
-//! Also home of [`emit_text`], the one translation from a plan to `--emit`
-//! output that `apply` and `run` share, so plan and emit cannot drift apart.
 
 use std::fmt::Write;
 
-use anyhow::Context;
-use berth_engine::edits::{self, Edits};
-use berth_engine::emit::{self, Note, NoteKind};
+use berth_engine::emit;
 use berth_engine::plan::{Binding, Plan};
 use berth_engine::solve::solve;
 use berth_engine::state::BindingSource;
@@ -17,13 +12,14 @@ use berth_engine::store;
 use berth_specs::{HostManifest, NeedSpec};
 use serde_json::Value;
 
-use crate::args::{Emit, Format, PlanArgs};
+use crate::args::{Format, PlanArgs};
 use crate::exit;
 use crate::explain_render;
 use crate::render;
+use crate::report::{report_state, Invalid};
 
 pub fn run(args: PlanArgs) -> anyhow::Result<u8> {
-    let invalid = super::apply::Invalid {
+    let invalid = Invalid {
         format: args.format,
         key: "satisfied",
     };
@@ -52,29 +48,6 @@ pub fn run(args: PlanArgs) -> anyhow::Result<u8> {
     } else {
         exit::INVALID
     })
-}
-
-/// A state file that cannot be used, reported like invalid input: for JSON,
-/// `{"<key>": false, "diagnostics": [...]}` with one diagnostic whose `file`
-/// is the state file, so that `plan` and `status` keep the one failure shape
-/// tools already parse. Human output is apply's report.
-pub(crate) fn report_state(
-    e: &store::StoreError,
-    host: &HostManifest,
-    invalid: super::apply::Invalid,
-) -> u8 {
-    if invalid.format == Format::Human {
-        return super::apply::report_store(e, Format::Human);
-    }
-    let (code, help) = super::apply::store_code_help(e);
-    let problem = render::Problem {
-        code,
-        message: e.to_string(),
-        help: Some(help.to_string()),
-        file: Some(store::state_path(host)),
-    };
-    invalid.report(&[], &[problem]);
-    exit::INVALID
 }
 
 /// The plan for people: one block per container, then the steps.
@@ -232,84 +205,5 @@ fn origin_text(b: &Binding, file: &str) -> String {
             b.pool.as_deref().unwrap_or_default()
         ),
         BindingSource::Provider => format!("{implied}provider `{}`{line}", b.provide),
-    }
-}
-
-/// The `--emit` output for a plan whose containers are all satisfied and whose
-/// steps have run (apply's final plan). Notes on what a format cannot express
-/// (ports under LXC) are printed to stderr, never dropped.
-pub(crate) fn emit_text(
-    emit: Emit,
-    _host: &HostManifest,
-    specs: &[&NeedSpec],
-    plan: &Plan,
-) -> anyhow::Result<String> {
-    let mut all: Vec<Edits> = Vec::new();
-    for c in &plan.containers {
-        let spec = specs
-            .iter()
-            .find(|s| s.container == c.container)
-            .with_context(|| format!("no spec for container `{}`", c.container))?;
-        all.push(edits::resolve(c, spec)?);
-    }
-    Ok(match emit {
-        Emit::Json => serde_json::to_string_pretty(&emit::json::emit(plan, &all))? + "\n",
-        Emit::Compose => {
-            for e in &all {
-                print_notes(&e.container, &e.cdi_path_notes());
-            }
-            emit::compose::emit(&all)
-        }
-        Emit::Docker => {
-            let mut o = String::new();
-            for e in &all {
-                print_notes(&e.container, &e.cdi_path_notes());
-                o.push_str(&emit::docker::line(e)?);
-                o.push('\n');
-            }
-            o
-        }
-        Emit::Lxc => {
-            let mut o = String::new();
-            for e in &all {
-                if all.len() > 1 {
-                    let _ = writeln!(o, "# container {}", e.container);
-                }
-                let (text, notes) = emit::lxc::emit(e, &emit::lxc::stat_device);
-                o.push_str(&text);
-                print_notes(&e.container, &notes);
-            }
-            o
-        }
-    })
-}
-
-pub(crate) fn print_notes(container: &str, notes: &[Note]) {
-    for n in notes {
-        let text = match &n.kind {
-            NoteKind::PortNotApplicable {
-                host_port,
-                container_port,
-                protocol,
-            } => format!(
-                "{} ({host_port}:{container_port}/{protocol}) of `{container}` is not applicable to LXC: \
-                 LXC does not publish ports; forward it with a firewall rule or proxy",
-                n.need
-            ),
-            NoteKind::CdiNotApplicable { device } => {
-                format!("{} of `{container}`: CDI name `{device}` is not applicable to LXC", n.need)
-            }
-            NoteKind::CdiPathIgnored { device, path } => format!(
-                "{} of `{container}`: container path `{path}` is ignored: CDI name `{device}` \
-                 is passed as it is and its CDI spec decides where the device appears",
-                n.need
-            ),
-            NoteKind::DeviceNotFound { path } => format!(
-                "{} of `{container}`: `{path}` is not a device node on this host, so no \
-                 lxc.cgroup2.devices.allow line was written for it",
-                n.need
-            ),
-        };
-        eprintln!("warning: {text}");
     }
 }

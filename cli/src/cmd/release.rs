@@ -6,10 +6,11 @@
 use berth_engine::{apply, store};
 
 use crate::args::{Format, ReleaseArgs};
-use crate::cmd::apply::{load_inputs, release_lines, report_store, Invalid};
 use crate::exit;
+use crate::inputs;
 use crate::provision::CliProvisioner;
 use crate::render::escape;
+use crate::report::{release_lines, report_store, Invalid};
 
 pub fn run(args: ReleaseArgs) -> anyhow::Result<u8> {
     // A name given twice is released once: the second would only warn that it
@@ -30,7 +31,7 @@ pub fn run(args: ReleaseArgs) -> anyhow::Result<u8> {
     if !bad.is_empty() {
         for c in bad {
             crate::render::Problem {
-                code: "berth::cli::bad-container-name",
+                code: berth_specs::Code::CliBadContainerName,
                 message: format!(
                     "`{}` is not a container name; nothing was released",
                     escape(c)
@@ -45,7 +46,7 @@ pub fn run(args: ReleaseArgs) -> anyhow::Result<u8> {
         }
         return Ok(exit::USAGE);
     }
-    let host = match load_inputs(&args.host.host, &[], Invalid::HUMAN) {
+    let host = match inputs::load(&args.host.host, &[], Invalid::HUMAN) {
         Ok((h, _)) => h,
         Err(code) => return Ok(code),
     };

@@ -38,12 +38,13 @@ use berth_engine::emit::docker;
 use berth_engine::solve::solve;
 use berth_engine::store;
 use berth_specs::validate::resolve_program;
-use berth_specs::NeedSpec;
+use berth_specs::{Code, NeedSpec};
 
 use crate::args::{Engine, FromImage, RunArgs};
-use crate::cmd::apply::{self, Invalid};
+use crate::cmd::apply;
 use crate::cmd::label::{engine_name, image_ok, load_with_image};
 use crate::exit;
+use crate::report::{self, Invalid};
 
 pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     let engine = engine_name(args.engine);
@@ -51,7 +52,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         eprintln!(
             "{:?}",
             miette::miette!(
-                code = "berth::run::no-engine",
+                code = Code::RunNoEngine.as_str(),
                 help = "install it, pick the other one with --engine, or use --dry-run to see the command",
                 "`{engine}` is not on PATH; nothing was applied"
             )
@@ -63,7 +64,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
             eprintln!(
                 "{:?}",
                 miette::miette!(
-                    code = "berth::run::bad-image",
+                    code = Code::RunBadImage.as_str(),
                     help = "an image reference like `example/web:1.4`: no spaces, not starting with `-`",
                     "--image {image:?} is not an image reference; nothing was applied"
                 )
@@ -82,7 +83,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     };
     if specs.len() != 1 {
         crate::render::Problem {
-            code: "berth::cli::bad-input",
+            code: Code::CliBadInput,
             message: format!(
                 "berth run starts one container, and this gives {}",
                 specs.len()
@@ -100,7 +101,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         eprintln!(
             "{:?}",
             miette::miette!(
-                code = "berth::cli::no-image",
+                code = Code::CliNoImage.as_str(),
                 help = "add `image:` to the spec, or give --image",
                 "{}: the container names no image to run; nothing was applied",
                 crate::render::path(&specs[0].source.path)
@@ -127,7 +128,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     let edits = edits::resolve(plan, spec)?;
     // A CDI device's container path cannot be passed to the engine: say so,
     // as `--emit docker` does, rather than drop it silently.
-    crate::cmd::plan::print_notes(&spec.container, &edits.cdi_path_notes());
+    report::print_notes(&spec.container, &edits.cdi_path_notes());
     let argv = engine_argv(&args, engine, &edits);
 
     if !args.quiet {
@@ -143,7 +144,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     eprintln!(
         "{:?}",
         miette::miette!(
-            code = "berth::run::exec",
+            code = Code::RunExec.as_str(),
             help = format!(
                 "the resources stay held: start it by hand, or free them with `berth release {}`",
                 spec.container
@@ -188,7 +189,7 @@ fn dry_run(
 ) -> anyhow::Result<u8> {
     let state = match store::load_readonly(host) {
         Ok(s) => s,
-        Err(e) => return Ok(apply::report_store(&e, crate::args::Format::Human)),
+        Err(e) => return Ok(report::report_store(&e, crate::args::Format::Human)),
     };
     let refs = [spec];
     let plan = solve(host, &state, &refs);
@@ -200,7 +201,7 @@ fn dry_run(
         .container(&spec.container)
         .ok_or_else(|| anyhow::anyhow!("the plan has no container `{}`", spec.container))?;
     let edits = edits::resolve(&with_placeholders(container), spec)?;
-    crate::cmd::plan::print_notes(&spec.container, &edits.cdi_path_notes());
+    report::print_notes(&spec.container, &edits.cdi_path_notes());
     let argv = engine_argv(args, engine, &edits);
     if !args.quiet {
         eprint!(

@@ -6,23 +6,24 @@ use berth_engine::state::{BindingSource, State};
 use berth_engine::store;
 
 use crate::args::{Format, StatusArgs};
-use crate::cmd::apply::{load_inputs, Invalid};
 use crate::exit;
+use crate::inputs;
 use crate::render::{self, escape};
+use crate::report::{report_state, Invalid};
 
 pub fn run(args: StatusArgs) -> anyhow::Result<u8> {
     let invalid = Invalid {
         format: args.format,
         key: "ok",
     };
-    let host = match load_inputs(&args.host.host, &[], invalid) {
+    let host = match inputs::load(&args.host.host, &[], invalid) {
         Ok((h, _)) => h,
         Err(code) => return Ok(code),
     };
     let path = store::state_path(&host);
     let state = match store::load_readonly(&host) {
         Ok(s) => s,
-        Err(e) => return Ok(super::plan::report_state(&e, &host, invalid)),
+        Err(e) => return Ok(report_state(&e, &host, invalid)),
     };
     match args.format {
         Format::Json => {

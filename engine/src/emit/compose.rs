@@ -20,6 +20,33 @@ use std::fmt::Write;
 use std::net::IpAddr;
 
 use crate::edits::Edits;
+use crate::emit::emitter::{Emitter, Input, Output};
+use crate::emit::EmitError;
+
+/// `--emit compose`: one override file, one service per container, with a note
+/// for each CDI device whose container path cannot be passed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Compose;
+
+impl Emitter for Compose {
+    fn name(&self) -> &'static str {
+        "compose"
+    }
+    fn about(&self) -> &'static str {
+        "A compose override file"
+    }
+    fn extension(&self) -> &'static str {
+        "compose.yaml"
+    }
+    fn render(&self, input: &Input<'_>) -> Result<Output, EmitError> {
+        let mut out = Output::default();
+        for e in input.edits {
+            out.note_all(&e.container, e.cdi_path_notes());
+        }
+        out.text = emit(input.edits);
+        Ok(out)
+    }
+}
 
 fn q(s: &str) -> String {
     serde_json::to_string(s).expect("strings serialize")

@@ -9,7 +9,37 @@
 //! as `-v SRC:DST`, so it uses `--mount type=bind,...` with CSV quoting instead.
 
 use crate::edits::{Attachment, Edits, Mount, PortMap};
+use crate::emit::emitter::{Emitter, Input, Output};
 use crate::emit::EmitError;
+
+/// `--emit docker`: one `docker run` line per container (docker's syntax),
+/// with a note for each CDI device whose container path cannot be passed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Docker;
+
+impl Emitter for Docker {
+    fn name(&self) -> &'static str {
+        "docker"
+    }
+    fn about(&self) -> &'static str {
+        "One `docker run ...` line, shell-quoted"
+    }
+    fn extension(&self) -> &'static str {
+        "sh"
+    }
+    fn needs_image(&self) -> bool {
+        true
+    }
+    fn render(&self, input: &Input<'_>) -> Result<Output, EmitError> {
+        let mut out = Output::default();
+        for e in input.edits {
+            out.note_all(&e.container, e.cdi_path_notes());
+            out.text.push_str(&line(e)?);
+            out.text.push('\n');
+        }
+        Ok(out)
+    }
+}
 
 /// Which engine's syntax to write where docker and podman differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

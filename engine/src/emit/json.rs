@@ -3,6 +3,8 @@
 use serde_json::Value;
 
 use crate::edits::Edits;
+use crate::emit::emitter::{Emitter, Input, Output};
+use crate::emit::EmitError;
 use crate::plan::Plan;
 
 /// The plan as JSON (the design's keys), each container carrying `edits` when
@@ -22,4 +24,28 @@ pub fn emit(plan: &Plan, edits: &[Edits]) -> Value {
         }
     }
     v
+}
+
+/// `--emit json`: [`emit`] pretty-printed, for tools; it expresses every edit,
+/// so it has no notes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Json;
+
+impl Emitter for Json {
+    fn name(&self) -> &'static str {
+        "json"
+    }
+    fn about(&self) -> &'static str {
+        "The plan with its edits, as JSON"
+    }
+    fn extension(&self) -> &'static str {
+        "json"
+    }
+    fn render(&self, input: &Input<'_>) -> Result<Output, EmitError> {
+        let v = emit(input.plan, input.edits);
+        Ok(Output {
+            text: serde_json::to_string_pretty(&v).expect("json values serialize") + "\n",
+            notes: Vec::new(),
+        })
+    }
 }

@@ -10,7 +10,46 @@
 use std::fmt::Write;
 
 use crate::edits::{Edits, Mount};
-use crate::emit::{Note, NoteKind};
+use crate::emit::emitter::{Emitter, Input, Output};
+use crate::emit::{EmitError, Note, NoteKind};
+
+/// `--emit lxc`: one config block per container (each after a
+/// `# container NAME` line when there are several), device numbers read by
+/// `devices`; ports and CDI names become notes.
+#[derive(Debug, Clone, Copy)]
+pub struct Lxc {
+    /// Reads a device node's type and numbers ([`stat_device`] on a host).
+    pub devices: fn(&str) -> Option<DeviceNumbers>,
+}
+
+/// The LXC emitter that reads device numbers on this host.
+pub static LXC: Lxc = Lxc {
+    devices: stat_device,
+};
+
+impl Emitter for Lxc {
+    fn name(&self) -> &'static str {
+        "lxc"
+    }
+    fn about(&self) -> &'static str {
+        "An LXC config fragment"
+    }
+    fn extension(&self) -> &'static str {
+        "conf"
+    }
+    fn render(&self, input: &Input<'_>) -> Result<Output, EmitError> {
+        let mut out = Output::default();
+        for e in input.edits {
+            if input.edits.len() > 1 {
+                let _ = writeln!(out.text, "# container {}", e.container);
+            }
+            let (text, notes) = emit(e, &self.devices);
+            out.text.push_str(&text);
+            out.note_all(&e.container, notes);
+        }
+        Ok(out)
+    }
+}
 
 /// A device's type (`c` or `b`) and major/minor numbers.
 pub type DeviceNumbers = (char, u64, u64);

@@ -1,0 +1,47 @@
+//! The resolve step of host-bound commands: load the host manifest and need
+//! specs through [`berth_specs::discover::load_inputs`] and report what is
+//! wrong with them in the command's format. The rules (one host manifest,
+//! unique containers) are the library's; this module only prints.
+
+use std::path::{Path, PathBuf};
+
+use berth_specs::discover;
+use berth_specs::load::Loaded;
+use berth_specs::{HostManifest, NeedSpec};
+
+use crate::args::Format;
+use crate::exit;
+use crate::report::Invalid;
+
+/// The host manifest and the specs, or `Err(1)` once their diagnostics were
+/// reported as `invalid` says. Warnings of valid input go to stderr whatever
+/// the format.
+pub fn load(
+    host_path: &Path,
+    spec_paths: &[PathBuf],
+    invalid: Invalid,
+) -> Result<(HostManifest, Vec<NeedSpec>), u8> {
+    load_with(host_path, spec_paths, Vec::new(), invalid)
+}
+
+/// Like [`load`], with need specs loaded elsewhere too (`--from-image`: the
+/// image label, named by its display name), after the files
+/// ([`discover::load_inputs_with`]).
+pub fn load_with(
+    host_path: &Path,
+    spec_paths: &[PathBuf],
+    extra: Vec<(PathBuf, Loaded)>,
+    invalid: Invalid,
+) -> Result<(HostManifest, Vec<NeedSpec>), u8> {
+    let inputs = discover::load_inputs_with(host_path, spec_paths, extra);
+    let failed = inputs.failed();
+    if failed && invalid.format == Format::Json {
+        invalid.report(&inputs.diagnostics, &[]);
+        return Err(exit::INVALID);
+    }
+    Invalid::HUMAN.report(&inputs.diagnostics, &[]);
+    match inputs.host {
+        Some(h) if !failed => Ok((h, inputs.specs)),
+        _ => Err(exit::INVALID),
+    }
+}
