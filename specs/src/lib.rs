@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 pub mod diag;
+pub mod kinds;
 pub mod load;
 pub mod model;
 pub mod schema;

@@ -530,68 +530,18 @@ fn overlapping<T: Copy + Ord>(
     pairs
 }
 
-/// `--live`: checks on this host that what a manifest names exists: volume
-/// paths, device nodes, secret files (and that they are not world-readable),
-/// custom mounts and devices, and provider executables (relative to the
-/// manifest's folder). Need specs name no host paths and give nothing.
+/// `--live`: checks on this host that what a manifest names exists: what each
+/// provide names (its kind's checks, in [`crate::kinds`]) and provider
+/// executables (relative to the manifest's folder). Need specs name no host
+/// paths and give nothing.
 pub fn live_checks(doc: &Document) -> Vec<Diagnostic> {
     let Document::Host(host) = doc else {
         return Vec::new();
     };
     let src = &host.source;
     let mut out = Vec::new();
-    let missing = |what: &str, path: &str, span: Span| {
-        Diagnostic::error(
-            Code::LiveMissing,
-            format!("{what} `{path}` does not exist on this host"),
-        )
-        .at(src, span)
-        .label("missing here")
-        .help("create it, or fix the path")
-    };
     for p in &host.provides {
-        match &p.detail {
-            ProvideDetail::Volume { path, .. } if !Path::new(path).is_dir() => {
-                out.push(missing("volume path", path, p.span));
-            }
-            ProvideDetail::Device { path, .. }
-                if !path.contains('=') && !Path::new(path).exists() =>
-            {
-                out.push(missing("device", path, p.span));
-            }
-            ProvideDetail::Secret { file } => match std::fs::metadata(file) {
-                Err(_) => out.push(missing("secret file", file, p.span)),
-                Ok(m) => {
-                    use std::os::unix::fs::PermissionsExt;
-                    if m.permissions().mode() & 0o004 != 0 {
-                        out.push(
-                            Diagnostic::error(
-                                Code::LiveSecretReadable,
-                                format!("secret file `{file}` is readable by everyone"),
-                            )
-                            .at(src, p.span)
-                            .label("world-readable secret")
-                            .help(format!("chmod o-rwx {file}")),
-                        );
-                    }
-                }
-            },
-            ProvideDetail::Custom {
-                mounts, devices, ..
-            } => {
-                for m in mounts {
-                    if !Path::new(&m.path).exists() {
-                        out.push(missing("mount source", &m.path, p.span));
-                    }
-                }
-                for d in devices {
-                    if !d.contains('=') && !Path::new(d).exists() {
-                        out.push(missing("device", d, p.span));
-                    }
-                }
-            }
-            _ => {}
-        }
+        crate::kinds::live_checks(p, src, &mut out);
     }
     for d in &host.providers {
         let Some(program) = d.run.first() else {
