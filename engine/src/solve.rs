@@ -614,10 +614,7 @@ impl<'a> Solver<'a> {
                     }
                 }
             }
-            (NeedDetail::Network, ProvideDetail::Network { .. })
-            | (NeedDetail::Secret { .. }, ProvideDetail::Secret { .. }) => Cand::Unit(i),
-            (NeedDetail::Device { .. }, ProvideDetail::Device { .. })
-            | (NeedDetail::Custom, ProvideDetail::Custom { .. }) => {
+            (n, pd) if n.matched_by_name(pd) => {
                 if p.exclusive() {
                     if let Some(h) = self.held_excl(i) {
                         return Err(self.held_by(i, h));
@@ -1108,7 +1105,7 @@ impl<'a> Solver<'a> {
                 p.name.as_str().to_string()
             },
             exclusive,
-            value: provide_value(&p.detail),
+            value: p.detail.to_json(),
             pool: None,
             need: need_index,
             need_span: need_index.map(|_| need.span),
@@ -1299,102 +1296,6 @@ impl StepBuilder {
             }
         }
     }
-}
-
-/// A provide's value in host-manifest form without the kind key: what a
-/// binding records and what the edits read.
-fn provide_value(d: &ProvideDetail) -> Value {
-    let mut m = Map::new();
-    match d {
-        ProvideDetail::Network {
-            bridge,
-            subnet6,
-            gateway6,
-            subnet4,
-            gateway4,
-        } => {
-            if let Some(b) = bridge {
-                m.insert("bridge".into(), json!(b));
-            }
-            if let Some(x) = subnet6 {
-                m.insert("subnet6".into(), json!(x.to_string()));
-            }
-            if let Some(x) = gateway6 {
-                m.insert("gateway6".into(), json!(x.to_string()));
-            }
-            if let Some(x) = subnet4 {
-                m.insert("subnet4".into(), json!(x.to_string()));
-            }
-            if let Some(x) = gateway4 {
-                m.insert("gateway4".into(), json!(x.to_string()));
-            }
-        }
-        ProvideDetail::Address { source, network } => {
-            match source {
-                AddressSource::Static(a) => m.insert("address".into(), json!(a.to_string())),
-                AddressSource::Pool(p) => m.insert("pool".into(), json!(p.to_string())),
-            };
-            m.insert("network".into(), json!(network));
-        }
-        ProvideDetail::Volume {
-            path,
-            read_only,
-            exclusive,
-        } => {
-            m.insert("path".into(), json!(path));
-            if *read_only {
-                m.insert("read_only".into(), json!(true));
-            }
-            if *exclusive {
-                m.insert("exclusive".into(), json!(true));
-            }
-        }
-        ProvideDetail::Port {
-            source,
-            bind,
-            protocol,
-        } => {
-            match source {
-                PortSource::Static(p) => m.insert("host_port".into(), json!(p)),
-                PortSource::Pool { first, last } => {
-                    m.insert("pool".into(), json!(format!("{first}-{last}")))
-                }
-            };
-            if let Some(b) = bind {
-                m.insert("bind".into(), json!(b.to_string()));
-            }
-            if *protocol != Protocol::Tcp {
-                m.insert("protocol".into(), json!(protocol.to_string()));
-            }
-        }
-        ProvideDetail::Device { path, shared } => {
-            m.insert("path".into(), json!(path));
-            if *shared {
-                m.insert("shared".into(), json!(true));
-            }
-        }
-        ProvideDetail::Secret { file } => {
-            m.insert("file".into(), json!(file));
-        }
-        ProvideDetail::Custom {
-            env,
-            mounts,
-            devices,
-            shared,
-        } => {
-            m.insert("env".into(), json!(env));
-            let mounts: Vec<Value> = mounts
-                .iter()
-                .map(|x| json!({"path": x.path, "mount": x.mount, "read_only": x.read_only}))
-                .collect();
-            m.insert("mounts".into(), Value::Array(mounts));
-            m.insert("devices".into(), json!(devices));
-            if *shared {
-                m.insert("shared".into(), json!(true));
-            }
-        }
-    }
-    Value::Object(m)
 }
 
 /// Regions of a pool: node 0 is the pool minus its maximal prefixes; each
