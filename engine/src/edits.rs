@@ -179,7 +179,7 @@ pub fn resolve(plan: &ContainerPlan, spec: &NeedSpec) -> Result<Edits, EditError
         image: spec.image.clone(),
         ..Edits::default()
     };
-    let implied = NeedDetail::Network;
+    let implied = NeedDetail::implied();
     // Networks first, so an address finds its network's subnet and gateway
     // whatever the binding order.
     let (networks, others): (Vec<&Binding>, Vec<&Binding>) =

@@ -72,7 +72,7 @@ pub struct Binding {
     /// Whether holding it excludes other holders.
     pub exclusive: bool,
     /// The resolved provide in host-manifest form without the kind key
-    /// (`{"address": "...", "network": "berth6"}`, `{"path": "/srv/x"}`).
+    /// (`{"path": "/srv/x"}`), see [`berth_specs::ProvideDetail::to_json`].
     /// `null` while a provider step has yet to make it.
     pub value: serde_json::Value,
     /// For pool bindings: the pool as written (`2001:db8::/120`, `8000-8099`),

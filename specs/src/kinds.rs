@@ -442,7 +442,7 @@ pub static KINDS: [KindDef; 8] = [
         )
         .required()],
         provide: &[
-            OptionDef::new("host_port", T::HostPort, "one host port (`80`)", "80").one_of(),
+            OptionDef::new("host_port", T::HostPort, "one host port, `80`", "80").one_of(),
             OptionDef::new(
                 "pool",
                 T::PortRange,
@@ -531,7 +531,7 @@ pub static KINDS: [KindDef; 8] = [
         provide: &[OptionDef::new(
             "file",
             T::AbsolutePath,
-            "host file holding it",
+            "host file holding the secret",
             "/etc/berth/secrets/NAME",
         )
         .required()],
@@ -747,6 +747,11 @@ pub enum NeedDetail {
 }
 
 impl NeedDetail {
+    /// The need an address provide implies for its holder: its network.
+    pub fn implied() -> NeedDetail {
+        NeedDetail::Network
+    }
+
     /// The path this need occupies in the container, if any (two needs may
     /// not share one).
     pub fn mount_path(&self) -> Option<&str> {

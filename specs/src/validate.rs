@@ -249,10 +249,10 @@ pub fn validate_partial_host(
             AddressSource::Static(a) => ("address", IpNet::from(a), false),
             AddressSource::Pool(pool) => ("pool", pool, true),
         };
-        ranges[usize::from(p.kind == Kind::Ipv6)].push(interval(as_net, (i, pool)));
+        let v6 = matches!(as_net, IpNet::V6(_));
+        ranges[usize::from(v6)].push(interval(as_net, (i, pool)));
         match nets.get(network.as_str()) {
             Some(net) => {
-                let v6 = p.kind != Kind::Ipv4;
                 let subnet = if v6 { net.subnet6 } else { net.subnet4 };
                 // A network without a subnet of this family leaves addressing
                 // to the engine; nothing to compare against.
