@@ -344,13 +344,13 @@ pub fn apply<P: Provisioner>(
                 }
                 scratch.provided.insert(
                     key.clone(),
-                    ProvidedRecord {
-                        kind: step.kind.clone(),
-                        name: step.name.clone(),
-                        run: step.provider.clone(),
-                        provided: value,
-                        users: users.into_iter().collect(),
-                    },
+                    ProvidedRecord::new(
+                        step.kind.clone(),
+                        step.name.clone(),
+                        step.provider.clone(),
+                        value,
+                        users.into_iter().collect(),
+                    ),
                 );
                 made.push(key);
                 if rejected.is_empty() {
@@ -490,9 +490,7 @@ fn host_conflicts(
         }
         // A record that no longer validates serves nothing (the solver skips
         // it), so it cannot conflict either.
-        if let Ok(d) =
-            berth_specs::load::provide_detail_from_json(&rec.kind, &rec.name, &rec.provided)
-        {
+        if let Some(d) = rec.detail.clone() {
             context.provides.push(Provide {
                 kind: rec.kind.clone(),
                 name: NamePattern::Exact(rec.name.clone()),
@@ -629,13 +627,13 @@ fn failed_provide<E>(step: &Step, cause: StepCause<E>) -> Box<FailedStep<E>> {
 }
 
 fn intent(step: &Step) -> ProvidedRecord {
-    ProvidedRecord {
-        kind: step.kind.clone(),
-        name: step.name.clone(),
-        run: step.provider.clone(),
-        provided: Value::Null,
-        users: step.users.clone(),
-    }
+    ProvidedRecord::new(
+        step.kind.clone(),
+        step.name.clone(),
+        step.provider.clone(),
+        Value::Null,
+        step.users.clone(),
+    )
 }
 
 fn step_need<'a>(specs: &[&'a NeedSpec], step: &Step) -> Option<&'a NeedDetail> {

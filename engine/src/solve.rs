@@ -158,9 +158,7 @@ impl<'a> Solver<'a> {
         for rec in state.provided.values() {
             // A record that no longer validates is ignored here; `berth check`
             // and apply report it. It cannot serve a need.
-            if let Ok(detail) =
-                berth_specs::load::provide_detail_from_json(&rec.kind, &rec.name, &rec.provided)
-            {
+            if let Some(detail) = rec.detail.clone() {
                 provides.push(Provide {
                     kind: rec.kind.clone(),
                     name: NamePattern::Exact(rec.name.clone()),
