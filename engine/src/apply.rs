@@ -735,7 +735,7 @@ fn record(state: &mut State, plan: &Plan, specs: &[&NeedSpec]) -> Vec<ProvidedRe
         .iter()
         .flat_map(|c| c.bindings.iter())
         .filter(|b| b.source == BindingSource::Provider)
-        .map(|b| (resource_key(&b.kind, &b.name), &b.value))
+        .map(|b| (resource_key(&b.kind, &b.name), b.value.json()))
         .collect();
     let in_plan: BTreeSet<&str> = plan
         .containers
@@ -793,7 +793,7 @@ fn held(b: &Binding) -> HeldBinding {
         source: b.source,
         provide: b.provide.clone(),
         exclusive: b.exclusive,
-        value: b.value.clone(),
+        value: b.value.json().clone(),
     }
 }
 

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use berth_specs::kinds::{self, EditSink, NetworkEdit};
-use berth_specs::{Kind, NeedDetail, NeedSpec, Protocol, ProvideDetail};
+use berth_specs::{Kind, NeedDetail, NeedSpec, Protocol};
 use serde::Serialize;
 
 use crate::emit::{Note, NoteKind};
@@ -146,16 +146,6 @@ pub enum EditError {
         /// Name.
         name: String,
     },
-    /// A binding's value lacks a field or has a malformed one.
-    #[error("{kind} `{name}`: binding value has no valid `{field}`")]
-    BadValue {
-        /// Kind.
-        kind: Kind,
-        /// Name.
-        name: String,
-        /// The missing or malformed field.
-        field: &'static str,
-    },
     /// The plan is not for this spec (a binding points at a need it lacks).
     #[error("the plan of `{container}` does not match its spec")]
     SpecMismatch {
@@ -185,12 +175,12 @@ pub fn resolve(plan: &ContainerPlan, spec: &NeedSpec) -> Result<Edits, EditError
     let (networks, others): (Vec<&Binding>, Vec<&Binding>) =
         plan.bindings.iter().partition(|b| b.kind.is_network());
     for b in networks.into_iter().chain(others) {
-        if b.pending() {
+        let Some(value) = b.value.detail() else {
             return Err(EditError::Pending {
                 kind: b.kind.clone(),
                 name: b.name.clone(),
             });
-        }
+        };
         let mismatch = || EditError::SpecMismatch {
             container: plan.container.clone(),
         };
@@ -198,17 +188,11 @@ pub fn resolve(plan: &ContainerPlan, spec: &NeedSpec) -> Result<Edits, EditError
             Some(i) => &spec.needs.get(i).ok_or_else(mismatch)?.detail,
             None => &implied,
         };
-        let value =
-            ProvideDetail::from_json(&b.kind, &b.value).map_err(|field| EditError::BadValue {
-                kind: b.kind.clone(),
-                name: b.name.clone(),
-                field,
-            })?;
         let mut sink = Sink {
             edits: &mut e,
             binding: b,
         };
-        kinds::edits(need, &b.name, &value, &mut sink).map_err(|_| mismatch())?;
+        kinds::edits(need, &b.name, value, &mut sink).map_err(|_| mismatch())?;
     }
     Ok(e)
 }

@@ -33,13 +33,13 @@ use std::net::IpAddr;
 
 use berth_specs::{
     AddressSource, HostManifest, Kind, NamePattern, Need, NeedDetail, NeedSpec, PortSource,
-    Protocol, Provide, ProvideDetail, Span,
+    Provide, ProvideDetail, Span,
 };
 use ipnet::IpNet;
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 
 use crate::explain::{Candidate, Holder, Origin, Reason, Unmet};
-use crate::plan::{Binding, ContainerPlan, Plan, Step, StepKey};
+use crate::plan::{Binding, BindingValue, ContainerPlan, Plan, Step, StepKey};
 use crate::pool::{self, Cursor, Span128, Taken};
 use crate::state::{resource_key, BindingSource, State};
 
@@ -1103,7 +1103,7 @@ impl<'a> Solver<'a> {
                 p.name.as_str().to_string()
             },
             exclusive,
-            value: p.detail.to_json(),
+            value: BindingValue::of(p.detail.clone()),
             pool: None,
             need: need_index,
             need_span: need_index.map(|_| need.span),
@@ -1134,7 +1134,7 @@ impl<'a> Solver<'a> {
                         ..
                     })
                 ),
-            value: Value::Null,
+            value: BindingValue::pending(),
             pool: None,
             need: need.map(|n| n.0),
             need_span: need.map(|n| n.1.span),
@@ -1146,33 +1146,25 @@ impl<'a> Solver<'a> {
     fn pool_binding(&self, i: usize, value: u128, need: &Need, need_index: usize) -> Binding {
         let p = &self.provides[i];
         let info = &self.pools[&i];
-        let mut v = Map::new();
-        match (&p.detail, &info.net) {
-            (ProvideDetail::Address { network, .. }, Some(net)) => {
-                v.insert(
-                    "address".into(),
-                    json!(pool::u128_to_addr(value, net).to_string()),
-                );
-                v.insert("network".into(), json!(network));
-            }
-            (ProvideDetail::Port { bind, protocol, .. }, _) => {
-                v.insert("host_port".into(), json!(value as u16));
-                if let Some(b) = bind {
-                    v.insert("bind".into(), json!(b.to_string()));
-                }
-                if *protocol != Protocol::Tcp {
-                    v.insert("protocol".into(), json!(protocol.to_string()));
-                }
-            }
+        let detail = match (&p.detail, &info.net) {
+            (ProvideDetail::Address { network, .. }, Some(net)) => ProvideDetail::Address {
+                source: AddressSource::Static(pool::u128_to_addr(value, net)),
+                network: network.clone(),
+            },
+            (ProvideDetail::Port { bind, protocol, .. }, _) => ProvideDetail::Port {
+                source: PortSource::Static(value as u16),
+                bind: *bind,
+                protocol: *protocol,
+            },
             _ => unreachable!("pools are addresses or ports"),
-        }
+        };
         Binding {
             kind: need.kind.clone(),
             name: need.name.clone(),
             source: BindingSource::Pool,
             provide: p.name.as_str().to_string(),
             exclusive: true,
-            value: Value::Object(v),
+            value: BindingValue::of(detail),
             pool: Some(info.text.clone()),
             need: Some(need_index),
             need_span: Some(need.span),
