@@ -115,6 +115,8 @@ impl Kind {
     /// Whether a provide of this kind has one holder at a time unless it says
     /// otherwise (`shared: true` on devices, `exclusive: true` on volumes).
     pub fn exclusive_by_default(&self) -> bool {
+        // A provider-made custom resource is shared: what it prints decides
+        // (`shared:`), and berth cannot know before it runs.
         matches!(
             self.def().exclusive,
             Exclusive::Always | Exclusive::UnlessShared
@@ -1125,6 +1127,14 @@ impl ProvideDetail {
                 ..
             }
         )
+    }
+}
+
+/// The JSON form of [`ProvideDetail::to_json`]: the one serialization of a
+/// provide's value (plans, state, provider output all use this form).
+impl Serialize for ProvideDetail {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.to_json().serialize(s)
     }
 }
 

@@ -197,8 +197,9 @@ fn every_kind_walks_through_load_schema_value_and_edits() {
             "{}",
             def.key
         );
-        // The value's JSON form reads back to the same detail.
+        // The value's JSON form (its serde form) reads back to the same detail.
         let value = provide.detail.to_json();
+        assert_eq!(serde_json::to_value(&provide.detail).unwrap(), value);
         assert_eq!(
             ProvideDetail::from_json(&provide.kind, &value).as_ref(),
             Ok(&provide.detail),
