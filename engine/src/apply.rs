@@ -337,19 +337,26 @@ pub fn apply<P: Provisioner>(
         };
         let (cause, interrupted) = match prov.provide(&req) {
             Ok(value) => {
-                let rejected = host_conflicts(host, &scratch, &step.kind, &step.name, &value);
+                // Typed once, here: the check below and the record share it.
+                let typed =
+                    berth_specs::load::provide_detail_from_json(&step.kind, &step.name, &value);
+                let rejected = match &typed {
+                    Ok(detail) => host_conflicts(host, &scratch, &step.kind, &step.name, detail),
+                    Err(diags) => diags.clone(),
+                };
                 let mut users: BTreeSet<String> = step.users.iter().cloned().collect();
                 if let Some(old) = gone.iter().find(|g| key_of(g) == key) {
                     users.extend(old.users.iter().cloned());
                 }
                 scratch.provided.insert(
                     key.clone(),
-                    ProvidedRecord::new(
+                    ProvidedRecord::typed(
                         step.kind.clone(),
                         step.name.clone(),
                         step.provider.clone(),
                         value,
                         users.into_iter().collect(),
+                        typed.ok(),
                     ),
                 );
                 made.push(key);
@@ -476,12 +483,8 @@ fn host_conflicts(
     state: &State,
     kind: &Kind,
     name: &str,
-    value: &Value,
+    detail: &ProvideDetail,
 ) -> Vec<Diagnostic> {
-    let detail = match berth_specs::load::provide_detail_from_json(kind, name, value) {
-        Ok(d) => d,
-        Err(diags) => return diags,
-    };
     let key = resource_key(kind, name);
     let mut context = host.clone();
     for (i, (k, rec)) in state.provided.iter().enumerate() {
@@ -520,7 +523,7 @@ fn host_conflicts(
     if !found.is_empty() {
         return found;
     }
-    held_conflicts(host, state, kind, name, &detail)
+    held_conflicts(host, state, kind, name, detail)
 }
 
 /// `detail`'s address or host port against the values pools reserved and the

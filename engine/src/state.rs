@@ -154,6 +154,19 @@ impl ProvidedRecord {
             serde_json::Value::Null => None,
             _ => berth_specs::load::provide_detail_from_json(&kind, &name, &provided).ok(),
         };
+        ProvidedRecord::typed(kind, name, run, provided, users, detail)
+    }
+
+    /// A record whose value the caller already typed (`detail` must be
+    /// `provided` read as a provide of `kind`).
+    pub fn typed(
+        kind: Kind,
+        name: String,
+        run: Vec<String>,
+        provided: serde_json::Value,
+        users: Vec<String>,
+        detail: Option<ProvideDetail>,
+    ) -> ProvidedRecord {
         ProvidedRecord {
             kind,
             name,
