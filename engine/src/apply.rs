@@ -458,19 +458,9 @@ fn check_records<P: Provisioner>(
     Ok(())
 }
 
-/// The span given to the entry under test in [`host_conflicts`]: no loaded
-/// entry has it, so a diagnostic pointing at it (or relating to it) is about
-/// the new result.
-const UNDER_TEST: Span = Span {
-    offset: usize::MAX,
-    len: 0,
-    line: 0,
-    col: 0,
-};
-
-/// Why `value`, just returned by a provider for `kind`/`name`, cannot be
-/// recorded on this host: the entry checks of its kind, then the host-wide
-/// checks (subnets, gateways, duplicate addresses and ports however spelled)
+/// Why `detail`, just returned by a provider for `kind`/`name`, cannot be
+/// recorded on this host (typing it ran the entry checks of its kind): the
+/// host-wide checks (subnets, gateways, duplicate addresses and ports however spelled)
 /// over the manifest's provides, every other provider-made record and this
 /// result, keeping the errors that involve this result; then the values pools
 /// reserved and containers hold. Empty when it is fine.
@@ -486,40 +476,26 @@ fn host_conflicts(
     detail: &ProvideDetail,
 ) -> Vec<Diagnostic> {
     let key = resource_key(kind, name);
-    let mut context = host.clone();
-    for (i, (k, rec)) in state.provided.iter().enumerate() {
-        if *k == key {
-            continue;
-        }
-        // A record that no longer validates serves nothing (the solver skips
-        // it), so it cannot conflict either.
-        if let Some(d) = rec.detail.clone() {
-            context.provides.push(Provide {
-                kind: rec.kind.clone(),
-                name: NamePattern::Exact(rec.name.clone()),
-                detail: d,
-                allow: None,
-                span: Span {
-                    offset: usize::MAX - 1 - i,
-                    ..UNDER_TEST
-                },
-            });
-        }
-    }
-    context.provides.push(Provide {
+    // Provider-made resources have no place in a file: their entries (and the
+    // candidate's) carry an empty span, and the validator tells which
+    // problems involve the candidate by position, not by span.
+    let exact = |kind: &Kind, name: &str, detail: ProvideDetail| Provide {
         kind: kind.clone(),
         name: NamePattern::Exact(name.to_string()),
-        detail: detail.clone(),
+        detail,
         allow: None,
-        span: UNDER_TEST,
-    });
-    let found: Vec<Diagnostic> = berth_specs::validate::validate_host(&context)
-        .into_iter()
-        .filter(|d| {
-            d.is_error()
-                && (d.span == Some(UNDER_TEST) || d.related.iter().any(|(s, _)| *s == UNDER_TEST))
-        })
+        span: Span::default(),
+    };
+    // A record that no longer validates serves nothing (the solver skips it),
+    // so it cannot conflict either.
+    let others: Vec<Provide> = state
+        .provided
+        .iter()
+        .filter(|(k, _)| **k != key)
+        .filter_map(|(_, rec)| Some(exact(&rec.kind, &rec.name, rec.detail.clone()?)))
         .collect();
+    let candidate = exact(kind, name, detail.clone());
+    let found = berth_specs::validate::candidate_conflicts(host, &others, &candidate);
     if !found.is_empty() {
         return found;
     }
