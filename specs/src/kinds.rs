@@ -134,11 +134,6 @@ impl Kind {
     pub fn is_address(&self) -> bool {
         self.def().family.is_some()
     }
-
-    /// The kind that declares networks.
-    pub fn network() -> Kind {
-        Kind::Network
-    }
 }
 
 impl fmt::Display for Kind {
@@ -238,7 +233,8 @@ pub struct OptionDef {
 }
 
 impl OptionDef {
-    const fn new(
+    /// An optional option without a default.
+    pub const fn new(
         key: &'static str,
         ty: OptionType,
         doc: &'static str,
@@ -253,15 +249,18 @@ impl OptionDef {
             example,
         }
     }
-    const fn required(mut self) -> Self {
+    /// Marks it required.
+    pub const fn required(mut self) -> Self {
         self.presence = Presence::Required;
         self
     }
-    const fn one_of(mut self) -> Self {
+    /// Marks it one of the side's "exactly one of" pair.
+    pub const fn one_of(mut self) -> Self {
         self.presence = Presence::OneOf;
         self
     }
-    const fn default(mut self, d: &'static str) -> Self {
+    /// Gives its default, as the docs show it.
+    pub const fn default(mut self, d: &'static str) -> Self {
         self.default = Some(d);
         self
     }
@@ -671,16 +670,32 @@ fn kind_cell(d: &KindDef) -> String {
     format!("`{}`", d.key)
 }
 
+impl KindDef {
+    /// Its row in the docs table of need kinds.
+    pub fn docs_need_row(&self) -> String {
+        format!(
+            "| {} | {} | {} |\n",
+            kind_cell(self),
+            docs_options(self.need, ""),
+            self.doc
+        )
+    }
+
+    /// Its row in the docs table of provide kinds.
+    pub fn docs_provide_row(&self) -> String {
+        format!(
+            "| {} | {} |\n",
+            kind_cell(self),
+            docs_options(self.provide, self.provide_note)
+        )
+    }
+}
+
 /// The table of need kinds in `docs/format.md`, generated from [`KINDS`].
 pub fn docs_need_table() -> String {
     let mut out = String::from("| kind | options | meaning |\n|---|---|---|\n");
     for d in &KINDS {
-        out.push_str(&format!(
-            "| {} | {} | {} |\n",
-            kind_cell(d),
-            docs_options(d.need, ""),
-            d.doc
-        ));
+        out.push_str(&d.docs_need_row());
     }
     out
 }
@@ -689,11 +704,7 @@ pub fn docs_need_table() -> String {
 pub fn docs_provide_table() -> String {
     let mut out = String::from("| kind | options |\n|---|---|\n");
     for d in &KINDS {
-        out.push_str(&format!(
-            "| {} | {} |\n",
-            kind_cell(d),
-            docs_options(d.provide, d.provide_note)
-        ));
+        out.push_str(&d.docs_provide_row());
     }
     out.push_str("| all | `allow`: list of glob patterns on the container name, or `image:PATTERN` on its image; only those containers may hold it (default: everyone) |\n");
     out

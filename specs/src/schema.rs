@@ -17,7 +17,7 @@
 use schemars::{json_schema, Schema};
 use serde_json::{json, Map, Value};
 
-use crate::kinds::{Kind, OptionDef, OptionType, Presence};
+use crate::kinds::{KindDef, OptionDef, OptionType, Presence, KINDS};
 
 const CONTAINER_NAME: &str = "^[a-z0-9][a-z0-9_.-]{0,62}$";
 const RESOURCE_NAME: &str = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$";
@@ -115,12 +115,12 @@ fn required(options: &[OptionDef]) -> Vec<&'static str> {
 
 /// One `oneOf` branch: an object with `kind_key` (or, for custom kinds, one
 /// key matching the custom-kind pattern) and `options`.
-fn entry(kind: &Kind, name: Value, options: Map<String, Value>, required: &[&str]) -> Value {
+fn entry(def: &KindDef, name: Value, options: Map<String, Value>, required: &[&str]) -> Value {
     let mut props = options;
     let mut req: Vec<Value> = required.iter().map(|r| json!(r)).collect();
     let mut branch = Map::new();
     branch.insert("type".into(), json!("object"));
-    if let Kind::Custom(_) = kind {
+    if def.is_custom() {
         branch.insert("patternProperties".into(), json!({ (CUSTOM_KIND): name }));
         // Every key is a custom kind or a known option, and at least one key
         // is a custom kind ("not every name fails the pattern").
@@ -133,73 +133,70 @@ fn entry(kind: &Kind, name: Value, options: Map<String, Value>, required: &[&str
             json!({ "propertyNames": { "not": { "pattern": CUSTOM_KIND } } }),
         );
     } else {
-        props.insert(kind.as_str().to_string(), name);
-        req.insert(0, json!(kind.as_str()));
+        props.insert(def.key.to_string(), name);
+        req.insert(0, json!(def.key));
     }
     branch.insert("required".into(), Value::Array(req));
     branch.insert("properties".into(), Value::Object(props));
-    if !matches!(kind, Kind::Custom(_)) {
+    if !def.is_custom() {
         branch.insert("additionalProperties".into(), json!(false));
     }
     Value::Object(branch)
 }
 
-fn all_kinds() -> Vec<Kind> {
-    let mut k = Kind::BUILTIN.to_vec();
-    k.push(Kind::Custom("vendor.tld/class".into()));
-    k
+/// The `needs:` branch of one kind: its key and its need options, from its
+/// definition (any definition: a test builds one for a kind berth lacks).
+pub fn need_branch(def: &KindDef) -> Value {
+    let name = if def.is_custom() {
+        string(RESOURCE_NAME, "Resource name (`any` for any one).")
+    } else {
+        string(
+            RESOURCE_NAME,
+            &format!("Name of the {} this container needs.", def.key),
+        )
+    };
+    entry(def, name, options(def.need), &required(def.need))
+}
+
+/// The `provides:` branch of one kind: its key, its provide options and
+/// `allow`, its required options and its one-of group, from its definition.
+pub fn provide_branch(def: &KindDef) -> Value {
+    let mut options = options(def.provide);
+    options.insert(
+        "allow".into(),
+        json!({
+            "type": "array",
+            "items": { "type": "string" },
+            "description": "Which containers may hold it: glob patterns on the container name, or image:PATTERN."
+        }),
+    );
+    let name = string(
+        NAME_PATTERN,
+        "Resource name, or a glob pattern serving every name it matches.",
+    );
+    let mut branch = entry(def, name, options, &required(def.provide));
+    let group: Vec<Value> = def
+        .provide
+        .iter()
+        .filter(|o| o.presence == Presence::OneOf)
+        .map(|o| json!({ "required": [o.key] }))
+        .collect();
+    if let (false, Value::Object(m)) = (group.is_empty(), &mut branch) {
+        m.insert("oneOf".into(), Value::Array(group));
+    }
+    branch
 }
 
 fn need_branches() -> Vec<Value> {
-    all_kinds()
-        .iter()
-        .map(|k| {
-            let def = k.def();
-            let name = if def.is_custom() {
-                string(RESOURCE_NAME, "Resource name (`any` for any one).")
-            } else {
-                string(
-                    RESOURCE_NAME,
-                    &format!("Name of the {k} this container needs."),
-                )
-            };
-            entry(k, name, options(def.need), &required(def.need))
-        })
-        .collect()
+    KINDS.iter().map(need_branch).collect()
 }
 
 fn provide_branches() -> Vec<Value> {
-    all_kinds()
-        .iter()
-        .map(|k| {
-            let def = k.def();
-            let mut options = options(def.provide);
-            options.insert(
-                "allow".into(),
-                json!({
-                    "type": "array",
-                    "items": { "type": "string" },
-                    "description": "Which containers may hold it: glob patterns on the container name, or image:PATTERN."
-                }),
-            );
-            let name = string(NAME_PATTERN, "Resource name, or a glob pattern serving every name it matches.");
-            let mut branch = entry(k, name, options, &required(def.provide));
-            let group: Vec<Value> = def
-                .provide
-                .iter()
-                .filter(|o| o.presence == Presence::OneOf)
-                .map(|o| json!({ "required": [o.key] }))
-                .collect();
-            if let (false, Value::Object(m)) = (group.is_empty(), &mut branch) {
-                m.insert("oneOf".into(), Value::Array(group));
-            }
-            branch
-        })
-        .collect()
+    KINDS.iter().map(provide_branch).collect()
 }
 
 fn provider_branches() -> Vec<Value> {
-    all_kinds()
+    KINDS
         .iter()
         .map(|k| {
             let mut options = Map::new();

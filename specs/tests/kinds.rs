@@ -271,6 +271,103 @@ fn a_required_option_left_out_is_named_with_its_example() {
     }
 }
 
+/// A kind berth does not have, defined through the registry's own types: the
+/// table-driven parts (docs rows, schema branches, exclusivity) need nothing
+/// else. (Reading and edits are arms of the typed details, which a listed
+/// kind adds; the walk-through above covers those for every listed kind.)
+static TPM: KindDef = KindDef {
+    key: "tpm",
+    doc: "a TPM device",
+    need: &[kinds::OptionDef::new(
+        "mount",
+        kinds::OptionType::AbsolutePath,
+        "where it appears",
+        "/dev/tpm0",
+    )
+    .required()],
+    provide: &[
+        kinds::OptionDef::new(
+            "path",
+            kinds::OptionType::DevicePath,
+            "host node",
+            "/dev/tpm0",
+        )
+        .one_of(),
+        kinds::OptionDef::new("proxy", kinds::OptionType::Text, "a TPM proxy", "tpm:9").one_of(),
+        kinds::OptionDef::new("shared", kinds::OptionType::Bool, "several holders", "true")
+            .default("false"),
+    ],
+    provide_note: "",
+    exclusive: kinds::Exclusive::UnlessShared,
+    declares_network: false,
+    family: None,
+    example_name: "tpm0",
+};
+
+#[test]
+fn a_test_only_kind_gets_docs_rows_and_schema_branches_from_its_definition() {
+    assert_eq!(
+        TPM.docs_need_row(),
+        "| `tpm` | `mount` (required): where it appears | a TPM device |\n"
+    );
+    assert_eq!(
+        TPM.docs_provide_row(),
+        "| `tpm` | exactly one of `path` (host node) or `proxy` (a TPM proxy); `shared` (default `false`): several holders |\n"
+    );
+    let v = |schema: &Value, doc: Value| {
+        jsonschema::validator_for(schema)
+            .expect("valid schema")
+            .iter_errors(&doc)
+            .count()
+    };
+    let need = berth_specs::schema::need_branch(&TPM);
+    assert_eq!(
+        v(&need, serde_json::json!({"tpm": "t", "mount": "/dev/tpm0"})),
+        0
+    );
+    assert_ne!(
+        v(&need, serde_json::json!({"tpm": "t"})),
+        0,
+        "mount is required"
+    );
+    assert_ne!(
+        v(
+            &need,
+            serde_json::json!({"tpm": "t", "mount": "/x", "mont": "/y"})
+        ),
+        0,
+        "unknown options are refused"
+    );
+    let provide = berth_specs::schema::provide_branch(&TPM);
+    assert_eq!(
+        v(
+            &provide,
+            serde_json::json!({"tpm": "*", "path": "/dev/tpm0"})
+        ),
+        0
+    );
+    assert_eq!(
+        v(
+            &provide,
+            serde_json::json!({"tpm": "t", "proxy": "x", "allow": ["a"]})
+        ),
+        0
+    );
+    assert_ne!(
+        v(
+            &provide,
+            serde_json::json!({"tpm": "t", "path": "/d", "proxy": "x"})
+        ),
+        0,
+        "exactly one of the pair"
+    );
+    assert_ne!(
+        v(&provide, serde_json::json!({"tpm": "t"})),
+        0,
+        "one of the pair"
+    );
+}
+
 // ---------------------------------------------------------------------------
 // The count
 // ---------------------------------------------------------------------------
