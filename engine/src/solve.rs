@@ -33,13 +33,13 @@ use std::net::IpAddr;
 
 use berth_specs::{
     AddressSource, HostManifest, Kind, NamePattern, Need, NeedDetail, NeedSpec, PortSource,
-    Protocol, Provide, ProvideDetail, Span,
+    Provide, ProvideDetail, Span,
 };
 use ipnet::IpNet;
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 
 use crate::explain::{Candidate, Holder, Origin, Reason, Unmet};
-use crate::plan::{Binding, ContainerPlan, Plan, Step, StepKey};
+use crate::plan::{Binding, BindingValue, ContainerPlan, Plan, Step, StepKey};
 use crate::pool::{self, Cursor, Span128, Taken};
 use crate::state::{resource_key, BindingSource, State};
 
@@ -158,9 +158,7 @@ impl<'a> Solver<'a> {
         for rec in state.provided.values() {
             // A record that no longer validates is ignored here; `berth check`
             // and apply report it. It cannot serve a need.
-            if let Ok(detail) =
-                berth_specs::load::provide_detail_from_json(&rec.kind, &rec.name, &rec.provided)
-            {
+            if let Some(detail) = rec.detail.clone() {
                 provides.push(Provide {
                     kind: rec.kind.clone(),
                     name: NamePattern::Exact(rec.name.clone()),
@@ -614,10 +612,7 @@ impl<'a> Solver<'a> {
                     }
                 }
             }
-            (NeedDetail::Network, ProvideDetail::Network { .. })
-            | (NeedDetail::Secret { .. }, ProvideDetail::Secret { .. }) => Cand::Unit(i),
-            (NeedDetail::Device { .. }, ProvideDetail::Device { .. })
-            | (NeedDetail::Custom, ProvideDetail::Custom { .. }) => {
+            (n, pd) if n.matched_by_name(pd) => {
                 if p.exclusive() {
                     if let Some(h) = self.held_excl(i) {
                         return Err(self.held_by(i, h));
@@ -1108,7 +1103,7 @@ impl<'a> Solver<'a> {
                 p.name.as_str().to_string()
             },
             exclusive,
-            value: provide_value(&p.detail),
+            value: BindingValue::of(p.detail.clone()),
             pool: None,
             need: need_index,
             need_span: need_index.map(|_| need.span),
@@ -1139,7 +1134,7 @@ impl<'a> Solver<'a> {
                         ..
                     })
                 ),
-            value: Value::Null,
+            value: BindingValue::pending(),
             pool: None,
             need: need.map(|n| n.0),
             need_span: need.map(|n| n.1.span),
@@ -1151,33 +1146,25 @@ impl<'a> Solver<'a> {
     fn pool_binding(&self, i: usize, value: u128, need: &Need, need_index: usize) -> Binding {
         let p = &self.provides[i];
         let info = &self.pools[&i];
-        let mut v = Map::new();
-        match (&p.detail, &info.net) {
-            (ProvideDetail::Address { network, .. }, Some(net)) => {
-                v.insert(
-                    "address".into(),
-                    json!(pool::u128_to_addr(value, net).to_string()),
-                );
-                v.insert("network".into(), json!(network));
-            }
-            (ProvideDetail::Port { bind, protocol, .. }, _) => {
-                v.insert("host_port".into(), json!(value as u16));
-                if let Some(b) = bind {
-                    v.insert("bind".into(), json!(b.to_string()));
-                }
-                if *protocol != Protocol::Tcp {
-                    v.insert("protocol".into(), json!(protocol.to_string()));
-                }
-            }
+        let detail = match (&p.detail, &info.net) {
+            (ProvideDetail::Address { network, .. }, Some(net)) => ProvideDetail::Address {
+                source: AddressSource::Static(pool::u128_to_addr(value, net)),
+                network: network.clone(),
+            },
+            (ProvideDetail::Port { bind, protocol, .. }, _) => ProvideDetail::Port {
+                source: PortSource::Static(value as u16),
+                bind: *bind,
+                protocol: *protocol,
+            },
             _ => unreachable!("pools are addresses or ports"),
-        }
+        };
         Binding {
             kind: need.kind.clone(),
             name: need.name.clone(),
             source: BindingSource::Pool,
             provide: p.name.as_str().to_string(),
             exclusive: true,
-            value: Value::Object(v),
+            value: BindingValue::of(detail),
             pool: Some(info.text.clone()),
             need: Some(need_index),
             need_span: Some(need.span),
@@ -1299,102 +1286,6 @@ impl StepBuilder {
             }
         }
     }
-}
-
-/// A provide's value in host-manifest form without the kind key: what a
-/// binding records and what the edits read.
-fn provide_value(d: &ProvideDetail) -> Value {
-    let mut m = Map::new();
-    match d {
-        ProvideDetail::Network {
-            bridge,
-            subnet6,
-            gateway6,
-            subnet4,
-            gateway4,
-        } => {
-            if let Some(b) = bridge {
-                m.insert("bridge".into(), json!(b));
-            }
-            if let Some(x) = subnet6 {
-                m.insert("subnet6".into(), json!(x.to_string()));
-            }
-            if let Some(x) = gateway6 {
-                m.insert("gateway6".into(), json!(x.to_string()));
-            }
-            if let Some(x) = subnet4 {
-                m.insert("subnet4".into(), json!(x.to_string()));
-            }
-            if let Some(x) = gateway4 {
-                m.insert("gateway4".into(), json!(x.to_string()));
-            }
-        }
-        ProvideDetail::Address { source, network } => {
-            match source {
-                AddressSource::Static(a) => m.insert("address".into(), json!(a.to_string())),
-                AddressSource::Pool(p) => m.insert("pool".into(), json!(p.to_string())),
-            };
-            m.insert("network".into(), json!(network));
-        }
-        ProvideDetail::Volume {
-            path,
-            read_only,
-            exclusive,
-        } => {
-            m.insert("path".into(), json!(path));
-            if *read_only {
-                m.insert("read_only".into(), json!(true));
-            }
-            if *exclusive {
-                m.insert("exclusive".into(), json!(true));
-            }
-        }
-        ProvideDetail::Port {
-            source,
-            bind,
-            protocol,
-        } => {
-            match source {
-                PortSource::Static(p) => m.insert("host_port".into(), json!(p)),
-                PortSource::Pool { first, last } => {
-                    m.insert("pool".into(), json!(format!("{first}-{last}")))
-                }
-            };
-            if let Some(b) = bind {
-                m.insert("bind".into(), json!(b.to_string()));
-            }
-            if *protocol != Protocol::Tcp {
-                m.insert("protocol".into(), json!(protocol.to_string()));
-            }
-        }
-        ProvideDetail::Device { path, shared } => {
-            m.insert("path".into(), json!(path));
-            if *shared {
-                m.insert("shared".into(), json!(true));
-            }
-        }
-        ProvideDetail::Secret { file } => {
-            m.insert("file".into(), json!(file));
-        }
-        ProvideDetail::Custom {
-            env,
-            mounts,
-            devices,
-            shared,
-        } => {
-            m.insert("env".into(), json!(env));
-            let mounts: Vec<Value> = mounts
-                .iter()
-                .map(|x| json!({"path": x.path, "mount": x.mount, "read_only": x.read_only}))
-                .collect();
-            m.insert("mounts".into(), Value::Array(mounts));
-            m.insert("devices".into(), json!(devices));
-            if *shared {
-                m.insert("shared".into(), json!(true));
-            }
-        }
-    }
-    Value::Object(m)
 }
 
 /// Regions of a pool: node 0 is the pool minus its maximal prefixes; each

@@ -303,13 +303,13 @@ providers:
     ] {
         st.provided.insert(
             format!("{k}/{n}"),
-            ProvidedRecord {
-                kind: berth_specs::Kind::from_key(k).unwrap(),
-                name: n.into(),
-                run: vec![],
-                provided: v,
-                users: vec![],
-            },
+            ProvidedRecord::new(
+                berth_specs::Kind::from_key(k).unwrap(),
+                n.into(),
+                vec![],
+                v,
+                vec![],
+            ),
         );
     }
     let again = solve(&h, &st, &refs(&s));
