@@ -904,6 +904,36 @@ pub enum ProvideDetail {
 }
 
 impl ProvideDetail {
+    /// A stand-in for the resource a provider would make, for previews that
+    /// run nothing (`berth run --dry-run`): a network is known by its name
+    /// alone, a path-valued kind gets `text` as its path. `None` for kinds
+    /// whose value no placeholder can stand for (an address or port a provider
+    /// hands out, a custom kind's edits): a preview leaves those out.
+    pub fn placeholder(kind: &Kind, text: &str) -> Option<ProvideDetail> {
+        Some(match kind {
+            Kind::Network => ProvideDetail::Network {
+                bridge: None,
+                subnet6: None,
+                gateway6: None,
+                subnet4: None,
+                gateway4: None,
+            },
+            Kind::Volume => ProvideDetail::Volume {
+                path: text.to_string(),
+                read_only: false,
+                exclusive: false,
+            },
+            Kind::Device => ProvideDetail::Device {
+                path: text.to_string(),
+                shared: false,
+            },
+            Kind::Secret => ProvideDetail::Secret {
+                file: text.to_string(),
+            },
+            _ => return None,
+        })
+    }
+
     /// Whether one holder at a time may hold (each address / port of) it.
     pub fn exclusive(&self) -> bool {
         match self {
