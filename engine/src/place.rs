@@ -9,8 +9,17 @@
 //! resource name has one holder per host, a pool holds at most its capacity.
 //! Hosts must carry every label of the spec's `placement`. Among feasible
 //! hosts the least loaded wins (fewest containers placed), ties going to the
-//! earlier host: spread by default. Hosts start empty: placement reads no
-//! state.
+//! earlier host: spread by default. Hosts start empty unless their state is
+//! given ([`place_with_state`]): then what the state holds and reserves counts.
+//!
+//! One set of rules. Compatibility (read-only, allow, prefix, protocol,
+//! family, exclusivity, gateways) comes from [`crate::rules`], the module the
+//! single-host solver uses too. The per-host index below decides fast and
+//! exactly where it can model the host; where it cannot (the host has state,
+//! or a container there wants an address within a prefix, which splits pools
+//! into regions) the single-host solver itself confirms each container on the
+//! host together with those placed before it. So a container `place` puts on
+//! host H is always one `plan` satisfies on H beside the others placed there.
 //!
 //! Heuristic. Placing containers on hosts with exclusive resources is a
 //! multi-dimensional bin packing problem, NP-hard in general, so this is a
@@ -47,6 +56,7 @@ use fixedbitset::FixedBitSet;
 use rayon::prelude::*;
 use serde::Serialize;
 
+use crate::state::State;
 use fleet::{FastMap, Fleet, Key, Needs, PNeed};
 use host::{HostState, Scratch, Why};
 
@@ -119,6 +129,14 @@ pub enum HostReason {
         /// Name of the need.
         name: String,
     },
+    /// Placed on a host, but its run configuration could not be written
+    /// there (`place --out`), so it does not count as placed.
+    NotWritten {
+        /// The host it was placed on.
+        host: String,
+        /// Why the file was not written.
+        error: String,
+    },
 }
 
 /// How many hosts gave one reason.
@@ -167,6 +185,21 @@ impl Placement {
             .filter(|p| p.host == Some(h))
             .map(|p| p.spec)
             .collect()
+    }
+
+    /// Takes back the placement of spec `c` (its run configuration could not
+    /// be written): it counts as unplaced, for `reason`.
+    pub fn unplace(&mut self, c: usize, reason: HostReason) {
+        let p = &mut self.placements[c];
+        if p.host.take().is_some() {
+            self.placed -= 1;
+            self.unplaced += 1;
+        }
+        p.reasons = vec![ReasonCount {
+            reason,
+            hosts: 1,
+            holders: Vec::new(),
+        }];
     }
 
     /// [`Placement::on_host`] for every host at once, in one pass: entry `h`
@@ -282,7 +315,18 @@ pub fn repeated_names<'n>(names: impl IntoIterator<Item = &'n str>) -> Vec<(usiz
 /// rules and the heuristic). Deterministic: the same input gives the same
 /// output.
 pub fn place<'a>(hosts: &'a [&'a HostManifest], specs: &'a [&'a NeedSpec]) -> Placement {
-    let mut fleet = Fleet::build(hosts);
+    place_with_state(hosts, &[], specs)
+}
+
+/// [`place`] on hosts that already run something: `states[h]` is host `h`'s
+/// state (its holdings, reservations and provider records count as they do
+/// for `plan`); hosts past the end of `states` start empty.
+pub fn place_with_state<'a>(
+    hosts: &'a [&'a HostManifest],
+    states: &'a [State],
+    specs: &'a [&'a NeedSpec],
+) -> Placement {
+    let mut fleet = Fleet::build(hosts, states);
     let needs = fleet.prepare(specs);
     let fleet = fleet;
     let n = hosts.len();
@@ -474,7 +518,7 @@ impl Greedy<'_, '_> {
             }
             *budget -= 1;
             let blockers: Vec<u32> =
-                match self.states[h].verdict(self.fleet, h, spec, pn, &mut self.scratch) {
+                match self.states[h].verdict(self.fleet, h, c, spec, pn, &mut self.scratch) {
                     Err(f) if f.why == Why::Held => f.holder.into_iter().collect(),
                     Err(f) if f.why == Why::Exhausted => {
                         self.seq[h].iter().copied().take(8).collect()
@@ -493,7 +537,7 @@ impl Greedy<'_, '_> {
                 let mut spent = 0;
                 let elsewhere = self.loads.first(&self.w, |g| {
                     spent += 1;
-                    states[g].verdict(fleet, g, xs, xn, scratch).is_ok()
+                    states[g].verdict(fleet, g, x, xs, xn, scratch).is_ok()
                 });
                 *budget = budget.saturating_sub(spent);
                 let Some(g) = elsewhere else {
@@ -621,7 +665,7 @@ fn histogram(
     }
     let mut scratch = Scratch::default();
     for h in remaining.ones() {
-        match states[h].verdict(f, h, spec, needs, &mut scratch) {
+        match states[h].verdict(f, h, c as u32, spec, needs, &mut scratch) {
             Err(fail) => add(Group::Need(fail.need, fail.why), 1, fail.holder),
             // Unreachable: a host only gains holders after a container was
             // refused, so a refusal stays a refusal.

@@ -43,6 +43,7 @@ use crate::plan::{Binding, ContainerPlan, Plan, Step, StepKey};
 use crate::pool::{self, Cursor, Span128, Taken};
 use crate::state::{resource_key, BindingSource, State};
 
+use crate::rules::{self, named_exclusive, need_prefix, AllowRule, Fit, Mismatch};
 use matching::{Matcher, UNBOUNDED};
 
 /// Solves `specs` together on `host` given what `state` says is held.
@@ -143,7 +144,7 @@ struct Solver<'a> {
     /// (holder, exclusive) in state order. Pool bindings are not here: pool
     /// values are tracked by reservations, value by value.
     held: HashMap<HeldKey<'a>, Vec<(&'a str, bool)>>,
-    allow_cache: HashMap<usize, Vec<(bool, NamePattern)>>,
+    allow_cache: HashMap<usize, Vec<AllowRule>>,
     net_memo: HashMap<(usize, String), Result<Net, Vec<Reason>>>,
     pools: HashMap<usize, PoolInfo>,
     /// Volume provides that an exclusive need in this plan may take.
@@ -291,25 +292,15 @@ impl<'a> Solver<'a> {
     }
 
     fn allowed(&mut self, i: usize, spec: &NeedSpec) -> bool {
-        let Some(allow) = &self.provides[i].allow else {
+        if self.provides[i].allow.is_none() {
             return true;
-        };
-        let pats = self.allow_cache.entry(i).or_insert_with(|| {
-            allow
-                .iter()
-                .filter_map(|a| match a.strip_prefix("image:") {
-                    Some(img) => NamePattern::parse(img).ok().map(|p| (true, p)),
-                    None => NamePattern::parse(a).ok().map(|p| (false, p)),
-                })
-                .collect()
-        });
-        pats.iter().any(|(image, p)| {
-            if *image {
-                spec.image.as_deref().is_some_and(|img| p.matches(img))
-            } else {
-                p.matches(&spec.container)
-            }
-        })
+        }
+        let provides = &self.provides;
+        let rules = self
+            .allow_cache
+            .entry(i)
+            .or_insert_with(|| rules::allow_rules(&provides[i]).unwrap_or_default());
+        rules::admits(Some(rules), spec)
     }
 
     fn not_allowed(&self, i: usize) -> Reason {
@@ -452,25 +443,15 @@ impl<'a> Solver<'a> {
             return Err(self.not_allowed(i));
         }
         let p = &self.provides[i];
+        let fit = rules::fit(&need.detail, &p.detail).map_err(|m| self.mismatch(i, need, m))?;
         let mut network = None;
         let cand = match (&need.detail, &p.detail) {
             (
-                NeedDetail::Volume {
-                    read_only,
-                    exclusive,
-                    ..
-                },
+                NeedDetail::Volume { exclusive, .. },
                 ProvideDetail::Volume {
-                    read_only: p_ro,
-                    exclusive: p_ex,
-                    ..
+                    exclusive: p_ex, ..
                 },
             ) => {
-                if *p_ro && !*read_only {
-                    return Err(Reason::ReadOnlyConflict {
-                        candidate: self.candidate(i),
-                    });
-                }
                 // An exclusive holder keeps everyone out; an exclusive need or
                 // provide also waits for shared holders to leave.
                 let holder = if *p_ex || *exclusive {
@@ -487,63 +468,24 @@ impl<'a> Solver<'a> {
                 Cand::Unit(i)
             }
             (
-                NeedDetail::Ipv6 { .. } | NeedDetail::Ipv4 { .. },
+                _,
                 ProvideDetail::Address {
                     source,
                     network: net,
                 },
             ) => {
-                let want = need_prefix(&need.detail);
-                let v6 = matches!(need.detail, NeedDetail::Ipv6 { .. });
                 let net_name = net.clone();
                 let cand = match source {
-                    AddressSource::Static(a) => {
-                        if a.is_ipv6() != v6 {
-                            return Err(Reason::FamilyMismatch {
-                                candidate: self.candidate(i),
-                                offered: a.to_string(),
-                            });
-                        }
-                        if let Some(w) = want {
-                            if !w.contains(a) {
-                                return Err(Reason::OutsidePrefix {
-                                    candidate: self.candidate(i),
-                                    prefix: w.to_string(),
-                                    offered: a.to_string(),
-                                    reserved_from: None,
-                                });
-                            }
-                        }
+                    AddressSource::Static(_) => {
                         if let Some(h) = self.held_excl(i) {
                             return Err(self.held_by(i, h));
                         }
                         Cand::Unit(i)
                     }
                     AddressSource::Pool(pnet) => {
-                        if matches!(pnet, IpNet::V6(_)) != v6 {
-                            return Err(Reason::FamilyMismatch {
-                                candidate: self.candidate(i),
-                                offered: pnet.to_string(),
-                            });
-                        }
-                        let pr = Span128::of_net(pnet);
-                        let within = match want {
-                            None => None,
-                            Some(w) => {
-                                let wr = Span128::of_net(&w);
-                                if wr.covers(&pr) {
-                                    None
-                                } else if !wr.overlaps(&pr) {
-                                    return Err(Reason::OutsidePrefix {
-                                        candidate: self.candidate(i),
-                                        prefix: w.to_string(),
-                                        offered: pnet.to_string(),
-                                        reserved_from: None,
-                                    });
-                                } else {
-                                    Some(wr)
-                                }
-                            }
+                        let within = match fit {
+                            Fit::Whole => None,
+                            Fit::Within(w) => Some(w),
                         };
                         let pnet = *pnet;
                         let info = self.pool_info(i);
@@ -578,46 +520,27 @@ impl<'a> Solver<'a> {
                 }
                 cand
             }
-            (
-                NeedDetail::Port { protocol, .. },
-                ProvideDetail::Port {
-                    source,
-                    protocol: p_proto,
-                    ..
-                },
-            ) => {
-                if protocol != p_proto {
-                    return Err(Reason::ProtocolMismatch {
-                        candidate: self.candidate(i),
-                        wanted: *protocol,
-                        offered: *p_proto,
-                    });
-                }
-                match source {
-                    PortSource::Static(_) => {
-                        if let Some(h) = self.held_excl(i) {
-                            return Err(self.held_by(i, h));
-                        }
-                        Cand::Unit(i)
+            (_, ProvideDetail::Port { source, .. }) => match source {
+                PortSource::Static(_) => {
+                    if let Some(h) = self.held_excl(i) {
+                        return Err(self.held_by(i, h));
                     }
-                    PortSource::Pool { first, last } => {
-                        let (first, last) = (*first, *last);
-                        let info = self.pool_info(i);
-                        if info.range.size() == info.taken.count_in(info.range) && !reserved {
-                            return Err(Reason::PoolExhausted {
-                                candidate: self.candidate(i),
-                                pool: format!("{first}-{last}"),
-                                in_plan: false,
-                            });
-                        }
-                        Cand::Pool(i, None)
-                    }
+                    Cand::Unit(i)
                 }
-            }
-            (NeedDetail::Network, ProvideDetail::Network { .. })
-            | (NeedDetail::Secret { .. }, ProvideDetail::Secret { .. }) => Cand::Unit(i),
-            (NeedDetail::Device { .. }, ProvideDetail::Device { .. })
-            | (NeedDetail::Custom, ProvideDetail::Custom { .. }) => {
+                PortSource::Pool { first, last } => {
+                    let (first, last) = (*first, *last);
+                    let info = self.pool_info(i);
+                    if info.range.size() == info.taken.count_in(info.range) && !reserved {
+                        return Err(Reason::PoolExhausted {
+                            candidate: self.candidate(i),
+                            pool: format!("{first}-{last}"),
+                            in_plan: false,
+                        });
+                    }
+                    Cand::Pool(i, None)
+                }
+            },
+            _ => {
                 if p.exclusive() {
                     if let Some(h) = self.held_excl(i) {
                         return Err(self.held_by(i, h));
@@ -625,16 +548,32 @@ impl<'a> Solver<'a> {
                 }
                 Cand::Unit(i)
             }
-            // The loader keeps kinds and details consistent; a mismatch here can
-            // only be a record whose provider returned another kind's form.
-            _ => {
-                return Err(Reason::FamilyMismatch {
-                    candidate: self.candidate(i),
-                    offered: need.kind.as_str().to_string(),
-                })
-            }
         };
         Ok(Opt { cand, network })
+    }
+
+    /// A [`rules::Mismatch`] of provide `i`, as an explained reason.
+    fn mismatch(&self, i: usize, need: &Need, m: Mismatch) -> Reason {
+        let candidate = self.candidate(i);
+        match m {
+            Mismatch::Kind => Reason::FamilyMismatch {
+                candidate,
+                offered: need.kind.as_str().to_string(),
+            },
+            Mismatch::ReadOnly => Reason::ReadOnlyConflict { candidate },
+            Mismatch::Family { offered } => Reason::FamilyMismatch { candidate, offered },
+            Mismatch::OutsidePrefix { prefix, offered } => Reason::OutsidePrefix {
+                candidate,
+                prefix: prefix.to_string(),
+                offered,
+                reserved_from: None,
+            },
+            Mismatch::Protocol { wanted, offered } => Reason::ProtocolMismatch {
+                candidate,
+                wanted,
+                offered,
+            },
+        }
     }
 
     fn check_reserved(
@@ -727,7 +666,11 @@ impl<'a> Solver<'a> {
                 source: AddressSource::Pool(net),
                 network,
                 ..
-            } => (Some(*net), net.to_string(), self.gateway_of(network, net)),
+            } => (
+                Some(*net),
+                net.to_string(),
+                rules::gateway_of(&self.provides, network, net),
+            ),
             ProvideDetail::Port {
                 source: PortSource::Pool { first, last },
                 ..
@@ -771,15 +714,6 @@ impl<'a> Solver<'a> {
             taken: Taken::new(range, skip),
             prefixes: BTreeSet::new(),
             regions: Vec::new(),
-        }
-    }
-
-    fn gateway_of(&self, network: &str, pool: &IpNet) -> Option<IpAddr> {
-        let i = self.exact_of(&Kind::Network, network)?;
-        match (&self.provides[i].detail, pool) {
-            (ProvideDetail::Network { gateway6, .. }, IpNet::V6(_)) => gateway6.map(IpAddr::V6),
-            (ProvideDetail::Network { gateway4, .. }, IpNet::V4(_)) => gateway4.map(IpAddr::V4),
-            _ => None,
         }
     }
 
@@ -1084,14 +1018,7 @@ impl<'a> Solver<'a> {
     fn unit_binding(&self, i: usize, need: &Need, need_index: Option<usize>) -> Binding {
         let p = &self.provides[i];
         let record = i >= self.n_manifest;
-        let exclusive = p.exclusive()
-            || matches!(
-                need.detail,
-                NeedDetail::Volume {
-                    exclusive: true,
-                    ..
-                }
-            );
+        let exclusive = rules::exclusive_use(p, &need.detail);
         Binding {
             kind: need.kind.clone(),
             name: need.name.clone(),
@@ -1131,14 +1058,9 @@ impl<'a> Solver<'a> {
             name: name.to_string(),
             source: BindingSource::Provider,
             provide: decl.pattern.as_str().to_string(),
-            exclusive: kind.exclusive_by_default()
-                || matches!(
-                    need.map(|n| &n.1.detail),
-                    Some(NeedDetail::Volume {
-                        exclusive: true,
-                        ..
-                    })
-                ),
+            exclusive: need.map_or(kind.exclusive_by_default(), |n| {
+                rules::exclusive_made(kind, &n.1.detail)
+            }),
             value: Value::Null,
             pool: None,
             need: need.map(|n| n.0),
@@ -1185,12 +1107,6 @@ impl<'a> Solver<'a> {
             step: None,
         }
     }
-}
-
-/// Kinds whose pool-served names have one holder: two containers asking for
-/// `ipv6: app` ask for the same address, whichever pool serves it.
-fn named_exclusive(kind: &Kind) -> bool {
-    matches!(kind, Kind::Ipv4 | Kind::Ipv6 | Kind::Port)
 }
 
 /// The need a network implied by an address stands for.
@@ -1425,14 +1341,6 @@ fn region_order(info: &PoolInfo, within: Option<Span128>) -> Vec<usize> {
         .collect();
     out.sort_by_key(|&ri| (info.regions[ri].0 != top, info.regions[ri].0.lo, ri));
     out
-}
-
-fn need_prefix(d: &NeedDetail) -> Option<IpNet> {
-    match d {
-        NeedDetail::Ipv6 { prefix } => prefix.map(IpNet::V6),
-        NeedDetail::Ipv4 { prefix } => prefix.map(IpNet::V4),
-        _ => None,
-    }
 }
 
 /// The scalar a pool hands out, from a binding value (`address` or `host_port`).

@@ -10,7 +10,6 @@
 //! bitsets are a sound pre-filter: they never drop a host that could serve.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 
 use berth_specs::{
     AddressSource, HostManifest, Kind, NamePattern, NeedDetail, NeedSpec, Provide, ProvideDetail,
@@ -19,6 +18,8 @@ use fixedbitset::FixedBitSet;
 use rayon::prelude::*;
 
 use crate::pool;
+use crate::rules::{self, AllowRule};
+use crate::state::State;
 
 /// An interned (kind, name) pair.
 pub(crate) type Key = (u16, u32);
@@ -64,34 +65,6 @@ pub(crate) struct PatternEntry {
     pub(crate) hosts: FixedBitSet,
     /// Some host's provide with this pattern is exclusive.
     exclusive: bool,
-}
-
-/// Who may hold a provide with an `allow` list.
-#[derive(Debug)]
-pub(crate) enum AllowRule {
-    Container(glob::Pattern),
-    Image(glob::Pattern),
-}
-
-impl AllowRule {
-    fn parse(text: &str) -> AllowRule {
-        // The loader validated these; an uncompilable pattern admits nobody
-        // rather than everybody.
-        let compile = |t: &str| {
-            glob::Pattern::new(t).unwrap_or_else(|_| glob::Pattern::new("[]").expect("literal"))
-        };
-        match text.strip_prefix("image:") {
-            Some(img) => AllowRule::Image(compile(img)),
-            None => AllowRule::Container(compile(text)),
-        }
-    }
-
-    pub(crate) fn admits(&self, spec: &NeedSpec) -> bool {
-        match self {
-            AllowRule::Container(p) => p.matches(&spec.container),
-            AllowRule::Image(p) => spec.image.as_deref().is_some_and(|i| p.matches(i)),
-        }
-    }
 }
 
 /// Whether an address provide's network (its implied need) is available on
@@ -208,11 +181,18 @@ pub(crate) struct Fleet<'a> {
     /// Keys of names needed as a second or third kind.
     other_keys: FastMap<Key, u32>,
     pub(crate) net_kind: u16,
+    /// The specs being placed (set by [`Fleet::prepare`]).
+    pub(crate) specs: &'a [&'a NeedSpec],
+    /// Per spec: it needs an address within a `prefix` (see [`Fleet::exact_needed`]).
+    pub(crate) prefixed: FixedBitSet,
+    /// Per host: what its state says is held and reserved (empty: started empty).
+    pub(crate) states: Vec<std::borrow::Cow<'a, State>>,
 }
 
 impl<'a> Fleet<'a> {
     /// Indexes the hosts.
-    pub(crate) fn build(hosts: &'a [&'a HostManifest]) -> Fleet<'a> {
+    /// `states[h]` is host `h`'s state; hosts past its end start empty.
+    pub(crate) fn build(hosts: &'a [&'a HostManifest], states: &'a [State]) -> Fleet<'a> {
         let n = hosts.len();
         let mut kinds = Interner::default();
         let net_kind = kinds.intern(Kind::Network.as_str()) as u16;
@@ -230,6 +210,16 @@ impl<'a> Fleet<'a> {
             first_key: Vec::new(),
             other_keys: FastMap::default(),
             net_kind,
+            specs: &[],
+            prefixed: FixedBitSet::new(),
+            states: hosts
+                .iter()
+                .enumerate()
+                .map(|(h, host)| match states.get(h) {
+                    Some(st) => std::borrow::Cow::Borrowed(st),
+                    None => std::borrow::Cow::Owned(State::new(&host.host)),
+                })
+                .collect(),
         };
         let mut pat_ids: HashMap<(u16, String), u32> = HashMap::new();
         let mut prov_ids: HashMap<(u16, String), u32> = HashMap::new();
@@ -259,11 +249,7 @@ impl<'a> Fleet<'a> {
                     ProvideDetail::Address { network, .. } => f.names.intern(network),
                     _ => u32::MAX,
                 });
-                hi.allow.push(
-                    p.allow
-                        .as_ref()
-                        .map(|list| list.iter().map(|a| AllowRule::parse(a)).collect()),
-                );
+                hi.allow.push(rules::allow_rules(p));
             }
             for d in &host.providers {
                 let kind = f.kinds.intern(d.kind.as_str()) as u16;
@@ -329,7 +315,18 @@ impl<'a> Fleet<'a> {
 
     /// Interns every spec's needs and computes, once per distinct (kind, name),
     /// which hosts could serve it by name. Returns each spec's interned needs.
-    pub(crate) fn prepare(&mut self, specs: &[&'a NeedSpec]) -> Needs {
+    pub(crate) fn prepare(&mut self, specs: &'a [&'a NeedSpec]) -> Needs {
+        self.specs = specs;
+        self.prefixed = FixedBitSet::with_capacity(specs.len());
+        for (c, spec) in specs.iter().enumerate() {
+            if spec
+                .needs
+                .iter()
+                .any(|n| rules::need_prefix(&n.detail).is_some())
+            {
+                self.prefixed.insert(c);
+            }
+        }
         let mut fresh: Vec<Key> = Vec::new();
         let total: usize = specs.iter().map(|s| s.needs.len()).sum();
         self.names.map.reserve(total);
@@ -361,14 +358,14 @@ impl<'a> Fleet<'a> {
                         next
                     }),
                 };
-                let (wants_excl, rw) = match need.detail {
+                let wants_excl = rules::wants_alone(&need.detail);
+                let rw = matches!(
+                    need.detail,
                     NeedDetail::Volume {
-                        exclusive,
-                        read_only,
+                        read_only: false,
                         ..
-                    } => (exclusive, !read_only),
-                    _ => (false, false),
-                };
+                    }
+                );
                 needs.push(PNeed {
                     key,
                     info,
@@ -478,6 +475,22 @@ impl<'a> Fleet<'a> {
         out
     }
 
+    /// Whether host `h` must be decided by the single-host solver rather than
+    /// by the incremental index alone: the host has state (holdings and
+    /// reservations the index does not model), or a container on it (or the
+    /// one being tried) wants an address within a prefix, which splits a pool
+    /// into regions the index counts whole. Elsewhere the index is exact.
+    pub(crate) fn exact_needed(&self, h: usize, c: u32, prefixed_here: bool) -> bool {
+        prefixed_here || self.prefixed.contains(c as usize) || self.has_state(h)
+    }
+
+    /// Whether host `h`'s state holds, reserves or records anything the solver
+    /// reads.
+    pub(crate) fn has_state(&self, h: usize) -> bool {
+        let st = &self.states[h];
+        !(st.holdings.is_empty() && st.reservations.is_empty() && st.provided.is_empty())
+    }
+
     /// The hosts that could serve this key by name.
     pub(crate) fn cand<'s>(&'s self, info: &'s KeyInfo) -> &'s FixedBitSet {
         info.own
@@ -541,15 +554,7 @@ fn capacity(host: &HostManifest, p: &Provide) -> u32 {
         ProvideDetail::Address {
             source: AddressSource::Pool(net),
             network,
-        } => host.provides.iter().find_map(|q| match &q.detail {
-            ProvideDetail::Network {
-                gateway6, gateway4, ..
-            } if q.name.is_exact() && q.name.as_str() == network => match net {
-                ipnet::IpNet::V6(_) => gateway6.map(IpAddr::V6),
-                ipnet::IpNet::V4(_) => gateway4.map(IpAddr::V4),
-            },
-            _ => None,
-        }),
+        } => rules::gateway_of(&host.provides, network, net),
         _ => None,
     };
     let Some((range, mut skip)) = pool::manifest_skips(p, gateway, &host.provides) else {

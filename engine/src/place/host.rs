@@ -10,8 +10,10 @@
 //! augmenting path per new exclusive need, Kuhn's algorithm): when no path
 //! exists, no assignment of the host's needs to its pools admits the newcomer.
 
-use berth_specs::{AddressSource, NeedDetail, NeedSpec, ProvideDetail};
-use ipnet::IpNet;
+use berth_specs::NeedSpec;
+
+use crate::explain::Reason;
+use crate::rules::{self, Mismatch};
 
 use super::fleet::{FastMap, Fleet, Key, NetStatus, PNeed};
 
@@ -90,6 +92,11 @@ enum Undo {
 }
 
 impl Matching {
+    /// A copy to restore, when `keep` (a confirmation may still refuse).
+    fn clone_if(&self, keep: bool) -> Option<Matching> {
+        keep.then(|| self.clone())
+    }
+
     /// Finds an augmenting path from left vertex `l` (Kuhn's algorithm on a
     /// b-matching): a free slot, or a holder that can move elsewhere. A failed
     /// search writes nothing.
@@ -161,6 +168,11 @@ impl Matching {
 #[derive(Debug, Default)]
 pub(crate) struct HostState {
     pub(crate) load: u32,
+    /// The containers placed here, in placement order (the solver's input
+    /// when the host is confirmed by it).
+    placed: Vec<u32>,
+    /// A container placed here wants an address within a prefix.
+    prefixed: bool,
     usage: FastMap<Key, Usage>,
     matching: Matching,
 }
@@ -256,19 +268,52 @@ impl HostState {
     }
 
     /// [`HostState::check`] plus the pools: the full verdict, without recording.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn verdict(
         &self,
         f: &Fleet<'_>,
         h: usize,
+        c: u32,
         spec: &NeedSpec,
         needs: &[PNeed],
         sc: &mut Scratch,
     ) -> Result<(), Fail> {
         self.check(f, h, spec, needs, sc)?;
-        if sc.uses.iter().all(|u| u.cands.is_none()) {
+        if sc.uses.iter().any(|u| u.cands.is_some()) {
+            self.matching.clone().add(&f.host_idx[h].capacity, sc)?;
+        }
+        self.confirm(f, h, c)
+    }
+
+    /// Where the index alone is not exact ([`Fleet::exact_needed`]), the
+    /// single-host solver decides: `c` fits when `solve` on the host's state
+    /// with the containers placed here plus `c` satisfies `c` (the others
+    /// were admitted in the same order before, so they still are).
+    fn confirm(&self, f: &Fleet<'_>, h: usize, c: u32) -> Result<(), Fail> {
+        if !f.exact_needed(h, c, self.prefixed) {
             return Ok(());
         }
-        self.matching.clone().add(&f.host_idx[h].capacity, sc)
+        let mut set: Vec<&NeedSpec> = self.placed.iter().map(|&y| f.specs[y as usize]).collect();
+        set.push(f.specs[c as usize]);
+        let plan = crate::solve::solve(f.hosts[h], &f.states[h], &set);
+        let Some(cp) = plan.containers.last() else {
+            return Ok(());
+        };
+        let Some(u) = cp.unmet.first() else {
+            return Ok(());
+        };
+        let (why, holder) = why_of(f, &u.reasons);
+        let holder = holder.and_then(|name| {
+            self.placed
+                .iter()
+                .copied()
+                .find(|&y| f.specs[y as usize].container == name)
+        });
+        Err(Fail {
+            need: u.need as u32,
+            why,
+            holder,
+        })
     }
 
     /// Places container `c` here if it fits; the exclusive keys it took are
@@ -284,8 +329,19 @@ impl HostState {
     ) -> Result<(), Fail> {
         self.check(f, h, spec, needs, sc)?;
         if sc.uses.iter().any(|u| u.cands.is_some()) {
+            let before = self.matching.clone_if(f.exact_needed(h, c, self.prefixed));
             self.matching.add(&f.host_idx[h].capacity, sc)?;
+            if let Err(fail) = self.confirm(f, h, c) {
+                if let Some(m) = before {
+                    self.matching = m;
+                }
+                return Err(fail);
+            }
+        } else {
+            self.confirm(f, h, c)?;
         }
+        self.placed.push(c);
+        self.prefixed |= f.prefixed.contains(c as usize);
         sc.taken.clear();
         for u in sc.uses.iter().filter(|u| u.track) {
             let entry = self.usage.entry(u.key).or_insert(Usage {
@@ -328,39 +384,18 @@ fn compat(
 ) -> Result<(), Why> {
     let hi = &f.host_idx[h];
     let p = &f.hosts[h].provides[pi as usize];
-    let admitted = |i: usize| {
-        hi.allow[i]
-            .as_ref()
-            .is_none_or(|rules| rules.iter().any(|r| r.admits(spec)))
-    };
+    let admitted = |i: usize| rules::admits(hi.allow[i].as_deref(), spec);
     if !admitted(pi as usize) {
         return Err(Why::Denied);
     }
-    match (&need.detail, &p.detail) {
-        (
-            NeedDetail::Volume {
-                read_only: false, ..
-            },
-            ProvideDetail::Volume {
-                read_only: true, ..
-            },
-        ) => return Err(Why::ReadOnly),
-        (NeedDetail::Ipv6 { prefix: Some(pre) }, ProvideDetail::Address { source, .. })
-            if !within(IpNet::V6(*pre), source) =>
-        {
-            return Err(Why::OutsidePrefix)
-        }
-        (NeedDetail::Ipv4 { prefix: Some(pre) }, ProvideDetail::Address { source, .. })
-            if !within(IpNet::V4(*pre), source) =>
-        {
-            return Err(Why::OutsidePrefix)
-        }
-        (NeedDetail::Port { protocol, .. }, ProvideDetail::Port { protocol: pp, .. })
-            if protocol != pp =>
-        {
-            return Err(Why::Protocol)
-        }
-        _ => {}
+    if let Err(m) = rules::fit(&need.detail, &p.detail) {
+        return Err(match m {
+            Mismatch::ReadOnly => Why::ReadOnly,
+            Mismatch::OutsidePrefix { .. } => Why::OutsidePrefix,
+            Mismatch::Protocol { .. } => Why::Protocol,
+            // The loader keeps families and kinds apart before placement.
+            Mismatch::Family { .. } | Mismatch::Kind => Why::Missing,
+        });
     }
     match hi.net[pi as usize] {
         NetStatus::NotAddress | NetStatus::Ok => Ok(()),
@@ -371,12 +406,28 @@ fn compat(
     }
 }
 
-/// Whether a static address lies in `prefix`, or a pool overlaps it (the pool
-/// may hold an address inside; its capacity is counted whole, a documented
-/// approximation for prefix needs).
-fn within(prefix: IpNet, source: &AddressSource) -> bool {
-    match source {
-        AddressSource::Static(a) => prefix.contains(a),
-        AddressSource::Pool(n) => prefix.contains(&n.network()) || n.contains(&prefix.network()),
-    }
+/// The first of an unmet need's reasons, as placement counts it, and the
+/// holder's name when another container holds it.
+fn why_of(f: &Fleet<'_>, reasons: &[Reason]) -> (Why, Option<String>) {
+    // The solver lists candidates' rejections first, what is missing last.
+    let Some(r) = reasons.first() else {
+        return (Why::Missing, None);
+    };
+    let why = match r {
+        Reason::PoolExhausted { .. } => Why::Exhausted,
+        Reason::HeldBy { holder, .. } => return (Why::Held, Some(holder.container.clone())),
+        Reason::OutsidePrefix { .. } => Why::OutsidePrefix,
+        Reason::ReadOnlyConflict { .. } => Why::ReadOnly,
+        Reason::NotAllowed { .. } => Why::Denied,
+        Reason::ProtocolMismatch { .. } => Why::Protocol,
+        Reason::NetworkUnmet { network, .. } => match f.names.get(network) {
+            Some(id) => Why::NoNetwork(id),
+            None => Why::Missing,
+        },
+        Reason::NotProvided
+        | Reason::NoProvider { .. }
+        | Reason::FamilyMismatch { .. }
+        | Reason::ReservationStale { .. } => Why::Missing,
+    };
+    (why, None)
 }
