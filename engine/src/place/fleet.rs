@@ -183,8 +183,9 @@ pub(crate) struct Fleet<'a> {
     pub(crate) net_kind: u16,
     /// The specs being placed (set by [`Fleet::prepare`]).
     pub(crate) specs: &'a [&'a NeedSpec],
-    /// Per spec: it needs an address within a `prefix` (see [`Fleet::exact_needed`]).
-    pub(crate) prefixed: FixedBitSet,
+    /// Per spec: it needs an address within a `prefix` or a volume for itself
+    /// alone (see [`Fleet::exact_needed`]).
+    pub(crate) delicate: FixedBitSet,
     /// Per host: what its state says is held and reserved (empty: started empty).
     pub(crate) states: Vec<std::borrow::Cow<'a, State>>,
 }
@@ -211,7 +212,7 @@ impl<'a> Fleet<'a> {
             other_keys: FastMap::default(),
             net_kind,
             specs: &[],
-            prefixed: FixedBitSet::new(),
+            delicate: FixedBitSet::new(),
             states: hosts
                 .iter()
                 .enumerate()
@@ -317,14 +318,13 @@ impl<'a> Fleet<'a> {
     /// which hosts could serve it by name. Returns each spec's interned needs.
     pub(crate) fn prepare(&mut self, specs: &'a [&'a NeedSpec]) -> Needs {
         self.specs = specs;
-        self.prefixed = FixedBitSet::with_capacity(specs.len());
+        self.delicate = FixedBitSet::with_capacity(specs.len());
         for (c, spec) in specs.iter().enumerate() {
-            if spec
-                .needs
-                .iter()
-                .any(|n| rules::need_prefix(&n.detail).is_some())
-            {
-                self.prefixed.insert(c);
+            let delicate = |n: &berth_specs::Need| {
+                rules::need_prefix(&n.detail).is_some() || rules::wants_alone(&n.detail)
+            };
+            if spec.needs.iter().any(delicate) {
+                self.delicate.insert(c);
             }
         }
         let mut fresh: Vec<Key> = Vec::new();
@@ -478,10 +478,13 @@ impl<'a> Fleet<'a> {
     /// Whether host `h` must be decided by the single-host solver rather than
     /// by the incremental index alone: the host has state (holdings and
     /// reservations the index does not model), or a container on it (or the
-    /// one being tried) wants an address within a prefix, which splits a pool
-    /// into regions the index counts whole. Elsewhere the index is exact.
-    pub(crate) fn exact_needed(&self, h: usize, c: u32, prefixed_here: bool) -> bool {
-        prefixed_here || self.prefixed.contains(c as usize) || self.has_state(h)
+    /// one being tried) wants an address within a prefix (which splits a pool
+    /// into regions the index counts whole) or a volume for itself alone (the
+    /// index tracks exclusivity by name, but an exclusive need of a pattern
+    /// volume excludes every other name that pattern serves). Elsewhere the
+    /// index is exact (checked against the oracle by `engine/tests/solver_oracle.rs`).
+    pub(crate) fn exact_needed(&self, h: usize, c: u32, delicate_here: bool) -> bool {
+        delicate_here || self.delicate.contains(c as usize) || self.has_state(h)
     }
 
     /// Whether host `h`'s state holds, reserves or records anything the solver

@@ -171,8 +171,8 @@ pub(crate) struct HostState {
     /// The containers placed here, in placement order (the solver's input
     /// when the host is confirmed by it).
     placed: Vec<u32>,
-    /// A container placed here wants an address within a prefix.
-    prefixed: bool,
+    /// A container placed here is delicate ([`Fleet::exact_needed`]).
+    delicate: bool,
     usage: FastMap<Key, Usage>,
     matching: Matching,
 }
@@ -290,7 +290,7 @@ impl HostState {
     /// with the containers placed here plus `c` satisfies `c` (the others
     /// were admitted in the same order before, so they still are).
     fn confirm(&self, f: &Fleet<'_>, h: usize, c: u32) -> Result<(), Fail> {
-        if !f.exact_needed(h, c, self.prefixed) {
+        if !f.exact_needed(h, c, self.delicate) {
             return Ok(());
         }
         let mut set: Vec<&NeedSpec> = self.placed.iter().map(|&y| f.specs[y as usize]).collect();
@@ -329,7 +329,7 @@ impl HostState {
     ) -> Result<(), Fail> {
         self.check(f, h, spec, needs, sc)?;
         if sc.uses.iter().any(|u| u.cands.is_some()) {
-            let before = self.matching.clone_if(f.exact_needed(h, c, self.prefixed));
+            let before = self.matching.clone_if(f.exact_needed(h, c, self.delicate));
             self.matching.add(&f.host_idx[h].capacity, sc)?;
             if let Err(fail) = self.confirm(f, h, c) {
                 if let Some(m) = before {
@@ -341,7 +341,7 @@ impl HostState {
             self.confirm(f, h, c)?;
         }
         self.placed.push(c);
-        self.prefixed |= f.prefixed.contains(c as usize);
+        self.delicate |= f.delicate.contains(c as usize);
         sc.taken.clear();
         for u in sc.uses.iter().filter(|u| u.track) {
             let entry = self.usage.entry(u.key).or_insert(Usage {
