@@ -15,11 +15,12 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context as _;
-use berth_engine::place::{place_with_state, repeated_names, HostReason, Placement, ReasonCount};
+use berth_engine::place::{
+    place_with_state, read_states, repeated_names, HostReason, Placement, ReasonCount,
+};
 use berth_engine::plan::Plan;
 use berth_engine::solve::solve;
 use berth_engine::state::State;
-use berth_engine::store::{self, StateFile};
 use berth_specs::load::{load_file, LoadOptions};
 use berth_specs::{Diagnostic, Document, HostManifest, NeedSpec, Source, Span};
 use rayon::prelude::*;
@@ -198,14 +199,7 @@ pub fn run(args: PlaceArgs) -> anyhow::Result<u8> {
     let host_refs: Vec<&HostManifest> = hosts.iter().collect();
     let spec_refs: Vec<&NeedSpec> = specs.iter().collect();
     // Each host's state where berth keeps it: what runs there counts.
-    let states: Result<Vec<State>, _> = host_refs
-        .par_iter()
-        .map(|h| {
-            let dir = store::state_location(args.state_dir.as_deref(), h);
-            StateFile::new(dir, &h.host).load_readonly()
-        })
-        .collect();
-    let states = match states {
+    let states = match read_states(&host_refs, args.state_dir.as_deref()) {
         Ok(s) => s,
         Err(e) => return Ok(super::apply::report_store(&e, args.format)),
     };
