@@ -183,9 +183,6 @@ pub(crate) struct Fleet<'a> {
     pub(crate) net_kind: u16,
     /// The specs being placed (set by [`Fleet::prepare`]).
     pub(crate) specs: &'a [&'a NeedSpec],
-    /// Per spec: it needs an address within a `prefix` or a volume for itself
-    /// alone (see [`Fleet::exact_needed`]).
-    pub(crate) delicate: FixedBitSet,
     /// Per host: what its state says is held and reserved (empty: started empty).
     pub(crate) states: Vec<std::borrow::Cow<'a, State>>,
 }
@@ -212,7 +209,6 @@ impl<'a> Fleet<'a> {
             other_keys: FastMap::default(),
             net_kind,
             specs: &[],
-            delicate: FixedBitSet::new(),
             states: hosts
                 .iter()
                 .enumerate()
@@ -318,15 +314,6 @@ impl<'a> Fleet<'a> {
     /// which hosts could serve it by name. Returns each spec's interned needs.
     pub(crate) fn prepare(&mut self, specs: &'a [&'a NeedSpec]) -> Needs {
         self.specs = specs;
-        self.delicate = FixedBitSet::with_capacity(specs.len());
-        for (c, spec) in specs.iter().enumerate() {
-            let delicate = |n: &berth_specs::Need| {
-                rules::need_prefix(&n.detail).is_some() || rules::wants_alone(&n.detail)
-            };
-            if spec.needs.iter().any(delicate) {
-                self.delicate.insert(c);
-            }
-        }
         let mut fresh: Vec<Key> = Vec::new();
         let total: usize = specs.iter().map(|s| s.needs.len()).sum();
         self.names.map.reserve(total);
@@ -477,14 +464,15 @@ impl<'a> Fleet<'a> {
 
     /// Whether host `h` must be decided by the single-host solver rather than
     /// by the incremental index alone: the host has state (holdings and
-    /// reservations the index does not model), or a container on it (or the
-    /// one being tried) wants an address within a prefix (which splits a pool
-    /// into regions the index counts whole) or a volume for itself alone (the
-    /// index tracks exclusivity by name, but an exclusive need of a pattern
-    /// volume excludes every other name that pattern serves). Elsewhere the
-    /// index is exact (checked against the oracle by `engine/tests/solver_oracle.rs`).
-    pub(crate) fn exact_needed(&self, h: usize, c: u32, delicate_here: bool) -> bool {
-        delicate_here || self.delicate.contains(c as usize) || self.has_state(h)
+    /// reservations the index does not model), or `delicate`: a container on
+    /// it (or the one being tried) wants an address within a prefix strictly
+    /// inside a pool (which splits the pool into regions the index counts
+    /// whole), or wants a shared pattern volume for itself alone (the index
+    /// tracks exclusivity by name, but such a need excludes every other name
+    /// that pattern serves). Elsewhere the index is exact (checked against the
+    /// oracle by `engine/tests/solver_oracle.rs`).
+    pub(crate) fn exact_needed(&self, h: usize, delicate: bool) -> bool {
+        delicate || self.has_state(h)
     }
 
     /// Whether host `h`'s state holds, reserves or records anything the solver

@@ -13,7 +13,7 @@
 use berth_specs::NeedSpec;
 
 use crate::explain::Reason;
-use crate::rules::{self, Mismatch};
+use crate::rules::{self, Fit, Mismatch};
 
 use super::fleet::{FastMap, Fleet, Key, NetStatus, PNeed};
 
@@ -63,6 +63,9 @@ pub(crate) struct Scratch {
     log: Vec<Undo>,
     /// After a successful [`HostState::try_place`]: the exclusive keys taken.
     pub(crate) taken: Vec<Key>,
+    /// After [`HostState::check`]: the container uses this host in a way the
+    /// index does not count exactly (see [`Fleet::exact_needed`]).
+    delicate: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -171,7 +174,8 @@ pub(crate) struct HostState {
     /// The containers placed here, in placement order (the solver's input
     /// when the host is confirmed by it).
     placed: Vec<u32>,
-    /// A container placed here is delicate ([`Fleet::exact_needed`]).
+    /// A container placed here uses the host in a way the index does not
+    /// count exactly ([`Fleet::exact_needed`]).
     delicate: bool,
     usage: FastMap<Key, Usage>,
     matching: Matching,
@@ -192,6 +196,7 @@ impl HostState {
         let host = f.hosts[h];
         sc.uses.clear();
         sc.pools.clear();
+        sc.delicate = false;
         for pn in needs {
             let fail = |why| Fail {
                 need: pn.need,
@@ -200,7 +205,8 @@ impl HostState {
             };
             let need = &spec.needs[pn.need as usize];
             let (excl, cands) = if let Some(&pi) = hi.exact.get(&pn.key) {
-                compat(f, h, pi, need, spec).map_err(fail)?;
+                let fit = compat(f, h, pi, need, spec).map_err(fail)?;
+                sc.delicate |= fit != Fit::Whole;
                 (
                     host.provides[pi as usize].exclusive() || pn.wants_excl,
                     None,
@@ -217,8 +223,15 @@ impl HostState {
                     }
                     matched = true;
                     match compat(f, h, pi, need, spec) {
-                        Ok(()) if host.provides[pi as usize].exclusive() => sc.pools.push(pi),
-                        Ok(()) => {
+                        Ok(fit) if host.provides[pi as usize].exclusive() => {
+                            sc.delicate |= fit != Fit::Whole;
+                            sc.pools.push(pi);
+                        }
+                        Ok(_) => {
+                            // An exclusive need of a shared pattern provide
+                            // also excludes the other names it serves, which
+                            // the per-name usage below does not see.
+                            sc.delicate |= pn.wants_excl;
                             shared = true;
                             break;
                         }
@@ -282,15 +295,15 @@ impl HostState {
         if sc.uses.iter().any(|u| u.cands.is_some()) {
             self.matching.clone().add(&f.host_idx[h].capacity, sc)?;
         }
-        self.confirm(f, h, c)
+        self.confirm(f, h, c, sc.delicate)
     }
 
     /// Where the index alone is not exact ([`Fleet::exact_needed`]), the
     /// single-host solver decides: `c` fits when `solve` on the host's state
     /// with the containers placed here plus `c` satisfies `c` (the others
     /// were admitted in the same order before, so they still are).
-    fn confirm(&self, f: &Fleet<'_>, h: usize, c: u32) -> Result<(), Fail> {
-        if !f.exact_needed(h, c, self.delicate) {
+    fn confirm(&self, f: &Fleet<'_>, h: usize, c: u32, delicate: bool) -> Result<(), Fail> {
+        if !f.exact_needed(h, self.delicate || delicate) {
             return Ok(());
         }
         let mut set: Vec<&NeedSpec> = self.placed.iter().map(|&y| f.specs[y as usize]).collect();
@@ -329,19 +342,22 @@ impl HostState {
     ) -> Result<(), Fail> {
         self.check(f, h, spec, needs, sc)?;
         if sc.uses.iter().any(|u| u.cands.is_some()) {
-            let before = self.matching.clone_if(f.exact_needed(h, c, self.delicate));
+            let delicate = sc.delicate;
+            let before = self
+                .matching
+                .clone_if(f.exact_needed(h, self.delicate || delicate));
             self.matching.add(&f.host_idx[h].capacity, sc)?;
-            if let Err(fail) = self.confirm(f, h, c) {
+            if let Err(fail) = self.confirm(f, h, c, delicate) {
                 if let Some(m) = before {
                     self.matching = m;
                 }
                 return Err(fail);
             }
         } else {
-            self.confirm(f, h, c)?;
+            self.confirm(f, h, c, sc.delicate)?;
         }
         self.placed.push(c);
-        self.delicate |= f.delicate.contains(c as usize);
+        self.delicate |= sc.delicate;
         sc.taken.clear();
         for u in sc.uses.iter().filter(|u| u.track) {
             let entry = self.usage.entry(u.key).or_insert(Usage {
@@ -381,25 +397,25 @@ fn compat(
     pi: u32,
     need: &berth_specs::Need,
     spec: &NeedSpec,
-) -> Result<(), Why> {
+) -> Result<Fit, Why> {
     let hi = &f.host_idx[h];
     let p = &f.hosts[h].provides[pi as usize];
     let admitted = |i: usize| rules::admits(hi.allow[i].as_deref(), spec);
     if !admitted(pi as usize) {
         return Err(Why::Denied);
     }
-    if let Err(m) = rules::fit(&need.detail, &p.detail) {
-        return Err(match m {
+    let fit = rules::fit(&need.detail, &p.detail).map_err(|m| {
+        match m {
             Mismatch::ReadOnly => Why::ReadOnly,
             Mismatch::OutsidePrefix { .. } => Why::OutsidePrefix,
             Mismatch::Protocol { .. } => Why::Protocol,
             // The loader keeps families and kinds apart before placement.
             Mismatch::Family { .. } | Mismatch::Kind => Why::Missing,
-        });
-    }
+        }
+    })?;
     match hi.net[pi as usize] {
-        NetStatus::NotAddress | NetStatus::Ok => Ok(()),
-        NetStatus::IfAllowed(ni) if admitted(ni as usize) => Ok(()),
+        NetStatus::NotAddress | NetStatus::Ok => Ok(fit),
+        NetStatus::IfAllowed(ni) if admitted(ni as usize) => Ok(fit),
         NetStatus::IfAllowed(_) | NetStatus::Missing => {
             Err(Why::NoNetwork(hi.net_name[pi as usize]))
         }
