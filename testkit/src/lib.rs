@@ -3,8 +3,10 @@
 //!
 //! - [`model`]: host manifests and need specs from inline YAML through the real
 //!   loader, the seed example, the state `apply` would record for a plan;
-//! - [`fleet`]: a generated fleet as multi-document YAML text (load tests and
-//!   benchmarks);
+//! - [`fleet`]: a small generated fleet as multi-document YAML text (load
+//!   tests);
+//! - [`genfleet`]: the big synthetic fleet of docs/performance.md (the
+//!   `genfleet` example writes it, the placement benchmark loads it);
 //! - [`gen`]: the random-problem generator: small fleets of hosts (exact names,
 //!   patterns in file order, static addresses, IPv6 and IPv4 pools whose skips
 //!   matter, prefixes, exclusive volumes, `allow` lists, ports, devices,
@@ -18,5 +20,6 @@
 
 pub mod fleet;
 pub mod gen;
+pub mod genfleet;
 pub mod model;
 pub mod oracle;
