@@ -5,13 +5,15 @@
 //! purpose, so that names collide and resources run out:
 //!
 //! - hosts: network `n` (sometimes with an `allow` list, sometimes only a
-//!   network provider, sometimes neither), static addresses named `a` and `b`,
-//!   a one-address `w*` pool, a `*` IPv6 pool (one of them holding the
+//!   network provider, sometimes neither), static addresses named `a` and `b`
+//!   and one under the pattern `[ab]`, a one-address `w*` pool, a pool under
+//!   the exact name `c0`, a `*` IPv6 pool (one of them holding the
 //!   subnet's network address and the gateway), a `*` IPv4 /29 pool (network
 //!   address, gateway and broadcast skipped), volumes `v1` (sometimes
 //!   read-only) and `v2` (with `allow`), an `x*` volume pattern (sometimes
 //!   exclusive), a static port `http` (tcp or udp), a two-port pool, a device
-//!   `gpu` (sometimes shared), an `nfs-*` volume provider, a `zone` label;
+//!   `gpu` (sometimes shared) and a `g*` device pattern, an `nfs-*` volume
+//!   provider, a `zone` label;
 //! - specs: addresses by those names or their own, within a prefix or not,
 //!   volumes read-only or not, exclusive volumes, ports, the device, NFS
 //!   volumes, images matched by `allow: [image:...]`, a `placement` zone;
@@ -237,6 +239,18 @@ pub fn host(i: usize, r: &mut Rng) -> HostManifest {
     if r.chance(35) {
         provides.push(address(Kind::Ipv6, "w*", net("fd00::200/127")));
     }
+    if r.chance(20) {
+        // A pool under an exact name: that name's only candidate.
+        provides.push(address(Kind::Ipv6, "c0", net("fd00::300/127")));
+    }
+    if r.chance(25) {
+        // A static address under a pattern.
+        provides.push(address(
+            Kind::Ipv6,
+            "[ab]",
+            AddressSource::Static(ip("fd00::12")),
+        ));
+    }
     if r.chance(80) {
         let pool = *r.pick(&["fd00::100/126", "fd00::100/125", "fd00::/126"]);
         provides.push(address(Kind::Ipv6, "*", net(pool)));
@@ -319,6 +333,16 @@ pub fn host(i: usize, r: &mut Rng) -> HostManifest {
             ProvideDetail::Device {
                 path: "/dev/gpu".into(),
                 shared: r.chance(30),
+            },
+        ));
+    }
+    if r.chance(20) {
+        provides.push(provide(
+            Kind::Device,
+            "g*",
+            ProvideDetail::Device {
+                path: "/dev/g".into(),
+                shared: false,
             },
         ));
     }
@@ -490,4 +514,43 @@ pub fn state(host: &HostManifest, r: &mut Rng) -> State {
         }
     }
     st
+}
+
+/// A pattern provide that [`host`] never makes (so adding it keeps the host
+/// loadable): for the law "adding a pattern provide never makes a satisfiable
+/// problem unsatisfiable".
+pub fn extra_pattern(r: &mut Rng) -> Provide {
+    match r.below(4) {
+        0 => provide(
+            Kind::Volume,
+            "v*",
+            ProvideDetail::Volume {
+                path: "/srv/vstar".into(),
+                read_only: r.chance(30),
+                exclusive: false,
+            },
+        ),
+        1 => address(Kind::Ipv6, "c*", AddressSource::Static(ip("fd00::13"))),
+        2 => provide(
+            Kind::Port,
+            "h*",
+            ProvideDetail::Port {
+                source: PortSource::Static(81),
+                bind: None,
+                protocol: if r.chance(50) {
+                    Protocol::Udp
+                } else {
+                    Protocol::Tcp
+                },
+            },
+        ),
+        _ => provide(
+            Kind::Device,
+            "gp*",
+            ProvideDetail::Device {
+                path: "/dev/gp".into(),
+                shared: r.chance(50),
+            },
+        ),
+    }
 }

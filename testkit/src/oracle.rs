@@ -73,9 +73,70 @@ pub fn assignment(host: &HostManifest, state: &State, specs: &[&NeedSpec]) -> Op
         .iter()
         .flat_map(|s| s.needs.iter().map(move |n| ctx.choices(s, n)))
         .collect();
+    // Fewest choices first: the search fails early on a need nothing serves.
+    let mut order: Vec<usize> = (0..options.len()).collect();
+    order.sort_by_key(|&k| options[k].len());
+    let sorted: Vec<Vec<Choice>> = order.iter().map(|&k| options[k].clone()).collect();
     let mut taken: HashMap<String, bool> = HashMap::new();
     let mut picked = Vec::new();
-    search(&options, &mut taken, &mut picked).then_some(picked)
+    if !search(&sorted, &mut taken, &mut picked) {
+        return None;
+    }
+    let mut out = vec![None; options.len()];
+    for (c, &k) in picked.into_iter().zip(&order) {
+        out[k] = Some(c);
+    }
+    out.into_iter().collect()
+}
+
+/// Every concrete choice the rules give need `need` of `specs[spec]` when
+/// `specs` are solved together on `host` with `state`.
+pub fn choices(
+    host: &HostManifest,
+    state: &State,
+    specs: &[&NeedSpec],
+    spec: usize,
+    need: usize,
+) -> Vec<Choice> {
+    let ctx = Ctx { host, state, specs };
+    ctx.choices(specs[spec], &specs[spec].needs[need])
+}
+
+/// Checks that `picks` (spec index, need index, provide index or `None` for a
+/// provider, concrete value) is a valid assignment: each pick is one of its
+/// need's choices, and nothing exclusive is taken twice. `Err` says what is
+/// wrong.
+pub fn check_picks(
+    host: &HostManifest,
+    state: &State,
+    specs: &[&NeedSpec],
+    picks: &[(usize, usize, Option<usize>, Option<String>)],
+) -> Result<(), String> {
+    let mut taken: HashMap<String, bool> = HashMap::new();
+    for (s, n, provide, value) in picks {
+        let all = choices(host, state, specs, *s, *n);
+        let Some(c) = all
+            .iter()
+            .find(|c| c.provide == *provide && c.value == *value)
+        else {
+            return Err(format!(
+                "{}'s need {n} got {provide:?} {value:?}, not one of {all:?}",
+                specs[*s].container
+            ));
+        };
+        for (res, excl) in &c.takes {
+            if let Some(&held) = taken.get(res) {
+                if held || *excl {
+                    return Err(format!("{res} given twice"));
+                }
+            }
+            taken.insert(
+                res.clone(),
+                *excl || taken.get(res).copied().unwrap_or(false),
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Plain backtracking over every need's choices.
