@@ -213,6 +213,45 @@ pub(crate) fn named_exclusive(kind: &Kind) -> bool {
     matches!(kind, Kind::Ipv4 | Kind::Ipv6 | Kind::Port)
 }
 
+/// What serves a name, by the candidate order of DESIGN.md.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Served {
+    /// Provide `.0` (an index in the caller's provide list).
+    Provide(usize),
+    /// Provider `.0` (an index in the manifest's providers).
+    Provider(usize),
+}
+
+/// How an address's network (its implied need) is served for one container:
+/// the provide naming it exactly is the only candidate (its `allow` must admit
+/// the container); otherwise the first matching pattern, in file order, whose
+/// `allow` admits it; otherwise the first covering provider. `exact`,
+/// `patterns` (the matching ones, in file order) and `provider` come from the
+/// caller's own index; `admits(i)` says whether provide `i`'s `allow` admits
+/// the container. `Err` lists the provides `allow` turned away, in order.
+pub(crate) fn serve_network(
+    exact: Option<usize>,
+    patterns: impl IntoIterator<Item = usize>,
+    provider: Option<usize>,
+    mut admits: impl FnMut(usize) -> bool,
+) -> Result<Served, Vec<usize>> {
+    if let Some(i) = exact {
+        return if admits(i) {
+            Ok(Served::Provide(i))
+        } else {
+            Err(vec![i])
+        };
+    }
+    let mut denied = Vec::new();
+    for i in patterns {
+        if admits(i) {
+            return Ok(Served::Provide(i));
+        }
+        denied.push(i);
+    }
+    provider.map(Served::Provider).ok_or(denied)
+}
+
 /// The gateway of network `network` in the family of `pool`, from the first
 /// provide naming that network exactly: a pool never hands it out.
 pub(crate) fn gateway_of<'a>(

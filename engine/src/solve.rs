@@ -43,7 +43,7 @@ use crate::plan::{Binding, ContainerPlan, Plan, Step, StepKey};
 use crate::pool::{self, Cursor, Span128, Taken};
 use crate::state::{resource_key, BindingSource, State};
 
-use crate::rules::{self, named_exclusive, need_prefix, AllowRule, Fit, Mismatch};
+use crate::rules::{self, named_exclusive, need_prefix, AllowRule, Fit, Mismatch, Served};
 use matching::{Matcher, UNBOUNDED};
 
 /// Solves `specs` together on `host` given what `state` says is held.
@@ -327,36 +327,38 @@ impl<'a> Solver<'a> {
 
     fn network_uncached(&mut self, s: usize, name: &str) -> Result<Net, Vec<Reason>> {
         let spec = self.specs[s];
-        if let Some(i) = self.exact_of(&Kind::Network, name) {
-            return if self.allowed(i, spec) {
-                Ok(Net::Unit(i))
-            } else {
-                Err(vec![self.not_allowed(i)])
-            };
-        }
-        let mut reasons = Vec::new();
-        let globs = self.globs.get(&Kind::Network).cloned().unwrap_or_default();
-        for i in globs {
-            if !self.provides[i].name.matches(name) {
-                continue;
+        let exact = self.exact_of(&Kind::Network, name);
+        let patterns: Vec<usize> = match exact {
+            Some(_) => Vec::new(),
+            None => self
+                .globs
+                .get(&Kind::Network)
+                .into_iter()
+                .flatten()
+                .copied()
+                .filter(|&i| self.provides[i].name.matches(name))
+                .collect(),
+        };
+        let provider = self.provider_for(&Kind::Network, name);
+        match rules::serve_network(exact, patterns, provider, |i| self.allowed(i, spec)) {
+            Ok(Served::Provide(i)) => Ok(Net::Unit(i)),
+            Ok(Served::Provider(d)) => Ok(Net::Provider(d)),
+            Err(denied) => {
+                let mut reasons: Vec<Reason> =
+                    denied.into_iter().map(|i| self.not_allowed(i)).collect();
+                if exact.is_none() {
+                    if reasons.is_empty() {
+                        reasons.push(Reason::NotProvided);
+                    }
+                    reasons.push(Reason::NoProvider {
+                        kind: Kind::Network,
+                        name: name.to_string(),
+                        considered: self.providers_of(&Kind::Network),
+                    });
+                }
+                Err(reasons)
             }
-            if self.allowed(i, spec) {
-                return Ok(Net::Unit(i));
-            }
-            reasons.push(self.not_allowed(i));
         }
-        if let Some(d) = self.provider_for(&Kind::Network, name) {
-            return Ok(Net::Provider(d));
-        }
-        if reasons.is_empty() {
-            reasons.push(Reason::NotProvided);
-        }
-        reasons.push(Reason::NoProvider {
-            kind: Kind::Network,
-            name: name.to_string(),
-            considered: self.providers_of(&Kind::Network),
-        });
-        Err(reasons)
     }
 
     /// Pass 1 for one need.

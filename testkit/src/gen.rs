@@ -4,8 +4,8 @@
 //! is reproduced from the seed that proptest prints). The universe is small on
 //! purpose, so that names collide and resources run out:
 //!
-//! - hosts: network `n` (sometimes with an `allow` list, sometimes only a
-//!   network provider, sometimes neither), static addresses named `a` and `b`
+//! - hosts: network `n` (sometimes with an `allow` list; else network
+//!   patterns with or without `allow`, a network provider, or nothing), static addresses named `a` and `b`
 //!   and one under the pattern `[ab]`, a one-address `w*` pool, a pool under
 //!   the exact name `c0`, a `*` IPv6 pool (one of them holding the
 //!   subnet's network address and the gateway), a `*` IPv4 /29 pool (network
@@ -203,7 +203,7 @@ fn net(text: &str) -> AddressSource {
 pub fn host(i: usize, r: &mut Rng) -> HostManifest {
     let mut provides = Vec::new();
     let mut providers = Vec::new();
-    if r.chance(90) {
+    if r.chance(80) {
         let mut n = provide(
             Kind::Network,
             "n",
@@ -219,8 +219,30 @@ pub fn host(i: usize, r: &mut Rng) -> HostManifest {
             n.allow = Some(vec!["c[01]".into(), "o*".into()]);
         }
         provides.push(n);
-    } else if r.chance(50) {
-        providers.push(provider(Kind::Network, "*"));
+    } else {
+        // No exact network: patterns (with `allow` or not), then a provider.
+        for pattern in ["n*", "*"] {
+            if r.chance(40) {
+                let mut n = provide(
+                    Kind::Network,
+                    pattern,
+                    ProvideDetail::Network {
+                        bridge: None,
+                        subnet6: None,
+                        gateway6: None,
+                        subnet4: None,
+                        gateway4: None,
+                    },
+                );
+                if r.chance(60) {
+                    n.allow = Some(vec!["c0".into(), "o*".into()]);
+                }
+                provides.push(n);
+            }
+        }
+        if r.chance(40) {
+            providers.push(provider(Kind::Network, "*"));
+        }
     }
     if r.chance(50) {
         provides.push(address(

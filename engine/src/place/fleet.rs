@@ -75,8 +75,11 @@ pub(crate) enum NetStatus {
     NotAddress,
     /// A network provide without `allow`, a network pattern or a provider serves it.
     Ok,
-    /// The network provide at this index serves it, subject to its `allow` list.
-    IfAllowed(u32),
+    /// Whether it is served depends on the container: `allow` lists decide
+    /// (an exact network provide with one, or only matching patterns with
+    /// them and no provider). Decided per container by
+    /// [`Fleet::network_served`], through [`rules::serve_network`].
+    PerContainer,
     /// Nothing on the host serves the network.
     Missing,
 }
@@ -284,30 +287,67 @@ impl<'a> Fleet<'a> {
         f
     }
 
+    /// Precomputes [`rules::serve_network`] for a network where the answer
+    /// cannot depend on the container.
     fn network_status(&self, h: usize, network: &str) -> NetStatus {
         let hi = &self.host_idx[h];
-        if let Some(id) = self.names.get(network) {
-            if let Some(&pi) = hi.exact.get(&(self.net_kind, id)) {
-                return if hi.allow[pi as usize].is_some() {
-                    NetStatus::IfAllowed(pi)
-                } else {
-                    NetStatus::Ok
-                };
-            }
+        let (exact, patterns, provider) = self.network_candidates(h, network);
+        if let Some(pi) = exact {
+            return if hi.allow[pi].is_some() {
+                NetStatus::PerContainer
+            } else {
+                NetStatus::Ok
+            };
         }
-        let by_pattern = hi
-            .patterns
-            .iter()
-            .any(|&(k, e, _)| k == self.net_kind && self.pats[e as usize].pattern.matches(network));
-        let by_provider = hi
-            .providers
-            .iter()
-            .any(|&(k, e)| k == self.net_kind && self.provs[e as usize].pattern.matches(network));
-        if by_pattern || by_provider {
+        if provider.is_some() || patterns.iter().any(|&pi| hi.allow[pi].is_none()) {
             NetStatus::Ok
-        } else {
+        } else if patterns.is_empty() {
             NetStatus::Missing
+        } else {
+            NetStatus::PerContainer
         }
+    }
+
+    /// Host `h`'s candidates for network `network`: the exact provide, the
+    /// matching patterns in file order (provide indexes), whether a provider
+    /// covers it.
+    fn network_candidates(
+        &self,
+        h: usize,
+        network: &str,
+    ) -> (Option<usize>, Vec<usize>, Option<usize>) {
+        let hi = &self.host_idx[h];
+        let exact = self
+            .names
+            .get(network)
+            .and_then(|id| hi.exact.get(&(self.net_kind, id)))
+            .map(|&pi| pi as usize);
+        let patterns = match exact {
+            Some(_) => Vec::new(),
+            None => hi
+                .patterns
+                .iter()
+                .filter(|&&(k, e, _)| {
+                    k == self.net_kind && self.pats[e as usize].pattern.matches(network)
+                })
+                .map(|&(_, _, pi)| pi as usize)
+                .collect(),
+        };
+        let provider = hi.providers.iter().position(|&(k, e)| {
+            k == self.net_kind && self.provs[e as usize].pattern.matches(network)
+        });
+        (exact, patterns, provider)
+    }
+
+    /// Whether network `network` (interned) is served on host `h` for `spec`:
+    /// [`rules::serve_network`] on the host's candidates.
+    pub(crate) fn network_served(&self, h: usize, network: u32, spec: &NeedSpec) -> bool {
+        let hi = &self.host_idx[h];
+        let (exact, patterns, provider) = self.network_candidates(h, self.names.name(network));
+        rules::serve_network(exact, patterns, provider, |pi| {
+            rules::admits(hi.allow[pi].as_deref(), spec)
+        })
+        .is_ok()
     }
 
     /// Interns every spec's needs and computes, once per distinct (kind, name),

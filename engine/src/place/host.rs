@@ -413,12 +413,11 @@ fn compat(
             Mismatch::Family { .. } | Mismatch::Kind => Why::Missing,
         }
     })?;
+    let net = hi.net_name[pi as usize];
     match hi.net[pi as usize] {
         NetStatus::NotAddress | NetStatus::Ok => Ok(fit),
-        NetStatus::IfAllowed(ni) if admitted(ni as usize) => Ok(fit),
-        NetStatus::IfAllowed(_) | NetStatus::Missing => {
-            Err(Why::NoNetwork(hi.net_name[pi as usize]))
-        }
+        NetStatus::PerContainer if f.network_served(h, net, spec) => Ok(fit),
+        NetStatus::PerContainer | NetStatus::Missing => Err(Why::NoNetwork(net)),
     }
 }
 
