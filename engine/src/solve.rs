@@ -681,34 +681,7 @@ impl<'a> Solver<'a> {
         };
         let (range, mut skip) = pool::manifest_skips(p, gateway, &self.provides)
             .expect("pool_info is only called for pools");
-        // Parse by family: trying IPv4 first on every IPv6 string doubles the
-        // cost of scanning ten thousand reservations.
-        let parse = |v: &str| -> Option<u128> {
-            match net {
-                Some(IpNet::V6(_)) => v.parse::<std::net::Ipv6Addr>().ok().map(u128::from),
-                Some(IpNet::V4(_)) => v
-                    .parse::<std::net::Ipv4Addr>()
-                    .ok()
-                    .map(|a| u128::from(u32::from(a))),
-                None => v.parse::<u16>().ok().map(u128::from),
-            }
-        };
-        for r in self.state.reservations.values() {
-            if r.kind == p.kind {
-                skip.extend(parse(&r.value));
-            }
-        }
-        // Pool holdings are covered by their reservations (apply writes both);
-        // other holdings in range (a provider-made address) are not.
-        for h in self.state.holdings.values() {
-            for b in h
-                .bindings
-                .iter()
-                .filter(|b| b.kind == p.kind && b.source != BindingSource::Pool)
-            {
-                skip.extend(value_scalar(&b.value, net.is_some()).and_then(|v| parse(&v)));
-            }
-        }
+        skip.extend(pool::state_taken(p, net.as_ref(), self.state));
         PoolInfo {
             range,
             net,
@@ -1343,13 +1316,4 @@ fn region_order(info: &PoolInfo, within: Option<Span128>) -> Vec<usize> {
         .collect();
     out.sort_by_key(|&ri| (info.regions[ri].0 != top, info.regions[ri].0.lo, ri));
     out
-}
-
-/// The scalar a pool hands out, from a binding value (`address` or `host_port`).
-fn value_scalar(v: &Value, address: bool) -> Option<String> {
-    if address {
-        v.get("address")?.as_str().map(str::to_string)
-    } else {
-        v.get("host_port")?.as_u64().map(|p| p.to_string())
-    }
 }
