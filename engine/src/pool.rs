@@ -170,9 +170,15 @@ pub fn state_taken(p: &Provide, net: Option<&IpNet>, state: &crate::state::State
             .filter(|b| b.kind == p.kind && b.source != BindingSource::Pool)
         {
             let v = if net.is_some() {
-                b.value.get("address").and_then(|a| a.as_str()).map(str::to_string)
+                b.value
+                    .get("address")
+                    .and_then(|a| a.as_str())
+                    .map(str::to_string)
             } else {
-                b.value.get("host_port").and_then(|x| x.as_u64()).map(|x| x.to_string())
+                b.value
+                    .get("host_port")
+                    .and_then(|x| x.as_u64())
+                    .map(|x| x.to_string())
             };
             out.extend(v.as_deref().and_then(parse));
         }

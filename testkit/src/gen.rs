@@ -18,8 +18,9 @@
 //!   volumes read-only or not, exclusive volumes, ports, the device, NFS
 //!   volumes, images matched by `allow: [image:...]`, a `placement` zone;
 //! - states: containers `o0`, `o1` solved and recorded on the host (as apply
-//!   would), one of them sometimes released, so states hold static provides
-//!   and keep pool reservations with and without a holder.
+//!   would; sometimes the first is `c0`, which the problem places again), one
+//!   of them sometimes released, so states hold static provides and keep pool
+//!   reservations with and without a holder.
 //!
 //! Everything generated loads: pools are disjoint, no static address lies in a
 //! pool, one need per (kind, name) in a spec, one provide per (kind, name).
@@ -518,8 +519,17 @@ pub fn spec(name: &str, max_needs: u64, r: &mut Rng) -> NeedSpec {
 /// apply records them; sometimes the first one recorded is then released
 /// (its holding gone, its pool reservations kept without a holder).
 pub fn state(host: &HostManifest, r: &mut Rng) -> State {
+    // Sometimes the first one is `c0`, which the problem places again.
+    let again = r.chance(20);
     let others: Vec<NeedSpec> = (0..1 + r.below(2))
-        .map(|j| spec(&format!("o{j}"), 2, r))
+        .map(|j| {
+            let name = if j == 0 && again {
+                "c0".to_string()
+            } else {
+                format!("o{j}")
+            };
+            spec(&name, 2, r)
+        })
         .collect();
     let refs: Vec<&NeedSpec> = others.iter().collect();
     let plan = solve(host, &State::new(&host.host), &refs);

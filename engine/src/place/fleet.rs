@@ -19,7 +19,7 @@ use rayon::prelude::*;
 
 use crate::pool;
 use crate::rules::{self, AllowRule};
-use crate::state::State;
+use crate::state::{BindingSource, State};
 
 /// An interned (kind, name) pair.
 pub(crate) type Key = (u16, u32);
@@ -82,6 +82,22 @@ pub(crate) enum NetStatus {
     PerContainer,
     /// Nothing on the host serves the network.
     Missing,
+}
+
+/// What one host's state means for placement, beyond pool capacities (which
+/// [`capacity`] already counts).
+#[derive(Debug, Default)]
+pub(crate) struct StateIndex {
+    /// The index cannot model this state: the solver decides every container
+    /// tried here (provider records, holders that are being placed again, a
+    /// held pattern provide).
+    pub(crate) whole: bool,
+    /// Names with a pool reservation: such a name's only candidate is its
+    /// reserved value, so a container needing one is decided by the solver.
+    pub(crate) special: FastMap<Key, ()>,
+    /// Exact-name provides other containers hold: whether any holding is
+    /// exclusive.
+    pub(crate) held: FastMap<Key, bool>,
 }
 
 /// One host's indexes.
@@ -188,6 +204,9 @@ pub(crate) struct Fleet<'a> {
     pub(crate) specs: &'a [&'a NeedSpec],
     /// Per host: what its state says is held and reserved (empty: started empty).
     pub(crate) states: Vec<std::borrow::Cow<'a, State>>,
+    /// Per host with state: what it means for the index (built by
+    /// [`Fleet::prepare`], once the needed names are interned).
+    pub(crate) state_idx: FastMap<u32, StateIndex>,
 }
 
 impl<'a> Fleet<'a> {
@@ -212,6 +231,7 @@ impl<'a> Fleet<'a> {
             other_keys: FastMap::default(),
             net_kind,
             specs: &[],
+            state_idx: FastMap::default(),
             states: hosts
                 .iter()
                 .enumerate()
@@ -244,7 +264,7 @@ impl<'a> Fleet<'a> {
                         hi.patterns.push((kind, e, pi as u32));
                     }
                 }
-                hi.capacity.push(capacity(host, p));
+                hi.capacity.push(capacity(host, p, states.get(h)));
                 hi.net_name.push(match &p.detail {
                     ProvideDetail::Address { network, .. } => f.names.intern(network),
                     _ => u32::MAX,
@@ -499,12 +519,82 @@ impl<'a> Fleet<'a> {
             })
             .collect();
         self.keys.extend(infos);
+        self.index_states(specs);
         out
     }
 
+    /// Builds [`StateIndex`] for every host with state. Keys only for names
+    /// some spec needs: a name nobody needs changes nothing.
+    fn index_states(&mut self, specs: &[&NeedSpec]) {
+        let placing: std::collections::HashSet<&str> =
+            specs.iter().map(|s| s.container.as_str()).collect();
+        let mut out = FastMap::default();
+        for h in 0..self.hosts.len() {
+            if !self.has_state(h) {
+                continue;
+            }
+            let st = &self.states[h];
+            let mut idx = StateIndex {
+                whole: !st.provided.is_empty(),
+                ..StateIndex::default()
+            };
+            let key = |kind: &Kind, name: &str| -> Option<Key> {
+                let k = self.kinds.get(kind.as_str())? as u16;
+                Some((k, self.names.get(name)?))
+            };
+            for r in st.reservations.values() {
+                if let Some(k) = key(&r.kind, &r.name) {
+                    idx.special.insert(k, ());
+                }
+            }
+            for (holder, hold) in &st.holdings {
+                if placing.contains(holder.as_str()) {
+                    // Being placed again: where it lands, its holdings are its
+                    // own; elsewhere they are others'. The solver tells.
+                    idx.whole = true;
+                    continue;
+                }
+                for b in &hold.bindings {
+                    // Pool values are counted by the pools' capacities; other
+                    // shared holdings matter only to volumes (an exclusive use
+                    // waits for shared holders).
+                    if b.source == BindingSource::Pool || !(b.exclusive || b.kind == Kind::Volume) {
+                        continue;
+                    }
+                    let name = match b.source {
+                        // A provider makes the resource again for whoever
+                        // needs it; only its record (`provided`) would be
+                        // an exact provide, and that makes the state whole.
+                        BindingSource::Provider => continue,
+                        _ => {
+                            let exact = self.hosts[h].provides.iter().any(|p| {
+                                p.kind == b.kind
+                                    && p.name.is_exact()
+                                    && p.name.as_str() == b.provide
+                            });
+                            if !exact {
+                                // A held pattern provide keeps out every name
+                                // it serves; the per-name index cannot say so.
+                                idx.whole = true;
+                                continue;
+                            }
+                            b.provide.as_str()
+                        }
+                    };
+                    if let Some(k) = key(&b.kind, name) {
+                        *idx.held.entry(k).or_insert(false) |= b.exclusive;
+                    }
+                }
+            }
+            out.insert(h as u32, idx);
+        }
+        self.state_idx = out;
+    }
+
     /// Whether host `h` must be decided by the single-host solver rather than
-    /// by the incremental index alone: the host has state (holdings and
-    /// reservations the index does not model), or `delicate`: a container on
+    /// by the incremental index alone: its state is one the index cannot
+    /// model ([`StateIndex::whole`]), or `delicate`: a container needing a
+    /// reserved name there, or a container on
     /// it (or the one being tried) wants an address within a prefix strictly
     /// inside a pool (which splits the pool into regions the index counts
     /// whole), or wants a shared pattern volume for itself alone (the index
@@ -512,7 +602,7 @@ impl<'a> Fleet<'a> {
     /// that pattern serves). Elsewhere the index is exact (checked against the
     /// oracle by `engine/tests/solver_oracle.rs`).
     pub(crate) fn exact_needed(&self, h: usize, delicate: bool) -> bool {
-        delicate || self.has_state(h)
+        delicate || self.state_idx.get(&(h as u32)).is_some_and(|s| s.whole)
     }
 
     /// Whether host `h`'s state holds, reserves or records anything the solver
@@ -576,21 +666,27 @@ fn entry(
 
 /// How many holders an exclusive provide admits: one for a static provide, the
 /// free values for a pool, skipping what the solver's allocator skips
-/// (`crate::pool::skipped_addresses`, static addresses or ports of the kind).
-fn capacity(host: &HostManifest, p: &Provide) -> u32 {
+/// (`crate::pool::manifest_skips`: its first address, the gateway, an IPv4
+/// broadcast, static addresses or ports of the kind) and what the host's
+/// state takes (`crate::pool::state_taken`: reserved and held values).
+fn capacity(host: &HostManifest, p: &Provide, state: Option<&State>) -> u32 {
     if !p.exclusive() {
         return u32::MAX;
     }
-    let gateway = match &p.detail {
+    let (gateway, net) = match &p.detail {
         ProvideDetail::Address {
             source: AddressSource::Pool(net),
             network,
-        } => rules::gateway_of(&host.provides, network, net),
-        _ => None,
+        } => (rules::gateway_of(&host.provides, network, net), Some(net)),
+        _ => (None, None),
     };
     let Some((range, mut skip)) = pool::manifest_skips(p, gateway, &host.provides) else {
         return 1;
     };
+    if let Some(st) = state {
+        skip.extend(pool::state_taken(p, net, st));
+        skip.retain(|v| range.contains(*v));
+    }
     skip.sort_unstable();
     skip.dedup();
     range

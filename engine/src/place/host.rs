@@ -95,11 +95,6 @@ enum Undo {
 }
 
 impl Matching {
-    /// A copy to restore, when `keep` (a confirmation may still refuse).
-    fn clone_if(&self, keep: bool) -> Option<Matching> {
-        keep.then(|| self.clone())
-    }
-
     /// Finds an augmenting path from left vertex `l` (Kuhn's algorithm on a
     /// b-matching): a free slot, or a holder that can move elsewhere. A failed
     /// search writes nothing.
@@ -197,6 +192,7 @@ impl HostState {
         sc.uses.clear();
         sc.pools.clear();
         sc.delicate = false;
+        let state = f.state_idx.get(&(h as u32));
         for pn in needs {
             let fail = |why| Fail {
                 need: pn.need,
@@ -259,6 +255,20 @@ impl HostState {
                     (true, Some((start, end)))
                 }
             };
+            if let Some(st) = state {
+                // A reserved name: the solver decides (its only candidate is
+                // the reserved value).
+                sc.delicate |= st.special.contains_key(&pn.key);
+                if let Some(&held_excl) = st.held.get(&pn.key) {
+                    if held_excl || excl {
+                        return Err(Fail {
+                            need: pn.need,
+                            why: Why::Held,
+                            holder: None,
+                        });
+                    }
+                }
+            }
             let track = !f.keys[pn.info as usize].shared_only;
             if let Some(u) = track.then(|| self.usage.get(&pn.key)).flatten() {
                 if u.excl_holder.is_some() || excl {
@@ -292,20 +302,23 @@ impl HostState {
         sc: &mut Scratch,
     ) -> Result<(), Fail> {
         self.check(f, h, spec, needs, sc)?;
+        if f.exact_needed(h, self.delicate || sc.delicate) {
+            return self.confirm(f, h, c);
+        }
         if sc.uses.iter().any(|u| u.cands.is_some()) {
             self.matching.clone().add(&f.host_idx[h].capacity, sc)?;
         }
-        self.confirm(f, h, c, sc.delicate)
+        Ok(())
     }
 
     /// Where the index alone is not exact ([`Fleet::exact_needed`]), the
     /// single-host solver decides: `c` fits when `solve` on the host's state
     /// with the containers placed here plus `c` satisfies `c` (the others
-    /// were admitted in the same order before, so they still are).
-    fn confirm(&self, f: &Fleet<'_>, h: usize, c: u32, delicate: bool) -> Result<(), Fail> {
-        if !f.exact_needed(h, self.delicate || delicate) {
-            return Ok(());
-        }
+    /// were admitted in the same order before, so they still are). The pool
+    /// matching is skipped there: it may count a reserved name against its
+    /// pool, and only the solver knows better; everything [`HostState::check`]
+    /// rejects the solver rejects too.
+    fn confirm(&self, f: &Fleet<'_>, h: usize, c: u32) -> Result<(), Fail> {
         let mut set: Vec<&NeedSpec> = self.placed.iter().map(|&y| f.specs[y as usize]).collect();
         set.push(f.specs[c as usize]);
         let plan = crate::solve::solve(f.hosts[h], &f.states[h], &set);
@@ -341,23 +354,15 @@ impl HostState {
         sc: &mut Scratch,
     ) -> Result<(), Fail> {
         self.check(f, h, spec, needs, sc)?;
-        if sc.uses.iter().any(|u| u.cands.is_some()) {
-            let delicate = sc.delicate;
-            let before = self
-                .matching
-                .clone_if(f.exact_needed(h, self.delicate || delicate));
+        if f.exact_needed(h, self.delicate || sc.delicate) {
+            // The matching no longer describes this host: the solver decides
+            // every later container here too (`self.delicate` below).
+            self.confirm(f, h, c)?;
+        } else if sc.uses.iter().any(|u| u.cands.is_some()) {
             self.matching.add(&f.host_idx[h].capacity, sc)?;
-            if let Err(fail) = self.confirm(f, h, c, delicate) {
-                if let Some(m) = before {
-                    self.matching = m;
-                }
-                return Err(fail);
-            }
-        } else {
-            self.confirm(f, h, c, sc.delicate)?;
         }
         self.placed.push(c);
-        self.delicate |= sc.delicate;
+        self.delicate |= f.exact_needed(h, sc.delicate);
         sc.taken.clear();
         for u in sc.uses.iter().filter(|u| u.track) {
             let entry = self.usage.entry(u.key).or_insert(Usage {
