@@ -428,6 +428,23 @@ pub fn place_with_state<'a>(
             }
         }
     }
+    if fleet.replacing() {
+        // A container the state records on a host, placed there again,
+        // frees what it held for the others (its holdings are its own): a
+        // refusal before it came may no longer hold. Retry until nothing
+        // changes (each round places one more at least).
+        loop {
+            let mut placed_one = false;
+            for &(count, c) in &order {
+                if count > 0 && g.at[c as usize].is_none() {
+                    placed_one |= g.attempt(c);
+                }
+            }
+            if !placed_one {
+                break;
+            }
+        }
+    }
     let Greedy {
         states, held, at, ..
     } = g;

@@ -92,6 +92,8 @@ pub(crate) struct StateIndex {
     /// tried here (provider records, holders that are being placed again, a
     /// held pattern provide).
     pub(crate) whole: bool,
+    /// It records a container that is being placed again.
+    pub(crate) replacing: bool,
     /// Names with a pool reservation: such a name's only candidate is its
     /// reserved value, so a container needing one is decided by the solver.
     pub(crate) special: FastMap<Key, ()>,
@@ -552,6 +554,7 @@ impl<'a> Fleet<'a> {
                     // Being placed again: where it lands, its holdings are its
                     // own; elsewhere they are others'. The solver tells.
                     idx.whole = true;
+                    idx.replacing = true;
                     continue;
                 }
                 for b in &hold.bindings {
@@ -603,6 +606,11 @@ impl<'a> Fleet<'a> {
     /// oracle by `engine/tests/solver_oracle.rs`).
     pub(crate) fn exact_needed(&self, h: usize, delicate: bool) -> bool {
         delicate || self.state_idx.get(&(h as u32)).is_some_and(|s| s.whole)
+    }
+
+    /// Whether some state records a container that is being placed again.
+    pub(crate) fn replacing(&self) -> bool {
+        self.state_idx.values().any(|s| s.replacing)
     }
 
     /// Whether host `h`'s state holds, reserves or records anything the solver
