@@ -192,7 +192,11 @@ impl HostState {
         sc.uses.clear();
         sc.pools.clear();
         sc.delicate = false;
-        let state = f.state_idx.get(&(h as u32));
+        let state = if f.state_idx.is_empty() {
+            None
+        } else {
+            f.state_idx.get(&(h as u32))
+        };
         for pn in needs {
             let fail = |why| Fail {
                 need: pn.need,
