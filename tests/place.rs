@@ -706,3 +706,49 @@ fn place_counts_a_hosts_held_names_from_its_state() {
     assert!(host_of(&v, "b").is_null());
     assert_eq!(v["placements"][0]["reasons"][0]["reason"], "exhausted");
 }
+
+#[test]
+fn place_finds_state_by_the_design_precedence() {
+    // --state-dir > $BERTH_STATE_DIR > the manifest's state_dir.
+    let d = Dir::new();
+    let own = d.path().join("own-state");
+    d.write(
+        "host.yaml",
+        &format!("{STATE_HOST}state_dir: {}\n", own.display()),
+    );
+    d.write("a.yaml", "berth: 1\ncontainer: a\nneeds:\n  - ipv6: a\n");
+    d.write("b.yaml", "berth: 1\ncontainer: b\nneeds:\n  - ipv6: b\n");
+    // apply writes where the manifest says (its own rule puts the manifest first).
+    let o = run(d.berth().args(["apply", "-H", "host.yaml", "a.yaml"]));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(own.join("h1.json").is_file());
+    let with_state = |o: &std::process::Output| json(o)["state"]["with_state"].clone();
+    // No flag, no environment: the manifest's state_dir.
+    let mut cmd = d.berth();
+    cmd.env_remove("BERTH_STATE_DIR");
+    let o = run(cmd.args([
+        "place",
+        "--hosts",
+        "host.yaml",
+        "b.yaml",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(with_state(&o), serde_json::json!(["h1"]), "{}", stderr(&o));
+    // The environment wins over the manifest (an empty folder: empty hosts).
+    let o = place(&d, &["host.yaml"], &["b.yaml", "--format", "json"]);
+    assert_eq!(with_state(&o), serde_json::json!([]));
+    // The flag wins over the environment.
+    let o = place(
+        &d,
+        &["host.yaml"],
+        &[
+            "b.yaml",
+            "--format",
+            "json",
+            "--state-dir",
+            own.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(with_state(&o), serde_json::json!(["h1"]));
+}
