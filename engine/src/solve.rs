@@ -25,7 +25,7 @@
 //! 4. **Bindings.** Pool values are allocated lowest-free in spec order, implied
 //!    networks are added, and provider steps are ordered by dependency.
 
-mod matching;
+pub(crate) mod matching;
 mod order;
 
 use std::collections::{BTreeSet, HashMap, HashSet};

@@ -6,14 +6,18 @@
 //! exact name is the only candidate where one exists, otherwise compatible
 //! glob provides in file order, otherwise a covering provider; an exclusive
 //! resource name has one holder; pools hold at most their capacity. Pool
-//! capacity is an exact bipartite b-matching kept incrementally (one
-//! augmenting path per new exclusive need, Kuhn's algorithm): when no path
-//! exists, no assignment of the host's needs to its pools admits the newcomer.
+//! capacity is an exact bipartite b-matching kept incrementally by the
+//! solver's own matcher (`crate::solve::matching`: one augmenting path per
+//! new exclusive need): when no path exists, no assignment of the host's needs
+//! to its pools admits the newcomer. The rules come from [`crate::rules`];
+//! where this index cannot be exact, the solver itself decides
+//! ([`Fleet::exact_needed`]).
 
 use berth_specs::NeedSpec;
 
 use crate::explain::Reason;
 use crate::rules::{self, Fit, Mismatch};
+use crate::solve::matching::{Matcher, UNBOUNDED};
 
 use super::fleet::{FastMap, Fleet, Key, NetStatus, PNeed};
 
@@ -59,8 +63,6 @@ struct Use {
 pub(crate) struct Scratch {
     uses: Vec<Use>,
     pools: Vec<u32>,
-    seen: Vec<u32>,
-    log: Vec<Undo>,
     /// After a successful [`HostState::try_place`]: the exclusive keys taken.
     pub(crate) taken: Vec<Key>,
     /// After [`HostState::check`]: the container uses this host in a way the
@@ -75,82 +77,59 @@ struct Usage {
     excl_holder: Option<u32>,
 }
 
-/// The pools' b-matching: which exclusive need sits on which provide.
+/// The pools' b-matching: which exclusive need sits on which provide. The
+/// solver's own matcher ([`Matcher`]), grown need by need: right vertices are
+/// the host's provides (capacity: [`Fleet`]'s per-provide capacity), left
+/// vertices the needs placed here that pools serve.
 #[derive(Debug, Clone, Default)]
 struct Matching {
-    /// Per left vertex (an exclusive need served by pools): its pools, as a
-    /// range of `cand_data`.
-    cand_at: Vec<(u32, u32)>,
-    cand_data: Vec<u32>,
-    /// Per provide index: the left vertices it holds.
-    holders: Vec<Vec<u32>>,
-}
-
-/// One write of an augmenting path, so a container that does not fit leaves
-/// the matching as it found it (no clone per attempt).
-#[derive(Debug, Clone, Copy)]
-enum Undo {
-    Push(u32),
-    Set(u32, usize, u32),
+    m: Option<Matcher>,
 }
 
 impl Matching {
-    /// Finds an augmenting path from left vertex `l` (Kuhn's algorithm on a
-    /// b-matching): a free slot, or a holder that can move elsewhere. A failed
-    /// search writes nothing.
-    fn augment(&mut self, l: u32, cap: &[u32], seen: &mut Vec<u32>, log: &mut Vec<Undo>) -> bool {
-        let (lo, hi) = self.cand_at[l as usize];
-        for i in lo..hi {
-            let p = self.cand_data[i as usize];
-            if seen.contains(&p) {
-                continue;
-            }
-            seen.push(p);
-            if self.holders.len() <= p as usize {
-                self.holders.resize(p as usize + 1, Vec::new());
-            }
-            let held = self.holders[p as usize].len();
-            if (held as u64) < u64::from(cap[p as usize]) {
-                self.holders[p as usize].push(l);
-                log.push(Undo::Push(p));
-                return true;
-            }
-            for j in 0..held {
-                let other = self.holders[p as usize][j];
-                if self.augment(other, cap, seen, log) {
-                    log.push(Undo::Set(p, j, other));
-                    self.holders[p as usize][j] = l;
-                    return true;
-                }
-            }
-        }
-        false
-    }
-
-    /// Adds the uses' pool needs; on failure restores the matching and says
-    /// which need found no room.
-    fn add(&mut self, cap: &[u32], sc: &mut Scratch) -> Result<(), Fail> {
-        let (lefts, data) = (self.cand_at.len(), self.cand_data.len());
-        sc.log.clear();
+    /// Whether the uses' pool needs fit in free slots as they are, nobody
+    /// moved (then they surely fit; otherwise [`Matching::add`] on a copy
+    /// decides). Spares a copy of the matching for most verdicts.
+    fn fits_as_is(&self, cap: &[u32], sc: &Scratch) -> bool {
+        let mut taken: Vec<(u32, usize)> = Vec::new();
         for u in &sc.uses {
             let Some((lo, hi)) = u.cands else { continue };
-            let l = self.cand_at.len() as u32;
-            let start = self.cand_data.len() as u32;
-            self.cand_data
-                .extend_from_slice(&sc.pools[lo as usize..hi as usize]);
-            self.cand_at.push((start, self.cand_data.len() as u32));
-            sc.seen.clear();
-            if !self.augment(l, cap, &mut sc.seen, &mut sc.log) {
-                for w in sc.log.drain(..).rev() {
-                    match w {
-                        Undo::Push(p) => {
-                            self.holders[p as usize].pop();
-                        }
-                        Undo::Set(p, j, old) => self.holders[p as usize][j] = old,
-                    }
+            let found = sc.pools[lo as usize..hi as usize].iter().find(|&&r| {
+                let free = match &self.m {
+                    Some(m) => m.free_slots(r),
+                    None if cap[r as usize] == u32::MAX => UNBOUNDED,
+                    None => cap[r as usize] as usize,
+                };
+                let used = taken.iter().find(|(x, _)| *x == r).map_or(0, |(_, n)| *n);
+                free > used
+            });
+            let Some(&r) = found else { return false };
+            match taken.iter_mut().find(|(x, _)| *x == r) {
+                Some((_, n)) => *n += 1,
+                None => taken.push((r, 1)),
+            }
+        }
+        true
+    }
+
+    /// Adds the uses' pool needs; on failure takes them back and says which
+    /// need found no room.
+    fn add(&mut self, cap: &[u32], sc: &mut Scratch) -> Result<(), Fail> {
+        let m = self.m.get_or_insert_with(|| {
+            let cap = cap
+                .iter()
+                .map(|&c| if c == u32::MAX { UNBOUNDED } else { c as usize })
+                .collect();
+            Matcher::new(cap, Vec::new())
+        });
+        let first = m.lefts();
+        for u in &sc.uses {
+            let Some((lo, hi)) = u.cands else { continue };
+            let l = m.push_left(sc.pools[lo as usize..hi as usize].to_vec());
+            if !m.augment(l) {
+                while m.lefts() > first {
+                    m.pop_left();
                 }
-                self.cand_at.truncate(lefts);
-                self.cand_data.truncate(data);
                 return Err(Fail {
                     need: u.need,
                     why: Why::Exhausted,
@@ -309,8 +288,9 @@ impl HostState {
         if f.exact_needed(h, self.delicate || sc.delicate) {
             return self.confirm(f, h, c);
         }
-        if sc.uses.iter().any(|u| u.cands.is_some()) {
-            self.matching.clone().add(&f.host_idx[h].capacity, sc)?;
+        let cap = &f.host_idx[h].capacity;
+        if sc.uses.iter().any(|u| u.cands.is_some()) && !self.matching.fits_as_is(cap, sc) {
+            self.matching.clone().add(cap, sc)?;
         }
         Ok(())
     }

@@ -21,10 +21,16 @@
 //! Preference: the new need takes its first candidate with free capacity (file
 //! order); only when all are full does the search move others. Everything is
 //! deterministic: lists are visited in insertion order.
+//!
+//! Shared: the solver builds one matcher per plan; fleet placement keeps one
+//! per host and grows it need by need ([`Matcher::push_left`],
+//! [`Matcher::pop_left`] to take back a container that does not fit), so a
+//! host's pools are decided by this same code in both.
 
 /// Capacity of a right vertex that any number of needs may share.
 pub(crate) const UNBOUNDED: usize = usize::MAX;
 
+#[derive(Debug, Clone)]
 pub(crate) struct Matcher {
     cap: Vec<usize>,
     assigned: Vec<Vec<u32>>,
@@ -55,6 +61,38 @@ impl Matcher {
             parent: vec![(0, 0); nr],
             stamp: 0,
         }
+    }
+
+    /// How many left vertices there are.
+    pub(crate) fn lefts(&self) -> u32 {
+        self.adj.len() as u32
+    }
+
+    /// Adds a left vertex (unmatched) with its right vertices in preference
+    /// order; returns its index.
+    pub(crate) fn push_left(&mut self, adj: Vec<u32>) -> u32 {
+        self.adj.push(adj);
+        self.mate.push(None);
+        self.adj.len() as u32 - 1
+    }
+
+    /// Removes the last left vertex, unmatching it first, and forgets it as
+    /// a mover (its index will be reused).
+    pub(crate) fn pop_left(&mut self) {
+        let l = self.adj.len() as u32 - 1;
+        self.unmatch(l);
+        let adj = self.adj.pop().expect("a left vertex");
+        self.mate.pop();
+        for r in adj {
+            for (_, list) in &mut self.movers[r as usize] {
+                list.retain(|&x| x != l);
+            }
+        }
+    }
+
+    /// Free capacity left on `r` (`UNBOUNDED` stays unbounded).
+    pub(crate) fn free_slots(&self, r: u32) -> usize {
+        self.cap[r as usize].saturating_sub(self.assigned[r as usize].len())
     }
 
     fn free(&self, r: u32) -> bool {
@@ -200,6 +238,25 @@ mod tests {
         }
         assert_eq!(m.mate(n), Some(0));
         assert_eq!(m.mate(0), Some(1));
+    }
+
+    #[test]
+    fn grows_and_shrinks_by_left_vertices() {
+        let mut m = Matcher::new(vec![1, 1], Vec::new());
+        let a = m.push_left(vec![0, 1]);
+        assert!(m.augment(a));
+        let b = m.push_left(vec![0]);
+        assert!(m.augment(b));
+        assert_eq!((m.mate(a), m.mate(b)), (Some(1), Some(0)));
+        let c = m.push_left(vec![0, 1]);
+        assert!(!m.augment(c));
+        m.pop_left();
+        m.pop_left();
+        assert_eq!(m.lefts(), 1);
+        // `b`'s slot is free again, and its stale mover entry is gone.
+        let d = m.push_left(vec![1]);
+        assert!(m.augment(d));
+        assert_eq!((m.mate(a), m.mate(d)), (Some(0), Some(1)));
     }
 
     #[test]
