@@ -196,6 +196,7 @@ pub fn run(args: PlaceArgs) -> anyhow::Result<u8> {
         },
     };
 
+    timer.lap("check");
     let host_refs: Vec<&HostManifest> = hosts.iter().collect();
     let spec_refs: Vec<&NeedSpec> = specs.iter().collect();
     // Each host's state where berth keeps it: what runs there counts.

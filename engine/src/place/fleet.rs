@@ -528,6 +528,9 @@ impl<'a> Fleet<'a> {
     /// Builds [`StateIndex`] for every host with state. Keys only for names
     /// some spec needs: a name nobody needs changes nothing.
     fn index_states(&mut self, specs: &[&NeedSpec]) {
+        if !(0..self.hosts.len()).any(|h| self.has_state(h)) {
+            return;
+        }
         let placing: std::collections::HashSet<&str> =
             specs.iter().map(|s| s.container.as_str()).collect();
         let mut out = FastMap::default();
@@ -605,7 +608,9 @@ impl<'a> Fleet<'a> {
     /// that pattern serves). Elsewhere the index is exact (checked against the
     /// oracle by `engine/tests/solver_oracle.rs`).
     pub(crate) fn exact_needed(&self, h: usize, delicate: bool) -> bool {
-        delicate || self.state_idx.get(&(h as u32)).is_some_and(|s| s.whole)
+        delicate
+            || (!self.state_idx.is_empty()
+                && self.state_idx.get(&(h as u32)).is_some_and(|s| s.whole))
     }
 
     /// Whether some state records a container that is being placed again.

@@ -125,7 +125,7 @@ impl Matching {
         let first = m.lefts();
         for u in &sc.uses {
             let Some((lo, hi)) = u.cands else { continue };
-            let l = m.push_left(sc.pools[lo as usize..hi as usize].to_vec());
+            let l = m.push_left(&sc.pools[lo as usize..hi as usize]);
             if !m.augment(l) {
                 while m.lefts() > first {
                     m.pop_left();
