@@ -273,6 +273,11 @@ pub struct PlaceArgs {
     /// Show the full per-need explanation for this host.
     #[arg(long, value_name = "HOST")]
     pub explain: Option<String>,
+    /// Folder holding the hosts' state files (`<host>.json`): what runs there
+    /// counts. Default: $BERTH_STATE_DIR, the manifest's `state_dir`,
+    /// /var/lib/berth for root, else $XDG_STATE_HOME/berth or ~/.local/state/berth.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
     /// Largest file accepted, in bytes (fleets are big: default 256 MiB).
     #[arg(long, default_value_t = 256 * 1024 * 1024)]
     pub max_file_size: u64,

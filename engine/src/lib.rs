@@ -22,6 +22,7 @@ pub mod explain;
 pub mod place;
 pub mod plan;
 pub mod pool;
+mod rules;
 pub mod solve;
 pub mod state;
 pub mod store;

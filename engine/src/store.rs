@@ -147,6 +147,46 @@ pub fn state_dir(host: &HostManifest) -> PathBuf {
     }
 }
 
+/// Where berth keeps `host`'s state, by the rule of DESIGN.md, first that is
+/// set: `flag` (a command's `--state-dir`), `$BERTH_STATE_DIR` (not empty),
+/// the manifest's `state_dir` (relative: to the manifest's folder),
+/// [`DEFAULT_STATE_DIR`] for root, else `$XDG_STATE_HOME/berth` (when set to
+/// an absolute path) or `~/.local/state/berth`.
+///
+/// The one statement of that rule, for every command that reads state; `place`
+/// uses it today. (The older [`state_dir`] puts the manifest before the
+/// environment and has no per-user default.)
+pub fn state_location(flag: Option<&Path>, host: &HostManifest) -> PathBuf {
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    if let Some(d) = flag {
+        return d.to_path_buf();
+    }
+    if let Some(d) = env("BERTH_STATE_DIR") {
+        return d;
+    }
+    if let Some(d) = &host.state_dir {
+        return if d.is_absolute() {
+            d.clone()
+        } else {
+            host.base_dir().join(d)
+        };
+    }
+    if rustix::process::geteuid().is_root() {
+        return PathBuf::from(DEFAULT_STATE_DIR);
+    }
+    if let Some(x) = env("XDG_STATE_HOME").filter(|d| d.is_absolute()) {
+        return x.join("berth");
+    }
+    match env("HOME") {
+        Some(home) => home.join(".local/state/berth"),
+        None => PathBuf::from(DEFAULT_STATE_DIR),
+    }
+}
+
 /// `<state_dir>/<host>.json`.
 pub fn state_path(host: &HostManifest) -> PathBuf {
     StateFile::new(state_dir(host), &host.host).path

@@ -2,7 +2,7 @@
 //! design (exact names, patterns, pools, reservations, allow lists, implied
 //! networks, providers) and the first-fit dead end that exact matching avoids.
 
-mod solver_support;
+use berth_testkit::model as solver_support;
 
 use berth_engine::explain::{Holder, Reason};
 use berth_engine::solve::solve;
