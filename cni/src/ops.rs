@@ -134,7 +134,7 @@ fn load_net(ipam: &Ipam) -> Result<Net, CniError> {
         })
     };
     let (has6, has4) = (on_net(Kind::Ipv6), on_net(Kind::Ipv4));
-    if !(has6 && subnet6.is_some()) && !(has4 && subnet4.is_some()) {
+    if !((has6 && subnet6.is_some()) || (has4 && subnet4.is_some())) {
         return Err(CniError::new(
             ErrorCode::InvalidConfig,
             format!(
