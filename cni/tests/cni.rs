@@ -524,3 +524,103 @@ fn bridge_plugin_with_berth_ipam_gives_namespaces_their_addresses_and_ping6_work
     ok_json(&run("DEL", ns1, "ns-web", "web"));
     drop(guard);
 }
+
+/// Podman's CNI backend passes the container's name as `K8S_POD_NAME` (seen
+/// with podman 4.3): a container named like a static provide gets that
+/// address, and `--rm` (a DEL) frees the holding.
+#[test]
+fn podman_with_the_cni_backend_gives_a_container_the_address_of_its_name() {
+    if !require_network("podman_with_the_cni_backend") || !on_path("podman") {
+        if !on_path("podman") {
+            let msg = "podman_with_the_cni_backend: SKIPPED, missing: podman";
+            if matches!(std::env::var("CI").as_deref(), Ok("true") | Ok("1")) {
+                panic!("{msg}");
+            }
+            eprintln!("{msg}");
+        }
+        return;
+    }
+    let pid = std::process::id() % 100_000;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let name = format!("berth-cni-p{pid}");
+    let bridge = format!("brp13-{pid}");
+    let _guard = NetGuard {
+        namespaces: vec![],
+        bridge: bridge.clone(),
+    };
+    std::fs::write(
+        dir.join("host.yaml"),
+        format!(
+            "berth: 1\nhost: podman-cni\nprovides:\n  - network: p13net\n    bridge: {bridge}\n    \
+             subnet6: fd00:b3c1:13:1::/64\n    gateway6: fd00:b3c1:13:1::1\n  - ipv6: {name}\n    \
+             address: fd00:b3c1:13:1::20\n    network: p13net\n"
+        ),
+    )
+    .unwrap();
+    let (nets, plugins) = (dir.join("net"), dir.join("plugins"));
+    std::fs::create_dir_all(&nets).unwrap();
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::os::unix::fs::symlink(BIN, plugins.join("berth-cni")).unwrap();
+    std::os::unix::fs::symlink(Path::new(CNI_DIR).join("bridge"), plugins.join("bridge")).unwrap();
+    let net = format!("p13-{pid}");
+    let conflist = json!({
+        "cniVersion": "1.0.0",
+        "name": net,
+        "plugins": [{
+            "type": "bridge", "bridge": bridge, "isGateway": true,
+            "ipam": {"type": "berth-cni", "host": dir.join("host.yaml"),
+                     "network": "p13net", "stateDir": dir.join("state")}
+        }]
+    });
+    std::fs::write(nets.join(format!("{net}.conflist")), conflist.to_string()).unwrap();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let base = std::fs::read_to_string(repo.join("tests/support/containers.conf")).unwrap();
+    let conf = dir.join("containers.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "{base}\n[network]\nnetwork_backend = \"cni\"\nnetwork_config_dir = \"{}\"\ncni_plugin_dirs = [\"{}\"]\n",
+            nets.display(),
+            plugins.display()
+        ),
+    )
+    .unwrap();
+    let image = "localhost/berth-test-busybox:1";
+    let o = Command::new(repo.join("tests/support/busybox-image"))
+        .arg(image)
+        .env("CONTAINERS_CONF", &conf)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = Command::new("podman")
+        .args([
+            "--network-backend",
+            "cni",
+            "run",
+            "--rm",
+            "--name",
+            &name,
+            "--network",
+            &net,
+            image,
+        ])
+        .args(["ip", "-6", "addr", "show", "eth0"])
+        .env("CONTAINERS_CONF", &conf)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{out}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.contains("fd00:b3c1:13:1::20/64"), "{out}");
+    let state: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("state/podman-cni.json")).unwrap()).unwrap();
+    assert_eq!(
+        state["holdings"],
+        json!({}),
+        "--rm released the holding: {state}"
+    );
+}
