@@ -43,6 +43,8 @@ pub enum Command {
     Place(PlaceArgs),
     /// Print the JSON Schema of a file format.
     Schema(SchemaArgs),
+    /// Write a placed fleet as Kubernetes objects or Nomad HCL.
+    Export(ExportArgs),
 }
 
 /// Output format of reports.
@@ -230,6 +232,35 @@ pub struct PlaceArgs {
     /// Largest file accepted, in bytes (fleets are big: default 256 MiB).
     #[arg(long, default_value_t = 256 * 1024 * 1024)]
     pub max_file_size: u64,
+}
+
+/// `berth export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Which engine's files.
+    #[arg(value_enum)]
+    pub engine: ExportEngine,
+    /// Host manifests (files or folders). Repeat the flag for several.
+    #[arg(long, required = true, num_args = 1)]
+    pub hosts: Vec<PathBuf>,
+    /// Need specs (files or folders).
+    #[arg(required = true)]
+    pub specs: Vec<PathBuf>,
+    /// `human`: the files on stdout, notes on stderr; `json`: one object with both.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+    /// Where each node keeps its host manifest (berth-cni's IPAM `host`).
+    #[arg(long, value_name = "PATH", default_value = "/etc/berth/host.yaml")]
+    pub node_host_file: PathBuf,
+}
+
+/// An engine `berth export` writes for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportEngine {
+    /// PersistentVolumes, claims, Pods and NetworkAttachmentDefinitions.
+    Kubernetes,
+    /// Client host_volume blocks and jobs, in HCL.
+    Nomad,
 }
 
 /// `berth schema`.

@@ -13,12 +13,14 @@
 //! - [`apply`]: solve, provision gaps through the [`apply::Provisioner`] trait,
 //!   record, emit; all-or-nothing.
 //! - [`place`]: fleet placement across many hosts.
+//! - [`export`]: a placed fleet as Kubernetes objects or Nomad HCL.
 #![warn(missing_docs)]
 
 pub mod apply;
 pub mod edits;
 pub mod emit;
 pub mod explain;
+pub mod export;
 pub mod place;
 pub mod plan;
 pub mod pool;

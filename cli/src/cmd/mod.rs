@@ -4,6 +4,7 @@ use crate::args::{Cli, Command};
 
 mod apply;
 mod check;
+mod export;
 mod place;
 mod plan;
 mod release;
@@ -22,5 +23,6 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Status(a) => status::run(a),
         Command::Place(a) => place::run(a),
         Command::Schema(a) => schema::run(a),
+        Command::Export(a) => export::run(a),
     }
 }

@@ -1,0 +1,143 @@
+//! `berth export kubernetes|nomad --hosts PATH... SPEC...`: a placed fleet as
+//! the engine's own files (`berth_engine::export`). Loads like `place` (one
+//! walk, documents told apart by kind), prints the files on stdout and what
+//! the engine cannot express on stderr (or both in one JSON object). Exit 0
+//! when every container was exported, 1 when one was not or the input is
+//! invalid. See docs/engines.md.
+
+use std::path::PathBuf;
+
+use berth_engine::export::{export, Engine, ExportNote, Options};
+use berth_engine::place::repeated_names;
+use berth_specs::discover::{discover, Folders};
+use berth_specs::load::{load_file, LoadOptions};
+use berth_specs::{Code, Diagnostic, Document, HostManifest, NeedSpec};
+use serde_json::json;
+
+use crate::args::{ExportArgs, ExportEngine, Format};
+use crate::exit;
+use crate::render::{diagnostic_json, escape, print_diagnostics};
+
+pub fn run(args: ExportArgs) -> anyhow::Result<u8> {
+    let paths: Vec<PathBuf> = args.hosts.iter().chain(&args.specs).cloned().collect();
+    let found = discover(&paths, Folders::Walk);
+    let mut diagnostics: Vec<Diagnostic> = found.diagnostics;
+    let mut hosts: Vec<HostManifest> = Vec::new();
+    let mut specs: Vec<NeedSpec> = Vec::new();
+    for f in &found.files {
+        let l = load_file(&f.path, &LoadOptions::default());
+        diagnostics.extend(l.diagnostics);
+        for d in l.documents {
+            match d {
+                Document::Host(h) => hosts.push(h),
+                Document::Need(s) => specs.push(s),
+            }
+        }
+    }
+    for (first, again) in repeated_names(hosts.iter().map(|h| h.host.as_str())) {
+        diagnostics.push(
+            Diagnostic::error(
+                Code::PlaceDuplicateHost,
+                format!("host `{}` is given twice", hosts[again].host),
+            )
+            .at(&hosts[again].source, hosts[again].span)
+            .related(hosts[first].span, "first given here"),
+        );
+    }
+    for (first, again) in repeated_names(specs.iter().map(|s| s.container.as_str())) {
+        diagnostics.push(
+            Diagnostic::error(
+                Code::PlaceDuplicateContainer,
+                format!("container `{}` is given twice", specs[again].container),
+            )
+            .at(&specs[again].source, specs[again].span)
+            .related(specs[first].span, "first given here"),
+        );
+    }
+    if diagnostics.iter().any(Diagnostic::is_error) {
+        if args.format == Format::Json {
+            let list: Vec<_> = diagnostics.iter().map(diagnostic_json).collect();
+            println!("{}", json!({ "diagnostics": list }));
+        } else {
+            print_diagnostics(&diagnostics);
+        }
+        return Ok(exit::INVALID);
+    }
+    print_diagnostics(&diagnostics);
+    let engine = match args.engine {
+        ExportEngine::Kubernetes => Engine::Kubernetes,
+        ExportEngine::Nomad => Engine::Nomad,
+    };
+    let host_refs: Vec<&HostManifest> = hosts.iter().collect();
+    let spec_refs: Vec<&NeedSpec> = specs.iter().collect();
+    let opts = Options {
+        node_host_file: args.node_host_file.clone(),
+    };
+    let out = export(engine, &host_refs, &spec_refs, &opts);
+    match args.format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&out)?),
+        Format::Human => {
+            print!("{}", out.text);
+            for n in &out.notes {
+                eprintln!("note: {}", note_text(n));
+            }
+            eprintln!(
+                "exported {} of {} containers",
+                out.placed,
+                out.placed + out.unplaced
+            );
+        }
+    }
+    Ok(if out.unplaced == 0 {
+        exit::OK
+    } else {
+        exit::INVALID
+    })
+}
+
+/// One line per note for people; the JSON carries the same as data.
+fn note_text(n: &ExportNote) -> String {
+    use berth_engine::export::ExportNoteKind as K;
+    let what = match &n.kind {
+        K::Unplaced { reasons } => {
+            let r: Vec<String> = reasons
+                .iter()
+                .map(|r| {
+                    let v = serde_json::to_value(&r.reason).unwrap_or_default();
+                    let field = |k: &str| v[k].as_str().unwrap_or_default().to_string();
+                    format!(
+                        "{} host(s): {} {} `{}`",
+                        r.hosts,
+                        field("reason"),
+                        field("kind"),
+                        field("name")
+                    )
+                })
+                .collect();
+            format!("not placed on any host ({}); nothing written for it", r.join(", "))
+        }
+        K::ProviderMade { host } => format!(
+            "made by a provider on `{host}` at apply time; not exported (run `berth apply` there first)"
+        ),
+        K::DeviceNotExpressible { device } => {
+            format!("device `{device}` cannot be expressed in this engine; not exported")
+        }
+        K::PortBindNotExpressible { bind } => {
+            format!("the host address {bind} of this port cannot be expressed; the port binds all addresses")
+        }
+        K::ExtraNetwork { network } => {
+            format!("network `{network}` not attached: the engine attaches one network per group")
+        }
+        K::BadName { name } => format!("`{name}` is not a valid object name here; not exported"),
+        K::NoImage => "the spec names no image; fill it in".to_string(),
+        K::NotSatisfied { host } => {
+            format!("cannot be planned on `{host}`, the host placement chose; not exported")
+        }
+    };
+    let need = if n.need.is_empty() {
+        String::new()
+    } else {
+        format!(" {}", n.need)
+    };
+    escape(&format!("container `{}`{need}: {what}", n.container)).into_owned()
+}
