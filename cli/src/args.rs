@@ -243,8 +243,7 @@ pub struct ExportArgs {
     /// Host manifests (files or folders). Repeat the flag for several.
     #[arg(long, required = true, num_args = 1)]
     pub hosts: Vec<PathBuf>,
-    /// Need specs (files or folders).
-    #[arg(required = true)]
+    /// Need specs (files or folders); required for kubernetes and nomad.
     pub specs: Vec<PathBuf>,
     /// `human`: the files on stdout, notes on stderr; `json`: one object with both.
     #[arg(long, value_enum, default_value_t)]
@@ -252,6 +251,10 @@ pub struct ExportArgs {
     /// Where each node keeps its host manifest (berth-cni's IPAM `host`).
     #[arg(long, value_name = "PATH", default_value = "/etc/berth/host.yaml")]
     pub node_host_file: PathBuf,
+    /// cdi: write the specs into DIR (runtimes read /var/run/cdi) instead of
+    /// printing them.
+    #[arg(long, value_name = "DIR")]
+    pub cdi_dir: Option<PathBuf>,
 }
 
 /// An engine `berth export` writes for.
@@ -261,6 +264,8 @@ pub enum ExportEngine {
     Kubernetes,
     /// Client host_volume blocks and jobs, in HCL.
     Nomad,
+    /// CDI specs for one host's devices and custom kinds.
+    Cdi,
 }
 
 /// `berth schema`.

@@ -7,6 +7,7 @@
 
 use std::path::PathBuf;
 
+use berth_engine::cdi;
 use berth_engine::export::{export, Engine, ExportNote, Options};
 use berth_engine::place::repeated_names;
 use berth_specs::discover::{discover, Folders};
@@ -67,7 +68,12 @@ pub fn run(args: ExportArgs) -> anyhow::Result<u8> {
     let engine = match args.engine {
         ExportEngine::Kubernetes => Engine::Kubernetes,
         ExportEngine::Nomad => Engine::Nomad,
+        ExportEngine::Cdi => return cdi(&args, &hosts),
     };
+    if specs.is_empty() {
+        eprintln!("error: `berth export` for kubernetes and nomad needs at least one SPEC (the containers to export)");
+        return Ok(exit::USAGE);
+    }
     let host_refs: Vec<&HostManifest> = hosts.iter().collect();
     let spec_refs: Vec<&NeedSpec> = specs.iter().collect();
     let opts = Options {
@@ -140,4 +146,54 @@ fn note_text(n: &ExportNote) -> String {
         format!(" {}", n.need)
     };
     escape(&format!("container `{}`{need}: {what}", n.container)).into_owned()
+}
+
+/// `berth export cdi --hosts HOST [--cdi-dir DIR]`: one host's CDI specs,
+/// printed (a JSON array) or written where runtimes read them.
+fn cdi(args: &ExportArgs, hosts: &[HostManifest]) -> anyhow::Result<u8> {
+    let [host] = hosts else {
+        eprintln!(
+            "error: `berth export cdi` writes the specs of one host; --hosts gave {}",
+            hosts.len()
+        );
+        return Ok(exit::USAGE);
+    };
+    let (specs, notes) = cdi::specs(host);
+    for n in &notes {
+        let text = match n {
+            cdi::CdiNote::Pattern { kind, name } => format!(
+                "{kind} `{name}` is a pattern; CDI devices have concrete names: not written"
+            ),
+            cdi::CdiNote::AlreadyCdi { kind, name, device } => {
+                format!("{kind} `{name}`: `{device}` is a CDI name already: not written")
+            }
+        };
+        if args.format == Format::Human {
+            eprintln!("note: {}", escape(&text));
+        }
+    }
+    let written = match &args.cdi_dir {
+        Some(dir) => cdi::write(dir, &specs)?,
+        None => Vec::new(),
+    };
+    match args.format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({
+                "engine": "cdi",
+                "specs": specs,
+                "written": written,
+                "notes": notes,
+            }))?
+        ),
+        Format::Human if args.cdi_dir.is_none() => {
+            println!("{}", serde_json::to_string_pretty(&specs)?)
+        }
+        Format::Human => {
+            for p in &written {
+                eprintln!("wrote {}", escape(&p.display().to_string()));
+            }
+        }
+    }
+    Ok(exit::OK)
 }
