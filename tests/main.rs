@@ -7,6 +7,7 @@ mod apply;
 mod bundled;
 mod check;
 mod docs;
+mod engines;
 mod layering;
 mod place;
 mod plan;

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use super::{object_name, ExportNote, ExportNoteKind, Options, Placed};
+use super::model::{object_name, ExportNote, ExportNoteKind, Options, Placed};
 
 /// The nominal capacity of a local volume.
 const CAPACITY: &str = "1Gi";

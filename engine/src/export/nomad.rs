@@ -16,7 +16,7 @@ use std::fmt::Write;
 
 use berth_specs::{HostManifest, Kind, ProvideDetail};
 
-use super::{ExportNote, ExportNoteKind, Placed};
+use super::model::{ExportNote, ExportNoteKind, Placed};
 
 /// An HCL string literal: quotes, backslashes and control characters escaped,
 /// template sequences (`${`, `%{`) doubled so they stay literal.
