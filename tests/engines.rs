@@ -194,6 +194,18 @@ fn seed_exports_to_nomad_hcl_that_parses() {
 }
 
 #[test]
+fn the_nomad_worked_example_in_engines_md_is_what_export_prints() {
+    let doc = std::fs::read_to_string(repo_root().join("docs/engines.md")).unwrap();
+    let start = doc.find("```hcl\n").expect("an hcl block") + "```hcl\n".len();
+    let block = &doc[start..];
+    let block = &block[..block.find("```").unwrap()];
+    let dir = Dir::new();
+    let out = export(&dir, "nomad", &[]);
+    assert_eq!(code(&out), 0);
+    assert_eq!(stdout(&out), block);
+}
+
+#[test]
 fn what_an_engine_cannot_express_is_a_note_on_stderr_and_in_json() {
     let dir = Dir::new();
     let host = dir.write(
