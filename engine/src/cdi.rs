@@ -234,31 +234,17 @@ pub fn write(dir: &Path, specs: &[CdiSpec]) -> Result<Vec<PathBuf>, CdiError> {
             path: path.clone(),
             source,
         };
-        let mut tmp = tempfile_in(dir).map_err(err)?;
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".berth-cdi-")
+            .tempfile_in(dir)
+            .map_err(err)?;
         let text = serde_json::to_string_pretty(s).expect("plain data serializes");
-        tmp.1.write_all(text.as_bytes()).map_err(err)?;
-        tmp.1.sync_all().map_err(err)?;
-        std::fs::rename(&tmp.0, &path).map_err(err)?;
+        tmp.write_all(text.as_bytes()).map_err(err)?;
+        tmp.as_file().sync_all().map_err(err)?;
+        tmp.persist(&path).map_err(|e| err(e.error))?;
         written.push(path);
     }
     Ok(written)
-}
-
-/// A new file in `dir` that no one else opened (`O_EXCL`).
-fn tempfile_in(dir: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
-    for i in 0..100u32 {
-        let p = dir.join(format!(".berth-cdi-{}-{i}.tmp", std::process::id()));
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&p)
-        {
-            Ok(f) => return Ok((p, f)),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Err(std::io::Error::other("no free temporary file name"))
 }
 
 #[cfg(test)]
