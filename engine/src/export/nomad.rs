@@ -9,48 +9,16 @@
 //!   read-only bind mounts for secrets and custom-kind mounts.
 //!
 //! Nomad attaches a group to one network and its docker driver takes no CDI
-//! names: both are notes. Strings are escaped for HCL (`"`, `\`, `${`, `%{`)
-//! by [`string`], the only way text reaches the output.
-
-use std::fmt::Write;
+//! names: both are notes. The HCL is built as a syntax tree and written by
+//! `hcl-rs`, which quotes and escapes every string (template markers `${`
+//! and `%{` included); the one template berth means, `${node.unique.name}`
+//! in the constraint, is a template expression on purpose.
 
 use berth_specs::{HostManifest, Kind, ProvideDetail};
+use hcl::expr::{Expression, Object, ObjectKey, TemplateExpr};
+use hcl::{Block, BlockBuilder, Body, Identifier};
 
 use super::model::{ExportNote, ExportNoteKind, Placed};
-
-/// An HCL string literal: quotes, backslashes and control characters escaped,
-/// template sequences (`${`, `%{`) doubled so they stay literal.
-pub fn string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '$' | '%' if chars.peek() == Some(&'{') => {
-                out.push(c);
-                out.push(c);
-            }
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// Whether `s` can be an HCL attribute name (an identifier).
-fn identifier(s: &str) -> bool {
-    let mut b = s.chars();
-    matches!(b.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && b.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-}
 
 /// Renders the client blocks of every host, then one job per placed container.
 pub fn render(
@@ -58,42 +26,38 @@ pub fn render(
     hosts: &[&HostManifest],
     notes: &mut Vec<ExportNote>,
 ) -> String {
-    let mut out = String::from("# Nomad configuration written by `berth export nomad`\n");
+    let mut body = Body::builder();
     for h in hosts {
-        let vols: Vec<_> = h
+        let vols: Vec<Block> = h
             .provides
             .iter()
             .filter(|p| p.kind == Kind::Volume && p.name.is_exact())
+            .filter_map(|p| match &p.detail {
+                ProvideDetail::Volume {
+                    path, read_only, ..
+                } => Some(
+                    Block::builder("host_volume")
+                        .add_label(p.name.as_str())
+                        .add_attribute(("path", path.as_str()))
+                        .add_attribute(("read_only", *read_only))
+                        .build(),
+                ),
+                _ => None,
+            })
             .collect();
-        if vols.is_empty() {
-            continue;
+        if !vols.is_empty() {
+            body = body.add_block(Block::builder("client").add_blocks(vols).build());
         }
-        let _ = writeln!(
-            out,
-            "\n# client configuration of host {}",
-            h.host.replace('\n', " ")
-        );
-        out.push_str("client {\n");
-        for p in vols {
-            if let ProvideDetail::Volume {
-                path, read_only, ..
-            } = &p.detail
-            {
-                let _ = writeln!(out, "  host_volume {} {{", string(p.name.as_str()));
-                let _ = writeln!(out, "    path      = {}", string(path));
-                let _ = writeln!(out, "    read_only = {read_only}");
-                out.push_str("  }\n");
-            }
-        }
-        out.push_str("}\n");
     }
     for p in placed {
-        job(&mut out, p, notes);
+        body = body.add_block(job(p, notes));
     }
-    out
+    let text = hcl::format::to_string(&body.build()).expect("a syntax tree berth built formats");
+    let end = if text.ends_with('\n') { "" } else { "\n" };
+    format!("# Nomad configuration written by `berth export nomad`\n{text}{end}")
 }
 
-fn job(out: &mut String, p: &Placed<'_>, notes: &mut Vec<ExportNote>) {
+fn job(p: &Placed<'_>, notes: &mut Vec<ExportNote>) -> Block {
     let c = &p.spec.container;
     let mut note = |need: &str, kind: ExportNoteKind| {
         notes.push(ExportNote {
@@ -103,25 +67,19 @@ fn job(out: &mut String, p: &Placed<'_>, notes: &mut Vec<ExportNote>) {
         })
     };
     let e = &p.edits;
-    let _ = writeln!(out, "\njob {} {{", string(c));
-    out.push_str("  datacenters = [\"*\"]\n  type        = \"service\"\n\n");
-    out.push_str("  constraint {\n    attribute = \"${node.unique.name}\"\n");
-    let _ = writeln!(out, "    value     = {}\n  }}\n", string(&p.host.host));
-    let _ = writeln!(out, "  group {} {{", string(c));
     // Network: the first attachment; more are notes.
-    out.push_str("    network {\n");
+    let mut network = Block::builder("network");
     if let Some(a) = e.networks.first() {
-        let _ = writeln!(
-            out,
-            "      mode = {}",
-            string(&format!("cni/{}", a.network))
-        );
+        network = network.add_attribute(("mode", format!("cni/{}", a.network)));
     }
     for pm in &e.ports {
-        let _ = writeln!(out, "      port {} {{", string(&pm.name));
-        let _ = writeln!(out, "        static = {}", pm.host_port);
-        let _ = writeln!(out, "        to     = {}", pm.container_port);
-        out.push_str("      }\n");
+        network = network.add_block(
+            Block::builder("port")
+                .add_label(pm.name.as_str())
+                .add_attribute(("static", pm.host_port))
+                .add_attribute(("to", pm.container_port))
+                .build(),
+        );
         if let Some(b) = pm.bind {
             note(
                 &format!("port {}", pm.name),
@@ -133,12 +91,15 @@ fn job(out: &mut String, p: &Placed<'_>, notes: &mut Vec<ExportNote>) {
     }
     if let Some(a) = e.networks.first() {
         if let Some((_, name)) = p.addresses.iter().find(|(n, _)| *n == a.network) {
-            out.push_str("      cni {\n        args = {\n");
-            let _ = writeln!(out, "          BERTH_NAME = {}", string(name));
-            out.push_str("        }\n      }\n");
+            let mut args = Object::<ObjectKey, Expression>::new();
+            args.insert(
+                ObjectKey::Identifier(Identifier::unchecked("BERTH_NAME")),
+                name.as_str().into(),
+            );
+            network =
+                network.add_block(Block::builder("cni").add_attribute(("args", args)).build());
         }
     }
-    out.push_str("    }\n");
     for a in e.networks.iter().skip(1) {
         note(
             &format!("network {}", a.network),
@@ -152,36 +113,65 @@ fn job(out: &mut String, p: &Placed<'_>, notes: &mut Vec<ExportNote>) {
         .iter()
         .filter_map(|m| Some((m.from.strip_prefix("volume ")?, m)))
         .collect();
+    let mut group = Block::builder("group")
+        .add_label(c.as_str())
+        .add_block(network.build());
     for (name, m) in &volumes {
-        let _ = writeln!(out, "\n    volume {} {{", string(name));
-        out.push_str("      type      = \"host\"\n");
-        let _ = writeln!(out, "      source    = {}", string(name));
-        let _ = writeln!(out, "      read_only = {}", m.read_only);
-        out.push_str("    }\n");
+        group = group.add_block(
+            Block::builder("volume")
+                .add_label(*name)
+                .add_attribute(("type", "host"))
+                .add_attribute(("source", *name))
+                .add_attribute(("read_only", m.read_only))
+                .build(),
+        );
     }
-    let _ = writeln!(out, "\n    task {} {{", string(c));
-    out.push_str("      driver = \"docker\"\n\n      config {\n");
+    group = group.add_block(task(p, &volumes, &mut note));
+    let constraint = Block::builder("constraint")
+        .add_attribute((
+            "attribute",
+            TemplateExpr::QuotedString("${node.unique.name}".into()),
+        ))
+        .add_attribute(("value", p.host.host.as_str()))
+        .build();
+    Block::builder("job")
+        .add_label(c.as_str())
+        .add_attribute(("datacenters", vec!["*"]))
+        .add_attribute(("type", "service"))
+        .add_block(constraint)
+        .add_block(group.build())
+        .build()
+}
+
+fn task(
+    p: &Placed<'_>,
+    volumes: &[(&str, &crate::edits::Mount)],
+    note: &mut impl FnMut(&str, ExportNoteKind),
+) -> Block {
+    let e = &p.edits;
+    let mut config = Block::builder("config");
     match &p.spec.image {
-        Some(i) => {
-            let _ = writeln!(out, "        image = {}", string(i));
-        }
+        Some(i) => config = config.add_attribute(("image", i.as_str())),
         None => {
-            out.push_str("        image = \"\"\n");
+            config = config.add_attribute(("image", ""));
             note("", ExportNoteKind::NoImage);
         }
     }
     if !e.ports.is_empty() {
-        let names: Vec<String> = e.ports.iter().map(|pm| string(&pm.name)).collect();
-        let _ = writeln!(out, "        ports = [{}]", names.join(", "));
+        let names: Vec<&str> = e.ports.iter().map(|pm| pm.name.as_str()).collect();
+        config = config.add_attribute(("ports", names));
     }
     for m in e.mounts.iter().filter(|m| !m.from.starts_with("volume ")) {
-        out.push_str("        mount {\n          type     = \"bind\"\n");
-        let _ = writeln!(out, "          source   = {}", string(&m.source));
-        let _ = writeln!(out, "          target   = {}", string(&m.target));
-        let _ = writeln!(out, "          readonly = {}", m.read_only);
-        out.push_str("        }\n");
+        config = config.add_block(
+            Block::builder("mount")
+                .add_attribute(("type", "bind"))
+                .add_attribute(("source", m.source.as_str()))
+                .add_attribute(("target", m.target.as_str()))
+                .add_attribute(("readonly", m.read_only))
+                .build(),
+        );
     }
-    let mut devices = Vec::new();
+    let mut devices: Vec<Expression> = Vec::new();
     for d in &e.devices {
         if d.is_cdi() {
             note(
@@ -192,39 +182,48 @@ fn job(out: &mut String, p: &Placed<'_>, notes: &mut Vec<ExportNote>) {
             );
         } else {
             let target = d.target.as_deref().unwrap_or(&d.path);
-            devices.push(format!(
-                "{{ host_path = {}, container_path = {} }}",
-                string(&d.path),
-                string(target)
-            ));
+            let mut o = Object::<ObjectKey, Expression>::new();
+            o.insert(
+                ObjectKey::Identifier(Identifier::unchecked("host_path")),
+                d.path.as_str().into(),
+            );
+            o.insert(
+                ObjectKey::Identifier(Identifier::unchecked("container_path")),
+                target.into(),
+            );
+            devices.push(o.into());
         }
     }
     if !devices.is_empty() {
-        let _ = writeln!(out, "        devices = [{}]", devices.join(", "));
+        config = config.add_attribute(("devices", devices));
     }
-    out.push_str("      }\n");
-    for (name, m) in &volumes {
-        out.push_str("\n      volume_mount {\n");
-        let _ = writeln!(out, "        volume      = {}", string(name));
-        let _ = writeln!(out, "        destination = {}", string(&m.target));
-        let _ = writeln!(out, "        read_only   = {}", m.read_only);
-        out.push_str("      }\n");
+    let mut task: BlockBuilder = Block::builder("task")
+        .add_label(p.spec.container.as_str())
+        .add_attribute(("driver", "docker"))
+        .add_block(config.build());
+    for (name, m) in volumes {
+        task = task.add_block(
+            Block::builder("volume_mount")
+                .add_attribute(("volume", *name))
+                .add_attribute(("destination", m.target.as_str()))
+                .add_attribute(("read_only", m.read_only))
+                .build(),
+        );
     }
     if !e.env.is_empty() {
-        out.push_str("\n      env {\n");
+        let mut env = Block::builder("env");
         for (k, v) in &e.env {
-            if identifier(k) {
-                let _ = writeln!(out, "        {k} = {}", string(v));
-            } else {
-                note(
+            match Identifier::new(k.as_str()) {
+                Ok(id) => env = env.add_attribute((id, v.as_str())),
+                Err(_) => note(
                     &format!("env {k}"),
                     ExportNoteKind::BadName { name: k.clone() },
-                );
+                ),
             }
         }
-        out.push_str("      }\n");
+        task = task.add_block(env.build());
     }
-    out.push_str("    }\n  }\n}\n");
+    task.build()
 }
 
 #[cfg(test)]
@@ -232,16 +231,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn strings_escape_quotes_and_templates() {
-        assert_eq!(string(r#"a"b\c"#), r#""a\"b\\c""#);
-        assert_eq!(string("${x} %{y} $z"), r#""$${x} %%{y} $z""#);
-        assert_eq!(string("a\nb"), r#""a\nb""#);
-    }
-
-    #[test]
-    fn identifiers() {
-        assert!(identifier("FOO_BAR"));
-        assert!(!identifier("1X"));
-        assert!(!identifier("a.b"));
+    fn strings_are_escaped_and_the_constraint_stays_a_template() {
+        let body = Body::builder()
+            .add_attribute(("a", "x\"${y}%{z}\\"))
+            .add_attribute((
+                "b",
+                TemplateExpr::QuotedString("${node.unique.name}".into()),
+            ))
+            .build();
+        let text = hcl::format::to_string(&body).unwrap();
+        assert_eq!(
+            text,
+            "a = \"x\\\"$${y}%%{z}\\\\\"\nb = \"${node.unique.name}\"\n"
+        );
     }
 }
