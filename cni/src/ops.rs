@@ -83,7 +83,9 @@ struct Net {
     has4: bool,
 }
 
-fn load_net(ipam: &Ipam) -> Result<Net, CniError> {
+/// The host manifest alone: what DEL and GC need, so that they still free
+/// holdings after the network left the manifest.
+fn load_host(ipam: &Ipam) -> Result<HostManifest, CniError> {
     let inputs = discover::load_inputs(&ipam.host, &[]);
     let failed = inputs.failed();
     let host = match inputs.host {
@@ -102,6 +104,11 @@ fn load_net(ipam: &Ipam) -> Result<Net, CniError> {
             .details(details.join("; ")));
         }
     };
+    Ok(host)
+}
+
+fn load_net(ipam: &Ipam) -> Result<Net, CniError> {
+    let host = load_host(ipam)?;
     let found = host
         .provides
         .iter()
@@ -322,12 +329,12 @@ fn del(req: &Request) -> Result<(), CniError> {
     // it that berth could free, so there is nothing to do.
     let ipam = req.ipam()?;
     let att = req.attachment()?;
-    let net = match load_net(ipam) {
-        Ok(n) => n,
+    let host = match load_host(ipam) {
+        Ok(h) => h,
         Err(_) if !ipam.host.exists() => return Ok(()),
         Err(e) => return Err(e),
     };
-    let file = state_file(ipam, &net.host);
+    let file = state_file(ipam, &host);
     if !file.path().exists() {
         return Ok(());
     }
@@ -336,8 +343,7 @@ fn del(req: &Request) -> Result<(), CniError> {
     if !locked.state().holdings.contains_key(&holder) {
         return Ok(());
     }
-    apply::release(&net.host, &[holder], false, &mut locked, &mut NoProviders)
-        .map_err(store_err)?;
+    apply::release(&host, &[holder], false, &mut locked, &mut NoProviders).map_err(store_err)?;
     Ok(())
 }
 
@@ -401,7 +407,7 @@ fn check(req: &Request) -> Result<(), CniError> {
 
 fn gc(req: &Request) -> Result<(), CniError> {
     let ipam = req.ipam()?;
-    let net = load_net(ipam)?;
+    let host = load_host(ipam)?;
     let keep: Vec<String> = req
         .conf()?
         .valid_attachments
@@ -410,7 +416,7 @@ fn gc(req: &Request) -> Result<(), CniError> {
         .iter()
         .map(holder)
         .collect();
-    let file = state_file(ipam, &net.host);
+    let file = state_file(ipam, &host);
     if !file.path().exists() {
         return Ok(());
     }
@@ -431,7 +437,7 @@ fn gc(req: &Request) -> Result<(), CniError> {
     if stale.is_empty() {
         return Ok(());
     }
-    apply::release(&net.host, &stale, false, &mut locked, &mut NoProviders).map_err(store_err)?;
+    apply::release(&host, &stale, false, &mut locked, &mut NoProviders).map_err(store_err)?;
     Ok(())
 }
 

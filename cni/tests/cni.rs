@@ -283,6 +283,21 @@ fn a_static_name_gets_its_address_and_a_pool_name_keeps_its_own_after_del() {
     ok_json(&case.del("c-a1"));
     // DEL of something not held succeeds too.
     ok_json(&case.del("c-a1"));
+    // DEL frees the attachment even when the configuration names a network
+    // the manifest no longer has (it needs only the host and the attachment).
+    ok_json(&case.add("c-tmp", "temp"));
+    let mut gone = case.conf();
+    gone["ipam"]["network"] = json!("gone");
+    let del = [
+        ("CNI_COMMAND", "DEL"),
+        ("CNI_CONTAINERID", "c-tmp"),
+        ("CNI_IFNAME", "eth0"),
+    ];
+    ok_json(&case.call(Path::new(BIN), &del, &gone));
+    assert_eq!(
+        case.state()["reservations"]["ipv6/temp"]["holder"],
+        Value::Null
+    );
     // A new workload takes the lowest free address, which is not alpha's:
     // the name keeps it reserved.
     let gamma = address(&ok_json(&case.add("c-g1", "gamma")));
