@@ -364,3 +364,27 @@ fn podman_runs_a_container_with_a_cdi_device_berth_wrote() {
     assert!(out.contains("THING=berth-one"), "{out}");
     assert!(out.contains("hello from berth"), "{out}");
 }
+
+#[test]
+fn every_flag_of_berth_export_is_in_cli_md() {
+    let dir = Dir::new();
+    let help = stdout(&run(dir.berth().args(["export", "--help"])));
+    let doc = std::fs::read_to_string(repo_root().join("docs/cli.md")).unwrap();
+    let section = &doc[doc.find("## `berth export").expect("an export section")..];
+    let section = &section[..section[3..].find("\n## ").map_or(section.len(), |i| i + 3)];
+    let flags: Vec<&str> = help
+        .split(|c: char| c.is_whitespace() || c == ',' || c == '[' || c == ']')
+        .filter(|w| w.starts_with("--") && w.len() > 2)
+        .filter(|w| !["--help", "--version"].contains(w))
+        .collect();
+    assert!(flags.contains(&"--hosts"), "{help}");
+    for f in flags {
+        assert!(
+            section.contains(&format!("`{f}")),
+            "{f} is not documented in docs/cli.md"
+        );
+    }
+    for engine in ["kubernetes", "nomad", "cdi"] {
+        assert!(help.contains(engine), "{help}");
+    }
+}
