@@ -639,3 +639,27 @@ fn podman_with_the_cni_backend_gives_a_container_the_address_of_its_name() {
         "--rm released the holding: {state}"
     );
 }
+
+#[test]
+fn older_versions_get_their_result_format_and_status_reports_unavailability() {
+    let case = Case::new();
+    let mut conf = case.conf();
+    conf["cniVersion"] = json!("0.4.0");
+    let env = [
+        ("CNI_COMMAND", "ADD"),
+        ("CNI_CONTAINERID", "old"),
+        ("CNI_IFNAME", "eth0"),
+        ("CNI_ARGS", "BERTH_NAME=web"),
+    ];
+    let r = ok_json(&case.call(Path::new(BIN), &env, &conf));
+    assert_eq!(r["cniVersion"], "0.4.0");
+    assert_eq!(r["ips"][0]["version"], "6");
+    assert_eq!(r["ips"][0]["address"], "fd00:b3c1:13::20/64");
+    let mut gone = case.conf();
+    gone["cniVersion"] = json!("1.1.0");
+    gone["ipam"]["network"] = json!("gone");
+    let out = case.call(Path::new(BIN), &[("CNI_COMMAND", "STATUS")], &gone);
+    assert!(!out.status.success());
+    let e: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(e["code"], 50, "{e}");
+}
