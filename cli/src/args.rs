@@ -251,6 +251,10 @@ pub struct ExportArgs {
     /// Where each node keeps its host manifest (berth-cni's IPAM `host`).
     #[arg(long, value_name = "PATH", default_value = "/etc/berth/host.yaml")]
     pub node_host_file: PathBuf,
+    /// kubernetes: pass devices and custom kinds the host provides by exact name
+    /// as CDI devices (each node runs `berth export cdi`) instead of expanding them.
+    #[arg(long)]
+    pub cdi: bool,
     /// cdi: write the specs into DIR (runtimes read /var/run/cdi) instead of
     /// printing them.
     #[arg(long, value_name = "DIR")]

@@ -23,11 +23,12 @@ pub use model::{object_name, Engine, ExportNote, ExportNoteKind, Options, Placed
 use berth_specs::{HostManifest, Kind, NeedSpec};
 use serde::Serialize;
 
+use crate::cdi;
 use crate::edits;
 use crate::place::place;
-use crate::plan::ContainerPlan;
+use crate::plan::{Binding, ContainerPlan};
 use crate::solve::solve;
-use crate::state::State;
+use crate::state::{BindingSource, State};
 
 /// What an export produced.
 #[derive(Debug, Clone, Serialize)]
@@ -76,7 +77,7 @@ pub fn export(
             let Some(cp) = plan.container(&spec.container) else {
                 continue;
             };
-            match prepare(host, spec, cp, &mut notes) {
+            match prepare(host, spec, cp, opts, &mut notes) {
                 Some(p) => placed.push(p),
                 None => notes.push(ExportNote {
                     container: spec.container.clone(),
@@ -111,6 +112,7 @@ fn prepare<'a>(
     host: &'a HostManifest,
     spec: &'a NeedSpec,
     cp: &ContainerPlan,
+    opts: &Options,
     notes: &mut Vec<ExportNote>,
 ) -> Option<Placed<'a>> {
     if !cp.satisfied {
@@ -133,6 +135,16 @@ fn prepare<'a>(
         });
     }
     cp.bindings.retain(|b| !b.pending());
+    let mut cdi_devices = Vec::new();
+    if opts.cdi {
+        cp.bindings.retain(|b| match cdi_name(b) {
+            Some(name) => {
+                cdi_devices.push((format!("{} {}", b.kind, b.name), name));
+                false
+            }
+            None => true,
+        });
+    }
     let edits = edits::resolve(&cp, spec).ok()?;
     let addresses = cp
         .bindings
@@ -148,5 +160,22 @@ fn prepare<'a>(
         spec,
         edits,
         addresses,
+        cdi_devices,
     })
+}
+
+/// The CDI name under which `berth export cdi` writes what serves `b`: a
+/// custom kind or a device (with a host path) the manifest provides by that
+/// exact name. `None` for anything else (patterns have no CDI device).
+fn cdi_name(b: &Binding) -> Option<String> {
+    if b.source != BindingSource::Provides || b.provide != b.name {
+        return None;
+    }
+    match &b.kind {
+        Kind::Custom(k) => Some(format!("{k}={}", b.name)),
+        Kind::Device if b.value.get("path")?.as_str()?.starts_with('/') => {
+            Some(format!("{}={}", cdi::DEVICE_KIND, b.name))
+        }
+        _ => None,
+    }
 }

@@ -182,3 +182,44 @@ provides:
         "127.0.0.1"
     );
 }
+
+#[test]
+fn with_cdi_exactly_provided_devices_and_custom_kinds_become_cdi_names() {
+    let hosts = vec![host(
+        "host: h3
+provides:
+  - device: fuse
+    path: /dev/fuse
+  - example.com/thing: one
+    env: {THING: one}
+  - example.com/thing: \"pat-*\"
+    env: {THING: pat}
+",
+    )];
+    let specs = specs(
+        "container: c\nimage: x/c:1\nneeds:\n  - device: fuse\n  - example.com/thing: one\n  \
+         - example.com/thing: pat-1\n",
+    );
+    let h: Vec<&HostManifest> = hosts.iter().collect();
+    let s: Vec<&NeedSpec> = specs.iter().collect();
+    let opts = Options {
+        cdi: true,
+        ..Options::default()
+    };
+    let out = export(Engine::Kubernetes, &h, &s, &opts);
+    assert!(out.notes.is_empty(), "{:?}", out.notes);
+    let d = docs(&out.text);
+    let pod = of_kind(&d, "Pod")[0];
+    let ann = &pod["metadata"]["annotations"];
+    assert_eq!(ann["cdi.k8s.io/berth-0"], "berth.local/device=fuse");
+    assert_eq!(ann["cdi.k8s.io/berth-1"], "example.com/thing=one");
+    // The pattern-served one has no CDI device: its edits are expanded.
+    let env = &pod["spec"]["containers"][0]["env"];
+    assert_eq!(env, &serde_json::json!([{"name": "THING", "value": "pat"}]));
+    // Without --cdi the device path cannot be expressed: a note.
+    let out = export(Engine::Kubernetes, &h, &s, &Options::default());
+    assert!(out
+        .notes
+        .iter()
+        .any(|n| matches!(&n.kind, ExportNoteKind::DeviceNotExpressible { device } if device == "/dev/fuse")));
+}

@@ -76,8 +76,13 @@ pub fn run(args: ExportArgs) -> anyhow::Result<u8> {
     }
     let host_refs: Vec<&HostManifest> = hosts.iter().collect();
     let spec_refs: Vec<&NeedSpec> = specs.iter().collect();
+    if args.cdi && engine != Engine::Kubernetes {
+        eprintln!("error: --cdi is for `berth export kubernetes` (Nomad's docker driver takes no CDI names)");
+        return Ok(exit::USAGE);
+    }
     let opts = Options {
         node_host_file: args.node_host_file.clone(),
+        cdi: args.cdi,
     };
     let out = export(engine, &host_refs, &spec_refs, &opts);
     match args.format {

@@ -104,6 +104,10 @@ pub fn render(placed: &[Placed<'_>], opts: &Options, notes: &mut Vec<ExportNote>
                 ));
             }
         }
+        for (_, name) in &p.cdi_devices {
+            annotations.insert(format!("cdi.k8s.io/berth-{cdi}"), json!(name));
+            cdi += 1;
+        }
         let mut selections = Vec::new();
         for a in &p.edits.networks {
             let Some(nad) = object_name(&[&a.network]) else {

@@ -37,12 +37,17 @@ impl Engine {
 pub struct Options {
     /// Where each node keeps its host manifest, for `berth-cni`'s IPAM config.
     pub node_host_file: PathBuf,
+    /// Pass devices and custom kinds that a host provides by exact name as CDI
+    /// names (`kind=name`, what `berth export cdi` writes on that host) instead
+    /// of expanding their edits.
+    pub cdi: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
             node_host_file: PathBuf::from("/etc/berth/host.yaml"),
+            cdi: false,
         }
     }
 }
@@ -119,6 +124,9 @@ pub struct Placed<'a> {
     pub edits: Edits,
     /// `(network, address resource name)` for each address need, in order.
     pub addresses: Vec<(String, String)>,
+    /// With [`Options::cdi`]: `(need, CDI name)` of the bindings passed as CDI
+    /// devices (left out of `edits`).
+    pub cdi_devices: Vec<(String, String)>,
 }
 
 /// A name as a Kubernetes / Nomad object name: lowercase, `_` and `.` as `-`.

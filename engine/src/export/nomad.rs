@@ -171,6 +171,14 @@ fn task(
                 .build(),
         );
     }
+    for (need, name) in &p.cdi_devices {
+        note(
+            need,
+            ExportNoteKind::DeviceNotExpressible {
+                device: name.clone(),
+            },
+        );
+    }
     let mut devices: Vec<Expression> = Vec::new();
     for d in &e.devices {
         if d.is_cdi() {
