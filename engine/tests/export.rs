@@ -185,7 +185,7 @@ provides:
 
 #[test]
 fn with_cdi_exactly_provided_devices_and_custom_kinds_become_cdi_names() {
-    let hosts = vec![host(
+    let hosts = [host(
         "host: h3
 provides:
   - device: fuse
