@@ -155,6 +155,45 @@ fn seed_exports_to_kubernetes_objects_that_validate_strictly() {
 }
 
 #[test]
+fn the_rich_example_validates_too_and_says_what_it_left_out() {
+    let dir = Dir::new();
+    let rich = repo_root().join("specs/examples/rich");
+    let export = |engine: &str| {
+        run(dir
+            .berth()
+            .args(["export", engine, "--hosts"])
+            .arg(rich.join("host.yaml"))
+            .arg(rich.join("app/berth.yaml")))
+    };
+    let k8s = export("kubernetes");
+    assert_eq!(code(&k8s), 0, "{}", stderr(&k8s));
+    let err = stderr(&k8s);
+    assert!(
+        err.contains("volume nfs-media: made by a provider"),
+        "{err}"
+    );
+    assert!(
+        err.contains("device `/dev/dri/renderD128` cannot be expressed"),
+        "{err}"
+    );
+    let nomad = export("nomad");
+    assert_eq!(code(&nomad), 0, "{}", stderr(&nomad));
+    let Some(py) = venv_python("the_rich_example_validates_too") else {
+        return;
+    };
+    let file = dir.write("rich.yaml", &stdout(&k8s));
+    let v = run(Command::new(&py)
+        .args(["-m", "kubernetes_validate", "--strict", "-k", K8S_VERSION])
+        .arg(&file));
+    assert_eq!(code(&v), 0, "{}{}", stdout(&v), stderr(&v));
+    assert!((stdout(&v) + &stderr(&v)).contains("passed for resource pod/app"));
+    let file = dir.write("rich.hcl", &stdout(&nomad));
+    let script = "import hcl2, sys\nhcl2.load(open(sys.argv[1]))";
+    let parsed = run(Command::new(&py).args(["-c", script]).arg(&file));
+    assert_eq!(code(&parsed), 0, "{}", stderr(&parsed));
+}
+
+#[test]
 fn seed_exports_to_nomad_hcl_that_parses() {
     let dir = Dir::new();
     let out = export(&dir, "nomad", &[]);

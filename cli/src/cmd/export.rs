@@ -128,7 +128,7 @@ fn note_text(n: &ExportNote) -> String {
             format!("not placed on any host ({}); nothing written for it", r.join(", "))
         }
         K::ProviderMade { host } => format!(
-            "made by a provider on `{host}` at apply time; not exported (run `berth apply` there first)"
+            "made by a provider on `{host}` at apply time, so its value is not in the export (run `berth apply` there first)"
         ),
         K::DeviceNotExpressible { device } => {
             format!("device `{device}` cannot be expressed in this engine; not exported")
