@@ -561,6 +561,197 @@ fn podman_network_creates_and_removes_its_network() {
     );
 }
 
+/// `docker-network` is `podman-network` with docker as its default engine:
+/// the network it makes has IPv6, the subnet, and Docker's own dynamic range
+/// (`--ip-range6`); release refuses while a container is attached (running or
+/// not), and a network someone else made is refused and kept.
+#[test]
+fn docker_network_creates_and_removes_its_network() {
+    use crate::docker::{docker, docker_host, docker_ok, image, networks, require_docker, IMAGE};
+    if !require_docker("docker_network_creates_and_removes_its_network") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let st = dir.path().join("state");
+    let net = unique("dn");
+    let host = docker_host();
+    struct Gone(String);
+    impl Drop for Gone {
+        fn drop(&mut self) {
+            let _ = docker(&["rm", "-f", &format!("{}-c", self.0)]);
+            let _ = docker(&["network", "rm", &self.0]);
+        }
+    }
+    let _guard = Gone(net.clone());
+    let (subnet, gw) = unique_subnet6(0x1d);
+    let range = subnet.replace("::/112", "::8000/113");
+    let args = [
+        "--subnet6",
+        &subnet,
+        "--gateway6",
+        &gw,
+        "--ip-range6",
+        &range,
+        "--docker-host",
+        &host,
+        "--state-dir",
+        st.to_str().unwrap(),
+    ];
+    assert!(!networks().contains(&net));
+    let v = ok_json(
+        &provider("docker-network", "provide", "network", &net, &args),
+        "provide",
+    );
+    assert_eq!(v, serde_json::json!({"subnet6": subnet, "gateway6": gw}));
+    let inspect = docker_ok(&[
+        "network",
+        "inspect",
+        "--format",
+        "{{.EnableIPv6}} {{range .IPAM.Config}}{{.Subnet}}={{.IPRange}} {{end}}",
+        &net,
+    ]);
+    eprintln!("docker network {net}: {}", inspect.trim());
+    assert!(inspect.starts_with("true "), "{inspect}");
+    assert!(inspect.contains(&format!("{subnet}={range}")), "{inspect}");
+    assert_eq!(
+        ok_json(
+            &provide_again("docker-network", "network", &net, &args),
+            "second provide"
+        ),
+        v
+    );
+    ok_quiet(
+        &provider("docker-network", "check", "network", &net, &args),
+        "check",
+    );
+    // A stopped container on the network still holds it.
+    image(IMAGE, &[]);
+    let c = format!("{net}-c");
+    docker_ok(&["create", "--name", &c, "--network", &net, IMAGE]);
+    let err = failed(
+        &provider("docker-network", "release", "network", &net, &args),
+        "release while attached",
+    );
+    assert!(err.contains(&c), "{err}");
+    assert!(
+        networks().contains(&net),
+        "release removed a network in use"
+    );
+    docker_ok(&["rm", "-f", &c]);
+    ok_quiet(
+        &provider("docker-network", "release", "network", &net, &args),
+        "release",
+    );
+    assert!(!networks().contains(&net), "release left a network");
+    ok_quiet(
+        &provider("docker-network", "release", "network", &net, &args),
+        "second release",
+    );
+    assert_empty_dir(&st);
+
+    // Someone else's network of that name, without the range: refused, kept.
+    docker_ok(&[
+        "network",
+        "create",
+        "--ipv6",
+        "--subnet",
+        &subnet,
+        "--gateway",
+        &gw,
+        &net,
+    ]);
+    let err = failed(
+        &provider("docker-network", "provide", "network", &net, &args),
+        "provide over a foreign network",
+    );
+    assert!(err.contains("other dynamic ranges"), "{err}");
+    ok_quiet(
+        &provider("docker-network", "release", "network", &net, &args),
+        "release of a foreign network",
+    );
+    assert!(
+        networks().contains(&net),
+        "release removed a network it did not make"
+    );
+}
+
+/// podman-network passes `--ip-range6` to podman too, and `berth check
+/// --live` reads podman's lease range: a static address of the manifest inside
+/// it is reported.
+#[test]
+fn podman_network_takes_an_ip_range_and_check_live_reads_it() {
+    if !require_tools(
+        "podman_network_takes_an_ip_range_and_check_live_reads_it",
+        &["podman"],
+    ) {
+        return;
+    }
+    let dir = crate::util::Dir::new();
+    let st = dir.path().join("state");
+    let net = unique("nr");
+    let _guard = NetworkGuard(net.clone());
+    let (subnet, gw) = unique_subnet6(0x1e);
+    let range = subnet.replace("::/112", "::8000/113");
+    let args = [
+        "--subnet6",
+        &subnet,
+        "--gateway6",
+        &gw,
+        "--ip-range6",
+        &range,
+        "--state-dir",
+        st.to_str().unwrap(),
+    ];
+    ok_json(
+        &provider("podman-network", "provide", "network", &net, &args),
+        "provide",
+    );
+    let inspect = sh_out(
+        "podman",
+        &[
+            "network",
+            "inspect",
+            "--format",
+            "{{range .Subnets}}{{.Subnet}}={{if .LeaseRange}}{{.LeaseRange.StartIP}}{{end}} {{end}}",
+            &net,
+        ],
+    );
+    let start = subnet.replace("::/112", "::800");
+    assert!(inspect.contains(&format!("{subnet}={start}")), "{inspect}");
+    let host = |addr: &str| {
+        format!(
+            "berth: 1\nhost: h\nprovides:\n  - network: {net}\n    subnet6: \"{subnet}\"\n    gateway6: \"{gw}\"\n  - ipv6: app\n    address: \"{addr}\"\n    network: {net}\n"
+        )
+    };
+    let inside = dir.write("inside.yaml", &host(&subnet.replace("::/112", "::9000")));
+    let o = dir
+        .berth()
+        .args(["check", "--live"])
+        .arg(&inside)
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("berth::live::engine-network")
+            && stderr(&o).contains(&format!("podman network `{net}` hands out")),
+        "{}",
+        stderr(&o)
+    );
+    let outside = dir.write("outside.yaml", &host(&subnet.replace("::/112", "::20")));
+    let o = dir
+        .berth()
+        .args(["check", "--live"])
+        .arg(&outside)
+        .output()
+        .unwrap();
+    assert!(!stderr(&o).contains("engine-network"), "{}", stderr(&o));
+    ok_quiet(
+        &provider("podman-network", "release", "network", &net, &args),
+        "release",
+    );
+    assert!(!podman_networks().contains(&net));
+}
+
 /// podman's network names, sorted.
 pub fn podman_networks() -> Vec<String> {
     let mut v: Vec<String> = sh_out("podman", &["network", "ls", "--format", "{{.Name}}"])
@@ -789,7 +980,7 @@ fn bundled_scripts_pass_shellcheck() {
     .iter()
     .map(|s| bundled(s))
     .collect();
-    for s in ["busybox-rootfs", "busybox-image"] {
+    for s in ["busybox-rootfs", "busybox-image", "dockerd"] {
         files.push(repo_root().join("tests/support").join(s));
     }
     let o = Command::new(which("shellcheck").unwrap())
@@ -812,7 +1003,13 @@ fn bundled_scripts_pass_shellcheck() {
 #[test]
 fn bundled_providers_doc_matches_the_scripts() {
     let doc = std::fs::read_to_string(repo_root().join("docs/bundled-providers.md")).unwrap();
-    for script in ["linux-bridge", "dir-volume", "podman-network", "secret"] {
+    for script in [
+        "linux-bridge",
+        "dir-volume",
+        "podman-network",
+        "docker-network",
+        "secret",
+    ] {
         let head = format!("## `{script}`");
         let start = doc
             .find(&head)

@@ -29,7 +29,7 @@ use crate::bundled::{bundled, link_snapshot, podman_networks, unique, LinkGuard,
 use crate::util::{code, repo_root, require_tools, stderr, stdout, Dir};
 
 /// The seed's need spec, used as it is.
-fn seed_spec() -> PathBuf {
+pub(crate) fn seed_spec() -> PathBuf {
     repo_root().join("specs/examples/seed/webserver/berth.yaml")
 }
 
@@ -58,7 +58,7 @@ fn podman(args: &[&str]) -> Output {
 }
 
 /// A fixture with its `@NAME@` placeholders filled in, written into `dir`.
-fn fixture(dir: &Dir, name: &str, fill: &[(&str, &str)]) -> PathBuf {
+pub(crate) fn fixture(dir: &Dir, name: &str, fill: &[(&str, &str)]) -> PathBuf {
     let mut text = std::fs::read_to_string(repo_root().join("tests/fixtures/runtime").join(name))
         .expect("fixture");
     for (k, v) in fill {
@@ -78,7 +78,7 @@ fn berth(dir: &Dir, args: &[&str]) -> Output {
     c.output().expect("spawn berth")
 }
 
-fn ok(o: &Output, what: &str) {
+pub(crate) fn ok(o: &Output, what: &str) {
     assert_eq!(
         code(o),
         0,
@@ -152,7 +152,7 @@ impl Drop for LxcGuard {
 
 /// After a release: the host state holds nothing (no holding, no provider
 /// record, no pending release) and the provider ledgers are gone.
-fn assert_state_empty(dir: &Dir, host: &str, ledgers: &Path) {
+pub(crate) fn assert_state_empty(dir: &Dir, host: &str, ledgers: &Path) {
     let file = dir.path().join("state").join(format!("{host}.json"));
     let state: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&file).expect("state file"))
@@ -371,7 +371,7 @@ fn lxc_container_gets_the_seed_address_route_and_read_only_pages() {
 
 /// Fetches `path` from 127.0.0.1:`port` with HTTP/1.0, retrying while the
 /// server starts.
-fn http_get(port: u16, path: &str) -> Result<String, String> {
+pub(crate) fn http_get(port: u16, path: &str) -> Result<String, String> {
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut last = String::new();
     while Instant::now() < deadline {
@@ -485,7 +485,10 @@ fn podman_container_gets_the_seed_address_route_pages_and_port() {
     };
     let _container = ContainerGuard::claim("webserver");
 
-    // --dry-run applies and prints the argv: one line that shlex splits back.
+    // Applied first (the providers make the network and the pages folder),
+    // --dry-run then prints the argv with every value: one line that shlex
+    // splits back. A dry run alone applies nothing (tests/docker.rs).
+    ok(&berth(dir, &["apply", "-q", "-H", h, s]), "berth apply");
     let dry = berth(
         dir,
         &[
@@ -871,7 +874,7 @@ fn walkthrough_check_and_plan_outputs_are_real() {
 }
 
 /// (language, body) of each fenced block of a markdown text.
-fn fenced_blocks(md: &str) -> Vec<(String, String)> {
+pub(crate) fn fenced_blocks(md: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut current: Option<(String, String)> = None;
     for line in md.lines() {
@@ -889,7 +892,7 @@ fn fenced_blocks(md: &str) -> Vec<(String, String)> {
 }
 
 /// The `$ command` lines of a console block, each with the output below it.
-fn console_pairs(body: &str) -> Vec<(String, String)> {
+pub(crate) fn console_pairs(body: &str) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
     for line in body.lines() {
         if let Some(cmd) = line.strip_prefix("$ ") {
@@ -968,7 +971,7 @@ fn run_refuses_before_applying_without_engine_or_image() {
         !dir.path().join("state/web-01.json").exists(),
         "a refused run applied something"
     );
-    // --image supplies it: the dry run applies and prints the argv.
+    // --image supplies it: the dry run prints the argv and applies nothing.
     let o = run_podman(&["--image", "busybox", "--dry-run"]);
     ok(&o, "berth run --image --dry-run");
     assert_eq!(
@@ -983,11 +986,10 @@ fn run_refuses_before_applying_without_engine_or_image() {
             "busybox"
         ]
     );
-    let state = dir.path().join("state/web-01.json");
-    let text = std::fs::read_to_string(&state).unwrap();
+    // `--dry-run` has no side effects (issue 10): it used to apply.
     assert!(
-        text.contains("noimage") && !text.contains("\"webserver\""),
-        "only the dry run applied:\n{text}"
+        !dir.path().join("state").exists(),
+        "the dry run applied something"
     );
 }
 
@@ -1029,6 +1031,11 @@ fn podman_container_reads_a_secret_that_never_shows_elsewhere() {
     let _container = ContainerGuard::claim("berth-secret-user");
 
     let mut seen = Vec::new();
+    // Applied first (the secret provider copies the file), so that the dry
+    // run's line names the copy.
+    let applied = berth(&dir, &["apply", "-q", "-H", h, s]);
+    ok(&applied, "berth apply");
+    seen.push(applied);
     let dry = berth(
         &dir,
         &["run", "-H", h, s, "--engine", "podman", "--rm", "--dry-run"],

@@ -43,6 +43,8 @@ pub enum Command {
     Place(PlaceArgs),
     /// Print the JSON Schema of a file format.
     Schema(SchemaArgs),
+    /// Print a need spec as a Dockerfile `LABEL io.berth.spec=...` line (or `--label` flags).
+    Label(LabelArgs),
     /// Write a placed fleet as Kubernetes objects or Nomad HCL.
     Export(ExportArgs),
 }
@@ -121,11 +123,25 @@ pub struct PlanArgs {
     #[command(flatten)]
     pub host: HostArg,
     /// Need specs (files; several documents per file allowed).
-    #[arg(required = true)]
+    #[arg(required_unless_present = "from_image")]
     pub specs: Vec<PathBuf>,
+    /// Image whose need spec (and image) to use as well.
+    #[command(flatten)]
+    pub image: FromImage,
     /// Report format.
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
+}
+
+/// `--from-image IMAGE` and the engine that reads its label.
+#[derive(Debug, Args)]
+pub struct FromImage {
+    /// Read a need spec from this image's `io.berth.spec` label (`ENGINE image inspect`).
+    #[arg(long, value_name = "IMAGE")]
+    pub from_image: Option<String>,
+    /// Engine whose `image inspect` reads --from-image.
+    #[arg(long, value_enum, default_value_t)]
+    pub engine: Engine,
 }
 
 /// `berth apply`.
@@ -135,8 +151,11 @@ pub struct ApplyArgs {
     #[command(flatten)]
     pub host: HostArg,
     /// Need specs.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "from_image")]
     pub specs: Vec<PathBuf>,
+    /// Image whose need spec (and image) to use as well.
+    #[command(flatten)]
+    pub image: FromImage,
     /// Run-configuration format printed on success.
     #[arg(long, value_parser = emit_parser(), default_value = "json")]
     pub emit: Emit,
@@ -154,8 +173,12 @@ pub struct RunArgs {
     /// Host manifest.
     #[command(flatten)]
     pub host: HostArg,
-    /// Need spec of the container to run.
-    pub spec: PathBuf,
+    /// Need spec of the container to run (or --from-image).
+    #[arg(required_unless_present = "from_image", conflicts_with = "from_image")]
+    pub spec: Option<PathBuf>,
+    /// Run this image, with the need spec its `io.berth.spec` label carries.
+    #[arg(long, value_name = "IMAGE", conflicts_with = "image")]
+    pub from_image: Option<String>,
     /// Container engine.
     #[arg(long, value_enum, default_value_t)]
     pub engine: Engine,
@@ -168,7 +191,10 @@ pub struct RunArgs {
     /// Run in the background.
     #[arg(short = 'd', long)]
     pub detach: bool,
-    /// Print the engine argv instead of running it (still applies).
+    /// An engine option, put before berth's own (repeat; e.g. `--engine-arg=--restart=unless-stopped`).
+    #[arg(long = "engine-arg", value_name = "ARG", allow_hyphen_values = true)]
+    pub engine_args: Vec<String>,
+    /// Show what would be recorded, the provider steps and the engine argv; change nothing.
     #[arg(long)]
     pub dry_run: bool,
     /// No progress lines.
@@ -177,6 +203,26 @@ pub struct RunArgs {
     /// Extra arguments after `--`, passed to the container (command and args).
     #[arg(last = true)]
     pub extra: Vec<String>,
+}
+
+/// `berth label`.
+#[derive(Debug, Args)]
+pub struct LabelArgs {
+    /// Need spec (one container).
+    pub spec: PathBuf,
+    /// What to print.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: LabelFormat,
+}
+
+/// Output of `berth label`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum LabelFormat {
+    /// A Dockerfile line: `LABEL io.berth.spec='...'`.
+    #[default]
+    Dockerfile,
+    /// `--label 'io.berth.spec=...'` for `docker build` / `podman build`.
+    Args,
 }
 
 /// `berth release`.

@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use berth_specs::discover;
+use berth_specs::load::Loaded;
 use berth_specs::{HostManifest, NeedSpec};
 
 use crate::args::Format;
@@ -20,7 +21,19 @@ pub fn load(
     spec_paths: &[PathBuf],
     invalid: Invalid,
 ) -> Result<(HostManifest, Vec<NeedSpec>), u8> {
-    let inputs = discover::load_inputs(host_path, spec_paths);
+    load_with(host_path, spec_paths, Vec::new(), invalid)
+}
+
+/// Like [`load`], with need specs loaded elsewhere too (`--from-image`: the
+/// image label, named by its display name), after the files
+/// ([`discover::load_inputs_with`]).
+pub fn load_with(
+    host_path: &Path,
+    spec_paths: &[PathBuf],
+    extra: Vec<(PathBuf, Loaded)>,
+    invalid: Invalid,
+) -> Result<(HostManifest, Vec<NeedSpec>), u8> {
+    let inputs = discover::load_inputs_with(host_path, spec_paths, extra);
     let failed = inputs.failed();
     if failed && invalid.format == Format::Json {
         invalid.report(&inputs.diagnostics, &[]);

@@ -17,9 +17,11 @@
 //!
 //! [`process`] is the bounded process runner; [`protocol`] builds requests and
 //! interprets outputs; [`error`] is the typed failure; [`op`] names the
-//! operation both of them speak of.
+//! operation both of them speak of; [`engine`] asks docker or podman about
+//! images and networks.
 #![warn(missing_docs)]
 
+pub mod engine;
 pub mod error;
 pub mod op;
 pub mod process;

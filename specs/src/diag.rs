@@ -219,6 +219,16 @@ codes! {
     HostDuplicatePort => "berth::host::duplicate-port",
     /// An invalid host name (`host: ../../etc`).
     InvalidHostName => "berth::format::invalid-host-name",
+    /// A network provider's `--ip-range6`/`--ip-range4` holds a static address
+    /// or a pool of that network.
+    HostIpRangeOverlap => "berth::host::ip-range-overlap",
+    /// `--live`: an existing engine network has another subnet, or hands out
+    /// berth's addresses itself.
+    LiveEngineNetwork => "berth::live::engine-network",
+    /// A Dockerfile's `io.berth.spec` label and the `berth.yaml` beside it differ.
+    LabelDiffers => "berth::label::differs",
+    /// A Dockerfile that does not parse.
+    LabelBadDockerfile => "berth::label::bad-dockerfile",
     /// Provider steps that depend on each other in a cycle (the solver's plan).
     PlanStepCycle => "berth::plan::step-cycle",
     /// A provider step failed or timed out; the apply was rolled back.
@@ -255,4 +265,10 @@ codes! {
     RunBadImage => "berth::run::bad-image",
     /// `berth run`: the engine could not be executed after the apply.
     RunExec => "berth::run::exec",
+    /// `--from-image IMAGE`: the image has no `io.berth.spec` label.
+    LabelMissing => "berth::label::missing",
+    /// `--from-image IMAGE`: the engine could not inspect the image.
+    ImageInspect => "berth::image::inspect",
+    /// `berth label FILE`: the file holds no need spec, or several.
+    LabelNotOne => "berth::label::not-one",
 }

@@ -6,16 +6,20 @@
 //! output and VCS folders left out, symlinked folders not followed so a link
 //! loop cannot hang CI). Whether a file was *named* or *found* is kept: a named
 //! file is always a berth file, a found one may be foreign YAML that `check`
-//! skips.
+//! skips. `check` also asks for Dockerfiles ([`Folders::WalkWithDockerfiles`]),
+//! whose `io.berth.spec` label it compares with the `berth.yaml` beside them
+//! ([`load_dockerfile`]).
 //!
 //! [`load_inputs`] loads what `plan`, `apply`, `status` and `release` work on:
 //! exactly one host manifest and need specs with unique container names,
 //! every problem as a located [`Diagnostic`] (code `berth::cli::bad-input` for
-//! the ones about which file holds what).
+//! the ones about which file holds what). [`load_inputs_with`] adds specs
+//! loaded elsewhere (`--from-image`: an image's label).
 
 use std::path::{Path, PathBuf};
 
 use crate::diag::{Code, Diagnostic};
+use crate::label;
 use crate::load::{load_file, LoadOptions, Loaded};
 use crate::model::{Document, HostManifest, NeedSpec, Source};
 
@@ -30,6 +34,9 @@ pub const EXTENSIONS: &[&str] = &["yaml", "yml", "json"];
 pub enum Folders {
     /// Walk it for berth files.
     Walk,
+    /// Walk it for berth files and Dockerfiles ([`is_dockerfile`]), for
+    /// `check`.
+    WalkWithDockerfiles,
     /// Keep it as a named path: loading it then reports that it is a folder
     /// (for commands that take files only).
     AsNamed,
@@ -61,13 +68,21 @@ pub fn is_berth_file_name(path: &Path) -> bool {
         .is_some_and(|e| EXTENSIONS.iter().any(|x| e.eq_ignore_ascii_case(x)))
 }
 
+/// `Dockerfile`, `Dockerfile.NAME` or `NAME.Dockerfile`.
+pub fn is_dockerfile(path: &Path) -> bool {
+    path.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+        n == "Dockerfile" || n.starts_with("Dockerfile.") || n.ends_with(".Dockerfile")
+    })
+}
+
 /// The files under `paths`: a file as named; a folder walked (or kept, see
 /// [`Folders`]).
 pub fn discover(paths: &[PathBuf], folders: Folders) -> Discovered {
     let mut out = Discovered::default();
+    let dockerfiles = folders == Folders::WalkWithDockerfiles;
     for p in paths {
-        if folders == Folders::Walk && p.is_dir() {
-            walk(p, &mut out);
+        if folders != Folders::AsNamed && p.is_dir() {
+            walk(p, dockerfiles, &mut out);
         } else {
             out.files.push(Found {
                 path: p.clone(),
@@ -78,7 +93,7 @@ pub fn discover(paths: &[PathBuf], folders: Folders) -> Discovered {
     out
 }
 
-fn walk(dir: &Path, out: &mut Discovered) {
+fn walk(dir: &Path, dockerfiles: bool, out: &mut Discovered) {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) => {
@@ -101,9 +116,11 @@ fn walk(dir: &Path, out: &mut Discovered) {
         if ft.is_dir() {
             let name = entry.file_name();
             if !SKIP_DIRS.iter().any(|s| name == *s) {
-                walk(&path, out);
+                walk(&path, dockerfiles, out);
             }
-        } else if is_berth_file_name(&path) && (ft.is_file() || path.is_file()) {
+        } else if (is_berth_file_name(&path) || (dockerfiles && is_dockerfile(&path)))
+            && (ft.is_file() || path.is_file())
+        {
             out.files.push(Found { path, named: false });
         }
     }
@@ -129,6 +146,32 @@ pub fn load_found(found: &Found, max_file_size: u64) -> Loaded {
     loaded
 }
 
+/// A Dockerfile's `io.berth.spec` label, checked against the `berth.yaml`
+/// beside it ([`label::check_dockerfile`]); `None` when it has no label (not a
+/// berth file, not counted).
+pub fn load_dockerfile(found: &Found, max_file_size: u64) -> Option<Loaded> {
+    let path = &found.path;
+    let text = match std::fs::metadata(path) {
+        Ok(m) if m.len() > max_file_size => Err(std::io::Error::other(format!(
+            "the file is {} bytes, more than the limit of {max_file_size} bytes",
+            m.len()
+        ))),
+        Ok(_) => std::fs::read_to_string(path),
+        Err(e) => Err(e),
+    };
+    match text {
+        Ok(text) => label::check_dockerfile(path, &text),
+        Err(e) => Some(Loaded {
+            diagnostics: vec![Diagnostic::error(
+                Code::IoRead,
+                format!("cannot read `{}`: {e}", path.display()),
+            )
+            .at_file(&Source::new(path, ""))],
+            ..Loaded::default()
+        }),
+    }
+}
+
 /// The inputs of a host-bound command.
 #[derive(Debug, Default)]
 pub struct Inputs {
@@ -151,6 +194,17 @@ impl Inputs {
 /// (need documents only, each container once). Spec paths are files: a folder
 /// is reported by the loader.
 pub fn load_inputs(host_path: &Path, spec_paths: &[PathBuf]) -> Inputs {
+    load_inputs_with(host_path, spec_paths, Vec::new())
+}
+
+/// Like [`load_inputs`], with need specs loaded elsewhere too (`--from-image`:
+/// an image's label, named by its display name), after the files and held to
+/// the same rules.
+pub fn load_inputs_with(
+    host_path: &Path,
+    spec_paths: &[PathBuf],
+    extra: Vec<(PathBuf, Loaded)>,
+) -> Inputs {
     let opts = LoadOptions::default();
     let mut diags = Vec::new();
     let mut problems = Vec::new();
@@ -182,9 +236,16 @@ pub fn load_inputs(host_path: &Path, spec_paths: &[PathBuf]) -> Inputs {
         None
     };
     let mut specs: Vec<NeedSpec> = Vec::new();
-    for found in discover(spec_paths, Folders::AsNamed).files {
-        let p = &found.path;
-        let loaded = load_file(p, &opts);
+    let spec_loads = discover(spec_paths, Folders::AsNamed)
+        .files
+        .into_iter()
+        .map(|found| {
+            let loaded = load_file(&found.path, &opts);
+            (found.path, loaded)
+        })
+        .chain(extra);
+    for (p, loaded) in spec_loads {
+        let p = p.as_path();
         diags.extend(loaded.diagnostics);
         for d in loaded.documents {
             match d {
@@ -336,5 +397,65 @@ mod tests {
         let i = load_inputs(&host, &[dir.path().to_path_buf()]);
         assert!(i.failed());
         assert_eq!(i.diagnostics[0].code, Code::IoRead);
+    }
+
+    #[test]
+    fn inputs_with_extra_specs_follow_the_same_rules() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = dir.path().join("host.yaml");
+        std::fs::write(&host, "berth: 1\nhost: h\n").unwrap();
+        let web = dir.path().join("web.yaml");
+        std::fs::write(&web, "berth: 1\ncontainer: web\n").unwrap();
+        let label = |c: &str| {
+            let name = PathBuf::from("image x, label io.berth.spec");
+            let loaded = crate::load::load_str(
+                &name,
+                &format!("{{\"berth\": 1, \"container\": \"{c}\"}}"),
+                &LoadOptions::default(),
+            );
+            (name, loaded)
+        };
+        let ok = load_inputs_with(&host, std::slice::from_ref(&web), vec![label("api")]);
+        assert!(!ok.failed(), "{:?}", ok.diagnostics);
+        let names: Vec<&str> = ok.specs.iter().map(|s| s.container.as_str()).collect();
+        assert_eq!(names, ["web", "api"]);
+        let twice = load_inputs_with(&host, std::slice::from_ref(&web), vec![label("web")]);
+        assert!(twice.failed());
+        assert_eq!(twice.diagnostics[0].code, Code::CliBadInput);
+    }
+
+    #[test]
+    fn dockerfiles_are_walked_only_when_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        for f in [
+            "Dockerfile",
+            "Dockerfile.dev",
+            "web.Dockerfile",
+            "berth.yaml",
+        ] {
+            std::fs::write(dir.path().join(f), "").unwrap();
+        }
+        let names = |folders| -> Vec<String> {
+            discover(&[dir.path().to_path_buf()], folders)
+                .files
+                .iter()
+                .map(|f| f.path.file_name().unwrap().to_string_lossy().into_owned())
+                .collect()
+        };
+        assert_eq!(names(Folders::Walk), ["berth.yaml"]);
+        assert_eq!(
+            names(Folders::WalkWithDockerfiles),
+            [
+                "Dockerfile",
+                "Dockerfile.dev",
+                "berth.yaml",
+                "web.Dockerfile"
+            ]
+        );
+        let plain = Found {
+            path: dir.path().join("Dockerfile"),
+            named: false,
+        };
+        assert!(load_dockerfile(&plain, 1 << 20).is_none());
     }
 }

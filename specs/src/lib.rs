@@ -11,6 +11,8 @@
 
 pub mod diag;
 pub mod discover;
+pub mod engine_net;
+pub mod label;
 pub mod load;
 pub mod model;
 pub mod schema;

@@ -20,6 +20,12 @@ use common::render;
 /// what, and is tested end to end.
 const NOT_FROM_LOADING: &[Code] = &[
     Code::NeedUnmet,
+    // `berth check` and `check --live` (specs::engine_net, specs::label),
+    // tested beside their code.
+    Code::HostIpRangeOverlap,
+    Code::LiveEngineNetwork,
+    Code::LabelDiffers,
+    Code::LabelBadDockerfile,
     Code::PlanStepCycle,
     Code::ProviderFailed,
     Code::StateCorrupt,
@@ -37,6 +43,9 @@ const NOT_FROM_LOADING: &[Code] = &[
     Code::RunNoEngine,
     Code::RunBadImage,
     Code::RunExec,
+    Code::LabelMissing,
+    Code::ImageInspect,
+    Code::LabelNotOne,
 ];
 
 struct Section {

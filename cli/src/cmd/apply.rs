@@ -3,10 +3,8 @@
 //! The work is `berth_engine::apply::apply`; this module only loads files,
 //! takes the lock, picks the provisioner and turns the outcome into output and
 //! an exit code (0 done, 1 unmet or invalid, 3 a provider failed and everything
-//! was rolled back). `berth run` reuses [`apply_for_run`]. The output is
+//! was rolled back). `berth run` reuses [`apply_loaded`]. The output is
 //! rendered by the engine's emitter that `--emit` names.
-
-use std::path::{Path, PathBuf};
 
 use berth_engine::apply::{self, ApplyError, FailedStep, ReleaseReport, StepCause};
 use berth_engine::emit::emitter;
@@ -17,7 +15,6 @@ use berth_specs::{Code, HostManifest, NeedSpec};
 
 use crate::args::{ApplyArgs, Format};
 use crate::exit;
-use crate::inputs;
 use crate::provision::CliProvisioner;
 use crate::render;
 use crate::report::{self, report_store, Invalid};
@@ -34,9 +31,18 @@ pub(crate) struct AppliedRun {
 pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
     // A docker line needs an image: refuse before provisioning anything,
     // rather than hold resources for a configuration that cannot be printed.
-    let done = match apply_specs_checked(
-        &args.host.host,
-        &args.specs,
+    let invalid = Invalid {
+        format: args.format,
+        key: "ok",
+    };
+    let (host, specs) =
+        match super::label::load_with_image(&args.host.host, &args.specs, &args.image, invalid) {
+            Ok(x) => x,
+            Err(code) => return Ok(code),
+        };
+    let done = match apply_loaded_checked(
+        host,
+        specs,
         args.format,
         args.quiet,
         args.emit.needs_image(),
@@ -51,37 +57,24 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
     Ok(exit::OK)
 }
 
-/// For `berth run`: applies one spec on one host. `Ok(Err(code))` means the
-/// outcome was already reported on stderr and berth should exit with `code`.
-pub(crate) fn apply_for_run(
-    host: &Path,
-    spec: &Path,
-    quiet: bool,
-) -> anyhow::Result<Result<AppliedRun, u8>> {
-    apply_specs(host, &[spec.to_path_buf()], Format::Human, quiet)
-}
-
-/// Loads, applies and reports failures (in `format`); see [`AppliedRun`].
-pub(crate) fn apply_specs(
-    host_path: &Path,
-    spec_paths: &[PathBuf],
+/// Applies specs that are already loaded (`berth run`, which may change a
+/// spec's image first, and `--from-image`); see [`AppliedRun`].
+pub(crate) fn apply_loaded(
+    host: HostManifest,
+    specs: Vec<NeedSpec>,
     format: Format,
     quiet: bool,
 ) -> anyhow::Result<Result<AppliedRun, u8>> {
-    apply_specs_checked(host_path, spec_paths, format, quiet, false)
+    apply_loaded_checked(host, specs, format, quiet, false)
 }
 
-fn apply_specs_checked(
-    host_path: &Path,
-    spec_paths: &[PathBuf],
+fn apply_loaded_checked(
+    host: HostManifest,
+    specs: Vec<NeedSpec>,
     format: Format,
     quiet: bool,
     needs_image: bool,
 ) -> anyhow::Result<Result<AppliedRun, u8>> {
-    let (host, specs) = match inputs::load(host_path, spec_paths, Invalid { format, key: "ok" }) {
-        Ok(x) => x,
-        Err(code) => return Ok(Err(code)),
-    };
     let imageless: Vec<&str> = specs
         .iter()
         .filter(|s| needs_image && s.image.is_none())

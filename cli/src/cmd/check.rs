@@ -5,11 +5,18 @@
 //! documents without a top-level `berth:` key in the files found there are
 //! skipped and counted, never errors. Diagnostics go to stderr (or stdout as
 //! JSON with `--format json`); the exit code says whether anything failed.
+//!
+//! A Dockerfile (named, or found in a folder) is checked for its
+//! `io.berth.spec` label (`berth_specs::label::check_dockerfile`); one without
+//! the label is not a berth file and is not counted at all.
 
-use berth_specs::discover::{discover, load_found, Discovered, Folders};
+use berth_specs::discover::{
+    discover, is_dockerfile, load_dockerfile, load_found, Discovered, Folders,
+};
+use berth_specs::engine_net::ip_range_overlaps;
 use berth_specs::load::Loaded;
 use berth_specs::validate::live_checks;
-use berth_specs::{Diagnostic, Severity};
+use berth_specs::{Diagnostic, Document, Severity};
 use rayon::prelude::*;
 
 use crate::args::{CheckArgs, Format};
@@ -20,26 +27,50 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
     let Discovered {
         files: inputs,
         diagnostics: walk_errors,
-    } = discover(&args.paths, Folders::Walk);
-    let results: Vec<Loaded> = inputs
+    } = discover(&args.paths, Folders::WalkWithDockerfiles);
+    let results: Vec<Option<Loaded>> = inputs
         .par_iter()
         .map(|input| {
+            if is_dockerfile(&input.path) {
+                return load_dockerfile(input, args.max_file_size);
+            }
             let mut loaded = load_found(input, args.max_file_size);
+            // A network provider's engine range must leave berth's addresses alone.
+            let overlaps: Vec<Diagnostic> = loaded
+                .documents
+                .iter()
+                .filter_map(|d| match d {
+                    Document::Host(h) => Some(ip_range_overlaps(h)),
+                    Document::Need(_) => None,
+                })
+                .flatten()
+                .collect();
+            loaded.diagnostics.extend(overlaps);
             if args.live {
-                let live: Vec<Diagnostic> = loaded.documents.iter().flat_map(live_checks).collect();
+                let live: Vec<Diagnostic> = loaded
+                    .documents
+                    .iter()
+                    .flat_map(|d| {
+                        let mut v = live_checks(d);
+                        v.extend(berth_providers::engine::live_network_checks(d));
+                        v
+                    })
+                    .collect();
                 loaded.diagnostics.extend(live);
             }
             // File order reads best; the loader reports semantic checks last.
             loaded
                 .diagnostics
                 .sort_by_key(|d| d.span.map_or(0, |s| s.offset));
-            loaded
+            Some(loaded)
         })
         .collect();
 
     let mut diagnostics = walk_errors;
     let (mut documents, mut skipped) = (0, 0);
-    for r in results {
+    // Dockerfiles without the label are not berth files: not counted.
+    let files = results.iter().filter(|r| r.is_some()).count();
+    for r in results.into_iter().flatten() {
         documents += r.examined - r.skipped;
         skipped += r.skipped;
         diagnostics.extend(r.diagnostics);
@@ -56,7 +87,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
         Format::Json => {
             let report = serde_json::json!({
                 "ok": !failed,
-                "files": inputs.len(),
+                "files": files,
                 "documents": documents,
                 "skipped": skipped,
                 "errors": errors,
@@ -69,8 +100,8 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
     eprintln!(
         "checked {documents} document{} in {} file{}, skipped {skipped} non-berth document{}: {errors} error{}, {warnings} warning{}{}",
         plural(documents),
-        inputs.len(),
-        plural(inputs.len()),
+        files,
+        plural(files),
         plural(skipped),
         plural(errors),
         plural(warnings),

@@ -5,6 +5,7 @@ use crate::args::{Cli, Command};
 mod apply;
 mod check;
 mod export;
+mod label;
 mod place;
 mod plan;
 mod release;
@@ -23,6 +24,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Status(a) => status::run(a),
         Command::Place(a) => place::run(a),
         Command::Schema(a) => schema::run(a),
+        Command::Label(a) => label::run(a),
         Command::Export(a) => export::run(a),
     }
 }

@@ -15,7 +15,6 @@ use serde_json::Value;
 use crate::args::{Format, PlanArgs};
 use crate::exit;
 use crate::explain_render;
-use crate::inputs;
 use crate::render;
 use crate::report::{report_state, Invalid};
 
@@ -24,10 +23,11 @@ pub fn run(args: PlanArgs) -> anyhow::Result<u8> {
         format: args.format,
         key: "satisfied",
     };
-    let (host, specs) = match inputs::load(&args.host.host, &args.specs, invalid) {
-        Ok(x) => x,
-        Err(code) => return Ok(code),
-    };
+    let (host, specs) =
+        match super::label::load_with_image(&args.host.host, &args.specs, &args.image, invalid) {
+            Ok(x) => x,
+            Err(code) => return Ok(code),
+        };
     let state = match store::load_readonly(&host) {
         Ok(s) => s,
         Err(e) => return Ok(report_state(&e, &host, invalid)),
@@ -51,7 +51,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<u8> {
 }
 
 /// The plan for people: one block per container, then the steps.
-fn human(host: &HostManifest, plan: &Plan) -> String {
+pub(crate) fn human(host: &HostManifest, plan: &Plan) -> String {
     let file = render::path(&host.source.path);
     let mut o = String::new();
     let ok = plan.containers.iter().filter(|c| c.satisfied).count();

@@ -8,9 +8,21 @@
 //! - no shell: the engine gets an argv through `exec`, so a value can never be
 //!   re-parsed; `--dry-run` prints that same argv as one shlex-quoted line that
 //!   `shlex::split` turns back into exactly it;
+//! - `--dry-run` has no side effects: it solves against the state read without
+//!   a lock (like `berth plan`), prints what apply would record and the
+//!   provider steps it would run (stderr), and the argv (stdout) with every
+//!   value known without running a provider; nothing is provided, recorded or
+//!   started;
+//! - the image berth starts is the one the solve saw: `--image` and
+//!   `--from-image` replace the spec's `image:` before solving, so an
+//!   `allow: ["image:..."]` list is checked against the image actually run;
 //! - the checks that need no state (an image to run, the engine on PATH) come
 //!   before the apply, so a typo does not leave resources held for a container
 //!   that was never going to start.
+//!
+//! The argv is `ENGINE run [--rm] [-d] ENGINE-ARGS... BERTH-ARGS... IMAGE
+//! EXTRA...`: the `--engine-arg` options (`--restart`, `-e`, `--user`) come
+//! before berth's own, the container's command after the image.
 //!
 //! After `exec` the engine's exit status is berth's. Holdings stay recorded
 //! when the container stops (with `--rm` too): `berth release CONTAINER` frees
@@ -23,19 +35,19 @@ use std::process::Command;
 
 use berth_engine::edits;
 use berth_engine::emit::docker;
-use berth_specs::load::{load_file, LoadOptions};
+use berth_engine::solve::solve;
+use berth_engine::store;
 use berth_specs::validate::resolve_program;
-use berth_specs::{Code, Document};
+use berth_specs::{Code, NeedSpec};
 
-use crate::args::{Engine, RunArgs};
+use crate::args::{Engine, FromImage, RunArgs};
 use crate::cmd::apply;
+use crate::cmd::label::{engine_name, image_ok, load_with_image};
 use crate::exit;
+use crate::report::{self, Invalid};
 
 pub fn run(args: RunArgs) -> anyhow::Result<u8> {
-    let engine = match args.engine {
-        Engine::Docker => "docker",
-        Engine::Podman => "podman",
-    };
+    let engine = engine_name(args.engine);
     if !args.dry_run && resolve_program(Path::new(""), engine).is_none() {
         eprintln!(
             "{:?}",
@@ -48,12 +60,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         return Ok(exit::INVALID);
     }
     if let Some(image) = &args.image {
-        // The loader holds a spec's `image:` to the same rule: a word that
-        // starts with `-` would be read by the engine as one of its options.
-        if image.is_empty()
-            || image.starts_with('-')
-            || image.chars().any(|c| c.is_whitespace() || c.is_control())
-        {
+        if !image_ok(image) {
             eprintln!(
                 "{:?}",
                 miette::miette!(
@@ -65,27 +72,55 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
             return Ok(exit::INVALID);
         }
     }
-    if args.image.is_none() && spec_lacks_image(&args.spec) {
+    let paths: Vec<_> = args.spec.iter().cloned().collect();
+    let from = FromImage {
+        from_image: args.from_image.clone(),
+        engine: args.engine,
+    };
+    let (host, mut specs) = match load_with_image(&args.host.host, &paths, &from, Invalid::HUMAN) {
+        Ok(x) => x,
+        Err(code) => return Ok(code),
+    };
+    if specs.len() != 1 {
+        crate::render::Problem {
+            code: Code::CliBadInput,
+            message: format!(
+                "berth run starts one container, and this gives {}",
+                specs.len()
+            ),
+            help: Some("give a spec file with one `container:` document".into()),
+            file: args.spec.clone(),
+        }
+        .print();
+        return Ok(exit::INVALID);
+    }
+    if let Some(image) = &args.image {
+        specs[0].image = Some(image.clone());
+    }
+    if specs[0].image.is_none() {
         eprintln!(
             "{:?}",
             miette::miette!(
                 code = Code::CliNoImage.as_str(),
                 help = "add `image:` to the spec, or give --image",
                 "{}: the container names no image to run; nothing was applied",
-                crate::render::path(&args.spec)
+                crate::render::path(&specs[0].source.path)
             )
         );
         return Ok(exit::INVALID);
     }
+    if args.dry_run {
+        return dry_run(&args, engine, &host, &specs[0]);
+    }
 
-    let done = match apply::apply_for_run(&args.host.host, &args.spec, args.quiet)? {
+    let done = match apply::apply_loaded(host, specs, crate::args::Format::Human, args.quiet)? {
         Ok(done) => done,
         Err(code) => return Ok(code),
     };
     let spec = done
         .specs
         .first()
-        .ok_or_else(|| anyhow::anyhow!("{}: no container spec", args.spec.display()))?;
+        .ok_or_else(|| anyhow::anyhow!("no container spec"))?;
     let plan = done
         .plan
         .container(&spec.container)
@@ -93,34 +128,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     let edits = edits::resolve(plan, spec)?;
     // A CDI device's container path cannot be passed to the engine: say so,
     // as `--emit docker` does, rather than drop it silently.
-    crate::report::print_notes(&spec.container, &edits.cdi_path_notes());
-    let image = match args.image.clone().or_else(|| edits.image.clone()) {
-        Some(i) => i,
-        // Checked before applying; reached only if the spec changed meanwhile.
-        None => anyhow::bail!("container `{}` names no image to run", spec.container),
-    };
+    report::print_notes(&spec.container, &edits.cdi_path_notes());
+    let argv = engine_argv(&args, engine, &edits);
 
-    let mut argv = vec![engine.to_string(), "run".to_string()];
-    if args.rm {
-        argv.push("--rm".into());
-    }
-    if args.detach {
-        argv.push("-d".into());
-    }
-    argv.extend(docker::args_for(
-        &edits,
-        match args.engine {
-            Engine::Docker => docker::Flavor::Docker,
-            Engine::Podman => docker::Flavor::Podman,
-        },
-    ));
-    argv.push(image);
-    argv.extend(args.extra.iter().cloned());
-
-    if args.dry_run {
-        println!("{}", docker::quote_line(&argv));
-        return Ok(exit::OK);
-    }
     if !args.quiet {
         eprintln!(
             "berth: starting {}",
@@ -145,12 +155,97 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     Ok(exit::INVALID)
 }
 
-/// Whether the spec file loads to a container without `image:`. Problems with
-/// the file are left to the apply, which reports them properly.
-fn spec_lacks_image(path: &Path) -> bool {
-    let loaded = load_file(path, &LoadOptions::default());
-    loaded
-        .documents
-        .iter()
-        .any(|d| matches!(d, Document::Need(n) if n.image.is_none()))
+/// `ENGINE run [--rm] [-d] ENGINE-ARGS... BERTH-ARGS... IMAGE EXTRA...`.
+fn engine_argv(args: &RunArgs, engine: &str, edits: &edits::Edits) -> Vec<String> {
+    let mut argv = vec![engine.to_string(), "run".to_string()];
+    if args.rm {
+        argv.push("--rm".into());
+    }
+    if args.detach {
+        argv.push("-d".into());
+    }
+    argv.extend(args.engine_args.iter().cloned());
+    argv.extend(docker::args_for(
+        edits,
+        match args.engine {
+            Engine::Docker => docker::Flavor::Docker,
+            Engine::Podman => docker::Flavor::Podman,
+        },
+    ));
+    // Checked before solving: the spec's image, or --image / --from-image.
+    argv.push(edits.image.clone().unwrap_or_default());
+    argv.extend(args.extra.iter().cloned());
+    argv
+}
+
+/// `--dry-run`: the plan against the current state (read without a lock,
+/// nothing written), what apply would record and run on stderr, the argv on
+/// stdout.
+fn dry_run(
+    args: &RunArgs,
+    engine: &str,
+    host: &berth_specs::HostManifest,
+    spec: &NeedSpec,
+) -> anyhow::Result<u8> {
+    let state = match store::load_readonly(host) {
+        Ok(s) => s,
+        Err(e) => return Ok(report::report_store(&e, crate::args::Format::Human)),
+    };
+    let refs = [spec];
+    let plan = solve(host, &state, &refs);
+    if !plan.satisfied {
+        crate::explain_render::report_unsatisfied(host, &refs, &plan, crate::args::Format::Human);
+        return Ok(exit::INVALID);
+    }
+    let container = plan
+        .container(&spec.container)
+        .ok_or_else(|| anyhow::anyhow!("the plan has no container `{}`", spec.container))?;
+    let edits = edits::resolve(&with_placeholders(container), spec)?;
+    report::print_notes(&spec.container, &edits.cdi_path_notes());
+    let argv = engine_argv(args, engine, &edits);
+    if !args.quiet {
+        eprint!(
+            "berth run --dry-run: nothing is provided, recorded or started. Apply would record:\n{}",
+            crate::cmd::plan::human(host, &plan)
+        );
+        let pending: Vec<String> = container
+            .bindings
+            .iter()
+            .filter(|b| b.pending())
+            .map(|b| format!("{} `{}`", b.kind, b.name))
+            .collect();
+        if !pending.is_empty() {
+            eprintln!(
+                "made by a provider on apply (a placeholder or left out below): {}",
+                pending.join(", ")
+            );
+        }
+    }
+    println!("{}", docker::quote_line(&argv));
+    Ok(exit::OK)
+}
+
+/// The container plan with what providers would make stood in for: a network
+/// is known by its name (`--network NAME`), a path by a placeholder that says
+/// so; a value that no placeholder can stand for (an address or port a
+/// provider hands out, a custom kind's edits) is left out of the line.
+fn with_placeholders(
+    plan: &berth_engine::plan::ContainerPlan,
+) -> berth_engine::plan::ContainerPlan {
+    use berth_specs::Kind;
+    let mut plan = plan.clone();
+    plan.bindings.retain_mut(|b| {
+        if !b.pending() {
+            return true;
+        }
+        let placeholder = format!("<{} {} made by its provider on apply>", b.kind, b.name);
+        b.value = match b.kind {
+            Kind::Network => serde_json::json!({}),
+            Kind::Volume | Kind::Device => serde_json::json!({ "path": placeholder }),
+            Kind::Secret => serde_json::json!({ "file": placeholder }),
+            _ => return false,
+        };
+        true
+    });
+    plan
 }

@@ -2,6 +2,14 @@
 //! addresses, ports and devices; every network is declared `external: true`
 //! because berth (or a provider) made it, not compose.
 //!
+//! The override is merged onto the user's compose file, which berth never
+//! sees. Compose merges a service's `networks:` maps key by key, but a service
+//! that names no networks is on the implicit `default` network only until a
+//! file names one: an override that lists just berth's networks would take the
+//! service off `default` and away from its siblings. So a service with
+//! networks also lists `default` (keeping the base file's own networks is
+//! compose's merge).
+//!
 //! Every scalar is written as a JSON string, which YAML reads as a
 //! double-quoted scalar with the same escapes: no value, however odd, can change
 //! the document's structure. Compose then interpolates `$VAR`, `${VAR}` and
@@ -90,6 +98,10 @@ fn service(y: &mut String, e: &Edits) {
     }
     if !e.networks.is_empty() {
         y.push_str("    networks:\n");
+        // Keeps the service on compose's implicit network (see the module doc).
+        if !e.networks.iter().any(|n| n.network == "default") {
+            let _ = writeln!(y, "      \"default\": {{}}");
+        }
         for n in &e.networks {
             if n.ipv6.is_none() && n.ipv4.is_none() {
                 let _ = writeln!(y, "      {}: {{}}", q(&n.network));
