@@ -427,3 +427,38 @@ fn every_flag_of_berth_export_is_in_cli_md() {
         assert!(help.contains(engine), "{help}");
     }
 }
+
+#[test]
+fn export_is_quiet_when_the_reader_closes_the_pipe() {
+    use std::io::{BufRead, BufReader};
+    let dir = Dir::new();
+    let (mut hosts, mut specs) = (String::new(), String::new());
+    for i in 0..2000 {
+        hosts.push_str(&format!(
+            "---\nberth: 1\nhost: h{i}\nprovides:\n  - volume: v{i}\n    path: /srv/v{i}\n"
+        ));
+        specs.push_str(&format!(
+            "---\nberth: 1\ncontainer: c{i}\nimage: x/c:1\nneeds:\n  - volume: v{i}\n    mount: /d\n"
+        ));
+    }
+    let h = dir.write("hosts.yaml", &hosts);
+    let s = dir.write("specs.yaml", &specs);
+    let mut child = dir
+        .berth()
+        .args(["export", "kubernetes", "--hosts"])
+        .arg(&h)
+        .arg(&s)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    // The reader is gone; the rest of several megabytes hits a closed pipe.
+    let out = child.wait_with_output().unwrap();
+    assert!(first.starts_with("# Kubernetes objects"), "{first}");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+}

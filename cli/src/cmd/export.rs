@@ -5,6 +5,7 @@
 //! when every container was exported, 1 when one was not or the input is
 //! invalid. See docs/engines.md.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 
 use berth_engine::cdi;
@@ -86,9 +87,9 @@ pub fn run(args: ExportArgs) -> anyhow::Result<u8> {
     };
     let out = export(engine, &host_refs, &spec_refs, &opts);
     match args.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&out)?),
+        Format::Json => emit(&format!("{}\n", serde_json::to_string_pretty(&out)?))?,
         Format::Human => {
-            print!("{}", out.text);
+            emit(&out.text)?;
             for n in &out.notes {
                 eprintln!("note: {}", note_text(n));
             }
@@ -104,6 +105,16 @@ pub fn run(args: ExportArgs) -> anyhow::Result<u8> {
     } else {
         exit::INVALID
     })
+}
+
+/// Writes the result to stdout. A reader that closed the pipe (`| head`) has
+/// all it wanted: that is not an error, and nothing is printed about it.
+fn emit(text: &str) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
 }
 
 /// One line per note for people; the JSON carries the same as data.
@@ -182,17 +193,17 @@ fn cdi(args: &ExportArgs, hosts: &[HostManifest]) -> anyhow::Result<u8> {
         None => Vec::new(),
     };
     match args.format {
-        Format::Json => println!(
-            "{}",
+        Format::Json => emit(&format!(
+            "{}\n",
             serde_json::to_string_pretty(&json!({
                 "engine": "cdi",
                 "specs": specs,
                 "written": written,
                 "notes": notes,
             }))?
-        ),
+        ))?,
         Format::Human if args.cdi_dir.is_none() => {
-            println!("{}", serde_json::to_string_pretty(&specs)?)
+            emit(&format!("{}\n", serde_json::to_string_pretty(&specs)?))?
         }
         Format::Human => {
             for p in &written {
