@@ -2,9 +2,11 @@
 //! would and through the reference `bridge` plugin (Debian
 //! `containernetworking-plugins`) against network namespaces made here.
 //!
-//! Addresses come from `fd00:b3c1:13::/64`, used by no other test; the bridge
-//! and namespaces carry this process's id (`brc13-<pid>`, `berth-cni-t<pid>-N`)
-//! and are removed when a test ends, even when it fails. Tests that need root,
+//! Addresses come from `fd00:b3c1:13::/64` (and `fd00:b3c1:13:1::/64` for the
+//! podman test, so that its bridge never shares a subnet with the other one),
+//! used by no other test; bridges and namespaces carry this process's id
+//! (`brc13-<pid>`, `brp13-<pid>`, `berth-cni-t<pid>-N`) and are removed when a
+//! test ends, even when it fails. Tests that need root,
 //! `ip`, `ping` or `/usr/lib/cni/bridge` skip with a printed reason, and fail
 //! under `CI=true` (.ci/setup installs them).
 
