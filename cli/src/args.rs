@@ -165,6 +165,9 @@ pub struct ApplyArgs {
     /// No progress lines.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Apply even if a container's recorded spec differs, and take released reservations of its names.
+    #[arg(long)]
+    pub replace: bool,
 }
 
 /// `berth run`.
@@ -197,6 +200,9 @@ pub struct RunArgs {
     /// Show what would be recorded, the provider steps and the engine argv; change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Apply even if the container's recorded spec differs, and take released reservations of its names.
+    #[arg(long)]
+    pub replace: bool,
     /// No progress lines.
     #[arg(short, long)]
     pub quiet: bool,

@@ -180,6 +180,26 @@ pub fn reason_text(cx: &Context<'_>, r: &Reason) -> String {
                 why.join("; ")
             )
         }
+        Reason::ReservedFor {
+            candidate,
+            container: last,
+            changed_spec,
+        } => {
+            if *changed_spec {
+                format!(
+                    "{} is kept for `{last}` as it was applied; this spec differs from that one (`--replace` gives it to this spec)",
+                    cand(kind, candidate, host_file)
+                )
+            } else {
+                format!(
+                    "{} is kept for `{last}`, which held it last (`--replace` gives it away; `berth release --purge {last}` frees it)",
+                    cand(kind, candidate, host_file)
+                )
+            }
+        }
+        Reason::ReservedNetwork { name } => format!(
+            "`{name}` is an engine-reserved network name (host networking, no network, the default bridge or another container's namespace): only a provide naming it exactly in the host manifest may serve it, never a pattern or a provider"
+        ),
         Reason::ReservationStale { pool, value } => format!(
             "the name is reserved as {value} in pool {pool}, which the manifest no longer has (`berth release --purge` frees the name)"
         ),

@@ -89,6 +89,7 @@ fn state() -> State {
                 value,
                 holder: Some(name),
                 last_holder: None,
+                last_digest: None,
             },
         );
     }

@@ -96,6 +96,7 @@ fn state() -> State {
                 value: addr,
                 holder: Some(name.clone()),
                 last_holder: Some(name),
+                last_digest: None,
             },
         );
     }

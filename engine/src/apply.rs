@@ -161,6 +161,10 @@ pub enum ApplyError<E: std::error::Error + 'static> {
         /// The rollback, in the order done (reverse of provisioning).
         rolled_back: Vec<ReleaseReport<E>>,
     },
+    /// A recorded container was applied with another spec than the one
+    /// recorded; nothing ran (`--replace` allows it).
+    #[error("a recorded container's spec changed; nothing was applied")]
+    SpecChanged(Vec<ChangedSpec>),
     /// The state could not be written.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -178,31 +182,7 @@ pub struct Applied<E> {
     pub released: Vec<ReleaseReport<E>>,
 }
 
-/// A digest of what a spec asks for (container, image, needs with options;
-/// not comments or layout), recorded with the holding so a changed spec shows.
-pub fn spec_digest(spec: &NeedSpec) -> String {
-    // FNV-1a: stable across builds and platforms, no dependency; this is change
-    // detection, not security.
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut feed = |s: &str| {
-        for b in s.bytes().chain([0xff]) {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-    };
-    feed(&spec.container);
-    feed(spec.image.as_deref().unwrap_or(""));
-    for n in &spec.needs {
-        feed(n.kind.as_str());
-        feed(&n.name);
-        feed(&format!("{:?}", n.detail));
-    }
-    for (k, v) in &spec.placement {
-        feed(k);
-        feed(v);
-    }
-    format!("fnv1a64:{h:016x}")
-}
+pub use crate::state::spec_digest;
 
 /// The timeout of a recorded provider: its manifest entry's, when the
 /// manifest still declares that argv for that kind, else the default.
@@ -248,6 +228,21 @@ fn key_of(rec: &ProvidedRecord) -> String {
     resource_key(&rec.kind, &rec.name)
 }
 
+/// `--replace`: the released reservations of names `specs` need go to them,
+/// whoever held them last (the record is rewritten when they are taken).
+fn release_reservations_to(state: &mut State, specs: &[&NeedSpec]) {
+    for spec in specs {
+        for n in &spec.needs {
+            if let Some(r) = state.reservations.get_mut(&resource_key(&n.kind, &n.name)) {
+                if r.holder.is_none() {
+                    r.last_holder = None;
+                    r.last_digest = None;
+                }
+            }
+        }
+    }
+}
+
 /// Drops write-ahead intents and failed releases that a live record now covers.
 fn prune_pending(state: &mut State) {
     let provided = &state.provided;
@@ -256,16 +251,98 @@ fn prune_pending(state: &mut State) {
         .retain(|p| !provided.contains_key(&key_of(p)));
 }
 
+/// Options of [`apply_with`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApplyOptions {
+    /// `--replace`: a recorded container may be applied with another spec,
+    /// and released reservations of the needed names go to these specs
+    /// whoever held them last.
+    pub replace: bool,
+}
+
+/// A recorded container that a spec with another digest tries to re-apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangedSpec {
+    /// The container.
+    pub container: String,
+    /// `kind/name` the container holds that the new spec no longer needs.
+    pub dropped: Vec<String>,
+    /// `kind/name` the new spec needs that the container does not hold.
+    pub added: Vec<String>,
+}
+
+/// The recorded containers among `specs` whose applied spec differs from the
+/// one given (the identity check of DESIGN.md's trust boundary): a second,
+/// different spec that says `container: app1` must not silently release or
+/// take over app1's holdings.
+pub fn changed_specs(state: &State, specs: &[&NeedSpec]) -> Vec<ChangedSpec> {
+    let mut out = Vec::new();
+    for spec in specs {
+        let Some(h) = state.holdings.get(&spec.container) else {
+            continue;
+        };
+        if crate::state::digest_matches(&h.spec_digest, spec) {
+            continue;
+        }
+        let held: BTreeSet<String> = h
+            .bindings
+            .iter()
+            .map(|b| resource_key(&b.kind, &b.name))
+            .collect();
+        let wanted: BTreeSet<String> = spec
+            .needs
+            .iter()
+            .map(|n| resource_key(&n.kind, &n.name))
+            .collect();
+        // Networks are mostly implied by addresses (held without a need), so
+        // only other kinds count as dropped.
+        let dropped = held
+            .iter()
+            .filter(|k| !wanted.contains(*k) && !k.starts_with("network/"))
+            .cloned()
+            .collect();
+        let added = wanted.difference(&held).cloned().collect();
+        out.push(ChangedSpec {
+            container: spec.container.clone(),
+            dropped,
+            added,
+        });
+    }
+    out
+}
+
 /// Applies `specs` on `host`: see the module docs. `locked` is the host's
 /// state under its lock; it is written here (intents, then the final state).
+/// A recorded container whose spec changed is refused
+/// ([`ApplyError::SpecChanged`]); [`apply_with`] takes `--replace`.
 pub fn apply<P: Provisioner>(
     host: &HostManifest,
     specs: &[&NeedSpec],
     locked: &mut Locked,
     prov: &mut P,
 ) -> Result<Applied<P::Error>, ApplyError<P::Error>> {
+    apply_with(host, specs, locked, prov, ApplyOptions::default())
+}
+
+/// [`apply`] with options.
+pub fn apply_with<P: Provisioner>(
+    host: &HostManifest,
+    specs: &[&NeedSpec],
+    locked: &mut Locked,
+    prov: &mut P,
+    opts: ApplyOptions,
+) -> Result<Applied<P::Error>, ApplyError<P::Error>> {
     let before = locked.state().clone();
+    if !opts.replace {
+        let changed = changed_specs(&before, specs);
+        if !changed.is_empty() {
+            return Err(ApplyError::SpecChanged(changed));
+        }
+    }
     let mut scratch = before.clone();
+    if opts.replace {
+        release_reservations_to(&mut scratch, specs);
+    }
     let names: BTreeSet<&str> = specs.iter().map(|s| s.container.as_str()).collect();
 
     // 1. Resources providers made for these containers: still there? A gone one
@@ -684,6 +761,7 @@ fn record(state: &mut State, plan: &Plan, specs: &[&NeedSpec]) -> Vec<ProvidedRe
                             value: value_text(&b.value),
                             holder: Some(c.clone()),
                             last_holder: Some(c.clone()),
+                            last_digest: Some(spec_digest(spec)),
                         },
                     );
                 }

@@ -18,6 +18,7 @@ use serde::Serialize;
 
 use crate::emit::{Note, NoteKind};
 use crate::plan::{Binding, ContainerPlan};
+use crate::state::BindingSource;
 
 /// Everything a container's bindings add to its run configuration.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -60,6 +61,8 @@ pub struct Attachment {
     /// Network name (the engine network).
     pub network: String,
     /// Host bridge (LXC link); the network name unless the network says.
+    /// Empty when a pattern provide without `bridge:` served the network:
+    /// the host chose no bridge, and the LXC emitter refuses it.
     pub bridge: String,
     /// IPv6 address on it.
     pub ipv6: Option<IpAddr>,
@@ -259,9 +262,16 @@ impl EditSink for Sink<'_> {
     }
 
     fn attach(&mut self, network: &str, detail: NetworkEdit<'_>) {
+        let b = self.binding;
+        // A network served by a pattern provide names no bridge of its own:
+        // the need's name must not become the LXC link (any host bridge).
+        let from_pattern =
+            b.kind.is_network() && b.source == BindingSource::Provides && b.provide != b.name;
         let net = attachment(&mut self.edits.networks, network);
         if let Some(b) = detail.bridge {
             net.bridge = b.to_string();
+        } else if from_pattern {
+            net.bridge.clear();
         }
         if let Some(p) = detail.prefix6 {
             net.prefix6 = p;

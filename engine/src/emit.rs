@@ -73,4 +73,14 @@ pub enum EmitError {
         /// Container.
         container: String,
     },
+    /// `--emit lxc`: a network's link is not a usable host interface name.
+    #[error("container `{container}`: network `{network}` has no valid LXC link: {why}")]
+    LxcLink {
+        /// Container.
+        container: String,
+        /// Network.
+        network: String,
+        /// What is wrong with the link.
+        why: String,
+    },
 }

@@ -148,6 +148,24 @@ pub enum Reason {
         /// Why the network cannot be met.
         reasons: Vec<Reason>,
     },
+    /// An engine-reserved network name (`host`, `none`, `bridge`, ...,
+    /// `container:X`, `ns:PATH`): only a provide naming it exactly may serve
+    /// it, never a pattern or a provider.
+    ReservedNetwork {
+        /// The network name.
+        name: String,
+    },
+    /// The name's pool reservation was released by another container, or by
+    /// this container applying another spec: it goes back only to the spec
+    /// that made it (or with `--replace`).
+    ReservedFor {
+        /// The reservation.
+        candidate: Candidate,
+        /// The container that held it last.
+        container: String,
+        /// True when that container is this one, with a changed spec.
+        changed_spec: bool,
+    },
     /// The name has a pool reservation from a pool the manifest no longer has.
     ReservationStale {
         /// The pool recorded with the reservation.
@@ -172,6 +190,8 @@ impl Reason {
             Reason::PoolExhausted { .. } => "pool-exhausted",
             Reason::NetworkUnmet { .. } => "network-unmet",
             Reason::ReservationStale { .. } => "reservation-stale",
+            Reason::ReservedNetwork { .. } => "reserved-network",
+            Reason::ReservedFor { .. } => "reserved-for",
         }
     }
 
@@ -185,10 +205,12 @@ impl Reason {
             | Reason::ProtocolMismatch { candidate, .. }
             | Reason::HeldBy { candidate, .. }
             | Reason::PoolExhausted { candidate, .. }
-            | Reason::NetworkUnmet { candidate, .. } => Some(candidate),
-            Reason::NotProvided | Reason::NoProvider { .. } | Reason::ReservationStale { .. } => {
-                None
-            }
+            | Reason::NetworkUnmet { candidate, .. }
+            | Reason::ReservedFor { candidate, .. } => Some(candidate),
+            Reason::NotProvided
+            | Reason::NoProvider { .. }
+            | Reason::ReservationStale { .. }
+            | Reason::ReservedNetwork { .. } => None,
         }
     }
 }

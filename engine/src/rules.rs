@@ -213,6 +213,14 @@ pub(crate) fn named_exclusive(kind: &Kind) -> bool {
     matches!(kind, Kind::Ipv4 | Kind::Ipv6 | Kind::Port)
 }
 
+/// Whether a pattern provide or a provider may serve `kind`/`name`: never an
+/// engine-reserved network. Only a provide naming it exactly (the host's own,
+/// deliberate choice) serves one. The trust boundary of DESIGN.md, stated
+/// once for the solver and placement.
+pub fn pattern_may_serve(kind: &Kind, name: &str) -> bool {
+    !(kind.is_network() && berth_specs::reserved::is_engine_reserved_network(name))
+}
+
 /// What serves a name, by the candidate order of DESIGN.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Served {
@@ -229,7 +237,9 @@ pub(crate) enum Served {
 /// `patterns` (the matching ones, in file order) and `provider` come from the
 /// caller's own index; `admits(i)` says whether provide `i`'s `allow` admits
 /// the container. `Err` lists the provides `allow` turned away, in order.
+/// An engine-reserved `name` is served by its exact provide only.
 pub(crate) fn serve_network(
+    name: &str,
     exact: Option<usize>,
     patterns: impl IntoIterator<Item = usize>,
     provider: Option<usize>,
@@ -241,6 +251,9 @@ pub(crate) fn serve_network(
         } else {
             Err(vec![i])
         };
+    }
+    if !pattern_may_serve(&Kind::Network, name) {
+        return Err(Vec::new());
     }
     let mut denied = Vec::new();
     for i in patterns {

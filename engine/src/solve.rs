@@ -337,13 +337,17 @@ impl<'a> Solver<'a> {
                 .collect(),
         };
         let provider = self.provider_for(&Kind::Network, name);
-        match rules::serve_network(exact, patterns, provider, |i| self.allowed(i, spec)) {
+        match rules::serve_network(name, exact, patterns, provider, |i| self.allowed(i, spec)) {
             Ok(Served::Provide(i)) => Ok(Net::Unit(i)),
             Ok(Served::Provider(d)) => Ok(Net::Provider(d)),
             Err(denied) => {
                 let mut reasons: Vec<Reason> =
                     denied.into_iter().map(|i| self.not_allowed(i)).collect();
-                if exact.is_none() {
+                if exact.is_none() && !rules::pattern_may_serve(&Kind::Network, name) {
+                    reasons.push(Reason::ReservedNetwork {
+                        name: name.to_string(),
+                    });
+                } else if exact.is_none() {
                     if reasons.is_empty() {
                         reasons.push(Reason::NotProvided);
                     }
@@ -380,6 +384,12 @@ impl<'a> Solver<'a> {
                 Ok(o) => opts.push(o),
                 Err(r) => rej.push(r),
             }
+            return (opts, rej);
+        }
+        if !rules::pattern_may_serve(&need.kind, &need.name) {
+            rej.push(Reason::ReservedNetwork {
+                name: need.name.clone(),
+            });
             return (opts, rej);
         }
         let globs = self.globs.get(&need.kind).cloned().unwrap_or_default();
@@ -627,6 +637,15 @@ impl<'a> Solver<'a> {
                     },
                 });
             }
+        }
+        let spec = self.specs[s];
+        if !res.released_to(spec) {
+            let container = res.last_holder.clone().unwrap_or_default();
+            return Err(Reason::ReservedFor {
+                changed_spec: container == spec.container,
+                candidate,
+                container,
+            });
         }
         // The reserved value is the name's only candidate, so the prefix is
         // checked against it before the pool: a pool wholly outside the prefix

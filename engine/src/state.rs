@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 
-use berth_specs::{Kind, ProvideDetail};
+use berth_specs::{Kind, NeedSpec, ProvideDetail};
 use serde::{Deserialize, Serialize};
 
 /// Version of the state file format.
@@ -111,6 +111,33 @@ pub struct Reservation {
     /// `release --purge` of that container still finds its reservations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_holder: Option<String>,
+    /// The [`spec_digest`] of the spec that made the reservation: once
+    /// released, the value goes back only to `last_holder` applying that same
+    /// spec (or to anyone with `--replace`). Absent in states written before
+    /// it existed: then the container name alone decides.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_digest: Option<String>,
+}
+
+impl Reservation {
+    /// Whether a released reservation may go to `spec`: a held one is the solver's business, an unclaimed one (no
+    /// last holder) goes to anyone; otherwise only the last holder applying
+    /// the spec that made it. The identity rule of DESIGN.md's trust boundary.
+    pub fn released_to(&self, spec: &NeedSpec) -> bool {
+        if self.holder.is_some() {
+            return true;
+        }
+        match &self.last_holder {
+            None => true,
+            Some(l) => {
+                *l == spec.container
+                    && self
+                        .last_digest
+                        .as_deref()
+                        .is_none_or(|d| digest_matches(d, spec))
+            }
+        }
+    }
 }
 
 /// A resource a provider made.
@@ -192,5 +219,58 @@ struct RawProvidedRecord {
 impl From<RawProvidedRecord> for ProvidedRecord {
     fn from(r: RawProvidedRecord) -> ProvidedRecord {
         ProvidedRecord::new(r.kind, r.name, r.run, r.provided, r.users)
+    }
+}
+
+/// A digest of what a spec asks for (container, image, needs with options,
+/// placement labels; not comments or layout), recorded with the holding and
+/// with pool reservations. It is an identity check (a different spec must not
+/// pass as the recorded one), so it is SHA-256, not a fast checksum.
+pub fn spec_digest(spec: &NeedSpec) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    feed_spec(spec, &mut |s: &str| {
+        // Length-prefixed, so fields cannot run into each other.
+        h.update((s.len() as u64).to_le_bytes());
+        h.update(s.as_bytes());
+    });
+    format!("sha256:{:x}", h.finalize())
+}
+
+/// Whether `recorded` (a digest from the state) is the digest of `spec`. States
+/// written before SHA-256 hold an FNV-1a digest (`fnv1a64:`): those are
+/// compared in their own form, so upgrading berth refuses no re-apply.
+pub fn digest_matches(recorded: &str, spec: &NeedSpec) -> bool {
+    if recorded.starts_with("fnv1a64:") {
+        recorded == legacy_digest(spec)
+    } else {
+        recorded == spec_digest(spec)
+    }
+}
+
+/// The digest of states before SHA-256 (FNV-1a over the same fields).
+fn legacy_digest(spec: &NeedSpec) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    feed_spec(spec, &mut |s: &str| {
+        for b in s.bytes().chain([0xff]) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    });
+    format!("fnv1a64:{h:016x}")
+}
+
+/// The fields a spec digest covers, in order.
+fn feed_spec(spec: &NeedSpec, feed: &mut dyn FnMut(&str)) {
+    feed(&spec.container);
+    feed(spec.image.as_deref().unwrap_or(""));
+    for n in &spec.needs {
+        feed(n.kind.as_str());
+        feed(&n.name);
+        feed(&format!("{:?}", n.detail));
+    }
+    for (k, v) in &spec.placement {
+        feed(k);
+        feed(v);
     }
 }

@@ -25,7 +25,7 @@
 
 use std::collections::HashMap;
 use std::fs::{DirBuilder, File, OpenOptions};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -96,6 +96,22 @@ pub enum StoreError {
         /// The manifest's host.
         expected: String,
     },
+    /// The state file is not a regular file (a FIFO, a device, a folder):
+    /// berth never reads from one, which could block it while it holds the lock.
+    #[error("state file {} is not a regular file", path.display())]
+    NotRegular {
+        /// The state file.
+        path: PathBuf,
+    },
+    /// The state folder is writable by every user: anyone could replace the
+    /// state file or plant one.
+    #[error("state folder {} is writable by every user (mode {mode:o})", dir.display())]
+    FolderWritable {
+        /// The folder.
+        dir: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
     /// Writing failed; the previous state file is intact.
     #[error("cannot write state file {}: {source}", path.display())]
     Write {
@@ -115,6 +131,7 @@ impl StoreError {
             StoreError::Version { .. } => Code::StateVersion,
             StoreError::HostMismatch { .. } => Code::StateHostMismatch,
             StoreError::Lock { .. } => Code::StateLock,
+            StoreError::FolderWritable { .. } => Code::StateFolderWritable,
             _ => Code::StateIo,
         }
     }
@@ -124,6 +141,9 @@ impl StoreError {
         match self {
             StoreError::Corrupt { .. } => {
                 "berth never overwrites a state file it cannot read; repair it or move it away (see docs/state.md)"
+            }
+            StoreError::FolderWritable { .. } => {
+                "make the state folder writable by its owner only (chmod 700), or point --state-dir elsewhere (see docs/security.md)"
             }
             _ => "see docs/state.md",
         }
@@ -239,15 +259,39 @@ impl StateFile {
         Ok(())
     }
 
-    /// Reads the state; `Ok(None)` when the file does not exist.
+    /// Reads the state; `Ok(None)` when the file does not exist. See
+    /// [`open_regular`]: a FIFO or device in its place is refused, never
+    /// waited on.
     fn read(&self) -> Result<Option<Vec<u8>>, StoreError> {
-        match std::fs::read(&self.path) {
-            Ok(b) => Ok(Some(b)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(StoreError::Read {
-                path: self.path.clone(),
-                source,
+        let read_err = |source| StoreError::Read {
+            path: self.path.clone(),
+            source,
+        };
+        let mut f = match open_regular(&self.path) {
+            Ok(Some(f)) => f,
+            Ok(None) => {
+                return Err(StoreError::NotRegular {
+                    path: self.path.clone(),
+                })
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(read_err(source)),
+        };
+        let mut bytes = Vec::new();
+        f.read_to_end(&mut bytes).map_err(read_err)?;
+        Ok(Some(bytes))
+    }
+
+    /// Refuses a state folder every user may write to (see
+    /// [`StoreError::FolderWritable`]); a missing folder is fine.
+    fn check_folder(&self) -> Result<(), StoreError> {
+        use std::os::unix::fs::PermissionsExt;
+        match std::fs::metadata(&self.dir) {
+            Ok(md) if md.permissions().mode() & 0o002 != 0 => Err(StoreError::FolderWritable {
+                dir: self.dir.clone(),
+                mode: md.permissions().mode() & 0o7777,
             }),
+            _ => Ok(()),
         }
     }
 
@@ -287,6 +331,7 @@ impl StateFile {
     /// See [`load_readonly`].
     pub fn load_readonly(&self) -> Result<State, StoreError> {
         self.check_name()?;
+        self.check_folder()?;
         let Some(bytes) = self.read()? else {
             return Ok(State::new(&self.host));
         };
@@ -308,6 +353,7 @@ impl StateFile {
                 dir: self.dir.clone(),
                 source,
             })?;
+        self.check_folder()?;
         let lock_path = self.dir.join(format!("{}.json.lock", self.host));
         let lock_err = |source| StoreError::Lock {
             path: lock_path.clone(),
@@ -387,20 +433,17 @@ impl StateFile {
         };
         let mut bytes = serde_json::to_vec_pretty(state).expect("state always serializes");
         bytes.push(b'\n');
-        // A fixed temp name is safe: only the lock holder writes. A temp file
-        // left by a crash is simply truncated by the next write.
-        let tmp = self.dir.join(format!(".{}.json.tmp", self.host));
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
+        // A fresh temp file of a random name, created exclusively (never
+        // following a symlink planted at a fixed name), mode 0600, renamed
+        // over the state file. A crash leaves at most a stray temp file.
+        let mut f = tempfile::Builder::new()
+            .prefix(&format!(".{}.json.", self.host))
+            .suffix(".tmp")
+            .tempfile_in(&self.dir)
             .map_err(err)?;
         f.write_all(&bytes).map_err(err)?;
-        f.sync_all().map_err(err)?;
-        drop(f);
-        std::fs::rename(&tmp, &self.path).map_err(err)?;
+        f.as_file().sync_all().map_err(err)?;
+        f.persist(&self.path).map_err(|e| err(e.error))?;
         // The rename is durable only once the folder is synced.
         File::open(&self.dir)
             .and_then(|d| d.sync_all())
@@ -722,4 +765,21 @@ fn check_meaning(state: &State) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Opens `path` for reading without blocking, and returns it only if it is a regular file (`Ok(None)`
+/// otherwise). `O_NONBLOCK` makes opening a FIFO return at once instead of
+/// waiting for a writer (while berth holds the state lock); the type check
+/// then refuses it. The descriptor goes back to blocking reads for a file.
+pub fn open_regular(path: &Path) -> std::io::Result<Option<File>> {
+    let f = OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open(path)?;
+    if !f.metadata()?.file_type().is_file() {
+        return Ok(None);
+    }
+    let flags = rustix::fs::fcntl_getfl(&f)?;
+    rustix::fs::fcntl_setfl(&f, flags - rustix::fs::OFlags::NONBLOCK)?;
+    Ok(Some(f))
 }

@@ -176,6 +176,17 @@ impl Env {
         apply::apply(&self.host, specs, &mut locked, fake)
     }
 
+    /// `apply --replace`.
+    fn apply_replace(
+        &self,
+        specs: &[&NeedSpec],
+        fake: &mut Fake,
+    ) -> Result<apply::Applied<Refused>, ApplyError<Refused>> {
+        let mut locked = self.file.lock().unwrap();
+        let opts = apply::ApplyOptions { replace: true };
+        apply::apply_with(&self.host, specs, &mut locked, fake, opts)
+    }
+
     fn release(
         &self,
         containers: &[&str],
@@ -524,8 +535,9 @@ fn a_changed_spec_releases_what_it_no_longer_uses() {
     env.apply(&[&spec("app", &vol("nfs-old", "/a"))], &mut Fake::default())
         .unwrap();
     let mut fake = Fake::default();
+    // A changed spec of a recorded container needs --replace (issue 11).
     let out = env
-        .apply(&[&spec("app", &vol("nfs-new", "/a"))], &mut fake)
+        .apply_replace(&[&spec("app", &vol("nfs-new", "/a"))], &mut fake)
         .unwrap();
     assert_eq!(
         fake.log,
@@ -780,4 +792,95 @@ fn check_and_rollback_release_get_the_need_like_provide() {
         let provide = format!("provide {name}");
         assert!(fake.needs.contains(&(provide, n.clone())), "{op}: {n}");
     }
+}
+
+#[test]
+fn identity_is_self_declared_a_different_spec_with_no_needs_does_not_release_app1() {
+    let env = Env::new();
+    env.apply(
+        &[&spec("app1", &vol("nfs-data", "/d"))],
+        &mut Fake::default(),
+    )
+    .unwrap();
+    let before = env.bytes();
+    let mut fake = Fake::default();
+    let evil = match load_one("berth.yaml", "berth: 1\ncontainer: app1\n") {
+        Document::Need(n) => n,
+        other => panic!("{other:?}"),
+    };
+    let err = env.apply(&[&evil], &mut fake).unwrap_err();
+    match err {
+        ApplyError::SpecChanged(changed) => {
+            assert_eq!(changed.len(), 1);
+            assert_eq!(changed[0].container, "app1");
+            assert_eq!(changed[0].dropped, ["volume/nfs-data"]);
+            assert!(changed[0].added.is_empty());
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(fake.log.is_empty(), "{:?}", fake.log);
+    assert_eq!(env.bytes(), before, "nothing was written");
+}
+
+#[test]
+fn identity_is_self_declared_an_exclusive_volume_is_not_taken_by_a_second_spec() {
+    let env = Env::new();
+    env.apply(&[&spec("app1", &vol("static", "/s"))], &mut Fake::default())
+        .unwrap();
+    let other = spec(
+        "app1",
+        "  - volume: static\n    mount: /s\n    exclusive: true\n",
+    );
+    let err = env.apply(&[&other], &mut Fake::default()).unwrap_err();
+    assert!(matches!(err, ApplyError::SpecChanged(_)), "{err:?}");
+    // The same spec again is no change; --replace takes the new one.
+    env.apply(&[&spec("app1", &vol("static", "/s"))], &mut Fake::default())
+        .unwrap();
+    env.apply_replace(&[&other], &mut Fake::default()).unwrap();
+    assert!(env.state().holdings["app1"].bindings[0].exclusive);
+}
+
+#[test]
+fn identity_is_self_declared_a_released_reservation_does_not_go_to_another_name() {
+    let env = Env::new();
+    let web = spec("web", "  - ipv6: web\n");
+    env.apply(&[&web], &mut Fake::default()).unwrap();
+    env.release(&["web"], false, &mut Fake::default());
+    // `evil` asks for web's name: the reservation is kept for web.
+    let evil = spec("evil", "  - ipv6: web\n");
+    match env.apply(&[&evil], &mut Fake::default()).unwrap_err() {
+        ApplyError::Unsatisfied(plan) => {
+            let u = &plan.containers[0].unmet[0];
+            assert_eq!(u.reasons[0].code(), "reserved-for", "{u:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // web itself, with the spec that made it, gets it back.
+    env.apply(&[&web], &mut Fake::default()).unwrap();
+    assert_eq!(env.state().reservations["ipv6/web"].value, "2001:db8::101");
+}
+
+#[test]
+fn a_released_reservation_goes_to_a_changed_spec_of_its_name_only_with_replace() {
+    let env = Env::new();
+    env.apply(&[&spec("web", "  - ipv6: web\n")], &mut Fake::default())
+        .unwrap();
+    env.release(&["web"], false, &mut Fake::default());
+    let changed = spec("web", &format!("  - ipv6: web\n{}", vol("static", "/s")));
+    let err = env.apply(&[&changed], &mut Fake::default()).unwrap_err();
+    assert!(matches!(err, ApplyError::Unsatisfied(_)), "{err:?}");
+    env.apply_replace(&[&changed], &mut Fake::default())
+        .unwrap();
+    let r = &env.state().reservations["ipv6/web"];
+    assert_eq!(
+        (r.value.as_str(), r.holder.as_deref()),
+        ("2001:db8::101", Some("web"))
+    );
+    // A state written before digests were kept (no `last_digest`) still
+    // lets the last holder's name take it back.
+    let mut legacy = env.state().reservations["ipv6/web"].clone();
+    legacy.holder = None;
+    legacy.last_digest = None;
+    assert!(legacy.released_to(&spec("web", "  - ipv6: web\n")));
+    assert!(!legacy.released_to(&spec("other", "  - ipv6: web\n")));
 }

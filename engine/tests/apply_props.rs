@@ -198,7 +198,10 @@ proptest! {
                     let s = spec(i, variant);
                     let mut prov = Flaky { calls: 0, fail: fail.into_iter().collect() };
                     let mut locked = file.lock().unwrap();
-                    let out = apply::apply(&host, &[&s], &mut locked, &mut prov);
+                    // Variants of one container are changed specs of it: applied
+                    // with --replace (issue 11), as an operator changing it would.
+                    let replace = apply::ApplyOptions { replace: true };
+                    let out = apply::apply_with(&host, &[&s], &mut locked, &mut prov, replace);
                     drop(locked);
                     let after = file.load_readonly().unwrap();
                     match out {

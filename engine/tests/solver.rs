@@ -507,6 +507,7 @@ needs:
             value: "2001:db8:9::1".into(),
             holder: None,
             last_holder: None,
+            last_digest: None,
         },
     );
     let s = specs("container: d\nneeds:\n  - ipv6: y\n");

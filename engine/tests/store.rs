@@ -34,6 +34,7 @@ fn sample() -> State {
             value: "2001:db8::100".into(),
             holder: Some("app".into()),
             last_holder: None,
+            last_digest: None,
         },
     );
     s

@@ -271,4 +271,15 @@ codes! {
     ImageInspect => "berth::image::inspect",
     /// `berth label FILE`: the file holds no need spec, or several.
     LabelNotOne => "berth::label::not-one",
+    /// `apply`/`run`: a recorded container re-applied with another spec than
+    /// the one recorded, without `--replace`.
+    ApplySpecChanged => "berth::apply::spec-changed",
+    /// A host provides an engine-reserved network name (`host`, `none`,
+    /// `bridge`, ...) exactly: every spec that needs it joins it.
+    HostReservedNetwork => "berth::host::reserved-network",
+    /// `--emit lxc`: a network whose LXC link is not a valid interface name
+    /// (longer than 15 bytes), or that the host left to the need's name.
+    EmitLxcLink => "berth::emit::lxc-link",
+    /// The state folder is writable by others than its owner.
+    StateFolderWritable => "berth::state::folder-writable",
 }

@@ -171,6 +171,28 @@ fn check_host(
             vec![i, first],
         ));
     }
+    // An engine-reserved network named exactly: the host's own choice (only
+    // an exact provide may serve one), but every spec needing it joins it.
+    for (i, p) in provides.iter().enumerate() {
+        if p.kind == Kind::Network
+            && p.name.is_exact()
+            && crate::reserved::is_engine_reserved_network(p.name.as_str())
+        {
+            out.push((
+                Diagnostic::warning(
+                    Code::HostReservedNetwork,
+                    format!(
+                        "network `{}` is an engine-reserved name: a spec that needs it joins the engine's own `{}` network mode",
+                        p.name, p.name
+                    ),
+                )
+                .at(src, p.span)
+                .label("engine-reserved network")
+                .help("keep it only if every container allowed here may use it; add `allow:` to restrict who may"),
+                vec![i],
+            ));
+        }
+    }
     for (p, first) in repeats(
         &host.providers,
         |p| (&p.kind, p.pattern.as_str()),
@@ -332,6 +354,8 @@ fn check_host(
                     host.providers
                         .iter()
                         .any(|d| d.kind == Kind::Network && d.pattern.matches(network))
+                        // A provider never makes an engine-reserved network.
+                        && !crate::reserved::is_engine_reserved_network(network)
                 });
                 if !by_provider && !unbuilt.may_provide_network(network) {
                     out.push((

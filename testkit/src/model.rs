@@ -81,6 +81,7 @@ pub fn applied(plan: &Plan) -> State {
                         value: v,
                         holder: Some(c.container.clone()),
                         last_holder: None,
+                        last_digest: None,
                     },
                 );
             }

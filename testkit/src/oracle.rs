@@ -20,7 +20,11 @@
 //!   exclusive volume (or a volume needed `exclusive: true`) have one holder;
 //!   a shared volume any number; holdings of containers outside the set count;
 //!   two containers of the set needing one address or port name cannot both
-//!   have it.
+//!   have it;
+//! - trust boundary: an engine-reserved network name (DESIGN.md's list) is
+//!   served by its exact provide only, never a pattern or a provider; a
+//!   released pool reservation goes back only to its last holder applying
+//!   the spec that made it.
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
@@ -254,6 +258,9 @@ impl Ctx<'_> {
         if let Some(p) = nets().find(|p| p.name.is_exact() && p.name.as_str() == name) {
             return allowed(p, spec);
         }
+        if engine_reserved(name) {
+            return false;
+        }
         nets().any(|p| !p.name.is_exact() && p.name.matches(name) && allowed(p, spec))
             || self
                 .host
@@ -368,6 +375,9 @@ impl Ctx<'_> {
         if let Some(res) = self.state.reservations.get(&key) {
             return self.reserved(res, spec, need);
         }
+        if need.kind == Kind::Network && engine_reserved(&need.name) {
+            return Vec::new();
+        }
         let mut out: Vec<Choice> = of_kind()
             .filter(|&i| !provides[i].name.is_exact() && provides[i].name.matches(&need.name))
             .flat_map(|i| self.serve(i, spec, need))
@@ -396,6 +406,19 @@ impl Ctx<'_> {
     ) -> Vec<Choice> {
         if res.holder.as_deref().is_some_and(|h| !self.in_set(h)) {
             return Vec::new();
+        }
+        // Released: it goes back only to the container that held it last,
+        // applying the spec that made it (when the state recorded which).
+        if res.holder.is_none() {
+            if let Some(last) = &res.last_holder {
+                let same_spec = res
+                    .last_digest
+                    .as_deref()
+                    .is_none_or(|d| berth_engine::state::digest_matches(d, spec));
+                if *last != spec.container || !same_spec {
+                    return Vec::new();
+                }
+            }
         }
         let pool = self.host.provides.iter().position(|p| {
             p.kind == need.kind
@@ -544,4 +567,16 @@ impl Ctx<'_> {
             _ => Vec::new(),
         }
     }
+}
+
+/// DESIGN.md's engine-reserved network names, restated here (the oracle
+/// shares no rule code with the engine): any case, and the `container:` and
+/// `ns:` forms.
+pub fn engine_reserved(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    matches!(
+        n.as_str(),
+        "host" | "none" | "bridge" | "default" | "private" | "slirp4netns" | "pasta"
+    ) || n.starts_with("container:")
+        || n.starts_with("ns:")
 }

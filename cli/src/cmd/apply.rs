@@ -40,18 +40,42 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
             Ok(x) => x,
             Err(code) => return Ok(code),
         };
+    let opts = apply::ApplyOptions {
+        replace: args.replace,
+    };
     let done = match apply_loaded_checked(
         host,
         specs,
         args.format,
         args.quiet,
         args.emit.needs_image(),
+        opts,
     )? {
         Ok(done) => done,
         Err(code) => return Ok(code),
     };
     let specs: Vec<&NeedSpec> = done.specs.iter().collect();
-    let out = emitter::render(args.emit, &done.plan, &specs)?;
+    let out = match emitter::render(args.emit, &done.plan, &specs) {
+        Ok(out) => out,
+        Err(emitter::RenderError::Emit(e @ berth_engine::emit::EmitError::LxcLink { .. })) => {
+            let problem = render::Problem {
+                code: Code::EmitLxcLink,
+                message: format!("{e}; the resources stay recorded"),
+                help: Some(
+                    "give the network provide a `bridge:` of at most 15 bytes, or use --emit docker|compose|json"
+                        .to_string(),
+                ),
+                file: None,
+            };
+            Invalid {
+                format: args.format,
+                key: "ok",
+            }
+            .report(&[], &[problem]);
+            return Ok(exit::INVALID);
+        }
+        Err(e) => return Err(e.into()),
+    };
     report::print_container_notes(&out.notes);
     print!("{}", out.text);
     Ok(exit::OK)
@@ -64,8 +88,9 @@ pub(crate) fn apply_loaded(
     specs: Vec<NeedSpec>,
     format: Format,
     quiet: bool,
+    opts: apply::ApplyOptions,
 ) -> anyhow::Result<Result<AppliedRun, u8>> {
-    apply_loaded_checked(host, specs, format, quiet, false)
+    apply_loaded_checked(host, specs, format, quiet, false, opts)
 }
 
 fn apply_loaded_checked(
@@ -74,6 +99,7 @@ fn apply_loaded_checked(
     format: Format,
     quiet: bool,
     needs_image: bool,
+    opts: apply::ApplyOptions,
 ) -> anyhow::Result<Result<AppliedRun, u8>> {
     let imageless: Vec<&str> = specs
         .iter()
@@ -103,7 +129,7 @@ fn apply_loaded_checked(
     };
     let mut prov = CliProvisioner::new(&host, quiet);
     let refs: Vec<&NeedSpec> = specs.iter().collect();
-    let outcome = apply::apply(&host, &refs, &mut locked, &mut prov);
+    let outcome = apply::apply_with(&host, &refs, &mut locked, &mut prov, opts);
     drop(locked);
     match outcome {
         Ok(applied) => {
@@ -124,7 +150,45 @@ fn apply_loaded_checked(
             report_failure(&failed, &rolled_back, format, &host, &refs);
             Ok(Err(exit::PROVIDER))
         }
+        Err(ApplyError::SpecChanged(changed)) => {
+            let problems: Vec<render::Problem> = changed.iter().map(spec_changed).collect();
+            Invalid { format, key: "ok" }.report(&[], &problems);
+            Ok(Err(exit::INVALID))
+        }
         Err(ApplyError::Store(e)) => Ok(Err(report_store(&e, format))),
+    }
+}
+
+/// The refusal of a changed spec, with what it drops and adds.
+fn spec_changed(c: &apply::ChangedSpec) -> render::Problem {
+    let list = |v: &[String]| {
+        v.iter()
+            .map(|k| format!("`{k}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut what = Vec::new();
+    if !c.dropped.is_empty() {
+        what.push(format!("it no longer needs {}", list(&c.dropped)));
+    }
+    if !c.added.is_empty() {
+        what.push(format!("it newly needs {}", list(&c.added)));
+    }
+    if what.is_empty() {
+        what.push("its image, options or labels differ".to_string());
+    }
+    render::Problem {
+        code: Code::ApplySpecChanged,
+        message: format!(
+            "container `{}` is recorded with another spec ({}); nothing was applied",
+            c.container,
+            what.join("; ")
+        ),
+        help: Some(format!(
+            "if this is the same container, changed on purpose, apply with --replace; otherwise give it another `container:` name, or `berth release {}` first",
+            c.container
+        )),
+        file: None,
     }
 }
 

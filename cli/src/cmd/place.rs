@@ -144,7 +144,7 @@ pub fn run(args: PlaceArgs) -> anyhow::Result<u8> {
         return Ok(exit::INVALID);
     }
     print_diagnostics(&diagnostics);
-    if let Some(code) = duplicates(&hosts, &specs) {
+    if let Some(code) = duplicates(&hosts, &specs, args.format) {
         return Ok(code);
     }
     let explain = match &args.explain {
@@ -237,47 +237,83 @@ fn name_list(hosts: &[&HostManifest], which: impl Iterator<Item = usize>, limit:
 }
 
 /// Two hosts or two containers with one name would make the output (and
-/// `--out DIR/<host>/<container>`) ambiguous: refuse, naming both places.
-fn duplicates(hosts: &[HostManifest], specs: &[NeedSpec]) -> Option<u8> {
+/// `--out DIR/<host>/<container>`) ambiguous: refuse, naming both places. With
+/// `--format json` the refusal is data on stdout (`{"diagnostics": [...]}`),
+/// like every other invalid input.
+fn duplicates(hosts: &[HostManifest], specs: &[NeedSpec], format: Format) -> Option<u8> {
     let h: Vec<_> = hosts
         .iter()
-        .map(|h| (h.host.as_str(), &*h.source, h.span))
+        .map(|h| (h.host.as_str(), &h.source, h.span))
         .collect();
     let s: Vec<_> = specs
         .iter()
-        .map(|s| (s.container.as_str(), &*s.source, s.span))
+        .map(|s| (s.container.as_str(), &s.source, s.span))
         .collect();
-    let found = report_duplicates(
+    let mut found = duplicate_diags(
         Code::PlaceDuplicateHost,
         "host",
         "each host of a fleet needs its own name",
         &h,
-    ) | report_duplicates(
+    );
+    found.extend(duplicate_diags(
         Code::PlaceDuplicateContainer,
         "container",
         "each container of a release needs its own name",
         &s,
-    );
-    found.then_some(exit::INVALID)
+    ));
+    if found.is_empty() {
+        return None;
+    }
+    match format {
+        Format::Json => {
+            let list: Vec<_> = found.iter().map(|(_, d)| diagnostic_json(d)).collect();
+            println!("{}", json!({ "diagnostics": list }));
+        }
+        Format::Human => {
+            for (d, _) in found {
+                print_place_diag(d);
+            }
+        }
+    }
+    Some(exit::INVALID)
 }
 
-/// Reports every name seen twice; true if any.
-fn report_duplicates(code: Code, what: &str, help: &str, items: &[(&str, &Source, Span)]) -> bool {
+/// Every name seen twice, for people (the locations in the message, no
+/// snippet) and as a located diagnostic (for JSON).
+fn duplicate_diags(
+    code: Code,
+    what: &str,
+    help: &str,
+    items: &[(&str, &std::sync::Arc<Source>, Span)],
+) -> Vec<(PlaceDiag, Diagnostic)> {
     let repeats = repeated_names(items.iter().map(|&(name, ..)| name));
-    for &(first, second) in &repeats {
-        let (name, first_source, first_span) = items[first];
-        let (_, source, span) = items[second];
-        print_place_diag(PlaceDiag {
-            code,
-            message: format!(
+    repeats
+        .iter()
+        .map(|&(first, second)| {
+            let (name, first_source, first_span) = items[first];
+            let (_, source, span) = items[second];
+            let message = format!(
                 "{what} `{name}` is defined twice: {} and {}",
                 at(first_source, first_span),
                 at(source, span)
-            ),
-            help: Some(help.into()),
-        });
-    }
-    !repeats.is_empty()
+            );
+            let mut diag = Diagnostic::error(code, message.clone())
+                .at(source, span)
+                .label("second definition")
+                .help(help);
+            if std::sync::Arc::ptr_eq(first_source, source) {
+                diag = diag.related(first_span, "first definition");
+            }
+            (
+                PlaceDiag {
+                    code,
+                    message,
+                    help: Some(help.into()),
+                },
+                diag,
+            )
+        })
+        .collect()
 }
 
 /// "lack volume `webpages`" and the like: one host count's reason as text.

@@ -113,7 +113,15 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         return dry_run(&args, engine, &host, &specs[0]);
     }
 
-    let done = match apply::apply_loaded(host, specs, crate::args::Format::Human, args.quiet)? {
+    let done = match apply::apply_loaded(
+        host,
+        specs,
+        crate::args::Format::Human,
+        args.quiet,
+        berth_engine::apply::ApplyOptions {
+            replace: args.replace,
+        },
+    )? {
         Ok(done) => done,
         Err(code) => return Ok(code),
     };

@@ -40,6 +40,9 @@ impl Emitter for Lxc {
     fn render(&self, input: &Input<'_>) -> Result<Output, EmitError> {
         let mut out = Output::default();
         for e in input.edits {
+            check_links(e)?;
+        }
+        for e in input.edits {
             if input.edits.len() > 1 {
                 let _ = writeln!(out.text, "# container {}", e.container);
             }
@@ -49,6 +52,35 @@ impl Emitter for Lxc {
         }
         Ok(out)
     }
+}
+
+/// Longest Linux interface name (`IFNAMSIZ` minus the NUL).
+pub const MAX_LINK_LEN: usize = 15;
+
+/// Every network's link is a host-chosen interface name that Linux accepts:
+/// not left to the need's name by a pattern provide (the spec would pick any
+/// host bridge), and at most [`MAX_LINK_LEN`] bytes (LXC would write a link
+/// no kernel interface can have).
+pub fn check_links(e: &Edits) -> Result<(), EmitError> {
+    for n in &e.networks {
+        let why = if n.bridge.is_empty() {
+            "a pattern provide serves it without `bridge:`, so the host chose no bridge".to_string()
+        } else if n.bridge.len() > MAX_LINK_LEN {
+            format!(
+                "`{}` is {} bytes, and Linux interface names have at most {MAX_LINK_LEN}",
+                n.bridge,
+                n.bridge.len()
+            )
+        } else {
+            continue;
+        };
+        return Err(EmitError::LxcLink {
+            container: e.container.clone(),
+            network: n.network.clone(),
+            why,
+        });
+    }
+    Ok(())
 }
 
 /// A device's type (`c` or `b`) and major/minor numbers.

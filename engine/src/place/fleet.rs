@@ -344,8 +344,10 @@ impl<'a> Fleet<'a> {
             .get(network)
             .and_then(|id| hi.exact.get(&(self.net_kind, id)))
             .map(|&pi| pi as usize);
+        let reserved = !rules::pattern_may_serve(&Kind::Network, network);
         let patterns = match exact {
             Some(_) => Vec::new(),
+            None if reserved => Vec::new(),
             None => hi
                 .patterns
                 .iter()
@@ -356,7 +358,7 @@ impl<'a> Fleet<'a> {
                 .collect(),
         };
         let provider = hi.providers.iter().position(|&(k, e)| {
-            k == self.net_kind && self.provs[e as usize].pattern.matches(network)
+            !reserved && k == self.net_kind && self.provs[e as usize].pattern.matches(network)
         });
         (exact, patterns, provider)
     }
@@ -365,8 +367,9 @@ impl<'a> Fleet<'a> {
     /// [`rules::serve_network`] on the host's candidates.
     pub(crate) fn network_served(&self, h: usize, network: u32, spec: &NeedSpec) -> bool {
         let hi = &self.host_idx[h];
-        let (exact, patterns, provider) = self.network_candidates(h, self.names.name(network));
-        rules::serve_network(exact, patterns, provider, |pi| {
+        let name = self.names.name(network);
+        let (exact, patterns, provider) = self.network_candidates(h, name);
+        rules::serve_network(name, exact, patterns, provider, |pi| {
             rules::admits(hi.allow[pi].as_deref(), spec)
         })
         .is_ok()
@@ -430,11 +433,14 @@ impl<'a> Fleet<'a> {
             .par_iter()
             .map(|&(kind, name)| {
                 let name = self.names.name(name);
+                // An engine-reserved network: no pattern or provider serves it.
+                let reserved =
+                    kind == self.net_kind && !rules::pattern_may_serve(&Kind::Network, name);
                 let matching = |table: &[PatternEntry]| -> Vec<u32> {
                     table
                         .iter()
                         .enumerate()
-                        .filter(|(_, e)| e.kind == kind && e.pattern.matches(name))
+                        .filter(|(_, e)| !reserved && e.kind == kind && e.pattern.matches(name))
                         .map(|(i, _)| i as u32)
                         .collect()
                 };

@@ -420,6 +420,7 @@ fn why_of(f: &Fleet<'_>, reasons: &[Reason]) -> (Why, Option<String>) {
     let why = match r {
         Reason::PoolExhausted { .. } => Why::Exhausted,
         Reason::HeldBy { holder, .. } => return (Why::Held, Some(holder.container.clone())),
+        Reason::ReservedFor { container, .. } => return (Why::Held, Some(container.clone())),
         Reason::OutsidePrefix { .. } => Why::OutsidePrefix,
         Reason::ReadOnlyConflict { .. } => Why::ReadOnly,
         Reason::NotAllowed { .. } => Why::Denied,
@@ -431,7 +432,8 @@ fn why_of(f: &Fleet<'_>, reasons: &[Reason]) -> (Why, Option<String>) {
         Reason::NotProvided
         | Reason::NoProvider { .. }
         | Reason::FamilyMismatch { .. }
-        | Reason::ReservationStale { .. } => Why::Missing,
+        | Reason::ReservationStale { .. }
+        | Reason::ReservedNetwork { .. } => Why::Missing,
     };
     (why, None)
 }

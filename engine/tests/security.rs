@@ -1,0 +1,137 @@
+//! The trust boundary of DESIGN.md, case by case (issue 11): a need spec is
+//! untrusted, so it can never reach an engine-reserved network through a
+//! host's pattern or provider, and placement refuses what the solver refuses.
+//! Each test is named after the attack it pins.
+
+use berth_engine::explain::Reason;
+use berth_engine::place::place;
+use berth_engine::solve::solve;
+use berth_engine::state::State;
+use std::path::Path;
+
+use berth_specs::load::{load_str, LoadOptions};
+use berth_testkit::model::{host, specs};
+
+/// A host that serves any network name through a pattern and through a
+/// provider (the shapes the format docs show), plus one address on a network
+/// the host names `bridge` itself.
+const OPEN_HOST: &str = "host: h
+provides:
+  - network: \"*\"
+  - network: bridge
+  - ipv6: on-bridge
+    address: 2001:db8::20
+    network: bridge
+providers:
+  - network: \"net-*\"
+    run: [/bin/true]
+";
+
+fn plan_codes(spec_yaml: &str) -> (bool, Vec<Vec<&'static str>>) {
+    let h = host(OPEN_HOST);
+    let s = specs(spec_yaml);
+    let plan = solve(&h, &State::new("h"), &[&s[0]]);
+    let c = &plan.containers[0];
+    (
+        c.satisfied,
+        c.unmet
+            .iter()
+            .map(|u| u.reasons.iter().map(Reason::code).collect())
+            .collect(),
+    )
+}
+
+#[test]
+fn host_networking_by_name_through_a_pattern_is_refused() {
+    for name in [
+        "host",
+        "none",
+        "default",
+        "private",
+        "slirp4netns",
+        "pasta",
+        "HOST",
+    ] {
+        let (ok, codes) = plan_codes(&format!("container: evil\nneeds:\n  - network: {name}\n"));
+        assert!(!ok, "`network: {name}` was served");
+        assert_eq!(codes, vec![vec!["reserved-network"]], "{name}");
+    }
+}
+
+#[test]
+fn host_networking_by_name_through_a_provider_is_refused() {
+    // `net-host` is an ordinary name the provider covers; `host` would be
+    // covered by a `*` provider, which must not make it.
+    let h = host(
+        "host: h
+providers:
+  - network: \"*\"
+    run: [/bin/true]
+",
+    );
+    let s = specs("container: evil\nneeds:\n  - network: host\n---\ncontainer: ok\nneeds:\n  - network: net-host\n");
+    let plan = solve(&h, &State::new("h"), &[&s[0], &s[1]]);
+    assert!(!plan.container("evil").unwrap().satisfied);
+    assert!(plan.container("ok").unwrap().satisfied);
+    assert!(plan.steps.iter().all(|st| st.name != "host"), "{plan:#?}");
+}
+
+#[test]
+fn a_reserved_network_named_exactly_by_the_host_is_the_hosts_choice() {
+    // The host itself wrote `network: bridge`: an exact provide serves it,
+    // for a need and as the implied network of an address.
+    let (ok, codes) =
+        plan_codes("container: c\nneeds:\n  - network: bridge\n  - ipv6: on-bridge\n");
+    assert!(ok, "{codes:?}");
+}
+
+#[test]
+fn an_address_on_a_reserved_network_cannot_be_left_to_a_provider() {
+    // The address names network `host`; only the `*` provider would make it,
+    // and no provider makes an engine-reserved network: the manifest is
+    // refused as naming a network it does not provide.
+    let text = "berth: 1
+host: h
+provides:
+  - ipv6: a
+    address: 2001:db8::20
+    network: host
+providers:
+  - network: \"*\"
+    run: [/bin/true]
+";
+    let loaded = load_str(Path::new("host.yaml"), text, &LoadOptions::default());
+    let codes: Vec<&str> = loaded
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| d.code.as_str())
+        .collect();
+    assert_eq!(codes, vec!["berth::host::unknown-network"]);
+}
+
+#[test]
+fn an_exact_reserved_network_in_the_host_is_warned_about() {
+    let loaded = load_str(
+        Path::new("host.yaml"),
+        &format!("berth: 1\n{OPEN_HOST}"),
+        &LoadOptions::default(),
+    );
+    let codes: Vec<&str> = loaded.diagnostics.iter().map(|d| d.code.as_str()).collect();
+    assert_eq!(codes, vec!["berth::host::reserved-network"]);
+    assert!(!loaded.diagnostics[0].is_error());
+}
+
+#[test]
+fn host_networking_by_name_is_not_placed_either() {
+    let h = host(OPEN_HOST);
+    let s = specs(
+        "container: evil\nneeds:\n  - network: host\n---\ncontainer: fine\nneeds:\n  - network: anything\n---\ncontainer: chosen\nneeds:\n  - network: bridge\n",
+    );
+    let hosts = [&h];
+    let refs: Vec<_> = s.iter().collect();
+    let p = place(&hosts, &refs);
+    assert_eq!(p.placements[0].host, None, "{p:#?}");
+    assert_eq!(p.placements[1].host, Some(0));
+    assert_eq!(p.placements[2].host, Some(0));
+}
