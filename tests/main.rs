@@ -13,4 +13,5 @@ mod layering;
 mod place;
 mod plan;
 mod runtime;
+mod security;
 mod state;

@@ -245,7 +245,12 @@ fn add(req: &Request) -> Result<Value, CniError> {
     let holder = holder(&att);
     let spec = spec_for(&net, &holder, &name)?;
     let mut locked = state_file(ipam, &net.host).lock().map_err(store_err)?;
-    let applied = match apply::apply(&net.host, &[&spec], &mut locked, &mut NoProviders) {
+    // The container runtime, not a spec author, names the holder, and a pod
+    // made again under a new container ID must get its name's address back:
+    // berth-cni applies as `--replace` does (identity checks are for specs).
+    let opts = apply::ApplyOptions { replace: true };
+    let applied = match apply::apply_with(&net.host, &[&spec], &mut locked, &mut NoProviders, opts)
+    {
         Ok(a) => a,
         Err(ApplyError::Unsatisfied(plan)) => {
             let unmet: Vec<&berth_engine::explain::Unmet> =
@@ -276,6 +281,9 @@ fn add(req: &Request) -> Result<Value, CniError> {
             return Err(CniError::new(ErrorCode::Unmet, msg));
         }
         Err(ApplyError::Store(e)) => return Err(store_err(e)),
+        Err(e @ ApplyError::SpecChanged(_)) => {
+            return Err(CniError::new(ErrorCode::Unmet, e.to_string()))
+        }
     };
     let container = applied
         .plan

@@ -638,15 +638,6 @@ impl<'a> Solver<'a> {
                 });
             }
         }
-        let spec = self.specs[s];
-        if !res.released_to(spec) {
-            let container = res.last_holder.clone().unwrap_or_default();
-            return Err(Reason::ReservedFor {
-                changed_spec: container == spec.container,
-                candidate,
-                container,
-            });
-        }
         // The reserved value is the name's only candidate, so the prefix is
         // checked against it before the pool: a pool wholly outside the prefix
         // would otherwise be blamed instead of the reservation.
@@ -659,6 +650,16 @@ impl<'a> Solver<'a> {
                     reserved_from: Some(Box::new(res.pool.clone())),
                 });
             }
+        }
+        // Released: only its last holder, applying the spec that made it.
+        let spec = self.specs[s];
+        if !res.released_to(spec) {
+            let container = res.last_holder.clone().unwrap_or_default();
+            return Err(Reason::ReservedFor {
+                changed_spec: container == spec.container,
+                candidate,
+                container,
+            });
         }
         // Everything else about the pool (allow, protocol, network) must still
         // hold for the reserved value.
