@@ -46,6 +46,10 @@ const NOT_FROM_LOADING: &[Code] = &[
     Code::LabelMissing,
     Code::ImageInspect,
     Code::LabelNotOne,
+    // apply, emit and the state store (engine/tests, tests/security.rs).
+    Code::ApplySpecChanged,
+    Code::EmitLxcLink,
+    Code::StateFolderWritable,
 ];
 
 struct Section {
