@@ -10,6 +10,7 @@
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use ipnet::IpNet;
 
@@ -598,7 +599,7 @@ pub fn live_checks(doc: &Document) -> Vec<Diagnostic> {
     let src = &host.source;
     let mut out = Vec::new();
     for p in &host.provides {
-        crate::kinds::live_checks(p, src, &mut out);
+        provide_live_checks(p, src, &mut out);
     }
     for d in &host.providers {
         let Some(program) = d.run.first() else {
@@ -649,4 +650,63 @@ pub fn resolve_program(base: &Path, program: &str) -> Option<PathBuf> {
     std::env::split_paths(&path)
         .map(|d| d.join(program))
         .find(|c| c.is_file())
+}
+
+// ---------------------------------------------------------------------------
+// Live checks
+// ---------------------------------------------------------------------------
+
+/// `--live` checks of one provide on this host: what it names exists (and a
+/// file of a read-only-file kind is not world-readable).
+fn provide_live_checks(p: &Provide, src: &Arc<Source>, out: &mut Vec<Diagnostic>) {
+    use std::path::Path;
+    let missing = |what: &str, path: &str, span: Span| {
+        Diagnostic::error(
+            Code::LiveMissing,
+            format!("{what} `{path}` does not exist on this host"),
+        )
+        .at(src, span)
+        .label("missing here")
+        .help("create it, or fix the path")
+    };
+    match &p.detail {
+        ProvideDetail::Volume { path, .. } if !Path::new(path).is_dir() => {
+            out.push(missing("volume path", path, p.span));
+        }
+        ProvideDetail::Device { path, .. } if !path.contains('=') && !Path::new(path).exists() => {
+            out.push(missing("device", path, p.span));
+        }
+        ProvideDetail::Secret { file } => match std::fs::metadata(file) {
+            Err(_) => out.push(missing("secret file", file, p.span)),
+            Ok(m) => {
+                use std::os::unix::fs::PermissionsExt;
+                if m.permissions().mode() & 0o004 != 0 {
+                    out.push(
+                        Diagnostic::error(
+                            Code::LiveSecretReadable,
+                            format!("secret file `{file}` is readable by everyone"),
+                        )
+                        .at(src, p.span)
+                        .label("world-readable secret")
+                        .help(format!("chmod o-rwx {file}")),
+                    );
+                }
+            }
+        },
+        ProvideDetail::Custom {
+            mounts, devices, ..
+        } => {
+            for m in mounts {
+                if !Path::new(&m.path).exists() {
+                    out.push(missing("mount source", &m.path, p.span));
+                }
+            }
+            for d in devices {
+                if !d.contains('=') && !Path::new(d).exists() {
+                    out.push(missing("device", d, p.span));
+                }
+            }
+        }
+        _ => {}
+    }
 }
