@@ -1145,6 +1145,37 @@ impl ProvideDetail {
         })
     }
 
+    /// The host paths `--live` checks for this provide: what each is called in
+    /// the message, the path, and what must hold of it. Devices given as CDI
+    /// names (`vendor/class=name`) are not paths and are left out.
+    pub fn live_paths(&self) -> Vec<(&'static str, &str, LivePath)> {
+        let device = |d: &str| !d.contains('=');
+        match self {
+            ProvideDetail::Volume { path, .. } => {
+                vec![("volume path", path.as_str(), LivePath::Dir)]
+            }
+            ProvideDetail::Device { path, .. } if device(path) => {
+                vec![("device", path.as_str(), LivePath::Exists)]
+            }
+            ProvideDetail::Secret { file } => {
+                vec![("secret file", file.as_str(), LivePath::PrivateFile)]
+            }
+            ProvideDetail::Custom {
+                mounts, devices, ..
+            } => mounts
+                .iter()
+                .map(|m| ("mount source", m.path.as_str(), LivePath::Exists))
+                .chain(
+                    devices
+                        .iter()
+                        .filter(|d| device(d))
+                        .map(|d| ("device", d.as_str(), LivePath::Exists)),
+                )
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// Whether a provider may not answer with this detail: a provider makes
     /// one resource, never a pool.
     pub fn is_pool(&self) -> bool {
@@ -1216,6 +1247,18 @@ pub enum PortSource {
         /// Last port (inclusive).
         last: u16,
     },
+}
+
+/// What `--live` requires of a host path a provide names
+/// ([`ProvideDetail::live_paths`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LivePath {
+    /// A directory.
+    Dir,
+    /// Anything that exists.
+    Exists,
+    /// A file that exists and is not readable by everyone.
+    PrivateFile,
 }
 
 /// A custom kind's bind mount.

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use ipnet::IpNet;
 
 use crate::diag::{Code, Diagnostic};
+use crate::kinds::LivePath;
 use crate::model::*;
 
 /// Spans of individual fields of provides (`address`, `pool`, `gateway6`...),
@@ -659,7 +660,6 @@ pub fn resolve_program(base: &Path, program: &str) -> Option<PathBuf> {
 /// `--live` checks of one provide on this host: what it names exists (and a
 /// file of a read-only-file kind is not world-readable).
 fn provide_live_checks(p: &Provide, src: &Arc<Source>, out: &mut Vec<Diagnostic>) {
-    use std::path::Path;
     let missing = |what: &str, path: &str, span: Span| {
         Diagnostic::error(
             Code::LiveMissing,
@@ -669,44 +669,26 @@ fn provide_live_checks(p: &Provide, src: &Arc<Source>, out: &mut Vec<Diagnostic>
         .label("missing here")
         .help("create it, or fix the path")
     };
-    match &p.detail {
-        ProvideDetail::Volume { path, .. } if !Path::new(path).is_dir() => {
-            out.push(missing("volume path", path, p.span));
-        }
-        ProvideDetail::Device { path, .. } if !path.contains('=') && !Path::new(path).exists() => {
-            out.push(missing("device", path, p.span));
-        }
-        ProvideDetail::Secret { file } => match std::fs::metadata(file) {
-            Err(_) => out.push(missing("secret file", file, p.span)),
-            Ok(m) => {
+    for (what, path, rule) in p.detail.live_paths() {
+        let meta = std::fs::metadata(path);
+        match (rule, meta) {
+            (LivePath::Dir, Ok(m)) if m.is_dir() => {}
+            (LivePath::Exists, Ok(_)) => {}
+            (LivePath::PrivateFile, Ok(m)) => {
                 use std::os::unix::fs::PermissionsExt;
                 if m.permissions().mode() & 0o004 != 0 {
                     out.push(
                         Diagnostic::error(
                             Code::LiveSecretReadable,
-                            format!("secret file `{file}` is readable by everyone"),
+                            format!("{what} `{path}` is readable by everyone"),
                         )
                         .at(src, p.span)
-                        .label("world-readable secret")
-                        .help(format!("chmod o-rwx {file}")),
+                        .label(format!("world-readable {}", p.kind))
+                        .help(format!("chmod o-rwx {path}")),
                     );
                 }
             }
-        },
-        ProvideDetail::Custom {
-            mounts, devices, ..
-        } => {
-            for m in mounts {
-                if !Path::new(&m.path).exists() {
-                    out.push(missing("mount source", &m.path, p.span));
-                }
-            }
-            for d in devices {
-                if !d.contains('=') && !Path::new(d).exists() {
-                    out.push(missing("device", d, p.span));
-                }
-            }
+            _ => out.push(missing(what, path, p.span)),
         }
-        _ => {}
     }
 }
