@@ -118,6 +118,12 @@ impl Kind {
         ) && !matches!(self, Kind::Custom(_))
     }
 
+    /// Whether shared holders of a resource of this kind still matter to
+    /// others: an exclusive need of it waits for them to leave (volumes).
+    pub fn shared_holders_count(&self) -> bool {
+        matches!(self, Kind::Volume)
+    }
+
     /// Whether this kind's provides declare networks that address provides
     /// name (`network:`) and that become implied needs of their holders.
     pub fn is_network(&self) -> bool {
@@ -813,6 +819,18 @@ impl NeedDetail {
         Value::Object(m)
     }
 
+    /// Whether the need mounts its resource writable (a volume without
+    /// `read_only`), so a read-only provide cannot serve it.
+    pub fn writes(&self) -> bool {
+        matches!(
+            self,
+            NeedDetail::Volume {
+                read_only: false,
+                ..
+            }
+        )
+    }
+
     /// Whether a provide with `detail` is of this need's kind and is matched
     /// by name alone (no option to compare): networks, secrets, devices and
     /// custom kinds.
@@ -1174,6 +1192,18 @@ impl ProvideDetail {
                 .collect(),
             _ => Vec::new(),
         }
+    }
+
+    /// Whether the provide is mounted read-only whatever the need asks
+    /// (a volume with `read_only: true`).
+    pub fn read_only(&self) -> bool {
+        matches!(
+            self,
+            ProvideDetail::Volume {
+                read_only: true,
+                ..
+            }
+        )
     }
 
     /// Whether a provider may not answer with this detail: a provider makes
