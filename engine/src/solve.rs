@@ -1135,7 +1135,7 @@ impl StepBuilder {
         }
         let mut edges = Vec::new();
         for (j, st) in steps.iter().enumerate() {
-            if matches!(st.kind, Kind::Ipv4 | Kind::Ipv6 | Kind::Port) {
+            if st.kind.has_scalar() {
                 for u in &st.users {
                     for &i in nets_of.get(u.as_str()).into_iter().flatten() {
                         if !edges.contains(&(i, j)) {

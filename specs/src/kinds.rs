@@ -124,6 +124,44 @@ impl Kind {
         matches!(self, Kind::Volume)
     }
 
+    /// Whether a value of this kind is one scalar a pool hands out (an
+    /// address or a host port): pools, reservations and held values compare
+    /// it, and its binding is applied after the holder's networks exist.
+    pub fn has_scalar(&self) -> bool {
+        self.scalar_field().is_some()
+    }
+
+    /// The field of a binding's value that holds its scalar (`address` or
+    /// `host_port`), for kinds that have one.
+    pub fn scalar_field(&self) -> Option<&'static str> {
+        match self {
+            Kind::Ipv6 | Kind::Ipv4 => Some("address"),
+            Kind::Port => Some("host_port"),
+            _ => None,
+        }
+    }
+
+    /// The address or port a pool value stands for, parsed for its kind: the
+    /// same number whatever its spelling, so that values can be compared. The
+    /// error names what was expected.
+    pub fn scalar(&self, s: &str) -> Result<u128, &'static str> {
+        match self {
+            Kind::Ipv6 => s
+                .parse::<Ipv6Addr>()
+                .map(u128::from)
+                .map_err(|_| "an IPv6 address"),
+            Kind::Ipv4 => s
+                .parse::<Ipv4Addr>()
+                .map(|a| u128::from(u32::from(a)))
+                .map_err(|_| "an IPv4 address"),
+            Kind::Port => match s.parse::<u16>() {
+                Ok(p) if p != 0 => Ok(u128::from(p)),
+                _ => Err("a port (1-65535)"),
+            },
+            _ => Err("a pool value (pools hand out addresses and ports only)"),
+        }
+    }
+
     /// Whether this kind's provides declare networks that address provides
     /// name (`network:`) and that become implied needs of their holders.
     pub fn is_network(&self) -> bool {
