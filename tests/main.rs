@@ -8,6 +8,7 @@ mod bundled;
 mod check;
 mod docker;
 mod docs;
+mod engines;
 mod layering;
 mod place;
 mod plan;

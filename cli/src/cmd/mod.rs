@@ -4,6 +4,7 @@ use crate::args::{Cli, Command};
 
 mod apply;
 mod check;
+mod export;
 mod label;
 mod place;
 mod plan;
@@ -24,5 +25,6 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Place(a) => place::run(a),
         Command::Schema(a) => schema::run(a),
         Command::Label(a) => label::run(a),
+        Command::Export(a) => export::run(a),
     }
 }
