@@ -157,3 +157,29 @@ fn a_symlink_planted_at_the_old_temp_name_is_not_followed() {
         .unwrap()
         .starts_with("sha256:"));
 }
+
+#[test]
+fn run_image_other_is_checked_against_allow_image_patterns() {
+    let d = Dir::new();
+    d.write(
+        "host.yaml",
+        "berth: 1\nhost: h\nprovides:\n  - volume: data\n    path: /srv/data\n    allow: [\"image:example/*\"]\n",
+    );
+    d.write(
+        "c.yaml",
+        "berth: 1\ncontainer: c\nimage: example/web:1\nneeds:\n  - volume: data\n    mount: /d\n",
+    );
+    let dry = |extra: &[&str]| {
+        run(d
+            .berth()
+            .args(["run", "-H", "host.yaml", "c.yaml", "--dry-run"])
+            .args(extra))
+    };
+    let o = dry(&[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    // The spec's image is allowed; the one --image would start is not.
+    let o = dry(&["--image", "evil/other:1"]);
+    assert_eq!(code(&o), 1, "{}", stdout(&o));
+    assert!(stderr(&o).contains("image:example/*"), "{}", stderr(&o));
+    assert!(!stdout(&o).contains("evil/other"), "{}", stdout(&o));
+}

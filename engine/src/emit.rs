@@ -83,4 +83,13 @@ pub enum EmitError {
         /// What is wrong with the link.
         why: String,
     },
+    /// `--emit lxc`: an environment value ends in a blank, which LXC's config
+    /// reader would trim.
+    #[error("container `{container}`: environment variable `{key}` ends in a blank, which an LXC config cannot keep")]
+    LxcEnv {
+        /// Container.
+        container: String,
+        /// The variable.
+        key: String,
+    },
 }

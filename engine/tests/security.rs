@@ -1,8 +1,11 @@
 //! The trust boundary of DESIGN.md, case by case (issue 11): a need spec is
 //! untrusted, so it can never reach an engine-reserved network through a
-//! host's pattern or provider, and placement refuses what the solver refuses.
+//! host's pattern or provider, and placement refuses what the solver refuses;
+//! emitters never write a value their format would change or misread.
 //! Each test is named after the attack it pins.
 
+use berth_engine::edits::{self, Edits};
+use berth_engine::emit::{compose, lxc, EmitError};
 use berth_engine::explain::Reason;
 use berth_engine::place::place;
 use berth_engine::solve::solve;
@@ -10,6 +13,7 @@ use berth_engine::state::State;
 use std::path::Path;
 
 use berth_specs::load::{load_str, LoadOptions};
+use berth_specs::yaml::{parse_yaml, Base};
 use berth_testkit::model::{host, specs};
 
 /// A host that serves any network name through a pattern and through a
@@ -134,4 +138,114 @@ fn host_networking_by_name_is_not_placed_either() {
     assert_eq!(p.placements[0].host, None, "{p:#?}");
     assert_eq!(p.placements[1].host, Some(0));
     assert_eq!(p.placements[2].host, Some(0));
+}
+
+/// The edits of the first container of `spec_yaml` on `host_yaml`, solved.
+fn edits_of(host_yaml: &str, spec_yaml: &str) -> Edits {
+    let h = host(host_yaml);
+    let s = specs(spec_yaml);
+    let plan = solve(&h, &State::new("h"), &[&s[0]]);
+    assert!(plan.satisfied, "{plan:#?}");
+    edits::resolve(&plan.containers[0], &s[0]).unwrap()
+}
+
+#[test]
+fn a_pattern_served_network_cannot_pick_an_lxc_bridge() {
+    let e = edits_of(
+        "host: h\nprovides:\n  - network: \"*\"\n",
+        "container: c\nneeds:\n  - network: lxcbr0\n",
+    );
+    assert!(matches!(
+        lxc::check_links(&e),
+        Err(EmitError::LxcLink { .. })
+    ));
+    // With a `bridge:` the host chose the link, whatever the name.
+    let e = edits_of(
+        "host: h\nprovides:\n  - network: \"*\"\n    bridge: br-tenants\n",
+        "container: c\nneeds:\n  - network: lxcbr0\n",
+    );
+    assert_eq!(lxc::check_links(&e), Ok(()));
+    assert!(lxc::emit(&e, &|_| None)
+        .0
+        .contains("lxc.net.0.link = br-tenants"));
+}
+
+#[test]
+fn a_network_name_longer_than_15_characters_is_refused_as_an_lxc_link() {
+    let e = edits_of(
+        "host: h\nprovides:\n  - network: a-very-long-net-name\n",
+        "container: c\nneeds:\n  - network: a-very-long-net-name\n",
+    );
+    match lxc::check_links(&e) {
+        Err(EmitError::LxcLink { why, .. }) => assert!(why.contains("15"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    let e = edits_of(
+        "host: h\nprovides:\n  - network: exactly-15-byte\n",
+        "container: c\nneeds:\n  - network: exactly-15-byte\n",
+    );
+    assert_eq!(lxc::check_links(&e), Ok(()));
+}
+
+#[test]
+fn lxc_keeps_trailing_blanks_of_environment_values_or_refuses_them() {
+    let mut e = Edits {
+        container: "c".into(),
+        ..Edits::default()
+    };
+    e.env.insert("GREETING".into(), "hello ".into());
+    assert!(matches!(lxc::check_env(&e), Err(EmitError::LxcEnv { .. })));
+    e.env.insert("GREETING".into(), " hello".into());
+    assert_eq!(lxc::check_env(&e), Ok(()));
+}
+
+#[test]
+fn compose_output_keeps_a_blank_before_u2028_and_u2029() {
+    let mut e = Edits {
+        container: "c".into(),
+        image: Some("img".into()),
+        ..Edits::default()
+    };
+    let value = "a \u{2028}b \u{2029}c \u{85}d";
+    e.env.insert("V".into(), value.into());
+    let text = compose::emit(&[e]);
+    assert!(
+        !text.contains('\u{2028}') && !text.contains('\u{2029}'),
+        "{text}"
+    );
+    // YAML 1.1 readers (docker-compose's PyYAML) break lines at the raw
+    // characters; escaped, every reader gets the value back.
+    let budget = std::sync::atomic::AtomicUsize::new(0);
+    let parsed = parse_yaml(&text, Base::default(), &budget);
+    assert!(parsed.error.is_none(), "{:?}\n{text}", parsed.error);
+    let got = ["services", "c", "environment", "V"]
+        .iter()
+        .try_fold(&parsed.documents[0], |n, k| n.get(k))
+        .and_then(|n| n.text())
+        .map(str::to_string);
+    assert_eq!(got.as_deref(), Some(value));
+}
+
+#[test]
+fn device_paths_with_a_colon_are_refused_before_anything_is_recorded() {
+    let text = "berth: 1\nhost: h\nprovides:\n  - device: disk\n    path: /dev/disk/by-path/pci-0000:00:1f.2-ata-1\n";
+    let loaded = load_str(Path::new("host.yaml"), text, &LoadOptions::default());
+    let codes: Vec<&str> = loaded
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| d.code.as_str())
+        .collect();
+    assert_eq!(
+        codes,
+        vec!["berth::host::bad-path"],
+        "{:#?}",
+        loaded.diagnostics
+    );
+    let spec = "berth: 1\ncontainer: c\nneeds:\n  - device: disk\n    path: /dev/x:y\n";
+    let loaded = load_str(Path::new("berth.yaml"), spec, &LoadOptions::default());
+    assert!(loaded
+        .diagnostics
+        .iter()
+        .any(|d| d.is_error() && d.message.contains("contains `:`")));
 }

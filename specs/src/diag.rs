@@ -277,9 +277,10 @@ codes! {
     /// A host provides an engine-reserved network name (`host`, `none`,
     /// `bridge`, ...) exactly: every spec that needs it joins it.
     HostReservedNetwork => "berth::host::reserved-network",
-    /// `--emit lxc`: a network whose LXC link is not a valid interface name
-    /// (longer than 15 bytes), or that the host left to the need's name.
-    EmitLxcLink => "berth::emit::lxc-link",
+    /// `--emit lxc`: a value an LXC config cannot hold as given: a network
+    /// link longer than 15 bytes or left to the need's name by a pattern, an
+    /// environment value ending in a blank.
+    EmitLxcValue => "berth::emit::lxc-value",
     /// The state folder is writable by others than its owner.
     StateFolderWritable => "berth::state::folder-writable",
 }

@@ -1108,6 +1108,37 @@ impl<'s> Cx<'s> {
         None
     }
 
+    /// A device path (host or container side): a path, and without `:`,
+    /// which docker's `--device` and compose's `devices:` read as
+    /// `host:container:permissions`. Refused here, when the manifest or a
+    /// provider result is loaded, so nothing is recorded for a device the
+    /// engine would then fail on (paths under `/dev/disk/by-path` have `:`).
+    pub(crate) fn device_path(&mut self, v: &Node<'_>, container: bool) -> Option<String> {
+        let s = self.path(v, "device path", container)?;
+        if !s.contains(':') {
+            return Some(s);
+        }
+        let code = if container {
+            Code::NeedBadMount
+        } else {
+            Code::HostBadPath
+        };
+        let d = self.error(
+            code,
+            v.span,
+            format!(
+                "device path {} contains `:`, which docker and compose read as host:container:permissions",
+                tick(&s)
+            ),
+        );
+        d.label = Some("contains `:`".into());
+        d.help = Some(
+            "point a symlink without `:` at the device (`/dev/berth/disk0` -> `/dev/disk/by-path/...`) and name that"
+                .into(),
+        );
+        None
+    }
+
     // --- documents -----------------------------------------------------------
 
     fn document(&mut self, root: &Node<'_>, opts: &LoadOptions) -> Outcome {

@@ -48,7 +48,7 @@ const NOT_FROM_LOADING: &[Code] = &[
     Code::LabelNotOne,
     // apply, emit and the state store (engine/tests, tests/security.rs).
     Code::ApplySpecChanged,
-    Code::EmitLxcLink,
+    Code::EmitLxcValue,
     Code::StateFolderWritable,
 ];
 

@@ -586,3 +586,63 @@ pub fn extra_pattern(r: &mut Rng) -> Provide {
         ),
     }
 }
+
+/// Names an attacker tries for a network: every engine-reserved name (in
+/// several cases), ordinary names a `*` pattern or a `net-*` provider serves.
+pub const HOSTILE_NETWORKS: [&str; 12] = [
+    "host",
+    "HOST",
+    "none",
+    "bridge",
+    "default",
+    "private",
+    "slirp4netns",
+    "pasta",
+    "Host",
+    "net-host",
+    "n",
+    "tenant",
+];
+
+/// A spec as [`spec`] makes it, plus hostile needs (issue 11): engine-reserved
+/// network names, the names other containers (`others`) hold or reserve
+/// (`ipv6: o0`, `port: po0`), volumes behind `allow` lists, and sometimes
+/// the name of another container's holding under its own container name.
+pub fn hostile_spec(name: &str, others: &[&str], max_needs: u64, r: &mut Rng) -> NeedSpec {
+    let mut s = spec(name, max_needs, r);
+    let mut seen: HashSet<(Kind, String)> = s
+        .needs
+        .iter()
+        .map(|n| (n.kind.clone(), n.name.clone()))
+        .collect();
+    for _ in 0..1 + r.below(3) {
+        let other = *r.pick(others);
+        let net = *r.pick::<&str>(&HOSTILE_NETWORKS);
+        let vol = *r.pick::<&str>(&["v2", "x0", "x1"]);
+        let n = match r.below(5) {
+            0 | 1 => need(Kind::Network, net, NeedDetail::Network),
+            2 => need(Kind::Ipv6, other, NeedDetail::Ipv6 { prefix: None }),
+            3 => need(
+                Kind::Port,
+                &format!("p{other}"),
+                NeedDetail::Port {
+                    container_port: 8080,
+                    protocol: Protocol::Tcp,
+                },
+            ),
+            _ => need(
+                Kind::Volume,
+                vol,
+                NeedDetail::Volume {
+                    mount: "/h".into(),
+                    read_only: true,
+                    exclusive: false,
+                },
+            ),
+        };
+        if seen.insert((n.kind.clone(), n.name.clone())) {
+            s.needs.push(n);
+        }
+    }
+    s
+}

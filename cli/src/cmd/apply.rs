@@ -57,12 +57,15 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
     let specs: Vec<&NeedSpec> = done.specs.iter().collect();
     let out = match emitter::render(args.emit, &done.plan, &specs) {
         Ok(out) => out,
-        Err(emitter::RenderError::Emit(e @ berth_engine::emit::EmitError::LxcLink { .. })) => {
+        Err(emitter::RenderError::Emit(
+            e @ (berth_engine::emit::EmitError::LxcLink { .. }
+            | berth_engine::emit::EmitError::LxcEnv { .. }),
+        )) => {
             let problem = render::Problem {
-                code: Code::EmitLxcLink,
+                code: Code::EmitLxcValue,
                 message: format!("{e}; the resources stay recorded"),
                 help: Some(
-                    "give the network provide a `bridge:` of at most 15 bytes, or use --emit docker|compose|json"
+                    "give the network provide a `bridge:` of at most 15 bytes, keep environment values free of trailing blanks, or use --emit docker|compose|json"
                         .to_string(),
                 ),
                 file: None,

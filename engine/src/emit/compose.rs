@@ -49,7 +49,17 @@ impl Emitter for Compose {
 }
 
 fn q(s: &str) -> String {
-    serde_json::to_string(s).expect("strings serialize")
+    let json = serde_json::to_string(s).expect("strings serialize");
+    // JSON leaves U+0085, U+2028 and U+2029 raw, but YAML 1.1 (compose's
+    // parser) takes them for line breaks and folds a double-quoted scalar
+    // there, dropping the blank before one. Escaped, they stay characters.
+    if json.contains(['\u{85}', '\u{2028}', '\u{2029}']) {
+        json.replace('\u{85}', "\\u0085")
+            .replace('\u{2028}', "\\u2028")
+            .replace('\u{2029}', "\\u2029")
+    } else {
+        json
+    }
 }
 
 /// A value compose interpolates: quoted, with every `$` doubled.

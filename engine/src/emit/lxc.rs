@@ -41,6 +41,7 @@ impl Emitter for Lxc {
         let mut out = Output::default();
         for e in input.edits {
             check_links(e)?;
+            check_env(e)?;
         }
         for e in input.edits {
             if input.edits.len() > 1 {
@@ -79,6 +80,21 @@ pub fn check_links(e: &Edits) -> Result<(), EmitError> {
             network: n.network.clone(),
             why,
         });
+    }
+    Ok(())
+}
+
+/// LXC's config reader trims blanks at the end of a line, so an
+/// `lxc.environment` value ending in one would reach the container shortened;
+/// LXC has no escape for it, so such a value is refused, never altered.
+pub fn check_env(e: &Edits) -> Result<(), EmitError> {
+    for (k, v) in &e.env {
+        if v.ends_with([' ', '\t']) {
+            return Err(EmitError::LxcEnv {
+                container: e.container.clone(),
+                key: k.clone(),
+            });
+        }
     }
     Ok(())
 }

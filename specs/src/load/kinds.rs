@@ -111,7 +111,7 @@ impl Cx<'_> {
             Kind::Device => NeedDetail::Device {
                 path: match f.get("path") {
                     None => None,
-                    Some(p) => Some(self.path(p, "device path", true)?),
+                    Some(p) => Some(self.device_path(p, true)?),
                 },
             },
             Kind::Network => NeedDetail::Network,
@@ -287,7 +287,7 @@ impl Cx<'_> {
                 let path = match f.get("path") {
                     Some(p) => match self.string(p, "device path") {
                         Some(s) if is_cdi_name(s) => Some(s.to_string()),
-                        Some(_) => self.path(p, "device path", false),
+                        Some(_) => self.device_path(p, false),
                         None => None,
                     },
                     None => {
