@@ -47,6 +47,27 @@ impl AllowRule {
     }
 }
 
+/// The `allow` list of what a provider made: that of the manifest's first
+/// provider covering `kind`/`name` (`None`: everyone, or no provider covers
+/// it any more).
+pub(crate) fn made_allow(
+    host: &berth_specs::HostManifest,
+    kind: &Kind,
+    name: &str,
+) -> Option<Vec<String>> {
+    host.providers
+        .iter()
+        .find(|d| &d.kind == kind && d.pattern.matches(name))
+        .and_then(|d| d.allow.clone())
+}
+
+/// Whether provider `d`'s `allow` admits `spec` (no list: everyone).
+pub(crate) fn provider_admits(d: &berth_specs::ProviderDecl, spec: &NeedSpec) -> bool {
+    d.allow
+        .as_ref()
+        .is_none_or(|list| list.iter().any(|a| AllowRule::parse(a).admits(spec)))
+}
+
 /// A provide's compiled `allow` list (`None`: everyone).
 pub(crate) fn allow_rules(p: &Provide) -> Option<Vec<AllowRule>> {
     p.allow

@@ -163,7 +163,9 @@ impl<'a> Solver<'a> {
                     kind: rec.kind.clone(),
                     name: NamePattern::Exact(rec.name.clone()),
                     detail,
-                    allow: None,
+                    // What a provider made is held under its `allow`, whoever
+                    // binds it later.
+                    allow: rules::made_allow(host, &rec.kind, &rec.name),
                     span: Span::default(),
                 });
                 records.push(rec);
@@ -257,6 +259,18 @@ impl<'a> Solver<'a> {
             .collect()
     }
 
+    /// Whether provider `d`'s `allow` admits `spec`.
+    fn provider_admits(&self, d: usize, spec: &NeedSpec) -> bool {
+        rules::provider_admits(&self.host.providers[d], spec)
+    }
+
+    fn provider_not_allowed(&self, d: usize) -> Reason {
+        Reason::NotAllowed {
+            candidate: self.provider_candidate(d),
+            allow: self.host.providers[d].allow.clone().unwrap_or_default(),
+        }
+    }
+
     /// The first provider whose kind and pattern cover `kind`/`name`.
     fn provider_for(&self, kind: &Kind, name: &str) -> Option<usize> {
         self.host
@@ -336,13 +350,19 @@ impl<'a> Solver<'a> {
                 .filter(|&i| self.provides[i].name.matches(name))
                 .collect(),
         };
-        let provider = self.provider_for(&Kind::Network, name);
+        let covering = self.provider_for(&Kind::Network, name);
+        let provider = covering.filter(|&d| self.provider_admits(d, spec));
         match rules::serve_network(name, exact, patterns, provider, |i| self.allowed(i, spec)) {
             Ok(Served::Provide(i)) => Ok(Net::Unit(i)),
             Ok(Served::Provider(d)) => Ok(Net::Provider(d)),
             Err(denied) => {
                 let mut reasons: Vec<Reason> =
                     denied.into_iter().map(|i| self.not_allowed(i)).collect();
+                if let Some(d) = covering.filter(|_| provider.is_none() && exact.is_none()) {
+                    if rules::pattern_may_serve(&Kind::Network, name) {
+                        reasons.push(self.provider_not_allowed(d));
+                    }
+                }
                 if exact.is_none() && !rules::pattern_may_serve(&Kind::Network, name) {
                     reasons.push(Reason::ReservedNetwork {
                         name: name.to_string(),
@@ -405,6 +425,9 @@ impl<'a> Solver<'a> {
             }
         }
         match self.provider_for(&need.kind, &need.name) {
+            Some(d) if !self.provider_admits(d, spec) => {
+                rej.push(self.provider_not_allowed(d));
+            }
             Some(d) => opts.push(Opt {
                 cand: Cand::Provider(d),
                 network: None,

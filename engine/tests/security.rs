@@ -9,7 +9,7 @@ use berth_engine::emit::{compose, lxc, EmitError};
 use berth_engine::explain::Reason;
 use berth_engine::place::place;
 use berth_engine::solve::solve;
-use berth_engine::state::State;
+use berth_engine::state::{ProvidedRecord, State};
 use std::path::Path;
 
 use berth_specs::load::{load_str, LoadOptions};
@@ -248,4 +248,68 @@ fn device_paths_with_a_colon_are_refused_before_anything_is_recorded() {
         .diagnostics
         .iter()
         .any(|d| d.is_error() && d.message.contains("contains `:`")));
+}
+
+const SECRET_HOST: &str = "host: h
+providers:
+  - secret: \"*\"
+    run: [/bin/true]
+    allow: [payments, \"image:corp/*\"]
+";
+
+#[test]
+fn provider_made_resources_can_be_restricted_with_allow() {
+    let h = host(SECRET_HOST);
+    let s = specs(
+        "container: evil\nneeds:\n  - secret: payments-key\n    mount: /k\n---\ncontainer: payments\nneeds:\n  - secret: payments-key\n    mount: /k\n",
+    );
+    let plan = solve(&h, &State::new("h"), &[&s[0]]);
+    let c = &plan.containers[0];
+    assert!(!c.satisfied);
+    assert_eq!(c.unmet[0].reasons[0].code(), "not-allowed");
+    assert!(plan.steps.is_empty(), "the provider is never asked");
+    let plan = solve(&h, &State::new("h"), &[&s[1]]);
+    assert!(plan.satisfied);
+    assert_eq!(plan.steps.len(), 1);
+    // Placement agrees.
+    let hosts = [&h];
+    let refs: Vec<_> = s.iter().collect();
+    let p = place(&hosts, &refs);
+    assert_eq!(p.placements[0].host, None);
+    assert_eq!(p.placements[1].host, Some(0));
+}
+
+#[test]
+fn what_an_allow_listed_provider_made_is_not_bound_by_others() {
+    let h = host(SECRET_HOST);
+    let mut st = State::new("h");
+    st.provided.insert(
+        "secret/payments-key".into(),
+        ProvidedRecord::new(
+            berth_specs::Kind::Secret,
+            "payments-key".into(),
+            vec!["/bin/true".into()],
+            serde_json::json!({"file": "/run/berth/payments-key"}),
+            vec!["payments".into()],
+        ),
+    );
+    let s = specs("container: evil\nneeds:\n  - secret: payments-key\n    mount: /k\n");
+    let plan = solve(&h, &st, &[&s[0]]);
+    let c = &plan.containers[0];
+    assert!(!c.satisfied, "{plan:#?}");
+    assert_eq!(c.unmet[0].reasons[0].code(), "not-allowed");
+}
+
+#[test]
+fn allow_on_a_provider_entry_loads() {
+    let text = format!("berth: 1\n{SECRET_HOST}");
+    let loaded = load_str(Path::new("host.yaml"), &text, &LoadOptions::default());
+    assert!(loaded.diagnostics.is_empty(), "{:#?}", loaded.diagnostics);
+    match &loaded.documents[0] {
+        berth_specs::Document::Host(h) => assert_eq!(
+            h.providers[0].allow.as_deref(),
+            Some(&["payments".to_string(), "image:corp/*".to_string()][..])
+        ),
+        other => panic!("{other:?}"),
+    }
 }

@@ -498,7 +498,7 @@ const HOST_KEYS: &[&str] = &[
     "provides",
     "providers",
 ];
-const PROVIDER_KEYS: &[&str] = &["run", "timeout"];
+const PROVIDER_KEYS: &[&str] = &["run", "timeout", "allow"];
 
 fn all_options(f: fn(&Kind) -> &'static [&'static str]) -> Vec<&'static str> {
     let custom = Kind::Custom(String::new());
@@ -1769,11 +1769,16 @@ impl<'s> Cx<'s> {
                 parsed
             }
         };
+        let allow = match f.get("allow") {
+            None => Some(None),
+            Some(a) => self.allow(a).map(Some),
+        };
         Some(ProviderDecl {
             kind,
             pattern: pattern?,
             run: run?,
             timeout: timeout?,
+            allow: allow?,
             span,
         })
     }

@@ -240,6 +240,10 @@ pub struct ProviderDecl {
     pub run: Vec<String>,
     /// Time limit per call (default 30 s).
     pub timeout: Duration,
+    /// Which containers may hold what it makes (`None`: everyone), like a
+    /// provide's `allow`: checked before it is asked to make a resource and
+    /// whenever anyone binds a resource it made.
+    pub allow: Option<Vec<String>>,
     /// The entry in the file.
     pub span: Span,
 }

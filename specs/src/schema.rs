@@ -214,6 +214,14 @@ fn provider_branches() -> Vec<Value> {
                 "timeout".into(),
                 string(TIMEOUT, "Time limit per call: 500ms, 30s, 2m, 1h (default 30s, at most 24h)."),
             );
+            options.insert(
+                "allow".into(),
+                json!({
+                    "type": "array",
+                    "items": { "type": "string" },
+                    "description": "Which containers may hold what it makes: glob patterns on the container name, or image:PATTERN."
+                }),
+            );
             let name = string(NAME_PATTERN, "Names this provider can make (glob).");
             entry(k, name, options, &["run"])
         })

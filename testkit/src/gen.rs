@@ -398,6 +398,7 @@ fn provider(kind: Kind, pattern: &str) -> ProviderDecl {
         pattern: NamePattern::parse(pattern).unwrap(),
         run: vec!["./make".into()],
         timeout: DEFAULT_PROVIDER_TIMEOUT,
+        allow: None,
         span: Span::default(),
     }
 }

@@ -321,9 +321,10 @@ impl<'a> Fleet<'a> {
                 NetStatus::Ok
             };
         }
-        if provider.is_some() || patterns.iter().any(|&pi| hi.allow[pi].is_none()) {
+        let open_provider = provider.is_some_and(|d| self.hosts[h].providers[d].allow.is_none());
+        if open_provider || patterns.iter().any(|&pi| hi.allow[pi].is_none()) {
             NetStatus::Ok
-        } else if patterns.is_empty() {
+        } else if patterns.is_empty() && provider.is_none() {
             NetStatus::Missing
         } else {
             NetStatus::PerContainer
@@ -369,6 +370,8 @@ impl<'a> Fleet<'a> {
         let hi = &self.host_idx[h];
         let name = self.names.name(network);
         let (exact, patterns, provider) = self.network_candidates(h, name);
+        let provider =
+            provider.filter(|&d| rules::provider_admits(&self.hosts[h].providers[d], spec));
         rules::serve_network(name, exact, patterns, provider, |pi| {
             rules::admits(hi.allow[pi].as_deref(), spec)
         })

@@ -221,12 +221,16 @@ impl HostState {
                 }
                 let end = sc.pools.len() as u32;
                 if !matched {
-                    let covered = hi
+                    let covering = hi
                         .providers
                         .iter()
-                        .any(|&(k, e)| k == pn.key.0 && sig.provs.binary_search(&e).is_ok());
-                    if !covered {
+                        .position(|&(k, e)| k == pn.key.0 && sig.provs.binary_search(&e).is_ok());
+                    let Some(d) = covering else {
                         return Err(fail(Why::Missing));
+                    };
+                    // The first covering provider decides, as in the solver.
+                    if !rules::provider_admits(&host.providers[d], spec) {
+                        return Err(fail(Why::Denied));
                     }
                     (need.kind.exclusive_by_default() || pn.wants_excl, None)
                 } else if shared {
