@@ -3,7 +3,8 @@
 //! a state where other containers hold and reserve names, against specs from
 //! `berth-testkit`'s generator extended with hostile needs. Whatever the
 //! specs ask, no plan ever binds an engine-reserved network, a provide whose
-//! `allow` turns the container away, or another container's holding.
+//! `allow` turns the container away, or another container's holding, and no
+//! provider with `allow` makes anything for a container it does not admit.
 
 use berth_engine::solve::solve;
 use berth_engine::state::{BindingSource, State};
@@ -46,6 +47,9 @@ providers:
     run: [/bin/true]
   - volume: \"nfs-*\"
     run: [/bin/true]
+  - secret: \"s-*\"
+    run: [/bin/true]
+    allow: [c0]
 ";
 
 /// Containers o0 and o1 applied (addresses, a port, the exclusive volume);
@@ -150,6 +154,11 @@ proptest! {
         }
         for step in &plan.steps {
             prop_assert!(!(step.kind == Kind::Network && engine_reserved(&step.name)));
+            // 4. A provider with `allow` makes nothing for a container it
+            //    does not admit (`s-*` admits c0 only).
+            if step.kind == Kind::Secret {
+                prop_assert!(step.users.iter().all(|u| u == "c0"), "{step:?}");
+            }
         }
     }
 }

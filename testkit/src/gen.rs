@@ -607,7 +607,8 @@ pub const HOSTILE_NETWORKS: [&str; 12] = [
 
 /// A spec as [`spec`] makes it, plus hostile needs (issue 11): engine-reserved
 /// network names, the names other containers (`others`) hold or reserve
-/// (`ipv6: o0`, `port: po0`), volumes behind `allow` lists, and sometimes
+/// (`ipv6: o0`, `port: po0`), volumes behind `allow` lists, `s-*` secrets
+/// (for a provider with `allow`), and sometimes
 /// the name of another container's holding under its own container name.
 pub fn hostile_spec(name: &str, others: &[&str], max_needs: u64, r: &mut Rng) -> NeedSpec {
     let mut s = spec(name, max_needs, r);
@@ -620,7 +621,14 @@ pub fn hostile_spec(name: &str, others: &[&str], max_needs: u64, r: &mut Rng) ->
         let other = *r.pick(others);
         let net = *r.pick::<&str>(&HOSTILE_NETWORKS);
         let vol = *r.pick::<&str>(&["v2", "x0", "x1"]);
-        let n = match r.below(5) {
+        let n = match r.below(6) {
+            5 => need(
+                Kind::Secret,
+                if r.chance(50) { "s-key" } else { "s-other" },
+                NeedDetail::Secret {
+                    mount: "/run/s".into(),
+                },
+            ),
             0 | 1 => need(Kind::Network, net, NeedDetail::Network),
             2 => need(Kind::Ipv6, other, NeedDetail::Ipv6 { prefix: None }),
             3 => need(
