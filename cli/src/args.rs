@@ -19,6 +19,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     max_term_width = 100
 )]
 pub struct Cli {
+    /// When to colour diagnostics: `auto` colours a terminal unless `NO_COLOR` is set.
+    #[arg(long, global = true, value_enum, default_value_t, value_name = "WHEN")]
+    pub color: Color,
     /// The command.
     #[command(subcommand)]
     pub command: Command,
@@ -45,7 +48,35 @@ pub enum Command {
     Schema(SchemaArgs),
     /// Print a need spec as a Dockerfile `LABEL io.berth.spec=...` line (or `--label` flags).
     Label(LabelArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(CompletionsArgs),
+    /// Print berth's man page (roff) to stdout.
+    Man(ManArgs),
 }
+
+/// `--color`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Color {
+    /// Colour when stderr is a terminal and `NO_COLOR` is not set.
+    #[default]
+    Auto,
+    /// Always colour (and draw) diagnostics, even into a pipe.
+    Always,
+    /// Never colour: plain, deterministic diagnostics.
+    Never,
+}
+
+/// `berth completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `berth man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {}
 
 /// Output format of reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]

@@ -14,6 +14,7 @@ use berth_engine::plan::Plan;
 use berth_specs::{Code, Diagnostic, HostManifest, Kind, NeedSpec};
 
 use crate::args::Format;
+use crate::out::outln;
 use crate::render;
 
 /// Where a candidate is: `host.yaml:12`, or the state for provider records.
@@ -234,7 +235,7 @@ pub fn unmet_diagnostics(plan: &Plan, specs: &[&NeedSpec], host: &HostManifest) 
 /// plan itself on stdout for `--format json`.
 pub fn report_unsatisfied(host: &HostManifest, specs: &[&NeedSpec], plan: &Plan, format: Format) {
     match format {
-        Format::Json => println!(
+        Format::Json => outln!(
             "{}",
             serde_json::to_string_pretty(plan).expect("plans serialize")
         ),

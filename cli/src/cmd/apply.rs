@@ -15,6 +15,7 @@ use berth_specs::{Code, HostManifest, NeedSpec};
 
 use crate::args::{ApplyArgs, Format};
 use crate::exit;
+use crate::out::{out, outln};
 use crate::provision::CliProvisioner;
 use crate::render;
 use crate::report::{self, report_store, Invalid};
@@ -53,7 +54,7 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
     let specs: Vec<&NeedSpec> = done.specs.iter().collect();
     let out = emitter::render(args.emit, &done.plan, &specs)?;
     report::print_container_notes(&out.notes);
-    print!("{}", out.text);
+    out!("{}", out.text);
     Ok(exit::OK)
 }
 
@@ -211,7 +212,7 @@ fn report_failure(
         }
     };
     if format == Format::Json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
                 "ok": false,

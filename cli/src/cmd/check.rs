@@ -21,6 +21,7 @@ use rayon::prelude::*;
 
 use crate::args::{CheckArgs, Format};
 use crate::exit;
+use crate::out::outln;
 use crate::render::{diagnostic_json, print_diagnostics};
 
 pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
@@ -94,7 +95,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
                 "warnings": warnings,
                 "diagnostics": diagnostics.iter().map(diagnostic_json).collect::<Vec<_>>(),
             });
-            println!("{}", serde_json::to_string_pretty(&report)?);
+            outln!("{}", serde_json::to_string_pretty(&report)?);
         }
     }
     eprintln!(

@@ -16,6 +16,7 @@ use berth_specs::{Code, HostManifest, NeedSpec};
 use crate::args::{Engine, FromImage, LabelArgs, LabelFormat};
 use crate::exit;
 use crate::inputs;
+use crate::out::outln;
 use crate::render;
 use crate::report::Invalid;
 
@@ -51,8 +52,8 @@ pub fn run(args: LabelArgs) -> anyhow::Result<u8> {
         }
     };
     match args.format {
-        LabelFormat::Dockerfile => println!("{}", label::dockerfile_line(&json)),
-        LabelFormat::Args => println!("{}", label::build_args(&json)),
+        LabelFormat::Dockerfile => outln!("{}", label::dockerfile_line(&json)),
+        LabelFormat::Args => outln!("{}", label::build_args(&json)),
     }
     Ok(exit::OK)
 }

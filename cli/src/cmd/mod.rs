@@ -4,6 +4,7 @@ use crate::args::{Cli, Command};
 
 mod apply;
 mod check;
+mod completions;
 mod label;
 mod place;
 mod plan;
@@ -24,5 +25,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Place(a) => place::run(a),
         Command::Schema(a) => schema::run(a),
         Command::Label(a) => label::run(a),
+        Command::Completions(a) => completions::completions(a),
+        Command::Man(_) => completions::man(),
     }
 }

@@ -28,6 +28,7 @@ use serde_json::json;
 
 use crate::args::{Emit, Format, PlaceArgs};
 use crate::exit;
+use crate::out::outln;
 use crate::render::{self, diagnostic_json, print_diagnostics};
 use crate::report::print_container_notes;
 
@@ -135,7 +136,7 @@ pub fn run(args: PlaceArgs) -> anyhow::Result<u8> {
         if args.format == Format::Json {
             // Tools piping stdout get data, not an empty stream.
             let list: Vec<_> = diagnostics.iter().map(diagnostic_json).collect();
-            println!("{}", json!({ "diagnostics": list }));
+            outln!("{}", json!({ "diagnostics": list }));
         } else {
             print_diagnostics(&diagnostics);
         }

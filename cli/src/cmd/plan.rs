@@ -15,6 +15,7 @@ use serde_json::Value;
 use crate::args::{Format, PlanArgs};
 use crate::exit;
 use crate::explain_render;
+use crate::out::{out, outln};
 use crate::render;
 use crate::report::{report_state, Invalid};
 
@@ -35,9 +36,9 @@ pub fn run(args: PlanArgs) -> anyhow::Result<u8> {
     let refs: Vec<&NeedSpec> = specs.iter().collect();
     let plan = solve(&host, &state, &refs);
     match args.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
+        Format::Json => outln!("{}", serde_json::to_string_pretty(&plan)?),
         Format::Human => {
-            print!("{}", human(&host, &plan));
+            out!("{}", human(&host, &plan));
             if !plan.satisfied {
                 explain_render::report_unsatisfied(&host, &refs, &plan, Format::Human);
             }

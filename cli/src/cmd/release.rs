@@ -8,6 +8,7 @@ use berth_engine::{apply, store};
 use crate::args::{Format, ReleaseArgs};
 use crate::exit;
 use crate::inputs;
+use crate::out::outln;
 use crate::provision::CliProvisioner;
 use crate::render::escape;
 use crate::report::{release_lines, report_store, Invalid};
@@ -84,7 +85,7 @@ pub fn run(args: ReleaseArgs) -> anyhow::Result<u8> {
     };
     drop(locked);
     for c in &out.released {
-        println!("released container `{c}`");
+        outln!("released container `{c}`");
     }
     for c in &out.not_held {
         eprintln!(
@@ -93,10 +94,10 @@ pub fn run(args: ReleaseArgs) -> anyhow::Result<u8> {
         );
     }
     for k in &out.purged {
-        println!("purged reservation {k}");
+        outln!("purged reservation {k}");
     }
     for l in release_lines(&out.provider_releases) {
-        println!("{l}");
+        outln!("{l}");
     }
     Ok(if out.any_failed() {
         exit::PROVIDER

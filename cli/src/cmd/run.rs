@@ -44,6 +44,7 @@ use crate::args::{Engine, FromImage, RunArgs};
 use crate::cmd::apply;
 use crate::cmd::label::{engine_name, image_ok, load_with_image};
 use crate::exit;
+use crate::out::outln;
 use crate::report::{self, Invalid};
 
 pub fn run(args: RunArgs) -> anyhow::Result<u8> {
@@ -221,7 +222,7 @@ fn dry_run(
             );
         }
     }
-    println!("{}", docker::quote_line(&argv));
+    outln!("{}", docker::quote_line(&argv));
     Ok(exit::OK)
 }
 

@@ -8,6 +8,7 @@ use berth_engine::store;
 use crate::args::{Format, StatusArgs};
 use crate::exit;
 use crate::inputs;
+use crate::out::{out, outln};
 use crate::render::{self, escape};
 use crate::report::{report_state, Invalid};
 
@@ -29,9 +30,9 @@ pub fn run(args: StatusArgs) -> anyhow::Result<u8> {
         Format::Json => {
             let mut v = serde_json::to_value(&state)?;
             v["state_file"] = serde_json::json!(path.display().to_string());
-            println!("{}", serde_json::to_string_pretty(&v)?);
+            outln!("{}", serde_json::to_string_pretty(&v)?);
         }
-        Format::Human => print!("{}", human(&state, &render::path(&path))),
+        Format::Human => out!("{}", human(&state, &render::path(&path))),
     }
     Ok(exit::OK)
 }
