@@ -105,3 +105,123 @@ fn there_was_no_color_flag() {
         2
     );
 }
+
+/// The codes `check --format json` reported, with each one's file name.
+fn check_json(dir: &Dir, args: &[&str]) -> (i32, serde_json::Value) {
+    let o = run(dir
+        .berth()
+        .arg("check")
+        .arg("--format")
+        .arg("json")
+        .args(args));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o))
+        .unwrap_or_else(|e| panic!("{e}: {} {}", stdout(&o), stderr(&o)));
+    (code(&o), v)
+}
+
+#[test]
+fn a_berth_file_without_its_version_line_was_skipped_and_ci_stayed_green() {
+    let dir = Dir::new();
+    // No `berth:` at all, in a file named berth.yml.
+    dir.write("web/berth.yml", "container: web\n");
+    // A misspelt version key in a berth-shaped need spec.
+    dir.write(
+        "api/svc.yaml",
+        "Berth: 1\ncontainer: api\nneeds:\n  - volume: x\n    mount: /x\n",
+    );
+    // The version line commented out in a berth-shaped host manifest.
+    dir.write("hosts/h.yaml", "# berth: 1\nhost: h\nprovides: []\n");
+    // Foreign YAML stays skipped.
+    dir.write(".github/ci.yml", "name: ci\non: push\n");
+    let (rc, v) = check_json(&dir, &["."]);
+    assert_eq!(rc, 1, "{v:#}");
+    let mut missing: Vec<String> = v["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["code"] == "berth::format::version-missing")
+        .map(|d| d["file"].as_str().unwrap().to_string())
+        .collect();
+    missing.sort();
+    assert_eq!(
+        missing,
+        ["./api/svc.yaml", "./hosts/h.yaml", "./web/berth.yml"],
+        "{v:#}"
+    );
+    assert_eq!(v["skipped"], 1, "{v:#}");
+    assert_eq!(v["skipped_files"][0]["file"], "./.github/ci.yml", "{v:#}");
+}
+
+#[test]
+fn skipped_files_were_only_counted_never_named() {
+    let dir = Dir::new();
+    dir.write("ok.yaml", "berth: 1\ncontainer: web\n");
+    dir.write("ci.yml", "name: ci\non: push\n");
+    dir.write("k8s.yaml", "kind: Pod\n---\nberth: 1\ncontainer: api\n");
+    dir.write("Dockerfile", "FROM scratch\n");
+    let (rc, v) = check_json(&dir, &["."]);
+    assert_eq!(rc, 0, "{v:#}");
+    let listed: Vec<(String, u64)> = v["skipped_files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["file"].as_str().unwrap().to_string(),
+                s["documents"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("./Dockerfile".to_string(), 0),
+            ("./ci.yml".to_string(), 1),
+            ("./k8s.yaml".to_string(), 1),
+        ]
+    );
+    let o = run(dir.berth().args(["check", "--verbose", "."]));
+    assert_eq!(code(&o), 0);
+    let err = stderr(&o);
+    for f in ["./Dockerfile", "./ci.yml", "./k8s.yaml"] {
+        assert!(err.contains(&format!("skipped {f}: ")), "{f}: {err}");
+    }
+    assert!(!err.contains("skipped ./ok.yaml"), "{err}");
+    // Without --verbose the human report stays one summary line.
+    let quiet = stderr(&run(dir.berth().args(["check", "."])));
+    assert!(!quiet.contains("skipped ./"), "{quiet}");
+}
+
+#[test]
+fn check_could_not_read_stdin() {
+    let dir = Dir::new();
+    let check = |text: &str| {
+        let mut child = dir
+            .berth()
+            .args(["check", "--format", "json", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write as _;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+        let o = child.wait_with_output().unwrap();
+        let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        (code(&o), v)
+    };
+    let (rc, v) = check("berth: 1\ncontainer: web\n");
+    assert_eq!((rc, &v["documents"]), (0, &serde_json::json!(1)), "{v:#}");
+    let (rc, v) = check("berth: 1\ncontainer: Web\n");
+    assert_eq!(rc, 1, "{v:#}");
+    assert_eq!(v["diagnostics"][0]["file"], "<stdin>", "{v:#}");
+    assert_eq!(v["diagnostics"][0]["line"], 2, "{v:#}");
+    // Stdin is named: no document at all is an error, not a pass.
+    let (rc, _) = check("");
+    assert_eq!(rc, 1);
+}

@@ -128,9 +128,13 @@ pub struct HostArg {
 /// `berth check`.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Files or folders (folders are walked; YAML without a top-level `berth:` key is skipped).
+    /// Files or folders, `-` for stdin (folders are walked; YAML without a top-level `berth:`
+    /// key is skipped unless the file is named `berth.y*ml` or a document has a berth shape).
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
+    /// List every skipped file (and why) on stderr.
+    #[arg(short, long)]
+    pub verbose: bool,
     /// Also check on this host that paths, devices, secret files and provider executables exist.
     #[arg(long)]
     pub live: bool,
