@@ -63,7 +63,7 @@ fn there_were_no_shell_completions_and_no_man_page() {
         let text = stdout(&o);
         assert!(text.contains(marker), "{shell}: {text}");
         // Every subcommand and a flag of each are offered.
-        for word in ["check", "plan", "release", "completions"] {
+        for word in ["check", "plan", "release", "completions", "lxc-net-index"] {
             assert!(text.contains(word), "{shell} lacks {word}");
         }
     }
@@ -224,4 +224,124 @@ fn check_could_not_read_stdin() {
     // Stdin is named: no document at all is an error, not a pass.
     let (rc, _) = check("");
     assert_eq!(rc, 1);
+}
+
+const NET_HOST: &str = "berth: 1
+host: n-01
+provides:
+  - network: front
+    subnet6: 2001:db8:7::/64
+    gateway6: 2001:db8:7::1
+  - ipv6: web
+    address: 2001:db8:7::20
+    network: front
+  - port: http
+    host_port: 8080
+";
+
+const NET_SPEC: &str = "berth: 1
+container: web
+image: example/web:1
+needs:
+  - ipv6: web
+  - port: http
+    container_port: 80
+";
+
+#[test]
+fn a_compose_override_listed_a_base_file_port_twice() {
+    if !crate::util::require_tools(
+        "a_compose_override_listed_a_base_file_port_twice",
+        &["docker-compose"],
+    ) {
+        return;
+    }
+    let dir = Dir::new();
+    let host = dir.write("host.yaml", NET_HOST);
+    let spec = dir.write("berth.yaml", NET_SPEC);
+    let o = run(dir
+        .berth()
+        .args(["apply", "-q", "--emit", "compose", "-H"])
+        .arg(&host)
+        .arg(&spec));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let over = dir.write("override.yaml", &stdout(&o));
+    // The base file publishes the same port, the way compose files write it,
+    // and names no network (the service is on `default`).
+    let base = dir.write(
+        "compose.yaml",
+        "services:\n  web:\n    image: example/web:1\n    ports:\n      - \"8080:80\"\n  db:\n    image: example/db:1\n",
+    );
+    let merged = run(std::process::Command::new("docker-compose")
+        .arg("-f")
+        .arg(&base)
+        .arg("-f")
+        .arg(&over)
+        .arg("config")
+        .current_dir(dir.path()));
+    assert!(merged.status.success(), "{}", stderr(&merged));
+    let text = stdout(&merged);
+    let web = &text[text.find("  web:").expect("service web")..];
+    let ports = web.matches("target: 80\n").count() + web.matches(":80/tcp").count();
+    assert_eq!(ports, 1, "port 80 listed {ports} times:\n{text}");
+    // Still on the siblings' network, and on berth's.
+    assert!(web.contains("default"), "{text}");
+    assert!(web.contains("ipv6_address: 2001:db8:7::20"), "{text}");
+}
+
+#[test]
+fn the_lxc_fragment_always_started_at_lxc_net_0() {
+    let dir = Dir::new();
+    let host = dir.write("host.yaml", NET_HOST);
+    let spec = dir.write(
+        "berth.yaml",
+        "berth: 1\ncontainer: web\nneeds:\n  - ipv6: web\n",
+    );
+    let lxc = |extra: &[&str]| {
+        let o = run(dir
+            .berth()
+            .args(["apply", "-q", "--emit", "lxc", "-H"])
+            .arg(&host)
+            .arg(&spec)
+            .args(extra));
+        (code(&o), stdout(&o), stderr(&o))
+    };
+    let (rc, text, err) = lxc(&[]);
+    assert_eq!(rc, 0, "{err}");
+    assert!(
+        text.contains("lxc.net.0.ipv6.address = 2001:db8:7::20/64"),
+        "{text}"
+    );
+    let (rc, text, err) = lxc(&["--lxc-net-index", "1"]);
+    assert_eq!(rc, 0, "{err}");
+    assert!(text.contains("lxc.net.1.type = veth"), "{text}");
+    assert!(
+        text.contains("lxc.net.1.ipv6.address = 2001:db8:7::20/64"),
+        "{text}"
+    );
+    assert!(
+        text.contains("lxc.net.1.ipv6.gateway = 2001:db8:7::1"),
+        "{text}"
+    );
+    assert!(!text.contains("lxc.net.0"), "{text}");
+    // place --out writes the same numbering.
+    let out = dir.path().join("out");
+    let o = run(dir
+        .berth()
+        .args(["place", "--emit", "lxc", "--lxc-net-index", "2", "--hosts"])
+        .arg(&host)
+        .arg(&spec)
+        .arg("--out")
+        .arg(&out));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let written = std::fs::read_to_string(out.join("n-01/web.conf")).unwrap();
+    assert!(written.contains("lxc.net.2.link = front"), "{written}");
+    // Meaningless without --emit lxc: a usage error, not silently ignored.
+    let o = run(dir
+        .berth()
+        .args(["apply", "--emit", "json", "--lxc-net-index", "1", "-H"])
+        .arg(&host)
+        .arg(&spec));
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("--emit lxc"), "{}", stderr(&o));
 }

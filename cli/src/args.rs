@@ -91,6 +91,33 @@ pub enum Format {
 /// A run-configuration format, as the engine's registry names it.
 pub type Emit = &'static dyn Emitter;
 
+/// The emitter `--emit` and `--lxc-net-index` ask for: `--lxc-net-index`
+/// only means something to LXC, so with another format it is a usage error
+/// (exit 2) rather than silently ignored.
+pub fn emitter_with(emit: Emit, lxc_net_index: Option<usize>) -> Emit {
+    use berth_engine::emit::lxc;
+    match lxc_net_index {
+        None => emit,
+        Some(_) if emit.name() != lxc::LXC.name() => {
+            use clap::CommandFactory;
+            Cli::command()
+                .error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    format!(
+                        "--lxc-net-index numbers LXC NICs; it needs --emit lxc, not --emit {}",
+                        emit.name()
+                    ),
+                )
+                .exit()
+        }
+        // One per run: leaked, as the registry's emitters are 'static.
+        Some(n) => Box::leak(Box::new(lxc::Lxc {
+            net_index: n,
+            ..lxc::LXC
+        })),
+    }
+}
+
 /// `--emit`: one possible value per registered emitter (its name and help
 /// line), parsed into the emitter itself. The CLI keeps no list of formats.
 fn emit_parser() -> impl TypedValueParser<Value = Emit> {
@@ -192,6 +219,9 @@ pub struct ApplyArgs {
     /// Run-configuration format printed on success.
     #[arg(long, value_parser = emit_parser(), default_value = "json")]
     pub emit: Emit,
+    /// With `--emit lxc`: number berth's NICs from `lxc.net.N` (after the config's own NICs).
+    #[arg(long, value_name = "N")]
+    pub lxc_net_index: Option<usize>,
     /// Report format for failures.
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
@@ -305,6 +335,9 @@ pub struct PlaceArgs {
     /// Format of the files written by --out.
     #[arg(long, value_parser = emit_parser(), default_value = "json")]
     pub emit: Emit,
+    /// With `--emit lxc`: number berth's NICs from `lxc.net.N` (after the config's own NICs).
+    #[arg(long, value_name = "N")]
+    pub lxc_net_index: Option<usize>,
     /// Show the full per-need explanation for this host.
     #[arg(long, value_name = "HOST")]
     pub explain: Option<String>,

@@ -30,6 +30,7 @@ pub(crate) struct AppliedRun {
 }
 
 pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
+    let emit = crate::args::emitter_with(args.emit, args.lxc_net_index);
     // A docker line needs an image: refuse before provisioning anything,
     // rather than hold resources for a configuration that cannot be printed.
     let invalid = Invalid {
@@ -41,18 +42,13 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
             Ok(x) => x,
             Err(code) => return Ok(code),
         };
-    let done = match apply_loaded_checked(
-        host,
-        specs,
-        args.format,
-        args.quiet,
-        args.emit.needs_image(),
-    )? {
+    let done = match apply_loaded_checked(host, specs, args.format, args.quiet, emit.needs_image())?
+    {
         Ok(done) => done,
         Err(code) => return Ok(code),
     };
     let specs: Vec<&NeedSpec> = done.specs.iter().collect();
-    let out = emitter::render(args.emit, &done.plan, &specs)?;
+    let out = emitter::render(emit, &done.plan, &specs)?;
     report::print_container_notes(&out.notes);
     out!("{}", out.text);
     Ok(exit::OK)

@@ -109,6 +109,7 @@ impl Timer {
 }
 
 pub fn run(args: PlaceArgs) -> anyhow::Result<u8> {
+    let emit = crate::args::emitter_with(args.emit, args.lxc_net_index);
     let mut timer = Timer::new();
     // One walk over both lists: documents are told apart by kind, not list.
     let paths: Vec<PathBuf> = args.hosts.iter().chain(&args.specs).cloned().collect();
@@ -170,7 +171,7 @@ pub fn run(args: PlaceArgs) -> anyhow::Result<u8> {
     timer.lap("place");
 
     if let Some(dir) = &args.out {
-        write_out(dir, args.emit, &host_refs, &spec_refs, &placement)?;
+        write_out(dir, emit, &host_refs, &spec_refs, &placement)?;
         timer.lap("out");
     }
     let explained = explain.map(|h| explain_host(h, &host_refs, &spec_refs, &placement));
