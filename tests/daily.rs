@@ -345,3 +345,35 @@ fn the_lxc_fragment_always_started_at_lxc_net_0() {
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert!(stderr(&o).contains("--emit lxc"), "{}", stderr(&o));
 }
+
+#[test]
+fn plan_json_unmet_needs_had_no_message_text_for_ci_annotations() {
+    let dir = Dir::new();
+    let host = dir.write("host.yaml", "berth: 1\nhost: h\nprovides: []\n");
+    let spec = dir.write("berth.yaml", SPEC);
+    let o = run(dir
+        .berth()
+        .args(["plan", "--format", "json", "-H"])
+        .arg(&host)
+        .arg(&spec));
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let u = &v["containers"][0]["unmet"][0];
+    assert_eq!(
+        u["message"], "volume `data` of container `web` cannot be met on host `h`",
+        "{u:#}"
+    );
+    assert_eq!(u["line"], 4, "{u:#}");
+    let explained = u["explanation"].as_array().unwrap();
+    assert_eq!(explained.len(), u["reasons"].as_array().unwrap().len());
+    assert_eq!(explained[1], "no provider handles volume `data`", "{u:#}");
+    // apply's JSON failure report carries the same text.
+    let o = run(dir
+        .berth()
+        .args(["apply", "--format", "json", "-H"])
+        .arg(&host)
+        .arg(&spec));
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["containers"][0]["unmet"][0]["message"], u["message"]);
+}

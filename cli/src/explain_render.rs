@@ -206,16 +206,44 @@ pub fn unmet_diagnostic(u: &Unmet, spec: &NeedSpec, host: &HostManifest) -> Diag
         .into_iter()
         .map(|r| format!("- {r}"))
         .collect();
-    Diagnostic::error(
-        Code::NeedUnmet,
-        format!(
-            "{} `{}` of container `{}` cannot be met on host `{}`",
-            u.kind, u.name, u.container, host.host
-        ),
+    Diagnostic::error(Code::NeedUnmet, unmet_message(u, host))
+        .at(&spec.source, u.span)
+        .label(format!("{} `{}` needed here", u.kind, u.name))
+        .help(help.join("\n"))
+}
+
+/// The plan as JSON for tools: the plan's own data, and in each `unmet[]`
+/// entry the text a person would read, for CI annotations: `message` (the
+/// headline of the `berth::need::unmet` diagnostic), `explanation[]` (one
+/// sentence per entry of `reasons[]`, same order) and `line`.
+pub fn plan_json(plan: &Plan, specs: &[&NeedSpec], host: &HostManifest) -> serde_json::Value {
+    let mut v = serde_json::to_value(plan).expect("plans serialize");
+    let Some(containers) = v.get_mut("containers").and_then(|c| c.as_array_mut()) else {
+        return v;
+    };
+    for (c, cv) in plan.containers.iter().zip(containers) {
+        let spec = specs.iter().find(|s| s.container == c.container).copied();
+        let Some(list) = cv.get_mut("unmet").and_then(|u| u.as_array_mut()) else {
+            continue;
+        };
+        for (u, uv) in c.unmet.iter().zip(list) {
+            let Some(obj) = uv.as_object_mut() else {
+                continue;
+            };
+            obj.insert("message".into(), unmet_message(u, host).into());
+            obj.insert("line".into(), u.span.line.into());
+            obj.insert("explanation".into(), unmet_reasons(u, spec, host).into());
+        }
+    }
+    v
+}
+
+/// The headline of an unmet need.
+fn unmet_message(u: &Unmet, host: &HostManifest) -> String {
+    format!(
+        "{} `{}` of container `{}` cannot be met on host `{}`",
+        u.kind, u.name, u.container, host.host
     )
-    .at(&spec.source, u.span)
-    .label(format!("{} `{}` needed here", u.kind, u.name))
-    .help(help.join("\n"))
 }
 
 /// Every unmet need of `plan` as diagnostics, in spec order.
@@ -237,7 +265,7 @@ pub fn report_unsatisfied(host: &HostManifest, specs: &[&NeedSpec], plan: &Plan,
     match format {
         Format::Json => outln!(
             "{}",
-            serde_json::to_string_pretty(plan).expect("plans serialize")
+            serde_json::to_string_pretty(&plan_json(plan, specs, host)).expect("plans serialize")
         ),
         Format::Human => {
             render::print_diagnostics(&unmet_diagnostics(plan, specs, host));

@@ -36,7 +36,10 @@ pub fn run(args: PlanArgs) -> anyhow::Result<u8> {
     let refs: Vec<&NeedSpec> = specs.iter().collect();
     let plan = solve(&host, &state, &refs);
     match args.format {
-        Format::Json => outln!("{}", serde_json::to_string_pretty(&plan)?),
+        Format::Json => outln!(
+            "{}",
+            serde_json::to_string_pretty(&explain_render::plan_json(&plan, &refs, &host))?
+        ),
         Format::Human => {
             out!("{}", human(&host, &plan));
             if !plan.satisfied {
