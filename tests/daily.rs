@@ -377,3 +377,70 @@ fn plan_json_unmet_needs_had_no_message_text_for_ci_annotations() {
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["containers"][0]["unmet"][0]["message"], u["message"]);
 }
+
+/// A host whose `volume: "nfs-*"` provider (`./nfs`) provides a path and
+/// whose release always fails (a resource that is already gone, say).
+fn stuck_release_fixture() -> (Dir, std::path::PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = Dir::new();
+    let nfs = dir.write(
+        "nfs",
+        "#!/bin/sh\ncat >/dev/null\ncase $BERTH_OP in\n  provide) printf '{\"path\":\"/srv/%s\"}\\n' \"$BERTH_NAME\" ;;\n  release) echo 'no such export' >&2; exit 1 ;;\nesac\n",
+    );
+    std::fs::set_permissions(&nfs, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let host = dir.write(
+        "host.yaml",
+        "berth: 1\nhost: h\nprovides:\n  - volume: data\n    path: /srv/data\nproviders:\n  - volume: \"nfs-*\"\n    run: [./nfs]\n",
+    );
+    dir.write(
+        "app.yaml",
+        "berth: 1\ncontainer: app\nneeds:\n  - volume: nfs-a\n    mount: /a\n",
+    );
+    dir.write("web.yaml", SPEC);
+    (dir, host)
+}
+
+#[test]
+fn a_pending_release_that_could_never_succeed_blocked_every_release() {
+    let (dir, host) = stuck_release_fixture();
+    let berth = |args: &[&str]| {
+        let o = run(dir.berth().args(args).arg("-H").arg(&host));
+        (code(&o), stdout(&o), stderr(&o))
+    };
+    assert_eq!(berth(&["apply", "-q", "app.yaml", "web.yaml"]).0, 0);
+    let (rc, _, _) = berth(&["release", "-q", "app"]);
+    assert_eq!(rc, 3);
+    // Stuck: releasing anything else retries it and fails again.
+    let (rc, _, _) = berth(&["release", "-q", "web"]);
+    assert_eq!(rc, 3);
+    let (_, status, _) = berth(&["status"]);
+    assert!(status.contains("pending releases: 1"), "{status}");
+    assert!(status.contains("--forget KIND/NAME"), "{status}");
+    let (_, json, _) = berth(&["status", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["pending_releases"][0]["name"], "nfs-a", "{v:#}");
+
+    // A wrong name changes nothing and lists what is pending.
+    let (rc, _, err) = berth(&["release", "--forget", "volume/nfs-b"]);
+    assert_eq!(rc, 1, "{err}");
+    assert!(err.contains("berth::cli::not-pending"), "{err}");
+    assert!(err.contains("pending: volume/nfs-a"), "{err}");
+    let (rc, _, err) = berth(&["release", "--forget", "nfs-a"]);
+    assert_eq!(rc, 2, "{err}");
+
+    let (rc, out, err) = berth(&["release", "--forget", "volume/nfs-a"]);
+    assert_eq!(rc, 0, "{err}");
+    assert!(
+        out.contains(
+            "forgot pending release of volume `nfs-a` (by ./nfs); its provider was not run"
+        ),
+        "{out}"
+    );
+    let (_, status, _) = berth(&["status"]);
+    assert!(!status.contains("pending releases"), "{status}");
+    // Unstuck: the next release is an ordinary one.
+    assert_eq!(berth(&["apply", "-q", "web.yaml"]).0, 0);
+    let (rc, out, err) = berth(&["release", "-q", "web"]);
+    assert_eq!(rc, 0, "{err}");
+    assert!(out.contains("released container `web`"), "{out}");
+}

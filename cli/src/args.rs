@@ -295,8 +295,12 @@ pub struct ReleaseArgs {
     #[command(flatten)]
     pub host: HostArg,
     /// Containers to release.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "forget")]
     pub containers: Vec<String>,
+    /// Drop a pending release without running its provider (repeat for several): for a
+    /// resource that is already gone, or a provider that can never succeed.
+    #[arg(long, value_name = "KIND/NAME")]
+    pub forget: Vec<String>,
     /// Also drop their pool reservations (their addresses may go to others).
     #[arg(long)]
     pub purge: bool,

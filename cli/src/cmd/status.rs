@@ -104,7 +104,7 @@ fn human(state: &State, path: &str) -> String {
     }
     if !state.pending_releases.is_empty() {
         out.push_str(&format!(
-            "pending releases: {} (retried by the next `berth release`)\n",
+            "pending releases: {} (retried by the next `berth release`; `berth release --forget KIND/NAME` drops one that cannot succeed)\n",
             state.pending_releases.len()
         ));
         for p in &state.pending_releases {
