@@ -444,3 +444,37 @@ fn a_pending_release_that_could_never_succeed_blocked_every_release() {
     assert_eq!(rc, 0, "{err}");
     assert!(out.contains("released container `web`"), "{out}");
 }
+
+#[test]
+fn bundled_provider_ledgers_ignored_the_state_folder() {
+    let dir = Dir::new();
+    let state = dir.path().join("state");
+    let base = dir.path().join("vols");
+    let provider = |op: &str| {
+        let o = run(std::process::Command::new(
+            crate::util::repo_root().join("providers/bundled/dir-volume"),
+        )
+        .arg("--base")
+        .arg(&base)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap())
+        .env("BERTH_OP", op)
+        .env("BERTH_KIND", "volume")
+        .env("BERTH_NAME", "data")
+        .env("BERTH_CONTAINER", "web")
+        .env("BERTH_HOST", "h")
+        .env("BERTH_STATE_DIR", &state)
+        .stdin(Stdio::null()));
+        assert_eq!(code(&o), 0, "{op}: {}", stderr(&o));
+        stdout(&o)
+    };
+    let out = provider("provide");
+    assert!(out.contains("vols/data"), "{out}");
+    // The ledger is in berth's state folder, not /var/lib/berth/providers.
+    let ledger = state.join("providers/dir-volume");
+    assert!(ledger.is_dir(), "no ledger at {}", ledger.display());
+    provider("release");
+    assert!(!base.join("data").exists());
+    // Nothing left behind once released: the ledger and its folder go.
+    assert!(!state.join("providers").exists());
+}
