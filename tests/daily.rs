@@ -478,3 +478,37 @@ fn bundled_provider_ledgers_ignored_the_state_folder() {
     // Nothing left behind once released: the ledger and its folder go.
     assert!(!state.join("providers").exists());
 }
+
+#[test]
+fn plan_refused_folders_that_check_and_place_take() {
+    let dir = Dir::new();
+    let host = dir.write("repo/host.yaml", HOST);
+    dir.write("repo/web/berth.yaml", SPEC);
+    dir.write(
+        "repo/api/berth.yaml",
+        "berth: 1\ncontainer: api\nneeds:\n  - volume: data\n    mount: /d\n    read_only: true\n",
+    );
+    dir.write("repo/.github/ci.yml", "name: ci\non: push\n");
+    let o = run(dir
+        .berth()
+        .args(["plan", "--format", "json", "-H"])
+        .arg(&host)
+        .arg(dir.path().join("repo")));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let names: Vec<&str> = v["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["container"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["api", "web"], "{v:#}");
+    // apply changes the host: it still takes files only.
+    let o = run(dir
+        .berth()
+        .args(["apply", "-H"])
+        .arg(&host)
+        .arg(dir.path().join("repo")));
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("berth::io::read"), "{}", stderr(&o));
+}

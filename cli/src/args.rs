@@ -182,7 +182,7 @@ pub struct PlanArgs {
     /// Host manifest.
     #[command(flatten)]
     pub host: HostArg,
-    /// Need specs (files; several documents per file allowed).
+    /// Need specs: files (several documents per file allowed) or folders (walked as `check` does).
     #[arg(required_unless_present = "from_image")]
     pub specs: Vec<PathBuf>,
     /// Image whose need spec (and image) to use as well.

@@ -21,19 +21,25 @@ pub fn load(
     spec_paths: &[PathBuf],
     invalid: Invalid,
 ) -> Result<(HostManifest, Vec<NeedSpec>), u8> {
-    load_with(host_path, spec_paths, Vec::new(), invalid)
+    load_with(host_path, spec_paths, Vec::new(), false, invalid)
 }
 
 /// Like [`load`], with need specs loaded elsewhere too (`--from-image`: the
 /// image label, named by its display name), after the files
-/// ([`discover::load_inputs_with`]).
+/// ([`discover::load_inputs_with`]); with `walk`, folders among the specs are
+/// walked ([`discover::load_inputs_walked`], for `plan`).
 pub fn load_with(
     host_path: &Path,
     spec_paths: &[PathBuf],
     extra: Vec<(PathBuf, Loaded)>,
+    walk: bool,
     invalid: Invalid,
 ) -> Result<(HostManifest, Vec<NeedSpec>), u8> {
-    let inputs = discover::load_inputs_with(host_path, spec_paths, extra);
+    let inputs = if walk {
+        discover::load_inputs_walked(host_path, spec_paths, extra)
+    } else {
+        discover::load_inputs_with(host_path, spec_paths, extra)
+    };
     let failed = inputs.failed();
     if failed && invalid.format == Format::Json {
         invalid.report(&inputs.diagnostics, &[]);

@@ -302,6 +302,28 @@ pub fn load_inputs_with(
     spec_paths: &[PathBuf],
     extra: Vec<(PathBuf, Loaded)>,
 ) -> Inputs {
+    load_inputs_from(host_path, spec_paths, extra, Folders::AsNamed)
+}
+
+/// Like [`load_inputs_with`], with folders among the spec paths walked
+/// ([`Folders::Walk`]) for `plan`, which changes nothing and so may be given a
+/// repository as `check` and `place` are: a found file is read as `check`
+/// reads it ([`load_found`]: foreign YAML skipped), and a host manifest found
+/// there is skipped too (the host is `-H`'s). Named files keep every rule.
+pub fn load_inputs_walked(
+    host_path: &Path,
+    spec_paths: &[PathBuf],
+    extra: Vec<(PathBuf, Loaded)>,
+) -> Inputs {
+    load_inputs_from(host_path, spec_paths, extra, Folders::Walk)
+}
+
+fn load_inputs_from(
+    host_path: &Path,
+    spec_paths: &[PathBuf],
+    extra: Vec<(PathBuf, Loaded)>,
+    folders: Folders,
+) -> Inputs {
     let opts = LoadOptions::default();
     let mut diags = Vec::new();
     let mut problems = Vec::new();
@@ -333,15 +355,21 @@ pub fn load_inputs_with(
         None
     };
     let mut specs: Vec<NeedSpec> = Vec::new();
-    let spec_loads = discover(spec_paths, Folders::AsNamed)
+    let walked = discover(spec_paths, folders);
+    diags.extend(walked.diagnostics);
+    let spec_loads = walked
         .files
         .into_iter()
         .map(|found| {
-            let loaded = load_file(&found.path, &opts);
-            (found.path, loaded)
+            let loaded = if found.named {
+                load_file(&found.path, &opts)
+            } else {
+                load_found(&found, opts.max_file_size)
+            };
+            (found.named, found.path, loaded)
         })
-        .chain(extra);
-    for (p, loaded) in spec_loads {
+        .chain(extra.into_iter().map(|(p, l)| (true, p, l)));
+    for (named, p, loaded) in spec_loads {
         let p = p.as_path();
         diags.extend(loaded.diagnostics);
         for d in loaded.documents {
@@ -359,6 +387,7 @@ pub fn load_inputs_with(
                         specs.push(n);
                     }
                 }
+                Document::Host(_) if !named => {}
                 Document::Host(h) => problems.push(bad_input(
                     p,
                     format!(

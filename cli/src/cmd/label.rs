@@ -138,13 +138,14 @@ pub(crate) fn load_with_image(
     host: &Path,
     paths: &[PathBuf],
     from: &FromImage,
+    walk: bool,
     invalid: Invalid,
 ) -> Result<(HostManifest, Vec<NeedSpec>), u8> {
     let mut extra = Vec::new();
     if let Some(image) = &from.from_image {
         extra.push(image_spec(from.engine, image)?);
     }
-    let (host, mut specs) = inputs::load_with(host, paths, extra, invalid)?;
+    let (host, mut specs) = inputs::load_with(host, paths, extra, walk, invalid)?;
     if let Some(image) = &from.from_image {
         let name = label::image_source_name(image);
         for s in specs.iter_mut().filter(|s| s.source.path == name) {
