@@ -512,3 +512,40 @@ fn plan_refused_folders_that_check_and_place_take() {
     assert_eq!(code(&o), 1);
     assert!(stderr(&o).contains("berth::io::read"), "{}", stderr(&o));
 }
+
+#[test]
+fn a_reapply_after_a_manifest_change_moved_an_address_silently() {
+    let dir = Dir::new();
+    let host = dir.write("host.yaml", NET_HOST);
+    let spec = dir.write(
+        "berth.yaml",
+        "berth: 1\ncontainer: web\nneeds:\n  - ipv6: web\n",
+    );
+    let apply = || {
+        let o = run(dir
+            .berth()
+            .args(["apply", "-q", "-H"])
+            .arg(&host)
+            .arg(&spec));
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        (stdout(&o), stderr(&o))
+    };
+    let (_, err) = apply();
+    assert_eq!(err, "");
+    // Re-applying the same thing says nothing.
+    let (_, err) = apply();
+    assert_eq!(err, "");
+    dir.write(
+        "host.yaml",
+        &NET_HOST.replace("2001:db8:7::20", "2001:db8:7::21"),
+    );
+    let (out, err) = apply();
+    assert!(out.contains("2001:db8:7::21"), "{out}");
+    assert!(
+        err.contains(
+            "warning: ipv6 `web` of container `web` changed from {\"address\":\"2001:db8:7::20\""
+        ),
+        "{err}"
+    );
+    assert!(err.contains("keeps the old value"), "{err}");
+}

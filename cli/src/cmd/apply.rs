@@ -6,9 +6,12 @@
 //! was rolled back). `berth run` reuses [`apply_loaded`]. The output is
 //! rendered by the engine's emitter that `--emit` names.
 
+use std::collections::BTreeMap;
+
 use berth_engine::apply::{self, ApplyError, FailedStep, ReleaseReport, StepCause};
 use berth_engine::emit::emitter;
 use berth_engine::plan::Plan;
+use berth_engine::state::ContainerHolding;
 use berth_engine::store;
 use berth_providers::ProviderError;
 use berth_specs::{Code, HostManifest, NeedSpec};
@@ -17,7 +20,7 @@ use crate::args::{ApplyArgs, Format};
 use crate::exit;
 use crate::out::{out, outln};
 use crate::provision::CliProvisioner;
-use crate::render;
+use crate::render::{self, escape};
 use crate::report::{self, report_store, Invalid};
 
 /// A successful apply: what was loaded and the final plan (every container
@@ -105,11 +108,14 @@ fn apply_loaded_checked(
     };
     let mut prov = CliProvisioner::new(&host, quiet);
     let refs: Vec<&NeedSpec> = specs.iter().collect();
+    let before = locked.state().holdings.clone();
     let outcome = apply::apply(&host, &refs, &mut locked, &mut prov);
+    let after = locked.state().holdings.clone();
     drop(locked);
     match outcome {
         Ok(applied) => {
             report_releases(&applied.released, format);
+            report_moved(&before, &after);
             Ok(Ok(AppliedRun {
                 specs,
                 plan: applied.plan,
@@ -127,6 +133,42 @@ fn apply_loaded_checked(
             Ok(Err(exit::PROVIDER))
         }
         Err(ApplyError::Store(e)) => Ok(Err(report_store(&e, format))),
+    }
+}
+
+/// Warns about every binding a re-apply resolved to another value (the
+/// manifest changed: a static address edited, a volume moved): berth's record
+/// and the printed configuration have the new value, but a container that is
+/// already running keeps the old one until it is recreated. Warnings go to
+/// stderr whatever the format, like the loader's.
+fn report_moved(
+    before: &BTreeMap<String, ContainerHolding>,
+    after: &BTreeMap<String, ContainerHolding>,
+) {
+    for (container, old) in before {
+        let Some(new) = after.get(container) else {
+            continue;
+        };
+        for b in &old.bindings {
+            let Some(n) = new
+                .bindings
+                .iter()
+                .find(|n| n.kind == b.kind && n.name == b.name)
+            else {
+                continue;
+            };
+            if n.value != b.value {
+                eprintln!(
+                    "warning: {} `{}` of container `{}` changed from {} to {} (the host manifest changed); a running `{}` keeps the old value until it is recreated with the new configuration",
+                    b.kind,
+                    escape(&b.name),
+                    escape(container),
+                    escape(&b.value.to_string()),
+                    escape(&n.value.to_string()),
+                    escape(container),
+                );
+            }
+        }
     }
 }
 
