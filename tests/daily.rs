@@ -549,3 +549,27 @@ fn a_reapply_after_a_manifest_change_moved_an_address_silently() {
     );
     assert!(err.contains("keeps the old value"), "{err}");
 }
+
+#[test]
+fn two_containers_needing_one_port_name_blamed_an_exclusive_pool_with_ports_free() {
+    let dir = Dir::new();
+    let host = dir.write(
+        "host.yaml",
+        "berth: 1\nhost: h\nprovides:\n  - port: \"*\"\n    pool: 8000-8099\n",
+    );
+    let specs = dir.write(
+        "web.yaml",
+        "berth: 1\ncontainer: web-1\nneeds:\n  - port: http\n    container_port: 80\n---\nberth: 1\ncontainer: web-2\nneeds:\n  - port: http\n    container_port: 80\n",
+    );
+    assert!(host.exists() && specs.exists());
+    let o = run(dir.berth().args(["plan", "-H", "host.yaml", "web.yaml"]));
+    assert_eq!(code(&o), 1);
+    let err = stderr(&o).split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(!err.contains("is exclusive and goes to"), "{err}");
+    assert!(
+        err.contains("container `web-1` of this plan needs port `http` too, and port `*` (host.yaml:4) serves each name once"),
+        "{err}"
+    );
+    assert!(err.contains("the name clashes, not the ports"), "{err}");
+    assert!(err.contains("`http-web-2`"), "{err}");
+}

@@ -40,6 +40,21 @@ fn unit(kind: &Kind) -> &'static str {
     }
 }
 
+/// Whether a provide's name is a glob pattern (or a pool's `*`), which serves
+/// each name it matches once, rather than one exactly named resource.
+fn is_pattern(provide: &str) -> bool {
+    provide.contains(['*', '?', '['])
+}
+
+/// What a pool of `kind` hands out (`port`, `address`), or the kind itself.
+fn unit_or_kind(kind: &Kind) -> String {
+    match kind {
+        Kind::Port => "port".into(),
+        Kind::Ipv4 | Kind::Ipv6 => "address".into(),
+        other => other.to_string(),
+    }
+}
+
 /// What a reason is about: the need and where the host manifest is.
 pub struct Context<'a> {
     /// Kind of the need.
@@ -131,7 +146,19 @@ pub fn reason_text(cx: &Context<'_>, r: &Reason) -> String {
             cand(kind, candidate, host_file)
         ),
         Reason::HeldBy { candidate, holder } => {
-            if holder.in_plan {
+            // A pattern or pool serves each name once: two containers of one
+            // plan asking for the same name clash on the name, however many
+            // values the pool has left.
+            if holder.in_plan && is_pattern(&candidate.provide) {
+                format!(
+                    "container `{}` of this plan needs {kind} `{}` too, and {} serves each name once, to one container (the name clashes, not the {}s: give each container its own name, like `{}-{container}`)",
+                    holder.container,
+                    cx.name,
+                    cand(kind, candidate, host_file),
+                    unit_or_kind(kind),
+                    cx.name,
+                )
+            } else if holder.in_plan {
                 format!(
                     "{} is exclusive and goes to container `{}` of this plan",
                     cand(kind, candidate, host_file),
