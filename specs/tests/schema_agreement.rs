@@ -13,7 +13,6 @@ use berth_specs::load::{load_str, LoadOptions};
 use berth_specs::schema::{host_schema, need_schema};
 use berth_specs::yaml::{parse_json, parse_yaml, Base};
 use berth_specs::Code;
-use serde_json::Value;
 
 /// Loader codes about a document's shape: keys, kinds, types, names.
 fn is_shape(code: Code) -> bool {
