@@ -573,3 +573,91 @@ fn two_containers_needing_one_port_name_blamed_an_exclusive_pool_with_ports_free
     assert!(err.contains("the name clashes, not the ports"), "{err}");
     assert!(err.contains("`http-web-2`"), "{err}");
 }
+
+const POOL_HOST: &str = "berth: 1
+host: h
+provides:
+  - network: front
+    subnet6: 2001:db8:7::/64
+    gateway6: 2001:db8:7::1
+  - ipv6: web
+    address: 2001:db8:7::20
+    network: front
+  - ipv6: \"*\"
+    pool: 2001:db8:7::/120
+    network: front
+  - port: \"*\"
+    pool: 8000-8099
+  - volume: data
+    path: /srv/data
+providers:
+  - volume: \"nfs-*\"
+    run: [./nfs, --server, nas]
+    timeout: 10s
+";
+
+#[test]
+fn no_command_showed_what_a_host_provides_and_how_much_is_free() {
+    let dir = Dir::new();
+    let host = dir.write("host.yaml", POOL_HOST);
+    dir.write(
+        "api.yaml",
+        "berth: 1\ncontainer: api\nneeds:\n  - ipv6: api\n  - port: http\n    container_port: 80\n  - volume: data\n    mount: /d\n",
+    );
+    dir.write("db.yaml", "berth: 1\ncontainer: db\nneeds:\n  - ipv6: db\n");
+    for spec in ["api.yaml", "db.yaml"] {
+        let o = run(dir.berth().args(["apply", "-q", "-H", "host.yaml", spec]));
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+    }
+    assert_eq!(
+        code(&run(dir.berth().args([
+            "release",
+            "-q",
+            "-H",
+            "host.yaml",
+            "db"
+        ]))),
+        0
+    );
+    let o = run(dir
+        .berth()
+        .args(["hosts", "show", "--format", "json", "-H"])
+        .arg(&host));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let provides = v["provides"].as_array().unwrap();
+    assert_eq!(provides.len(), 5);
+    let pool6 = &provides[2]["pool"];
+    assert_eq!(pool6["range"], "2001:db8:7::/120", "{v:#}");
+    assert_eq!(pool6["size"], "256");
+    // The subnet's network address, the gateway and the static are never handed out.
+    assert_eq!(pool6["usable"], "253");
+    assert_eq!(pool6["free"], "251");
+    assert_eq!(pool6["reservations"][0]["name"], "api");
+    assert_eq!(pool6["reservations"][0]["holder"], "api");
+    assert_eq!(pool6["reservations"][1]["name"], "db");
+    assert_eq!(pool6["reservations"][1]["holder"], serde_json::Value::Null);
+    assert_eq!(pool6["reservations"][1]["last_holder"], "db");
+    let ports = &provides[3]["pool"];
+    assert_eq!(
+        (&ports["usable"], &ports["free"]),
+        (&serde_json::json!("100"), &serde_json::json!("99"))
+    );
+    assert_eq!(provides[4]["entry"]["path"], "/srv/data");
+    assert_eq!(provides[4]["holders"], serde_json::json!(["api"]));
+    assert_eq!(v["providers"][0]["pattern"], "nfs-*");
+    assert_eq!(v["providers"][0]["timeout"], 10.0);
+
+    let o = run(dir.berth().args(["hosts", "show", "-H", "host.yaml"]));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let text = stdout(&o);
+    for line in [
+        "251 free of 253 usable addresses (256 in 2001:db8:7::/120)",
+        "- db = 2001:db8:7::3 (free, kept for the name; `berth release --purge db` frees it)",
+        "99 free of 100 usable ports (100 in 8000-8099)",
+        "volume `data` (line 15): path=/srv/data (held by api)",
+        "volume `nfs-*` (line 18): ./nfs --server nas (timeout 10s)",
+    ] {
+        assert!(text.contains(line), "no `{line}` in:\n{text}");
+    }
+}

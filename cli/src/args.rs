@@ -42,6 +42,8 @@ pub enum Command {
     Release(ReleaseArgs),
     /// Show what this host has handed out.
     Status(StatusArgs),
+    /// Show what a host offers: its provides, pools with free counts and reservations, providers.
+    Hosts(HostsArgs),
     /// Place containers across a fleet of hosts, and explain the ones that fit nowhere.
     Place(PlaceArgs),
     /// Print the JSON Schema of a file format.
@@ -312,6 +314,33 @@ pub struct ReleaseArgs {
 /// `berth status`.
 #[derive(Debug, Args)]
 pub struct StatusArgs {
+    /// Host manifest.
+    #[command(flatten)]
+    pub host: HostArg,
+    /// Report format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+/// `berth hosts`.
+#[derive(Debug, Args)]
+pub struct HostsArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: HostsCommand,
+}
+
+/// `berth hosts` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum HostsCommand {
+    /// What the host provides, each pool and port range with its free count and
+    /// reservations, and its providers.
+    Show(HostShowArgs),
+}
+
+/// `berth hosts show`.
+#[derive(Debug, Args)]
+pub struct HostShowArgs {
     /// Host manifest.
     #[command(flatten)]
     pub host: HostArg,

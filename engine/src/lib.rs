@@ -19,6 +19,7 @@ pub mod apply;
 pub mod edits;
 pub mod emit;
 pub mod explain;
+pub mod inventory;
 pub mod place;
 pub mod plan;
 pub mod pool;

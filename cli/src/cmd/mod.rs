@@ -5,6 +5,7 @@ use crate::args::{Cli, Command};
 mod apply;
 mod check;
 mod completions;
+mod hosts;
 mod label;
 mod place;
 mod plan;
@@ -22,6 +23,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Run(a) => run::run(a),
         Command::Release(a) => release::run(a),
         Command::Status(a) => status::run(a),
+        Command::Hosts(a) => hosts::run(a),
         Command::Place(a) => place::run(a),
         Command::Schema(a) => schema::run(a),
         Command::Label(a) => label::run(a),
