@@ -661,3 +661,48 @@ fn no_command_showed_what_a_host_provides_and_how_much_is_free() {
         assert!(text.contains(line), "no `{line}` in:\n{text}");
     }
 }
+
+#[test]
+fn there_was_no_state_dir_flag() {
+    let dir = Dir::new();
+    let host = dir.write("host.yaml", HOST);
+    dir.write("web.yaml", SPEC);
+    let flag = dir.path().join("flagged");
+    // Dir::berth sets BERTH_STATE_DIR to DIR/state: the flag wins over it.
+    let o = run(dir
+        .berth()
+        .args(["apply", "-q", "web.yaml", "-H"])
+        .arg(&host)
+        .arg("--state-dir")
+        .arg(&flag));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(flag.join("h.json").is_file() || flag.read_dir().unwrap().next().is_some());
+    assert!(!dir.path().join("state").exists());
+    for args in [
+        &["status", "--format", "json"][..],
+        &["hosts", "show", "--format", "json"][..],
+        &["plan", "--format", "json", "web.yaml"][..],
+    ] {
+        let o = run(dir
+            .berth()
+            .args(args)
+            .arg("-H")
+            .arg(&host)
+            .arg("--state-dir")
+            .arg(&flag));
+        assert_eq!(code(&o), 0, "{args:?}: {}", stderr(&o));
+        let out = stdout(&o);
+        assert!(
+            out.contains("\"web\""),
+            "{args:?} does not see the holding: {out}"
+        );
+    }
+    let o = run(dir
+        .berth()
+        .args(["release", "-q", "web", "-H"])
+        .arg(&host)
+        .arg("--state-dir")
+        .arg(&flag));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).contains("released container `web`"));
+}

@@ -152,6 +152,9 @@ pub struct HostArg {
         default_value = "/etc/berth/host.yaml"
     )]
     pub host: PathBuf,
+    /// State folder (before $BERTH_STATE_DIR and the manifest's `state_dir`).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
 }
 
 /// `berth check`.

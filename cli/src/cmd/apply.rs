@@ -40,16 +40,11 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
         format: args.format,
         key: "ok",
     };
-    let (host, specs) = match super::label::load_with_image(
-        &args.host.host,
-        &args.specs,
-        &args.image,
-        false,
-        invalid,
-    ) {
-        Ok(x) => x,
-        Err(code) => return Ok(code),
-    };
+    let (host, specs) =
+        match super::label::load_with_image(&args.host, &args.specs, &args.image, false, invalid) {
+            Ok(x) => x,
+            Err(code) => return Ok(code),
+        };
     let done = match apply_loaded_checked(host, specs, args.format, args.quiet, emit.needs_image())?
     {
         Ok(done) => done,

@@ -25,7 +25,7 @@ fn show(args: HostShowArgs) -> anyhow::Result<u8> {
         format: args.format,
         key: "ok",
     };
-    let host = match inputs::load(&args.host.host, &[], invalid) {
+    let host = match inputs::load(&args.host, &[], invalid) {
         Ok((h, _)) => h,
         Err(code) => return Ok(code),
     };

@@ -6,14 +6,14 @@
 //! prints, and reports an image without the label or an engine that cannot
 //! answer with a stable code (`berth::label::missing`, `berth::image::inspect`).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use berth_providers::engine;
 use berth_specs::label::{self, LabelError};
 use berth_specs::load::Loaded;
 use berth_specs::{Code, HostManifest, NeedSpec};
 
-use crate::args::{Engine, FromImage, LabelArgs, LabelFormat};
+use crate::args::{Engine, FromImage, HostArg, LabelArgs, LabelFormat};
 use crate::exit;
 use crate::inputs;
 use crate::out::outln;
@@ -135,7 +135,7 @@ pub(crate) fn image_spec(engine: Engine, image: &str) -> Result<(PathBuf, Loaded
 /// image's; each spec from the image runs that image (its `image:` is set to
 /// it, so `allow: ["image:..."]` sees the image actually run).
 pub(crate) fn load_with_image(
-    host: &Path,
+    host: &HostArg,
     paths: &[PathBuf],
     from: &FromImage,
     walk: bool,

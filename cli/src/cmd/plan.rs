@@ -24,16 +24,11 @@ pub fn run(args: PlanArgs) -> anyhow::Result<u8> {
         format: args.format,
         key: "satisfied",
     };
-    let (host, specs) = match super::label::load_with_image(
-        &args.host.host,
-        &args.specs,
-        &args.image,
-        true,
-        invalid,
-    ) {
-        Ok(x) => x,
-        Err(code) => return Ok(code),
-    };
+    let (host, specs) =
+        match super::label::load_with_image(&args.host, &args.specs, &args.image, true, invalid) {
+            Ok(x) => x,
+            Err(code) => return Ok(code),
+        };
     let state = match store::load_readonly(&host) {
         Ok(s) => s,
         Err(e) => return Ok(report_state(&e, &host, invalid)),

@@ -53,7 +53,7 @@ pub fn run(args: ReleaseArgs) -> anyhow::Result<u8> {
         }
         return Ok(exit::USAGE);
     }
-    let host = match inputs::load(&args.host.host, &[], Invalid::HUMAN) {
+    let host = match inputs::load(&args.host, &[], Invalid::HUMAN) {
         Ok((h, _)) => h,
         Err(code) => return Ok(code),
     };

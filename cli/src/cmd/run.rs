@@ -78,11 +78,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         from_image: args.from_image.clone(),
         engine: args.engine,
     };
-    let (host, mut specs) =
-        match load_with_image(&args.host.host, &paths, &from, false, Invalid::HUMAN) {
-            Ok(x) => x,
-            Err(code) => return Ok(code),
-        };
+    let (host, mut specs) = match load_with_image(&args.host, &paths, &from, false, Invalid::HUMAN)
+    {
+        Ok(x) => x,
+        Err(code) => return Ok(code),
+    };
     if specs.len() != 1 {
         crate::render::Problem {
             code: Code::CliBadInput,

@@ -17,7 +17,7 @@ pub fn run(args: StatusArgs) -> anyhow::Result<u8> {
         format: args.format,
         key: "ok",
     };
-    let host = match inputs::load(&args.host.host, &[], invalid) {
+    let host = match inputs::load(&args.host, &[], invalid) {
         Ok((h, _)) => h,
         Err(code) => return Ok(code),
     };
