@@ -706,3 +706,47 @@ fn there_was_no_state_dir_flag() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(stdout(&o).contains("released container `web`"));
 }
+
+/// The help lines `check --format json` gives for one file's text.
+fn check_help(dir: &Dir, text: &str) -> Vec<String> {
+    let f = dir.write("pitfall.yaml", text);
+    let (_, v) = check_json(dir, &[f.to_str().unwrap()]);
+    v["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["help"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+#[test]
+fn yaml_pitfalls_got_raw_parser_messages() {
+    let dir = Dir::new();
+    let help = check_help(
+        &dir,
+        "berth: 1\nhost: h\nprovides:\n  - ipv6: web\n    address: 2001:db8:42::\n    network: n\n",
+    );
+    assert!(
+        help[0].contains("quote the address, `address: \"2001:db8:42::\"`"),
+        "{help:?}"
+    );
+    let help = check_help(
+        &dir,
+        "berth: 1\ncontainer: web\nneeds:\n  - volume: a\n   mount: /x\n",
+    );
+    assert!(help[0].starts_with("check the indentation"), "{help:?}");
+    let help = check_help(&dir, "berth: 1\ncontainer: web\nneeds:\n\t- volume: a\n");
+    assert!(help[0].contains("spaces only"), "{help:?}");
+    // `yes` has no quotes to remove: the help says what it is instead.
+    let help = check_help(
+        &dir,
+        "berth: 1\ncontainer: web\nneeds:\n  - volume: a\n    mount: /x\n    read_only: yes\n",
+    );
+    assert!(!help[0].contains("without quotes"), "{help:?}");
+    assert!(help[0].contains("`yes` is a string"), "{help:?}");
+    let help = check_help(
+        &dir,
+        "berth: 1\ncontainer: web\nneeds:\n  - volume: a\n    mount: /x\n    read_only: \"true\"\n",
+    );
+    assert_eq!(help[0], "write `true` or `false` without quotes");
+}

@@ -319,10 +319,16 @@ fn is_yaml_code(code: Code) -> bool {
 fn yaml_diagnostic(source: &Arc<Source>, e: YamlError) -> Diagnostic {
     match e {
         YamlError::Syntax { message, span } => {
+            // The usual pitfalls (an unquoted address, indentation, tabs) get
+            // a hint in berth's words before the parser's consequence.
+            let help = match yaml::syntax_hint(&source.text, &message, span.line) {
+                Some(hint) => format!("{hint}; everything after this point in the file was not read"),
+                None => "everything after this point in the file was not read".to_string(),
+            };
             Diagnostic::error(Code::YamlSyntax, format!("YAML syntax error: {message}"))
                 .at(source, span)
                 .label(message)
-                .help("everything after this point in the file was not read")
+                .help(help)
         }
         YamlError::AliasLimit { span, limit } => Diagnostic::error(
             Code::YamlAliasLimit,
@@ -938,9 +944,20 @@ impl<'s> Cx<'s> {
             _ => {
                 self.wrong_type(v, what, "`true` or `false`");
                 if let Some(Scalar::Str(s)) = v.scalar() {
-                    if matches!(s, "true" | "false" | "yes" | "no") {
+                    let quoted = matches!(&v.value, yaml::Value::Scalar(_, yaml::Style::Quoted));
+                    let help = match s.to_ascii_lowercase().as_str() {
+                        "true" | "false" if quoted => {
+                            Some("write `true` or `false` without quotes".to_string())
+                        }
+                        // YAML 1.2 (and berth) reads these as strings, YAML 1.1 as booleans.
+                        "yes" | "no" | "on" | "off" | "y" | "n" => Some(format!(
+                            "berth reads YAML 1.2, where `{s}` is a string, not a boolean: write `true` or `false`"
+                        )),
+                        _ => None,
+                    };
+                    if let Some(help) = help {
                         let d = self.diags.last_mut().expect("just pushed");
-                        d.help = Some("write `true` or `false` without quotes".into());
+                        d.help = Some(help);
                     }
                 }
                 None
