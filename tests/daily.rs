@@ -750,3 +750,162 @@ fn yaml_pitfalls_got_raw_parser_messages() {
     );
     assert_eq!(help[0], "write `true` or `false` without quotes");
 }
+
+/// Writes an executable provider script `name` for `volume: "nfs-*"`: provide
+/// prints a path and logs `NAME OP RESOURCE` to calls.log; release exits
+/// `release_exit`.
+fn nfs_script(dir: &Dir, name: &str, release_exit: u8) {
+    use std::os::unix::fs::PermissionsExt;
+    let p = dir.write(
+        name,
+        &format!(
+            "#!/bin/sh\ncat >/dev/null\necho \"{name} $BERTH_OP $BERTH_NAME\" >> calls.log\ncase $BERTH_OP in\n  provide) printf '{{\"path\":\"/srv/%s\"}}\\n' \"$BERTH_NAME\" ;;\n  release) exit {release_exit} ;;\nesac\n"
+        ),
+    );
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+fn nfs_host(dir: &Dir, run: &str) -> std::path::PathBuf {
+    dir.write(
+        "host.yaml",
+        &format!("berth: 1\nhost: h\nproviders:\n  - volume: \"nfs-*\"\n    run: [{run}]\n    timeout: 5s\n"),
+    )
+}
+
+fn calls(dir: &Dir) -> Vec<String> {
+    std::fs::read_to_string(dir.path().join("calls.log"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn a_provider_that_could_not_start_left_a_pending_release_that_blocked_the_host() {
+    let dir = Dir::new();
+    nfs_script(&dir, "nfs", 0);
+    nfs_host(&dir, "./nfs-typo");
+    dir.write(
+        "app.yaml",
+        "berth: 1\ncontainer: app\nneeds:\n  - volume: nfs-a\n    mount: /a\n",
+    );
+    let o = run(dir
+        .berth()
+        .args(["apply", "-q", "-H", "host.yaml", "app.yaml"]));
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    let st = run(dir
+        .berth()
+        .args(["status", "--format", "json", "-H", "host.yaml"]));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&st)).unwrap();
+    assert_eq!(v["pending_releases"], serde_json::json!([]), "{v:#}");
+    // Fixing the typo is enough: nothing is stuck.
+    nfs_host(&dir, "./nfs");
+    let o = run(dir
+        .berth()
+        .args(["apply", "-q", "-H", "host.yaml", "app.yaml"]));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = run(dir
+        .berth()
+        .args(["release", "-q", "-H", "host.yaml", "app"]));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(calls(&dir), ["nfs provide nfs-a", "nfs release nfs-a"]);
+}
+
+#[test]
+fn a_retried_release_ran_the_saved_argv_after_the_manifest_was_fixed() {
+    let dir = Dir::new();
+    nfs_script(&dir, "nfs-old", 1);
+    nfs_script(&dir, "nfs-new", 0);
+    nfs_host(&dir, "./nfs-old");
+    dir.write(
+        "app.yaml",
+        "berth: 1\ncontainer: app\nneeds:\n  - volume: nfs-a\n    mount: /a\n",
+    );
+    assert_eq!(
+        code(&run(dir.berth().args([
+            "apply",
+            "-q",
+            "-H",
+            "host.yaml",
+            "app.yaml"
+        ]))),
+        0
+    );
+    assert_eq!(
+        code(&run(dir.berth().args([
+            "release",
+            "-q",
+            "-H",
+            "host.yaml",
+            "app"
+        ]))),
+        3
+    );
+    // The manifest now names another script for the same resources.
+    nfs_host(&dir, "./nfs-new");
+    let o = run(dir
+        .berth()
+        .args(["release", "-q", "-H", "host.yaml", "app"]));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        calls(&dir),
+        [
+            "nfs-old provide nfs-a",
+            "nfs-old release nfs-a",
+            "nfs-new release nfs-a"
+        ]
+    );
+}
+
+#[test]
+fn a_pending_release_was_dropped_when_another_provider_made_the_same_name() {
+    let dir = Dir::new();
+    nfs_script(&dir, "nfs-a", 1);
+    nfs_script(&dir, "nfs-b", 0);
+    nfs_host(&dir, "./nfs-a");
+    dir.write(
+        "app.yaml",
+        "berth: 1\ncontainer: app\nneeds:\n  - volume: nfs-x\n    mount: /x\n",
+    );
+    assert_eq!(
+        code(&run(dir.berth().args([
+            "apply",
+            "-q",
+            "-H",
+            "host.yaml",
+            "app.yaml"
+        ]))),
+        0
+    );
+    assert_eq!(
+        code(&run(dir.berth().args([
+            "release",
+            "-q",
+            "-H",
+            "host.yaml",
+            "app"
+        ]))),
+        3
+    );
+    // Another provider makes the same name: the first one's release is still owed.
+    nfs_host(&dir, "./nfs-b");
+    let o = run(dir
+        .berth()
+        .args(["apply", "-q", "-H", "host.yaml", "app.yaml"]));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let st = run(dir
+        .berth()
+        .args(["status", "--format", "json", "-H", "host.yaml"]));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&st)).unwrap();
+    let pending = v["pending_releases"].as_array().unwrap();
+    assert_eq!(pending.len(), 1, "{v:#}");
+    assert_eq!(pending[0]["run"], serde_json::json!(["./nfs-a"]), "{v:#}");
+    // Retried with the provider that made it, never with the one whose
+    // resource is live now.
+    let _ = run(dir
+        .berth()
+        .args(["release", "-q", "-H", "host.yaml", "nobody"]));
+    let log = calls(&dir);
+    assert!(!log.contains(&"nfs-b release nfs-x".to_string()), "{log:?}");
+    assert_eq!(log.last().unwrap(), "nfs-a release nfs-x", "{log:?}");
+}

@@ -102,4 +102,8 @@ impl Provisioner for CliProvisioner {
     fn check(&mut self, req: &ProviderRequest<'_>) -> Result<bool, ProviderError> {
         self.step("check", req, || berth_providers::check(&self.call(req)))
     }
+
+    fn never_ran(&self, error: &ProviderError) -> bool {
+        error.never_ran()
+    }
 }
