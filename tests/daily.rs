@@ -909,3 +909,105 @@ fn a_pending_release_was_dropped_when_another_provider_made_the_same_name() {
     assert!(!log.contains(&"nfs-b release nfs-x".to_string()), "{log:?}");
     assert_eq!(log.last().unwrap(), "nfs-a release nfs-x", "{log:?}");
 }
+
+#[test]
+fn providers_lost_the_environment_they_need() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = Dir::new();
+    let p = dir.write(
+        "envdump",
+        "#!/bin/sh\ncat >/dev/null\nenv | sort > env.$BERTH_OP\nprintf '{\"path\":\"/srv/x\"}\\n'\n",
+    );
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    dir.write(
+        "host.yaml",
+        "berth: 1\nhost: h\nproviders:\n  - volume: \"nfs-*\"\n    run: [./envdump]\n    env: [DOCKER_HOST, CONTAINERS_CONF=/etc/berth/containers.conf, NOT_SET_HERE]\n",
+    );
+    dir.write(
+        "app.yaml",
+        "berth: 1\ncontainer: app\nneeds:\n  - volume: nfs-a\n    mount: /a\n",
+    );
+    let o = run(dir
+        .berth()
+        .args(["apply", "-q", "-H", "host.yaml", "app.yaml"])
+        .env("DOCKER_HOST", "unix:///run/test-docker.sock")
+        .env("HOME", "/home/someone")
+        .env_remove("NOT_SET_HERE"));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let env = std::fs::read_to_string(dir.path().join("env.provide")).unwrap();
+    let lines: Vec<&str> = env.lines().collect();
+    assert!(
+        lines.contains(&"DOCKER_HOST=unix:///run/test-docker.sock"),
+        "{env}"
+    );
+    assert!(
+        lines.contains(&"CONTAINERS_CONF=/etc/berth/containers.conf"),
+        "{env}"
+    );
+    let state = dir.path().join("state");
+    assert!(
+        lines.contains(&format!("BERTH_STATE_DIR={}", state.display()).as_str()),
+        "{env}"
+    );
+    // Only what the entry lists: not HOME, and not a listed name berth lacks.
+    assert!(!env.contains("HOME="), "{env}");
+    assert!(!env.contains("NOT_SET_HERE"), "{env}");
+
+    // A name that is not a variable, or one of berth's own, is refused by check.
+    let bad = dir.write(
+        "bad.yaml",
+        "berth: 1\nhost: h\nproviders:\n  - volume: \"nfs-*\"\n    run: [./envdump]\n    env: [BERTH_NAME=x, \"A B\"]\n",
+    );
+    let (rc, v) = check_json(&dir, &[bad.to_str().unwrap()]);
+    assert_eq!(rc, 1);
+    let messages: Vec<&str> = v["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert!(
+        messages[0].contains("`BERTH_NAME` is berth's own"),
+        "{messages:?}"
+    );
+    assert!(
+        messages[1].contains("`A B` is not a variable name"),
+        "{messages:?}"
+    );
+}
+
+#[test]
+fn a_bundled_provider_left_its_ledger_in_var_lib_berth_whatever_the_state_dir() {
+    let dir = Dir::new();
+    let base = dir.path().join("vols");
+    dir.write(
+        "host.yaml",
+        &format!(
+            "berth: 1\nhost: h\nproviders:\n  - volume: \"data-*\"\n    run: [{}, --base, {}]\n",
+            crate::util::repo_root()
+                .join("providers/bundled/dir-volume")
+                .display(),
+            base.display()
+        ),
+    );
+    dir.write(
+        "app.yaml",
+        "berth: 1\ncontainer: app\nneeds:\n  - volume: data-a\n    mount: /a\n",
+    );
+    let state = dir.path().join("elsewhere");
+    let o = run(dir
+        .berth()
+        .args(["apply", "-q", "-H", "host.yaml", "app.yaml", "--state-dir"])
+        .arg(&state));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(state.join("providers/dir-volume").is_dir());
+    assert!(base.join("data-a").is_dir());
+    let o = run(dir
+        .berth()
+        .args(["release", "-q", "-H", "host.yaml", "app", "--state-dir"])
+        .arg(&state));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(!base.join("data-a").exists());
+    assert!(!state.join("providers").exists());
+}

@@ -166,6 +166,7 @@ fn gen_host(i: usize, r: &mut Rng) -> HostManifest {
             pattern: NamePattern::parse("nfs-*").unwrap(),
             run: vec!["nfs".into()],
             timeout: DEFAULT_PROVIDER_TIMEOUT,
+            env: Vec::new(),
             span: Span::default(),
         }]
     } else {

@@ -501,7 +501,7 @@ const HOST_KEYS: &[&str] = &[
     "provides",
     "providers",
 ];
-const PROVIDER_KEYS: &[&str] = &["run", "timeout"];
+const PROVIDER_KEYS: &[&str] = &["run", "timeout", "env"];
 
 /// Options of a need of `kind` (besides the kind key).
 pub fn need_options(kind: &Kind) -> &'static [&'static str] {
@@ -2259,11 +2259,31 @@ impl<'s> Cx<'s> {
                 parsed
             }
         };
+        let env = match f.get("env") {
+            None => Some(Vec::new()),
+            Some(e) => self.string_list(e, "`env`").and_then(|items| {
+                let mut out = Vec::with_capacity(items.len());
+                let mut ok = true;
+                for (text, at) in items {
+                    match ProviderEnv::parse(text) {
+                        Ok(entry) => out.push(entry),
+                        Err(why) => {
+                            ok = false;
+                            let d = self.error(Code::InvalidValue, at, format!("`env` entry {why}"));
+                            d.label = Some("not NAME or NAME=value".into());
+                            d.help = Some("list variables to pass through (`DOCKER_HOST`) or to set (`CONTAINERS_CONF=/etc/berth/containers.conf`)".into());
+                        }
+                    }
+                }
+                ok.then_some(out)
+            }),
+        };
         Some(ProviderDecl {
             kind,
             pattern: pattern?,
             run: run?,
             timeout: timeout?,
+            env: env?,
             span,
         })
     }

@@ -266,6 +266,17 @@ fn provider_branches() -> Vec<Value> {
                 "timeout".into(),
                 string(TIMEOUT, "Time limit per call: 500ms, 30s, 2m, 1h (default 30s, at most 24h)."),
             );
+            options.insert(
+                "env".into(),
+                json!({
+                    "type": "array",
+                    "items": {
+                        "type": "string",
+                        "pattern": "^[A-Za-z_][A-Za-z0-9_]*(=.*)?$"
+                    },
+                    "description": "Environment variables the provider gets besides PATH, LANG and BERTH_*: NAME passes berth's own value through, NAME=value sets one; never BERTH_*."
+                }),
+            );
             let name = string(NAME_PATTERN, "Names this provider can make (glob).");
             entry(k, name, options, &["run"])
         })
