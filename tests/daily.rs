@@ -1011,3 +1011,48 @@ fn a_bundled_provider_left_its_ledger_in_var_lib_berth_whatever_the_state_dir() 
     assert!(!base.join("data-a").exists());
     assert!(!state.join("providers").exists());
 }
+
+#[test]
+fn a_pool_full_of_a_released_names_reservation_did_not_name_it() {
+    let dir = Dir::new();
+    dir.write(
+        "host.yaml",
+        "berth: 1\nhost: h\nprovides:\n  - network: n\n    subnet4: 10.9.0.0/24\n  - ipv4: \"*\"\n    pool: 10.9.0.8/31\n    network: n\n",
+    );
+    dir.write("db.yaml", "berth: 1\ncontainer: db\nneeds:\n  - ipv4: db\n");
+    dir.write(
+        "web.yaml",
+        "berth: 1\ncontainer: web\nneeds:\n  - ipv4: web\n",
+    );
+    let berth = |args: &[&str]| run(dir.berth().args(args));
+    assert_eq!(
+        code(&berth(&["apply", "-q", "-H", "host.yaml", "db.yaml"])),
+        0
+    );
+    assert_eq!(code(&berth(&["release", "-q", "-H", "host.yaml", "db"])), 0);
+    let o = berth(&["plan", "--format", "json", "-H", "host.yaml", "web.yaml"]);
+    assert_eq!(code(&o), 1);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let why = v["containers"][0]["unmet"][0]["explanation"][0]
+        .as_str()
+        .unwrap();
+    assert!(why.contains("has no free address left"), "{why}");
+    assert!(
+        why.contains("1 address is kept for a released name: `db` = "),
+        "{why}"
+    );
+    assert!(why.contains("`berth release --purge db` frees it"), "{why}");
+    // Purged, the pool serves the new name.
+    assert_eq!(
+        code(&berth(&[
+            "release",
+            "-q",
+            "--purge",
+            "-H",
+            "host.yaml",
+            "db"
+        ])),
+        0
+    );
+    assert_eq!(code(&berth(&["plan", "-H", "host.yaml", "web.yaml"])), 0);
+}

@@ -11,6 +11,7 @@ use std::path::Path;
 
 use berth_engine::explain::{Candidate, Origin, Reason, Unmet};
 use berth_engine::plan::Plan;
+use berth_engine::state::State;
 use berth_specs::{Code, Diagnostic, HostManifest, Kind, NeedSpec};
 
 use crate::args::Format;
@@ -37,6 +38,45 @@ fn unit(kind: &Kind) -> &'static str {
     match kind {
         Kind::Port => "port",
         _ => "address",
+    }
+}
+
+/// For a full pool: the reservations in it kept for names nobody holds now
+/// (stable addresses outlive a release), each with the `berth release --purge`
+/// that frees it. Empty without a state or without such reservations.
+fn released_in_pool(cx: &Context<'_>, pool: &str) -> String {
+    let Some(state) = cx.state else {
+        return String::new();
+    };
+    let kept: Vec<String> = state
+        .reservations
+        .values()
+        .filter(|r| r.kind == *cx.kind && r.pool == pool && r.holder.is_none())
+        .map(|r| match &r.last_holder {
+            Some(c) => format!(
+                "`{}` = {} (released by `{c}`; `berth release --purge {c}` frees it)",
+                r.name, r.value
+            ),
+            None => format!("`{}` = {}", r.name, r.value),
+        })
+        .collect();
+    let unit = match cx.kind {
+        Kind::Port => ("port", "ports"),
+        _ => ("address", "addresses"),
+    };
+    match kept.len() {
+        0 => String::new(),
+        1 => format!("; 1 {} is kept for a released name: {}", unit.0, kept[0]),
+        n if n <= 3 => format!(
+            "; {n} {} are kept for released names: {}",
+            unit.1,
+            kept.join(", ")
+        ),
+        n => format!(
+            "; {n} {} are kept for released names, among them {} (`berth hosts show` lists them)",
+            unit.1,
+            kept[..3].join(", ")
+        ),
     }
 }
 
@@ -67,6 +107,9 @@ pub struct Context<'a> {
     pub image: Option<&'a str>,
     /// The host manifest's path, for `file:line`.
     pub host_file: &'a Path,
+    /// The host's state, when the caller has it: a full pool then names the
+    /// reservations kept for released names.
+    pub state: Option<&'a State>,
 }
 
 /// One reason as a sentence.
@@ -177,7 +220,7 @@ pub fn reason_text(cx: &Context<'_>, r: &Reason) -> String {
             pool,
             in_plan,
         } => {
-            if *in_plan {
+            let mut text = if *in_plan {
                 format!(
                     "pool {pool} of {} has no free {} left once the other containers of this plan are served",
                     cand(kind, candidate, host_file),
@@ -189,7 +232,9 @@ pub fn reason_text(cx: &Context<'_>, r: &Reason) -> String {
                     cand(kind, candidate, host_file),
                     unit(kind)
                 )
-            }
+            };
+            text.push_str(&released_in_pool(cx, pool));
+            text
         }
         Reason::NetworkUnmet {
             candidate,
@@ -216,20 +261,31 @@ pub fn reason_text(cx: &Context<'_>, r: &Reason) -> String {
 
 /// Every rejection of an unmet need of `spec`, one sentence each, in the
 /// order the solver considered the candidates.
-pub fn unmet_reasons(u: &Unmet, spec: Option<&NeedSpec>, host: &HostManifest) -> Vec<String> {
+pub fn unmet_reasons(
+    u: &Unmet,
+    spec: Option<&NeedSpec>,
+    host: &HostManifest,
+    state: Option<&State>,
+) -> Vec<String> {
     let cx = Context {
         kind: &u.kind,
         name: &u.name,
         container: &u.container,
         image: spec.and_then(|s| s.image.as_deref()),
         host_file: &host.source.path,
+        state,
     };
     u.reasons.iter().map(|r| reason_text(&cx, r)).collect()
 }
 
 /// The diagnostic for one unmet need of `spec`.
-pub fn unmet_diagnostic(u: &Unmet, spec: &NeedSpec, host: &HostManifest) -> Diagnostic {
-    let help: Vec<String> = unmet_reasons(u, Some(spec), host)
+pub fn unmet_diagnostic(
+    u: &Unmet,
+    spec: &NeedSpec,
+    host: &HostManifest,
+    state: Option<&State>,
+) -> Diagnostic {
+    let help: Vec<String> = unmet_reasons(u, Some(spec), host, state)
         .into_iter()
         .map(|r| format!("- {r}"))
         .collect();
@@ -243,7 +299,12 @@ pub fn unmet_diagnostic(u: &Unmet, spec: &NeedSpec, host: &HostManifest) -> Diag
 /// entry the text a person would read, for CI annotations: `message` (the
 /// headline of the `berth::need::unmet` diagnostic), `explanation[]` (one
 /// sentence per entry of `reasons[]`, same order) and `line`.
-pub fn plan_json(plan: &Plan, specs: &[&NeedSpec], host: &HostManifest) -> serde_json::Value {
+pub fn plan_json(
+    plan: &Plan,
+    specs: &[&NeedSpec],
+    host: &HostManifest,
+    state: Option<&State>,
+) -> serde_json::Value {
     let mut v = serde_json::to_value(plan).expect("plans serialize");
     let Some(containers) = v.get_mut("containers").and_then(|c| c.as_array_mut()) else {
         return v;
@@ -259,7 +320,10 @@ pub fn plan_json(plan: &Plan, specs: &[&NeedSpec], host: &HostManifest) -> serde
             };
             obj.insert("message".into(), unmet_message(u, host).into());
             obj.insert("line".into(), u.span.line.into());
-            obj.insert("explanation".into(), unmet_reasons(u, spec, host).into());
+            obj.insert(
+                "explanation".into(),
+                unmet_reasons(u, spec, host, state).into(),
+            );
         }
     }
     v
@@ -274,28 +338,40 @@ fn unmet_message(u: &Unmet, host: &HostManifest) -> String {
 }
 
 /// Every unmet need of `plan` as diagnostics, in spec order.
-pub fn unmet_diagnostics(plan: &Plan, specs: &[&NeedSpec], host: &HostManifest) -> Vec<Diagnostic> {
+pub fn unmet_diagnostics(
+    plan: &Plan,
+    specs: &[&NeedSpec],
+    host: &HostManifest,
+    state: Option<&State>,
+) -> Vec<Diagnostic> {
     plan.containers
         .iter()
         .flat_map(|c| {
             let spec = specs.iter().find(|s| s.container == c.container);
             c.unmet
                 .iter()
-                .filter_map(move |u| spec.map(|s| unmet_diagnostic(u, s, host)))
+                .filter_map(move |u| spec.map(|s| unmet_diagnostic(u, s, host, state)))
         })
         .collect()
 }
 
 /// Reports an unsatisfiable plan: the diagnostics on stderr for people, or the
 /// plan itself on stdout for `--format json`.
-pub fn report_unsatisfied(host: &HostManifest, specs: &[&NeedSpec], plan: &Plan, format: Format) {
+pub fn report_unsatisfied(
+    host: &HostManifest,
+    specs: &[&NeedSpec],
+    plan: &Plan,
+    format: Format,
+    state: Option<&State>,
+) {
     match format {
         Format::Json => outln!(
             "{}",
-            serde_json::to_string_pretty(&plan_json(plan, specs, host)).expect("plans serialize")
+            serde_json::to_string_pretty(&plan_json(plan, specs, host, state))
+                .expect("plans serialize")
         ),
         Format::Human => {
-            render::print_diagnostics(&unmet_diagnostics(plan, specs, host));
+            render::print_diagnostics(&unmet_diagnostics(plan, specs, host, state));
             if let Some(cycle) = &plan.cycle {
                 let path: Vec<String> = cycle
                     .iter()

@@ -103,21 +103,28 @@ fn apply_loaded_checked(
     };
     let mut prov = CliProvisioner::new(&host, quiet);
     let refs: Vec<&NeedSpec> = specs.iter().collect();
-    let before = locked.state().holdings.clone();
+    let state_before = locked.state().clone();
+    let before = &state_before.holdings;
     let outcome = apply::apply(&host, &refs, &mut locked, &mut prov);
     let after = locked.state().holdings.clone();
     drop(locked);
     match outcome {
         Ok(applied) => {
             report_releases(&applied.released, format);
-            report_moved(&before, &after);
+            report_moved(before, &after);
             Ok(Ok(AppliedRun {
                 specs,
                 plan: applied.plan,
             }))
         }
         Err(ApplyError::Unsatisfied(plan)) => {
-            crate::explain_render::report_unsatisfied(&host, &refs, &plan, format);
+            crate::explain_render::report_unsatisfied(
+                &host,
+                &refs,
+                &plan,
+                format,
+                Some(&state_before),
+            );
             Ok(Err(exit::INVALID))
         }
         Err(ApplyError::Provider {
@@ -225,7 +232,7 @@ fn report_failure(
                 .flat_map(|c| c.unmet.iter())
                 .map(|u| {
                     let spec = specs.iter().find(|s| s.container == u.container).copied();
-                    let why = crate::explain_render::unmet_reasons(u, spec, host);
+                    let why = crate::explain_render::unmet_reasons(u, spec, host, None);
                     format!(
                         "{} `{}` of `{}`: {}",
                         u.kind,

@@ -402,7 +402,7 @@ fn print_human(
             let diags: Vec<Diagnostic> = cp
                 .unmet
                 .iter()
-                .map(|u| crate::explain_render::unmet_diagnostic(u, s, host))
+                .map(|u| crate::explain_render::unmet_diagnostic(u, s, host, None))
                 .collect();
             print_diagnostics(&diags);
         }

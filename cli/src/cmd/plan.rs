@@ -38,12 +38,23 @@ pub fn run(args: PlanArgs) -> anyhow::Result<u8> {
     match args.format {
         Format::Json => outln!(
             "{}",
-            serde_json::to_string_pretty(&explain_render::plan_json(&plan, &refs, &host))?
+            serde_json::to_string_pretty(&explain_render::plan_json(
+                &plan,
+                &refs,
+                &host,
+                Some(&state)
+            ))?
         ),
         Format::Human => {
             out!("{}", human(&host, &plan));
             if !plan.satisfied {
-                explain_render::report_unsatisfied(&host, &refs, &plan, Format::Human);
+                explain_render::report_unsatisfied(
+                    &host,
+                    &refs,
+                    &plan,
+                    Format::Human,
+                    Some(&state),
+                );
             }
         }
     }

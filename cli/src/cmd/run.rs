@@ -196,7 +196,13 @@ fn dry_run(
     let refs = [spec];
     let plan = solve(host, &state, &refs);
     if !plan.satisfied {
-        crate::explain_render::report_unsatisfied(host, &refs, &plan, crate::args::Format::Human);
+        crate::explain_render::report_unsatisfied(
+            host,
+            &refs,
+            &plan,
+            crate::args::Format::Human,
+            Some(&state),
+        );
         return Ok(exit::INVALID);
     }
     let container = plan
