@@ -9,6 +9,7 @@ mod check;
 mod daily;
 mod docker;
 mod docs;
+mod engines;
 mod layering;
 mod place;
 mod plan;

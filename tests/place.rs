@@ -449,3 +449,306 @@ fn snapshot_place_unknown_host() {
         snap(&o)
     );
 }
+
+/// Issue 9's IPv4 case: four containers want an address within
+/// 192.168.1.4/30 of a /29 pool; the /30 holds four addresses, and `plan`
+/// satisfies three on that host (the fourth would be .7, the /29's broadcast).
+const PREFIX4_HOST: &str = "berth: 1
+host: h1
+provides:
+  - network: mynet
+    subnet4: 192.168.1.0/29
+    gateway4: 192.168.1.1
+  - ipv4: \"*\"
+    pool: 192.168.1.0/29
+    network: mynet
+";
+
+/// Issue 9's IPv6 case: a /126 prefix that holds the subnet's network address
+/// and the gateway leaves two addresses.
+const PREFIX6_HOST: &str = "berth: 1
+host: h6
+provides:
+  - network: mynet6
+    subnet6: 2001:db8::/120
+    gateway6: 2001:db8::1
+  - ipv6: \"*\"
+    pool: 2001:db8::/120
+    network: mynet6
+";
+
+/// `n` containers `{name}0..`, each needing `{kind}: {name}N` within `prefix`.
+fn prefixed_specs(name: &str, kind: &str, prefix: &str, n: usize) -> String {
+    (0..n)
+        .map(|i| {
+            format!("berth: 1\ncontainer: {name}{i}\nneeds:\n  - {kind}: {name}{i}\n    prefix: {prefix}\n")
+        })
+        .collect::<Vec<_>>()
+        .join("---\n")
+}
+
+fn placed_hosts(v: &Value) -> Vec<(String, Value)> {
+    v["placements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["container"].as_str().unwrap().to_string(),
+                p["host"].clone(),
+            )
+        })
+        .collect()
+}
+
+/// How many containers `berth plan` satisfies on `host` with all `specs`.
+fn plan_satisfies(d: &Dir, host: &str, specs: &str) -> usize {
+    let o = run(d
+        .berth()
+        .args(["plan", "-H", host, specs, "--format", "json"]));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    v["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["satisfied"] == true)
+        .count()
+}
+
+#[test]
+fn issue_9_place_admits_no_more_than_plan_in_an_ipv4_prefix_of_a_pool() {
+    let d = Dir::new();
+    d.write("hosts.yaml", PREFIX4_HOST);
+    d.write(
+        "specs.yaml",
+        &prefixed_specs("r", "ipv4", "192.168.1.4/30", 4),
+    );
+    assert_eq!(plan_satisfies(&d, "hosts.yaml", "specs.yaml"), 3);
+    let o = place(&d, &["hosts.yaml"], &["specs.yaml", "--format", "json"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let v = json(&o);
+    assert_eq!(v["placed"], 3);
+    assert_eq!(v["unplaced"], 1);
+    let r3 = &v["placements"][3];
+    assert_eq!(r3["container"], "r3");
+    assert!(r3["host"].is_null());
+    assert_eq!(r3["reasons"][0]["reason"], "exhausted");
+    assert_eq!(r3["reasons"][0]["hosts"], 1);
+
+    // --out writes the three placed containers only, and says 3 of 4.
+    let o = place(&d, &["hosts.yaml"], &["specs.yaml", "--out", "out"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("placed 3 of 4"), "{err}");
+    assert!(!err.contains("not written"), "{err}");
+    for c in ["r0", "r1", "r2"] {
+        assert!(d.path().join(format!("out/h1/{c}.json")).is_file(), "{c}");
+    }
+    assert!(!d.path().join("out/h1/r3.json").exists());
+}
+
+#[test]
+fn issue_9_place_admits_no_more_than_plan_in_an_ipv6_prefix_holding_the_gateway() {
+    let d = Dir::new();
+    d.write("hosts.yaml", PREFIX6_HOST);
+    d.write(
+        "specs.yaml",
+        &prefixed_specs("s", "ipv6", "2001:db8::/126", 4),
+    );
+    assert_eq!(plan_satisfies(&d, "hosts.yaml", "specs.yaml"), 2);
+    let o = place(
+        &d,
+        &["hosts.yaml"],
+        &["specs.yaml", "--format", "json", "--out", "out"],
+    );
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let v = json(&o);
+    assert_eq!(v["placed"], 2);
+    assert_eq!(v["unplaced"], 2);
+    for (c, host) in placed_hosts(&v) {
+        let file = d.path().join(format!("out/h6/{c}.json"));
+        if c == "s0" || c == "s1" {
+            assert_eq!(host, "h6");
+            assert!(file.is_file(), "{c}");
+        } else {
+            assert!(host.is_null(), "{c}");
+            assert!(!file.exists(), "{c}");
+        }
+    }
+    for p in &v["placements"].as_array().unwrap()[2..] {
+        assert_eq!(p["reasons"][0]["reason"], "exhausted", "{p}");
+    }
+}
+
+#[test]
+fn out_that_cannot_write_a_placed_container_fails_and_counts_it_unplaced() {
+    let d = Dir::new();
+    d.write("hosts.yaml", PREFIX4_HOST);
+    d.write(
+        "specs.yaml",
+        &prefixed_specs("r", "ipv4", "192.168.1.4/30", 2),
+    );
+    // A folder where r0's file should go: the write fails.
+    std::fs::create_dir_all(d.path().join("out/h1/r0.json")).unwrap();
+    let o = place(
+        &d,
+        &["hosts.yaml"],
+        &["specs.yaml", "--out", "out", "--format", "json"],
+    );
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let v = json(&o);
+    assert_eq!(v["placed"], 1);
+    assert_eq!(v["unplaced"], 1);
+    assert!(host_of(&v, "r0").is_null());
+    assert_eq!(v["placements"][0]["reasons"][0]["reason"], "not-written");
+    assert_eq!(host_of(&v, "r1"), "h1");
+    assert!(stderr(&o).contains("not written: h1/r0"), "{}", stderr(&o));
+}
+
+const STATE_HOST: &str = "berth: 1
+host: h1
+provides:
+  - network: mynet
+    subnet6: 2001:db8:5::/120
+    gateway6: 2001:db8:5::1
+  - ipv6: \"*\"
+    pool: 2001:db8:5::/120
+    network: mynet
+";
+
+/// The address of the first binding of kind `kind` in a plan's JSON.
+fn address_in(v: &Value, kind: &str) -> String {
+    v["containers"][0]["bindings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} binding in {v}"))["value"]["address"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn place_reads_each_hosts_state_and_out_gives_what_apply_gives() {
+    let d = Dir::new();
+    d.write("host.yaml", STATE_HOST);
+    d.write("a.yaml", "berth: 1\ncontainer: a\nneeds:\n  - ipv6: a\n");
+    d.write("b.yaml", "berth: 1\ncontainer: b\nneeds:\n  - ipv6: b\n");
+    // `a` runs on h1: the state holds its address, the pool's first free one.
+    let o = run(d
+        .berth()
+        .args(["apply", "-H", "host.yaml", "a.yaml", "--emit", "json"]));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let a: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(address_in(&a, "ipv6"), "2001:db8:5::2");
+
+    // place sees it (state under $BERTH_STATE_DIR) and gives `b` the next one.
+    let o = place(
+        &d,
+        &["host.yaml"],
+        &["b.yaml", "--out", "out", "--format", "json"],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let v = json(&o);
+    assert_eq!(v["state"]["with_state"], serde_json::json!(["h1"]));
+    assert_eq!(v["state"]["started_empty"], serde_json::json!([]));
+    let written: Value =
+        serde_json::from_str(&std::fs::read_to_string(d.path().join("out/h1/b.json")).unwrap())
+            .unwrap();
+    assert_eq!(address_in(&written, "ipv6"), "2001:db8:5::3");
+
+    // --state-dir wins over $BERTH_STATE_DIR: an empty folder means empty hosts.
+    d.write("empty/.keep", "");
+    let o = place(
+        &d,
+        &["host.yaml"],
+        &["b.yaml", "--state-dir", "empty", "--format", "json"],
+    );
+    let v = json(&o);
+    assert_eq!(v["state"]["with_state"], serde_json::json!([]));
+    assert_eq!(v["state"]["started_empty"], serde_json::json!(["h1"]));
+    let o = place(&d, &["host.yaml"], &["b.yaml"]);
+    assert!(
+        stderr(&o).contains("state: 1 host(s) had state (h1); 0 started empty"),
+        "{}",
+        stderr(&o)
+    );
+
+    // A real apply of `b` gives what place --out wrote.
+    let o = run(d
+        .berth()
+        .args(["apply", "-H", "host.yaml", "b.yaml", "--emit", "json"]));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let b: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(address_in(&b, "ipv6"), address_in(&written, "ipv6"));
+}
+
+#[test]
+fn place_counts_a_hosts_held_names_from_its_state() {
+    // `a` holds the pool's only free address on h1 (a /126 pool whose network
+    // address and gateway are skipped): `b` fits nowhere, and says why.
+    let d = Dir::new();
+    d.write(
+        "host.yaml",
+        "berth: 1\nhost: h1\nprovides:\n  - network: mynet\n    subnet6: 2001:db8:6::/120\n    gateway6: 2001:db8:6::1\n  - ipv6: \"*\"\n    pool: 2001:db8:6::/126\n    network: mynet\n",
+    );
+    d.write(
+        "a.yaml",
+        "berth: 1\ncontainer: a\nneeds:\n  - ipv6: a\n  - ipv6: a2\n",
+    );
+    d.write("b.yaml", "berth: 1\ncontainer: b\nneeds:\n  - ipv6: b\n");
+    let o = run(d.berth().args(["apply", "-H", "host.yaml", "a.yaml"]));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = place(&d, &["host.yaml"], &["b.yaml", "--format", "json"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let v = json(&o);
+    assert!(host_of(&v, "b").is_null());
+    assert_eq!(v["placements"][0]["reasons"][0]["reason"], "exhausted");
+}
+
+#[test]
+fn place_finds_state_by_the_design_precedence() {
+    // --state-dir > $BERTH_STATE_DIR > the manifest's state_dir.
+    let d = Dir::new();
+    let own = d.path().join("own-state");
+    d.write(
+        "host.yaml",
+        &format!("{STATE_HOST}state_dir: {}\n", own.display()),
+    );
+    d.write("a.yaml", "berth: 1\ncontainer: a\nneeds:\n  - ipv6: a\n");
+    d.write("b.yaml", "berth: 1\ncontainer: b\nneeds:\n  - ipv6: b\n");
+    // apply writes where the manifest says (its own rule puts the manifest first).
+    let o = run(d.berth().args(["apply", "-H", "host.yaml", "a.yaml"]));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(own.join("h1.json").is_file());
+    let with_state = |o: &std::process::Output| json(o)["state"]["with_state"].clone();
+    // No flag, no environment: the manifest's state_dir.
+    let mut cmd = d.berth();
+    cmd.env_remove("BERTH_STATE_DIR");
+    let o = run(cmd.args([
+        "place",
+        "--hosts",
+        "host.yaml",
+        "b.yaml",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(with_state(&o), serde_json::json!(["h1"]), "{}", stderr(&o));
+    // The environment wins over the manifest (an empty folder: empty hosts).
+    let o = place(&d, &["host.yaml"], &["b.yaml", "--format", "json"]);
+    assert_eq!(with_state(&o), serde_json::json!([]));
+    // The flag wins over the environment.
+    let o = place(
+        &d,
+        &["host.yaml"],
+        &[
+            "b.yaml",
+            "--format",
+            "json",
+            "--state-dir",
+            own.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(with_state(&o), serde_json::json!(["h1"]));
+}

@@ -54,6 +54,8 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print berth's man page (roff) to stdout.
     Man(ManArgs),
+    /// Write a placed fleet as Kubernetes objects or Nomad HCL.
+    Export(ExportArgs),
 }
 
 /// `--color`.
@@ -377,9 +379,52 @@ pub struct PlaceArgs {
     /// Show the full per-need explanation for this host.
     #[arg(long, value_name = "HOST")]
     pub explain: Option<String>,
+    /// Folder holding the hosts' state files (`<host>.json`): what runs there
+    /// counts. Default: $BERTH_STATE_DIR, the manifest's `state_dir`,
+    /// /var/lib/berth for root, else $XDG_STATE_HOME/berth or ~/.local/state/berth.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
     /// Largest file accepted, in bytes (fleets are big: default 256 MiB).
     #[arg(long, default_value_t = 256 * 1024 * 1024)]
     pub max_file_size: u64,
+}
+
+/// `berth export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Which engine's files.
+    #[arg(value_enum)]
+    pub engine: ExportEngine,
+    /// Host manifests (files or folders). Repeat the flag for several.
+    #[arg(long, required = true, num_args = 1)]
+    pub hosts: Vec<PathBuf>,
+    /// Need specs (files or folders); required for kubernetes and nomad.
+    pub specs: Vec<PathBuf>,
+    /// `human`: the files on stdout, notes on stderr; `json`: one object with both.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+    /// Where each node keeps its host manifest (berth-cni's IPAM `host`).
+    #[arg(long, value_name = "PATH", default_value = "/etc/berth/host.yaml")]
+    pub node_host_file: PathBuf,
+    /// kubernetes: pass devices and custom kinds the host provides by exact name
+    /// as CDI devices (each node runs `berth export cdi`) instead of expanding them.
+    #[arg(long)]
+    pub cdi: bool,
+    /// cdi: write the specs into DIR (runtimes read /var/run/cdi) instead of
+    /// printing them.
+    #[arg(long, value_name = "DIR")]
+    pub cdi_dir: Option<PathBuf>,
+}
+
+/// An engine `berth export` writes for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportEngine {
+    /// PersistentVolumes, claims, Pods and NetworkAttachmentDefinitions.
+    Kubernetes,
+    /// Client host_volume blocks and jobs, in HCL.
+    Nomad,
+    /// CDI specs for one host's devices and custom kinds.
+    Cdi,
 }
 
 /// `berth schema`.

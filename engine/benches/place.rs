@@ -1,5 +1,5 @@
 //! Fleet placement at the Kubernetes envelope (5,000 hosts, 150,000
-//! containers) and at a tenth of it, on fleets from `examples/genfleet.rs`
+//! containers) and at a tenth of it, on fleets from `berth_testkit::genfleet`
 //! (the same generator `docs/performance.md` uses end to end). Measures
 //! `place` alone, and loading the same YAML, so the parsing share of the
 //! end-to-end figure can be read off.
@@ -13,9 +13,7 @@ use berth_specs::load::{load_str, LoadOptions};
 use berth_specs::{Document, HostManifest, NeedSpec};
 use criterion::{criterion_group, criterion_main, Criterion};
 
-#[path = "../examples/genfleet.rs"]
-#[allow(dead_code)]
-mod genfleet;
+use berth_testkit::genfleet;
 
 fn load(name: &str, text: &str) -> Vec<Document> {
     let opts = LoadOptions {

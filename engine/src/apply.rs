@@ -365,20 +365,27 @@ pub fn apply<P: Provisioner>(
         };
         let (cause, interrupted) = match prov.provide(&req) {
             Ok(value) => {
-                let rejected = host_conflicts(host, &scratch, &step.kind, &step.name, &value);
+                // Typed once, here: the check below and the record share it.
+                let typed =
+                    berth_specs::load::provide_detail_from_json(&step.kind, &step.name, &value);
+                let rejected = match &typed {
+                    Ok(detail) => host_conflicts(host, &scratch, &step.kind, &step.name, detail),
+                    Err(diags) => diags.clone(),
+                };
                 let mut users: BTreeSet<String> = step.users.iter().cloned().collect();
                 if let Some(old) = gone.iter().find(|g| key_of(g) == key) {
                     users.extend(old.users.iter().cloned());
                 }
                 scratch.provided.insert(
                     key.clone(),
-                    ProvidedRecord {
-                        kind: step.kind.clone(),
-                        name: step.name.clone(),
-                        run: step.provider.clone(),
-                        provided: value,
-                        users: users.into_iter().collect(),
-                    },
+                    ProvidedRecord::typed(
+                        step.kind.clone(),
+                        step.name.clone(),
+                        step.provider.clone(),
+                        value,
+                        users.into_iter().collect(),
+                        typed.ok(),
+                    ),
                 );
                 made.push(key);
                 if rejected.is_empty() {
@@ -485,19 +492,9 @@ fn check_records<P: Provisioner>(
     Ok(())
 }
 
-/// The span given to the entry under test in [`host_conflicts`]: no loaded
-/// entry has it, so a diagnostic pointing at it (or relating to it) is about
-/// the new result.
-const UNDER_TEST: Span = Span {
-    offset: usize::MAX,
-    len: 0,
-    line: 0,
-    col: 0,
-};
-
-/// Why `value`, just returned by a provider for `kind`/`name`, cannot be
-/// recorded on this host: the entry checks of its kind, then the host-wide
-/// checks (subnets, gateways, duplicate addresses and ports however spelled)
+/// Why `detail`, just returned by a provider for `kind`/`name`, cannot be
+/// recorded on this host (typing it ran the entry checks of its kind): the
+/// host-wide checks (subnets, gateways, duplicate addresses and ports however spelled)
 /// over the manifest's provides, every other provider-made record and this
 /// result, keeping the errors that involve this result; then the values pools
 /// reserved and containers hold. Empty when it is fine.
@@ -510,53 +507,33 @@ fn host_conflicts(
     state: &State,
     kind: &Kind,
     name: &str,
-    value: &Value,
+    detail: &ProvideDetail,
 ) -> Vec<Diagnostic> {
-    let detail = match berth_specs::load::provide_detail_from_json(kind, name, value) {
-        Ok(d) => d,
-        Err(diags) => return diags,
-    };
     let key = resource_key(kind, name);
-    let mut context = host.clone();
-    for (i, (k, rec)) in state.provided.iter().enumerate() {
-        if *k == key {
-            continue;
-        }
-        // A record that no longer validates serves nothing (the solver skips
-        // it), so it cannot conflict either.
-        if let Ok(d) =
-            berth_specs::load::provide_detail_from_json(&rec.kind, &rec.name, &rec.provided)
-        {
-            context.provides.push(Provide {
-                kind: rec.kind.clone(),
-                name: NamePattern::Exact(rec.name.clone()),
-                detail: d,
-                allow: None,
-                span: Span {
-                    offset: usize::MAX - 1 - i,
-                    ..UNDER_TEST
-                },
-            });
-        }
-    }
-    context.provides.push(Provide {
+    // Provider-made resources have no place in a file: their entries (and the
+    // candidate's) carry an empty span, and the validator tells which
+    // problems involve the candidate by position, not by span.
+    let exact = |kind: &Kind, name: &str, detail: ProvideDetail| Provide {
         kind: kind.clone(),
         name: NamePattern::Exact(name.to_string()),
-        detail: detail.clone(),
+        detail,
         allow: None,
-        span: UNDER_TEST,
-    });
-    let found: Vec<Diagnostic> = berth_specs::validate::validate_host(&context)
-        .into_iter()
-        .filter(|d| {
-            d.is_error()
-                && (d.span == Some(UNDER_TEST) || d.related.iter().any(|(s, _)| *s == UNDER_TEST))
-        })
+        span: Span::default(),
+    };
+    // A record that no longer validates serves nothing (the solver skips it),
+    // so it cannot conflict either.
+    let others: Vec<Provide> = state
+        .provided
+        .iter()
+        .filter(|(k, _)| **k != key)
+        .filter_map(|(_, rec)| Some(exact(&rec.kind, &rec.name, rec.detail.clone()?)))
         .collect();
+    let candidate = exact(kind, name, detail.clone());
+    let found = berth_specs::validate::candidate_conflicts(host, &others, &candidate);
     if !found.is_empty() {
         return found;
     }
-    held_conflicts(host, state, kind, name, &detail)
+    held_conflicts(host, state, kind, name, detail)
 }
 
 /// `detail`'s address or host port against the values pools reserved and the
@@ -663,13 +640,13 @@ fn failed_provide<E>(step: &Step, cause: StepCause<E>) -> Box<FailedStep<E>> {
 }
 
 fn intent(step: &Step) -> ProvidedRecord {
-    ProvidedRecord {
-        kind: step.kind.clone(),
-        name: step.name.clone(),
-        run: step.provider.clone(),
-        provided: Value::Null,
-        users: step.users.clone(),
-    }
+    ProvidedRecord::new(
+        step.kind.clone(),
+        step.name.clone(),
+        step.provider.clone(),
+        Value::Null,
+        step.users.clone(),
+    )
 }
 
 fn step_need<'a>(specs: &[&'a NeedSpec], step: &Step) -> Option<&'a NeedDetail> {
@@ -773,7 +750,7 @@ fn record(state: &mut State, plan: &Plan, specs: &[&NeedSpec]) -> Vec<ProvidedRe
         .iter()
         .flat_map(|c| c.bindings.iter())
         .filter(|b| b.source == BindingSource::Provider)
-        .map(|b| (resource_key(&b.kind, &b.name), &b.value))
+        .map(|b| (resource_key(&b.kind, &b.name), b.value.json()))
         .collect();
     let in_plan: BTreeSet<&str> = plan
         .containers
@@ -831,7 +808,7 @@ fn held(b: &Binding) -> HeldBinding {
         source: b.source,
         provide: b.provide.clone(),
         exclusive: b.exclusive,
-        value: b.value.clone(),
+        value: b.value.json().clone(),
     }
 }
 

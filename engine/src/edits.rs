@@ -12,10 +12,9 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
+use berth_specs::kinds::{self, EditSink, NetworkEdit};
 use berth_specs::{Kind, NeedDetail, NeedSpec, Protocol};
-use ipnet::IpNet;
 use serde::Serialize;
-use serde_json::Value;
 
 use crate::emit::{Note, NoteKind};
 use crate::plan::{Binding, ContainerPlan};
@@ -27,7 +26,7 @@ pub struct Edits {
     pub container: String,
     /// Image, if the spec names one.
     pub image: Option<String>,
-    /// Bind mounts (volumes, secrets, custom mounts), in need order.
+    /// Bind mounts (of directories, files and custom mounts), in need order.
     pub mounts: Vec<Mount>,
     /// One attachment per network, in order of first mention.
     pub networks: Vec<Attachment>,
@@ -48,7 +47,7 @@ pub struct Mount {
     pub target: String,
     /// Mounted read-only.
     pub read_only: bool,
-    /// Whether the source is a file (secrets) rather than a directory; LXC needs
+    /// Whether the source is a file rather than a directory; LXC needs
     /// to know what to create at the target.
     pub file: bool,
     /// Kind and name of the need it comes from.
@@ -147,16 +146,6 @@ pub enum EditError {
         /// Name.
         name: String,
     },
-    /// A binding's value lacks a field or has a malformed one.
-    #[error("{kind} `{name}`: binding value has no valid `{field}`")]
-    BadValue {
-        /// Kind.
-        kind: Kind,
-        /// Name.
-        name: String,
-        /// The missing or malformed field.
-        field: &'static str,
-    },
     /// The plan is not for this spec (a binding points at a need it lacks).
     #[error("the plan of `{container}` does not match its spec")]
     SpecMismatch {
@@ -166,7 +155,9 @@ pub enum EditError {
 }
 
 /// Resolves a satisfied container plan into edits. `spec` must be the spec the
-/// plan was made from (its needs give mount points and container ports).
+/// plan was made from (its needs give mount points and container ports). What
+/// each kind's value means comes from the kind registry
+/// ([`berth_specs::kinds::edits`]); this only collects it.
 pub fn resolve(plan: &ContainerPlan, spec: &NeedSpec) -> Result<Edits, EditError> {
     if !plan.satisfied {
         return Err(EditError::NotSatisfied {
@@ -178,139 +169,113 @@ pub fn resolve(plan: &ContainerPlan, spec: &NeedSpec) -> Result<Edits, EditError
         image: spec.image.clone(),
         ..Edits::default()
     };
+    let implied = NeedDetail::implied();
     // Networks first, so an address finds its network's subnet and gateway
     // whatever the binding order.
-    for b in plan.bindings.iter().filter(|b| b.kind == Kind::Network) {
-        check_ready(b)?;
-        let net = attachment(&mut e.networks, &b.name);
-        net_details(net, b)?;
-    }
-    for b in &plan.bindings {
-        check_ready(b)?;
-        let detail = match b.need {
-            Some(i) => {
-                &spec
-                    .needs
-                    .get(i)
-                    .ok_or_else(|| EditError::SpecMismatch {
-                        container: plan.container.clone(),
-                    })?
-                    .detail
-            }
-            None => &NeedDetail::Network,
+    let (networks, others): (Vec<&Binding>, Vec<&Binding>) =
+        plan.bindings.iter().partition(|b| b.kind.is_network());
+    for b in networks.into_iter().chain(others) {
+        let Some(value) = b.value.detail() else {
+            return Err(EditError::Pending {
+                kind: b.kind.clone(),
+                name: b.name.clone(),
+            });
         };
-        match (&b.kind, detail) {
-            (Kind::Network, _) => {}
-            (
-                Kind::Volume,
-                NeedDetail::Volume {
-                    mount, read_only, ..
-                },
-            ) => {
-                let ro = *read_only || b.value.get("read_only") == Some(&Value::Bool(true));
-                e.mounts.push(Mount {
-                    source: str_field(b, "path")?,
-                    target: mount.clone(),
-                    read_only: ro,
-                    file: false,
-                    from: from(b),
-                });
-            }
-            (Kind::Secret, NeedDetail::Secret { mount }) => e.mounts.push(Mount {
-                source: str_field(b, "file")?,
-                target: mount.clone(),
-                read_only: true,
-                file: true,
-                from: from(b),
-            }),
-            (Kind::Ipv6 | Kind::Ipv4, _) => {
-                let addr: IpAddr = str_field(b, "address")?
-                    .parse()
-                    .map_err(|_| bad(b, "address"))?;
-                let network = str_field(b, "network")?;
-                let net = attachment(&mut e.networks, &network);
-                match addr {
-                    IpAddr::V6(_) => net.ipv6 = Some(addr),
-                    IpAddr::V4(_) => net.ipv4 = Some(addr),
-                }
-            }
-            (
-                Kind::Port,
-                NeedDetail::Port {
-                    container_port,
-                    protocol,
-                },
-            ) => {
-                let host_port = b
-                    .value
-                    .get("host_port")
-                    .and_then(Value::as_u64)
-                    .and_then(|p| u16::try_from(p).ok())
-                    .ok_or_else(|| bad(b, "host_port"))?;
-                let bind = match b.value.get("bind") {
-                    None | Some(Value::Null) => None,
-                    Some(v) => Some(
-                        v.as_str()
-                            .and_then(|s| s.parse().ok())
-                            .ok_or_else(|| bad(b, "bind"))?,
-                    ),
-                };
-                e.ports.push(PortMap {
-                    name: b.name.clone(),
-                    bind,
-                    host_port,
-                    container_port: *container_port,
-                    protocol: *protocol,
-                });
-            }
-            (Kind::Device, NeedDetail::Device { path }) => {
-                let host = str_field(b, "path")?;
-                let target = path.clone().filter(|p| *p != host);
-                e.devices.push(DeviceEdit {
-                    path: host,
-                    target,
-                    from: from(b),
-                });
-            }
-            (Kind::Custom(_), _) => custom(&mut e, b)?,
-            _ => {
-                return Err(EditError::SpecMismatch {
-                    container: plan.container.clone(),
-                })
-            }
-        }
+        let mismatch = || EditError::SpecMismatch {
+            container: plan.container.clone(),
+        };
+        let need = match b.need {
+            Some(i) => &spec.needs.get(i).ok_or_else(mismatch)?.detail,
+            None => &implied,
+        };
+        let mut sink = Sink {
+            edits: &mut e,
+            binding: b,
+        };
+        kinds::edits(need, &b.name, value, &mut sink).map_err(|_| mismatch())?;
     }
     Ok(e)
 }
 
-fn check_ready(b: &Binding) -> Result<(), EditError> {
-    if b.pending() {
-        return Err(EditError::Pending {
-            kind: b.kind.clone(),
-            name: b.name.clone(),
+/// Collects one binding's edits into [`Edits`].
+struct Sink<'e> {
+    edits: &'e mut Edits,
+    binding: &'e Binding,
+}
+
+impl Sink<'_> {
+    fn from(&self) -> String {
+        format!("{} {}", self.binding.kind, self.binding.name)
+    }
+}
+
+impl EditSink for Sink<'_> {
+    fn mount(&mut self, source: &str, target: &str, read_only: bool, file: bool) {
+        let from = self.from();
+        self.edits.mounts.push(Mount {
+            source: source.to_string(),
+            target: target.to_string(),
+            read_only,
+            file,
+            from,
         });
     }
-    Ok(())
-}
 
-fn from(b: &Binding) -> String {
-    format!("{} {}", b.kind, b.name)
-}
-
-fn bad(b: &Binding, field: &'static str) -> EditError {
-    EditError::BadValue {
-        kind: b.kind.clone(),
-        name: b.name.clone(),
-        field,
+    fn device(&mut self, path: &str, target: Option<&str>) {
+        let from = self.from();
+        self.edits.devices.push(DeviceEdit {
+            path: path.to_string(),
+            target: target.map(str::to_string),
+            from,
+        });
     }
-}
 
-fn str_field(b: &Binding, field: &'static str) -> Result<String, EditError> {
-    b.value
-        .get(field)
-        .and_then(Value::as_str)
-        .map(str::to_string)
-        .ok_or_else(|| bad(b, field))
+    fn publish(
+        &mut self,
+        bind: Option<IpAddr>,
+        host_port: u16,
+        container_port: u16,
+        protocol: Protocol,
+    ) {
+        self.edits.ports.push(PortMap {
+            name: self.binding.name.clone(),
+            bind,
+            host_port,
+            container_port,
+            protocol,
+        });
+    }
+
+    fn env(&mut self, key: &str, value: &str) {
+        self.edits.env.insert(key.to_string(), value.to_string());
+    }
+
+    fn address(&mut self, network: &str, address: IpAddr) {
+        let net = attachment(&mut self.edits.networks, network);
+        match address {
+            IpAddr::V6(_) => net.ipv6 = Some(address),
+            IpAddr::V4(_) => net.ipv4 = Some(address),
+        }
+    }
+
+    fn attach(&mut self, network: &str, detail: NetworkEdit<'_>) {
+        let net = attachment(&mut self.edits.networks, network);
+        if let Some(b) = detail.bridge {
+            net.bridge = b.to_string();
+        }
+        if let Some(p) = detail.prefix6 {
+            net.prefix6 = p;
+        }
+        if let Some(p) = detail.prefix4 {
+            net.prefix4 = p;
+        }
+        if let Some(g) = detail.gateway6 {
+            net.gateway6 = Some(g);
+        }
+        if let Some(g) = detail.gateway4 {
+            net.gateway4 = Some(g);
+        }
+    }
 }
 
 fn attachment<'e>(nets: &'e mut Vec<Attachment>, name: &str) -> &'e mut Attachment {
@@ -330,68 +295,4 @@ fn attachment<'e>(nets: &'e mut Vec<Attachment>, name: &str) -> &'e mut Attachme
             nets.last_mut().expect("just pushed")
         }
     }
-}
-
-fn net_details(net: &mut Attachment, b: &Binding) -> Result<(), EditError> {
-    let opt = |field: &'static str| -> Result<Option<&str>, EditError> {
-        match b.value.get(field) {
-            None | Some(Value::Null) => Ok(None),
-            Some(v) => v.as_str().map(Some).ok_or_else(|| bad(b, field)),
-        }
-    };
-    if let Some(br) = opt("bridge")? {
-        net.bridge = br.to_string();
-    }
-    if let Some(s) = opt("subnet6")? {
-        net.prefix6 = s
-            .parse::<IpNet>()
-            .map_err(|_| bad(b, "subnet6"))?
-            .prefix_len();
-    }
-    if let Some(s) = opt("subnet4")? {
-        net.prefix4 = s
-            .parse::<IpNet>()
-            .map_err(|_| bad(b, "subnet4"))?
-            .prefix_len();
-    }
-    if let Some(g) = opt("gateway6")? {
-        net.gateway6 = Some(g.parse().map_err(|_| bad(b, "gateway6"))?);
-    }
-    if let Some(g) = opt("gateway4")? {
-        net.gateway4 = Some(g.parse().map_err(|_| bad(b, "gateway4"))?);
-    }
-    Ok(())
-}
-
-fn custom(e: &mut Edits, b: &Binding) -> Result<(), EditError> {
-    if let Some(env) = b.value.get("env") {
-        let env = env.as_object().ok_or_else(|| bad(b, "env"))?;
-        for (k, v) in env {
-            let v = v.as_str().ok_or_else(|| bad(b, "env"))?;
-            e.env.insert(k.clone(), v.to_string());
-        }
-    }
-    if let Some(mounts) = b.value.get("mounts") {
-        for m in mounts.as_array().ok_or_else(|| bad(b, "mounts"))? {
-            let s = |k: &str| m.get(k).and_then(Value::as_str).map(str::to_string);
-            e.mounts.push(Mount {
-                source: s("path").ok_or_else(|| bad(b, "mounts"))?,
-                target: s("mount").ok_or_else(|| bad(b, "mounts"))?,
-                read_only: m.get("read_only").and_then(Value::as_bool).unwrap_or(false),
-                file: false,
-                from: from(b),
-            });
-        }
-    }
-    if let Some(devs) = b.value.get("devices") {
-        for d in devs.as_array().ok_or_else(|| bad(b, "devices"))? {
-            let path = d.as_str().ok_or_else(|| bad(b, "devices"))?;
-            e.devices.push(DeviceEdit {
-                path: path.to_string(),
-                target: None,
-                from: from(b),
-            });
-        }
-    }
-    Ok(())
 }

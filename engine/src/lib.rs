@@ -13,16 +13,22 @@
 //! - [`apply`]: solve, provision gaps through the [`apply::Provisioner`] trait,
 //!   record, emit; all-or-nothing.
 //! - [`place`]: fleet placement across many hosts.
+//! - [`cdi`]: CDI specs for devices and custom kinds, for runtimes that
+//!   resolve `vendor.tld/class=name`.
+//! - [`export`]: a placed fleet as Kubernetes objects or Nomad HCL.
 #![warn(missing_docs)]
 
 pub mod apply;
+pub mod cdi;
 pub mod edits;
 pub mod emit;
 pub mod explain;
+pub mod export;
 pub mod inventory;
 pub mod place;
 pub mod plan;
 pub mod pool;
+mod rules;
 pub mod solve;
 pub mod state;
 pub mod store;

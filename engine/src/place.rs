@@ -9,8 +9,17 @@
 //! resource name has one holder per host, a pool holds at most its capacity.
 //! Hosts must carry every label of the spec's `placement`. Among feasible
 //! hosts the least loaded wins (fewest containers placed), ties going to the
-//! earlier host: spread by default. Hosts start empty: placement reads no
-//! state.
+//! earlier host: spread by default. Hosts start empty unless their state is
+//! given ([`place_with_state`]): then what the state holds and reserves counts.
+//!
+//! One set of rules. Compatibility (read-only, allow, prefix, protocol,
+//! family, exclusivity, gateways) comes from [`crate::rules`], the module the
+//! single-host solver uses too. The per-host index below decides fast and
+//! exactly where it can model the host; where it cannot (the host has state,
+//! or a container there wants an address within a prefix, which splits pools
+//! into regions) the single-host solver itself confirms each container on the
+//! host together with those placed before it. So a container `place` puts on
+//! host H is always one `plan` satisfies on H beside the others placed there.
 //!
 //! Heuristic. Placing containers on hosts with exclusive resources is a
 //! multi-dimensional bin packing problem, NP-hard in general, so this is a
@@ -47,6 +56,7 @@ use fixedbitset::FixedBitSet;
 use rayon::prelude::*;
 use serde::Serialize;
 
+use crate::state::State;
 use fleet::{FastMap, Fleet, Key, Needs, PNeed};
 use host::{HostState, Scratch, Why};
 
@@ -119,6 +129,14 @@ pub enum HostReason {
         /// Name of the need.
         name: String,
     },
+    /// Placed on a host, but its run configuration could not be written
+    /// there (`place --out`), so it does not count as placed.
+    NotWritten {
+        /// The host it was placed on.
+        host: String,
+        /// Why the file was not written.
+        error: String,
+    },
 }
 
 /// How many hosts gave one reason.
@@ -169,6 +187,21 @@ impl Placement {
             .collect()
     }
 
+    /// Takes back the placement of spec `c` (its run configuration could not
+    /// be written): it counts as unplaced, for `reason`.
+    pub fn unplace(&mut self, c: usize, reason: HostReason) {
+        let p = &mut self.placements[c];
+        if p.host.take().is_some() {
+            self.placed -= 1;
+            self.unplaced += 1;
+        }
+        p.reasons = vec![ReasonCount {
+            reason,
+            hosts: 1,
+            holders: Vec::new(),
+        }];
+    }
+
     /// [`Placement::on_host`] for every host at once, in one pass: entry `h`
     /// lists the specs placed on host `h`, in input order.
     pub fn by_host(&self) -> Vec<Vec<usize>> {
@@ -180,6 +213,49 @@ impl Placement {
         }
         out
     }
+}
+
+/// Each host's state, read where berth keeps it
+/// ([`crate::store::state_location`] with `state_dir`, a command's
+/// `--state-dir`), without locking or creating anything; a host without a
+/// state file gets an empty state. Fast on big fleets: each distinct folder is
+/// listed once, and only the files present are read (5,000 hosts without
+/// state cost one `read_dir`, not 5,000 failed opens).
+pub fn read_states(
+    hosts: &[&HostManifest],
+    state_dir: Option<&std::path::Path>,
+) -> Result<Vec<State>, crate::store::StoreError> {
+    use std::collections::HashSet;
+    use std::ffi::OsString;
+    use std::path::PathBuf;
+    let dirs: Vec<PathBuf> = hosts
+        .iter()
+        .map(|h| crate::store::state_location(state_dir, h))
+        .collect();
+    // Per distinct folder: the names present, or `None` when it cannot be
+    // listed (then each host's file is read, and reports its own error).
+    let mut listed: HashMap<&PathBuf, Option<HashSet<OsString>>> = HashMap::new();
+    for d in &dirs {
+        listed
+            .entry(d)
+            .or_insert_with(|| match std::fs::read_dir(d) {
+                Ok(rd) => Some(rd.filter_map(|e| e.ok().map(|e| e.file_name())).collect()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(HashSet::new()),
+                Err(_) => None,
+            });
+    }
+    hosts
+        .par_iter()
+        .zip(&dirs)
+        .map(|(h, d)| {
+            if let Some(names) = &listed[d] {
+                if !names.contains(std::ffi::OsStr::new(&format!("{}.json", h.host))) {
+                    return Ok(State::new(&h.host));
+                }
+            }
+            crate::store::StateFile::new(d, &h.host).load_readonly()
+        })
+        .collect()
 }
 
 /// The hosts where an exclusive resource name is held: almost always one,
@@ -282,7 +358,18 @@ pub fn repeated_names<'n>(names: impl IntoIterator<Item = &'n str>) -> Vec<(usiz
 /// rules and the heuristic). Deterministic: the same input gives the same
 /// output.
 pub fn place<'a>(hosts: &'a [&'a HostManifest], specs: &'a [&'a NeedSpec]) -> Placement {
-    let mut fleet = Fleet::build(hosts);
+    place_with_state(hosts, &[], specs)
+}
+
+/// [`place`] on hosts that already run something: `states[h]` is host `h`'s
+/// state (its holdings, reservations and provider records count as they do
+/// for `plan`); hosts past the end of `states` start empty.
+pub fn place_with_state<'a>(
+    hosts: &'a [&'a HostManifest],
+    states: &'a [State],
+    specs: &'a [&'a NeedSpec],
+) -> Placement {
+    let mut fleet = Fleet::build(hosts, states);
     let needs = fleet.prepare(specs);
     let fleet = fleet;
     let n = hosts.len();
@@ -338,6 +425,23 @@ pub fn place<'a>(hosts: &'a [&'a HostManifest], specs: &'a [&'a NeedSpec]) -> Pl
         for &(count, c) in &order {
             if count > 0 && g.at[c as usize].is_none() {
                 g.attempt(c);
+            }
+        }
+    }
+    if fleet.replacing() {
+        // A container the state records on a host, placed there again,
+        // frees what it held for the others (its holdings are its own): a
+        // refusal before it came may no longer hold. Retry until nothing
+        // changes (each round places one more at least).
+        loop {
+            let mut placed_one = false;
+            for &(count, c) in &order {
+                if count > 0 && g.at[c as usize].is_none() {
+                    placed_one |= g.attempt(c);
+                }
+            }
+            if !placed_one {
+                break;
             }
         }
     }
@@ -474,7 +578,7 @@ impl Greedy<'_, '_> {
             }
             *budget -= 1;
             let blockers: Vec<u32> =
-                match self.states[h].verdict(self.fleet, h, spec, pn, &mut self.scratch) {
+                match self.states[h].verdict(self.fleet, h, c, spec, pn, &mut self.scratch) {
                     Err(f) if f.why == Why::Held => f.holder.into_iter().collect(),
                     Err(f) if f.why == Why::Exhausted => {
                         self.seq[h].iter().copied().take(8).collect()
@@ -493,7 +597,7 @@ impl Greedy<'_, '_> {
                 let mut spent = 0;
                 let elsewhere = self.loads.first(&self.w, |g| {
                     spent += 1;
-                    states[g].verdict(fleet, g, xs, xn, scratch).is_ok()
+                    states[g].verdict(fleet, g, x, xs, xn, scratch).is_ok()
                 });
                 *budget = budget.saturating_sub(spent);
                 let Some(g) = elsewhere else {
@@ -621,7 +725,7 @@ fn histogram(
     }
     let mut scratch = Scratch::default();
     for h in remaining.ones() {
-        match states[h].verdict(f, h, spec, needs, &mut scratch) {
+        match states[h].verdict(f, h, c as u32, spec, needs, &mut scratch) {
             Err(fail) => add(Group::Need(fail.need, fail.why), 1, fail.holder),
             // Unreachable: a host only gains holders after a container was
             // refused, so a refusal stays a refusal.

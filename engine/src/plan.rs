@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use berth_specs::{Kind, Span};
+use berth_specs::{Kind, ProvideDetail, Span};
 use serde::{Serialize, Serializer};
 
 use crate::explain::Unmet;
@@ -90,10 +90,10 @@ pub struct Binding {
     pub provide: String,
     /// Whether holding it excludes other holders.
     pub exclusive: bool,
-    /// The resolved provide in host-manifest form without the kind key
-    /// (`{"address": "...", "network": "berth6"}`, `{"path": "/srv/x"}`).
-    /// `null` while a provider step has yet to make it.
-    pub value: serde_json::Value,
+    /// The resolved provide, typed; it serializes (and reads as JSON) in
+    /// host-manifest form without the kind key (`{"path": "/srv/x"}`), `null`
+    /// while a provider step has yet to make it.
+    pub value: BindingValue,
     /// For pool bindings: the pool as written (`2001:db8::/120`, `8000-8099`),
     /// what a reservation records.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -114,7 +114,7 @@ pub struct Binding {
 impl Binding {
     /// True while a provider has yet to make the value.
     pub fn pending(&self) -> bool {
-        self.value.is_null()
+        self.value.detail().is_none()
     }
 
     /// What the state records for this binding once applied (the same fields,
@@ -126,8 +126,63 @@ impl Binding {
             source: self.source,
             provide: self.provide.clone(),
             exclusive: self.exclusive,
-            value: self.value.clone(),
+            value: self.value.json().clone(),
         }
+    }
+}
+
+/// A binding's value: the typed provide that serves the need (an address from
+/// a pool is a static address), or nothing while a provider step has yet to
+/// make it.
+///
+/// Its JSON form ([`ProvideDetail::to_json`], the host-manifest form without
+/// the kind key) is made once, when the value is, and the value reads as that
+/// JSON (`value["address"]`, `value.get("path")`) for printers; code that
+/// means the resource uses [`BindingValue::detail`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct BindingValue {
+    detail: Option<ProvideDetail>,
+    json: serde_json::Value,
+}
+
+impl BindingValue {
+    /// The value of a binding a provider step has yet to make.
+    pub fn pending() -> BindingValue {
+        BindingValue {
+            detail: None,
+            json: serde_json::Value::Null,
+        }
+    }
+
+    /// The value `detail`.
+    pub fn of(detail: ProvideDetail) -> BindingValue {
+        BindingValue {
+            json: detail.to_json(),
+            detail: Some(detail),
+        }
+    }
+
+    /// The typed provide; `None` while pending.
+    pub fn detail(&self) -> Option<&ProvideDetail> {
+        self.detail.as_ref()
+    }
+
+    /// The JSON form (`null` while pending).
+    pub fn json(&self) -> &serde_json::Value {
+        &self.json
+    }
+}
+
+impl std::ops::Deref for BindingValue {
+    type Target = serde_json::Value;
+    fn deref(&self) -> &serde_json::Value {
+        &self.json
+    }
+}
+
+impl Serialize for BindingValue {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.json.serialize(s)
     }
 }
 

@@ -139,6 +139,53 @@ pub fn manifest_skips<'a>(
     Some((range, skip))
 }
 
+/// The values of pool `p` (`net`: its network, `None` for a port pool) that
+/// `state` takes from it, besides the manifest's skips: the value of every
+/// reservation of the kind (held or kept for its name), and of every holding
+/// of the kind that is not a pool's (a provider-made address). Pool holdings
+/// are covered by their reservations (apply writes both). Values outside the
+/// pool are included; callers keep those inside. The one statement of this
+/// rule: the solver and fleet placement both count a pool's capacity with it.
+pub fn state_taken(p: &Provide, net: Option<&IpNet>, state: &crate::state::State) -> Vec<u128> {
+    use crate::state::BindingSource;
+    // Parse by family: trying IPv4 first on every IPv6 string doubles the
+    // cost of scanning ten thousand reservations.
+    let parse = |v: &str| -> Option<u128> {
+        match net {
+            Some(IpNet::V6(_)) => v.parse::<Ipv6Addr>().ok().map(u128::from),
+            Some(IpNet::V4(_)) => v.parse::<Ipv4Addr>().ok().map(|a| u128::from(u32::from(a))),
+            None => v.parse::<u16>().ok().map(u128::from),
+        }
+    };
+    let mut out: Vec<u128> = state
+        .reservations
+        .values()
+        .filter(|r| r.kind == p.kind)
+        .filter_map(|r| parse(&r.value))
+        .collect();
+    for h in state.holdings.values() {
+        for b in h
+            .bindings
+            .iter()
+            .filter(|b| b.kind == p.kind && b.source != BindingSource::Pool)
+        {
+            let v = if net.is_some() {
+                b.value
+                    .get("address")
+                    .and_then(|a| a.as_str())
+                    .map(str::to_string)
+            } else {
+                b.value
+                    .get("host_port")
+                    .and_then(|x| x.as_u64())
+                    .map(|x| x.to_string())
+            };
+            out.extend(v.as_deref().and_then(parse));
+        }
+    }
+    out
+}
+
 /// The taken values of one pool: sorted, deduplicated, only those inside it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Taken {

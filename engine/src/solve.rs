@@ -25,7 +25,7 @@
 //! 4. **Bindings.** Pool values are allocated lowest-free in spec order, implied
 //!    networks are added, and provider steps are ordered by dependency.
 
-mod matching;
+pub(crate) mod matching;
 mod order;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -33,16 +33,16 @@ use std::net::IpAddr;
 
 use berth_specs::{
     AddressSource, HostManifest, Kind, NamePattern, Need, NeedDetail, NeedSpec, PortSource,
-    Protocol, Provide, ProvideDetail, Span,
+    Provide, ProvideDetail, Span,
 };
 use ipnet::IpNet;
-use serde_json::{json, Map, Value};
 
 use crate::explain::{Candidate, Holder, Origin, Reason, Unmet};
-use crate::plan::{Binding, ContainerPlan, Plan, Step, StepKey};
+use crate::plan::{Binding, BindingValue, ContainerPlan, Plan, Step, StepKey};
 use crate::pool::{self, Cursor, Span128, Taken};
 use crate::state::{resource_key, BindingSource, State};
 
+use crate::rules::{self, named_exclusive, need_prefix, AllowRule, Fit, Mismatch, Served};
 use matching::{Matcher, UNBOUNDED};
 
 /// Solves `specs` together on `host` given what `state` says is held.
@@ -143,7 +143,7 @@ struct Solver<'a> {
     /// (holder, exclusive) in state order. Pool bindings are not here: pool
     /// values are tracked by reservations, value by value.
     held: HashMap<HeldKey<'a>, Vec<(&'a str, bool)>>,
-    allow_cache: HashMap<usize, Vec<(bool, NamePattern)>>,
+    allow_cache: HashMap<usize, Vec<AllowRule>>,
     net_memo: HashMap<(usize, String), Result<Net, Vec<Reason>>>,
     pools: HashMap<usize, PoolInfo>,
     /// Volume provides that an exclusive need in this plan may take.
@@ -158,9 +158,7 @@ impl<'a> Solver<'a> {
         for rec in state.provided.values() {
             // A record that no longer validates is ignored here; `berth check`
             // and apply report it. It cannot serve a need.
-            if let Ok(detail) =
-                berth_specs::load::provide_detail_from_json(&rec.kind, &rec.name, &rec.provided)
-            {
+            if let Some(detail) = rec.detail.clone() {
                 provides.push(Provide {
                     kind: rec.kind.clone(),
                     name: NamePattern::Exact(rec.name.clone()),
@@ -291,25 +289,15 @@ impl<'a> Solver<'a> {
     }
 
     fn allowed(&mut self, i: usize, spec: &NeedSpec) -> bool {
-        let Some(allow) = &self.provides[i].allow else {
+        if self.provides[i].allow.is_none() {
             return true;
-        };
-        let pats = self.allow_cache.entry(i).or_insert_with(|| {
-            allow
-                .iter()
-                .filter_map(|a| match a.strip_prefix("image:") {
-                    Some(img) => NamePattern::parse(img).ok().map(|p| (true, p)),
-                    None => NamePattern::parse(a).ok().map(|p| (false, p)),
-                })
-                .collect()
-        });
-        pats.iter().any(|(image, p)| {
-            if *image {
-                spec.image.as_deref().is_some_and(|img| p.matches(img))
-            } else {
-                p.matches(&spec.container)
-            }
-        })
+        }
+        let provides = &self.provides;
+        let rules = self
+            .allow_cache
+            .entry(i)
+            .or_insert_with(|| rules::allow_rules(&provides[i]).unwrap_or_default());
+        rules::admits(Some(rules), spec)
     }
 
     fn not_allowed(&self, i: usize) -> Reason {
@@ -336,36 +324,38 @@ impl<'a> Solver<'a> {
 
     fn network_uncached(&mut self, s: usize, name: &str) -> Result<Net, Vec<Reason>> {
         let spec = self.specs[s];
-        if let Some(i) = self.exact_of(&Kind::Network, name) {
-            return if self.allowed(i, spec) {
-                Ok(Net::Unit(i))
-            } else {
-                Err(vec![self.not_allowed(i)])
-            };
-        }
-        let mut reasons = Vec::new();
-        let globs = self.globs.get(&Kind::Network).cloned().unwrap_or_default();
-        for i in globs {
-            if !self.provides[i].name.matches(name) {
-                continue;
+        let exact = self.exact_of(&Kind::Network, name);
+        let patterns: Vec<usize> = match exact {
+            Some(_) => Vec::new(),
+            None => self
+                .globs
+                .get(&Kind::Network)
+                .into_iter()
+                .flatten()
+                .copied()
+                .filter(|&i| self.provides[i].name.matches(name))
+                .collect(),
+        };
+        let provider = self.provider_for(&Kind::Network, name);
+        match rules::serve_network(exact, patterns, provider, |i| self.allowed(i, spec)) {
+            Ok(Served::Provide(i)) => Ok(Net::Unit(i)),
+            Ok(Served::Provider(d)) => Ok(Net::Provider(d)),
+            Err(denied) => {
+                let mut reasons: Vec<Reason> =
+                    denied.into_iter().map(|i| self.not_allowed(i)).collect();
+                if exact.is_none() {
+                    if reasons.is_empty() {
+                        reasons.push(Reason::NotProvided);
+                    }
+                    reasons.push(Reason::NoProvider {
+                        kind: Kind::Network,
+                        name: name.to_string(),
+                        considered: self.providers_of(&Kind::Network),
+                    });
+                }
+                Err(reasons)
             }
-            if self.allowed(i, spec) {
-                return Ok(Net::Unit(i));
-            }
-            reasons.push(self.not_allowed(i));
         }
-        if let Some(d) = self.provider_for(&Kind::Network, name) {
-            return Ok(Net::Provider(d));
-        }
-        if reasons.is_empty() {
-            reasons.push(Reason::NotProvided);
-        }
-        reasons.push(Reason::NoProvider {
-            kind: Kind::Network,
-            name: name.to_string(),
-            considered: self.providers_of(&Kind::Network),
-        });
-        Err(reasons)
     }
 
     /// Pass 1 for one need.
@@ -452,28 +442,16 @@ impl<'a> Solver<'a> {
             return Err(self.not_allowed(i));
         }
         let p = &self.provides[i];
+        let fit = rules::fit(&need.detail, &p.detail).map_err(|m| self.mismatch(i, need, m))?;
         let mut network = None;
         let cand = match (&need.detail, &p.detail) {
-            (
-                NeedDetail::Volume {
-                    read_only,
-                    exclusive,
-                    ..
-                },
-                ProvideDetail::Volume {
-                    read_only: p_ro,
-                    exclusive: p_ex,
-                    ..
-                },
-            ) => {
-                if *p_ro && !*read_only {
-                    return Err(Reason::ReadOnlyConflict {
-                        candidate: self.candidate(i),
-                    });
-                }
+            // Kinds whose shared holders matter (volumes; `fit` saw the
+            // need is of the same kind).
+            (_, detail) if p.kind.shared_holders_count() => {
                 // An exclusive holder keeps everyone out; an exclusive need or
                 // provide also waits for shared holders to leave.
-                let holder = if *p_ex || *exclusive {
+                let alone = rules::wants_alone(&need.detail);
+                let holder = if detail.exclusive() || alone {
                     self.held_any(i)
                 } else {
                     self.held_excl(i)
@@ -481,69 +459,30 @@ impl<'a> Solver<'a> {
                 if let Some(h) = holder {
                     return Err(self.held_by(i, h));
                 }
-                if *exclusive {
+                if alone {
                     self.excl_volume.insert(i);
                 }
                 Cand::Unit(i)
             }
             (
-                NeedDetail::Ipv6 { .. } | NeedDetail::Ipv4 { .. },
+                _,
                 ProvideDetail::Address {
                     source,
                     network: net,
                 },
             ) => {
-                let want = need_prefix(&need.detail);
-                let v6 = matches!(need.detail, NeedDetail::Ipv6 { .. });
                 let net_name = net.clone();
                 let cand = match source {
-                    AddressSource::Static(a) => {
-                        if a.is_ipv6() != v6 {
-                            return Err(Reason::FamilyMismatch {
-                                candidate: self.candidate(i),
-                                offered: a.to_string(),
-                            });
-                        }
-                        if let Some(w) = want {
-                            if !w.contains(a) {
-                                return Err(Reason::OutsidePrefix {
-                                    candidate: self.candidate(i),
-                                    prefix: w.to_string(),
-                                    offered: a.to_string(),
-                                    reserved_from: None,
-                                });
-                            }
-                        }
+                    AddressSource::Static(_) => {
                         if let Some(h) = self.held_excl(i) {
                             return Err(self.held_by(i, h));
                         }
                         Cand::Unit(i)
                     }
                     AddressSource::Pool(pnet) => {
-                        if matches!(pnet, IpNet::V6(_)) != v6 {
-                            return Err(Reason::FamilyMismatch {
-                                candidate: self.candidate(i),
-                                offered: pnet.to_string(),
-                            });
-                        }
-                        let pr = Span128::of_net(pnet);
-                        let within = match want {
-                            None => None,
-                            Some(w) => {
-                                let wr = Span128::of_net(&w);
-                                if wr.covers(&pr) {
-                                    None
-                                } else if !wr.overlaps(&pr) {
-                                    return Err(Reason::OutsidePrefix {
-                                        candidate: self.candidate(i),
-                                        prefix: w.to_string(),
-                                        offered: pnet.to_string(),
-                                        reserved_from: None,
-                                    });
-                                } else {
-                                    Some(wr)
-                                }
-                            }
+                        let within = match fit {
+                            Fit::Whole => None,
+                            Fit::Within(w) => Some(w),
                         };
                         let pnet = *pnet;
                         let info = self.pool_info(i);
@@ -578,46 +517,27 @@ impl<'a> Solver<'a> {
                 }
                 cand
             }
-            (
-                NeedDetail::Port { protocol, .. },
-                ProvideDetail::Port {
-                    source,
-                    protocol: p_proto,
-                    ..
-                },
-            ) => {
-                if protocol != p_proto {
-                    return Err(Reason::ProtocolMismatch {
-                        candidate: self.candidate(i),
-                        wanted: *protocol,
-                        offered: *p_proto,
-                    });
-                }
-                match source {
-                    PortSource::Static(_) => {
-                        if let Some(h) = self.held_excl(i) {
-                            return Err(self.held_by(i, h));
-                        }
-                        Cand::Unit(i)
+            (_, ProvideDetail::Port { source, .. }) => match source {
+                PortSource::Static(_) => {
+                    if let Some(h) = self.held_excl(i) {
+                        return Err(self.held_by(i, h));
                     }
-                    PortSource::Pool { first, last } => {
-                        let (first, last) = (*first, *last);
-                        let info = self.pool_info(i);
-                        if info.range.size() == info.taken.count_in(info.range) && !reserved {
-                            return Err(Reason::PoolExhausted {
-                                candidate: self.candidate(i),
-                                pool: format!("{first}-{last}"),
-                                in_plan: false,
-                            });
-                        }
-                        Cand::Pool(i, None)
-                    }
+                    Cand::Unit(i)
                 }
-            }
-            (NeedDetail::Network, ProvideDetail::Network { .. })
-            | (NeedDetail::Secret { .. }, ProvideDetail::Secret { .. }) => Cand::Unit(i),
-            (NeedDetail::Device { .. }, ProvideDetail::Device { .. })
-            | (NeedDetail::Custom, ProvideDetail::Custom { .. }) => {
+                PortSource::Pool { first, last } => {
+                    let (first, last) = (*first, *last);
+                    let info = self.pool_info(i);
+                    if info.range.size() == info.taken.count_in(info.range) && !reserved {
+                        return Err(Reason::PoolExhausted {
+                            candidate: self.candidate(i),
+                            pool: format!("{first}-{last}"),
+                            in_plan: false,
+                        });
+                    }
+                    Cand::Pool(i, None)
+                }
+            },
+            _ => {
                 if p.exclusive() {
                     if let Some(h) = self.held_excl(i) {
                         return Err(self.held_by(i, h));
@@ -625,16 +545,32 @@ impl<'a> Solver<'a> {
                 }
                 Cand::Unit(i)
             }
-            // The loader keeps kinds and details consistent; a mismatch here can
-            // only be a record whose provider returned another kind's form.
-            _ => {
-                return Err(Reason::FamilyMismatch {
-                    candidate: self.candidate(i),
-                    offered: need.kind.as_str().to_string(),
-                })
-            }
         };
         Ok(Opt { cand, network })
+    }
+
+    /// A [`rules::Mismatch`] of provide `i`, as an explained reason.
+    fn mismatch(&self, i: usize, need: &Need, m: Mismatch) -> Reason {
+        let candidate = self.candidate(i);
+        match m {
+            Mismatch::Kind => Reason::FamilyMismatch {
+                candidate,
+                offered: need.kind.as_str().to_string(),
+            },
+            Mismatch::ReadOnly => Reason::ReadOnlyConflict { candidate },
+            Mismatch::Family { offered } => Reason::FamilyMismatch { candidate, offered },
+            Mismatch::OutsidePrefix { prefix, offered } => Reason::OutsidePrefix {
+                candidate,
+                prefix: prefix.to_string(),
+                offered,
+                reserved_from: None,
+            },
+            Mismatch::Protocol { wanted, offered } => Reason::ProtocolMismatch {
+                candidate,
+                wanted,
+                offered,
+            },
+        }
     }
 
     fn check_reserved(
@@ -727,7 +663,11 @@ impl<'a> Solver<'a> {
                 source: AddressSource::Pool(net),
                 network,
                 ..
-            } => (Some(*net), net.to_string(), self.gateway_of(network, net)),
+            } => (
+                Some(*net),
+                net.to_string(),
+                rules::gateway_of(&self.provides, network, net),
+            ),
             ProvideDetail::Port {
                 source: PortSource::Pool { first, last },
                 ..
@@ -736,34 +676,7 @@ impl<'a> Solver<'a> {
         };
         let (range, mut skip) = pool::manifest_skips(p, gateway, &self.provides)
             .expect("pool_info is only called for pools");
-        // Parse by family: trying IPv4 first on every IPv6 string doubles the
-        // cost of scanning ten thousand reservations.
-        let parse = |v: &str| -> Option<u128> {
-            match net {
-                Some(IpNet::V6(_)) => v.parse::<std::net::Ipv6Addr>().ok().map(u128::from),
-                Some(IpNet::V4(_)) => v
-                    .parse::<std::net::Ipv4Addr>()
-                    .ok()
-                    .map(|a| u128::from(u32::from(a))),
-                None => v.parse::<u16>().ok().map(u128::from),
-            }
-        };
-        for r in self.state.reservations.values() {
-            if r.kind == p.kind {
-                skip.extend(parse(&r.value));
-            }
-        }
-        // Pool holdings are covered by their reservations (apply writes both);
-        // other holdings in range (a provider-made address) are not.
-        for h in self.state.holdings.values() {
-            for b in h
-                .bindings
-                .iter()
-                .filter(|b| b.kind == p.kind && b.source != BindingSource::Pool)
-            {
-                skip.extend(value_scalar(&b.value, net.is_some()).and_then(|v| parse(&v)));
-            }
-        }
+        skip.extend(pool::state_taken(p, net.as_ref(), self.state));
         PoolInfo {
             range,
             net,
@@ -771,15 +684,6 @@ impl<'a> Solver<'a> {
             taken: Taken::new(range, skip),
             prefixes: BTreeSet::new(),
             regions: Vec::new(),
-        }
-    }
-
-    fn gateway_of(&self, network: &str, pool: &IpNet) -> Option<IpAddr> {
-        let i = self.exact_of(&Kind::Network, network)?;
-        match (&self.provides[i].detail, pool) {
-            (ProvideDetail::Network { gateway6, .. }, IpNet::V6(_)) => gateway6.map(IpAddr::V6),
-            (ProvideDetail::Network { gateway4, .. }, IpNet::V4(_)) => gateway4.map(IpAddr::V4),
-            _ => None,
         }
     }
 
@@ -1084,14 +988,7 @@ impl<'a> Solver<'a> {
     fn unit_binding(&self, i: usize, need: &Need, need_index: Option<usize>) -> Binding {
         let p = &self.provides[i];
         let record = i >= self.n_manifest;
-        let exclusive = p.exclusive()
-            || matches!(
-                need.detail,
-                NeedDetail::Volume {
-                    exclusive: true,
-                    ..
-                }
-            );
+        let exclusive = rules::exclusive_use(p, &need.detail);
         Binding {
             kind: need.kind.clone(),
             name: need.name.clone(),
@@ -1108,7 +1005,7 @@ impl<'a> Solver<'a> {
                 p.name.as_str().to_string()
             },
             exclusive,
-            value: provide_value(&p.detail),
+            value: BindingValue::of(p.detail.clone()),
             pool: None,
             need: need_index,
             need_span: need_index.map(|_| need.span),
@@ -1131,15 +1028,10 @@ impl<'a> Solver<'a> {
             name: name.to_string(),
             source: BindingSource::Provider,
             provide: decl.pattern.as_str().to_string(),
-            exclusive: kind.exclusive_by_default()
-                || matches!(
-                    need.map(|n| &n.1.detail),
-                    Some(NeedDetail::Volume {
-                        exclusive: true,
-                        ..
-                    })
-                ),
-            value: Value::Null,
+            exclusive: need.map_or(kind.exclusive_by_default(), |n| {
+                rules::exclusive_made(kind, &n.1.detail)
+            }),
+            value: BindingValue::pending(),
             pool: None,
             need: need.map(|n| n.0),
             need_span: need.map(|n| n.1.span),
@@ -1151,33 +1043,25 @@ impl<'a> Solver<'a> {
     fn pool_binding(&self, i: usize, value: u128, need: &Need, need_index: usize) -> Binding {
         let p = &self.provides[i];
         let info = &self.pools[&i];
-        let mut v = Map::new();
-        match (&p.detail, &info.net) {
-            (ProvideDetail::Address { network, .. }, Some(net)) => {
-                v.insert(
-                    "address".into(),
-                    json!(pool::u128_to_addr(value, net).to_string()),
-                );
-                v.insert("network".into(), json!(network));
-            }
-            (ProvideDetail::Port { bind, protocol, .. }, _) => {
-                v.insert("host_port".into(), json!(value as u16));
-                if let Some(b) = bind {
-                    v.insert("bind".into(), json!(b.to_string()));
-                }
-                if *protocol != Protocol::Tcp {
-                    v.insert("protocol".into(), json!(protocol.to_string()));
-                }
-            }
+        let detail = match (&p.detail, &info.net) {
+            (ProvideDetail::Address { network, .. }, Some(net)) => ProvideDetail::Address {
+                source: AddressSource::Static(pool::u128_to_addr(value, net)),
+                network: network.clone(),
+            },
+            (ProvideDetail::Port { bind, protocol, .. }, _) => ProvideDetail::Port {
+                source: PortSource::Static(value as u16),
+                bind: *bind,
+                protocol: *protocol,
+            },
             _ => unreachable!("pools are addresses or ports"),
-        }
+        };
         Binding {
             kind: need.kind.clone(),
             name: need.name.clone(),
             source: BindingSource::Pool,
             provide: p.name.as_str().to_string(),
             exclusive: true,
-            value: Value::Object(v),
+            value: BindingValue::of(detail),
             pool: Some(info.text.clone()),
             need: Some(need_index),
             need_span: Some(need.span),
@@ -1185,12 +1069,6 @@ impl<'a> Solver<'a> {
             step: None,
         }
     }
-}
-
-/// Kinds whose pool-served names have one holder: two containers asking for
-/// `ipv6: app` ask for the same address, whichever pool serves it.
-fn named_exclusive(kind: &Kind) -> bool {
-    matches!(kind, Kind::Ipv4 | Kind::Ipv6 | Kind::Port)
 }
 
 /// The need a network implied by an address stands for.
@@ -1257,7 +1135,7 @@ impl StepBuilder {
         }
         let mut edges = Vec::new();
         for (j, st) in steps.iter().enumerate() {
-            if matches!(st.kind, Kind::Ipv4 | Kind::Ipv6 | Kind::Port) {
+            if st.kind.has_scalar() {
                 for u in &st.users {
                     for &i in nets_of.get(u.as_str()).into_iter().flatten() {
                         if !edges.contains(&(i, j)) {
@@ -1301,102 +1179,6 @@ impl StepBuilder {
     }
 }
 
-/// A provide's value in host-manifest form without the kind key: what a
-/// binding records and what the edits read.
-fn provide_value(d: &ProvideDetail) -> Value {
-    let mut m = Map::new();
-    match d {
-        ProvideDetail::Network {
-            bridge,
-            subnet6,
-            gateway6,
-            subnet4,
-            gateway4,
-        } => {
-            if let Some(b) = bridge {
-                m.insert("bridge".into(), json!(b));
-            }
-            if let Some(x) = subnet6 {
-                m.insert("subnet6".into(), json!(x.to_string()));
-            }
-            if let Some(x) = gateway6 {
-                m.insert("gateway6".into(), json!(x.to_string()));
-            }
-            if let Some(x) = subnet4 {
-                m.insert("subnet4".into(), json!(x.to_string()));
-            }
-            if let Some(x) = gateway4 {
-                m.insert("gateway4".into(), json!(x.to_string()));
-            }
-        }
-        ProvideDetail::Address { source, network } => {
-            match source {
-                AddressSource::Static(a) => m.insert("address".into(), json!(a.to_string())),
-                AddressSource::Pool(p) => m.insert("pool".into(), json!(p.to_string())),
-            };
-            m.insert("network".into(), json!(network));
-        }
-        ProvideDetail::Volume {
-            path,
-            read_only,
-            exclusive,
-        } => {
-            m.insert("path".into(), json!(path));
-            if *read_only {
-                m.insert("read_only".into(), json!(true));
-            }
-            if *exclusive {
-                m.insert("exclusive".into(), json!(true));
-            }
-        }
-        ProvideDetail::Port {
-            source,
-            bind,
-            protocol,
-        } => {
-            match source {
-                PortSource::Static(p) => m.insert("host_port".into(), json!(p)),
-                PortSource::Pool { first, last } => {
-                    m.insert("pool".into(), json!(format!("{first}-{last}")))
-                }
-            };
-            if let Some(b) = bind {
-                m.insert("bind".into(), json!(b.to_string()));
-            }
-            if *protocol != Protocol::Tcp {
-                m.insert("protocol".into(), json!(protocol.to_string()));
-            }
-        }
-        ProvideDetail::Device { path, shared } => {
-            m.insert("path".into(), json!(path));
-            if *shared {
-                m.insert("shared".into(), json!(true));
-            }
-        }
-        ProvideDetail::Secret { file } => {
-            m.insert("file".into(), json!(file));
-        }
-        ProvideDetail::Custom {
-            env,
-            mounts,
-            devices,
-            shared,
-        } => {
-            m.insert("env".into(), json!(env));
-            let mounts: Vec<Value> = mounts
-                .iter()
-                .map(|x| json!({"path": x.path, "mount": x.mount, "read_only": x.read_only}))
-                .collect();
-            m.insert("mounts".into(), Value::Array(mounts));
-            m.insert("devices".into(), json!(devices));
-            if *shared {
-                m.insert("shared".into(), json!(true));
-            }
-        }
-    }
-    Value::Object(m)
-}
-
 /// Regions of a pool: node 0 is the pool minus its maximal prefixes; each
 /// prefix is a node minus its own maximal sub-prefixes. CIDR ranges either nest
 /// or are disjoint, so the regions partition the pool.
@@ -1425,21 +1207,4 @@ fn region_order(info: &PoolInfo, within: Option<Span128>) -> Vec<usize> {
         .collect();
     out.sort_by_key(|&ri| (info.regions[ri].0 != top, info.regions[ri].0.lo, ri));
     out
-}
-
-fn need_prefix(d: &NeedDetail) -> Option<IpNet> {
-    match d {
-        NeedDetail::Ipv6 { prefix } => prefix.map(IpNet::V6),
-        NeedDetail::Ipv4 { prefix } => prefix.map(IpNet::V4),
-        _ => None,
-    }
-}
-
-/// The scalar a pool hands out, from a binding value (`address` or `host_port`).
-fn value_scalar(v: &Value, address: bool) -> Option<String> {
-    if address {
-        v.get("address")?.as_str().map(str::to_string)
-    } else {
-        v.get("host_port")?.as_u64().map(|p| p.to_string())
-    }
 }

@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 
-use berth_specs::Kind;
+use berth_specs::{Kind, ProvideDetail};
 use serde::{Deserialize, Serialize};
 
 /// Version of the state file format.
@@ -114,8 +114,13 @@ pub struct Reservation {
 }
 
 /// A resource a provider made.
+///
+/// Its value is kept twice: as the provider printed it (`provided`, what the
+/// state file holds and what the provider gets back on release and check) and
+/// typed (`detail`), parsed once, when the result arrives or the state is
+/// read, so that solving never parses it again.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(from = "RawProvidedRecord")]
 pub struct ProvidedRecord {
     /// Kind.
     pub kind: Kind,
@@ -127,4 +132,65 @@ pub struct ProvidedRecord {
     pub provided: serde_json::Value,
     /// Containers using it; released when this becomes empty.
     pub users: Vec<String>,
+    /// `provided`, typed; `None` while the provider has not answered (an
+    /// intent) or when the value is not of its kind's form (it serves
+    /// nothing; `berth check` and apply report it).
+    #[serde(skip)]
+    pub detail: Option<ProvideDetail>,
+}
+
+impl ProvidedRecord {
+    /// A record of what a provider printed, typed once here.
+    pub fn new(
+        kind: Kind,
+        name: String,
+        run: Vec<String>,
+        provided: serde_json::Value,
+        users: Vec<String>,
+    ) -> ProvidedRecord {
+        // Validated exactly like a manifest entry, as when it arrived: a
+        // record edited into something else serves nothing.
+        let detail = match provided {
+            serde_json::Value::Null => None,
+            _ => berth_specs::load::provide_detail_from_json(&kind, &name, &provided).ok(),
+        };
+        ProvidedRecord::typed(kind, name, run, provided, users, detail)
+    }
+
+    /// A record whose value the caller already typed (`detail` must be
+    /// `provided` read as a provide of `kind`).
+    pub fn typed(
+        kind: Kind,
+        name: String,
+        run: Vec<String>,
+        provided: serde_json::Value,
+        users: Vec<String>,
+        detail: Option<ProvideDetail>,
+    ) -> ProvidedRecord {
+        ProvidedRecord {
+            kind,
+            name,
+            run,
+            provided,
+            users,
+            detail,
+        }
+    }
+}
+
+/// [`ProvidedRecord`] as the state file holds it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProvidedRecord {
+    kind: Kind,
+    name: String,
+    run: Vec<String>,
+    provided: serde_json::Value,
+    users: Vec<String>,
+}
+
+impl From<RawProvidedRecord> for ProvidedRecord {
+    fn from(r: RawProvidedRecord) -> ProvidedRecord {
+        ProvidedRecord::new(r.kind, r.name, r.run, r.provided, r.users)
+    }
 }

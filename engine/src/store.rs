@@ -147,6 +147,46 @@ pub fn state_dir(host: &HostManifest) -> PathBuf {
     }
 }
 
+/// Where berth keeps `host`'s state, by the rule of DESIGN.md, first that is
+/// set: `flag` (a command's `--state-dir`), `$BERTH_STATE_DIR` (not empty),
+/// the manifest's `state_dir` (relative: to the manifest's folder),
+/// [`DEFAULT_STATE_DIR`] for root, else `$XDG_STATE_HOME/berth` (when set to
+/// an absolute path) or `~/.local/state/berth`.
+///
+/// The one statement of that rule, for every command that reads state; `place`
+/// uses it today. (The older [`state_dir`] puts the manifest before the
+/// environment and has no per-user default.)
+pub fn state_location(flag: Option<&Path>, host: &HostManifest) -> PathBuf {
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    if let Some(d) = flag {
+        return d.to_path_buf();
+    }
+    if let Some(d) = env("BERTH_STATE_DIR") {
+        return d;
+    }
+    if let Some(d) = &host.state_dir {
+        return if d.is_absolute() {
+            d.clone()
+        } else {
+            host.base_dir().join(d)
+        };
+    }
+    if rustix::process::geteuid().is_root() {
+        return PathBuf::from(DEFAULT_STATE_DIR);
+    }
+    if let Some(x) = env("XDG_STATE_HOME").filter(|d| d.is_absolute()) {
+        return x.join("berth");
+    }
+    match env("HOME") {
+        Some(home) => home.join(".local/state/berth"),
+        None => PathBuf::from(DEFAULT_STATE_DIR),
+    }
+}
+
 /// `<state_dir>/<host>.json`.
 pub fn state_path(host: &HostManifest) -> PathBuf {
     StateFile::new(state_dir(host), &host.host).path
@@ -495,36 +535,14 @@ fn check_strings(v: &Value) -> Result<(), String> {
     ))
 }
 
-/// The address or port a pool value stands for, parsed for its kind: the same
-/// number whatever its spelling, so that values can be compared.
-fn scalar(kind: &Kind, s: &str) -> Result<u128, &'static str> {
-    match kind {
-        Kind::Ipv6 => s
-            .parse::<std::net::Ipv6Addr>()
-            .map(u128::from)
-            .map_err(|_| "an IPv6 address"),
-        Kind::Ipv4 => s
-            .parse::<std::net::Ipv4Addr>()
-            .map(|a| u128::from(u32::from(a)))
-            .map_err(|_| "an IPv4 address"),
-        Kind::Port => match s.parse::<u16>() {
-            Ok(p) if p != 0 => Ok(u128::from(p)),
-            _ => Err("a port (1-65535)"),
-        },
-        _ => Err("a pool value (pools hand out addresses and ports only)"),
-    }
-}
-
 /// The scalar of a binding's value (`address` or `host_port`), checked
 /// against its kind; `None` when the value has none and need not have one.
 fn binding_scalar(
     b: &crate::state::HeldBinding,
     at: &dyn Fn() -> String,
 ) -> Result<Option<u128>, String> {
-    let field = match b.kind {
-        Kind::Ipv6 | Kind::Ipv4 => "address",
-        Kind::Port => "host_port",
-        _ => return Ok(None),
+    let Some(field) = b.kind.scalar_field() else {
+        return Ok(None);
     };
     let owned: String;
     let text: &str = match b.value.get(field) {
@@ -541,7 +559,7 @@ fn binding_scalar(
             &owned
         }
     };
-    scalar(&b.kind, text).map(Some).map_err(|want| {
+    b.kind.scalar(text).map(Some).map_err(|want| {
         format!(
             "{} is {}, not {want}",
             tick(&format!("{}.value.{field}", at())),
@@ -618,20 +636,24 @@ fn check_meaning(state: &State) -> Result<(), String> {
                 tick(&resource_key(&r.kind, &r.name))
             ));
         }
-        let v = scalar(&r.kind, &r.value).map_err(|want| {
+        let v = r.kind.scalar(&r.value).map_err(|want| {
             format!(
                 "{} is {}, not {want}",
                 tick(&format!("{}.value", at())),
                 tick(&r.value)
             )
         })?;
-        let pool_ok = match r.kind {
-            Kind::Ipv6 => matches!(r.pool.parse::<ipnet::IpNet>(), Ok(ipnet::IpNet::V6(_))),
-            Kind::Ipv4 => matches!(r.pool.parse::<ipnet::IpNet>(), Ok(ipnet::IpNet::V4(_))),
-            _ => r
+        let pool_ok = match r.kind.def().family {
+            Some(berth_specs::kinds::Family::V6) => {
+                matches!(r.pool.parse::<ipnet::IpNet>(), Ok(ipnet::IpNet::V6(_)))
+            }
+            Some(berth_specs::kinds::Family::V4) => {
+                matches!(r.pool.parse::<ipnet::IpNet>(), Ok(ipnet::IpNet::V4(_)))
+            }
+            None => r
                 .pool
                 .split_once('-')
-                .is_some_and(|(a, b)| scalar(&r.kind, a).is_ok() && scalar(&r.kind, b).is_ok()),
+                .is_some_and(|(a, b)| r.kind.scalar(a).is_ok() && r.kind.scalar(b).is_ok()),
         };
         if !pool_ok {
             return Err(format!(

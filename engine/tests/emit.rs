@@ -2,7 +2,7 @@
 //! trip with hostile names, compose as real YAML, LXC's notes for what it
 //! cannot express.
 
-mod solver_support;
+use berth_testkit::model as solver_support;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicUsize;

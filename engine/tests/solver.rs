@@ -2,7 +2,7 @@
 //! design (exact names, patterns, pools, reservations, allow lists, implied
 //! networks, providers) and the first-fit dead end that exact matching avoids.
 
-mod solver_support;
+use berth_testkit::model as solver_support;
 
 use berth_engine::explain::{Holder, Reason};
 use berth_engine::solve::solve;
@@ -303,13 +303,13 @@ providers:
     ] {
         st.provided.insert(
             format!("{k}/{n}"),
-            ProvidedRecord {
-                kind: berth_specs::Kind::from_key(k).unwrap(),
-                name: n.into(),
-                run: vec![],
-                provided: v,
-                users: vec![],
-            },
+            ProvidedRecord::new(
+                berth_specs::Kind::from_key(k).unwrap(),
+                n.into(),
+                vec![],
+                v,
+                vec![],
+            ),
         );
     }
     let again = solve(&h, &st, &refs(&s));

@@ -14,7 +14,7 @@ use std::ffi::OsString;
 use std::path::Path;
 use std::time::Duration;
 
-use berth_specs::{AddressSource, Kind, NeedDetail, PortSource, ProvideDetail, ProviderEnv};
+use berth_specs::{Kind, NeedDetail, ProvideDetail, ProviderEnv};
 use serde_json::{json, Map, Value};
 
 use crate::error::{Failure, ProviderError};
@@ -75,45 +75,7 @@ fn provider_path() -> OsString {
 /// The need's options as the provider sees them on stdin, in need-spec form
 /// (`{"mount": "/var/www", "read_only": true, ...}`).
 pub fn need_options(detail: &NeedDetail) -> Value {
-    let mut m = Map::new();
-    match detail {
-        NeedDetail::Volume {
-            mount,
-            read_only,
-            exclusive,
-        } => {
-            m.insert("mount".into(), json!(mount));
-            m.insert("read_only".into(), json!(read_only));
-            m.insert("exclusive".into(), json!(exclusive));
-        }
-        NeedDetail::Ipv6 { prefix } => {
-            if let Some(p) = prefix {
-                m.insert("prefix".into(), json!(p.to_string()));
-            }
-        }
-        NeedDetail::Ipv4 { prefix } => {
-            if let Some(p) = prefix {
-                m.insert("prefix".into(), json!(p.to_string()));
-            }
-        }
-        NeedDetail::Port {
-            container_port,
-            protocol,
-        } => {
-            m.insert("container_port".into(), json!(container_port));
-            m.insert("protocol".into(), json!(protocol.to_string()));
-        }
-        NeedDetail::Device { path } => {
-            if let Some(p) = path {
-                m.insert("path".into(), json!(p));
-            }
-        }
-        NeedDetail::Secret { mount } => {
-            m.insert("mount".into(), json!(mount));
-        }
-        NeedDetail::Network | NeedDetail::Custom => {}
-    }
-    Value::Object(m)
+    detail.to_json()
 }
 
 fn request(op: Op, call: &Call<'_>) -> Vec<u8> {
@@ -280,16 +242,7 @@ pub fn provide(call: &Call<'_>) -> Result<Provided, ProviderError> {
                     .collect(),
             })
         })?;
-    let pool = matches!(
-        detail,
-        ProvideDetail::Address {
-            source: AddressSource::Pool(_),
-            ..
-        } | ProvideDetail::Port {
-            source: PortSource::Pool { .. },
-            ..
-        }
-    );
+    let pool = detail.is_pool();
     if pool {
         return Err(fail(Failure::InvalidEntry {
             kind: call.kind.to_string(),

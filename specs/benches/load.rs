@@ -4,13 +4,11 @@
 //! Run: `cargo bench -p berth-specs --bench load` (prints MB/s; the figures go
 //! in `docs/performance.md` under "Loading"). Optional arguments: HOSTS CONTAINERS.
 
-#[path = "../tests/common/fleet.rs"]
-mod fleet;
-
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use berth_specs::load::{load_file, load_str_sequential, LoadOptions};
+use berth_testkit::fleet;
 
 /// CPU time (user + system) of this process so far, from /proc/self/stat
 /// (clock ticks of 10 ms). On a busy machine wall time says little; CPU time

@@ -13,7 +13,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, LazyLock};
@@ -22,7 +21,11 @@ use std::time::Duration;
 use ipnet::IpNet;
 use rayon::prelude::*;
 
+mod kinds;
+
 use crate::diag::{Code, Diagnostic};
+pub use crate::kinds::{need_options, provide_options};
+use crate::kinds::{provide_options_allow, KIND_WORDS};
 use crate::model::*;
 use crate::validate::{self, FieldSpans};
 use crate::yaml::{self, Node, Scalar, YamlError};
@@ -503,31 +506,6 @@ const HOST_KEYS: &[&str] = &[
 ];
 const PROVIDER_KEYS: &[&str] = &["run", "timeout", "env"];
 
-/// Options of a need of `kind` (besides the kind key).
-pub fn need_options(kind: &Kind) -> &'static [&'static str] {
-    match kind {
-        Kind::Volume => &["mount", "read_only", "exclusive"],
-        Kind::Ipv6 | Kind::Ipv4 => &["prefix"],
-        Kind::Port => &["container_port"],
-        Kind::Device => &["path"],
-        Kind::Network | Kind::Custom(_) => &[],
-        Kind::Secret => &["mount"],
-    }
-}
-
-/// Options of a provide of `kind` (besides the kind key and `allow`).
-pub fn provide_options(kind: &Kind) -> &'static [&'static str] {
-    match kind {
-        Kind::Network => &["bridge", "subnet6", "gateway6", "subnet4", "gateway4"],
-        Kind::Ipv6 | Kind::Ipv4 => &["address", "pool", "network"],
-        Kind::Volume => &["path", "read_only", "exclusive"],
-        Kind::Port => &["host_port", "pool", "bind", "protocol"],
-        Kind::Device => &["path", "shared"],
-        Kind::Secret => &["file"],
-        Kind::Custom(_) => &["env", "mounts", "devices", "shared"],
-    }
-}
-
 fn all_options(f: fn(&Kind) -> &'static [&'static str]) -> Vec<&'static str> {
     let custom = Kind::Custom(String::new());
     let mut all: Vec<&str> = Kind::BUILTIN
@@ -549,10 +527,6 @@ static ALL_PROVIDE_OPTIONS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
     v.push("allow");
     v
 });
-
-const KIND_WORDS: [&str; 7] = [
-    "volume", "ipv6", "ipv4", "port", "device", "network", "secret",
-];
 
 /// The candidate nearest to `word`, if it is close enough to be a typo.
 pub fn suggest<'c>(word: &str, candidates: &[&'c str]) -> Option<&'c str> {
@@ -605,14 +579,14 @@ fn is_label_key(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || b"_./-".contains(c))
 }
 
-fn is_env_name(s: &str) -> bool {
+pub(crate) fn is_env_name(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty()
         && (b[0].is_ascii_alphabetic() || b[0] == b'_')
         && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
 }
 
-fn is_cdi_name(s: &str) -> bool {
+pub(crate) fn is_cdi_name(s: &str) -> bool {
     match s.split_once('=') {
         Some((kind, name)) => is_custom_kind(kind) && is_resource_name(name),
         None => false,
@@ -681,7 +655,7 @@ fn cover(a: Span, b: Span) -> Span {
     }
 }
 
-fn tick(s: &str) -> String {
+pub(crate) fn tick(s: &str) -> String {
     // A key or value can be megabytes long (one line of a hostile file): the
     // message names it by its start and length; the span points at all of it.
     const SHOWN: usize = 64;
@@ -698,7 +672,7 @@ fn tick(s: &str) -> String {
 /// What a map is, for messages ("a volume need"); formatted only when a
 /// diagnostic is made, so loading clean files allocates no message text.
 #[derive(Clone, Copy)]
-enum Context<'k> {
+pub(crate) enum Context<'k> {
     Lit(&'static str),
     Need(&'k Kind),
     Provide(&'k Kind, &'k str),
@@ -766,18 +740,18 @@ impl<'n> Seen<'n> {
 }
 
 /// Known keys of one map, first occurrence each, with key and value nodes.
-struct Fields<'n, 'a> {
-    items: Vec<(&'static str, &'n Node<'a>, &'n Node<'a>)>,
+pub(crate) struct Fields<'n, 'a> {
+    pub(crate) items: Vec<(&'static str, &'n Node<'a>, &'n Node<'a>)>,
 }
 
 impl<'n, 'a> Fields<'n, 'a> {
-    fn get(&self, key: &str) -> Option<&'n Node<'a>> {
+    pub(crate) fn get(&self, key: &str) -> Option<&'n Node<'a>> {
         self.items
             .iter()
             .find(|(k, ..)| *k == key)
             .map(|(_, _, v)| *v)
     }
-    fn key(&self, key: &str) -> Option<&'n Node<'a>> {
+    pub(crate) fn key(&self, key: &str) -> Option<&'n Node<'a>> {
         self.items
             .iter()
             .find(|(k, ..)| *k == key)
@@ -785,13 +759,13 @@ impl<'n, 'a> Fields<'n, 'a> {
     }
 }
 
-struct Cx<'s> {
-    src: &'s Arc<Source>,
-    diags: Vec<Diagnostic>,
+pub(crate) struct Cx<'s> {
+    pub(crate) src: &'s Arc<Source>,
+    pub(crate) diags: Vec<Diagnostic>,
 }
 
 impl<'s> Cx<'s> {
-    fn new(src: &'s Arc<Source>) -> Self {
+    pub(crate) fn new(src: &'s Arc<Source>) -> Self {
         Cx {
             src,
             diags: Vec::new(),
@@ -814,13 +788,23 @@ impl<'s> Cx<'s> {
         self.diags.iter().filter(|d| d.is_error()).count()
     }
 
-    fn error(&mut self, code: Code, span: Span, message: impl Into<String>) -> &mut Diagnostic {
+    pub(crate) fn error(
+        &mut self,
+        code: Code,
+        span: Span,
+        message: impl Into<String>,
+    ) -> &mut Diagnostic {
         self.diags
             .push(Diagnostic::error(code, message).at(self.src, span));
         self.diags.last_mut().expect("just pushed")
     }
 
-    fn wrong_type(&mut self, node: &Node<'_>, what: impl std::fmt::Display, expected: &str) {
+    pub(crate) fn wrong_type(
+        &mut self,
+        node: &Node<'_>,
+        what: impl std::fmt::Display,
+        expected: &str,
+    ) {
         let d = self.error(
             Code::WrongType,
             node.span,
@@ -858,7 +842,7 @@ impl<'s> Cx<'s> {
     /// Sorts a map's entries into known keys (returned), duplicates and
     /// unknown keys (reported). `pass` keys are neither known nor reported
     /// (the kind key of an entry).
-    fn fields<'n, 'a: 'n>(
+    pub(crate) fn fields<'n, 'a: 'n>(
         &mut self,
         entries: impl Iterator<Item = &'n (Node<'a>, Node<'a>)>,
         allowed: &[&'static str],
@@ -909,7 +893,7 @@ impl<'s> Cx<'s> {
         Fields { items }
     }
 
-    fn missing(&mut self, at: Span, context: Context<'_>, key: &str, example: &str) {
+    pub(crate) fn missing(&mut self, at: Span, context: Context<'_>, key: &str, example: &str) {
         let d = self.error(Code::MissingKey, at, format!("{context} requires `{key}`"));
         d.label = Some(format!("`{key}` missing here"));
         d.help = Some(format!("add `{key}: {example}`"));
@@ -920,7 +904,11 @@ impl<'s> Cx<'s> {
     /// A string value; plain numbers count as strings (written as they are).
     /// Values with control characters give `None` silently: they are reported
     /// once, by [`Cx::control_characters`].
-    fn string<'n>(&mut self, v: &'n Node<'_>, what: impl std::fmt::Display) -> Option<&'n str> {
+    pub(crate) fn string<'n>(
+        &mut self,
+        v: &'n Node<'_>,
+        what: impl std::fmt::Display,
+    ) -> Option<&'n str> {
         match v.scalar() {
             Some(Scalar::Str(_)) | Some(Scalar::Int(_)) => {
                 let s = v.text()?;
@@ -934,7 +922,7 @@ impl<'s> Cx<'s> {
     }
 
     /// An optional boolean: `false` when absent.
-    fn flag(&mut self, v: Option<&Node<'_>>, what: &str) -> Option<bool> {
+    pub(crate) fn flag(&mut self, v: Option<&Node<'_>>, what: &str) -> Option<bool> {
         v.map_or(Some(false), |b| self.boolean(b, what))
     }
 
@@ -981,7 +969,11 @@ impl<'s> Cx<'s> {
         ok.then_some(out)
     }
 
-    fn string_map(&mut self, v: &Node<'_>, what: &str) -> Option<Vec<(String, String, Span)>> {
+    pub(crate) fn string_map(
+        &mut self,
+        v: &Node<'_>,
+        what: &str,
+    ) -> Option<Vec<(String, String, Span)>> {
         let Some(entries) = v.as_map() else {
             self.wrong_type(v, what, "a map");
             return None;
@@ -1072,7 +1064,7 @@ impl<'s> Cx<'s> {
         None
     }
 
-    fn invalid_name(&mut self, span: Span, s: &str, kind: &Kind, pattern: bool) {
+    pub(crate) fn invalid_name(&mut self, span: Span, s: &str, kind: &Kind, pattern: bool) {
         let d = self.error(
             Code::InvalidName,
             span,
@@ -1113,7 +1105,7 @@ impl<'s> Cx<'s> {
     }
 
     /// An absolute, normalized path; `container` picks the code and wording.
-    fn path(&mut self, v: &Node<'_>, what: &str, container: bool) -> Option<String> {
+    pub(crate) fn path(&mut self, v: &Node<'_>, what: &str, container: bool) -> Option<String> {
         let s = self.string(v, what)?;
         let Some((why, fixed)) = path_problem(s) else {
             return Some(s.to_string());
@@ -1304,12 +1296,7 @@ impl<'s> Cx<'s> {
                 d.related.push((first, "first time".into()));
                 d.help = Some("remove one; a container holds a resource once".into());
             }
-            let mount = match &n.detail {
-                NeedDetail::Volume { mount, .. } | NeedDetail::Secret { mount } => Some(mount),
-                NeedDetail::Device { path: Some(p) } => Some(p),
-                _ => None,
-            };
-            if let Some(m) = mount {
+            if let Some(m) = n.detail.mount_path() {
                 if let Some(first) = mounts.insert(m, n.span) {
                     let d = self.error(
                         Code::NeedMountConflict,
@@ -1435,139 +1422,13 @@ impl<'s> Cx<'s> {
         let f = self.fields(entries.iter(), need_options(&kind), context, &[key_text]);
         let name = self.resource_name(v, &kind);
         let span = cover(k.span, v.span);
-        let detail = match &kind {
-            Kind::Volume => {
-                let mount = match f.get("mount") {
-                    Some(m) => self.path(m, "mount path", true),
-                    None => {
-                        self.missing(span, context, "mount", "/path/in/container");
-                        None
-                    }
-                };
-                let read_only = self.flag(f.get("read_only"), "`read_only`");
-                let exclusive = self.flag(f.get("exclusive"), "`exclusive`");
-                NeedDetail::Volume {
-                    mount: mount?,
-                    read_only: read_only?,
-                    exclusive: exclusive?,
-                }
-            }
-            Kind::Ipv6 => NeedDetail::Ipv6 {
-                prefix: match f.get("prefix") {
-                    None => None,
-                    Some(p) => match self.prefix(p, true)? {
-                        IpNet::V6(n) => Some(n),
-                        IpNet::V4(_) => None,
-                    },
-                },
-            },
-            Kind::Ipv4 => NeedDetail::Ipv4 {
-                prefix: match f.get("prefix") {
-                    None => None,
-                    Some(p) => match self.prefix(p, false)? {
-                        IpNet::V4(n) => Some(n),
-                        IpNet::V6(_) => None,
-                    },
-                },
-            },
-            Kind::Port => match f.get("container_port") {
-                Some(p) => {
-                    let (container_port, protocol) = self.container_port(p)?;
-                    NeedDetail::Port {
-                        container_port,
-                        protocol,
-                    }
-                }
-                None => {
-                    self.missing(span, context, "container_port", "80");
-                    return None;
-                }
-            },
-            Kind::Device => NeedDetail::Device {
-                path: match f.get("path") {
-                    None => None,
-                    Some(p) => Some(self.path(p, "device path", true)?),
-                },
-            },
-            Kind::Network => NeedDetail::Network,
-            Kind::Secret => match f.get("mount") {
-                Some(m) => NeedDetail::Secret {
-                    mount: self.path(m, "mount path", true)?,
-                },
-                None => {
-                    self.missing(span, context, "mount", "/run/secrets/NAME");
-                    return None;
-                }
-            },
-            Kind::Custom(_) => NeedDetail::Custom,
-        };
+        let detail = self.need_detail(&kind, &f, span, context);
         Some(Need {
             kind,
             name: name?,
-            detail,
+            detail: detail?,
             span,
         })
-    }
-
-    fn prefix(&mut self, v: &Node<'_>, v6: bool) -> Option<IpNet> {
-        let s = self.string(v, "`prefix`")?;
-        let family = if v6 { "IPv6" } else { "IPv4" };
-        let parsed: Option<IpNet> = s.parse().ok();
-        match parsed {
-            Some(n) if matches!(n, IpNet::V6(_)) == v6 && n.trunc() == n => Some(n),
-            Some(n) if matches!(n, IpNet::V6(_)) == v6 => {
-                let d = self.error(
-                    Code::NeedBadPrefix,
-                    v.span,
-                    format!("prefix `{s}` has bits set after its length"),
-                );
-                d.help = Some(format!("did you mean `{}`?", n.trunc()));
-                None
-            }
-            _ => {
-                let d = self.error(
-                    Code::NeedBadPrefix,
-                    v.span,
-                    format!("`{}` is not an {family} prefix", s.escape_debug()),
-                );
-                d.label = Some(format!("expected an {family} CIDR"));
-                d.help = Some(if v6 {
-                    "write a CIDR like `2001:db8::/64`".into()
-                } else {
-                    "write a CIDR like `192.0.2.0/24`".into()
-                });
-                None
-            }
-        }
-    }
-
-    fn container_port(&mut self, v: &Node<'_>) -> Option<(u16, Protocol)> {
-        let text = match v.scalar() {
-            Some(Scalar::Int(_) | Scalar::Str(_)) => v.text().unwrap_or_default(),
-            _ => {
-                self.wrong_type(v, "`container_port`", "a port number or \"PORT/udp\"");
-                return None;
-            }
-        };
-        let (num, proto) = match text.split_once('/') {
-            Some((n, "tcp")) => (n, Protocol::Tcp),
-            Some((n, "udp")) => (n, Protocol::Udp),
-            Some(_) => ("", Protocol::Tcp),
-            None => (text, Protocol::Tcp),
-        };
-        match num.parse::<u16>() {
-            Ok(p) if p > 0 && num.bytes().all(|b| b.is_ascii_digit()) => Some((p, proto)),
-            _ => {
-                let d = self.error(
-                    Code::NeedBadPort,
-                    v.span,
-                    format!("`{}` is not a container port", text.escape_debug()),
-                );
-                d.label = Some("expected 1-65535, optionally with /tcp or /udp".into());
-                d.help = Some("write `80`, or `\"53/udp\"` for UDP".into());
-                None
-            }
-        }
     }
 
     // --- host ----------------------------------------------------------------
@@ -1657,7 +1518,7 @@ impl<'s> Cx<'s> {
             _ => &ALL_PROVIDE_OPTIONS,
         };
         match Cx::new(self.src).kind_key(item, options, side) {
-            Some((Kind::Network, _, name)) => match (side, name.text()) {
+            Some((kind, _, name)) if kind.is_network() => match (side, name.text()) {
                 (Side::Provide, Some(n)) => {
                     unbuilt.networks.insert(n.to_string());
                 }
@@ -1695,10 +1556,13 @@ impl<'s> Cx<'s> {
         let (kind, k, v) = self.kind_key(node, &ALL_PROVIDE_OPTIONS, Side::Provide)?;
         let entries = node.as_map()?;
         let context = Context::Provide(&kind, "");
-        let mut allowed = provide_options(&kind).to_vec();
-        allowed.push("allow");
         let key_text = k.text().unwrap_or_default();
-        let f = self.fields(entries.iter(), &allowed, context, &[key_text]);
+        let f = self.fields(
+            entries.iter(),
+            provide_options_allow(&kind),
+            context,
+            &[key_text],
+        );
         let name = self.name_pattern(v, &kind);
         let span = cover(k.span, v.span);
         let allow = match f.get("allow") {
@@ -1742,39 +1606,7 @@ impl<'s> Cx<'s> {
         ok.then(|| items.into_iter().map(|(s, _)| s.to_string()).collect())
     }
 
-    fn address(&mut self, v: &Node<'_>, what: &str, v6: bool) -> Option<IpAddr> {
-        let s = self.string(v, what)?;
-        let family = if v6 { "IPv6" } else { "IPv4" };
-        match s.parse::<IpAddr>() {
-            Ok(a) if a.is_ipv6() == v6 => Some(a),
-            Ok(_) => {
-                let other = if v6 { "IPv4" } else { "IPv6" };
-                let d = self.error(
-                    Code::HostBadAddress,
-                    v.span,
-                    format!("{what} `{s}` is an {other} address, expected {family}"),
-                );
-                d.label = Some(format!("{other} address"));
-                d.help = Some(format!(
-                    "an {} provide takes {family} addresses; use an `{}` entry for this one",
-                    if v6 { "ipv6" } else { "ipv4" },
-                    if v6 { "ipv4" } else { "ipv6" },
-                ));
-                None
-            }
-            Err(_) => {
-                let d = self.error(
-                    Code::HostBadAddress,
-                    v.span,
-                    format!("{what} `{}` is not an {family} address", s.escape_debug()),
-                );
-                d.label = Some(format!("expected an {family} address"));
-                None
-            }
-        }
-    }
-
-    fn net(&mut self, v: &Node<'_>, what: &str, v6: bool) -> Option<IpNet> {
+    pub(crate) fn net(&mut self, v: &Node<'_>, what: &str, v6: bool) -> Option<IpNet> {
         let s = self.string(v, what)?;
         let family = if v6 { "IPv6" } else { "IPv4" };
         match s.parse::<IpNet>() {
@@ -1815,50 +1647,9 @@ impl<'s> Cx<'s> {
         }
     }
 
-    fn host_port(&mut self, v: &Node<'_>) -> Option<u16> {
-        let text = match v.scalar() {
-            Some(Scalar::Int(_) | Scalar::Str(_)) => v.text().unwrap_or_default(),
-            _ => {
-                self.wrong_type(v, "`host_port`", "a port number");
-                return None;
-            }
-        };
-        match text.parse::<u16>() {
-            Ok(p) if p > 0 && text.bytes().all(|b| b.is_ascii_digit()) => Some(p),
-            _ => {
-                let d = self.error(
-                    Code::HostBadPort,
-                    v.span,
-                    format!("`{}` is not a port", text.escape_debug()),
-                );
-                d.label = Some("expected 1-65535".into());
-                None
-            }
-        }
-    }
-
-    fn port_pool(&mut self, v: &Node<'_>) -> Option<(u16, u16)> {
-        let s = self.string(v, "a port `pool`")?;
-        let parsed = s.split_once('-').and_then(|(a, b)| {
-            let a: u16 = a.trim().parse().ok()?;
-            let b: u16 = b.trim().parse().ok()?;
-            (a > 0 && a <= b).then_some((a, b))
-        });
-        if parsed.is_none() {
-            let d = self.error(
-                Code::HostBadPort,
-                v.span,
-                format!("`{}` is not a port range", s.escape_debug()),
-            );
-            d.label = Some("expected FIRST-LAST".into());
-            d.help = Some("write an inclusive range like `8000-8099`".into());
-        }
-        parsed
-    }
-
     /// Exactly one of two keys (`address` / `pool`): which one (0 or 1) and
     /// its value. Both or neither is reported.
-    fn one_of<'n, 'a>(
+    pub(crate) fn one_of<'n, 'a>(
         &mut self,
         f: &Fields<'n, 'a>,
         at: Span,
@@ -1910,302 +1701,7 @@ impl<'s> Cx<'s> {
         for (key, _, v) in &f.items {
             spans.insert(index, key, v.span);
         }
-        Some(match kind {
-            Kind::Network => {
-                let bridge = match f.get("bridge") {
-                    None => None,
-                    Some(b) => {
-                        let s = self.string(b, "`bridge`")?;
-                        let ok = !s.is_empty()
-                            && s.len() <= 15
-                            && s.bytes()
-                                .all(|c| c.is_ascii_alphanumeric() || b"_.-".contains(&c));
-                        if !ok {
-                            let d = self.error(
-                                Code::InvalidValue,
-                                b.span,
-                                format!("invalid bridge name {}", tick(s)),
-                            );
-                            d.label = Some("not an interface name".into());
-                            d.help = Some("an interface name is 1-15 characters: letters, digits, `_`, `.`, `-`".into());
-                            return None;
-                        }
-                        Some(s.to_string())
-                    }
-                };
-                let subnet6 = f.get("subnet6").map(|v| self.net(v, "`subnet6`", true));
-                let subnet4 = f.get("subnet4").map(|v| self.net(v, "`subnet4`", false));
-                let gateway6 = f
-                    .get("gateway6")
-                    .map(|v| self.address(v, "`gateway6`", true));
-                let gateway4 = f
-                    .get("gateway4")
-                    .map(|v| self.address(v, "`gateway4`", false));
-                ProvideDetail::Network {
-                    bridge,
-                    subnet6: match subnet6 {
-                        Some(Some(IpNet::V6(n))) => Some(n),
-                        Some(_) => return None,
-                        None => None,
-                    },
-                    gateway6: match gateway6 {
-                        Some(Some(IpAddr::V6(a))) => Some(a),
-                        Some(_) => return None,
-                        None => None,
-                    },
-                    subnet4: match subnet4 {
-                        Some(Some(IpNet::V4(n))) => Some(n),
-                        Some(_) => return None,
-                        None => None,
-                    },
-                    gateway4: match gateway4 {
-                        Some(Some(IpAddr::V4(a))) => Some(a),
-                        Some(_) => return None,
-                        None => None,
-                    },
-                }
-            }
-            Kind::Ipv6 | Kind::Ipv4 => {
-                let v6 = *kind == Kind::Ipv6;
-                let network = match f.get("network") {
-                    Some(n) => {
-                        let s = self.string(n, "`network`")?;
-                        if !is_resource_name(s) {
-                            self.invalid_name(n.span, s, &Kind::Network, false);
-                            None
-                        } else {
-                            Some(s.to_string())
-                        }
-                    }
-                    None => {
-                        self.missing(at, context, "network", "NETWORK");
-                        None
-                    }
-                };
-                let none_help = if v6 {
-                    "add `address: 2001:db8::5` or `pool: 2001:db8::100/120`"
-                } else {
-                    "add `address: 192.0.2.5` or `pool: 192.0.2.128/25`"
-                };
-                let source = match self.one_of(f, at, context, ["address", "pool"], none_help)? {
-                    (0, a) => self.address(a, "`address`", v6).map(AddressSource::Static),
-                    (_, p) => self.net(p, "`pool`", v6).map(AddressSource::Pool),
-                };
-                ProvideDetail::Address {
-                    source: source?,
-                    network: network?,
-                }
-            }
-            Kind::Volume => {
-                let path = match f.get("path") {
-                    Some(p) => self.path(p, "volume path", false),
-                    None => {
-                        self.missing(at, context, "path", "/srv/data");
-                        None
-                    }
-                };
-                let read_only = self.flag(f.get("read_only"), "`read_only`");
-                let exclusive = self.flag(f.get("exclusive"), "`exclusive`");
-                ProvideDetail::Volume {
-                    path: path?,
-                    read_only: read_only?,
-                    exclusive: exclusive?,
-                }
-            }
-            Kind::Port => {
-                let none_help = "add `host_port: 80` or `pool: 8000-8099`";
-                let source = match self.one_of(f, at, context, ["host_port", "pool"], none_help)? {
-                    (0, p) => self.host_port(p).map(PortSource::Static),
-                    (_, p) => self
-                        .port_pool(p)
-                        .map(|(first, last)| PortSource::Pool { first, last }),
-                };
-                let bind = match f.get("bind") {
-                    None => Some(None),
-                    Some(b) => {
-                        let s = self.string(b, "`bind`")?;
-                        match s.parse::<IpAddr>() {
-                            Ok(a) => Some(Some(a)),
-                            Err(_) => {
-                                let d = self.error(
-                                    Code::HostBadAddress,
-                                    b.span,
-                                    format!("`bind` `{}` is not an IP address", s.escape_debug()),
-                                );
-                                d.label = Some("expected an address".into());
-                                None
-                            }
-                        }
-                    }
-                };
-                let protocol = match f.get("protocol") {
-                    None => Some(Protocol::Tcp),
-                    Some(p) => match self.string(p, "`protocol`")? {
-                        "tcp" => Some(Protocol::Tcp),
-                        "udp" => Some(Protocol::Udp),
-                        other => {
-                            let d = self.error(
-                                Code::InvalidValue,
-                                p.span,
-                                format!("unknown protocol {}", tick(other)),
-                            );
-                            d.label = Some("not a protocol".into());
-                            d.help = Some("`tcp` or `udp`".into());
-                            None
-                        }
-                    },
-                };
-                ProvideDetail::Port {
-                    source: source?,
-                    bind: bind?,
-                    protocol: protocol?,
-                }
-            }
-            Kind::Device => {
-                let path = match f.get("path") {
-                    Some(p) => match self.string(p, "device path") {
-                        Some(s) if is_cdi_name(s) => Some(s.to_string()),
-                        Some(_) => self.path(p, "device path", false),
-                        None => None,
-                    },
-                    None => {
-                        self.missing(at, context, "path", "/dev/NAME");
-                        None
-                    }
-                };
-                let shared = self.flag(f.get("shared"), "`shared`");
-                ProvideDetail::Device {
-                    path: path?,
-                    shared: shared?,
-                }
-            }
-            Kind::Secret => match f.get("file") {
-                Some(p) => ProvideDetail::Secret {
-                    file: self.path(p, "secret file", false)?,
-                },
-                None => {
-                    self.missing(at, context, "file", "/etc/berth/secrets/NAME");
-                    return None;
-                }
-            },
-            Kind::Custom(_) => self.custom_detail(f)?,
-        })
-    }
-
-    fn custom_detail(&mut self, f: &Fields<'_, '_>) -> Option<ProvideDetail> {
-        let mut ok = true;
-        let env = match f.get("env") {
-            None => BTreeMap::new(),
-            Some(v) => match self.string_map(v, "`env`") {
-                None => {
-                    ok = false;
-                    BTreeMap::new()
-                }
-                Some(entries) => {
-                    for (k, _, span) in &entries {
-                        if !is_env_name(k) {
-                            ok = false;
-                            let d = self.error(
-                                Code::InvalidValue,
-                                *span,
-                                format!("invalid environment variable name {}", tick(k)),
-                            );
-                            d.help =
-                                Some("letters, digits and `_`, not starting with a digit".into());
-                        }
-                    }
-                    entries.into_iter().map(|(k, v, _)| (k, v)).collect()
-                }
-            },
-        };
-        let mut mounts = Vec::new();
-        if let Some(v) = f.get("mounts") {
-            match v.as_seq() {
-                None => {
-                    ok = false;
-                    self.wrong_type(v, "`mounts`", "a list of {path, mount, read_only}");
-                }
-                Some(items) => {
-                    for item in items {
-                        let Some(entries) = item.as_map() else {
-                            ok = false;
-                            self.wrong_type(item, Context::Lit("a custom mount"), "a map");
-                            continue;
-                        };
-                        let mf = self.fields(
-                            entries.iter(),
-                            &["path", "mount", "read_only"],
-                            Context::Lit("a custom mount"),
-                            &[],
-                        );
-                        let path = match mf.get("path") {
-                            Some(p) => self.path(p, "mount source", false),
-                            None => {
-                                self.missing(
-                                    item.span,
-                                    Context::Lit("a custom mount"),
-                                    "path",
-                                    "/host/path",
-                                );
-                                None
-                            }
-                        };
-                        let mount = match mf.get("mount") {
-                            Some(p) => self.path(p, "mount path", true),
-                            None => {
-                                self.missing(
-                                    item.span,
-                                    Context::Lit("a custom mount"),
-                                    "mount",
-                                    "/container/path",
-                                );
-                                None
-                            }
-                        };
-                        let read_only = self.flag(mf.get("read_only"), "`read_only`");
-                        match (path, mount, read_only) {
-                            (Some(path), Some(mount), Some(read_only)) => {
-                                mounts.push(CustomMount {
-                                    path,
-                                    mount,
-                                    read_only,
-                                })
-                            }
-                            _ => ok = false,
-                        }
-                    }
-                }
-            }
-        }
-        let mut devices = Vec::new();
-        if let Some(v) = f.get("devices") {
-            match v.as_seq() {
-                None => {
-                    ok = false;
-                    self.wrong_type(v, "`devices`", "a list of device paths");
-                }
-                Some(items) => {
-                    for item in items {
-                        match self.string(item, "a device") {
-                            Some(s) if is_cdi_name(s) => devices.push(s.to_string()),
-                            Some(_) => match self.path(item, "device path", false) {
-                                Some(p) => devices.push(p),
-                                None => ok = false,
-                            },
-                            None => ok = false,
-                        }
-                    }
-                }
-            }
-        }
-        let shared = self.flag(f.get("shared"), "`shared`");
-        (ok).then_some(())?;
-        Some(ProvideDetail::Custom {
-            env,
-            mounts,
-            devices,
-            shared: shared?,
-        })
+        self.provide_detail_of(kind, f, at, context)
     }
 
     fn provider(&mut self, node: &Node<'_>) -> Option<ProviderDecl> {

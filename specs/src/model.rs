@@ -12,13 +12,15 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Serialize};
+
+pub use crate::kinds::{
+    AddressSource, CustomMount, Kind, NeedDetail, PortSource, Protocol, ProvideDetail,
+};
 
 /// The only `berth:` format version this build understands.
 pub const FORMAT_VERSION: u64 = 1;
@@ -57,95 +59,6 @@ pub struct Span {
     pub line: u32,
     /// 1-based column (in characters) of the start.
     pub col: u32,
-}
-
-/// A resource kind: the key of a need or provide entry.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Kind {
-    /// A host directory bind-mounted into the container.
-    Volume,
-    /// One IPv6 address on a network.
-    Ipv6,
-    /// One IPv4 address on a network.
-    Ipv4,
-    /// A published host port.
-    Port,
-    /// A device node.
-    Device,
-    /// An engine network / LXC bridge.
-    Network,
-    /// A secret file, mounted read-only.
-    Secret,
-    /// A custom kind `vendor.tld/class`, like CDI names.
-    Custom(String),
-}
-
-impl Kind {
-    /// Every built-in kind, in documentation order.
-    pub const BUILTIN: [Kind; 7] = [
-        Kind::Volume,
-        Kind::Ipv6,
-        Kind::Ipv4,
-        Kind::Port,
-        Kind::Device,
-        Kind::Network,
-        Kind::Secret,
-    ];
-
-    /// The kind's key as written in files (`volume`, `example.com/gpu`).
-    pub fn as_str(&self) -> &str {
-        match self {
-            Kind::Volume => "volume",
-            Kind::Ipv6 => "ipv6",
-            Kind::Ipv4 => "ipv4",
-            Kind::Port => "port",
-            Kind::Device => "device",
-            Kind::Network => "network",
-            Kind::Secret => "secret",
-            Kind::Custom(s) => s,
-        }
-    }
-
-    /// Parses a built-in kind key, or a custom kind (any key containing `/`).
-    /// Does not validate the custom kind's syntax; the loader does.
-    pub fn from_key(key: &str) -> Option<Kind> {
-        Some(match key {
-            "volume" => Kind::Volume,
-            "ipv6" => Kind::Ipv6,
-            "ipv4" => Kind::Ipv4,
-            "port" => Kind::Port,
-            "device" => Kind::Device,
-            "network" => Kind::Network,
-            "secret" => Kind::Secret,
-            k if k.contains('/') => Kind::Custom(k.to_string()),
-            _ => return None,
-        })
-    }
-
-    /// Whether a provide of this kind has one holder at a time unless it says
-    /// otherwise (`shared: true` on devices, `exclusive: true` on volumes).
-    pub fn exclusive_by_default(&self) -> bool {
-        matches!(self, Kind::Ipv4 | Kind::Ipv6 | Kind::Port | Kind::Device)
-    }
-}
-
-impl fmt::Display for Kind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl Serialize for Kind {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> Deserialize<'de> for Kind {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Kind::from_key(&s).ok_or_else(|| serde::de::Error::custom(format!("unknown kind `{s}`")))
-    }
 }
 
 /// A name on the provide side: either one exact resource name or a glob pattern
@@ -212,28 +125,6 @@ impl fmt::Display for NamePattern {
     }
 }
 
-/// Transport protocol of a port.
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Protocol {
-    /// TCP (the default).
-    #[default]
-    Tcp,
-    /// UDP.
-    Udp,
-}
-
-impl fmt::Display for Protocol {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Protocol::Tcp => "tcp",
-            Protocol::Udp => "udp",
-        })
-    }
-}
-
 // ---------------------------------------------------------------------------
 // Need spec
 // ---------------------------------------------------------------------------
@@ -279,51 +170,6 @@ pub struct Need {
     pub detail: NeedDetail,
     /// The need's entry in the file.
     pub span: Span,
-}
-
-/// Kind-specific options of a need.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NeedDetail {
-    /// `volume`: where and how it is mounted.
-    Volume {
-        /// Absolute, normalized path in the container.
-        mount: String,
-        /// Mount read-only (default false).
-        read_only: bool,
-        /// The container wants the volume for itself alone (default false).
-        exclusive: bool,
-    },
-    /// `ipv6`: optionally only an address within `prefix`.
-    Ipv6 {
-        /// Address must lie within this prefix.
-        prefix: Option<Ipv6Net>,
-    },
-    /// `ipv4`: optionally only an address within `prefix`.
-    Ipv4 {
-        /// Address must lie within this prefix.
-        prefix: Option<Ipv4Net>,
-    },
-    /// `port`: the container side of a published port.
-    Port {
-        /// Port inside the container.
-        container_port: u16,
-        /// Protocol (`"53/udp"` gives udp).
-        protocol: Protocol,
-    },
-    /// `device`: a device node.
-    Device {
-        /// Path inside the container; defaults to the host path.
-        path: Option<String>,
-    },
-    /// `network`: attach to a network without an address of its own.
-    Network,
-    /// `secret`: a secret file, always mounted read-only.
-    Secret {
-        /// Absolute, normalized path in the container.
-        mount: String,
-    },
-    /// A custom kind; it takes no options.
-    Custom,
 }
 
 // ---------------------------------------------------------------------------
@@ -378,114 +224,8 @@ pub struct Provide {
 impl Provide {
     /// Whether one holder at a time may hold (each address / port of) it.
     pub fn exclusive(&self) -> bool {
-        match &self.detail {
-            ProvideDetail::Address { .. } | ProvideDetail::Port { .. } => true,
-            ProvideDetail::Device { shared, .. } => !shared,
-            ProvideDetail::Volume { exclusive, .. } => *exclusive,
-            ProvideDetail::Custom { shared, .. } => !shared,
-            ProvideDetail::Network { .. } | ProvideDetail::Secret { .. } => false,
-        }
+        self.detail.exclusive()
     }
-}
-
-/// Where an address provide's addresses come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AddressSource {
-    /// One static address (`address:`).
-    Static(IpAddr),
-    /// A pool (`pool:` CIDR): one address per name, lowest free first.
-    Pool(IpNet),
-}
-
-/// Where a port provide's host ports come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PortSource {
-    /// One host port (`host_port:`).
-    Static(u16),
-    /// A range pool (`pool: "8000-8999"`, inclusive).
-    Pool {
-        /// First port.
-        first: u16,
-        /// Last port (inclusive).
-        last: u16,
-    },
-}
-
-/// A custom kind's bind mount.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CustomMount {
-    /// Host path.
-    pub path: String,
-    /// Container path.
-    pub mount: String,
-    /// Read-only.
-    pub read_only: bool,
-}
-
-/// Kind-specific details of a provide.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ProvideDetail {
-    /// `network`.
-    Network {
-        /// LXC link / host bridge; defaults to the network name.
-        bridge: Option<String>,
-        /// IPv6 subnet.
-        subnet6: Option<Ipv6Net>,
-        /// IPv6 gateway (inside `subnet6`).
-        gateway6: Option<Ipv6Addr>,
-        /// IPv4 subnet.
-        subnet4: Option<Ipv4Net>,
-        /// IPv4 gateway (inside `subnet4`).
-        gateway4: Option<Ipv4Addr>,
-    },
-    /// `ipv6` / `ipv4`.
-    Address {
-        /// Static address or pool.
-        source: AddressSource,
-        /// The network the address lives on; an implied need of the holder.
-        network: String,
-    },
-    /// `volume`.
-    Volume {
-        /// Host path (absolute).
-        path: String,
-        /// The host only lends it read-only.
-        read_only: bool,
-        /// One holder at a time.
-        exclusive: bool,
-    },
-    /// `port`.
-    Port {
-        /// Host port or range.
-        source: PortSource,
-        /// Host address to bind, if not all.
-        bind: Option<IpAddr>,
-        /// Protocol (default tcp).
-        protocol: Protocol,
-    },
-    /// `device`.
-    Device {
-        /// Host device node path, or a CDI name (`vendor.com/class=name`).
-        path: String,
-        /// Several holders at once.
-        shared: bool,
-    },
-    /// `secret`.
-    Secret {
-        /// Host file holding the secret.
-        file: String,
-    },
-    /// A custom kind: container edits, like CDI.
-    Custom {
-        /// Environment variables to set.
-        env: BTreeMap<String, String>,
-        /// Bind mounts to add.
-        mounts: Vec<CustomMount>,
-        /// Device nodes (or CDI names) to add.
-        devices: Vec<String>,
-        /// Several holders at once (default false: exclusive).
-        shared: bool,
-    },
 }
 
 /// A provider script entry.

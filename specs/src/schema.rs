@@ -4,8 +4,9 @@
 //! Built by hand with `schemars::json_schema!` rather than derived: an entry
 //! of `needs:`/`provides:` is "a map with exactly one kind key plus that kind's
 //! options", which no serde shape expresses, while one `oneOf` branch per kind
-//! does. The option lists come from [`crate::load::need_options`] and
-//! [`crate::load::provide_options`], and a test validates the bundled examples
+//! does. Each kind's branch is built from its definition in the kind registry
+//! ([`crate::kinds::KINDS`]): option types, required keys and one-of groups;
+//! and a test validates the bundled examples
 //! (and rejects broken files), so the schema cannot drift from the loader.
 //!
 //! What must stay true: every file the loader accepts validates against the
@@ -16,8 +17,7 @@
 use schemars::{json_schema, Schema};
 use serde_json::{json, Map, Value};
 
-use crate::load::{need_options, provide_options};
-use crate::model::Kind;
+use crate::kinds::{KindDef, OptionDef, OptionType, Presence, KINDS};
 
 const CONTAINER_NAME: &str = "^[a-z0-9][a-z0-9_.-]{0,62}$";
 const RESOURCE_NAME: &str = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$";
@@ -49,80 +49,38 @@ fn mount(description: &str) -> Value {
     string(ABSOLUTE_PATH, description)
 }
 
-/// The schema of one option of a need.
-fn need_option(kind: &Kind, option: &str) -> Value {
-    match option {
-        "mount" if *kind == Kind::Secret => {
-            mount("Absolute, normalized path of the secret file in the container.")
+/// The schema of one option, from its type; its description is its docs line.
+pub(crate) fn option_schema(o: &OptionDef) -> Value {
+    let description = o.doc;
+    match o.ty {
+        OptionType::Bool => boolean(description),
+        OptionType::AbsolutePath => mount(description),
+        OptionType::DevicePath | OptionType::Text => {
+            json!({ "type": "string", "description": description })
         }
-        "mount" => mount("Absolute, normalized path in the container."),
-        "read_only" => boolean("Mount read-only (default false)."),
-        "exclusive" => boolean("The container wants the volume for itself alone (default false)."),
-        "prefix" => {
-            json!({ "type": "string", "description": "The address must lie within this CIDR prefix." })
-        }
-        "container_port" => json!({
-            "description": "Port inside the container: 80, or \"53/udp\".",
+        OptionType::ContainerPort => json!({
+            "description": description,
             "oneOf": [
                 { "type": "integer", "minimum": 1, "maximum": 65535 },
                 { "type": "string", "pattern": "^[0-9]{1,5}(/(tcp|udp))?$" }
             ]
         }),
-        "path" => mount("Device path inside the container (default: the host's path)."),
-        other => unreachable!("need option {other} has no schema"),
-    }
-}
-
-/// The schema of one option of a provide.
-fn provide_option(kind: &Kind, option: &str) -> Value {
-    let v6 = *kind == Kind::Ipv6;
-    match option {
-        "bridge" => string(
-            "^[A-Za-z0-9_.-]{1,15}$",
-            "Host bridge / LXC link (default: the network's name).",
-        ),
-        "subnet6" => json!({ "type": "string", "description": "IPv6 subnet (CIDR)." }),
-        "gateway6" => json!({ "type": "string", "description": "IPv6 gateway, inside subnet6." }),
-        "subnet4" => json!({ "type": "string", "description": "IPv4 subnet (CIDR)." }),
-        "gateway4" => json!({ "type": "string", "description": "IPv4 gateway, inside subnet4." }),
-        "address" => {
-            json!({ "type": "string", "description": if v6 { "One static IPv6 address." } else { "One static IPv4 address." } })
+        OptionType::HostPort => {
+            json!({ "type": "integer", "minimum": 1, "maximum": 65535, "description": description })
         }
-        "pool" if *kind == Kind::Port => string(
-            "^[0-9]{1,5}-[0-9]{1,5}$",
-            "Host port range FIRST-LAST (inclusive).",
-        ),
-        "pool" => {
-            json!({ "type": "string", "description": "Address pool (CIDR): one address per name, lowest free first." })
-        }
-        "network" => string(
-            RESOURCE_NAME,
-            "The network the address lives on; an implied need of the holder.",
-        ),
-        "path" if *kind == Kind::Device => {
-            json!({ "type": "string", "description": "Host device node, or a CDI name vendor.tld/class=name." })
-        }
-        "path" => mount("Host directory (absolute)."),
-        "read_only" => boolean("The host only lends it read-only (default false)."),
-        "exclusive" => boolean("One holder at a time (default false)."),
-        "host_port" => {
-            json!({ "type": "integer", "minimum": 1, "maximum": 65535, "description": "Host port." })
-        }
-        "bind" => {
-            json!({ "type": "string", "description": "Host address to bind (default: all)." })
-        }
-        "protocol" => json!({ "enum": ["tcp", "udp"], "description": "Protocol (default tcp)." }),
-        "shared" => boolean("Several holders at once (default false)."),
-        "file" => mount("Host file holding the secret."),
-        "env" => json!({
+        OptionType::PortRange => string("^[0-9]{1,5}-[0-9]{1,5}$", description),
+        OptionType::ResourceName => string(RESOURCE_NAME, description),
+        OptionType::Bridge => string("^[A-Za-z0-9_.-]{1,15}$", description),
+        OptionType::Protocol => json!({ "enum": ["tcp", "udp"], "description": description }),
+        OptionType::EnvMap => json!({
             "type": "object",
-            "description": "Environment variables to set.",
+            "description": description,
             "propertyNames": { "pattern": "^[A-Za-z_][A-Za-z0-9_]*$" },
             "additionalProperties": { "type": ["string", "integer", "boolean"] }
         }),
-        "mounts" => json!({
+        OptionType::MountList => json!({
             "type": "array",
-            "description": "Bind mounts to add.",
+            "description": description,
             "items": {
                 "type": "object",
                 "required": ["path", "mount"],
@@ -134,29 +92,35 @@ fn provide_option(kind: &Kind, option: &str) -> Value {
                 }
             }
         }),
-        "devices" => {
-            json!({ "type": "array", "items": { "type": "string" }, "description": "Device nodes or CDI names to add." })
+        OptionType::DeviceList => {
+            json!({ "type": "array", "items": { "type": "string" }, "description": description })
         }
-        other => unreachable!("provide option {other} has no schema"),
     }
 }
 
-fn required_need_options(kind: &Kind) -> &'static [&'static str] {
-    match kind {
-        Kind::Volume | Kind::Secret => &["mount"],
-        Kind::Port => &["container_port"],
-        _ => &[],
-    }
+fn options(options: &[OptionDef]) -> Map<String, Value> {
+    options
+        .iter()
+        .map(|o| (o.key.to_string(), option_schema(o)))
+        .collect()
+}
+
+fn required(options: &[OptionDef]) -> Vec<&'static str> {
+    options
+        .iter()
+        .filter(|o| o.presence == Presence::Required)
+        .map(|o| o.key)
+        .collect()
 }
 
 /// One `oneOf` branch: an object with `kind_key` (or, for custom kinds, one
 /// key matching the custom-kind pattern) and `options`.
-fn entry(kind: &Kind, name: Value, options: Map<String, Value>, required: &[&str]) -> Value {
+fn entry(def: &KindDef, name: Value, options: Map<String, Value>, required: &[&str]) -> Value {
     let mut props = options;
     let mut req: Vec<Value> = required.iter().map(|r| json!(r)).collect();
     let mut branch = Map::new();
     branch.insert("type".into(), json!("object"));
-    if let Kind::Custom(_) = kind {
+    if def.is_custom() {
         branch.insert("patternProperties".into(), json!({ (CUSTOM_KIND): name }));
         // Every key is a custom kind or a known option, and at least one key
         // is a custom kind ("not every name fails the pattern").
@@ -169,86 +133,70 @@ fn entry(kind: &Kind, name: Value, options: Map<String, Value>, required: &[&str
             json!({ "propertyNames": { "not": { "pattern": CUSTOM_KIND } } }),
         );
     } else {
-        props.insert(kind.as_str().to_string(), name);
-        req.insert(0, json!(kind.as_str()));
+        props.insert(def.key.to_string(), name);
+        req.insert(0, json!(def.key));
     }
     branch.insert("required".into(), Value::Array(req));
     branch.insert("properties".into(), Value::Object(props));
-    if !matches!(kind, Kind::Custom(_)) {
+    if !def.is_custom() {
         branch.insert("additionalProperties".into(), json!(false));
     }
     Value::Object(branch)
 }
 
-fn all_kinds() -> Vec<Kind> {
-    let mut k = Kind::BUILTIN.to_vec();
-    k.push(Kind::Custom("vendor.tld/class".into()));
-    k
+/// The `needs:` branch of one kind: its key and its need options, from its
+/// definition (any definition: a test builds one for a kind berth lacks).
+pub fn need_branch(def: &KindDef) -> Value {
+    let name = if def.is_custom() {
+        string(RESOURCE_NAME, "Resource name (`any` for any one).")
+    } else {
+        string(
+            RESOURCE_NAME,
+            &format!("Name of the {} this container needs.", def.key),
+        )
+    };
+    entry(def, name, options(def.need), &required(def.need))
+}
+
+/// The `provides:` branch of one kind: its key, its provide options and
+/// `allow`, its required options and its one-of group, from its definition.
+pub fn provide_branch(def: &KindDef) -> Value {
+    let mut options = options(def.provide);
+    options.insert(
+        "allow".into(),
+        json!({
+            "type": "array",
+            "items": { "type": "string" },
+            "description": "Which containers may hold it: glob patterns on the container name, or image:PATTERN."
+        }),
+    );
+    let name = string(
+        NAME_PATTERN,
+        "Resource name, or a glob pattern serving every name it matches.",
+    );
+    let mut branch = entry(def, name, options, &required(def.provide));
+    let group: Vec<Value> = def
+        .provide
+        .iter()
+        .filter(|o| o.presence == Presence::OneOf)
+        .map(|o| json!({ "required": [o.key] }))
+        .collect();
+    if let (false, Value::Object(m)) = (group.is_empty(), &mut branch) {
+        m.insert("oneOf".into(), Value::Array(group));
+    }
+    branch
 }
 
 fn need_branches() -> Vec<Value> {
-    all_kinds()
-        .iter()
-        .map(|k| {
-            let options = need_options(k)
-                .iter()
-                .map(|o| (o.to_string(), need_option(k, o)))
-                .collect();
-            let name = if let Kind::Custom(_) = k {
-                string(RESOURCE_NAME, "Resource name (`any` for any one).")
-            } else {
-                string(
-                    RESOURCE_NAME,
-                    &format!("Name of the {k} this container needs."),
-                )
-            };
-            entry(k, name, options, required_need_options(k))
-        })
-        .collect()
+    KINDS.iter().map(need_branch).collect()
 }
 
 fn provide_branches() -> Vec<Value> {
-    all_kinds()
-        .iter()
-        .map(|k| {
-            let mut options: Map<String, Value> = provide_options(k)
-                .iter()
-                .map(|o| (o.to_string(), provide_option(k, o)))
-                .collect();
-            options.insert(
-                "allow".into(),
-                json!({
-                    "type": "array",
-                    "items": { "type": "string" },
-                    "description": "Which containers may hold it: glob patterns on the container name, or image:PATTERN."
-                }),
-            );
-            let required: &[&str] = match k {
-                Kind::Volume | Kind::Device => &["path"],
-                Kind::Secret => &["file"],
-                Kind::Ipv6 | Kind::Ipv4 => &["network"],
-                _ => &[],
-            };
-            let name = string(NAME_PATTERN, "Resource name, or a glob pattern serving every name it matches.");
-            let mut branch = entry(k, name, options, required);
-            let one_of = match k {
-                Kind::Ipv6 | Kind::Ipv4 => Some(["address", "pool"]),
-                Kind::Port => Some(["host_port", "pool"]),
-                _ => None,
-            };
-            if let (Some([a, b]), Value::Object(m)) = (one_of, &mut branch) {
-                m.insert(
-                    "oneOf".into(),
-                    json!([{ "required": [a] }, { "required": [b] }]),
-                );
-            }
-            branch
-        })
-        .collect()
+    KINDS.iter().map(provide_branch).collect()
 }
 
 fn provider_branches() -> Vec<Value> {
-    all_kinds()
+    KINDS
         .iter()
         .map(|k| {
             let mut options = Map::new();

@@ -10,10 +10,12 @@
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use ipnet::IpNet;
 
 use crate::diag::{Code, Diagnostic};
+use crate::kinds::LivePath;
 use crate::model::*;
 
 /// Spans of individual fields of provides (`address`, `pool`, `gateway6`...),
@@ -108,29 +110,75 @@ pub fn validate_partial_host(
     spans: &FieldSpans,
     unbuilt: &Unbuilt,
 ) -> Vec<Diagnostic> {
+    let provides: Vec<&Provide> = host.provides.iter().collect();
+    check_host(host, &provides, spans, unbuilt)
+        .into_iter()
+        .map(|(d, _)| d)
+        .collect()
+}
+
+/// The problems that `candidate`, a provide that is not in the manifest
+/// (what a provider printed), would bring beside the manifest's provides and
+/// `others` (what providers made before): duplicate or overlapping addresses
+/// and ports, gateways, unknown networks. Only errors that involve the
+/// candidate are returned; it is checked like a manifest entry, in place, with
+/// no copy of the manifest.
+pub fn candidate_conflicts(
+    host: &HostManifest,
+    others: &[Provide],
+    candidate: &Provide,
+) -> Vec<Diagnostic> {
+    let provides: Vec<&Provide> = host
+        .provides
+        .iter()
+        .chain(others)
+        .chain([candidate])
+        .collect();
+    let me = provides.len() - 1;
+    check_host(host, &provides, &FieldSpans::default(), &Unbuilt::default())
+        .into_iter()
+        .filter(|(d, involved)| d.is_error() && involved.contains(&me))
+        .map(|(d, _)| d)
+        .collect()
+}
+
+/// The checks, over `provides` (the manifest's, maybe with more after them):
+/// each problem with the indices of the provides it involves.
+fn check_host(
+    host: &HostManifest,
+    provides: &[&Provide],
+    spans: &FieldSpans,
+    unbuilt: &Unbuilt,
+) -> Vec<(Diagnostic, Vec<usize>)> {
     let src = &host.source;
-    let at = |i: usize, field: &str| spans.get(i, field).unwrap_or(host.provides[i].span);
-    let mut out = Vec::new();
+    let at = |i: usize, field: &str| spans.get(i, field).unwrap_or(provides[i].span);
+    let mut out: Vec<(Diagnostic, Vec<usize>)> = Vec::new();
 
     // Duplicate names (and duplicate patterns) per kind.
-    for (p, first) in repeats(&host.provides, |p| (&p.kind, p.name.as_str()), |p| p.span) {
-        out.push(
+    let mut names: HashMap<(&Kind, &str), usize> = HashMap::new();
+    for (i, p) in provides.iter().enumerate() {
+        // Like `repeats`: each repeat points at the one before it.
+        let Some(first) = names.insert((&p.kind, p.name.as_str()), i) else {
+            continue;
+        };
+        out.push((
             Diagnostic::error(
                 Code::HostDuplicateName,
                 format!("{} `{}` is provided twice", p.kind, p.name),
             )
             .at(src, p.span)
             .label("second time")
-            .related(first, "first time")
+            .related(provides[first].span, "first time")
             .help("remove one, or give it another name"),
-        );
+            vec![i, first],
+        ));
     }
     for (p, first) in repeats(
         &host.providers,
         |p| (&p.kind, p.pattern.as_str()),
         |p| p.span,
     ) {
-        out.push(
+        out.push((
             Diagnostic::error(
                 Code::HostDuplicateName,
                 format!("two providers for {} `{}`", p.kind, p.pattern),
@@ -139,13 +187,14 @@ pub fn validate_partial_host(
             .label("never used: the first one wins")
             .related(first, "first provider")
             .help("remove one of them"),
-        );
+            Vec::new(),
+        ));
     }
 
     // Networks: gateways inside subnets, subnets not overlapping.
     let mut nets: HashMap<&str, Net> = HashMap::new();
-    let mut gateways: HashMap<IpAddr, Span> = HashMap::new();
-    for (i, p) in host.provides.iter().enumerate() {
+    let mut gateways: HashMap<IpAddr, (Span, usize)> = HashMap::new();
+    for (i, p) in provides.iter().enumerate() {
         let ProvideDetail::Network {
             subnet6,
             gateway6,
@@ -172,10 +221,10 @@ pub fn validate_partial_host(
         ];
         for (subnet, gateway, gkey, skey) in pairs {
             let Some(gw) = gateway else { continue };
-            gateways.entry(gw).or_insert(at(i, gkey));
+            gateways.entry(gw).or_insert((at(i, gkey), i));
             match subnet {
                 Some(net) if net.contains(&gw) => {}
-                Some(net) => out.push(
+                Some(net) => out.push((
                     Diagnostic::error(
                         Code::HostGatewayOutsideSubnet,
                         format!(
@@ -187,9 +236,10 @@ pub fn validate_partial_host(
                     .label("outside the subnet")
                     .related(at(i, skey), "the subnet")
                     .help("pick a gateway address inside the subnet, or fix the subnet"),
-                ),
+                    vec![i],
+                )),
                 None if unbuilt.incomplete.contains(&i) => {}
-                None => out.push(
+                None => out.push((
                     Diagnostic::error(
                         Code::HostGatewayOutsideSubnet,
                         format!("network `{}` has `{gkey}` but no `{skey}`", p.name),
@@ -199,7 +249,8 @@ pub fn validate_partial_host(
                     .help(format!(
                         "add `{skey}:` with the subnet the gateway lives in"
                     )),
-                ),
+                    vec![i],
+                )),
             }
         }
         nets.entry(p.name.as_str()).or_insert(Net {
@@ -217,31 +268,32 @@ pub fn validate_partial_host(
             })
             .collect();
         for (later, earlier) in overlapping(subnets, |_, _| true) {
-            let subnet = |i: usize| spans_subnet(&host.provides[i], v6);
-            out.push(
+            let subnet = |i: usize| spans_subnet(provides[i], v6);
+            out.push((
                 Diagnostic::error(
                     Code::HostOverlap,
                     format!(
                         "subnet `{}` of network `{}` overlaps subnet `{}` of network `{}`",
                         subnet(later),
-                        host.provides[later].name,
+                        provides[later].name,
                         subnet(earlier),
-                        host.provides[earlier].name
+                        provides[earlier].name
                     ),
                 )
                 .at(src, at(later, key))
                 .label("overlaps")
                 .related(at(earlier, key), "this subnet")
                 .help("networks on one host need disjoint subnets"),
-            );
+                vec![later, earlier],
+            ));
         }
     }
 
     // Addresses: network known, inside its subnet, not twice, pools disjoint.
-    let mut statics: HashMap<IpAddr, Span> = HashMap::new();
+    let mut statics: HashMap<IpAddr, (Span, usize)> = HashMap::new();
     let mut ranges: [Vec<Interval<(usize, bool)>>; 2] = [Vec::new(), Vec::new()];
     let mut provider_made: HashMap<&str, bool> = HashMap::new();
-    for (i, p) in host.provides.iter().enumerate() {
+    for (i, p) in provides.iter().enumerate() {
         let ProvideDetail::Address { source, network } = &p.detail else {
             continue;
         };
@@ -249,16 +301,16 @@ pub fn validate_partial_host(
             AddressSource::Static(a) => ("address", IpNet::from(a), false),
             AddressSource::Pool(pool) => ("pool", pool, true),
         };
-        ranges[usize::from(p.kind == Kind::Ipv6)].push(interval(as_net, (i, pool)));
+        let v6 = matches!(as_net, IpNet::V6(_));
+        ranges[usize::from(v6)].push(interval(as_net, (i, pool)));
         match nets.get(network.as_str()) {
             Some(net) => {
-                let v6 = p.kind != Kind::Ipv4;
                 let subnet = if v6 { net.subnet6 } else { net.subnet4 };
                 // A network without a subnet of this family leaves addressing
                 // to the engine; nothing to compare against.
                 if let Some(subnet) = subnet.filter(|s| !s.contains(&as_net)) {
                     let shown = address_text(p);
-                    out.push(
+                    out.push((
                         Diagnostic::error(
                             Code::HostAddressOutsideSubnet,
                             format!(
@@ -273,7 +325,8 @@ pub fn validate_partial_host(
                             "the network's subnet",
                         )
                         .help("the container could not use this address on that network"),
-                    );
+                        vec![i, net.index],
+                    ));
                 }
             }
             None => {
@@ -283,7 +336,7 @@ pub fn validate_partial_host(
                         .any(|d| d.kind == Kind::Network && d.pattern.matches(network))
                 });
                 if !by_provider && !unbuilt.may_provide_network(network) {
-                    out.push(
+                    out.push((
                         Diagnostic::error(
                             Code::HostUnknownNetwork,
                             format!(
@@ -296,13 +349,14 @@ pub fn validate_partial_host(
                         .help(format!(
                             "add a `- network: {network}` provide, or a provider for network `{network}`"
                         )),
-                    );
+                        vec![i],
+                    ));
                 }
             }
         }
         if let AddressSource::Static(a) = *source {
-            if let Some(first) = statics.insert(a, at(i, "address")) {
-                out.push(
+            if let Some((first, first_i)) = statics.insert(a, (at(i, "address"), i)) {
+                out.push((
                     Diagnostic::error(
                         Code::HostDuplicateAddress,
                         format!("address `{a}` is provided twice"),
@@ -311,10 +365,11 @@ pub fn validate_partial_host(
                     .label("second time")
                     .related(first, "first time (maybe spelled differently)")
                     .help("each address can be handed to one container: remove one"),
-                );
+                    vec![i, first_i],
+                ));
             }
-            if let Some(gspan) = gateways.get(&a) {
-                out.push(
+            if let Some((gspan, gi)) = gateways.get(&a) {
+                out.push((
                     Diagnostic::error(
                         Code::HostDuplicateAddress,
                         format!("address `{a}` is also a network's gateway"),
@@ -323,7 +378,8 @@ pub fn validate_partial_host(
                     .label("the gateway's address")
                     .related(*gspan, "gateway")
                     .help("a container cannot hold its gateway's address: pick another"),
-                );
+                    vec![i, *gi],
+                ));
             }
         }
     }
@@ -331,9 +387,9 @@ pub fn validate_partial_host(
         // Pairs of statics are the duplicates reported above.
         let pairs = overlapping(family, |(_, a_pool), (_, b_pool)| a_pool || b_pool);
         for ((later, later_pool), (earlier, earlier_pool)) in pairs {
-            let value = |i: usize| address_text(&host.provides[i]);
+            let value = |i: usize| address_text(provides[i]);
             if later_pool && earlier_pool {
-                out.push(
+                out.push((
                     Diagnostic::error(
                         Code::HostOverlap,
                         format!("pool `{}` overlaps pool `{}`", value(later), value(earlier)),
@@ -342,14 +398,15 @@ pub fn validate_partial_host(
                     .label("overlaps")
                     .related(at(earlier, "pool"), "this pool")
                     .help("two pools could hand out one address twice: make them disjoint"),
-                );
+                    vec![later, earlier],
+                ));
             } else {
                 let (a, pool) = if later_pool {
                     (earlier, later)
                 } else {
                     (later, earlier)
                 };
-                out.push(
+                out.push((
                     Diagnostic::warning(
                         Code::HostStaticInPool,
                         format!(
@@ -362,14 +419,15 @@ pub fn validate_partial_host(
                     .label("inside a pool")
                     .related(at(pool, "pool"), "the pool")
                     .help("the pool skips it, but a pool outside static addresses is clearer"),
-                );
+                    vec![a, pool],
+                ));
             }
         }
     }
 
     // Ports: not twice, ranges disjoint, statics outside ranges.
     let mut ports: [Vec<Interval<PortItem>>; 2] = [Vec::new(), Vec::new()];
-    for (i, p) in host.provides.iter().enumerate() {
+    for (i, p) in provides.iter().enumerate() {
         let ProvideDetail::Port {
             source,
             bind,
@@ -393,7 +451,7 @@ pub fn validate_partial_host(
             |(_, _, a): PortItem, (_, _, b): PortItem| a.is_none() || b.is_none() || a == b;
         for ((later, later_pool, _), (earlier, earlier_pool, _)) in overlapping(family, same_socket)
         {
-            let shown = |i: usize| match &host.provides[i].detail {
+            let shown = |i: usize| match &provides[i].detail {
                 ProvideDetail::Port {
                     source: PortSource::Static(n),
                     ..
@@ -426,11 +484,12 @@ pub fn validate_partial_host(
                 )
                 .help("the range skips it, but disjoint ranges are clearer"),
             };
-            out.push(
+            out.push((
                 d.at(src, at(later, key(later_pool)))
                     .label("here")
                     .related(at(earlier, key(earlier_pool)), "this one"),
-            );
+                vec![later, earlier],
+            ));
         }
     }
     out
@@ -530,68 +589,18 @@ fn overlapping<T: Copy + Ord>(
     pairs
 }
 
-/// `--live`: checks on this host that what a manifest names exists: volume
-/// paths, device nodes, secret files (and that they are not world-readable),
-/// custom mounts and devices, and provider executables (relative to the
-/// manifest's folder). Need specs name no host paths and give nothing.
+/// `--live`: checks on this host that what a manifest names exists: what each
+/// provide names (its kind's checks, in [`crate::kinds`]) and provider
+/// executables (relative to the manifest's folder). Need specs name no host
+/// paths and give nothing.
 pub fn live_checks(doc: &Document) -> Vec<Diagnostic> {
     let Document::Host(host) = doc else {
         return Vec::new();
     };
     let src = &host.source;
     let mut out = Vec::new();
-    let missing = |what: &str, path: &str, span: Span| {
-        Diagnostic::error(
-            Code::LiveMissing,
-            format!("{what} `{path}` does not exist on this host"),
-        )
-        .at(src, span)
-        .label("missing here")
-        .help("create it, or fix the path")
-    };
     for p in &host.provides {
-        match &p.detail {
-            ProvideDetail::Volume { path, .. } if !Path::new(path).is_dir() => {
-                out.push(missing("volume path", path, p.span));
-            }
-            ProvideDetail::Device { path, .. }
-                if !path.contains('=') && !Path::new(path).exists() =>
-            {
-                out.push(missing("device", path, p.span));
-            }
-            ProvideDetail::Secret { file } => match std::fs::metadata(file) {
-                Err(_) => out.push(missing("secret file", file, p.span)),
-                Ok(m) => {
-                    use std::os::unix::fs::PermissionsExt;
-                    if m.permissions().mode() & 0o004 != 0 {
-                        out.push(
-                            Diagnostic::error(
-                                Code::LiveSecretReadable,
-                                format!("secret file `{file}` is readable by everyone"),
-                            )
-                            .at(src, p.span)
-                            .label("world-readable secret")
-                            .help(format!("chmod o-rwx {file}")),
-                        );
-                    }
-                }
-            },
-            ProvideDetail::Custom {
-                mounts, devices, ..
-            } => {
-                for m in mounts {
-                    if !Path::new(&m.path).exists() {
-                        out.push(missing("mount source", &m.path, p.span));
-                    }
-                }
-                for d in devices {
-                    if !d.contains('=') && !Path::new(d).exists() {
-                        out.push(missing("device", d, p.span));
-                    }
-                }
-            }
-            _ => {}
-        }
+        provide_live_checks(p, src, &mut out);
     }
     for d in &host.providers {
         let Some(program) = d.run.first() else {
@@ -642,4 +651,44 @@ pub fn resolve_program(base: &Path, program: &str) -> Option<PathBuf> {
     std::env::split_paths(&path)
         .map(|d| d.join(program))
         .find(|c| c.is_file())
+}
+
+// ---------------------------------------------------------------------------
+// Live checks
+// ---------------------------------------------------------------------------
+
+/// `--live` checks of one provide on this host: what it names exists (and a
+/// file of a read-only-file kind is not world-readable).
+fn provide_live_checks(p: &Provide, src: &Arc<Source>, out: &mut Vec<Diagnostic>) {
+    let missing = |what: &str, path: &str, span: Span| {
+        Diagnostic::error(
+            Code::LiveMissing,
+            format!("{what} `{path}` does not exist on this host"),
+        )
+        .at(src, span)
+        .label("missing here")
+        .help("create it, or fix the path")
+    };
+    for (what, path, rule) in p.detail.live_paths() {
+        let meta = std::fs::metadata(path);
+        match (rule, meta) {
+            (LivePath::Dir, Ok(m)) if m.is_dir() => {}
+            (LivePath::Exists, Ok(_)) => {}
+            (LivePath::PrivateFile, Ok(m)) => {
+                use std::os::unix::fs::PermissionsExt;
+                if m.permissions().mode() & 0o004 != 0 {
+                    out.push(
+                        Diagnostic::error(
+                            Code::LiveSecretReadable,
+                            format!("{what} `{path}` is readable by everyone"),
+                        )
+                        .at(src, p.span)
+                        .label(format!("world-readable {}", p.kind))
+                        .help(format!("chmod o-rwx {path}")),
+                    );
+                }
+            }
+            _ => out.push(missing(what, path, p.span)),
+        }
+    }
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use berth_specs::load::{load_file, load_str, load_str_sequential, LoadOptions, Loaded};
 use berth_specs::{Code, Document, NeedDetail};
-use common::fleet::fleet;
+use berth_testkit::fleet::fleet;
 use proptest::prelude::*;
 
 fn load(text: &str) -> Loaded {

@@ -5,6 +5,7 @@ use crate::args::{Cli, Command};
 mod apply;
 mod check;
 mod completions;
+mod export;
 mod hosts;
 mod label;
 mod place;
@@ -29,5 +30,6 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Label(a) => label::run(a),
         Command::Completions(a) => completions::completions(a),
         Command::Man(_) => completions::man(),
+        Command::Export(a) => export::run(a),
     }
 }

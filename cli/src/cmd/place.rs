@@ -16,7 +16,9 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use berth_engine::emit::emitter;
-use berth_engine::place::{place, repeated_names, HostReason, Placement, ReasonCount};
+use berth_engine::place::{
+    place_with_state, read_states, repeated_names, HostReason, Placement, ReasonCount,
+};
 use berth_engine::plan::Plan;
 use berth_engine::solve::solve;
 use berth_engine::state::State;
@@ -165,19 +167,39 @@ pub fn run(args: PlaceArgs) -> anyhow::Result<u8> {
         },
     };
 
+    timer.lap("check");
     let host_refs: Vec<&HostManifest> = hosts.iter().collect();
     let spec_refs: Vec<&NeedSpec> = specs.iter().collect();
-    let placement = place(&host_refs, &spec_refs);
+    // Each host's state where berth keeps it: what runs there counts.
+    let states = match read_states(&host_refs, args.state_dir.as_deref()) {
+        Ok(s) => s,
+        Err(e) => return Ok(crate::report::report_store(&e, args.format)),
+    };
+    timer.lap("state");
+    let mut placement = place_with_state(&host_refs, &states, &spec_refs);
     timer.lap("place");
 
     if let Some(dir) = &args.out {
-        write_out(dir, emit, &host_refs, &spec_refs, &placement)?;
+        write_out(dir, emit, &host_refs, &states, &spec_refs, &mut placement)?;
         timer.lap("out");
     }
-    let explained = explain.map(|h| explain_host(h, &host_refs, &spec_refs, &placement));
+    let explained = explain.map(|h| explain_host(h, &host_refs, &states, &spec_refs, &placement));
+    let with_state: Vec<bool> = states.iter().map(has_state).collect();
     match args.format {
-        Format::Json => print_json(&host_refs, &spec_refs, &placement, explained.as_ref())?,
-        Format::Human => print_human(&host_refs, &spec_refs, &placement, explained.as_ref())?,
+        Format::Json => print_json(
+            &host_refs,
+            &spec_refs,
+            &placement,
+            &with_state,
+            explained.as_ref(),
+        )?,
+        Format::Human => print_human(
+            &host_refs,
+            &spec_refs,
+            &placement,
+            &with_state,
+            explained.as_ref(),
+        )?,
     }
     timer.lap("output");
     Ok(if placement.unplaced == 0 {
@@ -185,6 +207,28 @@ pub fn run(args: PlaceArgs) -> anyhow::Result<u8> {
     } else {
         exit::INVALID
     })
+}
+
+/// Whether a host's state holds, reserves or records anything: such a host
+/// "had state"; the others started empty.
+fn has_state(s: &State) -> bool {
+    !(s.holdings.is_empty() && s.reservations.is_empty() && s.provided.is_empty())
+}
+
+/// Host names, at most `limit`, then "and N more".
+fn name_list(hosts: &[&HostManifest], which: impl Iterator<Item = usize>, limit: usize) -> String {
+    let all: Vec<usize> = which.collect();
+    let mut names: Vec<&str> = all
+        .iter()
+        .take(limit)
+        .map(|&h| hosts[h].host.as_str())
+        .collect();
+    let more = all.len().saturating_sub(limit);
+    let more_text = format!("and {more} more");
+    if more > 0 {
+        names.push(&more_text);
+    }
+    names.join(", ")
 }
 
 /// Two hosts or two containers with one name would make the output (and
@@ -266,6 +310,9 @@ fn reason_text(r: &ReasonCount) -> String {
         HostReason::Exhausted { kind, name } => {
             format!("have no free address or port for {}", kn(kind, name))
         }
+        HostReason::NotWritten { host, error } => {
+            format!("placed on `{host}`, but its configuration was not written: {error}")
+        }
     }
 }
 
@@ -292,6 +339,7 @@ struct Explained {
 fn explain_host(
     h: usize,
     hosts: &[&HostManifest],
+    states: &[State],
     specs: &[&NeedSpec],
     p: &Placement,
 ) -> Explained {
@@ -304,14 +352,14 @@ fn explain_host(
         .collect();
     let truncated = unplaced.len().saturating_sub(EXPLAIN_LIMIT);
     let host = hosts[h];
-    let state = State::new(&host.host);
+    let state = &states[h];
     let plans = unplaced
         .par_iter()
         .take(EXPLAIN_LIMIT)
         .map(|&c| {
             let mut set: Vec<&NeedSpec> = on_host.iter().map(|&i| specs[i]).collect();
             set.push(specs[c]);
-            (c, solve(host, &state, &set))
+            (c, solve(host, state, &set))
         })
         .collect();
     Explained {
@@ -336,6 +384,7 @@ fn print_human(
     hosts: &[&HostManifest],
     specs: &[&NeedSpec],
     p: &Placement,
+    with_state: &[bool],
     explained: Option<&Explained>,
 ) -> anyhow::Result<()> {
     let stdout = std::io::stdout();
@@ -413,6 +462,16 @@ fn print_human(
             );
         }
     }
+    // Said only when some host had state: a fleet checked in CI has none,
+    // and its output stays what it was (the JSON always says).
+    let n_state = with_state.iter().filter(|&&w| w).count();
+    if n_state > 0 {
+        eprintln!(
+            "state: {n_state} host(s) had state ({}); {} started empty",
+            name_list(hosts, (0..hosts.len()).filter(|&h| with_state[h]), 10),
+            hosts.len() - n_state
+        );
+    }
     eprintln!(
         "placed {} of {} container(s) on {} host(s); {} unplaced",
         p.placed,
@@ -427,6 +486,7 @@ fn print_json(
     hosts: &[&HostManifest],
     specs: &[&NeedSpec],
     p: &Placement,
+    with_state: &[bool],
     explained: Option<&Explained>,
 ) -> anyhow::Result<()> {
     let stdout = std::io::stdout();
@@ -455,6 +515,13 @@ fn print_json(
         serde_json::to_writer(&mut out, &v)?;
     }
     out.write_all(b"]")?;
+    let (had, empty): (Vec<usize>, Vec<usize>) = (0..hosts.len()).partition(|&h| with_state[h]);
+    let names = |v: &[usize]| -> Vec<&str> { v.iter().map(|&h| hosts[h].host.as_str()).collect() };
+    out.write_all(b",\"state\":")?;
+    serde_json::to_writer(
+        &mut out,
+        &json!({"with_state": names(&had), "started_empty": names(&empty)}),
+    )?;
     if let Some(e) = explained {
         let unmet: Vec<_> = e
             .plans
@@ -497,55 +564,76 @@ fn print_json(
 }
 
 /// Writes `DIR/<host>/<container>.<ext>` for every placed container, from the
-/// single-host solver's plan of each host (hosts in parallel). A container
-/// whose configuration needs provider steps first is reported, not written.
+/// single-host solver's plan of each host on its state (hosts in parallel), so
+/// each file carries what `apply` there would give. A container whose
+/// configuration needs provider steps first is reported, not written. A placed
+/// container whose file cannot be made (the solver refuses it there, the
+/// emitter fails, the write fails) is taken back: it counts as unplaced, and
+/// nothing is written for it.
 fn write_out(
     dir: &Path,
     emit: Emit,
     hosts: &[&HostManifest],
+    states: &[State],
     specs: &[&NeedSpec],
-    p: &Placement,
+    p: &mut Placement,
 ) -> anyhow::Result<()> {
     // Grouped in one pass: on_host per host would scan every placement
     // once per host.
     let by_host = p.by_host();
-    let results: Vec<anyhow::Result<Vec<String>>> = (0..hosts.len())
+    type Failed = Vec<(usize, String)>;
+    let results: Vec<anyhow::Result<(Vec<String>, Failed)>> = (0..hosts.len())
         .into_par_iter()
         .map(|h| {
             let on = &by_host[h];
             if on.is_empty() {
-                return Ok(Vec::new());
+                return Ok((Vec::new(), Vec::new()));
             }
             let host = hosts[h];
             let set: Vec<&NeedSpec> = on.iter().map(|&i| specs[i]).collect();
-            let plan = solve(host, &State::new(&host.host), &set);
+            let plan = solve(host, &states[h], &set);
             let hdir = dir.join(&host.host);
             std::fs::create_dir_all(&hdir)
                 .with_context(|| format!("cannot create {}", hdir.display()))?;
             let mut skipped = Vec::new();
-            for (spec, cp) in set.iter().zip(&plan.containers) {
+            let mut failed = Vec::new();
+            for ((&c, spec), cp) in on.iter().zip(&set).zip(&plan.containers) {
+                if !cp.satisfied {
+                    failed.push((c, "the single-host solver does not satisfy it there".to_string()));
+                    continue;
+                }
                 let single = plan.only(&cp.container).expect("a container of this plan");
                 let pending = !single.steps.is_empty();
                 match (pending, emitter::render(emit, &single, &[spec])) {
                     (false, Ok(out)) => {
                         print_container_notes(&out.notes);
                         let path = hdir.join(format!("{}.{}", spec.container, emit.extension()));
-                        std::fs::write(&path, out.text)
-                            .with_context(|| format!("cannot write {}", path.display()))?;
+                        if let Err(e) = std::fs::write(&path, out.text) {
+                            failed.push((c, format!("cannot write {}: {e}", path.display())));
+                        }
                     }
                     (true, _) => skipped.push(format!(
                         "{}/{}: needs provider steps on the host first (`berth apply` there writes it)",
                         host.host, spec.container
                     )),
-                    (false, Err(e)) => skipped.push(format!("{}/{}: {e:#}", host.host, spec.container)),
+                    (false, Err(e)) => failed.push((c, format!("{e:#}"))),
                 }
             }
-            Ok(skipped)
+            Ok((skipped, failed))
         })
         .collect();
     for r in results {
-        for line in r? {
+        let (skipped, failed) = r?;
+        for line in skipped {
             eprintln!("warning: not written: {line}");
+        }
+        for (c, error) in failed {
+            let host = p.placements[c]
+                .host
+                .map(|h| hosts[h].host.clone())
+                .unwrap_or_default();
+            eprintln!("error: not written: {host}/{}: {error}", specs[c].container);
+            p.unplace(c, HostReason::NotWritten { host, error });
         }
     }
     Ok(())

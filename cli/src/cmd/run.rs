@@ -240,20 +240,19 @@ fn dry_run(
 fn with_placeholders(
     plan: &berth_engine::plan::ContainerPlan,
 ) -> berth_engine::plan::ContainerPlan {
-    use berth_specs::Kind;
     let mut plan = plan.clone();
     plan.bindings.retain_mut(|b| {
         if !b.pending() {
             return true;
         }
         let placeholder = format!("<{} {} made by its provider on apply>", b.kind, b.name);
-        b.value = match b.kind {
-            Kind::Network => serde_json::json!({}),
-            Kind::Volume | Kind::Device => serde_json::json!({ "path": placeholder }),
-            Kind::Secret => serde_json::json!({ "file": placeholder }),
-            _ => return false,
-        };
-        true
+        match berth_specs::ProvideDetail::placeholder(&b.kind, &placeholder) {
+            Some(detail) => {
+                b.value = berth_engine::plan::BindingValue::of(detail);
+                true
+            }
+            None => false,
+        }
     });
     plan
 }

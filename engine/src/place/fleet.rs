@@ -10,15 +10,16 @@
 //! bitsets are a sound pre-filter: they never drop a host that could serve.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 
 use berth_specs::{
-    AddressSource, HostManifest, Kind, NamePattern, NeedDetail, NeedSpec, Provide, ProvideDetail,
+    AddressSource, HostManifest, Kind, NamePattern, NeedSpec, Provide, ProvideDetail,
 };
 use fixedbitset::FixedBitSet;
 use rayon::prelude::*;
 
 use crate::pool;
+use crate::rules::{self, AllowRule};
+use crate::state::{BindingSource, State};
 
 /// An interned (kind, name) pair.
 pub(crate) type Key = (u16, u32);
@@ -66,34 +67,6 @@ pub(crate) struct PatternEntry {
     exclusive: bool,
 }
 
-/// Who may hold a provide with an `allow` list.
-#[derive(Debug)]
-pub(crate) enum AllowRule {
-    Container(glob::Pattern),
-    Image(glob::Pattern),
-}
-
-impl AllowRule {
-    fn parse(text: &str) -> AllowRule {
-        // The loader validated these; an uncompilable pattern admits nobody
-        // rather than everybody.
-        let compile = |t: &str| {
-            glob::Pattern::new(t).unwrap_or_else(|_| glob::Pattern::new("[]").expect("literal"))
-        };
-        match text.strip_prefix("image:") {
-            Some(img) => AllowRule::Image(compile(img)),
-            None => AllowRule::Container(compile(text)),
-        }
-    }
-
-    pub(crate) fn admits(&self, spec: &NeedSpec) -> bool {
-        match self {
-            AllowRule::Container(p) => p.matches(&spec.container),
-            AllowRule::Image(p) => spec.image.as_deref().is_some_and(|i| p.matches(i)),
-        }
-    }
-}
-
 /// Whether an address provide's network (its implied need) is available on
 /// its host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,10 +75,31 @@ pub(crate) enum NetStatus {
     NotAddress,
     /// A network provide without `allow`, a network pattern or a provider serves it.
     Ok,
-    /// The network provide at this index serves it, subject to its `allow` list.
-    IfAllowed(u32),
+    /// Whether it is served depends on the container: `allow` lists decide
+    /// (an exact network provide with one, or only matching patterns with
+    /// them and no provider). Decided per container by
+    /// [`Fleet::network_served`], through [`rules::serve_network`].
+    PerContainer,
     /// Nothing on the host serves the network.
     Missing,
+}
+
+/// What one host's state means for placement, beyond pool capacities (which
+/// [`capacity`] already counts).
+#[derive(Debug, Default)]
+pub(crate) struct StateIndex {
+    /// The index cannot model this state: the solver decides every container
+    /// tried here (provider records, holders that are being placed again, a
+    /// held pattern provide).
+    pub(crate) whole: bool,
+    /// It records a container that is being placed again.
+    pub(crate) replacing: bool,
+    /// Names with a pool reservation: such a name's only candidate is its
+    /// reserved value, so a container needing one is decided by the solver.
+    pub(crate) special: FastMap<Key, ()>,
+    /// Exact-name provides other containers hold: whether any holding is
+    /// exclusive.
+    pub(crate) held: FastMap<Key, bool>,
 }
 
 /// One host's indexes.
@@ -208,11 +202,19 @@ pub(crate) struct Fleet<'a> {
     /// Keys of names needed as a second or third kind.
     other_keys: FastMap<Key, u32>,
     pub(crate) net_kind: u16,
+    /// The specs being placed (set by [`Fleet::prepare`]).
+    pub(crate) specs: &'a [&'a NeedSpec],
+    /// Per host: what its state says is held and reserved (empty: started empty).
+    pub(crate) states: Vec<std::borrow::Cow<'a, State>>,
+    /// Per host with state: what it means for the index (built by
+    /// [`Fleet::prepare`], once the needed names are interned).
+    pub(crate) state_idx: FastMap<u32, StateIndex>,
 }
 
 impl<'a> Fleet<'a> {
     /// Indexes the hosts.
-    pub(crate) fn build(hosts: &'a [&'a HostManifest]) -> Fleet<'a> {
+    /// `states[h]` is host `h`'s state; hosts past its end start empty.
+    pub(crate) fn build(hosts: &'a [&'a HostManifest], states: &'a [State]) -> Fleet<'a> {
         let n = hosts.len();
         let mut kinds = Interner::default();
         let net_kind = kinds.intern(Kind::Network.as_str()) as u16;
@@ -230,6 +232,16 @@ impl<'a> Fleet<'a> {
             first_key: Vec::new(),
             other_keys: FastMap::default(),
             net_kind,
+            specs: &[],
+            state_idx: FastMap::default(),
+            states: hosts
+                .iter()
+                .enumerate()
+                .map(|(h, host)| match states.get(h) {
+                    Some(st) => std::borrow::Cow::Borrowed(st),
+                    None => std::borrow::Cow::Owned(State::new(&host.host)),
+                })
+                .collect(),
         };
         let mut pat_ids: HashMap<(u16, String), u32> = HashMap::new();
         let mut prov_ids: HashMap<(u16, String), u32> = HashMap::new();
@@ -254,16 +266,12 @@ impl<'a> Fleet<'a> {
                         hi.patterns.push((kind, e, pi as u32));
                     }
                 }
-                hi.capacity.push(capacity(host, p));
+                hi.capacity.push(capacity(host, p, states.get(h)));
                 hi.net_name.push(match &p.detail {
                     ProvideDetail::Address { network, .. } => f.names.intern(network),
                     _ => u32::MAX,
                 });
-                hi.allow.push(
-                    p.allow
-                        .as_ref()
-                        .map(|list| list.iter().map(|a| AllowRule::parse(a)).collect()),
-                );
+                hi.allow.push(rules::allow_rules(p));
             }
             for d in &host.providers {
                 let kind = f.kinds.intern(d.kind.as_str()) as u16;
@@ -301,35 +309,73 @@ impl<'a> Fleet<'a> {
         f
     }
 
+    /// Precomputes [`rules::serve_network`] for a network where the answer
+    /// cannot depend on the container.
     fn network_status(&self, h: usize, network: &str) -> NetStatus {
         let hi = &self.host_idx[h];
-        if let Some(id) = self.names.get(network) {
-            if let Some(&pi) = hi.exact.get(&(self.net_kind, id)) {
-                return if hi.allow[pi as usize].is_some() {
-                    NetStatus::IfAllowed(pi)
-                } else {
-                    NetStatus::Ok
-                };
-            }
+        let (exact, patterns, provider) = self.network_candidates(h, network);
+        if let Some(pi) = exact {
+            return if hi.allow[pi].is_some() {
+                NetStatus::PerContainer
+            } else {
+                NetStatus::Ok
+            };
         }
-        let by_pattern = hi
-            .patterns
-            .iter()
-            .any(|&(k, e, _)| k == self.net_kind && self.pats[e as usize].pattern.matches(network));
-        let by_provider = hi
-            .providers
-            .iter()
-            .any(|&(k, e)| k == self.net_kind && self.provs[e as usize].pattern.matches(network));
-        if by_pattern || by_provider {
+        if provider.is_some() || patterns.iter().any(|&pi| hi.allow[pi].is_none()) {
             NetStatus::Ok
-        } else {
+        } else if patterns.is_empty() {
             NetStatus::Missing
+        } else {
+            NetStatus::PerContainer
         }
+    }
+
+    /// Host `h`'s candidates for network `network`: the exact provide, the
+    /// matching patterns in file order (provide indexes), whether a provider
+    /// covers it.
+    fn network_candidates(
+        &self,
+        h: usize,
+        network: &str,
+    ) -> (Option<usize>, Vec<usize>, Option<usize>) {
+        let hi = &self.host_idx[h];
+        let exact = self
+            .names
+            .get(network)
+            .and_then(|id| hi.exact.get(&(self.net_kind, id)))
+            .map(|&pi| pi as usize);
+        let patterns = match exact {
+            Some(_) => Vec::new(),
+            None => hi
+                .patterns
+                .iter()
+                .filter(|&&(k, e, _)| {
+                    k == self.net_kind && self.pats[e as usize].pattern.matches(network)
+                })
+                .map(|&(_, _, pi)| pi as usize)
+                .collect(),
+        };
+        let provider = hi.providers.iter().position(|&(k, e)| {
+            k == self.net_kind && self.provs[e as usize].pattern.matches(network)
+        });
+        (exact, patterns, provider)
+    }
+
+    /// Whether network `network` (interned) is served on host `h` for `spec`:
+    /// [`rules::serve_network`] on the host's candidates.
+    pub(crate) fn network_served(&self, h: usize, network: u32, spec: &NeedSpec) -> bool {
+        let hi = &self.host_idx[h];
+        let (exact, patterns, provider) = self.network_candidates(h, self.names.name(network));
+        rules::serve_network(exact, patterns, provider, |pi| {
+            rules::admits(hi.allow[pi].as_deref(), spec)
+        })
+        .is_ok()
     }
 
     /// Interns every spec's needs and computes, once per distinct (kind, name),
     /// which hosts could serve it by name. Returns each spec's interned needs.
-    pub(crate) fn prepare(&mut self, specs: &[&'a NeedSpec]) -> Needs {
+    pub(crate) fn prepare(&mut self, specs: &'a [&'a NeedSpec]) -> Needs {
+        self.specs = specs;
         let mut fresh: Vec<Key> = Vec::new();
         let total: usize = specs.iter().map(|s| s.needs.len()).sum();
         self.names.map.reserve(total);
@@ -361,14 +407,8 @@ impl<'a> Fleet<'a> {
                         next
                     }),
                 };
-                let (wants_excl, rw) = match need.detail {
-                    NeedDetail::Volume {
-                        exclusive,
-                        read_only,
-                        ..
-                    } => (exclusive, !read_only),
-                    _ => (false, false),
-                };
+                let wants_excl = rules::wants_alone(&need.detail);
+                let rw = need.detail.writes();
                 needs.push(PNeed {
                     key,
                     info,
@@ -456,13 +496,7 @@ impl<'a> Fleet<'a> {
                     b.insert(h as usize);
                     let pi = self.host_idx[h as usize].exact[key];
                     let p = &self.hosts[h as usize].provides[pi as usize];
-                    if matches!(
-                        p.detail,
-                        ProvideDetail::Volume {
-                            read_only: true,
-                            ..
-                        }
-                    ) {
+                    if p.detail.read_only() {
                         ro.insert(h as usize);
                     }
                 }
@@ -475,7 +509,110 @@ impl<'a> Fleet<'a> {
             })
             .collect();
         self.keys.extend(infos);
+        self.index_states(specs);
         out
+    }
+
+    /// Builds [`StateIndex`] for every host with state. Keys only for names
+    /// some spec needs: a name nobody needs changes nothing.
+    fn index_states(&mut self, specs: &[&NeedSpec]) {
+        if !(0..self.hosts.len()).any(|h| self.has_state(h)) {
+            return;
+        }
+        let placing: std::collections::HashSet<&str> =
+            specs.iter().map(|s| s.container.as_str()).collect();
+        let mut out = FastMap::default();
+        for h in 0..self.hosts.len() {
+            if !self.has_state(h) {
+                continue;
+            }
+            let st = &self.states[h];
+            let mut idx = StateIndex {
+                whole: !st.provided.is_empty(),
+                ..StateIndex::default()
+            };
+            let key = |kind: &Kind, name: &str| -> Option<Key> {
+                let k = self.kinds.get(kind.as_str())? as u16;
+                Some((k, self.names.get(name)?))
+            };
+            for r in st.reservations.values() {
+                if let Some(k) = key(&r.kind, &r.name) {
+                    idx.special.insert(k, ());
+                }
+            }
+            for (holder, hold) in &st.holdings {
+                if placing.contains(holder.as_str()) {
+                    // Being placed again: where it lands, its holdings are its
+                    // own; elsewhere they are others'. The solver tells.
+                    idx.whole = true;
+                    idx.replacing = true;
+                    continue;
+                }
+                for b in &hold.bindings {
+                    // Pool values are counted by the pools' capacities; other
+                    // shared holdings matter only to volumes (an exclusive use
+                    // waits for shared holders).
+                    if b.source == BindingSource::Pool
+                        || !(b.exclusive || b.kind.shared_holders_count())
+                    {
+                        continue;
+                    }
+                    let name = match b.source {
+                        // A provider makes the resource again for whoever
+                        // needs it; only its record (`provided`) would be
+                        // an exact provide, and that makes the state whole.
+                        BindingSource::Provider => continue,
+                        _ => {
+                            let exact = self.hosts[h].provides.iter().any(|p| {
+                                p.kind == b.kind
+                                    && p.name.is_exact()
+                                    && p.name.as_str() == b.provide
+                            });
+                            if !exact {
+                                // A held pattern provide keeps out every name
+                                // it serves; the per-name index cannot say so.
+                                idx.whole = true;
+                                continue;
+                            }
+                            b.provide.as_str()
+                        }
+                    };
+                    if let Some(k) = key(&b.kind, name) {
+                        *idx.held.entry(k).or_insert(false) |= b.exclusive;
+                    }
+                }
+            }
+            out.insert(h as u32, idx);
+        }
+        self.state_idx = out;
+    }
+
+    /// Whether host `h` must be decided by the single-host solver rather than
+    /// by the incremental index alone: its state is one the index cannot
+    /// model ([`StateIndex::whole`]), or `delicate`: a container needing a
+    /// reserved name there, or a container on
+    /// it (or the one being tried) wants an address within a prefix strictly
+    /// inside a pool (which splits the pool into regions the index counts
+    /// whole), or wants a shared pattern volume for itself alone (the index
+    /// tracks exclusivity by name, but such a need excludes every other name
+    /// that pattern serves). Elsewhere the index is exact (checked against the
+    /// oracle by `engine/tests/solver_oracle.rs`).
+    pub(crate) fn exact_needed(&self, h: usize, delicate: bool) -> bool {
+        delicate
+            || (!self.state_idx.is_empty()
+                && self.state_idx.get(&(h as u32)).is_some_and(|s| s.whole))
+    }
+
+    /// Whether some state records a container that is being placed again.
+    pub(crate) fn replacing(&self) -> bool {
+        self.state_idx.values().any(|s| s.replacing)
+    }
+
+    /// Whether host `h`'s state holds, reserves or records anything the solver
+    /// reads.
+    pub(crate) fn has_state(&self, h: usize) -> bool {
+        let st = &self.states[h];
+        !(st.holdings.is_empty() && st.reservations.is_empty() && st.provided.is_empty())
     }
 
     /// The hosts that could serve this key by name.
@@ -532,29 +669,27 @@ fn entry(
 
 /// How many holders an exclusive provide admits: one for a static provide, the
 /// free values for a pool, skipping what the solver's allocator skips
-/// (`crate::pool::skipped_addresses`, static addresses or ports of the kind).
-fn capacity(host: &HostManifest, p: &Provide) -> u32 {
+/// (`crate::pool::manifest_skips`: its first address, the gateway, an IPv4
+/// broadcast, static addresses or ports of the kind) and what the host's
+/// state takes (`crate::pool::state_taken`: reserved and held values).
+fn capacity(host: &HostManifest, p: &Provide, state: Option<&State>) -> u32 {
     if !p.exclusive() {
         return u32::MAX;
     }
-    let gateway = match &p.detail {
+    let (gateway, net) = match &p.detail {
         ProvideDetail::Address {
             source: AddressSource::Pool(net),
             network,
-        } => host.provides.iter().find_map(|q| match &q.detail {
-            ProvideDetail::Network {
-                gateway6, gateway4, ..
-            } if q.name.is_exact() && q.name.as_str() == network => match net {
-                ipnet::IpNet::V6(_) => gateway6.map(IpAddr::V6),
-                ipnet::IpNet::V4(_) => gateway4.map(IpAddr::V4),
-            },
-            _ => None,
-        }),
-        _ => None,
+        } => (rules::gateway_of(&host.provides, network, net), Some(net)),
+        _ => (None, None),
     };
     let Some((range, mut skip)) = pool::manifest_skips(p, gateway, &host.provides) else {
         return 1;
     };
+    if let Some(st) = state {
+        skip.extend(pool::state_taken(p, net, st));
+        skip.retain(|v| range.contains(*v));
+    }
     skip.sort_unstable();
     skip.dedup();
     range

@@ -6,12 +6,18 @@
 //! exact name is the only candidate where one exists, otherwise compatible
 //! glob provides in file order, otherwise a covering provider; an exclusive
 //! resource name has one holder; pools hold at most their capacity. Pool
-//! capacity is an exact bipartite b-matching kept incrementally (one
-//! augmenting path per new exclusive need, Kuhn's algorithm): when no path
-//! exists, no assignment of the host's needs to its pools admits the newcomer.
+//! capacity is an exact bipartite b-matching kept incrementally by the
+//! solver's own matcher (`crate::solve::matching`: one augmenting path per
+//! new exclusive need): when no path exists, no assignment of the host's needs
+//! to its pools admits the newcomer. The rules come from [`crate::rules`];
+//! where this index cannot be exact, the solver itself decides
+//! ([`Fleet::exact_needed`]).
 
-use berth_specs::{AddressSource, NeedDetail, NeedSpec, ProvideDetail};
-use ipnet::IpNet;
+use berth_specs::NeedSpec;
+
+use crate::explain::Reason;
+use crate::rules::{self, Fit, Mismatch};
+use crate::solve::matching::{Matcher, UNBOUNDED};
 
 use super::fleet::{FastMap, Fleet, Key, NetStatus, PNeed};
 
@@ -57,10 +63,11 @@ struct Use {
 pub(crate) struct Scratch {
     uses: Vec<Use>,
     pools: Vec<u32>,
-    seen: Vec<u32>,
-    log: Vec<Undo>,
     /// After a successful [`HostState::try_place`]: the exclusive keys taken.
     pub(crate) taken: Vec<Key>,
+    /// After [`HostState::check`]: the container uses this host in a way the
+    /// index does not count exactly (see [`Fleet::exact_needed`]).
+    delicate: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -70,82 +77,59 @@ struct Usage {
     excl_holder: Option<u32>,
 }
 
-/// The pools' b-matching: which exclusive need sits on which provide.
+/// The pools' b-matching: which exclusive need sits on which provide. The
+/// solver's own matcher ([`Matcher`]), grown need by need: right vertices are
+/// the host's provides (capacity: [`Fleet`]'s per-provide capacity), left
+/// vertices the needs placed here that pools serve.
 #[derive(Debug, Clone, Default)]
 struct Matching {
-    /// Per left vertex (an exclusive need served by pools): its pools, as a
-    /// range of `cand_data`.
-    cand_at: Vec<(u32, u32)>,
-    cand_data: Vec<u32>,
-    /// Per provide index: the left vertices it holds.
-    holders: Vec<Vec<u32>>,
-}
-
-/// One write of an augmenting path, so a container that does not fit leaves
-/// the matching as it found it (no clone per attempt).
-#[derive(Debug, Clone, Copy)]
-enum Undo {
-    Push(u32),
-    Set(u32, usize, u32),
+    m: Option<Matcher>,
 }
 
 impl Matching {
-    /// Finds an augmenting path from left vertex `l` (Kuhn's algorithm on a
-    /// b-matching): a free slot, or a holder that can move elsewhere. A failed
-    /// search writes nothing.
-    fn augment(&mut self, l: u32, cap: &[u32], seen: &mut Vec<u32>, log: &mut Vec<Undo>) -> bool {
-        let (lo, hi) = self.cand_at[l as usize];
-        for i in lo..hi {
-            let p = self.cand_data[i as usize];
-            if seen.contains(&p) {
-                continue;
-            }
-            seen.push(p);
-            if self.holders.len() <= p as usize {
-                self.holders.resize(p as usize + 1, Vec::new());
-            }
-            let held = self.holders[p as usize].len();
-            if (held as u64) < u64::from(cap[p as usize]) {
-                self.holders[p as usize].push(l);
-                log.push(Undo::Push(p));
-                return true;
-            }
-            for j in 0..held {
-                let other = self.holders[p as usize][j];
-                if self.augment(other, cap, seen, log) {
-                    log.push(Undo::Set(p, j, other));
-                    self.holders[p as usize][j] = l;
-                    return true;
-                }
-            }
-        }
-        false
-    }
-
-    /// Adds the uses' pool needs; on failure restores the matching and says
-    /// which need found no room.
-    fn add(&mut self, cap: &[u32], sc: &mut Scratch) -> Result<(), Fail> {
-        let (lefts, data) = (self.cand_at.len(), self.cand_data.len());
-        sc.log.clear();
+    /// Whether the uses' pool needs fit in free slots as they are, nobody
+    /// moved (then they surely fit; otherwise [`Matching::add`] on a copy
+    /// decides). Spares a copy of the matching for most verdicts.
+    fn fits_as_is(&self, cap: &[u32], sc: &Scratch) -> bool {
+        let mut taken: Vec<(u32, usize)> = Vec::new();
         for u in &sc.uses {
             let Some((lo, hi)) = u.cands else { continue };
-            let l = self.cand_at.len() as u32;
-            let start = self.cand_data.len() as u32;
-            self.cand_data
-                .extend_from_slice(&sc.pools[lo as usize..hi as usize]);
-            self.cand_at.push((start, self.cand_data.len() as u32));
-            sc.seen.clear();
-            if !self.augment(l, cap, &mut sc.seen, &mut sc.log) {
-                for w in sc.log.drain(..).rev() {
-                    match w {
-                        Undo::Push(p) => {
-                            self.holders[p as usize].pop();
-                        }
-                        Undo::Set(p, j, old) => self.holders[p as usize][j] = old,
-                    }
+            let found = sc.pools[lo as usize..hi as usize].iter().find(|&&r| {
+                let free = match &self.m {
+                    Some(m) => m.free_slots(r),
+                    None if cap[r as usize] == u32::MAX => UNBOUNDED,
+                    None => cap[r as usize] as usize,
+                };
+                let used = taken.iter().find(|(x, _)| *x == r).map_or(0, |(_, n)| *n);
+                free > used
+            });
+            let Some(&r) = found else { return false };
+            match taken.iter_mut().find(|(x, _)| *x == r) {
+                Some((_, n)) => *n += 1,
+                None => taken.push((r, 1)),
+            }
+        }
+        true
+    }
+
+    /// Adds the uses' pool needs; on failure takes them back and says which
+    /// need found no room.
+    fn add(&mut self, cap: &[u32], sc: &mut Scratch) -> Result<(), Fail> {
+        let m = self.m.get_or_insert_with(|| {
+            let cap = cap
+                .iter()
+                .map(|&c| if c == u32::MAX { UNBOUNDED } else { c as usize })
+                .collect();
+            Matcher::new(cap, Vec::new())
+        });
+        let first = m.lefts();
+        for u in &sc.uses {
+            let Some((lo, hi)) = u.cands else { continue };
+            let l = m.push_left(&sc.pools[lo as usize..hi as usize]);
+            if !m.augment(l) {
+                while m.lefts() > first {
+                    m.pop_left();
                 }
-                self.cand_at.truncate(lefts);
-                self.cand_data.truncate(data);
                 return Err(Fail {
                     need: u.need,
                     why: Why::Exhausted,
@@ -161,6 +145,12 @@ impl Matching {
 #[derive(Debug, Default)]
 pub(crate) struct HostState {
     pub(crate) load: u32,
+    /// The containers placed here, in placement order (the solver's input
+    /// when the host is confirmed by it).
+    placed: Vec<u32>,
+    /// A container placed here uses the host in a way the index does not
+    /// count exactly ([`Fleet::exact_needed`]).
+    delicate: bool,
     usage: FastMap<Key, Usage>,
     matching: Matching,
 }
@@ -180,6 +170,12 @@ impl HostState {
         let host = f.hosts[h];
         sc.uses.clear();
         sc.pools.clear();
+        sc.delicate = false;
+        let state = if f.state_idx.is_empty() {
+            None
+        } else {
+            f.state_idx.get(&(h as u32))
+        };
         for pn in needs {
             let fail = |why| Fail {
                 need: pn.need,
@@ -188,7 +184,8 @@ impl HostState {
             };
             let need = &spec.needs[pn.need as usize];
             let (excl, cands) = if let Some(&pi) = hi.exact.get(&pn.key) {
-                compat(f, h, pi, need, spec).map_err(fail)?;
+                let fit = compat(f, h, pi, need, spec).map_err(fail)?;
+                sc.delicate |= fit != Fit::Whole;
                 (
                     host.provides[pi as usize].exclusive() || pn.wants_excl,
                     None,
@@ -205,8 +202,15 @@ impl HostState {
                     }
                     matched = true;
                     match compat(f, h, pi, need, spec) {
-                        Ok(()) if host.provides[pi as usize].exclusive() => sc.pools.push(pi),
-                        Ok(()) => {
+                        Ok(fit) if host.provides[pi as usize].exclusive() => {
+                            sc.delicate |= fit != Fit::Whole;
+                            sc.pools.push(pi);
+                        }
+                        Ok(_) => {
+                            // An exclusive need of a shared pattern provide
+                            // also excludes the other names it serves, which
+                            // the per-name usage below does not see.
+                            sc.delicate |= pn.wants_excl;
                             shared = true;
                             break;
                         }
@@ -234,6 +238,20 @@ impl HostState {
                     (true, Some((start, end)))
                 }
             };
+            if let Some(st) = state {
+                // A reserved name: the solver decides (its only candidate is
+                // the reserved value).
+                sc.delicate |= st.special.contains_key(&pn.key);
+                if let Some(&held_excl) = st.held.get(&pn.key) {
+                    if held_excl || excl {
+                        return Err(Fail {
+                            need: pn.need,
+                            why: Why::Held,
+                            holder: None,
+                        });
+                    }
+                }
+            }
             let track = !f.keys[pn.info as usize].shared_only;
             if let Some(u) = track.then(|| self.usage.get(&pn.key)).flatten() {
                 if u.excl_holder.is_some() || excl {
@@ -256,19 +274,56 @@ impl HostState {
     }
 
     /// [`HostState::check`] plus the pools: the full verdict, without recording.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn verdict(
         &self,
         f: &Fleet<'_>,
         h: usize,
+        c: u32,
         spec: &NeedSpec,
         needs: &[PNeed],
         sc: &mut Scratch,
     ) -> Result<(), Fail> {
         self.check(f, h, spec, needs, sc)?;
-        if sc.uses.iter().all(|u| u.cands.is_none()) {
-            return Ok(());
+        if f.exact_needed(h, self.delicate || sc.delicate) {
+            return self.confirm(f, h, c);
         }
-        self.matching.clone().add(&f.host_idx[h].capacity, sc)
+        let cap = &f.host_idx[h].capacity;
+        if sc.uses.iter().any(|u| u.cands.is_some()) && !self.matching.fits_as_is(cap, sc) {
+            self.matching.clone().add(cap, sc)?;
+        }
+        Ok(())
+    }
+
+    /// Where the index alone is not exact ([`Fleet::exact_needed`]), the
+    /// single-host solver decides: `c` fits when `solve` on the host's state
+    /// with the containers placed here plus `c` satisfies `c` (the others
+    /// were admitted in the same order before, so they still are). The pool
+    /// matching is skipped there: it may count a reserved name against its
+    /// pool, and only the solver knows better; everything [`HostState::check`]
+    /// rejects the solver rejects too.
+    fn confirm(&self, f: &Fleet<'_>, h: usize, c: u32) -> Result<(), Fail> {
+        let mut set: Vec<&NeedSpec> = self.placed.iter().map(|&y| f.specs[y as usize]).collect();
+        set.push(f.specs[c as usize]);
+        let plan = crate::solve::solve(f.hosts[h], &f.states[h], &set);
+        let Some(cp) = plan.containers.last() else {
+            return Ok(());
+        };
+        let Some(u) = cp.unmet.first() else {
+            return Ok(());
+        };
+        let (why, holder) = why_of(f, &u.reasons);
+        let holder = holder.and_then(|name| {
+            self.placed
+                .iter()
+                .copied()
+                .find(|&y| f.specs[y as usize].container == name)
+        });
+        Err(Fail {
+            need: u.need as u32,
+            why,
+            holder,
+        })
     }
 
     /// Places container `c` here if it fits; the exclusive keys it took are
@@ -283,9 +338,15 @@ impl HostState {
         sc: &mut Scratch,
     ) -> Result<(), Fail> {
         self.check(f, h, spec, needs, sc)?;
-        if sc.uses.iter().any(|u| u.cands.is_some()) {
+        if f.exact_needed(h, self.delicate || sc.delicate) {
+            // The matching no longer describes this host: the solver decides
+            // every later container here too (`self.delicate` below).
+            self.confirm(f, h, c)?;
+        } else if sc.uses.iter().any(|u| u.cands.is_some()) {
             self.matching.add(&f.host_idx[h].capacity, sc)?;
         }
+        self.placed.push(c);
+        self.delicate |= f.exact_needed(h, sc.delicate);
         sc.taken.clear();
         for u in sc.uses.iter().filter(|u| u.track) {
             let entry = self.usage.entry(u.key).or_insert(Usage {
@@ -325,58 +386,52 @@ fn compat(
     pi: u32,
     need: &berth_specs::Need,
     spec: &NeedSpec,
-) -> Result<(), Why> {
+) -> Result<Fit, Why> {
     let hi = &f.host_idx[h];
     let p = &f.hosts[h].provides[pi as usize];
-    let admitted = |i: usize| {
-        hi.allow[i]
-            .as_ref()
-            .is_none_or(|rules| rules.iter().any(|r| r.admits(spec)))
-    };
+    let admitted = |i: usize| rules::admits(hi.allow[i].as_deref(), spec);
     if !admitted(pi as usize) {
         return Err(Why::Denied);
     }
-    match (&need.detail, &p.detail) {
-        (
-            NeedDetail::Volume {
-                read_only: false, ..
-            },
-            ProvideDetail::Volume {
-                read_only: true, ..
-            },
-        ) => return Err(Why::ReadOnly),
-        (NeedDetail::Ipv6 { prefix: Some(pre) }, ProvideDetail::Address { source, .. })
-            if !within(IpNet::V6(*pre), source) =>
-        {
-            return Err(Why::OutsidePrefix)
+    let fit = rules::fit(&need.detail, &p.detail).map_err(|m| {
+        match m {
+            Mismatch::ReadOnly => Why::ReadOnly,
+            Mismatch::OutsidePrefix { .. } => Why::OutsidePrefix,
+            Mismatch::Protocol { .. } => Why::Protocol,
+            // The loader keeps families and kinds apart before placement.
+            Mismatch::Family { .. } | Mismatch::Kind => Why::Missing,
         }
-        (NeedDetail::Ipv4 { prefix: Some(pre) }, ProvideDetail::Address { source, .. })
-            if !within(IpNet::V4(*pre), source) =>
-        {
-            return Err(Why::OutsidePrefix)
-        }
-        (NeedDetail::Port { protocol, .. }, ProvideDetail::Port { protocol: pp, .. })
-            if protocol != pp =>
-        {
-            return Err(Why::Protocol)
-        }
-        _ => {}
-    }
+    })?;
+    let net = hi.net_name[pi as usize];
     match hi.net[pi as usize] {
-        NetStatus::NotAddress | NetStatus::Ok => Ok(()),
-        NetStatus::IfAllowed(ni) if admitted(ni as usize) => Ok(()),
-        NetStatus::IfAllowed(_) | NetStatus::Missing => {
-            Err(Why::NoNetwork(hi.net_name[pi as usize]))
-        }
+        NetStatus::NotAddress | NetStatus::Ok => Ok(fit),
+        NetStatus::PerContainer if f.network_served(h, net, spec) => Ok(fit),
+        NetStatus::PerContainer | NetStatus::Missing => Err(Why::NoNetwork(net)),
     }
 }
 
-/// Whether a static address lies in `prefix`, or a pool overlaps it (the pool
-/// may hold an address inside; its capacity is counted whole, a documented
-/// approximation for prefix needs).
-fn within(prefix: IpNet, source: &AddressSource) -> bool {
-    match source {
-        AddressSource::Static(a) => prefix.contains(a),
-        AddressSource::Pool(n) => prefix.contains(&n.network()) || n.contains(&prefix.network()),
-    }
+/// The first of an unmet need's reasons, as placement counts it, and the
+/// holder's name when another container holds it.
+fn why_of(f: &Fleet<'_>, reasons: &[Reason]) -> (Why, Option<String>) {
+    // The solver lists candidates' rejections first, what is missing last.
+    let Some(r) = reasons.first() else {
+        return (Why::Missing, None);
+    };
+    let why = match r {
+        Reason::PoolExhausted { .. } => Why::Exhausted,
+        Reason::HeldBy { holder, .. } => return (Why::Held, Some(holder.container.clone())),
+        Reason::OutsidePrefix { .. } => Why::OutsidePrefix,
+        Reason::ReadOnlyConflict { .. } => Why::ReadOnly,
+        Reason::NotAllowed { .. } => Why::Denied,
+        Reason::ProtocolMismatch { .. } => Why::Protocol,
+        Reason::NetworkUnmet { network, .. } => match f.names.get(network) {
+            Some(id) => Why::NoNetwork(id),
+            None => Why::Missing,
+        },
+        Reason::NotProvided
+        | Reason::NoProvider { .. }
+        | Reason::FamilyMismatch { .. }
+        | Reason::ReservationStale { .. } => Why::Missing,
+    };
+    (why, None)
 }

@@ -21,16 +21,26 @@
 //! Preference: the new need takes its first candidate with free capacity (file
 //! order); only when all are full does the search move others. Everything is
 //! deterministic: lists are visited in insertion order.
+//!
+//! Shared: the solver builds one matcher per plan; fleet placement keeps one
+//! per host and grows it need by need ([`Matcher::push_left`],
+//! [`Matcher::pop_left`] to take back a container that does not fit), so a
+//! host's pools are decided by this same code in both.
 
 /// Capacity of a right vertex that any number of needs may share.
 pub(crate) const UNBOUNDED: usize = usize::MAX;
 
+#[derive(Debug, Clone)]
 pub(crate) struct Matcher {
     cap: Vec<usize>,
     assigned: Vec<Vec<u32>>,
     /// Per left: (right, position in `assigned[right]`).
     mate: Vec<Option<(u32, u32)>>,
-    adj: Vec<Vec<u32>>,
+    /// Adjacency, flat: left `l`'s right vertices are
+    /// `adj_data[adj_at[l].0..adj_at[l].1]` (one allocation for all, and
+    /// growing by a left vertex allocates nothing in steady state).
+    adj_at: Vec<(u32, u32)>,
+    adj_data: Vec<u32>,
     /// Per right r: (r2, needs that were matched to r and can use r2). Entries
     /// whose need has left r since are stale and skipped.
     movers: Vec<Vec<(u32, Vec<u32>)>>,
@@ -45,16 +55,60 @@ impl Matcher {
     pub(crate) fn new(cap: Vec<usize>, adj: Vec<Vec<u32>>) -> Matcher {
         let nr = cap.len();
         let nl = adj.len();
+        let mut adj_at = Vec::with_capacity(nl);
+        let mut adj_data = Vec::with_capacity(adj.iter().map(Vec::len).sum());
+        for a in &adj {
+            let start = adj_data.len() as u32;
+            adj_data.extend_from_slice(a);
+            adj_at.push((start, adj_data.len() as u32));
+        }
         Matcher {
             cap,
             assigned: vec![Vec::new(); nr],
             mate: vec![None; nl],
-            adj,
+            adj_at,
+            adj_data,
             movers: vec![Vec::new(); nr],
             seen: vec![0; nr],
             parent: vec![(0, 0); nr],
             stamp: 0,
         }
+    }
+
+    /// How many left vertices there are.
+    pub(crate) fn lefts(&self) -> u32 {
+        self.adj_at.len() as u32
+    }
+
+    /// Adds a left vertex (unmatched) with its right vertices in preference
+    /// order; returns its index.
+    pub(crate) fn push_left(&mut self, adj: &[u32]) -> u32 {
+        let start = self.adj_data.len() as u32;
+        self.adj_data.extend_from_slice(adj);
+        self.adj_at.push((start, self.adj_data.len() as u32));
+        self.mate.push(None);
+        self.adj_at.len() as u32 - 1
+    }
+
+    /// Removes the last left vertex, unmatching it first, and forgets it as
+    /// a mover (its index will be reused).
+    pub(crate) fn pop_left(&mut self) {
+        let l = self.adj_at.len() as u32 - 1;
+        self.unmatch(l);
+        let (lo, hi) = self.adj_at.pop().expect("a left vertex");
+        self.mate.pop();
+        for k in lo..hi {
+            let r = self.adj_data[k as usize];
+            for (_, list) in &mut self.movers[r as usize] {
+                list.retain(|&x| x != l);
+            }
+        }
+        self.adj_data.truncate(lo as usize);
+    }
+
+    /// Free capacity left on `r` (`UNBOUNDED` stays unbounded).
+    pub(crate) fn free_slots(&self, r: u32) -> usize {
+        self.cap[r as usize].saturating_sub(self.assigned[r as usize].len())
     }
 
     fn free(&self, r: u32) -> bool {
@@ -65,7 +119,9 @@ impl Matcher {
         let list = &mut self.assigned[r as usize];
         self.mate[l as usize] = Some((r, list.len() as u32));
         list.push(l);
-        for &r2 in &self.adj[l as usize] {
+        let (lo, hi) = self.adj_at[l as usize];
+        for k in lo..hi {
+            let r2 = self.adj_data[k as usize];
             if r2 == r || self.cap[r2 as usize] == 0 {
                 continue;
             }
@@ -95,7 +151,8 @@ impl Matcher {
 
     /// `l`'s resources in preference order.
     pub(crate) fn adj(&self, l: u32) -> &[u32] {
-        &self.adj[l as usize]
+        let (lo, hi) = self.adj_at[l as usize];
+        &self.adj_data[lo as usize..hi as usize]
     }
 
     /// The needs matched to `r`.
@@ -119,7 +176,7 @@ impl Matcher {
     /// whether it succeeded; on failure nothing changed.
     pub(crate) fn augment(&mut self, root: u32) -> bool {
         debug_assert!(self.mate[root as usize].is_none());
-        if let Some(&r) = self.adj[root as usize].iter().find(|&&r| self.free(r)) {
+        if let Some(&r) = self.adj(root).iter().find(|&&r| self.free(r)) {
             self.assign(root, r);
             return true;
         }
@@ -130,8 +187,9 @@ impl Matcher {
         }
         let stamp = self.stamp;
         let mut queue = std::collections::VecDeque::new();
-        for i in 0..self.adj[root as usize].len() {
-            let r = self.adj[root as usize][i];
+        let (lo, hi) = self.adj_at[root as usize];
+        for i in lo..hi {
+            let r = self.adj_data[i as usize];
             if self.seen[r as usize] != stamp {
                 self.seen[r as usize] = stamp;
                 self.parent[r as usize] = (u32::MAX, root);
@@ -200,6 +258,25 @@ mod tests {
         }
         assert_eq!(m.mate(n), Some(0));
         assert_eq!(m.mate(0), Some(1));
+    }
+
+    #[test]
+    fn grows_and_shrinks_by_left_vertices() {
+        let mut m = Matcher::new(vec![1, 1], Vec::new());
+        let a = m.push_left(&[0, 1]);
+        assert!(m.augment(a));
+        let b = m.push_left(&[0]);
+        assert!(m.augment(b));
+        assert_eq!((m.mate(a), m.mate(b)), (Some(1), Some(0)));
+        let c = m.push_left(&[0, 1]);
+        assert!(!m.augment(c));
+        m.pop_left();
+        m.pop_left();
+        assert_eq!(m.lefts(), 1);
+        // `b`'s slot is free again, and its stale mover entry is gone.
+        let d = m.push_left(&[1]);
+        assert!(m.augment(d));
+        assert_eq!((m.mate(a), m.mate(d)), (Some(0), Some(1)));
     }
 
     #[test]

@@ -4,8 +4,6 @@
 
 #![allow(dead_code)]
 
-pub mod fleet;
-
 use std::path::{Path, PathBuf};
 
 use berth_specs::{Diagnostic, Severity};

@@ -1,7 +1,6 @@
-//! Helpers for the solver and emitter tests: build models from inline YAML with
-//! the real loader, and state from a plan as apply would record it.
-
-#![allow(dead_code)]
+//! Models for tests: host manifests and need specs built from inline YAML
+//! with the real loader, the seed example, and the state `apply` would record
+//! for a plan.
 
 use std::path::Path;
 
@@ -10,7 +9,8 @@ use berth_engine::state::{ContainerHolding, Reservation, State};
 use berth_specs::load::{load_str, LoadOptions};
 use berth_specs::{Document, HostManifest, NeedSpec};
 
-fn load(name: &str, yaml: &str) -> Vec<Document> {
+/// Loads `yaml` as the file `name`; panics with every error diagnostic.
+pub fn load(name: &str, yaml: &str) -> Vec<Document> {
     let loaded = load_str(Path::new(name), yaml, &LoadOptions::default());
     let errors: Vec<String> = loaded
         .diagnostics

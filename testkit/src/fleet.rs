@@ -1,6 +1,5 @@
 //! A generated fleet: many host manifests and need specs in one multi-document
-//! YAML text, shaped like what `berth place` reads (shared by the load tests
-//! and the load benchmark).
+//! YAML text, shaped like what `berth place` reads.
 
 /// `hosts` host manifests followed by `containers` need specs, `---`-separated.
 pub fn fleet(hosts: usize, containers: usize) -> String {
