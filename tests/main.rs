@@ -6,6 +6,7 @@ mod util;
 mod apply;
 mod bundled;
 mod check;
+mod daily;
 mod docker;
 mod docs;
 mod engines;

@@ -19,6 +19,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     max_term_width = 100
 )]
 pub struct Cli {
+    /// When to colour diagnostics: `auto` colours a terminal unless `NO_COLOR` is set.
+    #[arg(long, global = true, value_enum, default_value_t, value_name = "WHEN")]
+    pub color: Color,
     /// The command.
     #[command(subcommand)]
     pub command: Command,
@@ -39,15 +42,45 @@ pub enum Command {
     Release(ReleaseArgs),
     /// Show what this host has handed out.
     Status(StatusArgs),
+    /// Show what a host offers: its provides, pools with free counts and reservations, providers.
+    Hosts(HostsArgs),
     /// Place containers across a fleet of hosts, and explain the ones that fit nowhere.
     Place(PlaceArgs),
     /// Print the JSON Schema of a file format.
     Schema(SchemaArgs),
     /// Print a need spec as a Dockerfile `LABEL io.berth.spec=...` line (or `--label` flags).
     Label(LabelArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(CompletionsArgs),
+    /// Print berth's man page (roff) to stdout.
+    Man(ManArgs),
     /// Write a placed fleet as Kubernetes objects or Nomad HCL.
     Export(ExportArgs),
 }
+
+/// `--color`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Color {
+    /// Colour when stderr is a terminal and `NO_COLOR` is not set.
+    #[default]
+    Auto,
+    /// Always colour (and draw) diagnostics, even into a pipe.
+    Always,
+    /// Never colour: plain, deterministic diagnostics.
+    Never,
+}
+
+/// `berth completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `berth man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {}
 
 /// Output format of reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -61,6 +94,33 @@ pub enum Format {
 
 /// A run-configuration format, as the engine's registry names it.
 pub type Emit = &'static dyn Emitter;
+
+/// The emitter `--emit` and `--lxc-net-index` ask for: `--lxc-net-index`
+/// only means something to LXC, so with another format it is a usage error
+/// (exit 2) rather than silently ignored.
+pub fn emitter_with(emit: Emit, lxc_net_index: Option<usize>) -> Emit {
+    use berth_engine::emit::lxc;
+    match lxc_net_index {
+        None => emit,
+        Some(_) if emit.name() != lxc::LXC.name() => {
+            use clap::CommandFactory;
+            Cli::command()
+                .error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    format!(
+                        "--lxc-net-index numbers LXC NICs; it needs --emit lxc, not --emit {}",
+                        emit.name()
+                    ),
+                )
+                .exit()
+        }
+        // One per run: leaked, as the registry's emitters are 'static.
+        Some(n) => Box::leak(Box::new(lxc::Lxc {
+            net_index: n,
+            ..lxc::LXC
+        })),
+    }
+}
 
 /// `--emit`: one possible value per registered emitter (its name and help
 /// line), parsed into the emitter itself. The CLI keeps no list of formats.
@@ -94,14 +154,21 @@ pub struct HostArg {
         default_value = "/etc/berth/host.yaml"
     )]
     pub host: PathBuf,
+    /// State folder (before $BERTH_STATE_DIR and the manifest's `state_dir`).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
 }
 
 /// `berth check`.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Files or folders (folders are walked; YAML without a top-level `berth:` key is skipped).
+    /// Files or folders, `-` for stdin (folders are walked; YAML without a top-level `berth:`
+    /// key is skipped unless the file is named `berth.y*ml` or a document has a berth shape).
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
+    /// List every skipped file (and why) on stderr.
+    #[arg(short, long)]
+    pub verbose: bool,
     /// Also check on this host that paths, devices, secret files and provider executables exist.
     #[arg(long)]
     pub live: bool,
@@ -122,7 +189,7 @@ pub struct PlanArgs {
     /// Host manifest.
     #[command(flatten)]
     pub host: HostArg,
-    /// Need specs (files; several documents per file allowed).
+    /// Need specs: files (several documents per file allowed) or folders (walked as `check` does).
     #[arg(required_unless_present = "from_image")]
     pub specs: Vec<PathBuf>,
     /// Image whose need spec (and image) to use as well.
@@ -159,6 +226,9 @@ pub struct ApplyArgs {
     /// Run-configuration format printed on success.
     #[arg(long, value_parser = emit_parser(), default_value = "json")]
     pub emit: Emit,
+    /// With `--emit lxc`: number berth's NICs from `lxc.net.N` (after the config's own NICs).
+    #[arg(long, value_name = "N")]
+    pub lxc_net_index: Option<usize>,
     /// Report format for failures.
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
@@ -238,8 +308,12 @@ pub struct ReleaseArgs {
     #[command(flatten)]
     pub host: HostArg,
     /// Containers to release.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "forget")]
     pub containers: Vec<String>,
+    /// Drop a pending release without running its provider (repeat for several): for a
+    /// resource that is already gone, or a provider that can never succeed.
+    #[arg(long, value_name = "KIND/NAME")]
+    pub forget: Vec<String>,
     /// Also drop their pool reservations (their addresses may go to others).
     #[arg(long)]
     pub purge: bool,
@@ -251,6 +325,33 @@ pub struct ReleaseArgs {
 /// `berth status`.
 #[derive(Debug, Args)]
 pub struct StatusArgs {
+    /// Host manifest.
+    #[command(flatten)]
+    pub host: HostArg,
+    /// Report format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+/// `berth hosts`.
+#[derive(Debug, Args)]
+pub struct HostsArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: HostsCommand,
+}
+
+/// `berth hosts` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum HostsCommand {
+    /// What the host provides, each pool and port range with its free count and
+    /// reservations, and its providers.
+    Show(HostShowArgs),
+}
+
+/// `berth hosts show`.
+#[derive(Debug, Args)]
+pub struct HostShowArgs {
     /// Host manifest.
     #[command(flatten)]
     pub host: HostArg,
@@ -278,6 +379,9 @@ pub struct PlaceArgs {
     /// Format of the files written by --out.
     #[arg(long, value_parser = emit_parser(), default_value = "json")]
     pub emit: Emit,
+    /// With `--emit lxc`: number berth's NICs from `lxc.net.N` (after the config's own NICs).
+    #[arg(long, value_name = "N")]
+    pub lxc_net_index: Option<usize>,
     /// Show the full per-need explanation for this host.
     #[arg(long, value_name = "HOST")]
     pub explain: Option<String>,

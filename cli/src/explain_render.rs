@@ -11,9 +11,11 @@ use std::path::Path;
 
 use berth_engine::explain::{Candidate, Origin, Reason, Unmet};
 use berth_engine::plan::Plan;
+use berth_engine::state::State;
 use berth_specs::{Code, Diagnostic, HostManifest, Kind, NeedSpec};
 
 use crate::args::Format;
+use crate::out::outln;
 use crate::render;
 
 /// Where a candidate is: `host.yaml:12`, or the state for provider records.
@@ -39,6 +41,60 @@ fn unit(kind: &Kind) -> &'static str {
     }
 }
 
+/// For a full pool: the reservations in it kept for names nobody holds now
+/// (stable addresses outlive a release), each with the `berth release --purge`
+/// that frees it. Empty without a state or without such reservations.
+fn released_in_pool(cx: &Context<'_>, pool: &str) -> String {
+    let Some(state) = cx.state else {
+        return String::new();
+    };
+    let kept: Vec<String> = state
+        .reservations
+        .values()
+        .filter(|r| r.kind == *cx.kind && r.pool == pool && r.holder.is_none())
+        .map(|r| match &r.last_holder {
+            Some(c) => format!(
+                "`{}` = {} (released by `{c}`; `berth release --purge {c}` frees it)",
+                r.name, r.value
+            ),
+            None => format!("`{}` = {}", r.name, r.value),
+        })
+        .collect();
+    let unit = match cx.kind {
+        Kind::Port => ("port", "ports"),
+        _ => ("address", "addresses"),
+    };
+    match kept.len() {
+        0 => String::new(),
+        1 => format!("; 1 {} is kept for a released name: {}", unit.0, kept[0]),
+        n if n <= 3 => format!(
+            "; {n} {} are kept for released names: {}",
+            unit.1,
+            kept.join(", ")
+        ),
+        n => format!(
+            "; {n} {} are kept for released names, among them {} (`berth hosts show` lists them)",
+            unit.1,
+            kept[..3].join(", ")
+        ),
+    }
+}
+
+/// Whether a provide's name is a glob pattern (or a pool's `*`), which serves
+/// each name it matches once, rather than one exactly named resource.
+fn is_pattern(provide: &str) -> bool {
+    provide.contains(['*', '?', '['])
+}
+
+/// What a pool of `kind` hands out (`port`, `address`), or the kind itself.
+fn unit_or_kind(kind: &Kind) -> String {
+    match kind {
+        Kind::Port => "port".into(),
+        Kind::Ipv4 | Kind::Ipv6 => "address".into(),
+        other => other.to_string(),
+    }
+}
+
 /// What a reason is about: the need and where the host manifest is.
 pub struct Context<'a> {
     /// Kind of the need.
@@ -51,6 +107,9 @@ pub struct Context<'a> {
     pub image: Option<&'a str>,
     /// The host manifest's path, for `file:line`.
     pub host_file: &'a Path,
+    /// The host's state, when the caller has it: a full pool then names the
+    /// reservations kept for released names.
+    pub state: Option<&'a State>,
 }
 
 /// One reason as a sentence.
@@ -130,7 +189,19 @@ pub fn reason_text(cx: &Context<'_>, r: &Reason) -> String {
             cand(kind, candidate, host_file)
         ),
         Reason::HeldBy { candidate, holder } => {
-            if holder.in_plan {
+            // A pattern or pool serves each name once: two containers of one
+            // plan asking for the same name clash on the name, however many
+            // values the pool has left.
+            if holder.in_plan && is_pattern(&candidate.provide) {
+                format!(
+                    "container `{}` of this plan needs {kind} `{}` too, and {} serves each name once, to one container (the name clashes, not the {}s: give each container its own name, like `{}-{container}`)",
+                    holder.container,
+                    cx.name,
+                    cand(kind, candidate, host_file),
+                    unit_or_kind(kind),
+                    cx.name,
+                )
+            } else if holder.in_plan {
                 format!(
                     "{} is exclusive and goes to container `{}` of this plan",
                     cand(kind, candidate, host_file),
@@ -149,7 +220,7 @@ pub fn reason_text(cx: &Context<'_>, r: &Reason) -> String {
             pool,
             in_plan,
         } => {
-            if *in_plan {
+            let mut text = if *in_plan {
                 format!(
                     "pool {pool} of {} has no free {} left once the other containers of this plan are served",
                     cand(kind, candidate, host_file),
@@ -161,7 +232,9 @@ pub fn reason_text(cx: &Context<'_>, r: &Reason) -> String {
                     cand(kind, candidate, host_file),
                     unit(kind)
                 )
-            }
+            };
+            text.push_str(&released_in_pool(cx, pool));
+            text
         }
         Reason::NetworkUnmet {
             candidate,
@@ -208,58 +281,117 @@ pub fn reason_text(cx: &Context<'_>, r: &Reason) -> String {
 
 /// Every rejection of an unmet need of `spec`, one sentence each, in the
 /// order the solver considered the candidates.
-pub fn unmet_reasons(u: &Unmet, spec: Option<&NeedSpec>, host: &HostManifest) -> Vec<String> {
+pub fn unmet_reasons(
+    u: &Unmet,
+    spec: Option<&NeedSpec>,
+    host: &HostManifest,
+    state: Option<&State>,
+) -> Vec<String> {
     let cx = Context {
         kind: &u.kind,
         name: &u.name,
         container: &u.container,
         image: spec.and_then(|s| s.image.as_deref()),
         host_file: &host.source.path,
+        state,
     };
     u.reasons.iter().map(|r| reason_text(&cx, r)).collect()
 }
 
 /// The diagnostic for one unmet need of `spec`.
-pub fn unmet_diagnostic(u: &Unmet, spec: &NeedSpec, host: &HostManifest) -> Diagnostic {
-    let help: Vec<String> = unmet_reasons(u, Some(spec), host)
+pub fn unmet_diagnostic(
+    u: &Unmet,
+    spec: &NeedSpec,
+    host: &HostManifest,
+    state: Option<&State>,
+) -> Diagnostic {
+    let help: Vec<String> = unmet_reasons(u, Some(spec), host, state)
         .into_iter()
         .map(|r| format!("- {r}"))
         .collect();
-    Diagnostic::error(
-        Code::NeedUnmet,
-        format!(
-            "{} `{}` of container `{}` cannot be met on host `{}`",
-            u.kind, u.name, u.container, host.host
-        ),
+    Diagnostic::error(Code::NeedUnmet, unmet_message(u, host))
+        .at(&spec.source, u.span)
+        .label(format!("{} `{}` needed here", u.kind, u.name))
+        .help(help.join("\n"))
+}
+
+/// The plan as JSON for tools: the plan's own data, and in each `unmet[]`
+/// entry the text a person would read, for CI annotations: `message` (the
+/// headline of the `berth::need::unmet` diagnostic), `explanation[]` (one
+/// sentence per entry of `reasons[]`, same order) and `line`.
+pub fn plan_json(
+    plan: &Plan,
+    specs: &[&NeedSpec],
+    host: &HostManifest,
+    state: Option<&State>,
+) -> serde_json::Value {
+    let mut v = serde_json::to_value(plan).expect("plans serialize");
+    let Some(containers) = v.get_mut("containers").and_then(|c| c.as_array_mut()) else {
+        return v;
+    };
+    for (c, cv) in plan.containers.iter().zip(containers) {
+        let spec = specs.iter().find(|s| s.container == c.container).copied();
+        let Some(list) = cv.get_mut("unmet").and_then(|u| u.as_array_mut()) else {
+            continue;
+        };
+        for (u, uv) in c.unmet.iter().zip(list) {
+            let Some(obj) = uv.as_object_mut() else {
+                continue;
+            };
+            obj.insert("message".into(), unmet_message(u, host).into());
+            obj.insert("line".into(), u.span.line.into());
+            obj.insert(
+                "explanation".into(),
+                unmet_reasons(u, spec, host, state).into(),
+            );
+        }
+    }
+    v
+}
+
+/// The headline of an unmet need.
+fn unmet_message(u: &Unmet, host: &HostManifest) -> String {
+    format!(
+        "{} `{}` of container `{}` cannot be met on host `{}`",
+        u.kind, u.name, u.container, host.host
     )
-    .at(&spec.source, u.span)
-    .label(format!("{} `{}` needed here", u.kind, u.name))
-    .help(help.join("\n"))
 }
 
 /// Every unmet need of `plan` as diagnostics, in spec order.
-pub fn unmet_diagnostics(plan: &Plan, specs: &[&NeedSpec], host: &HostManifest) -> Vec<Diagnostic> {
+pub fn unmet_diagnostics(
+    plan: &Plan,
+    specs: &[&NeedSpec],
+    host: &HostManifest,
+    state: Option<&State>,
+) -> Vec<Diagnostic> {
     plan.containers
         .iter()
         .flat_map(|c| {
             let spec = specs.iter().find(|s| s.container == c.container);
             c.unmet
                 .iter()
-                .filter_map(move |u| spec.map(|s| unmet_diagnostic(u, s, host)))
+                .filter_map(move |u| spec.map(|s| unmet_diagnostic(u, s, host, state)))
         })
         .collect()
 }
 
 /// Reports an unsatisfiable plan: the diagnostics on stderr for people, or the
 /// plan itself on stdout for `--format json`.
-pub fn report_unsatisfied(host: &HostManifest, specs: &[&NeedSpec], plan: &Plan, format: Format) {
+pub fn report_unsatisfied(
+    host: &HostManifest,
+    specs: &[&NeedSpec],
+    plan: &Plan,
+    format: Format,
+    state: Option<&State>,
+) {
     match format {
-        Format::Json => println!(
+        Format::Json => outln!(
             "{}",
-            serde_json::to_string_pretty(plan).expect("plans serialize")
+            serde_json::to_string_pretty(&plan_json(plan, specs, host, state))
+                .expect("plans serialize")
         ),
         Format::Human => {
-            render::print_diagnostics(&unmet_diagnostics(plan, specs, host));
+            render::print_diagnostics(&unmet_diagnostics(plan, specs, host, state));
             if let Some(cycle) = &plan.cycle {
                 let path: Vec<String> = cycle
                     .iter()

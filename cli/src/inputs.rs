@@ -3,13 +3,13 @@
 //! wrong with them in the command's format. The rules (one host manifest,
 //! unique containers) are the library's; this module only prints.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use berth_specs::discover;
 use berth_specs::load::Loaded;
 use berth_specs::{HostManifest, NeedSpec};
 
-use crate::args::Format;
+use crate::args::{Format, HostArg};
 use crate::exit;
 use crate::report::Invalid;
 
@@ -17,23 +17,30 @@ use crate::report::Invalid;
 /// reported as `invalid` says. Warnings of valid input go to stderr whatever
 /// the format.
 pub fn load(
-    host_path: &Path,
+    host: &HostArg,
     spec_paths: &[PathBuf],
     invalid: Invalid,
 ) -> Result<(HostManifest, Vec<NeedSpec>), u8> {
-    load_with(host_path, spec_paths, Vec::new(), invalid)
+    load_with(host, spec_paths, Vec::new(), false, invalid)
 }
 
 /// Like [`load`], with need specs loaded elsewhere too (`--from-image`: the
 /// image label, named by its display name), after the files
-/// ([`discover::load_inputs_with`]).
+/// ([`discover::load_inputs_with`]); with `walk`, folders among the specs are
+/// walked ([`discover::load_inputs_walked`], for `plan`).
 pub fn load_with(
-    host_path: &Path,
+    host_arg: &HostArg,
     spec_paths: &[PathBuf],
     extra: Vec<(PathBuf, Loaded)>,
+    walk: bool,
     invalid: Invalid,
 ) -> Result<(HostManifest, Vec<NeedSpec>), u8> {
-    let inputs = discover::load_inputs_with(host_path, spec_paths, extra);
+    let host_path = host_arg.host.as_path();
+    let inputs = if walk {
+        discover::load_inputs_walked(host_path, spec_paths, extra)
+    } else {
+        discover::load_inputs_with(host_path, spec_paths, extra)
+    };
     let failed = inputs.failed();
     if failed && invalid.format == Format::Json {
         invalid.report(&inputs.diagnostics, &[]);
@@ -41,7 +48,14 @@ pub fn load_with(
     }
     Invalid::HUMAN.report(&inputs.diagnostics, &[]);
     match inputs.host {
-        Some(h) if !failed => Ok((h, inputs.specs)),
+        Some(mut h) if !failed => {
+            // `--state-dir` comes first: the state store reads the folder
+            // from the manifest it is given.
+            if let Some(dir) = &host_arg.state_dir {
+                h.state_dir = Some(dir.clone());
+            }
+            Ok((h, inputs.specs))
+        }
         _ => Err(exit::INVALID),
     }
 }

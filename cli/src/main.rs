@@ -11,6 +11,7 @@ mod cmd;
 mod exit;
 mod explain_render;
 mod inputs;
+mod out;
 mod provision;
 mod render;
 mod report;
@@ -35,9 +36,12 @@ fn main() -> ExitCode {
     };
     // Every report, whichever command prints it, in the same deterministic
     // style (width, colour) under NO_COLOR or a non-terminal stderr.
+    render::set_color(args.color);
     render::install_hook();
     match cmd::dispatch(args) {
         Ok(code) => ExitCode::from(code),
+        // The reader closed stdout (`| head`): it has what it wanted.
+        Err(err) if out::is_closed_pipe(&err) => ExitCode::from(exit::OK),
         Err(err) => {
             let text = render::escape_lines(&format!("{err:#}")).into_owned();
             eprintln!("{:?}", miette::Report::msg(text));

@@ -6,6 +6,10 @@
 //! and because progress is presentation. Progress goes to stderr only, and only
 //! when stderr is a terminal and `--quiet` was not given, so piped output and
 //! tests stay byte-exact.
+//!
+//! Each call gets the manifest entry's `env:` and the host's state folder
+//! (`BERTH_STATE_DIR`), so a provider works on the engine and under the state
+//! folder that `berth` itself uses.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -13,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use berth_engine::apply::{ProviderRequest, Provisioner};
 use berth_providers::{Call, ProviderError};
-use berth_specs::HostManifest;
+use berth_specs::{HostManifest, ProviderDecl};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::Value;
 
@@ -21,6 +25,10 @@ use serde_json::Value;
 pub struct CliProvisioner {
     host: String,
     base_dir: PathBuf,
+    /// The manifest's provider entries, for each call's `env:`.
+    providers: Vec<ProviderDecl>,
+    /// The host's state folder, handed to providers as `BERTH_STATE_DIR`.
+    state_dir: PathBuf,
     progress: bool,
 }
 
@@ -31,6 +39,8 @@ impl CliProvisioner {
         CliProvisioner {
             host: host.host.clone(),
             base_dir: host.base_dir(),
+            providers: host.providers.clone(),
+            state_dir: berth_engine::store::state_dir(host),
             progress: !quiet && std::io::stderr().is_terminal(),
         }
     }
@@ -49,6 +59,14 @@ impl CliProvisioner {
                 .unwrap_or_else(|| Value::Object(Default::default())),
             provided: req.provided,
             timeout: req.timeout,
+            // The entry that declares this argv for this kind (a record's
+            // provider no longer in the manifest gets no `env:`).
+            env: self
+                .providers
+                .iter()
+                .find(|d| d.kind == *req.kind && d.run == req.run)
+                .map_or(&[][..], |d| &d.env[..]),
+            state_dir: Some(&self.state_dir),
         }
     }
 
@@ -101,5 +119,9 @@ impl Provisioner for CliProvisioner {
 
     fn check(&mut self, req: &ProviderRequest<'_>) -> Result<bool, ProviderError> {
         self.step("check", req, || berth_providers::check(&self.call(req)))
+    }
+
+    fn never_ran(&self, error: &ProviderError) -> bool {
+        error.never_ran()
     }
 }

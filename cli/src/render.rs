@@ -11,20 +11,38 @@ use std::borrow::Cow;
 use std::fmt::{self, Write as _};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Once};
+use std::sync::{Arc, Once, OnceLock};
 
+use crate::args::Color;
 use berth_specs::{Code, Diagnostic, Severity, Source};
 use miette::{
     LabeledSpan, MietteError, MietteHandlerOpts, MietteSpanContents, NamedSource, SourceCode,
     SourceSpan, SpanContents,
 };
 
-/// Installs berth's miette hook once: deterministic output when `NO_COLOR` is
-/// set or stderr is not a terminal, miette's fancy defaults otherwise.
+/// `--color`, set once by `main` before the hook is installed.
+static COLOR: OnceLock<Color> = OnceLock::new();
+
+/// Records `--color` for [`install_hook`]; call before it.
+pub fn set_color(color: Color) {
+    let _ = COLOR.set(color);
+}
+
+/// Installs berth's miette hook once: deterministic output under
+/// `--color never`, or under `auto` when `NO_COLOR` is set or stderr is not
+/// a terminal; miette's fancy defaults otherwise (`--color always` forces
+/// them, colour included, into a pipe).
 pub fn install_hook() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
-        let plain = std::env::var_os("NO_COLOR").is_some() || !std::io::stderr().is_terminal();
+        let color = COLOR.get().copied().unwrap_or_default();
+        let plain = match color {
+            Color::Never => true,
+            Color::Always => false,
+            Color::Auto => {
+                std::env::var_os("NO_COLOR").is_some() || !std::io::stderr().is_terminal()
+            }
+        };
         // An error here means someone installed a hook first; theirs stays.
         let _ = miette::set_hook(Box::new(move |_| {
             let opts = MietteHandlerOpts::new().context_lines(1);
@@ -34,6 +52,8 @@ pub fn install_hook() {
                     .terminal_links(false)
                     .width(100)
                     .force_graphical(true)
+            } else if color == Color::Always {
+                opts.color(true).force_graphical(true)
             } else {
                 opts
             };

@@ -13,6 +13,7 @@ use berth_specs::HostManifest;
 
 use crate::args::Format;
 use crate::exit;
+use crate::out::outln;
 use crate::render;
 
 /// How a command reports invalid input: diagnostics on stderr for people, or
@@ -46,7 +47,7 @@ impl Invalid {
                 let mut v = serde_json::Map::new();
                 v.insert(self.key.to_string(), serde_json::Value::Bool(false));
                 v.insert("diagnostics".to_string(), serde_json::Value::Array(list));
-                println!(
+                outln!(
                     "{}",
                     serde_json::to_string_pretty(&v).expect("json values serialize")
                 );
@@ -67,7 +68,7 @@ impl Invalid {
 pub fn report_store(e: &store::StoreError, format: Format) -> u8 {
     let code = e.code().as_str();
     match format {
-        Format::Json => println!(
+        Format::Json => outln!(
             "{}",
             serde_json::json!({"ok": false, "error": {"code": code, "message": e.to_string()}})
         ),

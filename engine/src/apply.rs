@@ -76,6 +76,11 @@ pub trait Provisioner {
     fn release(&mut self, req: &ProviderRequest<'_>) -> Result<(), Self::Error>;
     /// Whether it is still there.
     fn check(&mut self, req: &ProviderRequest<'_>) -> Result<bool, Self::Error>;
+    /// Whether a failed call never started the provider (its executable is
+    /// missing or cannot be run), so it made nothing that needs a release.
+    fn never_ran(&self, _error: &Self::Error) -> bool {
+        false
+    }
 }
 
 /// Which provider operation a report is about.
@@ -186,12 +191,29 @@ pub use crate::state::spec_digest;
 
 /// The timeout of a recorded provider: its manifest entry's, when the
 /// manifest still declares that argv for that kind, else the default.
-fn record_timeout(host: &HostManifest, rec: &ProvidedRecord) -> Duration {
-    host.providers
+/// The provider a record's `check` or `release` runs, and its time limit: the
+/// manifest entry that made it (same argv) while it is there; else the
+/// manifest's current provider for that resource when one still covers it (a
+/// fixed `run:` typo, a moved script: the argv and timeout as the manifest
+/// says them now); else the argv saved in the record, with the default
+/// timeout.
+fn record_provider<'a>(
+    host: &'a HostManifest,
+    rec: &'a ProvidedRecord,
+) -> (&'a [String], Duration) {
+    let same = host
+        .providers
         .iter()
-        .find(|d| d.kind == rec.kind && d.run == rec.run)
-        .map(|d| d.timeout)
-        .unwrap_or(DEFAULT_PROVIDER_TIMEOUT)
+        .find(|d| d.kind == rec.kind && d.run == rec.run);
+    let covering = || {
+        host.providers
+            .iter()
+            .find(|d| d.kind == rec.kind && d.pattern.matches(&rec.name))
+    };
+    match same.or_else(covering) {
+        Some(d) => (&d.run, d.timeout),
+        None => (&rec.run, DEFAULT_PROVIDER_TIMEOUT),
+    }
 }
 
 /// A `check` or `release` of `rec` on behalf of `container`, with that
@@ -199,7 +221,7 @@ fn record_timeout(host: &HostManifest, rec: &ProvidedRecord) -> Duration {
 /// options whenever berth knows them; `berth release` and a need a changed
 /// spec dropped do not: `{}`).
 fn record_request<'a>(
-    host: &HostManifest,
+    host: &'a HostManifest,
     specs: &[&'a NeedSpec],
     rec: &'a ProvidedRecord,
     container: &'a str,
@@ -213,9 +235,10 @@ fn record_request<'a>(
                 .find(|n| n.kind == rec.kind && n.name == rec.name)
         })
         .map(|n| &n.detail);
+    let (run, timeout) = record_provider(host, rec);
     ProviderRequest {
-        run: &rec.run,
-        timeout: record_timeout(host, rec),
+        run,
+        timeout,
         kind: &rec.kind,
         name: &rec.name,
         container,
@@ -243,12 +266,17 @@ fn release_reservations_to(state: &mut State, specs: &[&NeedSpec]) {
     }
 }
 
-/// Drops write-ahead intents and failed releases that a live record now covers.
+/// Drops write-ahead intents and failed releases that a live record now
+/// covers: the same resource made by the same provider. A pending release of
+/// another provider (the name is now made by a different one) stays: what the
+/// first one made is still there to release, and nothing is ever forgotten.
 fn prune_pending(state: &mut State) {
     let provided = &state.provided;
-    state
-        .pending_releases
-        .retain(|p| !provided.contains_key(&key_of(p)));
+    state.pending_releases.retain(|p| {
+        provided
+            .get(&key_of(p))
+            .is_none_or(|live| live.run != p.run)
+    });
 }
 
 /// Options of [`apply_with`].
@@ -447,7 +475,13 @@ pub fn apply_with<P: Provisioner>(
             // that is not an entry) may still have made something before it
             // failed; providers are idempotent, so it is released with
             // `provided: null`, exactly as after a crash.
-            Err(e) => (StepCause::Provider(e), Some(intent(step))),
+            // Unless it never ran (not found, not executable): then nothing
+            // was made, and a release (of a provider that cannot start) would
+            // only stay pending forever.
+            Err(e) => {
+                let interrupted = (!prov.never_ran(&e)).then(|| intent(step));
+                (StepCause::Provider(e), interrupted)
+            }
         };
         let rolled_back = rollback(
             (host, specs),
@@ -714,14 +748,16 @@ fn rollback<P: Provisioner>(
     let records = made.iter().rev().map(|key| &scratch.provided[key]);
     for rec in interrupted.into_iter().chain(records) {
         let container = rec.users.first().map(String::as_str).unwrap_or("");
-        let result = prov.release(&record_request(host, specs, rec, container));
+        let req = record_request(host, specs, rec, container);
+        let provider = req.run.to_vec();
+        let result = prov.release(&req);
         if result.is_err() {
             restored.pending_releases.push(rec.clone());
         }
         reports.push(ReleaseReport {
             kind: rec.kind.clone(),
             name: rec.name.clone(),
-            provider: rec.run.clone(),
+            provider,
             result,
         });
     }
@@ -874,7 +910,24 @@ fn release_pending<P: Provisioner>(
     let mut reports = Vec::new();
     for rec in records {
         let container = rec.users.first().map(String::as_str).unwrap_or("");
-        let result = prov.release(&record_request(host, &[], rec, container));
+        let mut req = record_request(host, &[], rec, container);
+        // The name is live again, made by another provider: the current
+        // manifest's provider for it is that one, and must not release what it
+        // made; this release goes to the provider that made the old one.
+        if state
+            .provided
+            .get(&key_of(rec))
+            .is_some_and(|live| live.run != rec.run)
+        {
+            req.run = &rec.run;
+            req.timeout = host
+                .providers
+                .iter()
+                .find(|d| d.kind == rec.kind && d.run == rec.run)
+                .map_or(DEFAULT_PROVIDER_TIMEOUT, |d| d.timeout);
+        }
+        let provider = req.run.to_vec();
+        let result = prov.release(&req);
         if result.is_ok() {
             if let Some(i) = state.pending_releases.iter().position(|p| p == rec) {
                 state.pending_releases.remove(i);
@@ -883,7 +936,7 @@ fn release_pending<P: Provisioner>(
         reports.push(ReleaseReport {
             kind: rec.kind.clone(),
             name: rec.name.clone(),
-            provider: rec.run.clone(),
+            provider,
             result,
         });
     }

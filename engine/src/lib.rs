@@ -24,6 +24,7 @@ pub mod edits;
 pub mod emit;
 pub mod explain;
 pub mod export;
+pub mod inventory;
 pub mod place;
 pub mod plan;
 pub mod pool;

@@ -238,7 +238,7 @@ fn compose_override_is_yaml_with_external_networks() {
     assert_eq!(get(vol, &["target"]).text(), Some("/var/www"));
     assert_eq!(get(vol, &["read_only"]).text(), Some("true"));
     let port = &get(web, &["ports"]).as_seq().unwrap()[0];
-    assert_eq!(port.text(), Some("80:80/tcp"));
+    assert_eq!(port.text(), Some("80:80"));
     assert_eq!(
         get(web, &["environment", "K"]).text(),
         Some("v: with colon # and hash")
@@ -482,7 +482,15 @@ fn the_interface_renders_what_each_emitter_writes() {
         out("json").text,
         serde_json::to_string_pretty(&json).unwrap() + "\n"
     );
-    let lxc_out = render(&lxc::Lxc { devices: |_| None }, &plan, &[&s]).unwrap();
+    let lxc_out = render(
+        &lxc::Lxc {
+            devices: |_| None,
+            net_index: 0,
+        },
+        &plan,
+        &[&s],
+    )
+    .unwrap();
     let (text, notes) = lxc::emit(&e, &|_| None);
     assert_eq!(lxc_out.text, text);
     assert_eq!(lxc_out.notes.len(), notes.len());
@@ -495,9 +503,16 @@ fn the_interface_renders_what_each_emitter_writes() {
     s2.needs.retain(|n| n.kind == berth_specs::Kind::Volume);
     let two = solve(&h, &State::new("web-01"), &[&s, &s2]);
     assert!(two.satisfied, "{two:#?}");
-    let text = render(&lxc::Lxc { devices: |_| None }, &two, &[&s, &s2])
-        .unwrap()
-        .text;
+    let text = render(
+        &lxc::Lxc {
+            devices: |_| None,
+            net_index: 0,
+        },
+        &two,
+        &[&s, &s2],
+    )
+    .unwrap()
+    .text;
     assert!(text.starts_with("# container webserver\n"), "{text}");
     assert!(text.contains("\n# container webserver2\n"), "{text}");
 

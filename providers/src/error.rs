@@ -29,6 +29,16 @@ pub struct ProviderError {
 }
 
 impl ProviderError {
+    /// True when the provider never started: `run` is empty, names a command
+    /// that is not on PATH, or an executable that cannot be started (missing,
+    /// not executable). It made nothing then.
+    pub fn never_ran(&self) -> bool {
+        matches!(
+            &*self.failure,
+            Failure::EmptyArgv | Failure::NotOnPath(_) | Failure::Spawn { .. }
+        )
+    }
+
     /// The provider's own `error` text, when it printed `{"error": ...}`.
     pub fn provider_error(&self) -> Option<&str> {
         match &*self.failure {

@@ -14,7 +14,7 @@ use std::ffi::OsString;
 use std::path::Path;
 use std::time::Duration;
 
-use berth_specs::{Kind, NeedDetail, ProvideDetail};
+use berth_specs::{Kind, NeedDetail, ProvideDetail, ProviderEnv};
 use serde_json::{json, Map, Value};
 
 use crate::error::{Failure, ProviderError};
@@ -43,6 +43,12 @@ pub struct Call<'a> {
     pub provided: Option<&'a Value>,
     /// Time limit of the call.
     pub timeout: Duration,
+    /// The manifest entry's `env:`: variables passed through from berth's
+    /// environment or set, besides `PATH`, `LANG` and `BERTH_*`.
+    pub env: &'a [ProviderEnv],
+    /// The host's state folder, handed over as `BERTH_STATE_DIR` so the
+    /// provider's own records follow it.
+    pub state_dir: Option<&'a Path>,
 }
 
 /// A successful `provide`: the validated detail and the object as printed.
@@ -135,6 +141,23 @@ fn invoke(op: Op, call: &Call<'_>) -> Result<RawOutput, ProviderError> {
         ("BERTH_CONTAINER".into(), call.container.into()),
         ("BERTH_HOST".into(), call.host.into()),
     ];
+    let mut env = env;
+    if let Some(dir) = call.state_dir {
+        let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+        env.push(("BERTH_STATE_DIR".into(), dir.into_os_string()));
+    }
+    // `env:` last, so a set value replaces PATH or LANG; a name berth's own
+    // environment lacks is simply not passed.
+    for e in call.env {
+        let value = match &e.value {
+            Some(v) => Some(OsString::from(v)),
+            None => std::env::var_os(&e.name),
+        };
+        if let Some(v) = value {
+            env.retain(|(k, _)| *k != e.name);
+            env.push((e.name.clone(), v));
+        }
+    }
     let limits = Limits {
         timeout: call.timeout,
         ..Limits::default()

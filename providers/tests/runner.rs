@@ -46,6 +46,8 @@ fn call<'a>(run: &'a [String], base: &'a Path, kind: &'a Kind, timeout: Duration
         need: json!({"mount": "/media", "read_only": true, "exclusive": false}),
         provided: None,
         timeout,
+        env: &[],
+        state_dir: None,
     }
 }
 

@@ -259,6 +259,9 @@ codes! {
     CliNoImage => "berth::cli::no-image",
     /// A container name on the command line that is not a container name.
     CliBadContainerName => "berth::cli::bad-container-name",
+    /// `berth release --forget KIND/NAME`: no such pending release (or not
+    /// `KIND/NAME`).
+    CliNotPending => "berth::cli::not-pending",
     /// `berth run`: the engine is not on `PATH`.
     RunNoEngine => "berth::run::no-engine",
     /// `berth run --image`: not an image reference.

@@ -20,8 +20,11 @@ use std::path::{Path, PathBuf};
 
 use crate::diag::{Code, Diagnostic};
 use crate::label;
-use crate::load::{load_file, LoadOptions, Loaded};
+use std::sync::atomic::AtomicUsize;
+
+use crate::load::{load_file, load_str, LoadOptions, Loaded};
 use crate::model::{Document, HostManifest, NeedSpec, Source};
+use crate::yaml::{self, Node};
 
 /// Folders never walked: build output and VCS internals are not manifests.
 pub const SKIP_DIRS: &[&str] = &["target", ".git", "node_modules"];
@@ -126,21 +129,115 @@ fn walk(dir: &Path, dockerfiles: bool, out: &mut Discovered) {
     }
 }
 
+/// The path that stands for stdin (`berth check -`).
+pub const STDIN: &str = "-";
+
+/// How stdin is named in diagnostics.
+pub const STDIN_NAME: &str = "<stdin>";
+
+/// `berth.yaml`, `berth.yml` (any case): a file with this name is a berth
+/// file wherever it is found, so a missing or misspelt `berth: 1` line is
+/// reported instead of the file being skipped as foreign YAML.
+pub fn is_berth_named(path: &Path) -> bool {
+    path.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+        let n = n.to_ascii_lowercase();
+        n == "berth.yaml" || n == "berth.yml"
+    })
+}
+
+/// A document shaped like a berth document even without its `berth:` key:
+/// a map with `container:` and `needs:` (a need spec) or `host:` and
+/// `provides:` (a host manifest). Walking a folder, such a document is not
+/// foreign YAML but a berth file that lost (or misspelt, or commented out)
+/// its version line, and is checked as one.
+pub fn is_berth_shaped(doc: &Node<'_>) -> bool {
+    (doc.get("container").is_some() && doc.get("needs").is_some())
+        || (doc.get("host").is_some() && doc.get("provides").is_some())
+}
+
+/// Whether any document of a YAML or JSON text is berth-shaped
+/// ([`is_berth_shaped`]); documents before a syntax error count.
+fn holds_berth_shaped(path: &Path, text: &str) -> bool {
+    let json = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    let budget = AtomicUsize::new(0);
+    let parsed = if json {
+        yaml::parse_json(text)
+    } else {
+        yaml::parse_yaml(text, yaml::Base::default(), &budget)
+    };
+    parsed.documents.iter().any(is_berth_shaped)
+}
+
+/// Reads stdin as `berth check -` does: at most `max_file_size` bytes.
+fn load_stdin(opts: &LoadOptions) -> Loaded {
+    use std::io::Read as _;
+    let name = Path::new(STDIN_NAME);
+    let mut bytes = Vec::new();
+    let read = std::io::stdin()
+        .lock()
+        .take(opts.max_file_size.saturating_add(1))
+        .read_to_end(&mut bytes);
+    let failed = |d: Diagnostic| Loaded {
+        diagnostics: vec![d.at_file(&Source::new(name, ""))],
+        ..Loaded::default()
+    };
+    if let Err(e) = read {
+        return failed(Diagnostic::error(
+            Code::IoRead,
+            format!("cannot read stdin: {e}"),
+        ));
+    }
+    if bytes.len() as u64 > opts.max_file_size {
+        return failed(Diagnostic::error(
+            Code::FileTooLarge,
+            format!(
+                "stdin holds more than the limit of {} bytes",
+                opts.max_file_size
+            ),
+        ));
+    }
+    match String::from_utf8(bytes) {
+        Ok(text) => load_str(name, &text, opts),
+        Err(_) => failed(
+            Diagnostic::error(Code::NotUtf8, "stdin is not UTF-8 text")
+                .help("berth files are UTF-8 YAML or JSON"),
+        ),
+    }
+}
+
 /// Loads one file as `berth check` reads it: a found file may hold foreign
 /// documents (skipped and counted), a named one is always a berth file, and a
 /// named file that holds no document at all is an error (a wrong path, a
-/// truncated file), not a pass.
+/// truncated file), not a pass. A found file named `berth.y*ml`
+/// ([`is_berth_named`]), or one holding a berth-shaped document
+/// ([`is_berth_shaped`]), is a berth file too: CI never stays green over a
+/// berth file that only lost its `berth: 1` line. The path `-` is stdin.
 pub fn load_found(found: &Found, max_file_size: u64) -> Loaded {
-    let opts = LoadOptions {
+    let named = found.named || is_berth_named(&found.path);
+    let mut opts = LoadOptions {
         max_file_size,
-        skip_foreign: !found.named,
+        skip_foreign: !named,
     };
-    let mut loaded = load_file(&found.path, &opts);
+    let stdin = found.named && found.path.as_os_str() == STDIN;
+    let mut loaded = if stdin {
+        load_stdin(&opts)
+    } else {
+        load_file(&found.path, &opts)
+    };
+    if loaded.skipped > 0 {
+        let text = std::fs::read_to_string(&found.path).unwrap_or_default();
+        if holds_berth_shaped(&found.path, &text) {
+            opts.skip_foreign = false;
+            loaded = load_file(&found.path, &opts);
+        }
+    }
     if found.named && loaded.examined == 0 && loaded.diagnostics.is_empty() {
         loaded.diagnostics.push(
             Diagnostic::error(Code::UnknownDocument, "the file holds no document")
                 .help("a need spec starts with `berth: 1` and `container: NAME`, a host manifest with `berth: 1` and `host: NAME`")
-                .at_file(&Source::new(&found.path, "")),
+                .at_file(&Source::new(if stdin { Path::new(STDIN_NAME) } else { &found.path }, "")),
         );
     }
     loaded
@@ -205,6 +302,28 @@ pub fn load_inputs_with(
     spec_paths: &[PathBuf],
     extra: Vec<(PathBuf, Loaded)>,
 ) -> Inputs {
+    load_inputs_from(host_path, spec_paths, extra, Folders::AsNamed)
+}
+
+/// Like [`load_inputs_with`], with folders among the spec paths walked
+/// ([`Folders::Walk`]) for `plan`, which changes nothing and so may be given a
+/// repository as `check` and `place` are: a found file is read as `check`
+/// reads it ([`load_found`]: foreign YAML skipped), and a host manifest found
+/// there is skipped too (the host is `-H`'s). Named files keep every rule.
+pub fn load_inputs_walked(
+    host_path: &Path,
+    spec_paths: &[PathBuf],
+    extra: Vec<(PathBuf, Loaded)>,
+) -> Inputs {
+    load_inputs_from(host_path, spec_paths, extra, Folders::Walk)
+}
+
+fn load_inputs_from(
+    host_path: &Path,
+    spec_paths: &[PathBuf],
+    extra: Vec<(PathBuf, Loaded)>,
+    folders: Folders,
+) -> Inputs {
     let opts = LoadOptions::default();
     let mut diags = Vec::new();
     let mut problems = Vec::new();
@@ -236,15 +355,21 @@ pub fn load_inputs_with(
         None
     };
     let mut specs: Vec<NeedSpec> = Vec::new();
-    let spec_loads = discover(spec_paths, Folders::AsNamed)
+    let walked = discover(spec_paths, folders);
+    diags.extend(walked.diagnostics);
+    let spec_loads = walked
         .files
         .into_iter()
         .map(|found| {
-            let loaded = load_file(&found.path, &opts);
-            (found.path, loaded)
+            let loaded = if found.named {
+                load_file(&found.path, &opts)
+            } else {
+                load_found(&found, opts.max_file_size)
+            };
+            (found.named, found.path, loaded)
         })
-        .chain(extra);
-    for (p, loaded) in spec_loads {
+        .chain(extra.into_iter().map(|(p, l)| (true, p, l)));
+    for (named, p, loaded) in spec_loads {
         let p = p.as_path();
         diags.extend(loaded.diagnostics);
         for d in loaded.documents {
@@ -262,6 +387,7 @@ pub fn load_inputs_with(
                         specs.push(n);
                     }
                 }
+                Document::Host(_) if !named => {}
                 Document::Host(h) => problems.push(bad_input(
                     p,
                     format!(

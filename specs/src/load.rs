@@ -322,10 +322,16 @@ fn is_yaml_code(code: Code) -> bool {
 fn yaml_diagnostic(source: &Arc<Source>, e: YamlError) -> Diagnostic {
     match e {
         YamlError::Syntax { message, span } => {
+            // The usual pitfalls (an unquoted address, indentation, tabs) get
+            // a hint in berth's words before the parser's consequence.
+            let help = match yaml::syntax_hint(&source.text, &message, span.line) {
+                Some(hint) => format!("{hint}; everything after this point in the file was not read"),
+                None => "everything after this point in the file was not read".to_string(),
+            };
             Diagnostic::error(Code::YamlSyntax, format!("YAML syntax error: {message}"))
                 .at(source, span)
                 .label(message)
-                .help("everything after this point in the file was not read")
+                .help(help)
         }
         YamlError::AliasLimit { span, limit } => Diagnostic::error(
             Code::YamlAliasLimit,
@@ -498,7 +504,7 @@ const HOST_KEYS: &[&str] = &[
     "provides",
     "providers",
 ];
-const PROVIDER_KEYS: &[&str] = &["run", "timeout", "allow"];
+const PROVIDER_KEYS: &[&str] = &["run", "timeout", "allow", "env"];
 
 fn all_options(f: fn(&Kind) -> &'static [&'static str]) -> Vec<&'static str> {
     let custom = Kind::Custom(String::new());
@@ -926,9 +932,20 @@ impl<'s> Cx<'s> {
             _ => {
                 self.wrong_type(v, what, "`true` or `false`");
                 if let Some(Scalar::Str(s)) = v.scalar() {
-                    if matches!(s, "true" | "false" | "yes" | "no") {
+                    let quoted = matches!(&v.value, yaml::Value::Scalar(_, yaml::Style::Quoted));
+                    let help = match s.to_ascii_lowercase().as_str() {
+                        "true" | "false" if quoted => {
+                            Some("write `true` or `false` without quotes".to_string())
+                        }
+                        // YAML 1.2 (and berth) reads these as strings, YAML 1.1 as booleans.
+                        "yes" | "no" | "on" | "off" | "y" | "n" => Some(format!(
+                            "berth reads YAML 1.2, where `{s}` is a string, not a boolean: write `true` or `false`"
+                        )),
+                        _ => None,
+                    };
+                    if let Some(help) = help {
                         let d = self.diags.last_mut().expect("just pushed");
-                        d.help = Some("write `true` or `false` without quotes".into());
+                        d.help = Some(help);
                     }
                 }
                 None
@@ -1773,12 +1790,32 @@ impl<'s> Cx<'s> {
             None => Some(None),
             Some(a) => self.allow(a).map(Some),
         };
+        let env = match f.get("env") {
+            None => Some(Vec::new()),
+            Some(e) => self.string_list(e, "`env`").and_then(|items| {
+                let mut out = Vec::with_capacity(items.len());
+                let mut ok = true;
+                for (text, at) in items {
+                    match ProviderEnv::parse(text) {
+                        Ok(entry) => out.push(entry),
+                        Err(why) => {
+                            ok = false;
+                            let d = self.error(Code::InvalidValue, at, format!("`env` entry {why}"));
+                            d.label = Some("not NAME or NAME=value".into());
+                            d.help = Some("list variables to pass through (`DOCKER_HOST`) or to set (`CONTAINERS_CONF=/etc/berth/containers.conf`)".into());
+                        }
+                    }
+                }
+                ok.then_some(out)
+            }),
+        };
         Some(ProviderDecl {
             kind,
             pattern: pattern?,
             run: run?,
             timeout: timeout?,
             allow: allow?,
+            env: env?,
             span,
         })
     }

@@ -244,8 +244,56 @@ pub struct ProviderDecl {
     /// provide's `allow`: checked before it is asked to make a resource and
     /// whenever anyone binds a resource it made.
     pub allow: Option<Vec<String>>,
+    /// Environment variables it gets besides `PATH`, `LANG` and `BERTH_*`
+    /// (`env:`), in file order.
+    pub env: Vec<ProviderEnv>,
     /// The entry in the file.
     pub span: Span,
+}
+
+/// One `env:` entry of a provider: a variable passed through from berth's
+/// own environment (`DOCKER_HOST`), or set to a value (`DOCKER_HOST=unix:///x`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderEnv {
+    /// The variable's name (`[A-Za-z_][A-Za-z0-9_]*`, never `BERTH_*`).
+    pub name: String,
+    /// Its value; `None`: berth's own value, when berth has one.
+    pub value: Option<String>,
+}
+
+impl ProviderEnv {
+    /// Parses `NAME` or `NAME=value`; the error says what is wrong.
+    pub fn parse(text: &str) -> Result<ProviderEnv, String> {
+        let (name, value) = match text.split_once('=') {
+            Some((n, v)) => (n, Some(v)),
+            None => (text, None),
+        };
+        let mut chars = name.chars();
+        let valid = chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            return Err(format!(
+                "`{}` is not a variable name (`[A-Za-z_][A-Za-z0-9_]*`)",
+                name.escape_debug()
+            ));
+        }
+        if name.starts_with("BERTH_") {
+            return Err(format!(
+                "`{name}` is berth's own: providers always get the `BERTH_*` variables berth sets"
+            ));
+        }
+        if let Some(v) = value {
+            if v.chars().any(|c| c.is_control()) {
+                return Err(format!("the value of `{name}` holds a control character"));
+            }
+        }
+        Ok(ProviderEnv {
+            name: name.to_string(),
+            value: value.map(str::to_string),
+        })
+    }
 }
 
 /// Default provider timeout.

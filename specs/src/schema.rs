@@ -222,6 +222,17 @@ fn provider_branches() -> Vec<Value> {
                     "description": "Which containers may hold what it makes: glob patterns on the container name, or image:PATTERN."
                 }),
             );
+            options.insert(
+                "env".into(),
+                json!({
+                    "type": "array",
+                    "items": {
+                        "type": "string",
+                        "pattern": "^[A-Za-z_][A-Za-z0-9_]*(=.*)?$"
+                    },
+                    "description": "Environment variables the provider gets besides PATH, LANG and BERTH_*: NAME passes berth's own value through, NAME=value sets one; never BERTH_*."
+                }),
+            );
             let name = string(NAME_PATTERN, "Names this provider can make (glob).");
             entry(k, name, options, &["run"])
         })

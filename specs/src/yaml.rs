@@ -772,8 +772,98 @@ fn floor_char_boundary(text: &str, mut i: usize) -> usize {
     i
 }
 
+/// A hint for a YAML syntax error that is one of the usual pitfalls, in the
+/// words of berth's files rather than the parser's: an IPv6 address written
+/// without quotes that YAML reads as a key (`address: 2001:db8:42::`), a line
+/// indented more or less than its siblings, a tab among the indentation.
+/// `text` is the whole file, `message` the parser's message and `line` the
+/// 1-based line it points at. `None` when the error is none of these.
+pub fn syntax_hint(text: &str, message: &str, line: u32) -> Option<String> {
+    let at = |n: u32| -> &str {
+        n.checked_sub(1)
+            .and_then(|i| text.lines().nth(i as usize))
+            .unwrap_or("")
+    };
+    // The error may point at the line after the culprit (a value that ended
+    // a line with `:`): look at both.
+    for l in [at(line), at(line.saturating_sub(1))] {
+        if let Some((key, value)) = unquoted_address(l) {
+            return Some(format!(
+                "YAML reads a `:` at the end of a word, or followed by a space, as a key: quote the address, `{key}: \"{value}\"`"
+            ));
+        }
+    }
+    let line_text = at(line);
+    if message.contains("tabs disallowed") || line_text.starts_with('\t') {
+        return Some("YAML indents with spaces only: replace the tab with spaces".into());
+    }
+    if message.contains("did not find expected key")
+        || message.contains("did not find expected '-' indicator")
+        || message.contains("mapping values are not allowed")
+    {
+        return Some(
+            "check the indentation: the keys of one map start in the same column, and the keys of a list item line up under the first key after its `- ` (`- volume: data` then `  mount: /data` two spaces in)".into(),
+        );
+    }
+    None
+}
+
+/// `key: VALUE` where VALUE is a plain (unquoted) address-like word that YAML
+/// cannot read as one scalar: hex digits, `:`, `.` and `/`, with a `::` or a
+/// trailing `:` (`2001:db8::`, `fe80::1: `).
+fn unquoted_address(line: &str) -> Option<(&str, &str)> {
+    let t = line.trim_start().trim_start_matches("- ");
+    let (key, value) = t.split_once(": ")?;
+    let value = value.split(" #").next().unwrap_or("").trim();
+    let addressy = !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() || matches!(c, ':' | '.' | '/'))
+        && (value.ends_with(':') || value.contains(": "))
+        && value.contains(':');
+    let key = key.trim();
+    (addressy && !key.is_empty() && !key.contains(' ')).then_some((key, value))
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn pitfalls_get_hints_in_berth_words() {
+        let unquoted = "berth: 1\nprovides:\n  - ipv6: web\n    address: 2001:db8:42::\n";
+        let hint = syntax_hint(
+            unquoted,
+            "mapping values are not allowed in this context",
+            4,
+        )
+        .expect("a hint");
+        assert!(hint.contains("`address: \"2001:db8:42::\"`"), "{hint}");
+        let indented = "needs:\n  - volume: a\n   mount: /x\n";
+        let hint = syntax_hint(
+            indented,
+            "while parsing a block collection, did not find expected '-' indicator",
+            3,
+        )
+        .expect("a hint");
+        assert!(hint.contains("indentation"), "{hint}");
+        let tab = "needs:\n\t- volume: a\n";
+        let hint = syntax_hint(
+            tab,
+            "tabs disallowed within this context (block indentation)",
+            2,
+        )
+        .expect("a hint");
+        assert!(hint.contains("spaces only"), "{hint}");
+        assert!(syntax_hint("a: [1, 2\n", "did not find expected ',' or ']'", 1).is_none());
+        assert!(syntax_hint("a: 'x\n", "unclosed quote", 1).is_none());
+        // A quoted address, or a plain one YAML reads whole, is not the pitfall.
+        assert!(unquoted_address("    address: \"2001:db8::\"").is_none());
+        assert!(unquoted_address("    address: 2001:db8::1").is_none());
+        assert_eq!(
+            unquoted_address("  - address: fe80::"),
+            Some(("address", "fe80::"))
+        );
+    }
     use super::*;
 
     fn yaml(text: &str) -> Parsed<'_> {

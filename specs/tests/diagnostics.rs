@@ -40,6 +40,7 @@ const NOT_FROM_LOADING: &[Code] = &[
     Code::CliBadInput,
     Code::CliNoImage,
     Code::CliBadContainerName,
+    Code::CliNotPending,
     Code::RunNoEngine,
     Code::RunBadImage,
     Code::RunExec,

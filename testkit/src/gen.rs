@@ -399,6 +399,7 @@ fn provider(kind: Kind, pattern: &str) -> ProviderDecl {
         run: vec!["./make".into()],
         timeout: DEFAULT_PROVIDER_TIMEOUT,
         allow: None,
+        env: Vec::new(),
         span: Span::default(),
     }
 }

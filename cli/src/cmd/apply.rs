@@ -6,17 +6,21 @@
 //! was rolled back). `berth run` reuses [`apply_loaded`]. The output is
 //! rendered by the engine's emitter that `--emit` names.
 
+use std::collections::BTreeMap;
+
 use berth_engine::apply::{self, ApplyError, FailedStep, ReleaseReport, StepCause};
 use berth_engine::emit::emitter;
 use berth_engine::plan::Plan;
+use berth_engine::state::ContainerHolding;
 use berth_engine::store;
 use berth_providers::ProviderError;
 use berth_specs::{Code, HostManifest, NeedSpec};
 
 use crate::args::{ApplyArgs, Format};
 use crate::exit;
+use crate::out::{out, outln};
 use crate::provision::CliProvisioner;
-use crate::render;
+use crate::render::{self, escape};
 use crate::report::{self, report_store, Invalid};
 
 /// A successful apply: what was loaded and the final plan (every container
@@ -29,6 +33,7 @@ pub(crate) struct AppliedRun {
 }
 
 pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
+    let emit = crate::args::emitter_with(args.emit, args.lxc_net_index);
     // A docker line needs an image: refuse before provisioning anything,
     // rather than hold resources for a configuration that cannot be printed.
     let invalid = Invalid {
@@ -36,7 +41,7 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
         key: "ok",
     };
     let (host, specs) =
-        match super::label::load_with_image(&args.host.host, &args.specs, &args.image, invalid) {
+        match super::label::load_with_image(&args.host, &args.specs, &args.image, false, invalid) {
             Ok(x) => x,
             Err(code) => return Ok(code),
         };
@@ -48,14 +53,14 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
         specs,
         args.format,
         args.quiet,
-        args.emit.needs_image(),
+        emit.needs_image(),
         opts,
     )? {
         Ok(done) => done,
         Err(code) => return Ok(code),
     };
     let specs: Vec<&NeedSpec> = done.specs.iter().collect();
-    let out = match emitter::render(args.emit, &done.plan, &specs) {
+    let out = match emitter::render(emit, &done.plan, &specs) {
         Ok(out) => out,
         Err(emitter::RenderError::Emit(
             e @ (berth_engine::emit::EmitError::LxcLink { .. }
@@ -80,7 +85,7 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
         Err(e) => return Err(e.into()),
     };
     report::print_container_notes(&out.notes);
-    print!("{}", out.text);
+    out!("{}", out.text);
     Ok(exit::OK)
 }
 
@@ -132,18 +137,28 @@ fn apply_loaded_checked(
     };
     let mut prov = CliProvisioner::new(&host, quiet);
     let refs: Vec<&NeedSpec> = specs.iter().collect();
+    let state_before = locked.state().clone();
+    let before = &state_before.holdings;
     let outcome = apply::apply_with(&host, &refs, &mut locked, &mut prov, opts);
+    let after = locked.state().holdings.clone();
     drop(locked);
     match outcome {
         Ok(applied) => {
             report_releases(&applied.released, format);
+            report_moved(before, &after);
             Ok(Ok(AppliedRun {
                 specs,
                 plan: applied.plan,
             }))
         }
         Err(ApplyError::Unsatisfied(plan)) => {
-            crate::explain_render::report_unsatisfied(&host, &refs, &plan, format);
+            crate::explain_render::report_unsatisfied(
+                &host,
+                &refs,
+                &plan,
+                format,
+                Some(&state_before),
+            );
             Ok(Err(exit::INVALID))
         }
         Err(ApplyError::Provider {
@@ -192,6 +207,42 @@ fn spec_changed(c: &apply::ChangedSpec) -> render::Problem {
             c.container
         )),
         file: None,
+    }
+}
+
+/// Warns about every binding a re-apply resolved to another value (the
+/// manifest changed: a static address edited, a volume moved): berth's record
+/// and the printed configuration have the new value, but a container that is
+/// already running keeps the old one until it is recreated. Warnings go to
+/// stderr whatever the format, like the loader's.
+fn report_moved(
+    before: &BTreeMap<String, ContainerHolding>,
+    after: &BTreeMap<String, ContainerHolding>,
+) {
+    for (container, old) in before {
+        let Some(new) = after.get(container) else {
+            continue;
+        };
+        for b in &old.bindings {
+            let Some(n) = new
+                .bindings
+                .iter()
+                .find(|n| n.kind == b.kind && n.name == b.name)
+            else {
+                continue;
+            };
+            if n.value != b.value {
+                eprintln!(
+                    "warning: {} `{}` of container `{}` changed from {} to {} (the host manifest changed); a running `{}` keeps the old value until it is recreated with the new configuration",
+                    b.kind,
+                    escape(&b.name),
+                    escape(container),
+                    escape(&b.value.to_string()),
+                    escape(&n.value.to_string()),
+                    escape(container),
+                );
+            }
+        }
     }
 }
 
@@ -253,7 +304,7 @@ fn report_failure(
                 .flat_map(|c| c.unmet.iter())
                 .map(|u| {
                     let spec = specs.iter().find(|s| s.container == u.container).copied();
-                    let why = crate::explain_render::unmet_reasons(u, spec, host);
+                    let why = crate::explain_render::unmet_reasons(u, spec, host, None);
                     format!(
                         "{} `{}` of `{}`: {}",
                         u.kind,
@@ -278,7 +329,7 @@ fn report_failure(
         }
     };
     if format == Format::Json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
                 "ok": false,

@@ -6,6 +6,14 @@
 //! skipped and counted, never errors. Diagnostics go to stderr (or stdout as
 //! JSON with `--format json`); the exit code says whether anything failed.
 //!
+//! Found files named `berth.yaml`/`berth.yml`, and files holding a document
+//! shaped like a berth document (`container:` with `needs:`, `host:` with
+//! `provides:`), are berth files even without `berth:`
+//! ([`berth_specs::discover::load_found`]): CI must not stay green over a
+//! berth file that lost its version line. `--verbose` (stderr) and the JSON
+//! report (`skipped_files`) list every file skipped, with the reason. The
+//! path `-` reads stdin.
+//!
 //! A Dockerfile (named, or found in a folder) is checked for its
 //! `io.berth.spec` label (`berth_specs::label::check_dockerfile`); one without
 //! the label is not a berth file and is not counted at all.
@@ -21,7 +29,8 @@ use rayon::prelude::*;
 
 use crate::args::{CheckArgs, Format};
 use crate::exit;
-use crate::render::{diagnostic_json, print_diagnostics};
+use crate::out::outln;
+use crate::render::{self, diagnostic_json, print_diagnostics};
 
 pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
     let Discovered {
@@ -68,9 +77,30 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
 
     let mut diagnostics = walk_errors;
     let (mut documents, mut skipped) = (0, 0);
-    // Dockerfiles without the label are not berth files: not counted.
+    // Dockerfiles without the label are not berth files: not counted, but
+    // listed with the skipped files, so nothing is passed over unseen.
     let files = results.iter().filter(|r| r.is_some()).count();
-    for r in results.into_iter().flatten() {
+    let mut skipped_files = Vec::new();
+    for (input, r) in inputs.iter().zip(results) {
+        let Some(r) = r else {
+            skipped_files.push(Skipped {
+                file: input.path.display().to_string(),
+                documents: 0,
+                reason: "a Dockerfile without an `io.berth.spec` label",
+            });
+            continue;
+        };
+        if r.skipped > 0 {
+            skipped_files.push(Skipped {
+                file: input.path.display().to_string(),
+                documents: r.skipped,
+                reason: if r.skipped == r.examined {
+                    "no document has a top-level `berth:` key or a berth shape"
+                } else {
+                    "some documents have no top-level `berth:` key or berth shape"
+                },
+            });
+        }
         documents += r.examined - r.skipped;
         skipped += r.skipped;
         diagnostics.extend(r.diagnostics);
@@ -90,11 +120,30 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
                 "files": files,
                 "documents": documents,
                 "skipped": skipped,
+                "skipped_files": skipped_files.iter().map(|s| serde_json::json!({
+                    "file": s.file,
+                    "documents": s.documents,
+                    "reason": s.reason,
+                })).collect::<Vec<_>>(),
                 "errors": errors,
                 "warnings": warnings,
                 "diagnostics": diagnostics.iter().map(diagnostic_json).collect::<Vec<_>>(),
             });
-            println!("{}", serde_json::to_string_pretty(&report)?);
+            outln!("{}", serde_json::to_string_pretty(&report)?);
+        }
+    }
+    if args.verbose {
+        for s in &skipped_files {
+            eprintln!(
+                "skipped {}: {}{}",
+                render::escape_lines(&s.file),
+                s.reason,
+                if s.documents > 1 {
+                    format!(" ({} documents)", s.documents)
+                } else {
+                    String::new()
+                }
+            );
         }
     }
     eprintln!(
@@ -112,6 +161,13 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
         }
     );
     Ok(if failed { exit::INVALID } else { exit::OK })
+}
+
+/// A file walked over without being checked (or with documents skipped).
+struct Skipped {
+    file: String,
+    documents: usize,
+    reason: &'static str,
 }
 
 fn plural(n: usize) -> &'static str {

@@ -6,16 +6,17 @@
 //! prints, and reports an image without the label or an engine that cannot
 //! answer with a stable code (`berth::label::missing`, `berth::image::inspect`).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use berth_providers::engine;
 use berth_specs::label::{self, LabelError};
 use berth_specs::load::Loaded;
 use berth_specs::{Code, HostManifest, NeedSpec};
 
-use crate::args::{Engine, FromImage, LabelArgs, LabelFormat};
+use crate::args::{Engine, FromImage, HostArg, LabelArgs, LabelFormat};
 use crate::exit;
 use crate::inputs;
+use crate::out::outln;
 use crate::render;
 use crate::report::Invalid;
 
@@ -51,8 +52,8 @@ pub fn run(args: LabelArgs) -> anyhow::Result<u8> {
         }
     };
     match args.format {
-        LabelFormat::Dockerfile => println!("{}", label::dockerfile_line(&json)),
-        LabelFormat::Args => println!("{}", label::build_args(&json)),
+        LabelFormat::Dockerfile => outln!("{}", label::dockerfile_line(&json)),
+        LabelFormat::Args => outln!("{}", label::build_args(&json)),
     }
     Ok(exit::OK)
 }
@@ -134,16 +135,17 @@ pub(crate) fn image_spec(engine: Engine, image: &str) -> Result<(PathBuf, Loaded
 /// image's; each spec from the image runs that image (its `image:` is set to
 /// it, so `allow: ["image:..."]` sees the image actually run).
 pub(crate) fn load_with_image(
-    host: &Path,
+    host: &HostArg,
     paths: &[PathBuf],
     from: &FromImage,
+    walk: bool,
     invalid: Invalid,
 ) -> Result<(HostManifest, Vec<NeedSpec>), u8> {
     let mut extra = Vec::new();
     if let Some(image) = &from.from_image {
         extra.push(image_spec(from.engine, image)?);
     }
-    let (host, mut specs) = inputs::load_with(host, paths, extra, invalid)?;
+    let (host, mut specs) = inputs::load_with(host, paths, extra, walk, invalid)?;
     if let Some(image) = &from.from_image {
         let name = label::image_source_name(image);
         for s in specs.iter_mut().filter(|s| s.source.path == name) {

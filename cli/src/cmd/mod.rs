@@ -4,7 +4,9 @@ use crate::args::{Cli, Command};
 
 mod apply;
 mod check;
+mod completions;
 mod export;
+mod hosts;
 mod label;
 mod place;
 mod plan;
@@ -22,9 +24,12 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Run(a) => run::run(a),
         Command::Release(a) => release::run(a),
         Command::Status(a) => status::run(a),
+        Command::Hosts(a) => hosts::run(a),
         Command::Place(a) => place::run(a),
         Command::Schema(a) => schema::run(a),
         Command::Label(a) => label::run(a),
+        Command::Completions(a) => completions::completions(a),
+        Command::Man(_) => completions::man(),
         Command::Export(a) => export::run(a),
     }
 }

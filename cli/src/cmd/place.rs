@@ -30,6 +30,7 @@ use serde_json::json;
 
 use crate::args::{Emit, Format, PlaceArgs};
 use crate::exit;
+use crate::out::outln;
 use crate::render::{self, diagnostic_json, print_diagnostics};
 use crate::report::print_container_notes;
 
@@ -110,6 +111,7 @@ impl Timer {
 }
 
 pub fn run(args: PlaceArgs) -> anyhow::Result<u8> {
+    let emit = crate::args::emitter_with(args.emit, args.lxc_net_index);
     let mut timer = Timer::new();
     // One walk over both lists: documents are told apart by kind, not list.
     let paths: Vec<PathBuf> = args.hosts.iter().chain(&args.specs).cloned().collect();
@@ -137,7 +139,7 @@ pub fn run(args: PlaceArgs) -> anyhow::Result<u8> {
         if args.format == Format::Json {
             // Tools piping stdout get data, not an empty stream.
             let list: Vec<_> = diagnostics.iter().map(diagnostic_json).collect();
-            println!("{}", json!({ "diagnostics": list }));
+            outln!("{}", json!({ "diagnostics": list }));
         } else {
             print_diagnostics(&diagnostics);
         }
@@ -178,14 +180,7 @@ pub fn run(args: PlaceArgs) -> anyhow::Result<u8> {
     timer.lap("place");
 
     if let Some(dir) = &args.out {
-        write_out(
-            dir,
-            args.emit,
-            &host_refs,
-            &states,
-            &spec_refs,
-            &mut placement,
-        )?;
+        write_out(dir, emit, &host_refs, &states, &spec_refs, &mut placement)?;
         timer.lap("out");
     }
     let explained = explain.map(|h| explain_host(h, &host_refs, &states, &spec_refs, &placement));
@@ -492,7 +487,7 @@ fn print_human(
             let diags: Vec<Diagnostic> = cp
                 .unmet
                 .iter()
-                .map(|u| crate::explain_render::unmet_diagnostic(u, s, host))
+                .map(|u| crate::explain_render::unmet_diagnostic(u, s, host, None))
                 .collect();
             print_diagnostics(&diags);
         }

@@ -15,6 +15,7 @@ use serde_json::Value;
 use crate::args::{Format, PlanArgs};
 use crate::exit;
 use crate::explain_render;
+use crate::out::{out, outln};
 use crate::render;
 use crate::report::{report_state, Invalid};
 
@@ -24,7 +25,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<u8> {
         key: "satisfied",
     };
     let (host, specs) =
-        match super::label::load_with_image(&args.host.host, &args.specs, &args.image, invalid) {
+        match super::label::load_with_image(&args.host, &args.specs, &args.image, true, invalid) {
             Ok(x) => x,
             Err(code) => return Ok(code),
         };
@@ -35,11 +36,25 @@ pub fn run(args: PlanArgs) -> anyhow::Result<u8> {
     let refs: Vec<&NeedSpec> = specs.iter().collect();
     let plan = solve(&host, &state, &refs);
     match args.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
+        Format::Json => outln!(
+            "{}",
+            serde_json::to_string_pretty(&explain_render::plan_json(
+                &plan,
+                &refs,
+                &host,
+                Some(&state)
+            ))?
+        ),
         Format::Human => {
-            print!("{}", human(&host, &plan));
+            out!("{}", human(&host, &plan));
             if !plan.satisfied {
-                explain_render::report_unsatisfied(&host, &refs, &plan, Format::Human);
+                explain_render::report_unsatisfied(
+                    &host,
+                    &refs,
+                    &plan,
+                    Format::Human,
+                    Some(&state),
+                );
             }
         }
     }

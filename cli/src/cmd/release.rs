@@ -2,12 +2,19 @@
 //! nobody uses it, retry earlier failed releases. Exit 0 done, 1 invalid input
 //! or unusable state, 3 a provider release failed (kept pending, retried by the
 //! next release).
+//!
+//! `--forget KIND/NAME` is the way out of a pending release that can never
+//! succeed (the resource is already gone, the provider cannot run): it drops
+//! the record without running anything, all named ones or none, and says so.
 
+use berth_engine::state::State;
 use berth_engine::{apply, store};
+use berth_specs::{Code, HostManifest};
 
 use crate::args::{Format, ReleaseArgs};
 use crate::exit;
 use crate::inputs;
+use crate::out::outln;
 use crate::provision::CliProvisioner;
 use crate::render::escape;
 use crate::report::{release_lines, report_store, Invalid};
@@ -46,7 +53,7 @@ pub fn run(args: ReleaseArgs) -> anyhow::Result<u8> {
         }
         return Ok(exit::USAGE);
     }
-    let host = match inputs::load(&args.host.host, &[], Invalid::HUMAN) {
+    let host = match inputs::load(&args.host, &[], Invalid::HUMAN) {
         Ok((h, _)) => h,
         Err(code) => return Ok(code),
     };
@@ -64,6 +71,17 @@ pub fn run(args: ReleaseArgs) -> anyhow::Result<u8> {
         },
         Err(e) => return Ok(report_store(&e, Format::Human)),
     };
+    let state = if args.forget.is_empty() {
+        state
+    } else {
+        match forget(&host, &args.forget) {
+            Ok(s) => s,
+            Err(code) => return Ok(code),
+        }
+    };
+    if containers.is_empty() {
+        return Ok(exit::OK);
+    }
     if !apply::release_would_act(&state, &containers, args.purge) {
         for c in &containers {
             eprintln!(
@@ -84,7 +102,7 @@ pub fn run(args: ReleaseArgs) -> anyhow::Result<u8> {
     };
     drop(locked);
     for c in &out.released {
-        println!("released container `{c}`");
+        outln!("released container `{c}`");
     }
     for c in &out.not_held {
         eprintln!(
@@ -93,14 +111,94 @@ pub fn run(args: ReleaseArgs) -> anyhow::Result<u8> {
         );
     }
     for k in &out.purged {
-        println!("purged reservation {k}");
+        outln!("purged reservation {k}");
     }
     for l in release_lines(&out.provider_releases) {
-        println!("{l}");
+        outln!("{l}");
     }
     Ok(if out.any_failed() {
         exit::PROVIDER
     } else {
         exit::OK
     })
+}
+
+/// `--forget`: drops the named pending releases under the lock, all or none;
+/// returns the state after it, or the exit code when one names no pending
+/// release (nothing is changed then).
+fn forget(host: &HostManifest, forget: &[String]) -> Result<State, u8> {
+    let mut locked = match store::lock(host) {
+        Ok(l) => l,
+        Err(e) => return Err(report_store(&e, Format::Human)),
+    };
+    let mut state = locked.state().clone();
+    let pending = |s: &State| -> String {
+        if s.pending_releases.is_empty() {
+            return "no release is pending on this host".to_string();
+        }
+        let list: Vec<String> = s
+            .pending_releases
+            .iter()
+            .map(|p| format!("{}/{}", p.kind, p.name))
+            .collect();
+        format!("pending: {}", escape(&list.join(", ")))
+    };
+    let mut forgotten = Vec::new();
+    for arg in forget {
+        // The kind may hold a `/` itself (`example.com/gpu`); a name never does.
+        let Some((kind, name)) = arg
+            .rsplit_once('/')
+            .filter(|(k, n)| !k.is_empty() && !n.is_empty())
+        else {
+            crate::render::Problem {
+                code: Code::CliNotPending,
+                message: format!("`{}` is not KIND/NAME; nothing was forgotten", escape(arg)),
+                help: Some(format!(
+                    "write it as `berth status` lists it, like `volume/data`; {}",
+                    pending(&state)
+                )),
+                file: None,
+            }
+            .print();
+            return Err(exit::USAGE);
+        };
+        let before = state.pending_releases.len();
+        let mut dropped = Vec::new();
+        state.pending_releases.retain(|p| {
+            let hit = p.kind.to_string() == kind && p.name == name;
+            if hit {
+                dropped.push(p.run.join(" "));
+            }
+            !hit
+        });
+        if state.pending_releases.len() == before {
+            crate::render::Problem {
+                code: Code::CliNotPending,
+                message: format!(
+                    "no release of {} `{}` is pending on host `{}`; nothing was forgotten",
+                    escape(kind),
+                    escape(name),
+                    host.host
+                ),
+                help: Some(pending(locked.state())),
+                file: None,
+            }
+            .print();
+            return Err(exit::INVALID);
+        }
+        forgotten.extend(dropped.into_iter().map(|run| (kind, name, run)));
+    }
+    if let Err(e) = locked.write(&state) {
+        return Err(report_store(&e, Format::Human));
+    }
+    drop(locked);
+    for (kind, name, run) in forgotten {
+        outln!(
+            "forgot pending release of {} `{}` (by {}); its provider was not run",
+            escape(kind),
+            escape(name),
+            escape(&run)
+        );
+    }
+    Ok(state)
 }

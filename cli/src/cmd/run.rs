@@ -44,6 +44,7 @@ use crate::args::{Engine, FromImage, RunArgs};
 use crate::cmd::apply;
 use crate::cmd::label::{engine_name, image_ok, load_with_image};
 use crate::exit;
+use crate::out::outln;
 use crate::report::{self, Invalid};
 
 pub fn run(args: RunArgs) -> anyhow::Result<u8> {
@@ -77,7 +78,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         from_image: args.from_image.clone(),
         engine: args.engine,
     };
-    let (host, mut specs) = match load_with_image(&args.host.host, &paths, &from, Invalid::HUMAN) {
+    let (host, mut specs) = match load_with_image(&args.host, &paths, &from, false, Invalid::HUMAN)
+    {
         Ok(x) => x,
         Err(code) => return Ok(code),
     };
@@ -202,7 +204,13 @@ fn dry_run(
     let refs = [spec];
     let plan = solve(host, &state, &refs);
     if !plan.satisfied {
-        crate::explain_render::report_unsatisfied(host, &refs, &plan, crate::args::Format::Human);
+        crate::explain_render::report_unsatisfied(
+            host,
+            &refs,
+            &plan,
+            crate::args::Format::Human,
+            Some(&state),
+        );
         return Ok(exit::INVALID);
     }
     let container = plan
@@ -229,7 +237,7 @@ fn dry_run(
             );
         }
     }
-    println!("{}", docker::quote_line(&argv));
+    outln!("{}", docker::quote_line(&argv));
     Ok(exit::OK)
 }
 

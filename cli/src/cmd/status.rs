@@ -8,6 +8,7 @@ use berth_engine::store;
 use crate::args::{Format, StatusArgs};
 use crate::exit;
 use crate::inputs;
+use crate::out::{out, outln};
 use crate::render::{self, escape};
 use crate::report::{report_state, Invalid};
 
@@ -16,7 +17,7 @@ pub fn run(args: StatusArgs) -> anyhow::Result<u8> {
         format: args.format,
         key: "ok",
     };
-    let host = match inputs::load(&args.host.host, &[], invalid) {
+    let host = match inputs::load(&args.host, &[], invalid) {
         Ok((h, _)) => h,
         Err(code) => return Ok(code),
     };
@@ -29,9 +30,9 @@ pub fn run(args: StatusArgs) -> anyhow::Result<u8> {
         Format::Json => {
             let mut v = serde_json::to_value(&state)?;
             v["state_file"] = serde_json::json!(path.display().to_string());
-            println!("{}", serde_json::to_string_pretty(&v)?);
+            outln!("{}", serde_json::to_string_pretty(&v)?);
         }
-        Format::Human => print!("{}", human(&state, &render::path(&path))),
+        Format::Human => out!("{}", human(&state, &render::path(&path))),
     }
     Ok(exit::OK)
 }
@@ -103,7 +104,7 @@ fn human(state: &State, path: &str) -> String {
     }
     if !state.pending_releases.is_empty() {
         out.push_str(&format!(
-            "pending releases: {} (retried by the next `berth release`)\n",
+            "pending releases: {} (retried by the next `berth release`; `berth release --forget KIND/NAME` drops one that cannot succeed)\n",
             state.pending_releases.len()
         ));
         for p in &state.pending_releases {

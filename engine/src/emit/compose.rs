@@ -8,7 +8,9 @@
 //! file names one: an override that lists just berth's networks would take the
 //! service off `default` and away from its siblings. So a service with
 //! networks also lists `default` (keeping the base file's own networks is
-//! compose's merge).
+//! compose's merge). Ports are merged as a set of parsed entries, where
+//! `8080:80` and `8080:80/tcp` differ: TCP ports are written without
+//! `/tcp`, the way base files write them, so one port is never listed twice.
 //!
 //! Every scalar is written as a JSON string, which YAML reads as a
 //! double-quoted scalar with the same escapes: no value, however odd, can change
@@ -18,6 +20,8 @@
 
 use std::fmt::Write;
 use std::net::IpAddr;
+
+use berth_specs::Protocol;
 
 use crate::edits::Edits;
 use crate::emit::emitter::{Emitter, Input, Output};
@@ -136,7 +140,14 @@ fn service(y: &mut String, e: &Edits) {
                 Some(IpAddr::V4(a)) => format!("{a}:"),
                 None => String::new(),
             };
-            let p = format!("{bind}{}:{}/{}", p.host_port, p.container_port, p.protocol);
+            // `/tcp` is left out: compose reads `8080:80` and `8080:80/tcp`
+            // as two ports, so a base file's `8080:80` would be published
+            // twice (and refused). Only `/udp` is written.
+            let proto = match p.protocol {
+                Protocol::Tcp => String::new(),
+                other => format!("/{other}"),
+            };
+            let p = format!("{bind}{}:{}{proto}", p.host_port, p.container_port);
             let _ = writeln!(y, "      - {}", v(&p));
         }
     }

@@ -6,6 +6,12 @@
 //! backslashes in paths are written as octal escapes (`\040`), which LXC's
 //! fstab parser decodes. Control characters never reach here (the loader
 //! rejects them).
+//!
+//! The fragment is included into a container's config, which usually has a
+//! NIC already (`lxc-create` writes `lxc.net.0` from `/etc/lxc/default.conf`):
+//! a fragment that also starts at `lxc.net.0` silently replaces that NIC's
+//! keys. [`Lxc::net_index`] (`--lxc-net-index N`) numbers berth's NICs from
+//! N instead.
 
 use std::fmt::Write;
 
@@ -20,11 +26,14 @@ use crate::emit::{EmitError, Note, NoteKind};
 pub struct Lxc {
     /// Reads a device node's type and numbers ([`stat_device`] on a host).
     pub devices: fn(&str) -> Option<DeviceNumbers>,
+    /// The first `lxc.net.N` index berth's NICs take (0: `lxc.net.0`).
+    pub net_index: usize,
 }
 
-/// The LXC emitter that reads device numbers on this host.
+/// The LXC emitter that reads device numbers on this host, NICs from 0.
 pub static LXC: Lxc = Lxc {
     devices: stat_device,
+    net_index: 0,
 };
 
 impl Emitter for Lxc {
@@ -47,7 +56,7 @@ impl Emitter for Lxc {
             if input.edits.len() > 1 {
                 let _ = writeln!(out.text, "# container {}", e.container);
             }
-            let (text, notes) = emit(e, &self.devices);
+            let (text, notes) = emit_from(e, &self.devices, self.net_index);
             out.text.push_str(&text);
             out.note_all(&e.container, notes);
         }
@@ -124,9 +133,18 @@ pub fn stat_device(path: &str) -> Option<DeviceNumbers> {
 /// The config text and the notes for what LXC cannot express. `devices` looks
 /// up a device's numbers (use [`stat_device`]; tests pass their own).
 pub fn emit(e: &Edits, devices: &dyn Fn(&str) -> Option<DeviceNumbers>) -> (String, Vec<Note>) {
+    emit_from(e, devices, 0)
+}
+
+/// Like [`emit`], with the NICs numbered from `first_net` (`lxc.net.N`).
+pub fn emit_from(
+    e: &Edits,
+    devices: &dyn Fn(&str) -> Option<DeviceNumbers>,
+    first_net: usize,
+) -> (String, Vec<Note>) {
     let mut out = String::new();
     let mut notes = Vec::new();
-    for (i, n) in e.networks.iter().enumerate() {
+    for (i, n) in (first_net..).zip(&e.networks) {
         let _ = writeln!(out, "lxc.net.{i}.type = veth");
         let _ = writeln!(out, "lxc.net.{i}.link = {}", n.bridge);
         let _ = writeln!(out, "lxc.net.{i}.flags = up");

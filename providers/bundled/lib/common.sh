@@ -150,6 +150,20 @@ bp_setup() {
     if [ ! -t 0 ]; then cat >/dev/null || true; fi
 }
 
+# bp_default_dir SUB DEFAULT: a folder default that follows berth's state
+# folder. berth passes its state folder as BERTH_STATE_DIR (resolved from
+# --state-dir, $BERTH_STATE_DIR, the manifest's state_dir or the per-user
+# default); then the folder is BERTH_STATE_DIR/SUB, so a host whose state
+# lives elsewhere leaves nothing in /var/lib/berth or /run/berth. Without it
+# (the provider run by hand, an older berth), DEFAULT.
+bp_default_dir() {
+    if [ -n "${BERTH_STATE_DIR:-}" ]; then
+        printf '%s/%s' "${BERTH_STATE_DIR%/}" "$1"
+    else
+        printf '%s' "$2"
+    fi
+}
+
 # bp_state_init DIR: this provider's ledger folder DIR/<prog>, locked for the
 # rest of the run so concurrent calls do not interleave ledger edits.
 bp_state_init() {
