@@ -102,7 +102,7 @@ pub struct CheckArgs {
     /// Files or folders (folders are walked; YAML without a top-level `berth:` key is skipped).
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
-    /// Also check on this host that paths, devices, secret files and provider executables exist.
+    /// Also check on this host that the host paths, devices and files that provides name, and provider executables, exist.
     #[arg(long)]
     pub live: bool,
     /// Treat warnings as errors.

@@ -32,13 +32,6 @@ fn cand(kind: &Kind, c: &Candidate, host_file: &Path) -> String {
     }
 }
 
-fn unit(kind: &Kind) -> &'static str {
-    match kind {
-        Kind::Port => "port",
-        _ => "address",
-    }
-}
-
 /// What a reason is about: the need and where the host manifest is.
 pub struct Context<'a> {
     /// Kind of the need.
@@ -153,13 +146,13 @@ pub fn reason_text(cx: &Context<'_>, r: &Reason) -> String {
                 format!(
                     "pool {pool} of {} has no free {} left once the other containers of this plan are served",
                     cand(kind, candidate, host_file),
-                    unit(kind)
+                    kind.scalar_unit()
                 )
             } else {
                 format!(
                     "pool {pool} of {} has no free {} left",
                     cand(kind, candidate, host_file),
-                    unit(kind)
+                    kind.scalar_unit()
                 )
             }
         }
@@ -168,8 +161,9 @@ pub fn reason_text(cx: &Context<'_>, r: &Reason) -> String {
             network,
             reasons,
         } => {
+            let net_kind = Kind::implied();
             let net_cx = Context {
-                kind: &Kind::Network,
+                kind: &net_kind,
                 name: network,
                 ..*cx
             };
