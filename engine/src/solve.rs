@@ -116,8 +116,6 @@ enum VKey {
 
 struct PoolInfo {
     range: Span128,
-    /// `Some` for address pools.
-    net: Option<IpNet>,
     text: String,
     taken: Taken,
     /// Distinct prefixes strictly inside the pool that needs asked for.
@@ -669,7 +667,6 @@ impl<'a> Solver<'a> {
         skip.extend(pool::state_taken(p, net.as_ref(), self.state));
         PoolInfo {
             range,
-            net,
             text,
             taken: Taken::new(range, skip),
             prefixes: BTreeSet::new(),
