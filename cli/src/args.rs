@@ -169,7 +169,7 @@ pub struct CheckArgs {
     /// List every skipped file (and why) on stderr.
     #[arg(short, long)]
     pub verbose: bool,
-    /// Also check on this host that paths, devices, secret files and provider executables exist.
+    /// Also check on this host that the host paths, devices and files that provides name, and provider executables, exist.
     #[arg(long)]
     pub live: bool,
     /// Treat warnings as errors.

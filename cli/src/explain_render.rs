@@ -34,13 +34,6 @@ fn cand(kind: &Kind, c: &Candidate, host_file: &Path) -> String {
     }
 }
 
-fn unit(kind: &Kind) -> &'static str {
-    match kind {
-        Kind::Port => "port",
-        _ => "address",
-    }
-}
-
 /// For a full pool: the reservations in it kept for names nobody holds now
 /// (stable addresses outlive a release), each with the `berth release --purge`
 /// that frees it. Empty without a state or without such reservations.
@@ -60,10 +53,13 @@ fn released_in_pool(cx: &Context<'_>, pool: &str) -> String {
             None => format!("`{}` = {}", r.name, r.value),
         })
         .collect();
-    let unit = match cx.kind {
-        Kind::Port => ("port", "ports"),
-        _ => ("address", "addresses"),
+    let singular = cx.kind.scalar_unit();
+    let plural = if singular.ends_with('s') {
+        format!("{singular}es")
+    } else {
+        format!("{singular}s")
     };
+    let unit = (singular, plural.as_str());
     match kept.len() {
         0 => String::new(),
         1 => format!("; 1 {} is kept for a released name: {}", unit.0, kept[0]),
@@ -88,10 +84,10 @@ fn is_pattern(provide: &str) -> bool {
 
 /// What a pool of `kind` hands out (`port`, `address`), or the kind itself.
 fn unit_or_kind(kind: &Kind) -> String {
-    match kind {
-        Kind::Port => "port".into(),
-        Kind::Ipv4 | Kind::Ipv6 => "address".into(),
-        other => other.to_string(),
+    if kind.has_scalar() {
+        kind.scalar_unit().into()
+    } else {
+        kind.to_string()
     }
 }
 
@@ -224,13 +220,13 @@ pub fn reason_text(cx: &Context<'_>, r: &Reason) -> String {
                 format!(
                     "pool {pool} of {} has no free {} left once the other containers of this plan are served",
                     cand(kind, candidate, host_file),
-                    unit(kind)
+                    kind.scalar_unit()
                 )
             } else {
                 format!(
                     "pool {pool} of {} has no free {} left",
                     cand(kind, candidate, host_file),
-                    unit(kind)
+                    kind.scalar_unit()
                 )
             };
             text.push_str(&released_in_pool(cx, pool));
@@ -241,8 +237,9 @@ pub fn reason_text(cx: &Context<'_>, r: &Reason) -> String {
             network,
             reasons,
         } => {
+            let net_kind = Kind::implied();
             let net_cx = Context {
-                kind: &Kind::Network,
+                kind: &net_kind,
                 name: network,
                 ..*cx
             };

@@ -33,7 +33,7 @@ use std::time::Duration;
 
 use berth_specs::{
     AddressSource, Code, Diagnostic, HostManifest, Kind, NamePattern, NeedDetail, NeedSpec,
-    PortSource, Provide, ProvideDetail, Span, DEFAULT_PROVIDER_TIMEOUT,
+    Provide, ProvideDetail, Span, DEFAULT_PROVIDER_TIMEOUT,
 };
 use serde_json::Value;
 
@@ -642,38 +642,33 @@ fn held_conflicts(
                 Box::new(move |v| same(v.get("address").and_then(Value::as_str))),
             )
         }
-        ProvideDetail::Port {
-            source: PortSource::Static(port),
-            protocol,
-            ..
-        } => {
-            let (port, protocol) = (*port, *protocol);
-            (
-                Code::HostDuplicatePort,
-                format!("host port {port}/{protocol}"),
-                // The reservation's protocol is its pool's; a pool the
-                // manifest no longer lists counts as the same (the safe side).
-                Box::new(move |r| {
-                    let pool_protocol = host.provides.iter().find_map(|p| match &p.detail {
-                        ProvideDetail::Port {
-                            source: PortSource::Pool { first, last },
-                            protocol,
-                            ..
-                        } if p.kind == r.kind && format!("{first}-{last}") == r.pool => {
-                            Some(*protocol)
-                        }
-                        _ => None,
-                    });
-                    r.value == port.to_string() && pool_protocol.unwrap_or(protocol) == protocol
-                }),
-                Box::new(move |v| {
-                    v.get("host_port").and_then(Value::as_u64) == Some(u64::from(port))
-                        && v.get("protocol").and_then(Value::as_str).unwrap_or("tcp")
-                            == protocol.to_string()
-                }),
-            )
-        }
-        _ => return Vec::new(),
+        // A static host port (the registry's `host_sockets` of one value).
+        d => match d.host_sockets().filter(|s| !s.pool) {
+            None => return Vec::new(),
+            Some(s) => {
+                let (port, protocol) = (s.first, s.protocol);
+                (
+                    Code::HostDuplicatePort,
+                    format!("host port {port}/{protocol}"),
+                    // The reservation's protocol is its pool's; a pool the
+                    // manifest no longer lists counts as the same (the safe side).
+                    Box::new(move |r| {
+                        let pool_protocol = host.provides.iter().find_map(|p| {
+                            p.detail
+                                .host_sockets()
+                                .filter(|q| q.pool && p.kind == r.kind && q.text() == r.pool)
+                                .map(|q| q.protocol)
+                        });
+                        r.value == port.to_string() && pool_protocol.unwrap_or(protocol) == protocol
+                    }),
+                    Box::new(move |v| {
+                        v.get("host_port").and_then(Value::as_u64) == Some(u64::from(port))
+                            && v.get("protocol").and_then(Value::as_str).unwrap_or("tcp")
+                                == protocol.to_string()
+                    }),
+                )
+            }
+        },
     };
     let mut out = Vec::new();
     for r in state.reservations.values() {

@@ -149,9 +149,8 @@ fn prepare<'a>(
     let addresses = cp
         .bindings
         .iter()
-        .filter(|b| b.kind.is_address())
         .filter_map(|b| {
-            let net = b.value.get("network")?.as_str()?;
+            let net = b.value.detail()?.on_network()?;
             Some((net.to_string(), b.name.clone()))
         })
         .collect();

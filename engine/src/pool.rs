@@ -13,7 +13,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use berth_specs::{AddressSource, PortSource, Provide, ProvideDetail};
+use berth_specs::{AddressSource, Provide, ProvideDetail};
 use ipnet::IpNet;
 
 /// An inclusive range of `u128` values (an address pool, a port range, or a
@@ -116,24 +116,13 @@ pub fn manifest_skips<'a>(
             source: AddressSource::Pool(net),
             ..
         } => (Span128::of_net(net), skipped_addresses(net, gateway)),
-        ProvideDetail::Port {
-            source: PortSource::Pool { first, last },
-            ..
-        } => (Span128::of_ports(*first, *last), Vec::new()),
-        _ => return None,
+        d => {
+            let s = d.host_sockets().filter(|s| s.pool)?;
+            (Span128::of_ports(s.first, s.last), Vec::new())
+        }
     };
     for q in provides.into_iter().filter(|q| q.kind == p.kind) {
-        match &q.detail {
-            ProvideDetail::Address {
-                source: AddressSource::Static(a),
-                ..
-            } => skip.push(addr_to_u128(*a)),
-            ProvideDetail::Port {
-                source: PortSource::Static(port),
-                ..
-            } => skip.push(u128::from(*port)),
-            _ => {}
-        }
+        skip.extend(q.detail.static_scalar());
     }
     skip.retain(|v| range.contains(*v));
     Some((range, skip))

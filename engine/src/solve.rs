@@ -32,8 +32,8 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::IpAddr;
 
 use berth_specs::{
-    AddressSource, HostManifest, Kind, NamePattern, Need, NeedDetail, NeedSpec, PortSource,
-    Provide, ProvideDetail, Span,
+    AddressSource, HostManifest, Kind, NamePattern, Need, NeedDetail, NeedSpec, Provide,
+    ProvideDetail, Span,
 };
 use ipnet::IpNet;
 
@@ -116,8 +116,6 @@ enum VKey {
 
 struct PoolInfo {
     range: Span128,
-    /// `Some` for address pools.
-    net: Option<IpNet>,
     text: String,
     taken: Taken,
     /// Distinct prefixes strictly inside the pool that needs asked for.
@@ -338,19 +336,20 @@ impl<'a> Solver<'a> {
 
     fn network_uncached(&mut self, s: usize, name: &str) -> Result<Net, Vec<Reason>> {
         let spec = self.specs[s];
-        let exact = self.exact_of(&Kind::Network, name);
+        let net_kind = Kind::implied();
+        let exact = self.exact_of(&net_kind, name);
         let patterns: Vec<usize> = match exact {
             Some(_) => Vec::new(),
             None => self
                 .globs
-                .get(&Kind::Network)
+                .get(&net_kind)
                 .into_iter()
                 .flatten()
                 .copied()
                 .filter(|&i| self.provides[i].name.matches(name))
                 .collect(),
         };
-        let covering = self.provider_for(&Kind::Network, name);
+        let covering = self.provider_for(&net_kind, name);
         let provider = covering.filter(|&d| self.provider_admits(d, spec));
         match rules::serve_network(name, exact, patterns, provider, |i| self.allowed(i, spec)) {
             Ok(Served::Provide(i)) => Ok(Net::Unit(i)),
@@ -372,9 +371,9 @@ impl<'a> Solver<'a> {
                         reasons.push(Reason::NotProvided);
                     }
                     reasons.push(Reason::NoProvider {
-                        kind: Kind::Network,
+                        considered: self.providers_of(&net_kind),
+                        kind: net_kind,
                         name: name.to_string(),
-                        considered: self.providers_of(&Kind::Network),
                     });
                 }
                 Err(reasons)
@@ -550,26 +549,19 @@ impl<'a> Solver<'a> {
                 }
                 cand
             }
-            (_, ProvideDetail::Port { source, .. }) => match source {
-                PortSource::Static(_) => {
-                    if let Some(h) = self.held_excl(i) {
-                        return Err(self.held_by(i, h));
-                    }
-                    Cand::Unit(i)
+            // Other pools (ports): one region, the whole pool.
+            (_, d) if d.is_pool() => {
+                let info = self.pool_info(i);
+                if info.range.size() == info.taken.count_in(info.range) && !reserved {
+                    let pool = info.text.clone();
+                    return Err(Reason::PoolExhausted {
+                        candidate: self.candidate(i),
+                        pool,
+                        in_plan: false,
+                    });
                 }
-                PortSource::Pool { first, last } => {
-                    let (first, last) = (*first, *last);
-                    let info = self.pool_info(i);
-                    if info.range.size() == info.taken.count_in(info.range) && !reserved {
-                        return Err(Reason::PoolExhausted {
-                            candidate: self.candidate(i),
-                            pool: format!("{first}-{last}"),
-                            in_plan: false,
-                        });
-                    }
-                    Cand::Pool(i, None)
-                }
-            },
+                Cand::Pool(i, None)
+            }
             _ => {
                 if p.exclusive() {
                     if let Some(h) = self.held_excl(i) {
@@ -628,11 +620,7 @@ impl<'a> Solver<'a> {
                         source: AddressSource::Pool(net),
                         ..
                     } => res_net == Some(*net),
-                    ProvideDetail::Port {
-                        source: PortSource::Pool { first, last },
-                        ..
-                    } => res.pool == format!("{first}-{last}"),
-                    _ => false,
+                    d => d.pool_text().is_some_and(|t| t == res.pool),
                 }
         });
         let Some(i) = pool else { return Err(stale()) };
@@ -711,18 +699,17 @@ impl<'a> Solver<'a> {
                 net.to_string(),
                 rules::gateway_of(&self.provides, network, net),
             ),
-            ProvideDetail::Port {
-                source: PortSource::Pool { first, last },
-                ..
-            } => (None, format!("{first}-{last}"), None),
-            _ => unreachable!("pool_info is only called for pools"),
+            d => (
+                None,
+                d.pool_text().expect("pool_info is only called for pools"),
+                None,
+            ),
         };
         let (range, mut skip) = pool::manifest_skips(p, gateway, &self.provides)
             .expect("pool_info is only called for pools");
         skip.extend(pool::state_taken(p, net.as_ref(), self.state));
         PoolInfo {
             range,
-            net,
             text,
             taken: Taken::new(range, skip),
             prefixes: BTreeSet::new(),
@@ -913,7 +900,7 @@ impl<'a> Solver<'a> {
                             self.pool_binding(*i, value, need, ni.need)
                         }
                     };
-                    if need.kind == Kind::Network {
+                    if need.kind.is_network() {
                         nets_bound.push(need.name.clone());
                     }
                     if let Some((net, how)) = &opt.network {
@@ -934,7 +921,7 @@ impl<'a> Solver<'a> {
                         Net::Provider(d) => {
                             let need = implied_network(&net);
                             let step = steps.add(self.host, d, &need, &spec.container, None);
-                            self.provider_binding(d, &Kind::Network, &net, None, step)
+                            self.provider_binding(d, &need.kind, &net, None, step)
                         }
                     };
                     nets_bound.push(net);
@@ -1086,18 +1073,10 @@ impl<'a> Solver<'a> {
     fn pool_binding(&self, i: usize, value: u128, need: &Need, need_index: usize) -> Binding {
         let p = &self.provides[i];
         let info = &self.pools[&i];
-        let detail = match (&p.detail, &info.net) {
-            (ProvideDetail::Address { network, .. }, Some(net)) => ProvideDetail::Address {
-                source: AddressSource::Static(pool::u128_to_addr(value, net)),
-                network: network.clone(),
-            },
-            (ProvideDetail::Port { bind, protocol, .. }, _) => ProvideDetail::Port {
-                source: PortSource::Static(value as u16),
-                bind: *bind,
-                protocol: *protocol,
-            },
-            _ => unreachable!("pools are addresses or ports"),
-        };
+        let detail = p
+            .detail
+            .from_pool(value)
+            .expect("pool_binding is only called for pools");
         Binding {
             kind: need.kind.clone(),
             name: need.name.clone(),
@@ -1117,9 +1096,9 @@ impl<'a> Solver<'a> {
 /// The need a network implied by an address stands for.
 fn implied_network(name: &str) -> Need {
     Need {
-        kind: Kind::Network,
+        kind: Kind::implied(),
         name: name.to_string(),
-        detail: NeedDetail::Network,
+        detail: NeedDetail::implied(),
         span: Span::default(),
     }
 }
@@ -1170,7 +1149,7 @@ impl StepBuilder {
         let steps = self.steps;
         let mut nets_of: HashMap<&str, Vec<usize>> = HashMap::new();
         for (i, st) in steps.iter().enumerate() {
-            if st.kind == Kind::Network {
+            if st.kind.is_network() {
                 for u in &st.users {
                     nets_of.entry(u.as_str()).or_default().push(i);
                 }

@@ -184,8 +184,8 @@ codes! {
     HostBadPath => "berth::host::bad-path",
     /// `--live`: a path, device or file that does not exist on this host.
     LiveMissing => "berth::live::missing",
-    /// `--live`: a secret file readable by everyone.
-    LiveSecretReadable => "berth::live::secret-world-readable",
+    /// `--live`: a private file (a read-only-file kind's) readable by everyone.
+    LivePrivateFileReadable => "berth::live::secret-world-readable",
     /// `--live`: a provider executable that is missing or not executable.
     LiveProviderMissing => "berth::live::provider-missing",
     /// The file is not UTF-8 text.

@@ -18,7 +18,7 @@
 use ipnet::IpNet;
 
 use crate::diag::{Code, Diagnostic};
-use crate::model::{AddressSource, HostManifest, Kind, ProvideDetail, Span};
+use crate::model::{AddressSource, HostManifest, ProvideDetail, Span};
 
 /// One of berth's addresses on a network: a static or a pool, with where the
 /// manifest says it.
@@ -78,7 +78,7 @@ fn flag_value<'a>(run: &'a [String], flag: &str) -> Option<&'a str> {
 /// every static and pool on the networks it makes outside that range.
 pub fn ip_range_overlaps(host: &HostManifest) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    for decl in host.providers.iter().filter(|d| d.kind == Kind::Network) {
+    for decl in host.providers.iter().filter(|d| d.kind.is_network()) {
         for flag in ["--ip-range6", "--ip-range4"] {
             let Some(Ok(range)) = flag_value(&decl.run, flag).map(str::parse::<IpNet>) else {
                 continue;
@@ -135,19 +135,15 @@ pub struct EngineSubnet {
 pub fn manifest_subnets(host: &HostManifest, name: &str) -> Vec<(IpNet, Span)> {
     let mut out = Vec::new();
     for p in host.provides.iter().filter(|p| p.name.as_str() == name) {
-        if let ProvideDetail::Network {
-            subnet6, subnet4, ..
-        } = &p.detail
-        {
-            out.extend(subnet6.map(|s| (IpNet::V6(s), p.span)));
-            out.extend(subnet4.map(|s| (IpNet::V4(s), p.span)));
+        for s in p.detail.subnets().into_iter().flatten() {
+            out.extend(s.net.map(|n| (n, p.span)));
         }
     }
     if out.is_empty() {
         for d in host
             .providers
             .iter()
-            .filter(|d| d.kind == Kind::Network && d.pattern.matches(name))
+            .filter(|d| d.kind.is_network() && d.pattern.matches(name))
         {
             for flag in ["--subnet6", "--subnet4"] {
                 if let Some(Ok(s)) = flag_value(&d.run, flag).map(str::parse::<IpNet>) {
@@ -165,12 +161,12 @@ pub fn engine_network_names(host: &HostManifest) -> Vec<String> {
     let mut names: Vec<String> = host
         .provides
         .iter()
-        .filter(|p| p.kind == Kind::Network)
+        .filter(|p| p.kind.is_network())
         .map(|p| p.name.as_str().to_string())
         .chain(
             host.providers
                 .iter()
-                .filter(|d| d.kind == Kind::Network)
+                .filter(|d| d.kind.is_network())
                 .map(|d| d.pattern.as_str().to_string()),
         )
         .filter(|n| !n.contains(['*', '?', '[']))

@@ -141,6 +141,15 @@ impl Kind {
         }
     }
 
+    /// What one value of this kind's scalar is called in messages ("no free
+    /// port left"): `port` or `address`.
+    pub fn scalar_unit(&self) -> &'static str {
+        match self {
+            Kind::Port => "port",
+            _ => "address",
+        }
+    }
+
     /// The address or port a pool value stands for, parsed for its kind: the
     /// same number whatever its spelling, so that values can be compared. The
     /// error names what was expected.
@@ -160,6 +169,13 @@ impl Kind {
             },
             _ => Err("a pool value (pools hand out addresses and ports only)"),
         }
+    }
+
+    /// The kind of the network an address provide names (`network:`): its
+    /// holders need that network too, an implied need (with
+    /// [`NeedDetail::implied`]).
+    pub fn implied() -> Kind {
+        Kind::Network
     }
 
     /// Whether this kind's provides declare networks that address provides
@@ -356,6 +372,9 @@ impl KindDef {
 
 use OptionType as T;
 
+/// The option of an address provide that names the network it lives on.
+pub const NETWORK_OPTION: &str = "network";
+
 const MOUNT: OptionDef = OptionDef::new(
     "mount",
     T::AbsolutePath,
@@ -421,7 +440,7 @@ pub static KINDS: [KindDef; 8] = [
             )
             .one_of(),
             OptionDef::new(
-                "network",
+                NETWORK_OPTION,
                 T::ResourceName,
                 "the network the address lives on, which becomes an implied need of the holder",
                 "NETWORK",
@@ -453,7 +472,7 @@ pub static KINDS: [KindDef; 8] = [
             )
             .one_of(),
             OptionDef::new(
-                "network",
+                NETWORK_OPTION,
                 T::ResourceName,
                 "the network the address lives on, which becomes an implied need of the holder",
                 "NETWORK",
@@ -1244,6 +1263,137 @@ impl ProvideDetail {
         )
     }
 
+    /// The text a pool provide is written with (`192.168.1.0/29`,
+    /// `8000-8099`), as reservations record it; `None` for anything else.
+    pub fn pool_text(&self) -> Option<String> {
+        match self {
+            ProvideDetail::Address {
+                source: AddressSource::Pool(net),
+                ..
+            } => Some(net.to_string()),
+            ProvideDetail::Port {
+                source: PortSource::Pool { first, last },
+                ..
+            } => Some(format!("{first}-{last}")),
+            _ => None,
+        }
+    }
+
+    /// The static provide a pool hands out as `value` (its scalar, as
+    /// [`Kind::scalar`] reads it); `None` for anything but a pool.
+    pub fn from_pool(&self, value: u128) -> Option<ProvideDetail> {
+        match self {
+            ProvideDetail::Address {
+                source: AddressSource::Pool(net),
+                network,
+            } => Some(ProvideDetail::Address {
+                source: AddressSource::Static(match net {
+                    IpNet::V4(_) => IpAddr::V4(Ipv4Addr::from(value as u32)),
+                    IpNet::V6(_) => IpAddr::V6(Ipv6Addr::from(value)),
+                }),
+                network: network.clone(),
+            }),
+            ProvideDetail::Port {
+                source: PortSource::Pool { .. },
+                bind,
+                protocol,
+            } => Some(ProvideDetail::Port {
+                source: PortSource::Static(value as u16),
+                bind: *bind,
+                protocol: *protocol,
+            }),
+            _ => None,
+        }
+    }
+
+    /// The subnets a provide that declares a network gives it, IPv6 first;
+    /// `None` for a provide that declares none.
+    pub fn subnets(&self) -> Option<[Subnet; 2]> {
+        match self {
+            ProvideDetail::Network {
+                subnet6,
+                gateway6,
+                subnet4,
+                gateway4,
+                ..
+            } => Some([
+                Subnet {
+                    net: subnet6.map(IpNet::V6),
+                    gateway: gateway6.map(IpAddr::V6),
+                    net_key: "subnet6",
+                    gateway_key: "gateway6",
+                },
+                Subnet {
+                    net: subnet4.map(IpNet::V4),
+                    gateway: gateway4.map(IpAddr::V4),
+                    net_key: "subnet4",
+                    gateway_key: "gateway4",
+                },
+            ]),
+            _ => None,
+        }
+    }
+
+    /// The network an address provide is on.
+    pub fn on_network(&self) -> Option<&str> {
+        match self {
+            ProvideDetail::Address { network, .. } => Some(network),
+            _ => None,
+        }
+    }
+
+    /// The host directory this provide lends to its holders (mounted as a
+    /// directory, read-only if [`ProvideDetail::read_only`]).
+    pub fn lent_dir(&self) -> Option<&str> {
+        match self {
+            ProvideDetail::Volume { path, .. } => Some(path),
+            _ => None,
+        }
+    }
+
+    /// The scalar of a static provide a pool could also hand out (a static
+    /// address or host port), as [`Kind::scalar`] reads it.
+    pub fn static_scalar(&self) -> Option<u128> {
+        match self {
+            ProvideDetail::Address {
+                source: AddressSource::Static(a),
+                ..
+            } => Some(match a {
+                IpAddr::V4(v4) => u128::from(u32::from(*v4)),
+                IpAddr::V6(v6) => u128::from(*v6),
+            }),
+            ProvideDetail::Port {
+                source: PortSource::Static(port),
+                ..
+            } => Some(u128::from(*port)),
+            _ => None,
+        }
+    }
+
+    /// The host sockets this provide occupies, if it occupies any.
+    pub fn host_sockets(&self) -> Option<HostSockets> {
+        match self {
+            ProvideDetail::Port {
+                source,
+                bind,
+                protocol,
+            } => {
+                let (first, last, pool) = match *source {
+                    PortSource::Static(n) => (n, n, false),
+                    PortSource::Pool { first, last } => (first, last, true),
+                };
+                Some(HostSockets {
+                    first,
+                    last,
+                    pool,
+                    bind: *bind,
+                    protocol: *protocol,
+                })
+            }
+            _ => None,
+        }
+    }
+
     /// Whether a provider may not answer with this detail: a provider makes
     /// one resource, never a pool.
     pub fn is_pool(&self) -> bool {
@@ -1327,6 +1477,47 @@ pub enum LivePath {
     Exists,
     /// A file that exists and is not readable by everyone.
     PrivateFile,
+}
+
+/// The host sockets a provide occupies (a host port or a range of them):
+/// two provides must not overlap on one protocol and bind address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostSockets {
+    /// First host port.
+    pub first: u16,
+    /// Last host port (inclusive; equal to `first` for one port).
+    pub last: u16,
+    /// A range a pool hands out, not one static value.
+    pub pool: bool,
+    /// The host address bound, if not all.
+    pub bind: Option<IpAddr>,
+    /// The transport protocol.
+    pub protocol: Protocol,
+}
+
+impl HostSockets {
+    /// As written: `8080` or `8000-8099`.
+    pub fn text(&self) -> String {
+        if self.pool {
+            format!("{}-{}", self.first, self.last)
+        } else {
+            self.first.to_string()
+        }
+    }
+}
+
+/// One family's subnet of a provide that declares a network, with its
+/// gateway and the option keys they are written with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Subnet {
+    /// The subnet, if the provide gives one for this family.
+    pub net: Option<IpNet>,
+    /// Its gateway, if given.
+    pub gateway: Option<IpAddr>,
+    /// The option key the subnet is written with (`subnet6`).
+    pub net_key: &'static str,
+    /// The option key the gateway is written with (`gateway6`).
+    pub gateway_key: &'static str,
 }
 
 /// A custom kind's bind mount.

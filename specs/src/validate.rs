@@ -217,31 +217,11 @@ fn check_host(
     let mut nets: HashMap<&str, Net> = HashMap::new();
     let mut gateways: HashMap<IpAddr, (Span, usize)> = HashMap::new();
     for (i, p) in provides.iter().enumerate() {
-        let ProvideDetail::Network {
-            subnet6,
-            gateway6,
-            subnet4,
-            gateway4,
-            ..
-        } = &p.detail
-        else {
+        let Some(subnets) = p.detail.subnets() else {
             continue;
         };
-        let pairs = [
-            (
-                subnet6.map(IpNet::V6),
-                gateway6.map(IpAddr::V6),
-                "gateway6",
-                "subnet6",
-            ),
-            (
-                subnet4.map(IpNet::V4),
-                gateway4.map(IpAddr::V4),
-                "gateway4",
-                "subnet4",
-            ),
-        ];
-        for (subnet, gateway, gkey, skey) in pairs {
+        for s in subnets {
+            let (subnet, gateway, gkey, skey) = (s.net, s.gateway, s.gateway_key, s.net_key);
             let Some(gw) = gateway else { continue };
             gateways.entry(gw).or_insert((at(i, gkey), i));
             match subnet {
@@ -277,8 +257,8 @@ fn check_host(
         }
         nets.entry(p.name.as_str()).or_insert(Net {
             index: i,
-            subnet6: subnet6.map(IpNet::V6),
-            subnet4: subnet4.map(IpNet::V4),
+            subnet6: subnets[0].net,
+            subnet4: subnets[1].net,
         });
     }
     for (v6, key) in [(true, "subnet6"), (false, "subnet4")] {
@@ -355,7 +335,7 @@ fn check_host(
                 let by_provider = *provider_made.entry(network.as_str()).or_insert_with(|| {
                     host.providers
                         .iter()
-                        .any(|d| d.kind == Kind::Network && d.pattern.matches(network))
+                        .any(|d| d.kind.is_network() && d.pattern.matches(network))
                         // A provider never makes an engine-reserved network.
                         && !crate::reserved::is_engine_reserved_network(network)
                 });
@@ -368,7 +348,7 @@ fn check_host(
                                 p.kind, p.name
                             ),
                         )
-                        .at(src, at(i, "network"))
+                        .at(src, at(i, crate::kinds::NETWORK_OPTION))
                         .label("no such network here")
                         .help(format!(
                             "add a `- network: {network}` provide, or a provider for network `{network}`"
@@ -452,22 +432,13 @@ fn check_host(
     // Ports: not twice, ranges disjoint, statics outside ranges.
     let mut ports: [Vec<Interval<PortItem>>; 2] = [Vec::new(), Vec::new()];
     for (i, p) in provides.iter().enumerate() {
-        let ProvideDetail::Port {
-            source,
-            bind,
-            protocol,
-        } = &p.detail
-        else {
+        let Some(s) = p.detail.host_sockets() else {
             continue;
         };
-        let (first, last, pool) = match *source {
-            PortSource::Static(n) => (n, n, false),
-            PortSource::Pool { first, last } => (first, last, true),
-        };
-        ports[usize::from(*protocol == Protocol::Udp)].push(Interval {
-            start: u128::from(first),
-            end: u128::from(last),
-            item: (i, pool, *bind),
+        ports[usize::from(s.protocol == Protocol::Udp)].push(Interval {
+            start: u128::from(s.first),
+            end: u128::from(s.last),
+            item: (i, s.pool, s.bind),
         });
     }
     for (proto, family) in ["tcp", "udp"].into_iter().zip(ports) {
@@ -475,16 +446,12 @@ fn check_host(
             |(_, _, a): PortItem, (_, _, b): PortItem| a.is_none() || b.is_none() || a == b;
         for ((later, later_pool, _), (earlier, earlier_pool, _)) in overlapping(family, same_socket)
         {
-            let shown = |i: usize| match &provides[i].detail {
-                ProvideDetail::Port {
-                    source: PortSource::Static(n),
-                    ..
-                } => n.to_string(),
-                ProvideDetail::Port {
-                    source: PortSource::Pool { first, last },
-                    ..
-                } => format!("{first}-{last}"),
-                _ => String::new(),
+            let shown = |i: usize| {
+                provides[i]
+                    .detail
+                    .host_sockets()
+                    .map(|s| s.text())
+                    .unwrap_or_default()
             };
             let key = |pool: bool| if pool { "pool" } else { "host_port" };
             let d = match (later_pool, earlier_pool) {
@@ -535,15 +502,11 @@ fn address_text(p: &Provide) -> String {
 }
 
 fn spans_subnet(p: &Provide, v6: bool) -> String {
-    match &p.detail {
-        ProvideDetail::Network {
-            subnet6: Some(s), ..
-        } if v6 => s.to_string(),
-        ProvideDetail::Network {
-            subnet4: Some(s), ..
-        } if !v6 => s.to_string(),
-        _ => String::new(),
-    }
+    p.detail
+        .subnets()
+        .and_then(|s| s[usize::from(!v6)].net)
+        .map(|s| s.to_string())
+        .unwrap_or_default()
 }
 
 /// A port provide in the overlap sweep: its index, whether it is a range, and
@@ -703,7 +666,7 @@ fn provide_live_checks(p: &Provide, src: &Arc<Source>, out: &mut Vec<Diagnostic>
                 if m.permissions().mode() & 0o004 != 0 {
                     out.push(
                         Diagnostic::error(
-                            Code::LiveSecretReadable,
+                            Code::LivePrivateFileReadable,
                             format!("{what} `{path}` is readable by everyone"),
                         )
                         .at(src, p.span)

@@ -222,7 +222,7 @@ fn codes_without_a_yaml_example_are_produced_here() {
     assert!(loaded.diagnostics.is_empty(), "{:#?}", loaded.diagnostics);
     let live: Vec<Diagnostic> = loaded.documents.iter().flat_map(live_checks).collect();
     check(Code::LiveMissing, &live);
-    check(Code::LiveSecretReadable, &live);
+    check(Code::LivePrivateFileReadable, &live);
     check(Code::LiveProviderMissing, &live);
 
     // Every code is produced somewhere: by a documented example or here.

@@ -134,7 +134,8 @@ fn value_text(b: &Binding) -> String {
         }
     }
     let s = |k: &str| b.value.get(k).and_then(Value::as_str);
-    if let (Some(a), Some(n)) = (s("address"), s("network")) {
+    let network = b.value.detail().and_then(|d| d.on_network());
+    if let (Some(a), Some(n)) = (s("address"), network) {
         return format!("{a} on {n}");
     }
     if let Some(p) = b.value.get("host_port") {
@@ -148,7 +149,7 @@ fn value_text(b: &Binding) -> String {
     if let Some(f) = s("file") {
         return f.to_string();
     }
-    if b.kind == berth_specs::Kind::Network {
+    if b.kind.is_network() {
         let parts: Vec<String> = ["bridge", "subnet6", "gateway6", "subnet4", "gateway4"]
             .iter()
             .filter_map(|k| s(k).map(|v| format!("{k} {v}")))

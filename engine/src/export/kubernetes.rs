@@ -5,8 +5,8 @@
 //! - per berth network with addresses: a `NetworkAttachmentDefinition`
 //!   (Multus) whose IPAM is `berth-cni`;
 //! - per container: a `Pod` on its host (`nodeSelector` on
-//!   `kubernetes.io/hostname`) with those claims, its `hostPort`s, secrets and
-//!   custom mounts as read-only `hostPath` volumes, env, CDI devices through the
+//!   `kubernetes.io/hostname`) with those claims, its `hostPort`s, read-only
+//!   file mounts and custom mounts as read-only `hostPath` volumes, env, CDI devices through the
 //!   `cdi.k8s.io/` annotations, and the Multus network annotation that passes
 //!   the address's berth name as `BERTH_NAME`.
 //!

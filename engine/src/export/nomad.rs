@@ -6,7 +6,8 @@
 //!   need (`source`, `read_only`), static `port`s, and
 //!   `network { mode = "cni/<net>" cni { args = { BERTH_NAME = ... } } }` for
 //!   its address; a docker task with `volume_mount`s, `env`, device paths, and
-//!   read-only bind mounts for secrets and custom-kind mounts.
+//!   read-only bind mounts for the other mount edits (read-only files, custom
+//!   kinds).
 //!
 //! Nomad attaches a group to one network and its docker driver takes no CDI
 //! names: both are notes. The HCL is built as a syntax tree and written by
@@ -14,7 +15,7 @@
 //! and `%{` included); the one template berth means, `${node.unique.name}`
 //! in the constraint, is a template expression on purpose.
 
-use berth_specs::{HostManifest, Kind, ProvideDetail};
+use berth_specs::HostManifest;
 use hcl::expr::{Expression, Object, ObjectKey, TemplateExpr};
 use hcl::{Block, BlockBuilder, Body, Identifier};
 
@@ -31,18 +32,16 @@ pub fn render(
         let vols: Vec<Block> = h
             .provides
             .iter()
-            .filter(|p| p.kind == Kind::Volume && p.name.is_exact())
-            .filter_map(|p| match &p.detail {
-                ProvideDetail::Volume {
-                    path, read_only, ..
-                } => Some(
+            .filter(|p| p.name.is_exact())
+            .filter_map(|p| {
+                let path = p.detail.lent_dir()?;
+                Some(
                     Block::builder("host_volume")
                         .add_label(p.name.as_str())
-                        .add_attribute(("path", path.as_str()))
-                        .add_attribute(("read_only", *read_only))
+                        .add_attribute(("path", path))
+                        .add_attribute(("read_only", p.detail.read_only()))
                         .build(),
-                ),
-                _ => None,
+                )
             })
             .collect();
         if !vols.is_empty() {

@@ -135,7 +135,7 @@ pub(crate) struct KeyInfo {
     pub(crate) read_only: Option<FixedBitSet>,
     /// No use of this name can ever be exclusive (no exclusive provide or
     /// kind serves it, no need wants it alone), so who else uses it never
-    /// matters and is not tracked: most volume and secret needs.
+    /// matters and is not tracked: most mount needs.
     pub(crate) shared_only: bool,
 }
 
@@ -217,7 +217,7 @@ impl<'a> Fleet<'a> {
     pub(crate) fn build(hosts: &'a [&'a HostManifest], states: &'a [State]) -> Fleet<'a> {
         let n = hosts.len();
         let mut kinds = Interner::default();
-        let net_kind = kinds.intern(Kind::Network.as_str()) as u16;
+        let net_kind = kinds.intern(Kind::implied().def().key) as u16;
         let mut f = Fleet {
             hosts,
             kinds,
