@@ -49,10 +49,14 @@ pub fn load_with(
     Invalid::HUMAN.report(&inputs.diagnostics, &[]);
     match inputs.host {
         Some(mut h) if !failed => {
-            // `--state-dir` comes first: the state store reads the folder
-            // from the manifest it is given.
+            // `--state-dir` comes first (store::state_location): the state
+            // store reads the folder from the manifest it is given, and
+            // $BERTH_STATE_DIR, which would come before the manifest's
+            // folder, no longer applies to this process. Nothing else runs
+            // yet, so changing the environment here races with no thread.
             if let Some(dir) = &host_arg.state_dir {
                 h.state_dir = Some(dir.clone());
+                std::env::remove_var("BERTH_STATE_DIR");
             }
             Ok((h, inputs.specs))
         }

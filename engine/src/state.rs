@@ -222,14 +222,14 @@ impl From<RawProvidedRecord> for ProvidedRecord {
     }
 }
 
-/// A digest of what a spec asks for (container, image, needs with options,
+/// A digest of what a spec asks for (container, needs with options,
 /// placement labels; not comments or layout), recorded with the holding and
 /// with pool reservations. It is an identity check (a different spec must not
 /// pass as the recorded one), so it is SHA-256, not a fast checksum.
 pub fn spec_digest(spec: &NeedSpec) -> String {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
-    feed_spec(spec, &mut |s: &str| {
+    feed_spec(spec, false, &mut |s: &str| {
         // Length-prefixed, so fields cannot run into each other.
         h.update((s.len() as u64).to_le_bytes());
         h.update(s.as_bytes());
@@ -251,7 +251,7 @@ pub fn digest_matches(recorded: &str, spec: &NeedSpec) -> bool {
 /// The digest of states before SHA-256 (FNV-1a over the same fields).
 fn legacy_digest(spec: &NeedSpec) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    feed_spec(spec, &mut |s: &str| {
+    feed_spec(spec, true, &mut |s: &str| {
         for b in s.bytes().chain([0xff]) {
             h ^= u64::from(b);
             h = h.wrapping_mul(0x0100_0000_01b3);
@@ -260,10 +260,17 @@ fn legacy_digest(spec: &NeedSpec) -> String {
     format!("fnv1a64:{h:016x}")
 }
 
-/// The fields a spec digest covers, in order.
-fn feed_spec(spec: &NeedSpec, feed: &mut dyn FnMut(&str)) {
+/// The fields a spec digest covers, in order. The SHA-256 digest leaves the
+/// image out: what a container holds is its needs, while its image changes
+/// with every upgrade and with `berth run --image`, and neither may need
+/// `--replace` (who may hold a resource by image is what `allow:
+/// ["image:..."]` decides, checked against the image that runs). The legacy
+/// FNV-1a digest covered the image, and is still compared that way.
+fn feed_spec(spec: &NeedSpec, with_image: bool, feed: &mut dyn FnMut(&str)) {
     feed(&spec.container);
-    feed(spec.image.as_deref().unwrap_or(""));
+    if with_image {
+        feed(spec.image.as_deref().unwrap_or(""));
+    }
     for n in &spec.needs {
         feed(n.kind.as_str());
         feed(&n.name);

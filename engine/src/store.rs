@@ -150,21 +150,11 @@ impl StoreError {
     }
 }
 
-/// The state folder of `host`: its manifest's `state_dir` (the loader insists
-/// on an absolute path; a relative one from elsewhere is taken relative to the
-/// manifest's folder), else `$BERTH_STATE_DIR`, else [`DEFAULT_STATE_DIR`].
+/// The state folder of `host` for the commands that take no `--state-dir`
+/// of their own: [`state_location`] without a flag, so that `apply`, `plan`,
+/// `status`, `release`, `run`, `place` and `berth-cni` agree on one folder.
 pub fn state_dir(host: &HostManifest) -> PathBuf {
-    if let Some(d) = &host.state_dir {
-        return if d.is_absolute() {
-            d.clone()
-        } else {
-            host.base_dir().join(d)
-        };
-    }
-    match std::env::var_os("BERTH_STATE_DIR") {
-        Some(d) if !d.is_empty() => PathBuf::from(d),
-        _ => PathBuf::from(DEFAULT_STATE_DIR),
-    }
+    state_location(None, host)
 }
 
 /// Where berth keeps `host`'s state, by the rule of DESIGN.md, first that is
@@ -173,9 +163,8 @@ pub fn state_dir(host: &HostManifest) -> PathBuf {
 /// [`DEFAULT_STATE_DIR`] for root, else `$XDG_STATE_HOME/berth` (when set to
 /// an absolute path) or `~/.local/state/berth`.
 ///
-/// The one statement of that rule, for every command that reads state; `place`
-/// uses it today. (The older [`state_dir`] puts the manifest before the
-/// environment and has no per-user default.)
+/// The one statement of that rule, for every command that reads state
+/// ([`state_dir`] is this rule without a flag).
 pub fn state_location(flag: Option<&Path>, host: &HostManifest) -> PathBuf {
     let env = |k: &str| {
         std::env::var_os(k)

@@ -884,3 +884,24 @@ fn a_released_reservation_goes_to_a_changed_spec_of_its_name_only_with_replace()
     assert!(legacy.released_to(&spec("web", "  - ipv6: web\n")));
     assert!(!legacy.released_to(&spec("other", "  - ipv6: web\n")));
 }
+
+#[test]
+fn an_image_upgrade_or_run_image_is_not_a_changed_spec() {
+    // The identity digest covers needs, not the image: `berth run --image`
+    // and an image bump in the spec re-apply without --replace.
+    let env = Env::new();
+    let with_image = |image: &str| match load_one(
+        "berth.yaml",
+        &format!(
+            "berth: 1\ncontainer: app1\nimage: {image}\nneeds:\n  - volume: static\n    mount: /s\n"
+        ),
+    ) {
+        Document::Need(n) => n,
+        other => panic!("{other:?}"),
+    };
+    env.apply(&[&with_image("example/app:1.4")], &mut Fake::default())
+        .unwrap();
+    env.apply(&[&with_image("example/app:1.5")], &mut Fake::default())
+        .unwrap();
+    assert_eq!(env.state().holdings["app1"].bindings.len(), 1);
+}

@@ -193,7 +193,7 @@ fn spec_changed(c: &apply::ChangedSpec) -> render::Problem {
         what.push(format!("it newly needs {}", list(&c.added)));
     }
     if what.is_empty() {
-        what.push("its image, options or labels differ".to_string());
+        what.push("its options or placement labels differ".to_string());
     }
     render::Problem {
         code: Code::ApplySpecChanged,
