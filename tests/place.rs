@@ -718,8 +718,11 @@ fn place_finds_state_by_the_design_precedence() {
     );
     d.write("a.yaml", "berth: 1\ncontainer: a\nneeds:\n  - ipv6: a\n");
     d.write("b.yaml", "berth: 1\ncontainer: b\nneeds:\n  - ipv6: b\n");
-    // apply writes where the manifest says (its own rule puts the manifest first).
-    let o = run(d.berth().args(["apply", "-H", "host.yaml", "a.yaml"]));
+    // apply follows the same rule: with no flag and no environment, the
+    // manifest's state_dir.
+    let mut cmd = d.berth();
+    cmd.env_remove("BERTH_STATE_DIR");
+    let o = run(cmd.args(["apply", "-H", "host.yaml", "a.yaml"]));
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(own.join("h1.json").is_file());
     let with_state = |o: &std::process::Output| json(o)["state"]["with_state"].clone();
