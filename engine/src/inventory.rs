@@ -212,16 +212,16 @@ fn is_kind_key(key: &str) -> bool {
 }
 
 fn gateway_of(host: &HostManifest, network: &str, net: &IpNet) -> Option<IpAddr> {
-    host.provides.iter().find_map(|q| match &q.detail {
-        ProvideDetail::Network {
-            gateway6, gateway4, ..
-        } if q.kind == Kind::Network && q.name.is_exact() && q.name.as_str() == network => {
-            match net {
-                IpNet::V6(_) => gateway6.map(IpAddr::V6),
-                IpNet::V4(_) => gateway4.map(IpAddr::V4),
-            }
+    let v6 = matches!(net, IpNet::V6(_));
+    host.provides.iter().find_map(|q| {
+        if !(q.kind.is_network() && q.name.is_exact() && q.name.as_str() == network) {
+            return None;
         }
-        _ => None,
+        q.detail
+            .subnets()?
+            .iter()
+            .filter_map(|s| s.gateway)
+            .find(|g| g.is_ipv6() == v6)
     })
 }
 

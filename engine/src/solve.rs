@@ -358,11 +358,11 @@ impl<'a> Solver<'a> {
                 let mut reasons: Vec<Reason> =
                     denied.into_iter().map(|i| self.not_allowed(i)).collect();
                 if let Some(d) = covering.filter(|_| provider.is_none() && exact.is_none()) {
-                    if rules::pattern_may_serve(&Kind::Network, name) {
+                    if rules::pattern_may_serve(&Kind::implied(), name) {
                         reasons.push(self.provider_not_allowed(d));
                     }
                 }
-                if exact.is_none() && !rules::pattern_may_serve(&Kind::Network, name) {
+                if exact.is_none() && !rules::pattern_may_serve(&Kind::implied(), name) {
                     reasons.push(Reason::ReservedNetwork {
                         name: name.to_string(),
                     });

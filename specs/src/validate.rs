@@ -176,7 +176,7 @@ fn check_host(
     // An engine-reserved network named exactly: the host's own choice (only
     // an exact provide may serve one), but every spec needing it joins it.
     for (i, p) in provides.iter().enumerate() {
-        if p.kind == Kind::Network
+        if p.kind.is_network()
             && p.name.is_exact()
             && crate::reserved::is_engine_reserved_network(p.name.as_str())
         {

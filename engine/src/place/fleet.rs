@@ -345,7 +345,7 @@ impl<'a> Fleet<'a> {
             .get(network)
             .and_then(|id| hi.exact.get(&(self.net_kind, id)))
             .map(|&pi| pi as usize);
-        let reserved = !rules::pattern_may_serve(&Kind::Network, network);
+        let reserved = !rules::pattern_may_serve(&Kind::implied(), network);
         let patterns = match exact {
             Some(_) => Vec::new(),
             None if reserved => Vec::new(),
@@ -432,7 +432,7 @@ impl<'a> Fleet<'a> {
                 let name = self.names.name(name);
                 // An engine-reserved network: no pattern or provider serves it.
                 let reserved =
-                    kind == self.net_kind && !rules::pattern_may_serve(&Kind::Network, name);
+                    kind == self.net_kind && !rules::pattern_may_serve(&Kind::implied(), name);
                 let matching = |table: &[PatternEntry]| -> Vec<u32> {
                     table
                         .iter()
