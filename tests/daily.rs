@@ -392,10 +392,7 @@ fn stuck_release_fixture() -> (Dir, std::path::PathBuf) {
         "host.yaml",
         "berth: 1\nhost: h\nprovides:\n  - volume: data\n    path: /srv/data\nproviders:\n  - volume: \"nfs-*\"\n    run: [./nfs]\n",
     );
-    dir.write(
-        "app.yaml",
-        "berth: 1\ncontainer: app\nneeds:\n  - volume: nfs-a\n    mount: /a\n",
-    );
+    nfs_app(&dir, "nfs-a");
     dir.write("web.yaml", SPEC);
     (dir, host)
 }
@@ -772,6 +769,23 @@ fn nfs_host(dir: &Dir, run: &str) -> std::path::PathBuf {
     )
 }
 
+/// `app.yaml`: container `app` needing the provider-made volume `volume`.
+fn nfs_app(dir: &Dir, volume: &str) {
+    let mount = volume.trim_start_matches("nfs-");
+    dir.write(
+        "app.yaml",
+        &format!("berth: 1\ncontainer: app\nneeds:\n  - volume: {volume}\n    mount: /{mount}\n"),
+    );
+}
+
+/// Applies `app.yaml` (its provider succeeds) and releases `app`, whose
+/// provider release fails: one pending release is left behind.
+fn apply_then_fail_to_release(dir: &Dir) {
+    let berth = |args: &[&str]| code(&run(dir.berth().args(args)));
+    assert_eq!(berth(&["apply", "-q", "-H", "host.yaml", "app.yaml"]), 0);
+    assert_eq!(berth(&["release", "-q", "-H", "host.yaml", "app"]), 3);
+}
+
 fn calls(dir: &Dir) -> Vec<String> {
     std::fs::read_to_string(dir.path().join("calls.log"))
         .unwrap_or_default()
@@ -785,10 +799,7 @@ fn a_provider_that_could_not_start_left_a_pending_release_that_blocked_the_host(
     let dir = Dir::new();
     nfs_script(&dir, "nfs", 0);
     nfs_host(&dir, "./nfs-typo");
-    dir.write(
-        "app.yaml",
-        "berth: 1\ncontainer: app\nneeds:\n  - volume: nfs-a\n    mount: /a\n",
-    );
+    nfs_app(&dir, "nfs-a");
     let o = run(dir
         .berth()
         .args(["apply", "-q", "-H", "host.yaml", "app.yaml"]));
@@ -817,30 +828,8 @@ fn a_retried_release_ran_the_saved_argv_after_the_manifest_was_fixed() {
     nfs_script(&dir, "nfs-old", 1);
     nfs_script(&dir, "nfs-new", 0);
     nfs_host(&dir, "./nfs-old");
-    dir.write(
-        "app.yaml",
-        "berth: 1\ncontainer: app\nneeds:\n  - volume: nfs-a\n    mount: /a\n",
-    );
-    assert_eq!(
-        code(&run(dir.berth().args([
-            "apply",
-            "-q",
-            "-H",
-            "host.yaml",
-            "app.yaml"
-        ]))),
-        0
-    );
-    assert_eq!(
-        code(&run(dir.berth().args([
-            "release",
-            "-q",
-            "-H",
-            "host.yaml",
-            "app"
-        ]))),
-        3
-    );
+    nfs_app(&dir, "nfs-a");
+    apply_then_fail_to_release(&dir);
     // The manifest now names another script for the same resources.
     nfs_host(&dir, "./nfs-new");
     let o = run(dir
@@ -863,30 +852,8 @@ fn a_pending_release_was_dropped_when_another_provider_made_the_same_name() {
     nfs_script(&dir, "nfs-a", 1);
     nfs_script(&dir, "nfs-b", 0);
     nfs_host(&dir, "./nfs-a");
-    dir.write(
-        "app.yaml",
-        "berth: 1\ncontainer: app\nneeds:\n  - volume: nfs-x\n    mount: /x\n",
-    );
-    assert_eq!(
-        code(&run(dir.berth().args([
-            "apply",
-            "-q",
-            "-H",
-            "host.yaml",
-            "app.yaml"
-        ]))),
-        0
-    );
-    assert_eq!(
-        code(&run(dir.berth().args([
-            "release",
-            "-q",
-            "-H",
-            "host.yaml",
-            "app"
-        ]))),
-        3
-    );
+    nfs_app(&dir, "nfs-x");
+    apply_then_fail_to_release(&dir);
     // Another provider makes the same name: the first one's release is still owed.
     nfs_host(&dir, "./nfs-b");
     let o = run(dir
@@ -923,10 +890,7 @@ fn providers_lost_the_environment_they_need() {
         "host.yaml",
         "berth: 1\nhost: h\nproviders:\n  - volume: \"nfs-*\"\n    run: [./envdump]\n    env: [DOCKER_HOST, CONTAINERS_CONF=/etc/berth/containers.conf, NOT_SET_HERE]\n",
     );
-    dir.write(
-        "app.yaml",
-        "berth: 1\ncontainer: app\nneeds:\n  - volume: nfs-a\n    mount: /a\n",
-    );
+    nfs_app(&dir, "nfs-a");
     let o = run(dir
         .berth()
         .args(["apply", "-q", "-H", "host.yaml", "app.yaml"])
