@@ -35,7 +35,7 @@ host: web-01
 provides:
   - network: net6
     subnet6: 2001:db8::/112
-    gateway6: 2001:db8::1
+    gateway6: 2001:db8::100
   - ipv6: "*"
     pool: 2001:db8::100/120
     network: net6
@@ -821,7 +821,9 @@ providers:
             .map(|i| argv[i + 1].as_str())
     };
     assert_eq!(at("--network"), Some("appnet"), "{argv:?}");
-    assert_eq!(at("--ip6"), Some("2001:db8:9::101"), "{argv:?}");
+    // The pool lies in the subnet the provider made (2001:db8:9::/64): its
+    // first address is an ordinary one (issue 12 point 6).
+    assert_eq!(at("--ip6"), Some("2001:db8:9::100"), "{argv:?}");
     let log = std::fs::read_to_string(dir.path().join("calls.log")).unwrap();
     assert_eq!(log, "provide network appnet app\n");
     let o = run(dir.berth().args(["release", "-H"]).arg(&host).arg("app"));

@@ -1017,7 +1017,7 @@ fn a_pool_full_of_a_released_names_reservation_did_not_name_it() {
     let dir = Dir::new();
     dir.write(
         "host.yaml",
-        "berth: 1\nhost: h\nprovides:\n  - network: n\n    subnet4: 10.9.0.0/24\n  - ipv4: \"*\"\n    pool: 10.9.0.8/31\n    network: n\n",
+        "berth: 1\nhost: h\nprovides:\n  - network: n\n    subnet4: 10.9.0.0/24\n  - ipv4: \"*\"\n    pool: 10.9.0.8/32\n    network: n\n",
     );
     dir.write("db.yaml", "berth: 1\ncontainer: db\nneeds:\n  - ipv4: db\n");
     dir.write(
@@ -1055,4 +1055,165 @@ fn a_pool_full_of_a_released_names_reservation_did_not_name_it() {
         0
     );
     assert_eq!(code(&berth(&["plan", "-H", "host.yaml", "web.yaml"])), 0);
+}
+
+/// Three networks whose pools start at an address that is not their subnet's
+/// network address: a single IPv6 address, a single IPv4 address, the upper
+/// half of an IPv4 /24.
+const FIRST_ADDRESS_HOST: &str = "berth: 1
+host: h
+provides:
+  - network: six
+    subnet6: 2001:db8::/64
+    gateway6: 2001:db8::1
+  - network: four
+    subnet4: 192.0.2.0/24
+  - network: half
+    subnet4: 10.0.0.0/24
+    gateway4: 10.0.0.1
+  - ipv6: \"solo-*\"
+    pool: 2001:db8::10/128
+    network: six
+  - ipv4: \"one-*\"
+    pool: 192.0.2.7/32
+    network: four
+  - ipv4: \"half-*\"
+    pool: 10.0.0.128/25
+    network: half
+";
+
+fn plan_addresses(dir: &Dir, host: &str, spec: &str) -> Vec<String> {
+    let o = run(dir
+        .berth()
+        .args(["plan", "--format", "json", "-H", host, spec]));
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    v["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["bindings"].as_array().unwrap().iter())
+        .filter_map(|b| b["value"]["address"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn a_pool_never_gave_out_its_own_first_address() {
+    let dir = Dir::new();
+    dir.write("host.yaml", FIRST_ADDRESS_HOST);
+    dir.write(
+        "berth.yaml",
+        "berth: 1\ncontainer: web\nneeds:\n  - ipv6: solo-a\n  - ipv4: one-a\n  - ipv4: half-a\n",
+    );
+    assert_eq!(
+        plan_addresses(&dir, "host.yaml", "berth.yaml"),
+        ["2001:db8::10", "192.0.2.7", "10.0.0.128"]
+    );
+    // None of these pools is empty: check says nothing.
+    let o = run(dir.berth().args(["check", "host.yaml"]));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(!stderr(&o).contains("pool-empty"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_pool_with_no_usable_address_and_addresses_engines_refuse_passed_check_silently() {
+    let dir = Dir::new();
+    dir.write(
+        "host.yaml",
+        "berth: 1
+host: h
+provides:
+  - network: four
+    subnet4: 192.0.2.0/24
+    gateway4: 192.0.2.1
+  - network: six
+    subnet6: 2001:db8::/64
+  - ipv4: bcast
+    address: 192.0.2.255
+    network: four
+  - ipv4: net
+    address: 192.0.2.0
+    network: four
+  - ipv6: router
+    address: \"2001:db8::\"
+    network: six
+  - ipv4: \"gw-*\"
+    pool: 192.0.2.0/31
+    network: four
+  - ipv4: \"top-*\"
+    pool: 192.0.2.254/31
+    network: four
+  - ipv4: \"ok-*\"
+    pool: 192.0.2.128/30
+    network: four
+",
+    );
+    let o = run(dir.berth().args(["check", "--format", "json", "host.yaml"]));
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    let count = |code: &str| out.matches(code).count();
+    // 192.0.2.0/31 holds only the subnet's network address and the gateway;
+    // 192.0.2.254/31 keeps .254 beside the broadcast address.
+    assert_eq!(count("berth::host::pool-empty"), 1, "{out}");
+    assert!(out.contains("pool `192.0.2.0/31`"), "{out}");
+    assert_eq!(count("berth::host::refused-address"), 3, "{out}");
+    assert!(out.contains("subnet-router anycast address"), "{out}");
+    assert!(
+        out.contains("broadcast address of subnet `192.0.2.0/24`"),
+        "{out}"
+    );
+}
+
+#[test]
+fn reservations_made_while_a_pools_first_address_was_skipped_keep_their_address() {
+    let dir = Dir::new();
+    // The first apply runs while 2001:db8::100 is a static address (the
+    // pool skips it, as every pool's first address once was): `old` gets
+    // ::101 and keeps it for its name.
+    let host = "berth: 1
+host: h
+provides:
+  - network: six
+    subnet6: 2001:db8::/64
+  - ipv6: held
+    address: 2001:db8::100
+    network: six
+  - ipv6: \"*\"
+    pool: 2001:db8::100/120
+    network: six
+";
+    dir.write("host.yaml", host);
+    dir.write(
+        "old.yaml",
+        "berth: 1\ncontainer: old\nneeds:\n  - ipv6: old\n",
+    );
+    dir.write(
+        "new.yaml",
+        "berth: 1\ncontainer: new\nneeds:\n  - ipv6: new\n",
+    );
+    let apply = |spec: &str| {
+        let o = run(dir.berth().args(["apply", "-q", "-H", "host.yaml", spec]));
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        stdout(&o)
+    };
+    assert!(apply("old.yaml").contains("2001:db8::101"));
+    // The static goes away: ::100 is an ordinary address now, and the state
+    // written before keeps `old` on ::101 while `new` gets ::100.
+    dir.write(
+        "host.yaml",
+        &host.replace(
+            "  - ipv6: held\n    address: 2001:db8::100\n    network: six\n",
+            "",
+        ),
+    );
+    let o = run(dir
+        .berth()
+        .args(["release", "-q", "-H", "host.yaml", "old"]));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        plan_addresses(&dir, "host.yaml", "old.yaml"),
+        ["2001:db8::101"]
+    );
+    assert!(apply("new.yaml").contains("2001:db8::100"));
+    assert!(apply("old.yaml").contains("2001:db8::101"));
 }

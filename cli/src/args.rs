@@ -95,24 +95,30 @@ pub enum Format {
 /// A run-configuration format, as the engine's registry names it.
 pub type Emit = &'static dyn Emitter;
 
-/// The emitter `--emit` and `--lxc-net-index` ask for: `--lxc-net-index`
-/// only means something to LXC, so with another format it is a usage error
-/// (exit 2) rather than silently ignored.
-pub fn emitter_with(emit: Emit, lxc_net_index: Option<usize>) -> Emit {
-    use berth_engine::emit::lxc;
+/// The emitter `--emit`, `--lxc-net-index` and `--cdi` ask for: the two
+/// options only mean something to LXC and docker respectively, so with
+/// another format each is a usage error (exit 2) rather than silently ignored.
+pub fn emitter_with(emit: Emit, lxc_net_index: Option<usize>, cdi: bool) -> Emit {
+    use berth_engine::emit::{docker, lxc};
+    let refuse = |what: &str| -> ! {
+        use clap::CommandFactory;
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                format!("{what}, not --emit {}", emit.name()),
+            )
+            .exit()
+    };
+    if cdi {
+        if emit.name() != docker::DOCKER.name() || lxc_net_index.is_some() {
+            refuse("--cdi passes CDI names on a docker line; it needs --emit docker");
+        }
+        return &docker::DOCKER_CDI;
+    }
     match lxc_net_index {
         None => emit,
         Some(_) if emit.name() != lxc::LXC.name() => {
-            use clap::CommandFactory;
-            Cli::command()
-                .error(
-                    clap::error::ErrorKind::ArgumentConflict,
-                    format!(
-                        "--lxc-net-index numbers LXC NICs; it needs --emit lxc, not --emit {}",
-                        emit.name()
-                    ),
-                )
-                .exit()
+            refuse("--lxc-net-index numbers LXC NICs; it needs --emit lxc")
         }
         // One per run: leaked, as the registry's emitters are 'static.
         Some(n) => Box::leak(Box::new(lxc::Lxc {
@@ -229,6 +235,9 @@ pub struct ApplyArgs {
     /// With `--emit lxc`: number berth's NICs from `lxc.net.N` (after the config's own NICs).
     #[arg(long, value_name = "N")]
     pub lxc_net_index: Option<usize>,
+    /// With `--emit docker`: pass a custom kind or device the host provides by exact name as its CDI name (`--device vendor.tld/class=name`, written by `berth export cdi`) instead of its edits.
+    #[arg(long)]
+    pub cdi: bool,
     /// Report format for failures.
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
@@ -382,6 +391,9 @@ pub struct PlaceArgs {
     /// With `--emit lxc`: number berth's NICs from `lxc.net.N` (after the config's own NICs).
     #[arg(long, value_name = "N")]
     pub lxc_net_index: Option<usize>,
+    /// With `--emit docker`: pass a custom kind or device the host provides by exact name as its CDI name (`--device vendor.tld/class=name`, written by `berth export cdi`) instead of its edits.
+    #[arg(long)]
+    pub cdi: bool,
     /// Show the full per-need explanation for this host.
     #[arg(long, value_name = "HOST")]
     pub explain: Option<String>,
