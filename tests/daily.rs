@@ -1217,3 +1217,146 @@ provides:
     assert!(apply("new.yaml").contains("2001:db8::100"));
     assert!(apply("old.yaml").contains("2001:db8::101"));
 }
+
+/// The networks compose puts service `svc` on in `docker-compose config`'s
+/// output (map form: one `name:` line per network under `networks:`).
+fn merged_networks(text: &str, svc: &str) -> Vec<String> {
+    let at = text
+        .find(&format!("\n  {svc}:\n"))
+        .unwrap_or_else(|| panic!("no service {svc} in:\n{text}"));
+    let rest = &text[at + 1..];
+    let mut lines = rest.lines().skip(1);
+    let mut out = Vec::new();
+    while let Some(l) = lines.next() {
+        if !l.starts_with("    ") {
+            break;
+        }
+        if l == "    networks:" {
+            for n in lines.by_ref() {
+                if let Some(name) = n.strip_prefix("      ") {
+                    if !name.starts_with(' ') {
+                        let name = name.split(':').next().unwrap_or_default();
+                        out.push(name.trim_matches(['"', '\'']).to_string());
+                    }
+                } else {
+                    break;
+                }
+            }
+            break;
+        }
+    }
+    out
+}
+
+#[test]
+fn a_compose_override_put_a_service_on_default_whatever_the_base_file_said() {
+    let dir = Dir::new();
+    let host = dir.write("host.yaml", NET_HOST);
+    let spec = dir.write("berth.yaml", NET_SPEC);
+    // `web` is on `back` only (list form); `db` on `back` (map form).
+    let base = dir.write(
+        "compose.yaml",
+        "services:\n  web:\n    image: example/web:1\n    networks: [back]\n  db:\n    image: example/db:1\n    networks:\n      back: {}\nnetworks:\n  back: {}\n",
+    );
+    let emit = |extra: &[&str]| {
+        let o = run(dir
+            .berth()
+            .args(["apply", "-q", "--emit", "compose", "-H"])
+            .arg(&host)
+            .arg(&spec)
+            .args(extra));
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        stdout(&o)
+    };
+    let with_base = emit(&["--compose-file", base.to_str().unwrap()]);
+    assert!(with_base.contains("      \"back\": {}\n"), "{with_base}");
+    assert!(!with_base.contains("default"), "{with_base}");
+    let without = emit(&[]);
+    assert!(without.contains("      \"default\": {}\n"), "{without}");
+    assert!(
+        without.contains("# `default` keeps the service"),
+        "{without}"
+    );
+    // A base file where `web` names no network: `default` it is.
+    let bare = dir.write("bare.yaml", "services:\n  web:\n    image: example/web:1\n");
+    let on_bare = emit(&["--compose-file", bare.to_str().unwrap()]);
+    assert!(on_bare.contains("      \"default\": {}\n"), "{on_bare}");
+    assert!(!on_bare.contains('#'), "{on_bare}");
+    // The option belongs to compose, and the file must be one.
+    let o = run(dir
+        .berth()
+        .args(["apply", "-q", "--emit", "docker", "--compose-file"])
+        .arg(&base)
+        .arg("-H")
+        .arg(&host)
+        .arg(&spec));
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    let o = run(dir
+        .berth()
+        .args([
+            "apply",
+            "-q",
+            "--emit",
+            "compose",
+            "--compose-file",
+            "host.yaml",
+            "-H",
+        ])
+        .arg(&host)
+        .arg(&spec));
+    assert_ne!(code(&o), 0);
+    assert!(stderr(&o).contains("no `services:` map"), "{}", stderr(&o));
+
+    if !crate::util::require_tools(
+        "a_compose_override_put_a_service_on_default_whatever_the_base_file_said",
+        &["docker-compose"],
+    ) {
+        return;
+    }
+    let over = dir.write("override.yaml", &with_base);
+    let merged = run(std::process::Command::new("docker-compose")
+        .arg("-f")
+        .arg(&base)
+        .arg("-f")
+        .arg(&over)
+        .arg("config")
+        .current_dir(dir.path()));
+    assert!(merged.status.success(), "{}", stderr(&merged));
+    let text = stdout(&merged);
+    let mut nets = merged_networks(&text, "web");
+    nets.sort();
+    assert_eq!(nets, ["back", "front"], "{text}");
+}
+
+#[test]
+fn the_cdi_option_belongs_to_the_docker_line() {
+    let dir = Dir::new();
+    let host = dir.write(
+        "host.yaml",
+        "berth: 1\nhost: h\nprovides:\n  - example.com/thing: one\n    env: {THING: one}\n",
+    );
+    let spec = dir.write(
+        "berth.yaml",
+        "berth: 1\ncontainer: c\nimage: img\nneeds:\n  - example.com/thing: one\n",
+    );
+    let line = |extra: &[&str]| {
+        run(dir
+            .berth()
+            .args(["apply", "-q", "-H"])
+            .arg(&host)
+            .arg(&spec)
+            .args(extra))
+    };
+    let o = line(&["--emit", "docker", "--cdi"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let argv = shlex::split(stdout(&o).trim()).unwrap();
+    assert!(
+        argv.windows(2)
+            .any(|w| w[0] == "--device" && w[1] == "example.com/thing=one"),
+        "{argv:?}"
+    );
+    assert!(!argv.iter().any(|a| a == "THING=one"), "{argv:?}");
+    let o = line(&["--emit", "lxc", "--cdi"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("--cdi"), "{}", stderr(&o));
+}
