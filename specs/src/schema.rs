@@ -32,6 +32,13 @@ fn string(pattern: &str, description: &str) -> Value {
     json!({ "type": "string", "pattern": pattern, "description": description })
 }
 
+/// A name: text matching `pattern`, or a whole number, which YAML reads from
+/// an unquoted `2024` and the loader takes as the name `2024` (`pattern`
+/// applies to strings only, `minimum` to numbers only).
+fn name(pattern: &str, description: &str) -> Value {
+    json!({ "type": ["string", "integer"], "minimum": 0, "pattern": pattern, "description": description })
+}
+
 fn boolean(description: &str) -> Value {
     json!({ "type": "boolean", "description": description })
 }
@@ -65,11 +72,17 @@ pub(crate) fn option_schema(o: &OptionDef) -> Value {
                 { "type": "string", "pattern": "^[0-9]{1,5}(/(tcp|udp))?$" }
             ]
         }),
-        OptionType::HostPort => {
-            json!({ "type": "integer", "minimum": 1, "maximum": 65535, "description": description })
-        }
+        // The loader reads a quoted port (`"8080"`) as the port, as it does
+        // for `container_port`.
+        OptionType::HostPort => json!({
+            "type": ["integer", "string"],
+            "minimum": 1,
+            "maximum": 65535,
+            "pattern": "^[0-9]{1,5}$",
+            "description": description
+        }),
         OptionType::PortRange => string("^[0-9]{1,5}-[0-9]{1,5}$", description),
-        OptionType::ResourceName => string(RESOURCE_NAME, description),
+        OptionType::ResourceName => name(RESOURCE_NAME, description),
         OptionType::Bridge => string("^[A-Za-z0-9_.-]{1,15}$", description),
         OptionType::Protocol => json!({ "enum": ["tcp", "udp"], "description": description }),
         OptionType::EnvMap => json!({
@@ -148,9 +161,9 @@ fn entry(def: &KindDef, name: Value, options: Map<String, Value>, required: &[&s
 /// definition (any definition: a test builds one for a kind berth lacks).
 pub fn need_branch(def: &KindDef) -> Value {
     let name = if def.is_custom() {
-        string(RESOURCE_NAME, "Resource name (`any` for any one).")
+        name(RESOURCE_NAME, "Resource name (`any` for any one).")
     } else {
-        string(
+        name(
             RESOURCE_NAME,
             &format!("Name of the {} this container needs.", def.key),
         )
@@ -166,11 +179,11 @@ pub fn provide_branch(def: &KindDef) -> Value {
         "allow".into(),
         json!({
             "type": "array",
-            "items": { "type": "string" },
+            "items": { "type": ["string", "integer"], "minimum": 0 },
             "description": "Which containers may hold it: glob patterns on the container name, or image:PATTERN."
         }),
     );
-    let name = string(
+    let name = name(
         NAME_PATTERN,
         "Resource name, or a glob pattern serving every name it matches.",
     );
@@ -250,7 +263,7 @@ pub fn need_schema() -> Schema {
         "additionalProperties": false,
         "properties": {
             "berth": { "const": 1, "description": "Format version." },
-            "container": string(CONTAINER_NAME, "Container name."),
+            "container": name(CONTAINER_NAME, "Container name."),
             "image": { "type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[^\\s-]\\S*$", "description": "Image `berth run` starts." },
             "placement": labels("Host labels a host must have (fleet placement)."),
             "needs": { "type": ["array", "null"], "items": { "oneOf": need_branches() }, "description": "The needs: one `<kind>: <name>` entry each, with that kind's options." }
@@ -269,7 +282,7 @@ pub fn host_schema() -> Schema {
         "additionalProperties": false,
         "properties": {
             "berth": { "const": 1, "description": "Format version." },
-            "host": string(CONTAINER_NAME, "Host name."),
+            "host": name(CONTAINER_NAME, "Host name."),
             "labels": labels("Free-form labels, used by fleet placement."),
             "state_dir": string(ABSOLUTE_PATH, "Where this host's state lives (default $BERTH_STATE_DIR, then /var/lib/berth)."),
             "provides": { "type": ["array", "null"], "items": { "oneOf": provide_branches() }, "description": "What the host provides, in preference order." },
