@@ -1360,3 +1360,68 @@ fn the_cdi_option_belongs_to_the_docker_line() {
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert!(stderr(&o).contains("--cdi"), "{}", stderr(&o));
 }
+
+/// Issue 12: an error about the state folder said "see docs/state.md" and
+/// never where the folder came from. Each source is named with the way to
+/// change it: here the folder cannot be created (its parent is a file).
+#[test]
+fn a_state_folder_error_did_not_say_where_the_folder_came_from() {
+    let dir = Dir::new();
+    dir.write("blocker", "a file, not a folder\n");
+    let spec = dir.write("berth.yaml", "berth: 1\ncontainer: c\nneeds: []\n");
+    let host = |state_dir: Option<&str>| {
+        let extra = state_dir.map_or(String::new(), |d| format!("state_dir: {d}\n"));
+        dir.write(
+            "host.yaml",
+            &format!("berth: 1\nhost: h\n{extra}provides: []\n"),
+        )
+    };
+    let apply = |cmd: &mut std::process::Command| {
+        let o = run(cmd.arg("-H").arg(dir.path().join("host.yaml")).arg(&spec));
+        assert_eq!(code(&o), 1, "{}{}", stdout(&o), stderr(&o));
+        stderr(&o)
+    };
+    host(None);
+    let err = apply(
+        dir.berth()
+            .args(["apply", "-q", "--state-dir", "blocker/state"]),
+    );
+    assert!(err.contains("cannot create state folder"), "{err}");
+    assert!(err.contains("given with --state-dir"), "{err}");
+
+    let err = apply(
+        dir.berth()
+            .env("BERTH_STATE_DIR", dir.path().join("blocker/env"))
+            .args(["apply", "-q"]),
+    );
+    assert!(err.contains("comes from $BERTH_STATE_DIR"), "{err}");
+    assert!(err.contains("--state-dir DIR"), "{err}");
+
+    host(Some(dir.path().join("blocker/manifest").to_str().unwrap()));
+    let err = apply(
+        dir.berth()
+            .env_remove("BERTH_STATE_DIR")
+            .args(["apply", "-q"]),
+    );
+    assert!(err.contains("comes from `state_dir:` in"), "{err}");
+    assert!(err.contains("host.yaml"), "{err}");
+
+    // A folder anyone may write, from the manifest, in JSON too.
+    let open = dir.path().join("open");
+    host(Some(open.to_str().unwrap()));
+    std::fs::create_dir(&open).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let o = run(dir
+        .berth()
+        .env_remove("BERTH_STATE_DIR")
+        .args(["plan", "--format", "json", "-H", "host.yaml"])
+        .arg(&spec));
+    assert_eq!(code(&o), 1, "{}{}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("berth::state::folder-writable"), "{out}");
+    assert!(
+        out.contains("comes from `state_dir:` in host.yaml"),
+        "{out}"
+    );
+}
