@@ -9,6 +9,11 @@
 //! and a test validates the bundled examples
 //! (and rejects broken files), so the schema cannot drift from the loader.
 //!
+//! An unknown key the loader would answer with "did you mean `mount`?" (a
+//! dropped letter, two letters swapped, `-` for `_`) is listed in the branch
+//! as a key no value satisfies, with that question as its `errorMessage` and
+//! `description`, so an editor says it too instead of only "not allowed".
+//!
 //! What must stay true: every file the loader accepts validates against the
 //! schema. The schema may accept a little more (it does not know that `..` is
 //! not a path component, or that a pool lies inside its subnet): the loader has
@@ -126,6 +131,50 @@ fn required(options: &[OptionDef]) -> Vec<&'static str> {
         .collect()
 }
 
+/// Keys one slip away from a key of `props` (a letter dropped, two
+/// neighbours swapped, `-` for `_`) that the loader's own suggestion
+/// ([`crate::load::suggest`]) maps back to that key, each added as a key no
+/// value satisfies whose `errorMessage` (VS Code's YAML and JSON services show
+/// it) and `description` ask "did you mean `KEY`?".
+fn add_typos(props: &mut Map<String, Value>) {
+    let keys: Vec<String> = props.keys().cloned().collect();
+    let known: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let mut typos: Vec<(String, &str)> = Vec::new();
+    for k in &known {
+        let chars: Vec<char> = k.chars().collect();
+        let mut near: Vec<String> = (0..chars.len())
+            .map(|i| {
+                chars
+                    .iter()
+                    .enumerate()
+                    .filter(|(j, _)| *j != i)
+                    .map(|(_, c)| c)
+                    .collect()
+            })
+            .collect();
+        for i in 0..chars.len().saturating_sub(1) {
+            let mut c = chars.clone();
+            c.swap(i, i + 1);
+            near.push(c.into_iter().collect());
+        }
+        near.push(k.replace('_', "-"));
+        for t in near {
+            if !t.is_empty()
+                && !known.contains(&t.as_str())
+                && crate::load::suggest(&t, &known) == Some(*k)
+            {
+                typos.push((t, k));
+            }
+        }
+    }
+    for (t, k) in typos {
+        let ask = format!("Unknown key `{t}`: did you mean `{k}`?");
+        props
+            .entry(t)
+            .or_insert_with(|| json!({ "not": {}, "errorMessage": ask, "description": ask }));
+    }
+}
+
 /// One `oneOf` branch: an object with `kind_key` (or, for custom kinds, one
 /// key matching the custom-kind pattern) and `options`.
 fn entry(def: &KindDef, name: Value, options: Map<String, Value>, required: &[&str]) -> Value {
@@ -148,6 +197,9 @@ fn entry(def: &KindDef, name: Value, options: Map<String, Value>, required: &[&s
     } else {
         props.insert(def.key.to_string(), name);
         req.insert(0, json!(def.key));
+    }
+    if !def.is_custom() {
+        add_typos(&mut props);
     }
     branch.insert("required".into(), Value::Array(req));
     branch.insert("properties".into(), Value::Object(props));
