@@ -298,6 +298,9 @@ pub struct RunArgs {
     /// Show what would be recorded, the provider steps and the engine argv; change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Pass a custom kind or device the host provides by exact name as its CDI name (`--device vendor.tld/class=name`, written by `berth export cdi`) instead of its edits.
+    #[arg(long)]
+    pub cdi: bool,
     /// Apply even if the container's recorded spec differs, and take released reservations of its names.
     #[arg(long)]
     pub replace: bool,
