@@ -680,3 +680,36 @@ fn lxc_warned_about_a_cdi_device_instead_of_applying_its_spec() {
     assert_eq!(got.device_nodes[0].host(), "/dev/null");
     assert_eq!(got.mounts[0].container_path, "/thing");
 }
+
+/// `--compose-file`: each service's networks in the list and the map form,
+/// none for a service without `networks:` (or with `networks:` empty), and
+/// errors for a file compose would not take either.
+#[test]
+fn base_compose_networks_in_list_and_map_form() {
+    let base = compose::base_networks(
+        "services:\n  a:\n    networks: [front, back]\n  b:\n    networks:\n      back:\n        ipv4_address: 10.0.0.9\n  c:\n    image: x\n  d:\n    networks:\n",
+    )
+    .unwrap();
+    assert_eq!(base["a"], ["front", "back"]);
+    assert_eq!(base["b"], ["back"]);
+    assert!(base["c"].is_empty() && base["d"].is_empty());
+    assert!(compose::base_networks("version: '3'\n").is_err());
+    assert!(compose::base_networks("services:\n  a:\n    networks: 7\n").is_err());
+    assert!(compose::base_networks("services: [\n").is_err());
+    // The override repeats a's networks and puts c on `default`.
+    let edits = |name: &str| Edits {
+        container: name.into(),
+        networks: vec![net("berth6", Some("2001:db8::5"), None)],
+        ..Edits::default()
+    };
+    let text = compose::emit_onto(&[edits("a"), edits("c")], Some(&base));
+    let a = &text[text.find("\"a\":").unwrap()..text.find("\"c\":").unwrap()];
+    assert!(
+        a.contains("\"front\": {}") && a.contains("\"back\": {}"),
+        "{text}"
+    );
+    assert!(!a.contains("default"), "{text}");
+    let c = &text[text.find("\"c\":").unwrap()..];
+    assert!(c.contains("\"default\": {}"), "{text}");
+    assert!(!text.contains('#'), "{text}");
+}
