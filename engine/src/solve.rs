@@ -697,7 +697,9 @@ impl<'a> Solver<'a> {
             } => (
                 Some(*net),
                 net.to_string(),
-                rules::subnet_of(&self.provides, network, net),
+                // The manifest's subnet, not one a provider returned: plan,
+                // apply and fleet placement then agree on what a pool skips.
+                rules::subnet_of(&self.host.provides, network, net),
             ),
             d => (
                 None,
