@@ -178,6 +178,9 @@ pub struct CheckArgs {
     /// Largest file accepted, in bytes.
     #[arg(long, default_value_t = 16 * 1024 * 1024)]
     pub max_file_size: u64,
+    /// Diagnostics shown per run (the first 100 of each file at most); the rest are counted.
+    #[arg(long, value_name = "N", default_value_t = berth_specs::diag::MAX_PER_RUN)]
+    pub max_diagnostics: usize,
     /// Report format.
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,

@@ -23,7 +23,7 @@ use rayon::prelude::*;
 
 mod kinds;
 
-use crate::diag::{Code, Diagnostic};
+use crate::diag::{Capped, Code, Diagnostic, Omitted, Severity, MAX_KEPT_PER_FILE};
 pub use crate::kinds::{need_options, provide_options};
 use crate::kinds::{provide_options_allow, KIND_WORDS};
 use crate::model::*;
@@ -55,8 +55,10 @@ impl Default for LoadOptions {
 pub struct Loaded {
     /// Documents that loaded without errors (warnings allowed).
     pub documents: Vec<Document>,
-    /// Every problem found.
+    /// The problems found: the first [`MAX_KEPT_PER_FILE`] of the file.
     pub diagnostics: Vec<Diagnostic>,
+    /// How many more were found and left out ([`crate::diag::Capped`]).
+    pub omitted: Omitted,
     /// Documents skipped as not berth files (only with `skip_foreign`).
     pub skipped: usize,
     /// Documents looked at (loaded, failed or skipped; empty ones not counted).
@@ -71,9 +73,9 @@ impl Loaded {
         }
     }
 
-    /// True when any diagnostic is an error.
+    /// True when any diagnostic is an error, listed or omitted.
     pub fn has_errors(&self) -> bool {
-        self.diagnostics.iter().any(Diagnostic::is_error)
+        self.omitted.errors > 0 || self.diagnostics.iter().any(Diagnostic::is_error)
     }
 }
 
@@ -233,7 +235,7 @@ fn span_at(text: &str, offset: usize) -> Span {
 #[derive(Default)]
 struct Part {
     documents: Vec<Document>,
-    diagnostics: Vec<Diagnostic>,
+    diagnostics: Capped,
     skipped: usize,
     examined: usize,
     yaml_error: bool,
@@ -290,13 +292,15 @@ fn load_source(source: Arc<Source>, opts: &LoadOptions, parallel: bool) -> Loade
     };
     let mut out = Loaded::default();
     let mut yaml_error = false;
+    let mut diagnostics = Capped::new(MAX_KEPT_PER_FILE);
     for p in parts {
         yaml_error |= p.yaml_error;
         out.documents.extend(p.documents);
-        out.diagnostics.extend(p.diagnostics);
+        diagnostics.append(p.diagnostics);
         out.skipped += p.skipped;
         out.examined += p.examined;
     }
+    (out.diagnostics, out.omitted) = diagnostics.into_parts();
     // Walking a repository meets YAML that is not YAML yet (Helm and Jinja
     // templates). A broken file with no berth document and no `berth:` line is
     // foreign: skipped, like a foreign document, not an error.
@@ -382,7 +386,7 @@ impl Part {
         self.record(outcome, cx.diags);
     }
 
-    fn record(&mut self, outcome: Outcome, diags: Vec<Diagnostic>) {
+    fn record(&mut self, outcome: Outcome, diags: Capped) {
         match outcome {
             Outcome::Empty => {}
             Outcome::Skipped => {
@@ -395,7 +399,7 @@ impl Part {
                 self.documents.push(*d);
             }
         }
-        self.diagnostics.extend(diags);
+        self.diagnostics.append(diags);
     }
 }
 
@@ -459,7 +463,7 @@ pub fn provide_detail_from_json(
                 "print one object in the host-manifest form of {} {kind} provide, without the kind key", article(kind)
             )),
         );
-        return Err(cx.diags);
+        return Err(cx.diags.into_parts().0);
     }
     let parsed = yaml::parse_json(&source.text);
     let Some(root) = parsed.documents.first() else {
@@ -476,7 +480,7 @@ pub fn provide_detail_from_json(
     let detail = cx.provide_detail(kind, name, &fields, root.span, 0, &mut spans);
     match detail {
         Some(d) if cx.errors() == 0 => Ok(d),
-        _ => Err(cx.diags),
+        _ => Err(cx.diags.into_parts().0),
     }
 }
 
@@ -761,22 +765,30 @@ impl<'n, 'a> Fields<'n, 'a> {
 
 pub(crate) struct Cx<'s> {
     pub(crate) src: &'s Arc<Source>,
-    pub(crate) diags: Vec<Diagnostic>,
+    /// Capped per file: a document can hold millions of mistakes, and only
+    /// the first ones are kept (the rest are counted, and still decide
+    /// validity through [`Capped::since`] and [`Capped::errors`]).
+    pub(crate) diags: Capped,
 }
 
 impl<'s> Cx<'s> {
     pub(crate) fn new(src: &'s Arc<Source>) -> Self {
         Cx {
             src,
-            diags: Vec::new(),
+            diags: Capped::new(MAX_KEPT_PER_FILE),
         }
     }
 
     /// What kind of errors were reported after `mark` (a length of `diags`).
     fn errors_since(&self, mark: usize) -> EntryErrors {
         let mut out = EntryErrors::None;
-        for d in self.diags[mark..].iter().filter(|d| d.is_error()) {
-            if d.code != Code::UnknownKey {
+        for &(code, _) in self
+            .diags
+            .since(mark)
+            .iter()
+            .filter(|(_, s)| *s == Severity::Error)
+        {
+            if code != Code::UnknownKey {
                 return EntryErrors::Others;
             }
             out = EntryErrors::UnknownKeys;
@@ -785,7 +797,7 @@ impl<'s> Cx<'s> {
     }
 
     fn errors(&self) -> usize {
-        self.diags.iter().filter(|d| d.is_error()).count()
+        self.diags.errors()
     }
 
     pub(crate) fn error(
