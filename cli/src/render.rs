@@ -511,6 +511,18 @@ pub fn omitted_json(list: &Capped) -> [(&'static str, serde_json::Value); 2] {
     ]
 }
 
+/// `{"diagnostics": [...], "omitted": N, "omitted_files": [...]}`: a capped
+/// list as the one JSON document of a failed run.
+pub fn capped_json(list: &Capped) -> serde_json::Value {
+    let mut v = serde_json::Map::new();
+    let diags = list.kept().iter().map(diagnostic_json).collect();
+    v.insert("diagnostics".to_string(), serde_json::Value::Array(diags));
+    for (key, value) in omitted_json(list) {
+        v.insert(key.to_string(), value);
+    }
+    serde_json::Value::Object(v)
+}
+
 /// A problem the CLI finds itself (not the loader): a stable code, a message,
 /// maybe help and the file it is about; no span, so no snippet.
 #[derive(Debug, Clone)]

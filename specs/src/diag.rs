@@ -317,6 +317,26 @@ impl Capped {
         }
     }
 
+    /// Adds diagnostics of several files (each file's in one run, as
+    /// loading gives them) and what earlier caps left out of each: every
+    /// file is [`Capped::absorb`]ed, so a run shows at most
+    /// [`MAX_PER_FILE`] of each.
+    pub fn absorb_files(&mut self, diagnostics: Vec<Diagnostic>, omitted: &[FileOmitted]) {
+        let mut rest = diagnostics.into_iter().peekable();
+        while let Some(first) = rest.next() {
+            let file = first.source.as_ref().map(|s| s.path.clone());
+            let same = |d: &Diagnostic| d.source.as_ref().map(|s| &s.path) == file.as_ref();
+            let mut group = vec![first];
+            while let Some(d) = rest.next_if(same) {
+                group.push(d);
+            }
+            self.absorb(file.as_deref(), group, Omitted::default());
+        }
+        for f in omitted {
+            self.absorb(f.file.as_deref(), [], f.omitted);
+        }
+    }
+
     /// Adds another list (its kept diagnostics, then its omitted counts).
     pub fn append(&mut self, other: Capped) {
         for d in other.kept {

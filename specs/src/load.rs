@@ -12,7 +12,6 @@
 //!   parsed again in one piece).
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, LazyLock};
@@ -27,13 +26,14 @@ use crate::diag::{Capped, Code, Diagnostic, Omitted, Severity, MAX_KEPT_PER_FILE
 pub use crate::kinds::{need_options, provide_options};
 use crate::kinds::{provide_options_allow, KIND_WORDS};
 use crate::model::*;
+use crate::read;
 use crate::validate::{self, FieldSpans};
 use crate::yaml::{self, Node, Scalar, YamlError};
 
 /// Limits and switches for loading.
 #[derive(Debug, Clone)]
 pub struct LoadOptions {
-    /// Largest file accepted, in bytes (default 16 MiB).
+    /// Largest file accepted, in bytes (default [`read::MAX_FILE_SIZE`]).
     pub max_file_size: u64,
     /// When true, a YAML document without a top-level `berth:` key is skipped and
     /// counted instead of being an error (used when walking folders).
@@ -43,7 +43,7 @@ pub struct LoadOptions {
 impl Default for LoadOptions {
     fn default() -> Self {
         LoadOptions {
-            max_file_size: 16 * 1024 * 1024,
+            max_file_size: read::MAX_FILE_SIZE,
             skip_foreign: false,
         }
     }
@@ -63,6 +63,10 @@ pub struct Loaded {
     pub skipped: usize,
     /// Documents looked at (loaded, failed or skipped; empty ones not counted).
     pub examined: usize,
+    /// The file was found in a folder, is over the size limit and does not
+    /// look like berth's: skipped unread
+    /// ([`crate::discover::load_found`]).
+    pub oversize_skipped: bool,
 }
 
 impl Loaded {
@@ -83,112 +87,12 @@ impl Loaded {
 const PARALLEL_THRESHOLD: usize = 1 << 20;
 
 /// Loads every document of one file. YAML, or JSON when the name ends in
-/// `.json`. The size limit is checked before the file is read.
+/// `.json`. The size limit is checked before the file is read
+/// ([`crate::read`], the one size rule).
 pub fn load_file(path: &Path, opts: &LoadOptions) -> Loaded {
-    let empty = Source::new(path, "");
-    let io = |e: std::io::Error| {
-        Loaded::failed(
-            Diagnostic::error(Code::IoRead, format!("cannot read the file: {e}")).at_file(&empty),
-        )
-    };
-    let too_large = |size: String| {
-        Loaded::failed(
-            Diagnostic::error(
-                Code::FileTooLarge,
-                format!(
-                    "the file is {size} bytes, more than the limit of {} bytes",
-                    opts.max_file_size
-                ),
-            )
-            .help("split it into several files, or raise the limit with --max-file-size")
-            .at_file(&empty),
-        )
-    };
-    let file = match open_nonblocking(path) {
-        Ok(f) => f,
-        Err(e) => return io(e),
-    };
-    // The type is asked of the open file (fstat), not of the path, so the
-    // file cannot be swapped for a FIFO between the check and the read.
-    match file.metadata() {
-        Ok(m) if m.is_dir() => {
-            return io(std::io::Error::other("it is a directory"));
-        }
-        Ok(m) if !m.is_file() => {
-            return io(std::io::Error::other(format!(
-                "not a regular file (it is {})",
-                file_type_name(&m.file_type())
-            )));
-        }
-        Ok(m) if m.len() > opts.max_file_size => return too_large(m.len().to_string()),
-        Ok(_) => {}
-        Err(e) => return io(e),
-    }
-    // The size can still lie (a growing file, a /proc file that says 0):
-    // never read more than the limit plus one byte.
-    let mut bytes = Vec::new();
-    if let Err(e) = file
-        .take(opts.max_file_size.saturating_add(1))
-        .read_to_end(&mut bytes)
-    {
-        return io(e);
-    }
-    if bytes.len() as u64 > opts.max_file_size {
-        return too_large(format!("more than {}", opts.max_file_size));
-    }
-    match String::from_utf8(bytes) {
+    match read::read_text(path, opts.max_file_size) {
         Ok(text) => load_source(Source::new(path, text), opts, true),
-        Err(e) => {
-            let at = e.utf8_error().valid_up_to();
-            let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
-            let source = Source::new(path, text);
-            let span = span_at(&source.text, at);
-            Loaded::failed(
-                Diagnostic::error(Code::NotUtf8, "the file is not UTF-8 text")
-                    .at(&source, span)
-                    .label("first byte that is not UTF-8")
-                    .help("berth files are UTF-8 YAML or JSON"),
-            )
-        }
-    }
-}
-
-/// Opens a file for reading without waiting: opening a FIFO blocks until a
-/// writer comes, so it is opened with `O_NONBLOCK` (which changes nothing for
-/// reading a regular file) and refused by the caller's type check.
-fn open_nonblocking(path: &Path) -> std::io::Result<std::fs::File> {
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(libc::O_NONBLOCK);
-    }
-    options.open(path)
-}
-
-/// A word for a file that is not a regular file, for the diagnostic.
-fn file_type_name(t: &std::fs::FileType) -> &'static str {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        if t.is_fifo() {
-            return "a FIFO";
-        }
-        if t.is_socket() {
-            return "a socket";
-        }
-        if t.is_char_device() {
-            return "a character device";
-        }
-        if t.is_block_device() {
-            return "a block device";
-        }
-    }
-    if t.is_dir() {
-        "a directory"
-    } else {
-        "a special file"
+        Err(e) => Loaded::failed(e.diagnostic(path)),
     }
 }
 
@@ -216,19 +120,6 @@ pub fn load_str(name: &Path, text: &str, opts: &LoadOptions) -> Loaded {
 /// parallel path must give exactly this; tests and benchmarks compare them.
 pub fn load_str_sequential(name: &Path, text: &str, opts: &LoadOptions) -> Loaded {
     load_source(Source::new(name, text), opts, false)
-}
-
-/// A zero-length span at a byte offset, with its line and column.
-fn span_at(text: &str, offset: usize) -> Span {
-    let before = &text[..offset.min(text.len())];
-    let line = before.bytes().filter(|&b| b == b'\n').count() as u32 + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    Span {
-        offset,
-        len: 0,
-        line,
-        col: before[line_start..].chars().count() as u32 + 1,
-    }
 }
 
 /// What one chunk (or a JSON file) gave.

@@ -96,7 +96,9 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
             skipped_files.push(Skipped {
                 file: input.path.display().to_string(),
                 documents: r.skipped,
-                reason: if r.skipped == r.examined {
+                reason: if r.oversize_skipped {
+                    "larger than the size limit (--max-file-size), and its start does not look like a berth file"
+                } else if r.skipped == r.examined {
                     "no document has a top-level `berth:` key or a berth shape"
                 } else {
                     "some documents have no top-level `berth:` key or berth shape"
