@@ -421,3 +421,35 @@ fn a_foreign_json_file_over_the_limit_in_a_folder_is_skipped_a_berth_one_fails()
         ]
     );
 }
+
+#[test]
+fn an_lxc_refusal_leaves_the_state_unchanged() {
+    // A network served by a pattern without `bridge:` would let the spec pick
+    // the LXC bridge: refused, and (once only after recording the holding)
+    // before anything is applied.
+    let d = Dir::new();
+    d.write("host.yaml", OPEN_HOST);
+    d.write(
+        "first.yaml",
+        "berth: 1\ncontainer: first\nneeds:\n  - volume: data\n    mount: /d\n",
+    );
+    d.write(
+        "lxc.yaml",
+        "berth: 1\ncontainer: guest\nneeds:\n  - volume: data\n    mount: /d\n  - network: lan\n",
+    );
+    let o = apply(&d, "first.yaml", &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let state = d.path().join("state/h.json");
+    let before = std::fs::read(&state).unwrap();
+    let o = apply(&d, "lxc.yaml", &["--emit", "lxc", "--format", "json"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["diagnostics"][0]["code"], "berth::emit::lxc-value");
+    let msg = v["diagnostics"][0]["message"].as_str().unwrap();
+    assert!(msg.contains("nothing was applied"), "{msg}");
+    assert_eq!(std::fs::read(&state).unwrap(), before, "state unchanged");
+    let o = run(d
+        .berth()
+        .args(["status", "-H", "host.yaml", "--format", "json"]));
+    assert!(!stdout(&o).contains("guest"), "{}", stdout(&o));
+}
