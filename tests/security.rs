@@ -222,6 +222,16 @@ fn diagnostics_cannot_exhaust_ci_check_shows_the_first_and_counts_the_rest() {
     );
     assert!(err.contains(": 5000 errors, 0 warnings"), "{err}");
 
+    // `berth label` loads the same way.
+    let o = run(d.berth().args(["label", "many.yaml"]));
+    assert_eq!(code(&o), 1);
+    let err = stderr(&o);
+    assert_eq!(err.matches("berth::format::wrong-type").count(), 100);
+    assert!(
+        err.contains("... and 4,900 more diagnostics in many.yaml"),
+        "{err}"
+    );
+
     // Per run: --max-diagnostics, counted against each file.
     d.write("more.yaml", &many_mistakes("y", 60));
     let o = run(d.berth().args([

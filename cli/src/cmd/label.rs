@@ -9,6 +9,7 @@
 use std::path::PathBuf;
 
 use berth_providers::engine;
+use berth_specs::diag::{Capped, MAX_PER_RUN};
 use berth_specs::label::{self, LabelError};
 use berth_specs::load::Loaded;
 use berth_specs::read::{self, ReadError};
@@ -41,8 +42,10 @@ pub fn run(args: LabelArgs) -> anyhow::Result<u8> {
     };
     let json = match label::spec_json(&args.spec, &text) {
         Ok(j) => j,
-        Err(LabelError::Invalid(diags)) => {
-            render::print_diagnostics(&diags);
+        Err(LabelError::Invalid(diags, omitted)) => {
+            let mut list = Capped::run(MAX_PER_RUN);
+            list.absorb(Some(&args.spec), diags, omitted);
+            render::print_capped(&list);
             return Ok(exit::INVALID);
         }
         Err(e @ LabelError::NotOne(_)) => {
