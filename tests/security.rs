@@ -183,3 +183,283 @@ fn run_image_other_is_checked_against_allow_image_patterns() {
     assert!(stderr(&o).contains("image:example/*"), "{}", stderr(&o));
     assert!(!stdout(&o).contains("evil/other"), "{}", stdout(&o));
 }
+
+/// A need spec whose `needs:` holds `n` empty items: `n` diagnostics.
+fn many_mistakes(container: &str, n: usize) -> String {
+    format!(
+        "berth: 1\ncontainer: {container}\nneeds:\n{}",
+        "  -\n".repeat(n)
+    )
+}
+
+#[test]
+fn diagnostics_cannot_exhaust_ci_check_shows_the_first_and_counts_the_rest() {
+    let d = Dir::new();
+    d.write("many.yaml", &many_mistakes("x", 5_000));
+    let o = run(d.berth().args(["check", "--format", "json", "many.yaml"]));
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let v: Value = serde_json::from_str(&stdout(&o)).expect("one JSON document");
+    assert_eq!(v["diagnostics"].as_array().unwrap().len(), 100);
+    assert_eq!(v["diagnostics"][99]["line"], 103);
+    assert_eq!(v["errors"], 5_000, "totals count what was left out");
+    assert_eq!(v["omitted"], 4_900);
+    assert_eq!(
+        v["omitted_files"],
+        serde_json::json!([{"file": "many.yaml", "omitted": 4_900, "errors": 4_900, "warnings": 0}])
+    );
+
+    let o = run(d.berth().args(["check", "many.yaml"]));
+    assert_eq!(code(&o), 1);
+    let err = stderr(&o);
+    assert_eq!(
+        err.matches("berth::format::wrong-type").count(),
+        100,
+        "{err}"
+    );
+    assert!(
+        err.contains("... and 4,900 more diagnostics in many.yaml (4,900 errors), not shown"),
+        "{err}"
+    );
+    assert!(err.contains(": 5000 errors, 0 warnings"), "{err}");
+
+    // `berth label` loads the same way.
+    let o = run(d.berth().args(["label", "many.yaml"]));
+    assert_eq!(code(&o), 1);
+    let err = stderr(&o);
+    assert_eq!(err.matches("berth::format::wrong-type").count(), 100);
+    assert!(
+        err.contains("... and 4,900 more diagnostics in many.yaml"),
+        "{err}"
+    );
+
+    // Per run: --max-diagnostics, counted against each file.
+    d.write("more.yaml", &many_mistakes("y", 60));
+    let o = run(d.berth().args([
+        "check",
+        "--format",
+        "json",
+        "--max-diagnostics",
+        "130",
+        "many.yaml",
+        "more.yaml",
+    ]));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let files: Vec<&str> = v["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["file"].as_str().unwrap())
+        .collect();
+    assert_eq!(files.len(), 130);
+    assert_eq!(files.iter().filter(|f| **f == "more.yaml").count(), 30);
+    assert_eq!(v["errors"], 5_060);
+    assert_eq!(v["omitted"], 4_900 + 30);
+    assert_eq!(v["omitted_files"][1]["file"], "more.yaml");
+    assert_eq!(v["omitted_files"][1]["omitted"], 30);
+}
+
+#[test]
+fn diagnostics_cannot_exhaust_ci_plan_and_place_cap_them_too() {
+    let d = Dir::new();
+    d.write("host.yaml", OPEN_HOST);
+    d.write("many.yaml", &many_mistakes("x", 3_000));
+    let o = run(d
+        .berth()
+        .args(["plan", "-H", "host.yaml", "many.yaml", "--format", "json"]));
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["satisfied"], false);
+    assert_eq!(v["diagnostics"].as_array().unwrap().len(), 100);
+    assert_eq!(v["omitted"], 2_900);
+
+    // A host file of mistakes given to place (a 32 MiB one once took 21 GB).
+    let mut host = String::from("berth: 1\nhost: big\nprovides:\n");
+    host.push_str(&"  -\n".repeat(3_000));
+    d.write("fleet.yaml", &host);
+    d.write("web.yaml", "berth: 1\ncontainer: web\n");
+    let o = run(d.berth().args([
+        "place",
+        "--hosts",
+        "fleet.yaml",
+        "web.yaml",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["diagnostics"].as_array().unwrap().len(), 100);
+    assert_eq!(v["omitted"], 2_900);
+    let o = run(d
+        .berth()
+        .args(["place", "--hosts", "fleet.yaml", "web.yaml"]));
+    let err = stderr(&o);
+    assert!(
+        err.contains("... and 2,900 more diagnostics in fleet.yaml"),
+        "{err}"
+    );
+}
+
+/// A file of `size` bytes that starts with `head` (the rest is a hole: the
+/// size rule refuses it by its size, before reading).
+fn sized(d: &Dir, rel: &str, head: &str, size: u64) -> std::path::PathBuf {
+    let p = d.write(rel, head);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&p)
+        .unwrap()
+        .set_len(size)
+        .unwrap();
+    p
+}
+
+const OVER: u64 = 16 * 1024 * 1024 + 1;
+
+#[test]
+fn every_command_reading_a_user_file_refuses_oversize_input_with_a_stable_code() {
+    let d = Dir::new();
+    d.write("host.yaml", OPEN_HOST);
+    d.write("web.yaml", "berth: 1\ncontainer: web\nimage: x\n");
+    sized(&d, "big-host.yaml", "berth: 1\nhost: h\n", OVER);
+    sized(&d, "big-spec.yaml", "berth: 1\ncontainer: big\n", OVER);
+    sized(
+        &d,
+        "big-fleet.yaml",
+        "berth: 1\nhost: h\n",
+        256 * 1024 * 1024 + 1,
+    );
+    sized(&d, "Dockerfile", "FROM scratch\n", OVER);
+    let runs: Vec<Vec<&str>> = vec![
+        vec!["check", "big-spec.yaml"],
+        vec!["check", "Dockerfile"],
+        vec!["plan", "-H", "big-host.yaml", "web.yaml"],
+        vec!["plan", "-H", "host.yaml", "big-spec.yaml"],
+        vec!["apply", "-H", "big-host.yaml", "web.yaml"],
+        vec!["apply", "-H", "host.yaml", "big-spec.yaml"],
+        vec!["run", "--dry-run", "-H", "host.yaml", "big-spec.yaml"],
+        vec!["status", "-H", "big-host.yaml"],
+        vec!["release", "-H", "big-host.yaml", "web"],
+        vec!["hosts", "show", "-H", "big-host.yaml"],
+        vec!["label", "big-spec.yaml"],
+        vec!["place", "--hosts", "big-fleet.yaml", "web.yaml"],
+        vec!["place", "--hosts", "host.yaml", "big-fleet.yaml"],
+        vec!["export", "nomad", "--hosts", "big-fleet.yaml", "web.yaml"],
+    ];
+    for args in runs {
+        let o = run(d.berth().args(&args));
+        assert_eq!(code(&o), 1, "{args:?}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(err.contains("berth::file::too-large"), "{args:?}: {err}");
+        assert!(err.contains("more than the limit of"), "{args:?}: {err}");
+    }
+
+    // `berth label` once read its file whole, whatever it was: /dev/zero
+    // ran until memory was gone.
+    let o = run(d.berth().args(["label", "/dev/zero"]));
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("not a regular file"), "{}", stderr(&o));
+
+    // stdin, `check -`: never more than the limit is read.
+    let mut child = d
+        .berth()
+        .args(["check", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        use std::io::Write;
+        let chunk = "  -\n".repeat(1 << 16);
+        for _ in 0..(OVER as usize / chunk.len() + 2) {
+            if stdin.write_all(chunk.as_bytes()).is_err() {
+                break; // berth stopped reading at the limit
+            }
+        }
+    });
+    let o = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    assert_eq!(code(&o), 1);
+    assert!(
+        stderr(&o).contains("berth::file::too-large"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn a_foreign_json_file_over_the_limit_in_a_folder_is_skipped_a_berth_one_fails() {
+    let d = Dir::new();
+    d.write("repo/web/berth.yaml", "berth: 1\ncontainer: web\n");
+    sized(
+        &d,
+        "repo/package-lock.json",
+        "{\n  \"name\": \"site\",\n  \"lockfileVersion\": 3,\n  \"packages\": {",
+        OVER,
+    );
+    let o = run(d.berth().args(["check", "--format", "json", "repo"]));
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["skipped_files"][0]["file"], "repo/package-lock.json");
+    assert!(v["skipped_files"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("larger than the size limit"));
+
+    // Shaped like berth at its start, or named like berth: a failure.
+    sized(
+        &d,
+        "repo/fleet.json",
+        "{\"berth\": 1, \"host\": \"a\", \"provides\": [",
+        OVER,
+    );
+    sized(&d, "repo/api/berth.yml", "# the api\n", OVER);
+    let o = run(d.berth().args(["check", "--format", "json", "repo"]));
+    assert_eq!(code(&o), 1);
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let failed: Vec<(&str, &str)> = v["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["file"].as_str().unwrap(), d["code"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        failed,
+        [
+            ("repo/api/berth.yml", "berth::file::too-large"),
+            ("repo/fleet.json", "berth::file::too-large")
+        ]
+    );
+}
+
+#[test]
+fn an_lxc_refusal_leaves_the_state_unchanged() {
+    // A network served by a pattern without `bridge:` would let the spec pick
+    // the LXC bridge: refused, and (once only after recording the holding)
+    // before anything is applied.
+    let d = Dir::new();
+    d.write("host.yaml", OPEN_HOST);
+    d.write(
+        "first.yaml",
+        "berth: 1\ncontainer: first\nneeds:\n  - volume: data\n    mount: /d\n",
+    );
+    d.write(
+        "lxc.yaml",
+        "berth: 1\ncontainer: guest\nneeds:\n  - volume: data\n    mount: /d\n  - network: lan\n",
+    );
+    let o = apply(&d, "first.yaml", &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let state = d.path().join("state/h.json");
+    let before = std::fs::read(&state).unwrap();
+    let o = apply(&d, "lxc.yaml", &["--emit", "lxc", "--format", "json"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["diagnostics"][0]["code"], "berth::emit::lxc-value");
+    let msg = v["diagnostics"][0]["message"].as_str().unwrap();
+    assert!(msg.contains("nothing was applied"), "{msg}");
+    assert_eq!(std::fs::read(&state).unwrap(), before, "state unchanged");
+    let o = run(d
+        .berth()
+        .args(["status", "-H", "host.yaml", "--format", "json"]));
+    assert!(!stdout(&o).contains("guest"), "{}", stdout(&o));
+}

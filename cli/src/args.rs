@@ -197,9 +197,12 @@ pub struct CheckArgs {
     /// Treat warnings as errors.
     #[arg(long)]
     pub deny_warnings: bool,
-    /// Largest file accepted, in bytes.
-    #[arg(long, default_value_t = 16 * 1024 * 1024)]
+    /// Largest file accepted, in bytes (a larger file found in a folder is skipped unless it looks like berth's).
+    #[arg(long, default_value_t = berth_specs::read::MAX_FILE_SIZE)]
     pub max_file_size: u64,
+    /// Diagnostics shown per run (the first 100 of each file at most); the rest are counted.
+    #[arg(long, value_name = "N", default_value_t = berth_specs::diag::MAX_PER_RUN)]
+    pub max_diagnostics: usize,
     /// Report format.
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
@@ -428,7 +431,7 @@ pub struct PlaceArgs {
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
     /// Largest file accepted, in bytes (fleets are big: default 256 MiB).
-    #[arg(long, default_value_t = 256 * 1024 * 1024)]
+    #[arg(long, default_value_t = berth_specs::read::MAX_FLEET_FILE_SIZE)]
     pub max_file_size: u64,
 }
 

@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 
+use berth_specs::diag::{Capped, MAX_PER_RUN};
 use berth_specs::discover;
 use berth_specs::load::Loaded;
 use berth_specs::{HostManifest, NeedSpec};
@@ -42,11 +43,13 @@ pub fn load_with(
         discover::load_inputs_with(host_path, spec_paths, extra)
     };
     let failed = inputs.failed();
+    let mut list = Capped::run(MAX_PER_RUN);
+    list.absorb_files(inputs.diagnostics, &inputs.omitted);
     if failed && invalid.format == Format::Json {
-        invalid.report(&inputs.diagnostics, &[]);
+        invalid.report_capped(&list);
         return Err(exit::INVALID);
     }
-    Invalid::HUMAN.report(&inputs.diagnostics, &[]);
+    Invalid::HUMAN.report_capped(&list);
     match inputs.host {
         Some(mut h) if !failed => {
             // `--state-dir` comes first (store::state_location): the state

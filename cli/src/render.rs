@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Once, OnceLock};
 
 use crate::args::Color;
+use berth_specs::diag::{Capped, FileOmitted};
 use berth_specs::{Code, Diagnostic, Severity, Source};
 use miette::{
     LabeledSpan, MietteError, MietteHandlerOpts, MietteSpanContents, NamedSource, SourceCode,
@@ -432,6 +433,96 @@ pub fn print_diagnostics(diags: &[Diagnostic]) {
     }
 }
 
+/// Prints a capped list to stderr: the diagnostics kept, then one line per
+/// file saying how many more were found there and left out.
+pub fn print_capped(list: &Capped) {
+    print_diagnostics(list.kept());
+    for line in omitted_lines(list.omitted()) {
+        eprintln!("{line}");
+    }
+}
+
+/// `... and 399,900 more diagnostics in FILE (399,900 errors)`, one line
+/// per file with diagnostics left out by a cap.
+pub fn omitted_lines(omitted: &[FileOmitted]) -> Vec<String> {
+    omitted
+        .iter()
+        .filter(|f| f.omitted.total() > 0)
+        .map(|f| {
+            let n = f.omitted;
+            let mut kinds = Vec::new();
+            if n.errors > 0 {
+                kinds.push(count(n.errors, "error"));
+            }
+            if n.warnings > 0 {
+                kinds.push(count(n.warnings, "warning"));
+            }
+            let place = match &f.file {
+                Some(file) => format!(" in {}", path(file)),
+                None => String::new(),
+            };
+            format!(
+                "... and {} more diagnostic{}{place} ({}), not shown",
+                thousands(n.total()),
+                if n.total() == 1 { "" } else { "s" },
+                kinds.join(", ")
+            )
+        })
+        .collect()
+}
+
+/// `n word(s)` with thousands separators.
+fn count(n: usize, word: &str) -> String {
+    format!("{} {word}{}", thousands(n), if n == 1 { "" } else { "s" })
+}
+
+/// `1234567` as `1,234,567`.
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The JSON fields a capped list adds to a report: `omitted` (how many
+/// diagnostics were found but left out of `diagnostics`) and
+/// `omitted_files` (per file: `file`, `omitted`, `errors`, `warnings`).
+pub fn omitted_json(list: &Capped) -> [(&'static str, serde_json::Value); 2] {
+    let files: Vec<serde_json::Value> = list
+        .omitted()
+        .iter()
+        .map(|f| {
+            serde_json::json!({
+                "file": f.file.as_ref().map(|p| p.display().to_string()),
+                "omitted": f.omitted.total(),
+                "errors": f.omitted.errors,
+                "warnings": f.omitted.warnings,
+            })
+        })
+        .collect();
+    [
+        ("omitted", list.omitted_total().total().into()),
+        ("omitted_files", serde_json::Value::Array(files)),
+    ]
+}
+
+/// `{"diagnostics": [...], "omitted": N, "omitted_files": [...]}`: a capped
+/// list as the one JSON document of a failed run.
+pub fn capped_json(list: &Capped) -> serde_json::Value {
+    let mut v = serde_json::Map::new();
+    let diags = list.kept().iter().map(diagnostic_json).collect();
+    v.insert("diagnostics".to_string(), serde_json::Value::Array(diags));
+    for (key, value) in omitted_json(list) {
+        v.insert(key.to_string(), value);
+    }
+    serde_json::Value::Object(v)
+}
+
 /// A problem the CLI finds itself (not the loader): a stable code, a message,
 /// maybe help and the file it is about; no span, so no snippet.
 #[derive(Debug, Clone)]
@@ -504,7 +595,16 @@ pub fn diagnostic_json(d: &Diagnostic) -> serde_json::Value {
 
 #[cfg(test)]
 mod tests {
-    use super::{escape, escape_lines};
+    use super::{escape, escape_lines, thousands};
+
+    #[test]
+    fn counts_have_thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(399_900), "399,900");
+        assert_eq!(thousands(12_345_678), "12,345,678");
+    }
 
     #[test]
     fn control_characters_reach_the_terminal_raw() {

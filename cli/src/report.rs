@@ -9,6 +9,7 @@ use berth_engine::emit::emitter::ContainerNote;
 use berth_engine::emit::{Note, NoteKind};
 use berth_engine::store;
 use berth_providers::ProviderError;
+use berth_specs::diag::Capped;
 use berth_specs::HostManifest;
 
 use crate::args::Format;
@@ -33,6 +34,23 @@ impl Invalid {
         format: Format::Human,
         key: "ok",
     };
+
+    /// Prints loaded files' diagnostics, capped ([`Capped::run`]: what was
+    /// left out is counted per file), in this format; JSON adds `omitted`
+    /// and `omitted_files` ([`render::omitted_json`]).
+    pub fn report_capped(self, list: &Capped) {
+        match self.format {
+            Format::Json => {
+                let mut v = render::capped_json(list);
+                v[self.key] = serde_json::Value::Bool(false);
+                outln!(
+                    "{}",
+                    serde_json::to_string_pretty(&v).expect("json values serialize")
+                );
+            }
+            Format::Human => render::print_capped(list),
+        }
+    }
 
     /// Prints the loader's diagnostics and the CLI's own problems in this
     /// format.

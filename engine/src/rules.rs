@@ -46,18 +46,30 @@ impl AllowRule {
     }
 }
 
-/// The `allow` list of what a provider made: that of the manifest's first
-/// provider covering `kind`/`name` (`None`: everyone, or no provider covers
-/// it any more).
+/// The `allow` list of what a provider made, read from the current host
+/// manifest whenever anyone binds it (never a copy kept with the record, so
+/// tightening `allow` takes effect at the next bind): that of the provider
+/// covering the record's kind and name with the record's `run`, else of the
+/// first provider covering it (`None`: everyone). When no provider covers
+/// it any more, only the containers that use it already may bind it:
+/// removing a provider from the manifest must not open what it made to
+/// every spec.
 pub(crate) fn made_allow(
     host: &berth_specs::HostManifest,
-    kind: &Kind,
-    name: &str,
+    rec: &crate::state::ProvidedRecord,
 ) -> Option<Vec<String>> {
-    host.providers
-        .iter()
-        .find(|d| &d.kind == kind && d.pattern.matches(name))
-        .and_then(|d| d.allow.clone())
+    let covering = || {
+        host.providers
+            .iter()
+            .filter(|d| d.kind == rec.kind && d.pattern.matches(&rec.name))
+    };
+    match covering()
+        .find(|d| d.run == rec.run)
+        .or_else(|| covering().next())
+    {
+        Some(d) => d.allow.clone(),
+        None => Some(rec.users.clone()),
+    }
 }
 
 /// Whether provider `d`'s `allow` admits `spec` (no list: everyone).

@@ -163,7 +163,7 @@ impl<'a> Solver<'a> {
                     detail,
                     // What a provider made is held under its `allow`, whoever
                     // binds it later.
-                    allow: rules::made_allow(host, &rec.kind, &rec.name),
+                    allow: rules::made_allow(host, rec),
                     span: Span::default(),
                 });
                 records.push(rec);

@@ -313,3 +313,65 @@ fn allow_on_a_provider_entry_loads() {
         other => panic!("{other:?}"),
     }
 }
+
+/// A state where the provider behind `secret: "*"` made `payments-key` for
+/// `payments`.
+fn made_for_payments() -> State {
+    let mut st = State::new("h");
+    st.provided.insert(
+        "secret/payments-key".into(),
+        ProvidedRecord::new(
+            berth_specs::Kind::Secret,
+            "payments-key".into(),
+            vec!["/bin/true".into()],
+            serde_json::json!({"file": "/run/berth/payments-key"}),
+            vec!["payments".into()],
+        ),
+    );
+    st
+}
+
+fn not_allowed_list(plan: &berth_engine::plan::Plan) -> Option<Vec<String>> {
+    match &plan.containers[0].unmet.first()?.reasons[0] {
+        Reason::NotAllowed { allow, .. } => Some(allow.clone()),
+        _ => None,
+    }
+}
+
+#[test]
+fn a_provider_allow_is_read_from_the_current_manifest_at_every_bind() {
+    let st = made_for_payments();
+    let reports = specs("container: reports\nneeds:\n  - secret: payments-key\n    mount: /k\n");
+    let payments = specs("container: payments\nneeds:\n  - secret: payments-key\n    mount: /k\n");
+    let with_allow = |allow: &str| {
+        host(&format!(
+            "host: h\nproviders:\n  - secret: \"*\"\n    run: [/bin/true]\n    allow: {allow}\n"
+        ))
+    };
+    // Admitted while the manifest says so...
+    let plan = solve(&with_allow("[payments, reports]"), &st, &[&reports[0]]);
+    assert!(plan.satisfied, "{plan:#?}");
+    // ...refused at the next bind once `allow` is tightened, explained like
+    // any allow denial (the list as the manifest now says it).
+    let plan = solve(&with_allow("[payments]"), &st, &[&reports[0]]);
+    assert!(!plan.satisfied);
+    assert_eq!(plan.containers[0].unmet[0].reasons[0].code(), "not-allowed");
+    assert_eq!(not_allowed_list(&plan), Some(vec!["payments".to_string()]));
+    assert!(plan.steps.is_empty());
+    let plan = solve(&with_allow("[payments]"), &st, &[&payments[0]]);
+    assert!(plan.satisfied);
+}
+
+#[test]
+fn removing_the_provider_from_the_manifest_does_not_open_what_it_made_to_everyone() {
+    // Once, no covering provider meant no `allow`: every spec could bind it.
+    let st = made_for_payments();
+    let h = host("host: h\nprovides:\n  - volume: other\n    path: /srv/o\n");
+    let evil = specs("container: evil\nneeds:\n  - secret: payments-key\n    mount: /k\n");
+    let plan = solve(&h, &st, &[&evil[0]]);
+    assert!(!plan.satisfied, "{plan:#?}");
+    assert_eq!(not_allowed_list(&plan), Some(vec!["payments".to_string()]));
+    // What already uses it keeps it.
+    let payments = specs("container: payments\nneeds:\n  - secret: payments-key\n    mount: /k\n");
+    assert!(solve(&h, &st, &[&payments[0]]).satisfied);
+}

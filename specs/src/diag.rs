@@ -4,7 +4,15 @@
 //! The library never renders them; the CLI turns them into miette reports or JSON.
 //! Codes are part of berth's interface (CI scripts match on them): never rename one,
 //! only add. Each is documented in `docs/diagnostics.md`; a test checks that.
+//!
+//! Diagnostics are capped where they are collected ([`Capped`]): a hostile file
+//! (a pull request to a repository that CI checks) can hold millions of
+//! minutes and gigabytes. The loader keeps the first [`MAX_KEPT_PER_FILE`] of a
+//! file; a command shows the first [`MAX_PER_FILE`] of each file and the first
+//! [`MAX_PER_RUN`] of the run (`--max-diagnostics`). The rest are counted by
+//! file and severity, so the verdict and the totals stay exact.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -99,6 +107,287 @@ impl Diagnostic {
     /// True for errors.
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
+    }
+}
+
+/// Diagnostics shown per file; the rest are counted ([`Omitted`]).
+pub const MAX_PER_FILE: usize = 100;
+
+/// Diagnostics the loader keeps per file (no run shows more of one file);
+/// the rest are counted ([`Omitted`]).
+pub const MAX_KEPT_PER_FILE: usize = 1000;
+
+/// Diagnostics kept per run unless `--max-diagnostics` says otherwise.
+pub const MAX_PER_RUN: usize = 1000;
+
+/// How many diagnostics a cap left out, by severity.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Omitted {
+    /// Errors left out.
+    pub errors: usize,
+    /// Warnings left out.
+    pub warnings: usize,
+}
+
+impl Omitted {
+    /// All of them.
+    pub fn total(self) -> usize {
+        self.errors + self.warnings
+    }
+
+    /// Counts one more.
+    pub fn count(&mut self, severity: Severity) {
+        match severity {
+            Severity::Error => self.errors += 1,
+            Severity::Warning => self.warnings += 1,
+        }
+    }
+
+    /// Adds another count.
+    pub fn add(&mut self, other: Omitted) {
+        self.errors += other.errors;
+        self.warnings += other.warnings;
+    }
+}
+
+/// What a cap left out of one file's diagnostics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileOmitted {
+    /// The file (as the diagnostics name it), when the diagnostics had one.
+    pub file: Option<PathBuf>,
+    /// How many were left out.
+    pub omitted: Omitted,
+}
+
+/// A list of diagnostics that keeps the first `limit` pushed, in order, and
+/// only counts the rest (by file and severity): memory holds at most `limit`
+/// diagnostics however many are found, while [`Capped::errors`] and
+/// [`Capped::warnings`] stay exact.
+///
+/// A diagnostic pushed past the limit is still built by its caller (who may
+/// set its label or help through [`Capped::last_mut`] right after); it is
+/// dropped at the next push.
+#[derive(Debug, Clone)]
+pub struct Capped {
+    kept: Vec<Diagnostic>,
+    limit: usize,
+    /// At most this many of one file are kept by [`Capped::absorb`].
+    file_limit: usize,
+    /// Left out, by file in the order first met.
+    omitted: Vec<FileOmitted>,
+    /// The last diagnostic pushed past the limit.
+    spare: Option<Box<Diagnostic>>,
+    /// Code and severity of every diagnostic pushed (one or two bytes each,
+    /// kept or not), so a caller can ask what was found since a mark.
+    seen: Vec<(Code, Severity)>,
+    errors: usize,
+    warnings: usize,
+}
+
+impl Default for Capped {
+    fn default() -> Self {
+        Capped::new(MAX_KEPT_PER_FILE)
+    }
+}
+
+impl Capped {
+    /// An empty list keeping at most `limit` diagnostics.
+    pub fn new(limit: usize) -> Capped {
+        Capped {
+            kept: Vec::new(),
+            limit,
+            file_limit: usize::MAX,
+            omitted: Vec::new(),
+            spare: None,
+            seen: Vec::new(),
+            errors: 0,
+            warnings: 0,
+        }
+    }
+
+    /// A run's list: at most `limit` in all and [`MAX_PER_FILE`] of each
+    /// file added with [`Capped::absorb`].
+    pub fn run(limit: usize) -> Capped {
+        Capped {
+            file_limit: MAX_PER_FILE,
+            ..Capped::new(limit)
+        }
+    }
+
+    /// Adds one: kept while under the limit, else counted against its file.
+    pub fn push(&mut self, d: Diagnostic) {
+        self.seen.push((d.code, d.severity));
+        match d.severity {
+            Severity::Error => self.errors += 1,
+            Severity::Warning => self.warnings += 1,
+        }
+        if self.kept.len() < self.limit {
+            self.spare = None;
+            self.kept.push(d);
+        } else {
+            self.count_omitted(d.source.as_deref().map(|s| s.path.as_path()), {
+                let mut o = Omitted::default();
+                o.count(d.severity);
+                o
+            });
+            self.spare = Some(Box::new(d));
+        }
+    }
+
+    /// The diagnostic pushed last, kept or not (to finish its label or help).
+    pub fn last_mut(&mut self) -> Option<&mut Diagnostic> {
+        match &mut self.spare {
+            Some(d) => Some(d),
+            None => self.kept.last_mut(),
+        }
+    }
+
+    /// How many were pushed, kept or not: a mark for [`Capped::since`].
+    pub fn len(&self) -> usize {
+        self.seen.len()
+    }
+
+    /// True when nothing was pushed or absorbed.
+    pub fn is_empty(&self) -> bool {
+        self.seen.is_empty() && self.omitted.is_empty()
+    }
+
+    /// Code and severity of each diagnostic pushed after `mark` (a
+    /// [`Capped::len`]), kept or not.
+    pub fn since(&self, mark: usize) -> &[(Code, Severity)] {
+        &self.seen[mark.min(self.seen.len())..]
+    }
+
+    /// Errors found, kept or not.
+    pub fn errors(&self) -> usize {
+        self.errors
+    }
+
+    /// Warnings found, kept or not.
+    pub fn warnings(&self) -> usize {
+        self.warnings
+    }
+
+    /// True when any error was found, kept or not.
+    pub fn has_errors(&self) -> bool {
+        self.errors > 0
+    }
+
+    /// The diagnostics kept, in the order pushed.
+    pub fn kept(&self) -> &[Diagnostic] {
+        &self.kept
+    }
+
+    /// What was left out, by file.
+    pub fn omitted(&self) -> &[FileOmitted] {
+        &self.omitted
+    }
+
+    /// Everything left out, summed over files.
+    pub fn omitted_total(&self) -> Omitted {
+        let mut all = Omitted::default();
+        for f in &self.omitted {
+            all.add(f.omitted);
+        }
+        all
+    }
+
+    /// Adds one file's diagnostics and what an earlier cap left out of them
+    /// (`file` names that file): kept while under this list's limit and its
+    /// per-file limit ([`Capped::run`]), the rest counted.
+    pub fn absorb(
+        &mut self,
+        file: Option<&Path>,
+        diagnostics: impl IntoIterator<Item = Diagnostic>,
+        omitted: Omitted,
+    ) {
+        let limit = self.limit;
+        self.limit = self
+            .limit
+            .min(self.kept.len().saturating_add(self.file_limit));
+        for d in diagnostics {
+            self.push(d);
+        }
+        self.limit = limit;
+        self.spare = None;
+        if omitted.total() > 0 {
+            self.errors += omitted.errors;
+            self.warnings += omitted.warnings;
+            self.count_omitted(file, omitted);
+        }
+    }
+
+    /// Adds diagnostics of several files (each file's in one run, as
+    /// loading gives them) and what earlier caps left out of each: every
+    /// file is [`Capped::absorb`]ed, so a run shows at most
+    /// [`MAX_PER_FILE`] of each.
+    pub fn absorb_files(&mut self, diagnostics: Vec<Diagnostic>, omitted: &[FileOmitted]) {
+        let mut rest = diagnostics.into_iter().peekable();
+        while let Some(first) = rest.next() {
+            let file = first.source.as_ref().map(|s| s.path.clone());
+            let same = |d: &Diagnostic| d.source.as_ref().map(|s| &s.path) == file.as_ref();
+            let mut group = vec![first];
+            while let Some(d) = rest.next_if(same) {
+                group.push(d);
+            }
+            self.absorb(file.as_deref(), group, Omitted::default());
+        }
+        for f in omitted {
+            self.absorb(f.file.as_deref(), [], f.omitted);
+        }
+    }
+
+    /// Adds another list (its kept diagnostics, then its omitted counts).
+    pub fn append(&mut self, other: Capped) {
+        for d in other.kept {
+            self.push(d);
+        }
+        self.spare = None;
+        for f in other.omitted {
+            self.errors += f.omitted.errors;
+            self.warnings += f.omitted.warnings;
+            self.count_omitted(f.file.as_deref(), f.omitted);
+        }
+    }
+
+    /// Sorts the kept diagnostics (the omitted counts do not move).
+    pub fn sort_kept_by_key<K: Ord>(&mut self, key: impl FnMut(&Diagnostic) -> K) {
+        self.kept.sort_by_key(key);
+    }
+
+    /// The kept diagnostics and every omitted count, summed over files.
+    pub fn into_parts(self) -> (Vec<Diagnostic>, Omitted) {
+        let all = self.omitted_total();
+        (self.kept, all)
+    }
+
+    /// The kept diagnostics and the omitted counts by file.
+    pub fn into_kept_and_omitted(self) -> (Vec<Diagnostic>, Vec<FileOmitted>) {
+        (self.kept, self.omitted)
+    }
+
+    fn count_omitted(&mut self, file: Option<&Path>, n: Omitted) {
+        // Diagnostics come file by file: the last entry is nearly always it.
+        match self
+            .omitted
+            .iter_mut()
+            .rev()
+            .find(|f| f.file.as_deref() == file)
+        {
+            Some(f) => f.omitted.add(n),
+            None => self.omitted.push(FileOmitted {
+                file: file.map(Path::to_path_buf),
+                omitted: n,
+            }),
+        }
+    }
+}
+
+impl Extend<Diagnostic> for Capped {
+    fn extend<I: IntoIterator<Item = Diagnostic>>(&mut self, iter: I) {
+        for d in iter {
+            self.push(d);
+        }
     }
 }
 
@@ -293,4 +582,99 @@ codes! {
     /// subnet's network or broadcast address, an IPv6 subnet-router anycast
     /// address.
     HostRefusedAddress => "berth::host::refused-address",
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(code: Code, file: &str) -> Diagnostic {
+        Diagnostic::error(code, "x").at_file(&Source::new(file, ""))
+    }
+
+    #[test]
+    fn a_capped_list_keeps_the_first_and_counts_the_rest_exactly() {
+        let mut list = Capped::new(3);
+        for i in 0..10 {
+            let d = if i % 2 == 0 {
+                err(Code::WrongType, "a.yaml")
+            } else {
+                Diagnostic::warning(Code::HostStaticInPool, "w").at_file(&Source::new("a.yaml", ""))
+            };
+            list.push(d);
+            // Past the limit, the caller can still finish what it pushed.
+            list.last_mut().unwrap().help = Some(format!("help {i}"));
+        }
+        assert_eq!(list.kept().len(), 3);
+        assert_eq!(list.kept()[2].help.as_deref(), Some("help 2"));
+        assert_eq!((list.errors(), list.warnings()), (5, 5));
+        assert_eq!(
+            list.omitted(),
+            [FileOmitted {
+                file: Some(PathBuf::from("a.yaml")),
+                omitted: Omitted {
+                    errors: 3,
+                    warnings: 4
+                }
+            }]
+        );
+        // What was pushed after a mark is known even past the limit.
+        let mark = list.len();
+        list.push(err(Code::UnknownKey, "a.yaml"));
+        list.push(err(Code::MissingKey, "a.yaml"));
+        assert_eq!(
+            list.since(mark),
+            [
+                (Code::UnknownKey, Severity::Error),
+                (Code::MissingKey, Severity::Error)
+            ]
+        );
+        assert!(list.has_errors());
+    }
+
+    #[test]
+    fn a_run_shows_a_hundred_of_a_file_and_counts_by_file() {
+        let mut run = Capped::run(150);
+        let many = |file: &str, n: usize| {
+            (0..n)
+                .map(|_| err(Code::WrongType, file))
+                .collect::<Vec<_>>()
+        };
+        let loader_left_out = Omitted {
+            errors: 5_000,
+            warnings: 0,
+        };
+        run.absorb(
+            Some(Path::new("a.yaml")),
+            many("a.yaml", 1000),
+            loader_left_out,
+        );
+        run.absorb(
+            Some(Path::new("b.yaml")),
+            many("b.yaml", 80),
+            Omitted::default(),
+        );
+        assert_eq!(run.kept().len(), 150);
+        assert_eq!(
+            run.kept()
+                .iter()
+                .filter(|d| d.source.as_ref().unwrap().path == Path::new("a.yaml"))
+                .count(),
+            MAX_PER_FILE
+        );
+        assert_eq!(run.errors(), 6_080);
+        let by_file: Vec<(PathBuf, usize)> = run
+            .omitted()
+            .iter()
+            .map(|f| (f.file.clone().unwrap(), f.omitted.total()))
+            .collect();
+        assert_eq!(
+            by_file,
+            [
+                (PathBuf::from("a.yaml"), 900 + 5_000),
+                (PathBuf::from("b.yaml"), 30)
+            ]
+        );
+        assert_eq!(run.omitted_total().total(), 5_930);
+    }
 }

@@ -18,12 +18,13 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::diag::{Code, Diagnostic};
+use crate::diag::{Code, Diagnostic, FileOmitted, Omitted};
 use crate::label;
 use std::sync::atomic::AtomicUsize;
 
 use crate::load::{load_file, load_str, LoadOptions, Loaded};
 use crate::model::{Document, HostManifest, NeedSpec, Source};
+use crate::read;
 use crate::yaml::{self, Node};
 
 /// Folders never walked: build output and VCS internals are not manifests.
@@ -170,40 +171,16 @@ fn holds_berth_shaped(path: &Path, text: &str) -> bool {
     parsed.documents.iter().any(is_berth_shaped)
 }
 
-/// Reads stdin as `berth check -` does: at most `max_file_size` bytes.
+/// Reads stdin as `berth check -` does: at most `max_file_size` bytes
+/// ([`read::read_stdin`]).
 fn load_stdin(opts: &LoadOptions) -> Loaded {
-    use std::io::Read as _;
     let name = Path::new(STDIN_NAME);
-    let mut bytes = Vec::new();
-    let read = std::io::stdin()
-        .lock()
-        .take(opts.max_file_size.saturating_add(1))
-        .read_to_end(&mut bytes);
-    let failed = |d: Diagnostic| Loaded {
-        diagnostics: vec![d.at_file(&Source::new(name, ""))],
-        ..Loaded::default()
-    };
-    if let Err(e) = read {
-        return failed(Diagnostic::error(
-            Code::IoRead,
-            format!("cannot read stdin: {e}"),
-        ));
-    }
-    if bytes.len() as u64 > opts.max_file_size {
-        return failed(Diagnostic::error(
-            Code::FileTooLarge,
-            format!(
-                "stdin holds more than the limit of {} bytes",
-                opts.max_file_size
-            ),
-        ));
-    }
-    match String::from_utf8(bytes) {
+    match read::read_stdin(opts.max_file_size) {
         Ok(text) => load_str(name, &text, opts),
-        Err(_) => failed(
-            Diagnostic::error(Code::NotUtf8, "stdin is not UTF-8 text")
-                .help("berth files are UTF-8 YAML or JSON"),
-        ),
+        Err(e) => Loaded {
+            diagnostics: vec![e.diagnostic(name)],
+            ..Loaded::default()
+        },
     }
 }
 
@@ -214,6 +191,11 @@ fn load_stdin(opts: &LoadOptions) -> Loaded {
 /// ([`is_berth_named`]), or one holding a berth-shaped document
 /// ([`is_berth_shaped`]), is a berth file too: CI never stays green over a
 /// berth file that only lost its `berth: 1` line. The path `-` is stdin.
+///
+/// A found file over the size limit cannot be parsed to see its shape: it
+/// is skipped as foreign ([`Loaded::oversize_skipped`]) unless it is
+/// berth-named or its start looks like berth's ([`read::looks_like_berth`]),
+/// in which case it fails (`berth::file::too-large`).
 pub fn load_found(found: &Found, max_file_size: u64) -> Loaded {
     let named = found.named || is_berth_named(&found.path);
     let mut opts = LoadOptions {
@@ -221,13 +203,24 @@ pub fn load_found(found: &Found, max_file_size: u64) -> Loaded {
         skip_foreign: !named,
     };
     let stdin = found.named && found.path.as_os_str() == STDIN;
+    if !named
+        && read::is_oversize(&found.path, max_file_size)
+        && !read::looks_like_berth(&found.path)
+    {
+        return Loaded {
+            skipped: 1,
+            examined: 1,
+            oversize_skipped: true,
+            ..Loaded::default()
+        };
+    }
     let mut loaded = if stdin {
         load_stdin(&opts)
     } else {
         load_file(&found.path, &opts)
     };
     if loaded.skipped > 0 {
-        let text = std::fs::read_to_string(&found.path).unwrap_or_default();
+        let text = read::read_text(&found.path, max_file_size).unwrap_or_default();
         if holds_berth_shaped(&found.path, &text) {
             opts.skip_foreign = false;
             loaded = load_file(&found.path, &opts);
@@ -248,22 +241,10 @@ pub fn load_found(found: &Found, max_file_size: u64) -> Loaded {
 /// berth file, not counted).
 pub fn load_dockerfile(found: &Found, max_file_size: u64) -> Option<Loaded> {
     let path = &found.path;
-    let text = match std::fs::metadata(path) {
-        Ok(m) if m.len() > max_file_size => Err(std::io::Error::other(format!(
-            "the file is {} bytes, more than the limit of {max_file_size} bytes",
-            m.len()
-        ))),
-        Ok(_) => std::fs::read_to_string(path),
-        Err(e) => Err(e),
-    };
-    match text {
+    match read::read_text(path, max_file_size) {
         Ok(text) => label::check_dockerfile(path, &text),
         Err(e) => Some(Loaded {
-            diagnostics: vec![Diagnostic::error(
-                Code::IoRead,
-                format!("cannot read `{}`: {e}", path.display()),
-            )
-            .at_file(&Source::new(path, ""))],
+            diagnostics: vec![e.diagnostic(path)],
             ..Loaded::default()
         }),
     }
@@ -278,12 +259,27 @@ pub struct Inputs {
     pub specs: Vec<NeedSpec>,
     /// The loader's diagnostics, then the problems with what the files hold.
     pub diagnostics: Vec<Diagnostic>,
+    /// What the loader's cap left out of each file ([`crate::diag::Capped`]).
+    pub omitted: Vec<FileOmitted>,
 }
 
 impl Inputs {
-    /// True when nothing can be done with them: no host, or any error.
+    /// True when nothing can be done with them: no host, or any error
+    /// (listed or omitted).
     pub fn failed(&self) -> bool {
-        self.host.is_none() || self.diagnostics.iter().any(Diagnostic::is_error)
+        self.host.is_none()
+            || self.diagnostics.iter().any(Diagnostic::is_error)
+            || self.omitted.iter().any(|f| f.omitted.errors > 0)
+    }
+}
+
+/// Records what the loader left out of `file`, if anything.
+fn note_omitted(list: &mut Vec<FileOmitted>, file: &Path, omitted: Omitted) {
+    if omitted.total() > 0 {
+        list.push(FileOmitted {
+            file: Some(file.to_path_buf()),
+            omitted,
+        });
     }
 }
 
@@ -330,7 +326,10 @@ fn load_inputs_from(
     let bad_input = |file: &Path, message: String| {
         Diagnostic::error(Code::CliBadInput, message).at_file(&Source::new(file, ""))
     };
+    let mut omitted = Vec::new();
     let loaded = load_file(host_path, &opts);
+    note_omitted(&mut omitted, host_path, loaded.omitted);
+    let host_failed = loaded.has_errors();
     diags.extend(loaded.diagnostics);
     let mut hosts: Vec<HostManifest> = loaded
         .documents
@@ -340,10 +339,10 @@ fn load_inputs_from(
             Document::Need(_) => None,
         })
         .collect();
-    let host = if hosts.len() == 1 && !diags.iter().any(Diagnostic::is_error) {
+    let host = if hosts.len() == 1 && !host_failed {
         hosts.pop()
     } else {
-        if !diags.iter().any(Diagnostic::is_error) {
+        if !host_failed {
             problems.push(bad_input(
                 host_path,
                 format!(
@@ -371,6 +370,7 @@ fn load_inputs_from(
         .chain(extra.into_iter().map(|(p, l)| (true, p, l)));
     for (named, p, loaded) in spec_loads {
         let p = p.as_path();
+        note_omitted(&mut omitted, p, loaded.omitted);
         diags.extend(loaded.diagnostics);
         for d in loaded.documents {
             match d {
@@ -403,6 +403,7 @@ fn load_inputs_from(
         host,
         specs,
         diagnostics: diags,
+        omitted,
     }
 }
 

@@ -22,7 +22,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicUsize;
 
-use crate::diag::{Code, Diagnostic};
+use crate::diag::{Code, Diagnostic, Omitted};
 use crate::load::{load_str, LoadOptions, Loaded};
 use crate::model::{Document, NeedSpec, Source, Span};
 use crate::yaml::{self, Base, Node, Value};
@@ -33,9 +33,10 @@ pub const LABEL_KEY: &str = "io.berth.spec";
 /// Why a spec file cannot become a label.
 #[derive(Debug, thiserror::Error)]
 pub enum LabelError {
-    /// The file has errors (the diagnostics say which).
+    /// The file has errors (the diagnostics say which; the loader's cap
+    /// left out the counted rest).
     #[error("the spec has errors")]
-    Invalid(Vec<Diagnostic>),
+    Invalid(Vec<Diagnostic>, Omitted),
     /// The file holds no need spec, or several: a label carries one.
     #[error("the file holds {0} need specs; a label carries exactly one container")]
     NotOne(usize),
@@ -47,7 +48,7 @@ pub enum LabelError {
 pub fn spec_json(name: &Path, text: &str) -> Result<String, LabelError> {
     let loaded = load_str(name, text, &LoadOptions::default());
     if loaded.has_errors() {
-        return Err(LabelError::Invalid(loaded.diagnostics));
+        return Err(LabelError::Invalid(loaded.diagnostics, loaded.omitted));
     }
     let needs: Vec<&NeedSpec> = loaded
         .documents

@@ -16,6 +16,7 @@ pub mod kinds;
 pub mod label;
 pub mod load;
 pub mod model;
+pub mod read;
 pub mod reserved;
 pub mod schema;
 pub mod usable;

@@ -12,7 +12,6 @@
 //!   parsed again in one piece).
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, LazyLock};
@@ -23,17 +22,18 @@ use rayon::prelude::*;
 
 mod kinds;
 
-use crate::diag::{Code, Diagnostic};
+use crate::diag::{Capped, Code, Diagnostic, Omitted, Severity, MAX_KEPT_PER_FILE};
 pub use crate::kinds::{need_options, provide_options};
 use crate::kinds::{provide_options_allow, KIND_WORDS};
 use crate::model::*;
+use crate::read;
 use crate::validate::{self, FieldSpans};
 use crate::yaml::{self, Node, Scalar, YamlError};
 
 /// Limits and switches for loading.
 #[derive(Debug, Clone)]
 pub struct LoadOptions {
-    /// Largest file accepted, in bytes (default 16 MiB).
+    /// Largest file accepted, in bytes (default [`read::MAX_FILE_SIZE`]).
     pub max_file_size: u64,
     /// When true, a YAML document without a top-level `berth:` key is skipped and
     /// counted instead of being an error (used when walking folders).
@@ -43,7 +43,7 @@ pub struct LoadOptions {
 impl Default for LoadOptions {
     fn default() -> Self {
         LoadOptions {
-            max_file_size: 16 * 1024 * 1024,
+            max_file_size: read::MAX_FILE_SIZE,
             skip_foreign: false,
         }
     }
@@ -55,12 +55,18 @@ impl Default for LoadOptions {
 pub struct Loaded {
     /// Documents that loaded without errors (warnings allowed).
     pub documents: Vec<Document>,
-    /// Every problem found.
+    /// The problems found: the first [`MAX_KEPT_PER_FILE`] of the file.
     pub diagnostics: Vec<Diagnostic>,
+    /// How many more were found and left out ([`crate::diag::Capped`]).
+    pub omitted: Omitted,
     /// Documents skipped as not berth files (only with `skip_foreign`).
     pub skipped: usize,
     /// Documents looked at (loaded, failed or skipped; empty ones not counted).
     pub examined: usize,
+    /// The file was found in a folder, is over the size limit and does not
+    /// look like berth's: skipped unread
+    /// ([`crate::discover::load_found`]).
+    pub oversize_skipped: bool,
 }
 
 impl Loaded {
@@ -71,9 +77,9 @@ impl Loaded {
         }
     }
 
-    /// True when any diagnostic is an error.
+    /// True when any diagnostic is an error, listed or omitted.
     pub fn has_errors(&self) -> bool {
-        self.diagnostics.iter().any(Diagnostic::is_error)
+        self.omitted.errors > 0 || self.diagnostics.iter().any(Diagnostic::is_error)
     }
 }
 
@@ -81,112 +87,12 @@ impl Loaded {
 const PARALLEL_THRESHOLD: usize = 1 << 20;
 
 /// Loads every document of one file. YAML, or JSON when the name ends in
-/// `.json`. The size limit is checked before the file is read.
+/// `.json`. The size limit is checked before the file is read
+/// ([`crate::read`], the one size rule).
 pub fn load_file(path: &Path, opts: &LoadOptions) -> Loaded {
-    let empty = Source::new(path, "");
-    let io = |e: std::io::Error| {
-        Loaded::failed(
-            Diagnostic::error(Code::IoRead, format!("cannot read the file: {e}")).at_file(&empty),
-        )
-    };
-    let too_large = |size: String| {
-        Loaded::failed(
-            Diagnostic::error(
-                Code::FileTooLarge,
-                format!(
-                    "the file is {size} bytes, more than the limit of {} bytes",
-                    opts.max_file_size
-                ),
-            )
-            .help("split it into several files, or raise the limit with --max-file-size")
-            .at_file(&empty),
-        )
-    };
-    let file = match open_nonblocking(path) {
-        Ok(f) => f,
-        Err(e) => return io(e),
-    };
-    // The type is asked of the open file (fstat), not of the path, so the
-    // file cannot be swapped for a FIFO between the check and the read.
-    match file.metadata() {
-        Ok(m) if m.is_dir() => {
-            return io(std::io::Error::other("it is a directory"));
-        }
-        Ok(m) if !m.is_file() => {
-            return io(std::io::Error::other(format!(
-                "not a regular file (it is {})",
-                file_type_name(&m.file_type())
-            )));
-        }
-        Ok(m) if m.len() > opts.max_file_size => return too_large(m.len().to_string()),
-        Ok(_) => {}
-        Err(e) => return io(e),
-    }
-    // The size can still lie (a growing file, a /proc file that says 0):
-    // never read more than the limit plus one byte.
-    let mut bytes = Vec::new();
-    if let Err(e) = file
-        .take(opts.max_file_size.saturating_add(1))
-        .read_to_end(&mut bytes)
-    {
-        return io(e);
-    }
-    if bytes.len() as u64 > opts.max_file_size {
-        return too_large(format!("more than {}", opts.max_file_size));
-    }
-    match String::from_utf8(bytes) {
+    match read::read_text(path, opts.max_file_size) {
         Ok(text) => load_source(Source::new(path, text), opts, true),
-        Err(e) => {
-            let at = e.utf8_error().valid_up_to();
-            let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
-            let source = Source::new(path, text);
-            let span = span_at(&source.text, at);
-            Loaded::failed(
-                Diagnostic::error(Code::NotUtf8, "the file is not UTF-8 text")
-                    .at(&source, span)
-                    .label("first byte that is not UTF-8")
-                    .help("berth files are UTF-8 YAML or JSON"),
-            )
-        }
-    }
-}
-
-/// Opens a file for reading without waiting: opening a FIFO blocks until a
-/// writer comes, so it is opened with `O_NONBLOCK` (which changes nothing for
-/// reading a regular file) and refused by the caller's type check.
-fn open_nonblocking(path: &Path) -> std::io::Result<std::fs::File> {
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(libc::O_NONBLOCK);
-    }
-    options.open(path)
-}
-
-/// A word for a file that is not a regular file, for the diagnostic.
-fn file_type_name(t: &std::fs::FileType) -> &'static str {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        if t.is_fifo() {
-            return "a FIFO";
-        }
-        if t.is_socket() {
-            return "a socket";
-        }
-        if t.is_char_device() {
-            return "a character device";
-        }
-        if t.is_block_device() {
-            return "a block device";
-        }
-    }
-    if t.is_dir() {
-        "a directory"
-    } else {
-        "a special file"
+        Err(e) => Loaded::failed(e.diagnostic(path)),
     }
 }
 
@@ -216,24 +122,11 @@ pub fn load_str_sequential(name: &Path, text: &str, opts: &LoadOptions) -> Loade
     load_source(Source::new(name, text), opts, false)
 }
 
-/// A zero-length span at a byte offset, with its line and column.
-fn span_at(text: &str, offset: usize) -> Span {
-    let before = &text[..offset.min(text.len())];
-    let line = before.bytes().filter(|&b| b == b'\n').count() as u32 + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    Span {
-        offset,
-        len: 0,
-        line,
-        col: before[line_start..].chars().count() as u32 + 1,
-    }
-}
-
 /// What one chunk (or a JSON file) gave.
 #[derive(Default)]
 struct Part {
     documents: Vec<Document>,
-    diagnostics: Vec<Diagnostic>,
+    diagnostics: Capped,
     skipped: usize,
     examined: usize,
     yaml_error: bool,
@@ -290,13 +183,15 @@ fn load_source(source: Arc<Source>, opts: &LoadOptions, parallel: bool) -> Loade
     };
     let mut out = Loaded::default();
     let mut yaml_error = false;
+    let mut diagnostics = Capped::new(MAX_KEPT_PER_FILE);
     for p in parts {
         yaml_error |= p.yaml_error;
         out.documents.extend(p.documents);
-        out.diagnostics.extend(p.diagnostics);
+        diagnostics.append(p.diagnostics);
         out.skipped += p.skipped;
         out.examined += p.examined;
     }
+    (out.diagnostics, out.omitted) = diagnostics.into_parts();
     // Walking a repository meets YAML that is not YAML yet (Helm and Jinja
     // templates). A broken file with no berth document and no `berth:` line is
     // foreign: skipped, like a foreign document, not an error.
@@ -382,7 +277,7 @@ impl Part {
         self.record(outcome, cx.diags);
     }
 
-    fn record(&mut self, outcome: Outcome, diags: Vec<Diagnostic>) {
+    fn record(&mut self, outcome: Outcome, diags: Capped) {
         match outcome {
             Outcome::Empty => {}
             Outcome::Skipped => {
@@ -395,7 +290,7 @@ impl Part {
                 self.documents.push(*d);
             }
         }
-        self.diagnostics.extend(diags);
+        self.diagnostics.append(diags);
     }
 }
 
@@ -459,7 +354,7 @@ pub fn provide_detail_from_json(
                 "print one object in the host-manifest form of {} {kind} provide, without the kind key", article(kind)
             )),
         );
-        return Err(cx.diags);
+        return Err(cx.diags.into_parts().0);
     }
     let parsed = yaml::parse_json(&source.text);
     let Some(root) = parsed.documents.first() else {
@@ -476,7 +371,7 @@ pub fn provide_detail_from_json(
     let detail = cx.provide_detail(kind, name, &fields, root.span, 0, &mut spans);
     match detail {
         Some(d) if cx.errors() == 0 => Ok(d),
-        _ => Err(cx.diags),
+        _ => Err(cx.diags.into_parts().0),
     }
 }
 
@@ -761,22 +656,30 @@ impl<'n, 'a> Fields<'n, 'a> {
 
 pub(crate) struct Cx<'s> {
     pub(crate) src: &'s Arc<Source>,
-    pub(crate) diags: Vec<Diagnostic>,
+    /// Capped per file: a document can hold millions of mistakes, and only
+    /// the first ones are kept (the rest are counted, and still decide
+    /// validity through [`Capped::since`] and [`Capped::errors`]).
+    pub(crate) diags: Capped,
 }
 
 impl<'s> Cx<'s> {
     pub(crate) fn new(src: &'s Arc<Source>) -> Self {
         Cx {
             src,
-            diags: Vec::new(),
+            diags: Capped::new(MAX_KEPT_PER_FILE),
         }
     }
 
     /// What kind of errors were reported after `mark` (a length of `diags`).
     fn errors_since(&self, mark: usize) -> EntryErrors {
         let mut out = EntryErrors::None;
-        for d in self.diags[mark..].iter().filter(|d| d.is_error()) {
-            if d.code != Code::UnknownKey {
+        for &(code, _) in self
+            .diags
+            .since(mark)
+            .iter()
+            .filter(|(_, s)| *s == Severity::Error)
+        {
+            if code != Code::UnknownKey {
                 return EntryErrors::Others;
             }
             out = EntryErrors::UnknownKeys;
@@ -785,7 +688,7 @@ impl<'s> Cx<'s> {
     }
 
     fn errors(&self) -> usize {
-        self.diags.iter().filter(|d| d.is_error()).count()
+        self.diags.errors()
     }
 
     pub(crate) fn error(

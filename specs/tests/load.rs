@@ -529,3 +529,30 @@ fn a_one_mib_key_is_named_not_printed_whole() {
     assert!(d.message.contains("(1048576 bytes)"), "{}", d.message);
     assert_eq!(d.span.unwrap().len, 1 << 20);
 }
+
+#[test]
+fn a_file_of_a_million_mistakes_keeps_a_thousand_diagnostics_and_counts_the_rest() {
+    // Issue 11: a 15 MiB file of `  -` lines once made `berth check` hold
+    // four million diagnostics (10 GB). The loader keeps the first ones in
+    // file order and counts the rest, so the verdict stays exact.
+    let mut text = String::from("berth: 1\ncontainer: x\nneeds:\n");
+    text.push_str(&"  -\n".repeat(20_000));
+    text.push_str("---\nberth: 1\ncontainer: y\n");
+    // Parallel chunks and one piece agree.
+    let big = text.clone() + &"# padding\n".repeat(120_000);
+    for l in [
+        load(&text),
+        load(&big),
+        load_str_sequential(Path::new("berth.yaml"), &big, &LoadOptions::default()),
+    ] {
+        assert_eq!(l.diagnostics.len(), berth_specs::diag::MAX_KEPT_PER_FILE);
+        assert!(l.diagnostics.iter().all(|d| d.code == Code::WrongType));
+        assert_eq!(l.diagnostics[0].span.unwrap().line, 4);
+        assert_eq!(l.diagnostics[999].span.unwrap().line, 1003);
+        assert_eq!(l.omitted.errors, 19_000);
+        assert_eq!(l.omitted.warnings, 0);
+        assert!(l.has_errors());
+        // The broken document is left out; the good one after it loads.
+        assert_eq!(l.documents.len(), 1);
+    }
+}

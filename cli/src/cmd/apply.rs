@@ -50,6 +50,10 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
             Ok(x) => x,
             Err(code) => return Ok(code),
         };
+    if let Some(e) = refused_before_apply(emit, &host, &specs) {
+        lxc_refusal(&e, "nothing was applied", args.format);
+        return Ok(exit::INVALID);
+    }
     let opts = apply::ApplyOptions {
         replace: args.replace,
     };
@@ -71,20 +75,9 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
             e @ (berth_engine::emit::EmitError::LxcLink { .. }
             | berth_engine::emit::EmitError::LxcEnv { .. }),
         )) => {
-            let problem = render::Problem {
-                code: Code::EmitLxcValue,
-                message: format!("{e}; the resources stay recorded"),
-                help: Some(
-                    "give the network provide a `bridge:` of at most 15 bytes, keep environment values free of trailing blanks, or use --emit docker|compose|json"
-                        .to_string(),
-                ),
-                file: None,
-            };
-            Invalid {
-                format: args.format,
-                key: "ok",
-            }
-            .report(&[], &[problem]);
+            // Only a value a provider printed during this apply gets here
+            // (the rest was refused before anything was applied).
+            lxc_refusal(&e, "the resources stay recorded", args.format);
             return Ok(exit::INVALID);
         }
         Err(e) => return Err(e.into()),
@@ -92,6 +85,49 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
     report::print_container_notes(&out.notes);
     out!("{}", out.text);
     Ok(exit::OK)
+}
+
+/// What the emitter refuses among the values known before anything is
+/// provided or recorded (`--emit lxc`: a network link a pattern leaves to
+/// the spec, a link longer than 15 bytes, an environment value ending in a
+/// blank): the plan against the current state (read without the lock,
+/// nothing written), rendered without the bindings providers would make. A
+/// refusal here leaves the state as it was.
+fn refused_before_apply(
+    emit: crate::args::Emit,
+    host: &HostManifest,
+    specs: &[NeedSpec],
+) -> Option<berth_engine::emit::EmitError> {
+    let state = store::load_readonly(host).ok()?;
+    let refs: Vec<&NeedSpec> = specs.iter().collect();
+    let mut plan = berth_engine::solve::solve(host, &state, &refs);
+    if !plan.satisfied {
+        return None; // apply explains it
+    }
+    for c in &mut plan.containers {
+        c.bindings.retain(|b| !b.pending());
+    }
+    match emitter::render(emit, &plan, &refs) {
+        Err(emitter::RenderError::Emit(
+            e @ (berth_engine::emit::EmitError::LxcLink { .. }
+            | berth_engine::emit::EmitError::LxcEnv { .. }),
+        )) => Some(e),
+        _ => None,
+    }
+}
+
+/// Reports a value `--emit lxc` cannot write (`berth::emit::lxc-value`).
+fn lxc_refusal(e: &berth_engine::emit::EmitError, outcome: &str, format: Format) {
+    let problem = render::Problem {
+        code: Code::EmitLxcValue,
+        message: format!("{e}; {outcome}"),
+        help: Some(
+            "give the network provide a `bridge:` of at most 15 bytes, keep environment values free of trailing blanks, or use --emit docker|compose|json"
+                .to_string(),
+        ),
+        file: None,
+    };
+    Invalid { format, key: "ok" }.report(&[], &[problem]);
 }
 
 /// Applies specs that are already loaded (`berth run`, which may change a

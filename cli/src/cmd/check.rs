@@ -18,19 +18,20 @@
 //! `io.berth.spec` label (`berth_specs::label::check_dockerfile`); one without
 //! the label is not a berth file and is not counted at all.
 
+use berth_specs::diag::Capped;
 use berth_specs::discover::{
     discover, is_dockerfile, load_dockerfile, load_found, Discovered, Folders,
 };
 use berth_specs::engine_net::ip_range_overlaps;
 use berth_specs::load::Loaded;
 use berth_specs::validate::live_checks;
-use berth_specs::{Diagnostic, Document, Severity};
+use berth_specs::{Diagnostic, Document};
 use rayon::prelude::*;
 
 use crate::args::{CheckArgs, Format};
 use crate::exit;
 use crate::out::outln;
-use crate::render::{self, diagnostic_json, print_diagnostics};
+use crate::render::{self, diagnostic_json, omitted_json, print_capped};
 
 pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
     let Discovered {
@@ -75,7 +76,8 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
         })
         .collect();
 
-    let mut diagnostics = walk_errors;
+    let mut diagnostics = Capped::run(args.max_diagnostics);
+    diagnostics.extend(walk_errors);
     let (mut documents, mut skipped) = (0, 0);
     // Dockerfiles without the label are not berth files: not counted, but
     // listed with the skipped files, so nothing is passed over unseen.
@@ -94,7 +96,9 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
             skipped_files.push(Skipped {
                 file: input.path.display().to_string(),
                 documents: r.skipped,
-                reason: if r.skipped == r.examined {
+                reason: if r.oversize_skipped {
+                    "larger than the size limit (--max-file-size), and its start does not look like a berth file"
+                } else if r.skipped == r.examined {
                     "no document has a top-level `berth:` key or a berth shape"
                 } else {
                     "some documents have no top-level `berth:` key or berth shape"
@@ -103,19 +107,20 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
         }
         documents += r.examined - r.skipped;
         skipped += r.skipped;
-        diagnostics.extend(r.diagnostics);
+        let file = r
+            .diagnostics
+            .iter()
+            .find_map(|d| d.source.as_ref().map(|s| s.path.clone()));
+        diagnostics.absorb(file.as_deref(), r.diagnostics, r.omitted);
     }
-    let errors = diagnostics.iter().filter(|d| d.is_error()).count();
-    let warnings = diagnostics
-        .iter()
-        .filter(|d| d.severity == Severity::Warning)
-        .count();
+    let errors = diagnostics.errors();
+    let warnings = diagnostics.warnings();
     let failed = errors > 0 || (args.deny_warnings && warnings > 0);
 
     match args.format {
-        Format::Human => print_diagnostics(&diagnostics),
+        Format::Human => print_capped(&diagnostics),
         Format::Json => {
-            let report = serde_json::json!({
+            let mut report = serde_json::json!({
                 "ok": !failed,
                 "files": files,
                 "documents": documents,
@@ -127,8 +132,11 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
                 })).collect::<Vec<_>>(),
                 "errors": errors,
                 "warnings": warnings,
-                "diagnostics": diagnostics.iter().map(diagnostic_json).collect::<Vec<_>>(),
+                "diagnostics": diagnostics.kept().iter().map(diagnostic_json).collect::<Vec<_>>(),
             });
+            for (key, value) in omitted_json(&diagnostics) {
+                report[key] = value;
+            }
             outln!("{}", serde_json::to_string_pretty(&report)?);
         }
     }

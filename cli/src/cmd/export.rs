@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use berth_engine::cdi;
 use berth_engine::export::{export, Engine, ExportNote, Options};
 use berth_engine::place::repeated_names;
+use berth_specs::diag::{Capped, MAX_PER_RUN};
 use berth_specs::discover::{discover, Folders};
 use berth_specs::load::{load_file, LoadOptions};
 use berth_specs::{Code, Diagnostic, Document, HostManifest, NeedSpec};
@@ -18,17 +19,23 @@ use serde_json::json;
 
 use crate::args::{ExportArgs, ExportEngine, Format};
 use crate::exit;
-use crate::render::{diagnostic_json, escape, print_diagnostics};
+use crate::render::{capped_json, escape, print_capped};
 
 pub fn run(args: ExportArgs) -> anyhow::Result<u8> {
     let paths: Vec<PathBuf> = args.hosts.iter().chain(&args.specs).cloned().collect();
     let found = discover(&paths, Folders::Walk);
-    let mut diagnostics: Vec<Diagnostic> = found.diagnostics;
+    let mut diagnostics = Capped::run(MAX_PER_RUN);
+    diagnostics.extend(found.diagnostics);
     let mut hosts: Vec<HostManifest> = Vec::new();
     let mut specs: Vec<NeedSpec> = Vec::new();
     for f in &found.files {
-        let l = load_file(&f.path, &LoadOptions::default());
-        diagnostics.extend(l.diagnostics);
+        // Fleet files, read under the fleet limit as `place` reads them.
+        let opts = LoadOptions {
+            max_file_size: berth_specs::read::MAX_FLEET_FILE_SIZE,
+            ..LoadOptions::default()
+        };
+        let l = load_file(&f.path, &opts);
+        diagnostics.absorb(Some(&f.path), l.diagnostics, l.omitted);
         for d in l.documents {
             match d {
                 Document::Host(h) => hosts.push(h),
@@ -56,16 +63,15 @@ pub fn run(args: ExportArgs) -> anyhow::Result<u8> {
             .related(specs[first].span, "first given here"),
         );
     }
-    if diagnostics.iter().any(Diagnostic::is_error) {
+    if diagnostics.has_errors() {
         if args.format == Format::Json {
-            let list: Vec<_> = diagnostics.iter().map(diagnostic_json).collect();
-            println!("{}", json!({ "diagnostics": list }));
+            println!("{}", capped_json(&diagnostics));
         } else {
-            print_diagnostics(&diagnostics);
+            print_capped(&diagnostics);
         }
         return Ok(exit::INVALID);
     }
-    print_diagnostics(&diagnostics);
+    print_capped(&diagnostics);
     let engine = match args.engine {
         ExportEngine::Kubernetes => Engine::Kubernetes,
         ExportEngine::Nomad => Engine::Nomad,

@@ -9,8 +9,10 @@
 use std::path::PathBuf;
 
 use berth_providers::engine;
+use berth_specs::diag::{Capped, MAX_PER_RUN};
 use berth_specs::label::{self, LabelError};
 use berth_specs::load::Loaded;
+use berth_specs::read::{self, ReadError};
 use berth_specs::{Code, HostManifest, NeedSpec};
 
 use crate::args::{Engine, FromImage, HostArg, LabelArgs, LabelFormat};
@@ -21,9 +23,9 @@ use crate::render;
 use crate::report::Invalid;
 
 pub fn run(args: LabelArgs) -> anyhow::Result<u8> {
-    let text = match std::fs::read_to_string(&args.spec) {
+    let text = match read::read_text(&args.spec, read::MAX_FILE_SIZE) {
         Ok(t) => t,
-        Err(e) => {
+        Err(ReadError::Io(e)) => {
             render::Problem {
                 code: Code::CliBadInput,
                 message: format!("cannot read the spec: {e}"),
@@ -33,11 +35,17 @@ pub fn run(args: LabelArgs) -> anyhow::Result<u8> {
             .print();
             return Ok(exit::INVALID);
         }
+        Err(e) => {
+            render::print_diagnostics(&[e.diagnostic(&args.spec)]);
+            return Ok(exit::INVALID);
+        }
     };
     let json = match label::spec_json(&args.spec, &text) {
         Ok(j) => j,
-        Err(LabelError::Invalid(diags)) => {
-            render::print_diagnostics(&diags);
+        Err(LabelError::Invalid(diags, omitted)) => {
+            let mut list = Capped::run(MAX_PER_RUN);
+            list.absorb(Some(&args.spec), diags, omitted);
+            render::print_capped(&list);
             return Ok(exit::INVALID);
         }
         Err(e @ LabelError::NotOne(_)) => {

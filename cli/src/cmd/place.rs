@@ -22,6 +22,7 @@ use berth_engine::place::{
 use berth_engine::plan::Plan;
 use berth_engine::solve::solve;
 use berth_engine::state::State;
+use berth_specs::diag::{Capped, MAX_PER_RUN};
 use berth_specs::discover::{discover, Folders};
 use berth_specs::load::{load_file, LoadOptions};
 use berth_specs::{Code, Diagnostic, Document, HostManifest, NeedSpec, Source, Span};
@@ -129,9 +130,10 @@ pub fn run(args: PlaceArgs) -> anyhow::Result<u8> {
     let loaded: Vec<_> = files.par_iter().map(|f| load_file(f, &opts)).collect();
     let mut hosts: Vec<HostManifest> = Vec::new();
     let mut specs: Vec<NeedSpec> = Vec::new();
-    let mut diagnostics: Vec<Diagnostic> = found.diagnostics;
-    for l in loaded {
-        diagnostics.extend(l.diagnostics);
+    let mut diagnostics = Capped::run(MAX_PER_RUN);
+    diagnostics.extend(found.diagnostics);
+    for (f, l) in files.iter().zip(loaded) {
+        diagnostics.absorb(Some(f), l.diagnostics, l.omitted);
         for d in l.documents {
             match d {
                 Document::Host(h) => hosts.push(h),
@@ -140,17 +142,16 @@ pub fn run(args: PlaceArgs) -> anyhow::Result<u8> {
         }
     }
     timer.lap("load");
-    if diagnostics.iter().any(Diagnostic::is_error) {
+    if diagnostics.has_errors() {
         if args.format == Format::Json {
             // Tools piping stdout get data, not an empty stream.
-            let list: Vec<_> = diagnostics.iter().map(diagnostic_json).collect();
-            outln!("{}", json!({ "diagnostics": list }));
+            outln!("{}", render::capped_json(&diagnostics));
         } else {
-            print_diagnostics(&diagnostics);
+            render::print_capped(&diagnostics);
         }
         return Ok(exit::INVALID);
     }
-    print_diagnostics(&diagnostics);
+    render::print_capped(&diagnostics);
     if let Some(code) = duplicates(&hosts, &specs, args.format) {
         return Ok(code);
     }
