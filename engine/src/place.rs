@@ -33,10 +33,12 @@
 //!
 //! Speed. Names and kinds are interned; each distinct (kind, name) needed gets
 //! one bitset of the hosts that could serve it by name (exact provide,
-//! matching pattern, covering provider), so a container's candidate hosts are a
-//! few bitset intersections. Hosts are bucketed by load, so "least loaded
-//! feasible" scans the candidates of the lowest buckets only. Independent work
-//! (candidate counts, the explanations of unplaced containers) runs on rayon.
+//! matching pattern, covering provider). Containers whose candidate hosts come
+//! from the same sets form one class ([`class`]): its static set is computed
+//! once, and a lazy (load, host) heap per class yields its hosts least loaded
+//! first, so a container costs the hosts it tries, not the fleet's width
+//! (issue 14). Independent work (class sets, the explanations of unplaced
+//! containers) runs on rayon.
 //!
 //! Failure is data: [`HostReason`] and [`ReasonCount`]; text is the CLI's.
 //! Each host is counted under one reason, the first in this order: a missing
