@@ -704,8 +704,21 @@ fn json_key_span(text: &str, value: usize) -> Option<(usize, usize)> {
 /// Parses a JSON text into the same tree as YAML. A top-level array holds one
 /// document per item; anything else is one document.
 pub fn parse_json(text: &str) -> Parsed<'_> {
+    let (documents, error) = parse_json_each(text, |node| node);
+    Parsed { documents, error }
+}
+
+/// Parses a JSON text and hands each document's tree to `convert` as soon as
+/// it is built, on all cores for a top-level array (a fleet): each tree is
+/// dropped once converted, so the whole file's tree never exists at once
+/// (it used to be held beside the documents, twice YAML's peak memory).
+/// Returns what `convert` gave for the documents before the first error, and
+/// that error.
+pub fn parse_json_each<'a, T: Send>(
+    text: &'a str,
+    convert: impl Fn(Node<'a>) -> T + Sync,
+) -> (Vec<T>, Option<YamlError>) {
     let index = LineIndex::new(text);
-    let mut out = Parsed::default();
     let root: &RawValue = match serde_json::from_str(text) {
         Ok(r) => r,
         Err(e) => {
@@ -722,47 +735,44 @@ pub fn parse_json(text: &str) -> Parsed<'_> {
                 Some(i) => message[..i].to_string(),
                 None => message,
             };
-            out.error = Some(YamlError::Syntax {
+            let error = YamlError::Syntax {
                 message,
                 span: index.span(offset, 0),
-            });
-            return out;
+            };
+            return (Vec::new(), Some(error));
         }
     };
-    if root.get().starts_with('[') {
-        // A fleet: one document per item, built on all cores.
-        use rayon::prelude::*;
-        let mut de = serde_json::Deserializer::from_str(root.get());
-        let items = match de.deserialize_any(RawVisitor) {
-            Ok(RawCollection::Seq(items)) => items,
-            Ok(RawCollection::Map(_)) | Err(_) => {
-                out.error = Some(YamlError::Syntax {
-                    message: "the JSON array could not be read again".into(),
-                    span: index.span(0, 0),
-                });
-                return out;
-            }
+    if !root.get().starts_with('[') {
+        return match json_node(text, root, &index, 0) {
+            Ok(node) => (vec![convert(node)], None),
+            Err(e) => (Vec::new(), Some(e)),
         };
-        let nodes: Vec<Result<Node<'_>, YamlError>> = items
-            .par_iter()
-            .map(|item| json_node(text, item, &index, 1))
-            .collect();
-        for n in nodes {
-            match n {
-                Ok(node) => out.documents.push(node),
-                Err(e) => {
-                    out.error = Some(e);
-                    break;
-                }
-            }
+    }
+    // A fleet: one document per item, built and converted on all cores.
+    use rayon::prelude::*;
+    let mut de = serde_json::Deserializer::from_str(root.get());
+    let items = match de.deserialize_any(RawVisitor) {
+        Ok(RawCollection::Seq(items)) => items,
+        Ok(RawCollection::Map(_)) | Err(_) => {
+            let error = YamlError::Syntax {
+                message: "the JSON array could not be read again".into(),
+                span: index.span(0, 0),
+            };
+            return (Vec::new(), Some(error));
         }
-        return out;
+    };
+    let results: Vec<Result<T, YamlError>> = items
+        .par_iter()
+        .map(|item| json_node(text, item, &index, 1).map(&convert))
+        .collect();
+    let mut out = Vec::with_capacity(results.len());
+    for r in results {
+        match r {
+            Ok(t) => out.push(t),
+            Err(e) => return (out, Some(e)),
+        }
     }
-    match json_node(text, root, &index, 0) {
-        Ok(node) => out.documents.push(node),
-        Err(e) => out.error = Some(e),
-    }
-    out
+    (out, None)
 }
 
 fn floor_char_boundary(text: &str, mut i: usize) -> usize {
