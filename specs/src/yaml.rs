@@ -1010,6 +1010,25 @@ mod tests {
     }
 
     #[test]
+    fn json_documents_converted_one_by_one_up_to_the_first_error() {
+        let deep = format!(
+            "{}1{}",
+            "[".repeat(MAX_DEPTH + 1),
+            "]".repeat(MAX_DEPTH + 1)
+        );
+        let text = format!("[\n {{\"a\": 1}},\n {{\"b\": {deep}}},\n {{\"c\": 3}}\n]");
+        let (firsts, error) = parse_json_each(&text, |node| {
+            let (key, value) = &node.as_map().unwrap()[0];
+            (key.text().unwrap().to_string(), value.span.line)
+        });
+        assert_eq!(firsts, vec![("a".to_string(), 2)]);
+        assert!(
+            matches!(error, Some(YamlError::TooDeep { .. })),
+            "{error:?}"
+        );
+    }
+
+    #[test]
     fn json_keeps_positions() {
         let text = "[\n {\"berth\": 1,\n  \"host\": \"h\"}\n]";
         let p = parse_json(text);
