@@ -719,47 +719,53 @@ pub fn parse_json_each<'a, T: Send>(
     convert: impl Fn(Node<'a>) -> T + Sync,
 ) -> (Vec<T>, Option<YamlError>) {
     let index = LineIndex::new(text);
-    let root: &RawValue = match serde_json::from_str(text) {
-        Ok(r) => r,
-        Err(e) => {
-            let line = e.line().max(1);
-            let offset = index
-                .starts
-                .get(line - 1)
-                .map(|s| (s + e.column().saturating_sub(1)).min(text.len()))
-                .unwrap_or(text.len());
-            let offset = floor_char_boundary(text, offset);
-            let message = e.to_string();
-            // serde_json appends " at line L column C"; the span says that.
-            let message = match message.find(" at line ") {
-                Some(i) => message[..i].to_string(),
-                None => message,
-            };
-            let error = YamlError::Syntax {
-                message,
-                span: index.span(offset, 0),
-            };
-            return (Vec::new(), Some(error));
+    let syntax = |e: serde_json::Error| {
+        let line = e.line().max(1);
+        let offset = index
+            .starts
+            .get(line - 1)
+            .map(|s| (s + e.column().saturating_sub(1)).min(text.len()))
+            .unwrap_or(text.len());
+        let offset = floor_char_boundary(text, offset);
+        let message = e.to_string();
+        // serde_json appends " at line L column C"; the span says that.
+        let message = match message.find(" at line ") {
+            Some(i) => message[..i].to_string(),
+            None => message,
+        };
+        YamlError::Syntax {
+            message,
+            span: index.span(offset, 0),
         }
     };
-    if !root.get().starts_with('[') {
+    if !text.trim_start().starts_with('[') {
+        let root: &RawValue = match serde_json::from_str(text) {
+            Ok(r) => r,
+            Err(e) => return (Vec::new(), Some(syntax(e))),
+        };
         return match json_node(text, root, &index, 0) {
             Ok(node) => (vec![convert(node)], None),
             Err(e) => (Vec::new(), Some(e)),
         };
     }
-    // A fleet: one document per item, built and converted on all cores.
+    // A fleet: one document per item, read in one pass over the text (each
+    // item kept raw, with its position), then built and converted on all
+    // cores.
     use rayon::prelude::*;
-    let mut de = serde_json::Deserializer::from_str(root.get());
-    let items = match de.deserialize_any(RawVisitor) {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let items = match de
+        .deserialize_any(RawVisitor)
+        .and_then(|c| de.end().map(|()| c))
+    {
         Ok(RawCollection::Seq(items)) => items,
-        Ok(RawCollection::Map(_)) | Err(_) => {
+        Ok(RawCollection::Map(_)) => {
             let error = YamlError::Syntax {
-                message: "the JSON array could not be read again".into(),
+                message: "expected a JSON array".into(),
                 span: index.span(0, 0),
             };
             return (Vec::new(), Some(error));
         }
+        Err(e) => return (Vec::new(), Some(syntax(e))),
     };
     let results: Vec<Result<T, YamlError>> = items
         .par_iter()
