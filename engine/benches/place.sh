@@ -38,7 +38,7 @@ bins=(new)
 [ "$old" != - ] && bins=(old new)
 results="$dir/results.txt"
 : >"$results"
-printf '%-5s %-5s %-4s %-3s %8s %9s %8s %8s %8s\n' round scale fmt bin wall_s peak_MiB load_ms place_ms print_ms
+printf '%-5s %-5s %-4s %-3s %8s %9s %8s %8s %8s\n' round scale fmt bin wall_s peak_MiB load_ms place_ms output_ms
 for r in $(seq "$rounds"); do
     for s in $scales; do
         for fmt in yaml json; do
@@ -53,7 +53,7 @@ for r in $(seq "$rounds"); do
                     $1 == "timing:" { t[$2] = $3 }
                     $1 == "time:" { wall = $2; rss = $3 / 1024 }
                     END { printf "%-5s %-5s %-4s %-3s %8.2f %9.0f %8.0f %8.0f %8.0f\n",
-                          r, s, fmt, b, wall, rss, t["load"], t["place"], t["print"] }' "$err")
+                          r, s, fmt, b, wall, rss, t["load"], t["place"], t["output"] }' "$err")
                 echo "$line" | tee -a "$results"
             done
         done
