@@ -10,33 +10,11 @@
 //! Run: `cargo bench -p berth-engine --bench place_scale [-- HOSTS CONTAINERS ROUNDS]`.
 
 use std::hint::black_box;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use berth_engine::place::place;
-use berth_specs::load::{load_str, LoadOptions};
-use berth_specs::{Document, HostManifest, NeedSpec};
-use berth_testkit::genfleet::fleet_text;
-
-fn fleet(hosts: usize, containers: usize) -> (Vec<HostManifest>, Vec<NeedSpec>) {
-    let (ht, st) = fleet_text(hosts, containers, 1, false);
-    let opts = LoadOptions {
-        max_file_size: u64::MAX,
-        ..LoadOptions::default()
-    };
-    let (mut h, mut s) = (Vec::new(), Vec::new());
-    for (name, text) in [("hosts.yaml", &ht), ("containers.yaml", &st)] {
-        let loaded = load_str(Path::new(name), text, &opts);
-        assert!(!loaded.has_errors(), "{:?}", loaded.diagnostics.first());
-        for d in loaded.documents {
-            match d {
-                Document::Host(x) => h.push(x),
-                Document::Need(x) => s.push(x),
-            }
-        }
-    }
-    (h, s)
-}
+use berth_specs::{HostManifest, NeedSpec};
+use berth_testkit::genfleet::fleet_docs;
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
@@ -56,7 +34,7 @@ fn main() {
     let scales = [1, 2, 4];
     let fleets: Vec<_> = scales
         .iter()
-        .map(|&k| fleet(hosts * k, containers * k))
+        .map(|&k| fleet_docs(hosts * k, containers * k, 1))
         .collect();
     let mut times: Vec<Vec<Duration>> = vec![Vec::new(); scales.len()];
     for r in 1..=rounds {

@@ -11,31 +11,13 @@
 //!   the faster search changed the speed and nothing else.
 
 use std::fmt::Write as _;
-use std::path::Path;
 
 use berth_engine::place::{place, Placement};
 use berth_engine::solve::solve;
 use berth_engine::state::State;
-use berth_specs::load::{load_str, LoadOptions};
-use berth_specs::{Document, HostManifest, NeedSpec};
-use berth_testkit::genfleet::fleet_text;
+use berth_specs::{HostManifest, NeedSpec};
+use berth_testkit::genfleet::fleet_docs;
 use sha2::{Digest, Sha256};
-
-fn fleet(hosts: usize, containers: usize, seed: u64) -> (Vec<HostManifest>, Vec<NeedSpec>) {
-    let (ht, st) = fleet_text(hosts, containers, seed, false);
-    let (mut h, mut s) = (Vec::new(), Vec::new());
-    for (name, text) in [("hosts.yaml", &ht), ("containers.yaml", &st)] {
-        let loaded = load_str(Path::new(name), text, &LoadOptions::default());
-        assert!(!loaded.has_errors(), "{:?}", loaded.diagnostics.first());
-        for d in loaded.documents {
-            match d {
-                Document::Host(x) => h.push(x),
-                Document::Need(x) => s.push(x),
-            }
-        }
-    }
-    (h, s)
-}
 
 /// One line per container: where it went, or why it went nowhere.
 fn digest(pl: &Placement) -> String {
@@ -51,7 +33,7 @@ fn digest(pl: &Placement) -> String {
 }
 
 fn check(hosts: usize, containers: usize, seed: u64, pinned: &str) {
-    let (h, s) = fleet(hosts, containers, seed);
+    let (h, s) = fleet_docs(hosts, containers, seed);
     let (hr, sr): (Vec<&HostManifest>, Vec<&NeedSpec>) = (h.iter().collect(), s.iter().collect());
     let pl = place(&hr, &sr);
     assert!(pl.placed > 0 && pl.unplaced > 0, "a mixed fleet");
