@@ -33,10 +33,12 @@
 //!
 //! Speed. Names and kinds are interned; each distinct (kind, name) needed gets
 //! one bitset of the hosts that could serve it by name (exact provide,
-//! matching pattern, covering provider), so a container's candidate hosts are a
-//! few bitset intersections. Hosts are bucketed by load, so "least loaded
-//! feasible" scans the candidates of the lowest buckets only. Independent work
-//! (candidate counts, the explanations of unplaced containers) runs on rayon.
+//! matching pattern, covering provider). Containers whose candidate hosts come
+//! from the same sets form one class ([`class`]): its static set is computed
+//! once, and a lazy (load, host) heap per class yields its hosts least loaded
+//! first, so a container costs the hosts it tries, not the fleet's width
+//! (issue 14). Independent work (class sets, the explanations of unplaced
+//! containers) runs on rayon.
 //!
 //! Failure is data: [`HostReason`] and [`ReasonCount`]; text is the CLI's.
 //! Each host is counted under one reason, the first in this order: a missing
@@ -45,6 +47,7 @@
 //! exclusive resource already held, then the first need the host rejects in
 //! file order.
 
+mod class;
 mod fleet;
 mod host;
 
@@ -52,11 +55,11 @@ use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 
 use berth_specs::{HostManifest, Kind, NeedSpec};
-use fixedbitset::FixedBitSet;
 use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::state::State;
+use class::Classes;
 use fleet::{FastMap, Fleet, Key, Needs, PNeed};
 use host::{HostState, Scratch, Why};
 
@@ -272,69 +275,6 @@ impl HeldOn {
     }
 }
 
-/// Hosts bucketed by load, so that the least loaded feasible host is found by
-/// scanning the lowest buckets' candidates only.
-struct Loads {
-    load: Vec<u32>,
-    levels: Vec<FixedBitSet>,
-    count: Vec<usize>,
-    min: usize,
-}
-
-impl Loads {
-    fn new(n: usize) -> Loads {
-        let mut all = FixedBitSet::with_capacity(n);
-        all.insert_range(..);
-        Loads {
-            load: vec![0; n],
-            levels: vec![all],
-            count: vec![n],
-            min: 0,
-        }
-    }
-
-    fn bump(&mut self, h: usize) {
-        let n = self.load.len();
-        let l = self.load[h] as usize;
-        self.levels[l].set(h, false);
-        self.count[l] -= 1;
-        self.load[h] += 1;
-        if self.levels.len() == l + 1 {
-            self.levels.push(FixedBitSet::with_capacity(n));
-            self.count.push(0);
-        }
-        self.levels[l + 1].insert(h);
-        self.count[l + 1] += 1;
-        while self.count[self.min] == 0 {
-            self.min += 1;
-        }
-    }
-
-    /// The first host of `w` in the lowest load bucket, in host order, that
-    /// `fits` accepts.
-    fn first(&self, w: &FixedBitSet, mut fits: impl FnMut(usize) -> bool) -> Option<usize> {
-        const BITS: usize = usize::BITS as usize;
-        let ws = w.as_slice();
-        for level in self.min..self.levels.len() {
-            if self.count[level] == 0 {
-                continue;
-            }
-            let bs = self.levels[level].as_slice();
-            for (i, (&a, &b)) in ws.iter().zip(bs).enumerate() {
-                let mut x = a & b;
-                while x != 0 {
-                    let h = i * BITS + x.trailing_zeros() as usize;
-                    x &= x - 1;
-                    if fits(h) {
-                        return Some(h);
-                    }
-                }
-            }
-        }
-        None
-    }
-}
-
 /// Names given twice, which make a placement ambiguous (two hosts or two
 /// containers called alike): for each repeat, in order, the index of the
 /// previous item with that name and its own index. [`place`] works by index;
@@ -373,16 +313,10 @@ pub fn place_with_state<'a>(
     let needs = fleet.prepare(specs);
     let fleet = fleet;
     let n = hosts.len();
+    let classes = Classes::build(&fleet, specs, &needs);
 
     let mut order: Vec<(usize, u32)> = (0..specs.len())
-        .into_par_iter()
-        .map_init(
-            || FixedBitSet::with_capacity(n),
-            |w, c| {
-                fleet.static_set_into(specs[c], needs.of(c), w);
-                (w.count_ones(..), c as u32)
-            },
-        )
+        .map(|c| (classes.all[classes.of[c] as usize].hosts.len(), c as u32))
         .collect();
     order.sort_unstable();
 
@@ -392,10 +326,10 @@ pub fn place_with_state<'a>(
         needs: &needs,
         states: (0..n).map(|_| HostState::default()).collect(),
         held: FastMap::default(),
-        loads: Loads::new(n),
+        load: vec![0; n],
+        classes,
         at: vec![None; specs.len()],
         seq: vec![Vec::new(); n],
-        w: FixedBitSet::with_capacity(n),
         scratch: Scratch::default(),
         stuck: vec![u32::MAX; specs.len()],
         generation: 0,
@@ -446,15 +380,36 @@ pub fn place_with_state<'a>(
         }
     }
     let Greedy {
-        states, held, at, ..
+        states,
+        held,
+        at,
+        classes,
+        ..
     } = g;
 
     let unplaced: Vec<usize> = (0..specs.len()).filter(|&c| at[c].is_none()).collect();
+    // The static part of an explanation is the same for every member of a
+    // class: counted once per class.
+    let mut wanted: Vec<u32> = unplaced.iter().map(|&c| classes.of[c]).collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let groups: FastMap<u32, Vec<(Group, usize)>> = wanted
+        .par_iter()
+        .map(|&k| (k, classes.static_groups(&fleet, k)))
+        .collect();
     let mut reasons: HashMap<usize, Vec<ReasonCount>> = unplaced
         .par_iter()
         .map(|&c| {
-            let hist = histogram(&fleet, &states, &held, specs, c, needs.of(c));
-            (c, hist)
+            let k = classes.of[c];
+            let cl = Explain {
+                fleet: &fleet,
+                states: &states,
+                held: &held,
+                specs,
+                hosts: &classes.all[k as usize].hosts,
+                groups: &groups[&k],
+            };
+            (c, cl.histogram(c, needs.of(c)))
         })
         .collect();
     let placements = (0..specs.len())
@@ -480,11 +435,12 @@ struct Greedy<'f, 'a> {
     needs: &'f Needs,
     states: Vec<HostState>,
     held: FastMap<Key, HeldOn>,
-    loads: Loads,
+    /// Per host: how many containers are placed there (only grows).
+    load: Vec<u32>,
+    classes: Classes<'f>,
     at: Vec<Option<usize>>,
     /// Per host: its containers in placement order (a repair replays them).
     seq: Vec<Vec<u32>>,
-    w: FixedBitSet,
     scratch: Scratch,
     /// Per container: the repair generation in which it was found to fit
     /// nowhere else (`stuck[x] == generation`); a repair bumps the generation.
@@ -492,32 +448,39 @@ struct Greedy<'f, 'a> {
     generation: u32,
 }
 
+/// Whether every container of class-mate `c`'s class fails on host `h` until
+/// `h` is rebuilt: `h` holds exclusively a name that all of them need (one
+/// served by an exact provide somewhere, which makes it part of the class).
+fn parkable(fleet: &Fleet<'_>, states: &[HostState], needs: &[PNeed], h: usize) -> bool {
+    needs
+        .iter()
+        .any(|p| fleet.keys[p.info as usize].has_own() && states[h].holder(&p.key).is_some())
+}
+
 impl Greedy<'_, '_> {
-    /// Hosts that could serve container `c` by name, without those where one
-    /// of its exclusive names is already held; into `self.w`.
-    fn candidates(&mut self, c: u32) {
-        let pn = self.needs.of(c as usize);
-        self.fleet
-            .static_set_into(self.specs[c as usize], pn, &mut self.w);
-        for p in pn {
-            if let Some(on) = self.held.get(&p.key) {
-                for h in on.hosts() {
-                    self.w.set(h as usize, false);
-                }
-            }
-        }
+    /// The least loaded host (ties: the earlier) of `c`'s static set, other
+    /// than `skip`, where `c` fits beside what is there; placed there when
+    /// `place`, else only checked.
+    fn least(&mut self, c: u32, skip: Option<usize>, place: bool) -> Option<usize> {
+        let (spec, pn) = (self.specs[c as usize], self.needs.of(c as usize));
+        let (fleet, states, scratch) = (self.fleet, &mut self.states, &mut self.scratch);
+        let k = self.classes.of[c as usize];
+        self.classes.first(k, &self.load, skip, |h| {
+            let r = if place {
+                states[h].try_place(fleet, h, c, spec, pn, scratch)
+            } else {
+                states[h].verdict(fleet, h, c, spec, pn, scratch)
+            };
+            r.map_err(|_| parkable(fleet, states, pn, h))
+        })
     }
 
     /// Places `c` on the least loaded host where it fits, if any.
     fn attempt(&mut self, c: u32) -> bool {
-        self.candidates(c);
-        let (spec, pn) = (self.specs[c as usize], self.needs.of(c as usize));
-        let (fleet, states, scratch) = (self.fleet, &mut self.states, &mut self.scratch);
-        let chosen = self.loads.first(&self.w, |h| {
-            states[h].try_place(fleet, h, c, spec, pn, scratch).is_ok()
-        });
-        let Some(h) = chosen else { return false };
-        self.loads.bump(h);
+        let Some(h) = self.least(c, None, true) else {
+            return false;
+        };
+        self.load[h] += 1;
         for i in 0..self.scratch.taken.len() {
             let k = self.scratch.taken[i];
             self.hold(k, h);
@@ -560,9 +523,9 @@ impl Greedy<'_, '_> {
     /// host. Spends `budget` checks at most. True if `c` was placed.
     fn repair(&mut self, c: u32, budget: &mut usize) -> bool {
         let (spec, pn) = (self.specs[c as usize], self.needs.of(c as usize));
-        let mut hosts = FixedBitSet::with_capacity(self.states.len());
-        self.fleet.static_set_into(spec, pn, &mut hosts);
-        for h in hosts.ones() {
+        let k = self.classes.of[c as usize] as usize;
+        for i in 0..self.classes.all[k].hosts.len() {
+            let h = self.classes.all[k].hosts[i] as usize;
             if *budget == 0 {
                 return false;
             }
@@ -590,20 +553,24 @@ impl Greedy<'_, '_> {
                     continue;
                 }
                 // Where `x` could go instead (not `h`).
-                self.candidates(x);
-                self.w.set(h, false);
-                let (xs, xn) = (self.specs[x as usize], self.needs.of(x as usize));
-                let (fleet, states, scratch) = (self.fleet, &self.states, &mut self.scratch);
                 let mut spent = 0;
-                let elsewhere = self.loads.first(&self.w, |g| {
-                    spent += 1;
-                    states[g].verdict(fleet, g, x, xs, xn, scratch).is_ok()
-                });
+                let elsewhere = {
+                    let (xs, xn) = (self.specs[x as usize], self.needs.of(x as usize));
+                    let (fleet, states, scratch) = (self.fleet, &self.states, &mut self.scratch);
+                    let kx = self.classes.of[x as usize];
+                    self.classes.first(kx, &self.load, Some(h), |g| {
+                        spent += 1;
+                        states[g]
+                            .verdict(fleet, g, x, xs, xn, scratch)
+                            .map_err(|_| parkable(fleet, states, xn, g))
+                    })
+                };
                 *budget = budget.saturating_sub(spent);
                 let Some(g) = elsewhere else {
                     self.stuck[x as usize] = self.generation;
                     continue;
                 };
+                let (xs, xn) = (self.specs[x as usize], self.needs.of(x as usize));
                 // `h` without `x`, plus `c`.
                 let mut rebuilt = HostState::default();
                 let rest: Vec<u32> = self.seq[h].iter().copied().filter(|&y| y != x).collect();
@@ -631,6 +598,7 @@ impl Greedy<'_, '_> {
                 for k in new {
                     self.hold(k, h);
                 }
+                self.classes.unpark(h, &self.load);
                 self.seq[h] = rest;
                 self.seq[h].push(c);
                 self.at[c as usize] = Some(h);
@@ -641,7 +609,7 @@ impl Greedy<'_, '_> {
                     let k = self.scratch.taken[i];
                     self.hold(k, g);
                 }
-                self.loads.bump(g);
+                self.load[g] += 1;
                 self.seq[g].push(x);
                 self.at[x as usize] = Some(g);
                 self.generation += 1;
@@ -653,129 +621,115 @@ impl Greedy<'_, '_> {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Group {
+pub(crate) enum Group {
     Label(usize),
     Need(u32, Why),
 }
 
-/// Counts, over every host, the first reason it rejects container `c` for.
-fn histogram(
-    f: &Fleet<'_>,
-    states: &[HostState],
-    held: &FastMap<Key, HeldOn>,
-    specs: &[&NeedSpec],
-    c: usize,
-    needs: &[PNeed],
-) -> Vec<ReasonCount> {
-    let spec = specs[c];
-    let mut remaining = FixedBitSet::with_capacity(f.hosts.len());
-    remaining.insert_range(..);
-    let mut groups: BTreeMap<Group, (usize, Vec<u32>)> = BTreeMap::new();
-    let mut add = |g: Group, k: usize, holder: Option<u32>| {
-        if k == 0 {
-            return;
-        }
-        let e = groups.entry(g).or_default();
-        e.0 += k;
-        if let Some(hd) = holder {
-            if e.1.len() < 3 && !e.1.contains(&hd) {
-                e.1.push(hd);
+/// What explaining an unplaced container needs: the final host states, and
+/// its class's static set and static reason counts.
+struct Explain<'e, 'a> {
+    fleet: &'e Fleet<'a>,
+    states: &'e [HostState],
+    held: &'e FastMap<Key, HeldOn>,
+    specs: &'e [&'e NeedSpec],
+    /// The class's static set, ascending.
+    hosts: &'e [u32],
+    /// The class's reasons outside its static set ([`Classes::static_groups`]).
+    groups: &'e [(Group, usize)],
+}
+
+impl Explain<'_, '_> {
+    /// Counts, over every host, the first reason it rejects container `c`
+    /// for: the class's static counts, then per host of the static set the
+    /// holders of its exclusive names, then the host's own verdict.
+    fn histogram(&self, c: usize, needs: &[PNeed]) -> Vec<ReasonCount> {
+        let (f, states, specs) = (self.fleet, self.states, self.specs);
+        let spec = specs[c];
+        let mut groups: BTreeMap<Group, (usize, Vec<u32>)> = BTreeMap::new();
+        let mut add = |g: Group, k: usize, holder: Option<u32>| {
+            if k == 0 {
+                return;
             }
-        }
-    };
-    for (j, (k, v)) in spec.placement.iter().enumerate() {
-        match f.label_hosts(k, v) {
-            Some(ok) => {
-                add(Group::Label(j), remaining.difference_count(ok), None);
-                remaining.intersect_with(ok);
+            let e = groups.entry(g).or_default();
+            e.0 += k;
+            if let Some(hd) = holder {
+                if e.1.len() < 3 && !e.1.contains(&hd) {
+                    e.1.push(hd);
+                }
             }
-            None => {
-                add(Group::Label(j), remaining.count_ones(..), None);
-                remaining.clear();
-            }
+        };
+        for &(g, k) in self.groups {
+            add(g, k, None);
         }
-    }
-    for pn in needs {
-        let cand = f.cand(&f.keys[pn.info as usize]);
-        add(
-            Group::Need(pn.need, Why::Missing),
-            remaining.difference_count(cand),
-            None,
-        );
-        remaining.intersect_with(cand);
-    }
-    for pn in needs {
-        if let (true, Some(ro)) = (pn.rw, &f.keys[pn.info as usize].read_only) {
-            add(
-                Group::Need(pn.need, Why::ReadOnly),
-                remaining.intersection_count(ro),
-                None,
-            );
-            remaining.difference_with(ro);
-        }
-    }
-    for pn in needs {
-        for h in held.get(&pn.key).into_iter().flat_map(HeldOn::hosts) {
-            if remaining.contains(h as usize) {
-                remaining.set(h as usize, false);
-                let holder = states[h as usize].holder(&pn.key);
-                add(Group::Need(pn.need, Why::Held), 1, holder);
-            }
-        }
-    }
-    let mut scratch = Scratch::default();
-    for h in remaining.ones() {
-        match states[h].verdict(f, h, c as u32, spec, needs, &mut scratch) {
-            Err(fail) => add(Group::Need(fail.need, fail.why), 1, fail.holder),
-            // Unreachable: a host only gains holders after a container was
-            // refused, so a refusal stays a refusal.
-            Ok(()) => debug_assert!(false, "host {h} accepts an unplaced container"),
-        }
-    }
-    let mut out: Vec<(Group, ReasonCount)> = groups
-        .into_iter()
-        .map(|(g, (hosts, holders))| {
-            let reason = match g {
-                Group::Label(j) => {
-                    let (k, v) = spec.placement.iter().nth(j).expect("label index");
-                    HostReason::Label {
-                        key: k.clone(),
-                        value: v.clone(),
+        // Hosts of the static set taken out by a holder, by position.
+        let mut taken: Vec<bool> = vec![false; self.hosts.len()];
+        for pn in needs {
+            for h in self.held.get(&pn.key).into_iter().flat_map(HeldOn::hosts) {
+                if let Ok(i) = self.hosts.binary_search(&h) {
+                    if !taken[i] {
+                        taken[i] = true;
+                        let holder = states[h as usize].holder(&pn.key);
+                        add(Group::Need(pn.need, Why::Held), 1, holder);
                     }
                 }
-                Group::Need(i, why) => {
-                    let need = &spec.needs[i as usize];
-                    let (kind, name) = (need.kind.clone(), need.name.clone());
-                    match why {
-                        Why::Missing => HostReason::Missing { kind, name },
-                        Why::Held => HostReason::Held { kind, name },
-                        Why::ReadOnly => HostReason::ReadOnly { kind, name },
-                        Why::Denied => HostReason::Denied { kind, name },
-                        Why::OutsidePrefix => HostReason::OutsidePrefix { kind, name },
-                        Why::Protocol => HostReason::Protocol { kind, name },
-                        Why::Exhausted => HostReason::Exhausted { kind, name },
-                        Why::NoNetwork(net) => HostReason::NoNetwork {
-                            kind,
-                            name,
-                            network: f.names.name(net).to_string(),
-                        },
+            }
+        }
+        let mut scratch = Scratch::default();
+        for (&h, _) in self.hosts.iter().zip(&taken).filter(|(_, &o)| !o) {
+            let h = h as usize;
+            match states[h].verdict(f, h, c as u32, spec, needs, &mut scratch) {
+                Err(fail) => add(Group::Need(fail.need, fail.why), 1, fail.holder),
+                // Unreachable: a host only gains holders after a container was
+                // refused, so a refusal stays a refusal.
+                Ok(()) => debug_assert!(false, "host {h} accepts an unplaced container"),
+            }
+        }
+        let mut out: Vec<(Group, ReasonCount)> = groups
+            .into_iter()
+            .map(|(g, (hosts, holders))| {
+                let reason = match g {
+                    Group::Label(j) => {
+                        let (k, v) = spec.placement.iter().nth(j).expect("label index");
+                        HostReason::Label {
+                            key: k.clone(),
+                            value: v.clone(),
+                        }
                     }
-                }
-            };
-            let holders = holders
-                .into_iter()
-                .map(|s| specs[s as usize].container.clone())
-                .collect();
-            (
-                g,
-                ReasonCount {
-                    reason,
-                    hosts,
-                    holders,
-                },
-            )
-        })
-        .collect();
-    out.sort_by(|a, b| b.1.hosts.cmp(&a.1.hosts).then(a.0.cmp(&b.0)));
-    out.into_iter().map(|(_, r)| r).collect()
+                    Group::Need(i, why) => {
+                        let need = &spec.needs[i as usize];
+                        let (kind, name) = (need.kind.clone(), need.name.clone());
+                        match why {
+                            Why::Missing => HostReason::Missing { kind, name },
+                            Why::Held => HostReason::Held { kind, name },
+                            Why::ReadOnly => HostReason::ReadOnly { kind, name },
+                            Why::Denied => HostReason::Denied { kind, name },
+                            Why::OutsidePrefix => HostReason::OutsidePrefix { kind, name },
+                            Why::Protocol => HostReason::Protocol { kind, name },
+                            Why::Exhausted => HostReason::Exhausted { kind, name },
+                            Why::NoNetwork(net) => HostReason::NoNetwork {
+                                kind,
+                                name,
+                                network: f.names.name(net).to_string(),
+                            },
+                        }
+                    }
+                };
+                let holders = holders
+                    .into_iter()
+                    .map(|s| specs[s as usize].container.clone())
+                    .collect();
+                (
+                    g,
+                    ReasonCount {
+                        reason,
+                        hosts,
+                        holders,
+                    },
+                )
+            })
+            .collect();
+        out.sort_by(|a, b| b.1.hosts.cmp(&a.1.hosts).then(a.0.cmp(&b.0)));
+        out.into_iter().map(|(_, r)| r).collect()
+    }
 }

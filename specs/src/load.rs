@@ -139,9 +139,17 @@ fn load_source(source: Arc<Source>, opts: &LoadOptions, parallel: bool) -> Loade
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("json"));
     let parts: Vec<Part> = if is_json {
-        let parsed = yaml::parse_json(text);
-        let mut part = convert_documents(&source, parsed.documents, opts, parallel);
-        if let Some(e) = parsed.error {
+        // Each document is converted as soon as its tree is built.
+        let (results, error) = yaml::parse_json_each(text, |root| {
+            let mut cx = Cx::new(&source);
+            let outcome = cx.document(&root, opts);
+            (outcome, cx.diags)
+        });
+        let mut part = Part::default();
+        for (outcome, diags) in results {
+            part.record(outcome, diags);
+        }
+        if let Some(e) = error {
             part.yaml_error = true;
             part.diagnostics.push(yaml_diagnostic(&source, e));
         }
@@ -292,30 +300,6 @@ impl Part {
         }
         self.diagnostics.append(diags);
     }
-}
-
-/// Converts the documents of a JSON file (in parallel when there are many).
-fn convert_documents(
-    source: &Arc<Source>,
-    roots: Vec<Node<'_>>,
-    opts: &LoadOptions,
-    parallel: bool,
-) -> Part {
-    let one = |root: &Node<'_>| {
-        let mut cx = Cx::new(source);
-        let outcome = cx.document(root, opts);
-        (outcome, cx.diags)
-    };
-    let results: Vec<_> = if parallel && roots.len() > 64 {
-        roots.par_iter().map(one).collect()
-    } else {
-        roots.iter().map(one).collect()
-    };
-    let mut part = Part::default();
-    for (outcome, diags) in results {
-        part.record(outcome, diags);
-    }
-    part
 }
 
 enum Outcome {

@@ -704,65 +704,81 @@ fn json_key_span(text: &str, value: usize) -> Option<(usize, usize)> {
 /// Parses a JSON text into the same tree as YAML. A top-level array holds one
 /// document per item; anything else is one document.
 pub fn parse_json(text: &str) -> Parsed<'_> {
+    let (documents, error) = parse_json_each(text, |node| node);
+    Parsed { documents, error }
+}
+
+/// Parses a JSON text and hands each document's tree to `convert` as soon as
+/// it is built, on all cores for a top-level array (a fleet): each tree is
+/// dropped once converted, so the whole file's tree never exists at once
+/// (it used to be held beside the documents, twice YAML's peak memory).
+/// Returns what `convert` gave for the documents before the first error, and
+/// that error.
+pub fn parse_json_each<'a, T: Send>(
+    text: &'a str,
+    convert: impl Fn(Node<'a>) -> T + Sync,
+) -> (Vec<T>, Option<YamlError>) {
     let index = LineIndex::new(text);
-    let mut out = Parsed::default();
-    let root: &RawValue = match serde_json::from_str(text) {
-        Ok(r) => r,
-        Err(e) => {
-            let line = e.line().max(1);
-            let offset = index
-                .starts
-                .get(line - 1)
-                .map(|s| (s + e.column().saturating_sub(1)).min(text.len()))
-                .unwrap_or(text.len());
-            let offset = floor_char_boundary(text, offset);
-            let message = e.to_string();
-            // serde_json appends " at line L column C"; the span says that.
-            let message = match message.find(" at line ") {
-                Some(i) => message[..i].to_string(),
-                None => message,
-            };
-            out.error = Some(YamlError::Syntax {
-                message,
-                span: index.span(offset, 0),
-            });
-            return out;
+    let syntax = |e: serde_json::Error| {
+        let line = e.line().max(1);
+        let offset = index
+            .starts
+            .get(line - 1)
+            .map(|s| (s + e.column().saturating_sub(1)).min(text.len()))
+            .unwrap_or(text.len());
+        let offset = floor_char_boundary(text, offset);
+        let message = e.to_string();
+        // serde_json appends " at line L column C"; the span says that.
+        let message = match message.find(" at line ") {
+            Some(i) => message[..i].to_string(),
+            None => message,
+        };
+        YamlError::Syntax {
+            message,
+            span: index.span(offset, 0),
         }
     };
-    if root.get().starts_with('[') {
-        // A fleet: one document per item, built on all cores.
-        use rayon::prelude::*;
-        let mut de = serde_json::Deserializer::from_str(root.get());
-        let items = match de.deserialize_any(RawVisitor) {
-            Ok(RawCollection::Seq(items)) => items,
-            Ok(RawCollection::Map(_)) | Err(_) => {
-                out.error = Some(YamlError::Syntax {
-                    message: "the JSON array could not be read again".into(),
-                    span: index.span(0, 0),
-                });
-                return out;
-            }
+    if !text.trim_start().starts_with('[') {
+        let root: &RawValue = match serde_json::from_str(text) {
+            Ok(r) => r,
+            Err(e) => return (Vec::new(), Some(syntax(e))),
         };
-        let nodes: Vec<Result<Node<'_>, YamlError>> = items
-            .par_iter()
-            .map(|item| json_node(text, item, &index, 1))
-            .collect();
-        for n in nodes {
-            match n {
-                Ok(node) => out.documents.push(node),
-                Err(e) => {
-                    out.error = Some(e);
-                    break;
-                }
-            }
+        return match json_node(text, root, &index, 0) {
+            Ok(node) => (vec![convert(node)], None),
+            Err(e) => (Vec::new(), Some(e)),
+        };
+    }
+    // A fleet: one document per item, read in one pass over the text (each
+    // item kept raw, with its position), then built and converted on all
+    // cores.
+    use rayon::prelude::*;
+    let mut de = serde_json::Deserializer::from_str(text);
+    let items = match de
+        .deserialize_any(RawVisitor)
+        .and_then(|c| de.end().map(|()| c))
+    {
+        Ok(RawCollection::Seq(items)) => items,
+        Ok(RawCollection::Map(_)) => {
+            let error = YamlError::Syntax {
+                message: "expected a JSON array".into(),
+                span: index.span(0, 0),
+            };
+            return (Vec::new(), Some(error));
         }
-        return out;
+        Err(e) => return (Vec::new(), Some(syntax(e))),
+    };
+    let results: Vec<Result<T, YamlError>> = items
+        .par_iter()
+        .map(|item| json_node(text, item, &index, 1).map(&convert))
+        .collect();
+    let mut out = Vec::with_capacity(results.len());
+    for r in results {
+        match r {
+            Ok(t) => out.push(t),
+            Err(e) => return (out, Some(e)),
+        }
     }
-    match json_node(text, root, &index, 0) {
-        Ok(node) => out.documents.push(node),
-        Err(e) => out.error = Some(e),
-    }
-    out
+    (out, None)
 }
 
 fn floor_char_boundary(text: &str, mut i: usize) -> usize {
@@ -997,6 +1013,25 @@ mod tests {
         let starts = chunk_starts(text, 1);
         let cuts: Vec<_> = starts.iter().map(|b| (b.offset, b.line)).collect();
         assert_eq!(cuts, vec![(0, 0), (5, 1), (14, 3)]);
+    }
+
+    #[test]
+    fn json_documents_converted_one_by_one_up_to_the_first_error() {
+        let deep = format!(
+            "{}1{}",
+            "[".repeat(MAX_DEPTH + 1),
+            "]".repeat(MAX_DEPTH + 1)
+        );
+        let text = format!("[\n {{\"a\": 1}},\n {{\"b\": {deep}}},\n {{\"c\": 3}}\n]");
+        let (firsts, error) = parse_json_each(&text, |node| {
+            let (key, value) = &node.as_map().unwrap()[0];
+            (key.text().unwrap().to_string(), value.span.line)
+        });
+        assert_eq!(firsts, vec![("a".to_string(), 2)]);
+        assert!(
+            matches!(error, Some(YamlError::TooDeep { .. })),
+            "{error:?}"
+        );
     }
 
     #[test]

@@ -326,3 +326,32 @@ pub fn fleet_text(hosts: usize, containers: usize, seed: u64, json: bool) -> (St
     let containers: Vec<_> = (0..containers).map(|c| container(c, &mut rng)).collect();
     (render(&hosts, json), render(&containers, json))
 }
+
+/// The fleet of [`fleet_text`] loaded (its YAML, through the real loader):
+/// (host manifests, need specs). Panics on a load error: the generator must
+/// write valid files.
+pub fn fleet_docs(
+    hosts: usize,
+    containers: usize,
+    seed: u64,
+) -> (Vec<berth_specs::HostManifest>, Vec<berth_specs::NeedSpec>) {
+    use berth_specs::load::{load_str, LoadOptions};
+    use berth_specs::Document;
+    let (ht, st) = fleet_text(hosts, containers, seed, false);
+    let opts = LoadOptions {
+        max_file_size: u64::MAX,
+        ..LoadOptions::default()
+    };
+    let (mut h, mut s) = (Vec::new(), Vec::new());
+    for (name, text) in [("hosts.yaml", &ht), ("containers.yaml", &st)] {
+        let loaded = load_str(std::path::Path::new(name), text, &opts);
+        assert!(!loaded.has_errors(), "{:?}", loaded.diagnostics.first());
+        for d in loaded.documents {
+            match d {
+                Document::Host(x) => h.push(x),
+                Document::Need(x) => s.push(x),
+            }
+        }
+    }
+    (h, s)
+}

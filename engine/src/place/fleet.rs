@@ -171,6 +171,14 @@ pub(crate) struct Needs {
     at: Vec<(u32, u32)>,
 }
 
+impl KeyInfo {
+    /// Some host provides this name exactly (then [`Fleet::cand`] is this
+    /// name's own set, not its signature's).
+    pub(crate) fn has_own(&self) -> bool {
+        self.own.is_some()
+    }
+}
+
 impl Needs {
     /// The needs of spec `c`.
     pub(crate) fn of(&self, c: usize) -> &[PNeed] {
@@ -631,29 +639,14 @@ impl<'a> Fleet<'a> {
             .unwrap_or(&self.sigs[info.sig as usize].hosts)
     }
 
+    /// The hosts with a pattern or provider of signature `s`.
+    pub(crate) fn sig_hosts(&self, s: u32) -> &FixedBitSet {
+        &self.sigs[s as usize].hosts
+    }
+
     /// Hosts carrying label `key` with `value`.
     pub(crate) fn label_hosts(&self, key: &str, value: &str) -> Option<&FixedBitSet> {
         self.labels.get(key).and_then(|m| m.get(value))
-    }
-
-    /// Writes into `w` (sized to the fleet) the hosts that carry the spec's
-    /// labels and could serve every need by name. A scratch set instead of a
-    /// fresh one: this runs twice per container.
-    pub(crate) fn static_set_into(&self, spec: &NeedSpec, needs: &[PNeed], w: &mut FixedBitSet) {
-        w.insert_range(..);
-        for (k, v) in &spec.placement {
-            match self.label_hosts(k, v) {
-                Some(b) => w.intersect_with(b),
-                None => w.clear(),
-            }
-        }
-        for pn in needs {
-            let info = &self.keys[pn.info as usize];
-            w.intersect_with(self.cand(info));
-            if let (true, Some(ro)) = (pn.rw, &info.read_only) {
-                w.difference_with(ro);
-            }
-        }
     }
 }
 
