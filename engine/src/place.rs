@@ -61,7 +61,7 @@ use serde::Serialize;
 use crate::state::State;
 use class::Classes;
 use fleet::{FastMap, Fleet, Key, Needs, PNeed};
-use host::{HostState, Scratch, Why};
+use host::{Group, HostState, Scratch, Why};
 
 /// Why one host cannot run a container.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -618,12 +618,6 @@ impl Greedy<'_, '_> {
         }
         false
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum Group {
-    Label(usize),
-    Need(u32, Why),
 }
 
 /// What explaining an unplaced container needs: the final host states, and

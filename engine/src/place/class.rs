@@ -31,8 +31,7 @@ use fixedbitset::FixedBitSet;
 use rayon::prelude::*;
 
 use super::fleet::{FastMap, Fleet, Needs};
-use super::host::Why;
-use super::Group;
+use super::host::{Group, Why};
 
 /// One ingredient of a static set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -21,6 +21,14 @@ use crate::solve::matching::{Matcher, UNBOUNDED};
 
 use super::fleet::{FastMap, Fleet, Key, NetStatus, PNeed};
 
+/// What an explanation counts a host under: a label it lacks, or a need it
+/// cannot serve and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Group {
+    Label(usize),
+    Need(u32, Why),
+}
+
 /// Why one host rejects one need, compactly (turned into a
 /// [`super::HostReason`] only when a histogram is built).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
