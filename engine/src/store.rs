@@ -1,24 +1,33 @@
-//! Persistence of a host's [`State`]: one JSON file per host,
-//! `<state_dir>/<host>.json`, and a lock file beside it (`<host>.json.lock`).
+//! Persistence of a host's [`State`]: one SQLite database per host,
+//! `<state_dir>/<host>.db`, with a row per holding, reservation, provider
+//! record and pending release, and a lock file beside it
+//! (`<host>.json.lock`).
+//!
+//! Why a database and not a file rewritten whole: an `apply` on a host that
+//! holds thousands of containers must cost what it changes, not what the host
+//! holds (docs/performance.md). A write here is one SQLite transaction of the
+//! rows that differ.
 //!
 //! What must stay true (docs/state.md):
 //! - every change goes through [`Locked`], which holds an exclusive `flock` on
-//!   the lock file for its whole life, so two berth processes never plan against
-//!   the same state at once (no address handed out twice);
-//! - a write is atomic: temp file in the same folder, fsync, rename over the
-//!   state file, fsync the folder; a crash at any instant leaves either the old
-//!   or the new file, both valid;
-//! - a state file that does not parse is never overwritten: loading under the
-//!   lock fails with [`StoreError::Corrupt`] naming the file, after keeping a
-//!   copy (`<file>.corrupt-<unix seconds>`);
-//! - a file that parses but means nothing berth could have written (a value
-//!   that is not an address or port of its kind, a holding under a name that
-//!   is not a container name, control characters, a reservation its holder
-//!   does not hold, one exclusive value held twice) is corrupt too: the solver
-//!   and `release` trust the state, so nonsense must stop at the door, with
-//!   the key that is wrong. The checks are one pass over the file;
+//!   the lock file for its whole life, so two berth processes (and
+//!   `berth-cni`) never plan against the same state at once (no address
+//!   handed out twice); each write is also a `BEGIN IMMEDIATE` transaction;
+//! - a write is atomic and durable: SQLite's write-ahead log with
+//!   `synchronous=FULL`; a crash at any instant leaves the last committed
+//!   state, complete;
+//! - a store that is not a berth database, or whose rows mean nothing berth
+//!   could have written (a value that is not an address or port of its kind,
+//!   a holding under a name that is not a container name, control characters,
+//!   a reservation its holder does not hold, one exclusive value held twice),
+//!   is corrupt: never written to, a copy kept (`<file>.corrupt-<unix
+//!   seconds>`) under the lock, the key that is wrong named. The solver and
+//!   `release` trust the state, so nonsense must stop at the door;
+//! - a JSON state file of an earlier berth (`<host>.json`) is checked the
+//!   same way, migrated into the store by the first locked load and kept as
+//!   `<host>.json.bak`;
 //! - [`load_readonly`] (for `plan` and `status`) takes no lock and creates
-//!   nothing: a reader sees the old or the new file thanks to the rename.
+//!   nothing: it reads the last committed transaction.
 //!
 //! The lock file is never deleted: removing it while another process waits on
 //! it would let a third process lock a new inode and run concurrently.
@@ -187,12 +196,12 @@ pub fn state_location(flag: Option<&Path>, host: &HostManifest) -> PathBuf {
     }
 }
 
-/// `<state_dir>/<host>.json`.
+/// `<state_dir>/<host>.db`, the host's SQLite store.
 pub fn state_path(host: &HostManifest) -> PathBuf {
     StateFile::new(state_dir(host), &host.host).path
 }
 
-/// Loads `host`'s state without locking or creating anything (an absent file
+/// Loads `host`'s state without locking or creating anything (an absent store
 /// is an empty state). For `berth plan` and `berth status`.
 pub fn load_readonly(host: &HostManifest) -> Result<State, StoreError> {
     StateFile::new(state_dir(host), &host.host).load_readonly()
@@ -204,29 +213,82 @@ pub fn lock(host: &HostManifest) -> Result<Locked, StoreError> {
     StateFile::new(state_dir(host), &host.host).lock()
 }
 
-/// One host's state file in one folder.
+/// The store's tables. One row per holding (a container and its bindings),
+/// per reservation, per provider record and per pending release; `meta`
+/// holds the format version and the host. Reservations keep their columns so
+/// that `sqlite3` answers "which address has `app`" with one `SELECT`.
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+CREATE TABLE IF NOT EXISTS holdings (
+    container TEXT PRIMARY KEY,
+    spec_digest TEXT NOT NULL,
+    bindings TEXT NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS reservations (
+    key TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    pool TEXT NOT NULL,
+    value TEXT NOT NULL,
+    holder TEXT,
+    last_holder TEXT
+) STRICT;
+CREATE TABLE IF NOT EXISTS provided (key TEXT PRIMARY KEY, record TEXT NOT NULL) STRICT;
+CREATE TABLE IF NOT EXISTS pending_releases (seq INTEGER PRIMARY KEY, record TEXT NOT NULL) STRICT;
+";
+
+/// One host's store in one folder: `<host>.db` (SQLite), its lock
+/// `<host>.json.lock` (the name of the JSON era, so that an older berth and
+/// this one exclude each other during an upgrade) and, before migration, the
+/// JSON state file `<host>.json`.
 #[derive(Debug, Clone)]
 pub struct StateFile {
     dir: PathBuf,
     host: String,
     path: PathBuf,
+    json: PathBuf,
+}
+
+/// Whether a SQLite error means the file is not a berth store (corrupt)
+/// rather than that it could not be read.
+fn sqlite_corrupt(e: &rusqlite::Error) -> bool {
+    use rusqlite::ErrorCode as C;
+    match e {
+        rusqlite::Error::SqliteFailure(f, _) => {
+            matches!(f.code, C::NotADatabase | C::DatabaseCorrupt)
+        }
+        rusqlite::Error::SqlInputError { .. } => false,
+        rusqlite::Error::FromSqlConversionFailure(..)
+        | rusqlite::Error::InvalidColumnType(..)
+        | rusqlite::Error::IntegralValueOutOfRange(..) => true,
+        _ => false,
+    }
 }
 
 impl StateFile {
-    /// The state file of `host` in `dir`.
+    /// The store of `host` in `dir`.
     pub fn new(dir: impl Into<PathBuf>, host: &str) -> StateFile {
         let dir = dir.into();
-        let path = dir.join(format!("{host}.json"));
+        let path = dir.join(format!("{host}.db"));
+        let json = dir.join(format!("{host}.json"));
         StateFile {
             dir,
             host: host.to_string(),
             path,
+            json,
         }
     }
 
-    /// The state file's path.
+    /// The store's path (`<host>.db`).
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The JSON state file of earlier versions (`<host>.json`): migrated into
+    /// the store (and renamed `<host>.json.bak`) by the next `apply` or
+    /// `release`; until then it is what `plan` and `status` read.
+    pub fn json_path(&self) -> &Path {
+        &self.json
     }
 
     fn check_name(&self) -> Result<(), StoreError> {
@@ -239,19 +301,19 @@ impl StateFile {
         Ok(())
     }
 
-    /// Reads the state; `Ok(None)` when the file does not exist.
-    fn read(&self) -> Result<Option<Vec<u8>>, StoreError> {
-        match std::fs::read(&self.path) {
+    /// Reads a file; `Ok(None)` when it does not exist.
+    fn read(path: &Path) -> Result<Option<Vec<u8>>, StoreError> {
+        match std::fs::read(path) {
             Ok(b) => Ok(Some(b)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(source) => Err(StoreError::Read {
-                path: self.path.clone(),
+                path: path.to_path_buf(),
                 source,
             }),
         }
     }
 
-    /// Parses bytes as this host's state. `Err(reason)` means corrupt.
+    /// Parses bytes as this host's JSON state. `Err(reason)` means corrupt.
     fn parse(&self, bytes: &[u8]) -> Result<Result<State, String>, StoreError> {
         let value: serde_json::Value = match serde_json::from_slice(bytes) {
             Ok(v) => v,
@@ -261,7 +323,7 @@ impl StateFile {
             Some(v) if v == u64::from(STATE_VERSION) => {}
             Some(found) => {
                 return Err(StoreError::Version {
-                    path: self.path.clone(),
+                    path: self.json.clone(),
                     found,
                 })
             }
@@ -276,7 +338,7 @@ impl StateFile {
         };
         if state.host != self.host {
             return Err(StoreError::HostMismatch {
-                path: self.path.clone(),
+                path: self.json.clone(),
                 found: state.host,
                 expected: self.host.clone(),
             });
@@ -284,17 +346,222 @@ impl StateFile {
         Ok(check_meaning(&state).map(|()| state))
     }
 
-    /// See [`load_readonly`].
+    /// Reads the whole state from an open store. `Ok(Err(reason))` means
+    /// corrupt; `Ok(Ok(None))` an empty database (never written).
+    fn read_db(
+        &self,
+        conn: &rusqlite::Connection,
+    ) -> Result<Result<Option<State>, String>, StoreError> {
+        match self.read_rows(conn) {
+            Ok(Ok(s)) => Ok(Ok(s)),
+            Ok(Err(Bad::Reason(r))) => Ok(Err(r)),
+            Ok(Err(Bad::Fatal(e))) => Err(e),
+            Err(e) if sqlite_corrupt(&e) => Ok(Err(e.to_string())),
+            Err(e) => Err(StoreError::Read {
+                path: self.path.clone(),
+                source: std::io::Error::other(e),
+            }),
+        }
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn read_rows(
+        &self,
+        conn: &rusqlite::Connection,
+    ) -> rusqlite::Result<Result<Option<State>, Bad>> {
+        let tables: i64 = conn.query_row(
+            "SELECT count(*) FROM sqlite_schema WHERE type = 'table'",
+            [],
+            |r| r.get(0),
+        )?;
+        if tables == 0 {
+            return Ok(Ok(None));
+        }
+        let meta = |k: &str| -> rusqlite::Result<Option<String>> {
+            conn.query_row("SELECT value FROM meta WHERE key = ?1", [k], |r| r.get(0))
+                .map(Some)
+                .or_else(|e| match e {
+                    rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                    e => Err(e),
+                })
+        };
+        match meta("berth_state")?.map(|v| v.parse::<u64>()) {
+            Some(Ok(v)) if v == u64::from(STATE_VERSION) => {}
+            Some(Ok(found)) => {
+                return Ok(Err(Bad::Fatal(StoreError::Version {
+                    path: self.path.clone(),
+                    found,
+                })))
+            }
+            _ => {
+                return Ok(Err(Bad::Reason(
+                    "`meta.berth_state` (the format version) is missing".into(),
+                )))
+            }
+        }
+        let host = meta("host")?.unwrap_or_default();
+        if host != self.host {
+            return Ok(Err(Bad::Fatal(StoreError::HostMismatch {
+                path: self.path.clone(),
+                found: host,
+                expected: self.host.clone(),
+            })));
+        }
+        let mut state = State::new(&self.host);
+        let mut st = conn.prepare("SELECT container, spec_digest, bindings FROM holdings")?;
+        let mut rows = st.query([])?;
+        while let Some(r) = rows.next()? {
+            let c: String = r.get(0)?;
+            let digest: String = r.get(1)?;
+            let text: String = r.get_ref(2)?.as_str()?.to_owned();
+            for (what, s) in [("holdings key", &c), ("spec_digest", &digest)] {
+                if let Some(ch) = has_control(s) {
+                    return Ok(Err(Bad::Reason(format!(
+                        "{what} {} holds the control character {ch:?}; berth never writes one",
+                        tick(s)
+                    ))));
+                }
+            }
+            let bindings = match json_column(&text, &format!("holdings.{c}.bindings")) {
+                Ok(b) => b,
+                Err(r) => return Ok(Err(Bad::Reason(r))),
+            };
+            state.holdings.insert(
+                c,
+                crate::state::ContainerHolding {
+                    spec_digest: digest,
+                    bindings,
+                },
+            );
+        }
+        drop(rows);
+        let mut st = conn.prepare(
+            "SELECT key, kind, name, pool, value, holder, last_holder FROM reservations",
+        )?;
+        let mut rows = st.query([])?;
+        while let Some(r) = rows.next()? {
+            let key: String = r.get(0)?;
+            let kind: String = r.get(1)?;
+            let fields: [Option<String>; 5] =
+                [r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?];
+            for s in std::iter::once(&key)
+                .chain(std::iter::once(&kind))
+                .chain(fields.iter().flatten())
+            {
+                if let Some(ch) = has_control(s) {
+                    return Ok(Err(Bad::Reason(format!(
+                        "{} holds the control character {ch:?}; berth never writes one",
+                        tick(&format!("reservations.{}", key.escape_debug()))
+                    ))));
+                }
+            }
+            let kind: Kind = match serde_json::from_value(Value::String(kind)) {
+                Ok(k) => k,
+                Err(e) => return Ok(Err(Bad::Reason(format!("`reservations.{key}.kind`: {e}")))),
+            };
+            let [name, pool, value, holder, last_holder] = fields;
+            let (Some(name), Some(pool), Some(value)) = (name, pool, value) else {
+                return Ok(Err(Bad::Reason(format!(
+                    "`reservations.{key}` lacks its name, pool or value"
+                ))));
+            };
+            state.reservations.insert(
+                key,
+                crate::state::Reservation {
+                    kind,
+                    name,
+                    pool,
+                    value,
+                    holder,
+                    last_holder,
+                },
+            );
+        }
+        drop(rows);
+        let mut st = conn.prepare("SELECT key, record FROM provided")?;
+        let mut rows = st.query([])?;
+        while let Some(r) = rows.next()? {
+            let key: String = r.get(0)?;
+            let text: String = r.get(1)?;
+            match json_column(&text, &format!("provided.{}", key.escape_debug())) {
+                Ok(rec) => {
+                    state.provided.insert(key, rec);
+                }
+                Err(r) => return Ok(Err(Bad::Reason(r))),
+            }
+        }
+        drop(rows);
+        let mut st = conn.prepare("SELECT seq, record FROM pending_releases ORDER BY seq")?;
+        let mut rows = st.query([])?;
+        while let Some(r) = rows.next()? {
+            let seq: i64 = r.get(0)?;
+            let text: String = r.get(1)?;
+            match json_column(&text, &format!("pending_releases[{seq}]")) {
+                Ok(rec) => state.pending_releases.push(rec),
+                Err(r) => return Ok(Err(Bad::Reason(r))),
+            }
+        }
+        drop(rows);
+        Ok(match check_meaning(&state) {
+            Ok(()) => Ok(Some(state)),
+            Err(r) => Err(Bad::Reason(r)),
+        })
+    }
+
+    /// See [`load_readonly`]. A JSON state file not yet migrated is read as
+    /// it is; otherwise the store is opened read-only.
     pub fn load_readonly(&self) -> Result<State, StoreError> {
         self.check_name()?;
-        let Some(bytes) = self.read()? else {
+        if let Some(bytes) = Self::read(&self.json)? {
+            return self.parse(&bytes)?.map_err(|reason| StoreError::Corrupt {
+                path: self.json.clone(),
+                reason,
+                copy: None,
+            });
+        }
+        if !self.path.exists() {
             return Ok(State::new(&self.host));
-        };
-        self.parse(&bytes)?.map_err(|reason| StoreError::Corrupt {
+        }
+        let corrupt = |reason: String| StoreError::Corrupt {
             path: self.path.clone(),
             reason,
             copy: None,
-        })
+        };
+        let conn = match self.open(rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY) {
+            Ok(c) => c,
+            Err(e) if sqlite_corrupt(&e) => return Err(corrupt(e.to_string())),
+            Err(e) => {
+                return Err(StoreError::Read {
+                    path: self.path.clone(),
+                    source: std::io::Error::other(e),
+                })
+            }
+        };
+        match self.read_db(&conn)? {
+            Ok(s) => Ok(s.unwrap_or_else(|| State::new(&self.host))),
+            Err(reason) => Err(corrupt(reason)),
+        }
+    }
+
+    /// Opens the store with `flags` and berth's settings: a busy timeout (a
+    /// reader may meet a checkpoint), WAL with full sync (each commit is one
+    /// append and one `fsync` of the log; a crash loses nothing committed),
+    /// and no checkpoint when a short-lived process closes it.
+    fn open(&self, flags: rusqlite::OpenFlags) -> rusqlite::Result<rusqlite::Connection> {
+        let conn = rusqlite::Connection::open_with_flags(
+            &self.path,
+            flags | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+            true,
+        )?;
+        if !flags.contains(rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY) {
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+        }
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        Ok(conn)
     }
 
     /// See [`lock`].
@@ -323,100 +590,172 @@ impl StateFile {
             .map_err(lock_err)?;
         // Blocks until every other berth process working on this host is done.
         fs4::FileExt::lock(&lock_file).map_err(lock_err)?;
-        let bytes = self.read()?;
-        let existed = bytes.is_some();
-        let state = match bytes {
-            None => State::new(&self.host),
+        // A JSON state file of an earlier berth is read with its own checks
+        // and migrated below.
+        let json = match Self::read(&self.json)? {
+            None => None,
             Some(bytes) => match self.parse(&bytes)? {
-                Ok(s) => s,
+                Ok(s) => Some(s),
                 Err(reason) => {
-                    let copy = self.keep_copy(&bytes);
+                    let copy = keep_copy(&self.json, &bytes);
                     return Err(StoreError::Corrupt {
-                        path: self.path.clone(),
+                        path: self.json.clone(),
                         reason,
                         copy,
                     });
                 }
             },
         };
-        Ok(Locked {
+        let existed = self.path.exists();
+        let write_err = |e: rusqlite::Error| StoreError::Write {
+            path: self.path.clone(),
+            source: std::io::Error::other(e),
+        };
+        if !existed && json.is_some() {
+            // Created private before SQLite opens it; its log files take
+            // the same mode.
+            OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600)
+                .open(&self.path)
+                .map_err(|source| StoreError::Write {
+                    path: self.path.clone(),
+                    source,
+                })?;
+        }
+        let corrupt_here = |reason: String| {
+            let copy = Self::read(&self.path)
+                .ok()
+                .flatten()
+                .and_then(|b| keep_copy(&self.path, &b));
+            StoreError::Corrupt {
+                path: self.path.clone(),
+                reason,
+                copy,
+            }
+        };
+        let (conn, state) = if existed || json.is_some() {
+            let conn = match self.open(
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE
+                    | rusqlite::OpenFlags::SQLITE_OPEN_CREATE,
+            ) {
+                Ok(c) => c,
+                Err(e) if sqlite_corrupt(&e) => return Err(corrupt_here(e.to_string())),
+                Err(e) => {
+                    return Err(StoreError::Read {
+                        path: self.path.clone(),
+                        source: std::io::Error::other(e),
+                    })
+                }
+            };
+            let state = match self.read_db(&conn)? {
+                Ok(s) => s.unwrap_or_else(|| State::new(&self.host)),
+                Err(reason) => return Err(corrupt_here(reason)),
+            };
+            (Some(conn), state)
+        } else {
+            (None, State::new(&self.host))
+        };
+        let mut locked = Locked {
+            conn,
             file: self.clone(),
             _lock: lock_file,
             state,
             existed,
-        })
-    }
-
-    /// Copies a corrupt file aside so that a later repair cannot lose it. A
-    /// failure to copy is not fatal: the original stays in place anyway.
-    fn keep_copy(&self, bytes: &[u8]) -> Option<PathBuf> {
-        let secs = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        let base = format!("{}.corrupt-{secs}", self.path.display());
-        for n in 0..100u32 {
-            let p = PathBuf::from(if n == 0 {
-                base.clone()
-            } else {
-                format!("{base}-{n}")
-            });
-            match std::fs::read(&p) {
-                Ok(existing) if existing == bytes => return Some(p),
-                Ok(_) => continue,
-                Err(_) => {}
-            }
-            let written = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&p)
-                .and_then(|mut f| f.write_all(bytes).and_then(|_| f.sync_all()));
-            if written.is_ok() {
-                return Some(p);
-            }
-        }
-        None
-    }
-
-    /// Writes `state` atomically. Only [`Locked`] calls this.
-    fn write(&self, state: &State) -> Result<(), StoreError> {
-        let err = |source| StoreError::Write {
-            path: self.path.clone(),
-            source,
         };
-        let mut bytes = serde_json::to_vec_pretty(state).expect("state always serializes");
-        bytes.push(b'\n');
-        // A fixed temp name is safe: only the lock holder writes. A temp file
-        // left by a crash is simply truncated by the next write.
-        let tmp = self.dir.join(format!(".{}.json.tmp", self.host));
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(err)?;
-        f.write_all(&bytes).map_err(err)?;
-        f.sync_all().map_err(err)?;
-        drop(f);
-        std::fs::rename(&tmp, &self.path).map_err(err)?;
-        // The rename is durable only once the folder is synced.
-        File::open(&self.dir)
-            .and_then(|d| d.sync_all())
-            .map_err(err)?;
-        Ok(())
+        if let Some(json_state) = json {
+            // Migration: the JSON file's content becomes the store's (it is
+            // what berth last wrote), then the file is kept aside. A crash
+            // between the two imports the same file again.
+            locked.replace_all(&json_state).map_err(write_err)?;
+            let bak = self.dir.join(format!("{}.json.bak", self.host));
+            std::fs::rename(&self.json, &bak)
+                .and_then(|()| File::open(&self.dir).and_then(|d| d.sync_all()))
+                .map_err(|source| StoreError::Write {
+                    path: self.json.clone(),
+                    source,
+                })?;
+            locked.existed = true;
+        }
+        Ok(locked)
     }
+}
+
+/// Why rows could not become a state.
+enum Bad {
+    /// Corrupt, with the reason.
+    Reason(String),
+    /// Another refusal (version, host).
+    Fatal(StoreError),
+}
+
+/// A JSON column (bindings, a provider record) read into its type, after
+/// the check that no string in it holds a control character.
+fn json_column<T: serde::de::DeserializeOwned>(text: &str, at: &str) -> Result<T, String> {
+    // serde_json escapes control characters, so clean text is printable
+    // ASCII without a backslash; anything else gets the full walk.
+    if !text
+        .bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'\\')
+    {
+        let v: Value = serde_json::from_str(text).map_err(|e| format!("`{at}`: {e}"))?;
+        if let Err(r) = check_strings(&v) {
+            return Err(format!("`{at}`: {r}"));
+        }
+        return serde_json::from_value(v).map_err(|e| format!("`{at}`: {e}"));
+    }
+    serde_json::from_str(text).map_err(|e| format!("`{at}`: {e}"))
+}
+
+/// Copies a corrupt file aside (`<file>.corrupt-<unix seconds>`) so that a
+/// later repair cannot lose it. A failure to copy is not fatal: the original
+/// stays in place anyway.
+fn keep_copy(path: &Path, bytes: &[u8]) -> Option<PathBuf> {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let base = format!("{}.corrupt-{secs}", path.display());
+    for n in 0..100u32 {
+        let p = PathBuf::from(if n == 0 {
+            base.clone()
+        } else {
+            format!("{base}-{n}")
+        });
+        match std::fs::read(&p) {
+            Ok(existing) if existing == bytes => return Some(p),
+            Ok(_) => continue,
+            Err(_) => {}
+        }
+        let written = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&p)
+            .and_then(|mut f| f.write_all(bytes).and_then(|_| f.sync_all()));
+        if written.is_ok() {
+            return Some(p);
+        }
+    }
+    None
 }
 
 /// A host's state under its exclusive lock, released on drop.
 #[derive(Debug)]
 pub struct Locked {
+    /// The open store; `None` until the first write creates it.
+    conn: Option<rusqlite::Connection>,
     file: StateFile,
     _lock: File,
     state: State,
-    /// Whether the state file existed when the lock was taken.
+    /// Whether the store existed when the lock was taken.
     existed: bool,
+}
+
+fn json_text<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).expect("state always serializes")
 }
 
 impl Locked {
@@ -425,14 +764,14 @@ impl Locked {
         &self.state
     }
 
-    /// The state file's path.
+    /// The store's path.
     pub fn path(&self) -> &Path {
         self.file.path()
     }
 
     /// Puts back `before`, the state loaded with the lock: written as is, or,
-    /// when there was no state file then and `before` is still empty, the file
-    /// written since is removed, so that a failed first apply leaves no trace.
+    /// when there was no store then and `before` is still empty, the store
+    /// created since is removed, so that a failed first apply leaves no trace.
     pub fn restore(&mut self, before: &State) -> Result<(), StoreError> {
         if self.existed || *before != State::new(&self.file.host) {
             return self.write(before);
@@ -442,6 +781,15 @@ impl Locked {
                 path: self.file.path.clone(),
                 source,
             };
+            // Closing first: the log files go with the connection.
+            self.conn = None;
+            for suffix in ["-wal", "-shm"] {
+                let p = PathBuf::from(format!("{}{suffix}", self.file.path.display()));
+                match std::fs::remove_file(&p) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(err(e)),
+                    _ => {}
+                }
+            }
             std::fs::remove_file(&self.file.path).map_err(err)?;
             File::open(&self.file.dir)
                 .and_then(|d| d.sync_all())
@@ -451,16 +799,163 @@ impl Locked {
         Ok(())
     }
 
-    /// Writes `state` atomically (skipped when equal to what is on disk) and
-    /// makes it the current state.
+    /// The open store, created (mode 0600, with its tables) on first use.
+    fn conn(&mut self) -> rusqlite::Result<&mut rusqlite::Connection> {
+        if self.conn.is_none() {
+            let _ = OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600)
+                .open(&self.file.path);
+            let conn = self.file.open(
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE
+                    | rusqlite::OpenFlags::SQLITE_OPEN_CREATE,
+            )?;
+            self.conn = Some(conn);
+        }
+        Ok(self.conn.as_mut().expect("just opened"))
+    }
+
+    /// Replaces every row by `state`'s, in one transaction (migration).
+    fn replace_all(&mut self, state: &State) -> rusqlite::Result<()> {
+        let host = self.file.host.clone();
+        let conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute_batch(SCHEMA)?;
+        tx.execute_batch(
+            "DELETE FROM holdings; DELETE FROM reservations; DELETE FROM provided; DELETE FROM pending_releases;",
+        )?;
+        write_meta(&tx, &host)?;
+        let empty = State::new(&host);
+        write_diff(&tx, &empty, state)?;
+        tx.commit()?;
+        self.state = state.clone();
+        Ok(())
+    }
+
+    /// Writes `state` in one transaction, as the rows that differ from the
+    /// current state (skipped when nothing differs), and makes it the
+    /// current state. The cost is that of the changed rows plus one
+    /// comparison in memory, not of the whole state.
     pub fn write(&mut self, state: &State) -> Result<(), StoreError> {
         if *state == self.state && self.file.path.exists() {
             return Ok(());
         }
-        self.file.write(state)?;
-        self.state = state.clone();
-        Ok(())
+        let host = self.file.host.clone();
+        let old = std::mem::take(&mut self.state);
+        let result = (|| -> rusqlite::Result<()> {
+            let conn = self.conn()?;
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let fresh: i64 = tx.query_row(
+                "SELECT count(*) FROM sqlite_schema WHERE name = 'meta'",
+                [],
+                |r| r.get(0),
+            )?;
+            if fresh == 0 {
+                tx.execute_batch(SCHEMA)?;
+                write_meta(&tx, &host)?;
+            }
+            write_diff(&tx, &old, state)?;
+            tx.commit()
+        })();
+        match result {
+            Ok(()) => {
+                self.state = state.clone();
+                Ok(())
+            }
+            Err(e) => {
+                self.state = old;
+                Err(StoreError::Write {
+                    path: self.file.path.clone(),
+                    source: std::io::Error::other(e),
+                })
+            }
+        }
     }
+}
+
+fn write_meta(tx: &rusqlite::Transaction<'_>, host: &str) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT OR REPLACE INTO meta (key, value) VALUES ('berth_state', ?1), ('host', ?2)",
+        rusqlite::params![STATE_VERSION.to_string(), host],
+    )?;
+    Ok(())
+}
+
+/// The row changes that turn `old` into `new`.
+fn write_diff(tx: &rusqlite::Transaction<'_>, old: &State, new: &State) -> rusqlite::Result<()> {
+    {
+        let mut del = tx.prepare_cached("DELETE FROM holdings WHERE container = ?1")?;
+        for k in old
+            .holdings
+            .keys()
+            .filter(|k| !new.holdings.contains_key(*k))
+        {
+            del.execute([k])?;
+        }
+        let mut put = tx.prepare_cached(
+            "INSERT OR REPLACE INTO holdings (container, spec_digest, bindings) VALUES (?1, ?2, ?3)",
+        )?;
+        for (k, h) in &new.holdings {
+            if old.holdings.get(k) != Some(h) {
+                put.execute(rusqlite::params![k, h.spec_digest, json_text(&h.bindings)])?;
+            }
+        }
+    }
+    {
+        let mut del = tx.prepare_cached("DELETE FROM reservations WHERE key = ?1")?;
+        for k in old
+            .reservations
+            .keys()
+            .filter(|k| !new.reservations.contains_key(*k))
+        {
+            del.execute([k])?;
+        }
+        let mut put = tx.prepare_cached(
+            "INSERT OR REPLACE INTO reservations (key, kind, name, pool, value, holder, last_holder)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?;
+        for (k, r) in &new.reservations {
+            if old.reservations.get(k) != Some(r) {
+                put.execute(rusqlite::params![
+                    k,
+                    r.kind.as_str(),
+                    r.name,
+                    r.pool,
+                    r.value,
+                    r.holder,
+                    r.last_holder
+                ])?;
+            }
+        }
+    }
+    {
+        let mut del = tx.prepare_cached("DELETE FROM provided WHERE key = ?1")?;
+        for k in old
+            .provided
+            .keys()
+            .filter(|k| !new.provided.contains_key(*k))
+        {
+            del.execute([k])?;
+        }
+        let mut put =
+            tx.prepare_cached("INSERT OR REPLACE INTO provided (key, record) VALUES (?1, ?2)")?;
+        for (k, p) in &new.provided {
+            if old.provided.get(k) != Some(p) {
+                put.execute(rusqlite::params![k, json_text(p)])?;
+            }
+        }
+    }
+    if old.pending_releases != new.pending_releases {
+        tx.execute("DELETE FROM pending_releases", [])?;
+        let mut put =
+            tx.prepare_cached("INSERT INTO pending_releases (seq, record) VALUES (?1, ?2)")?;
+        for (i, p) in new.pending_releases.iter().enumerate() {
+            put.execute(rusqlite::params![i as i64, json_text(p)])?;
+        }
+    }
+    Ok(())
 }
 
 /// One step of a path into the state file, for messages.
