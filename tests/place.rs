@@ -721,7 +721,7 @@ fn place_finds_state_by_the_design_precedence() {
     // apply writes where the manifest says (its own rule puts the manifest first).
     let o = run(d.berth().args(["apply", "-H", "host.yaml", "a.yaml"]));
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert!(own.join("h1.json").is_file());
+    assert!(own.join("h1.db").is_file());
     let with_state = |o: &std::process::Output| json(o)["state"]["with_state"].clone();
     // No flag, no environment: the manifest's state_dir.
     let mut cmd = d.berth();

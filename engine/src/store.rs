@@ -128,6 +128,21 @@ impl StoreError {
         }
     }
 
+    /// The file the failure is about (the store, its lock, or a JSON state
+    /// file being migrated), when there is one.
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            StoreError::BadHostName(_) => None,
+            StoreError::CreateDir { dir, .. } => Some(dir),
+            StoreError::Lock { path, .. }
+            | StoreError::Read { path, .. }
+            | StoreError::Corrupt { path, .. }
+            | StoreError::Version { path, .. }
+            | StoreError::HostMismatch { path, .. }
+            | StoreError::Write { path, .. } => Some(path),
+        }
+    }
+
     /// What a person should do about it.
     pub fn help(&self) -> &'static str {
         match self {

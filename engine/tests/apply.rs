@@ -596,10 +596,7 @@ fn state_dir_comes_from_the_manifest_then_the_environment() {
         Path::new("/run/berth-test/web-01.db")
     );
     std::env::remove_var("BERTH_STATE_DIR");
-    assert_eq!(
-        store::state_path(&h),
-        Path::new("/var/lib/berth/web-01.db")
-    );
+    assert_eq!(store::state_path(&h), Path::new("/var/lib/berth/web-01.db"));
 }
 
 const AUDNET: &str = r#"
