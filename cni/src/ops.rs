@@ -159,15 +159,12 @@ fn load_net(ipam: &Ipam) -> Result<Net, CniError> {
     })
 }
 
-/// The state file `berth apply` uses for this host. `stateDir` in the IPAM
-/// section plays `--state-dir`; otherwise the engine's rule for the host.
-// When `store::state_location` (DESIGN.md's full order) lands on main, call it
-// here with `ipam.state_dir` as the flag: this is the only place to change.
+/// The state file for this host, by DESIGN.md's state location order
+/// ([`store::state_location`]): `stateDir` in the IPAM section plays
+/// `--state-dir`, then `BERTH_STATE_DIR`, the manifest's `state_dir`, and the
+/// per-user or system default.
 fn state_file(ipam: &Ipam, host: &HostManifest) -> StateFile {
-    let dir = match &ipam.state_dir {
-        Some(d) => d.clone(),
-        None => store::state_dir(host),
-    };
+    let dir = store::state_location(ipam.state_dir.as_deref(), host);
     StateFile::new(dir, &host.host)
 }
 

@@ -149,7 +149,7 @@ fn prepare<'a>(
     let addresses = cp
         .bindings
         .iter()
-        .filter(|b| matches!(b.kind, Kind::Ipv6 | Kind::Ipv4))
+        .filter(|b| b.kind.is_address())
         .filter_map(|b| {
             let net = b.value.get("network")?.as_str()?;
             Some((net.to_string(), b.name.clone()))

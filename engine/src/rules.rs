@@ -175,10 +175,8 @@ pub(crate) fn fit(need: &NeedDetail, p: &ProvideDetail) -> Result<Fit, Mismatch>
             }
             Ok(Fit::Whole)
         }
-        (NeedDetail::Network, ProvideDetail::Network { .. })
-        | (NeedDetail::Secret { .. }, ProvideDetail::Secret { .. })
-        | (NeedDetail::Device { .. }, ProvideDetail::Device { .. })
-        | (NeedDetail::Custom, ProvideDetail::Custom { .. }) => Ok(Fit::Whole),
+        // Kinds with no option to compare (the registry says which).
+        (need, provide) if need.matched_by_name(provide) => Ok(Fit::Whole),
         // The loader keeps kinds and details consistent; a mismatch here can
         // only be a record whose provider returned another kind's form.
         _ => Err(Mismatch::Kind),

@@ -445,15 +445,13 @@ impl<'a> Solver<'a> {
         let fit = rules::fit(&need.detail, &p.detail).map_err(|m| self.mismatch(i, need, m))?;
         let mut network = None;
         let cand = match (&need.detail, &p.detail) {
-            (
-                NeedDetail::Volume { exclusive, .. },
-                ProvideDetail::Volume {
-                    exclusive: p_ex, ..
-                },
-            ) => {
+            // Kinds whose shared holders matter (volumes; `fit` saw the
+            // need is of the same kind).
+            (_, detail) if p.kind.shared_holders_count() => {
                 // An exclusive holder keeps everyone out; an exclusive need or
                 // provide also waits for shared holders to leave.
-                let holder = if *p_ex || *exclusive {
+                let alone = rules::wants_alone(&need.detail);
+                let holder = if detail.exclusive() || alone {
                     self.held_any(i)
                 } else {
                     self.held_excl(i)
@@ -461,7 +459,7 @@ impl<'a> Solver<'a> {
                 if let Some(h) = holder {
                     return Err(self.held_by(i, h));
                 }
-                if *exclusive {
+                if alone {
                     self.excl_volume.insert(i);
                 }
                 Cand::Unit(i)
@@ -1137,7 +1135,7 @@ impl StepBuilder {
         }
         let mut edges = Vec::new();
         for (j, st) in steps.iter().enumerate() {
-            if matches!(st.kind, Kind::Ipv4 | Kind::Ipv6 | Kind::Port) {
+            if st.kind.has_scalar() {
                 for u in &st.users {
                     for &i in nets_of.get(u.as_str()).into_iter().flatten() {
                         if !edges.contains(&(i, j)) {

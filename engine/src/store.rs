@@ -1045,36 +1045,14 @@ fn check_strings(v: &Value) -> Result<(), String> {
     ))
 }
 
-/// The address or port a pool value stands for, parsed for its kind: the same
-/// number whatever its spelling, so that values can be compared.
-fn scalar(kind: &Kind, s: &str) -> Result<u128, &'static str> {
-    match kind {
-        Kind::Ipv6 => s
-            .parse::<std::net::Ipv6Addr>()
-            .map(u128::from)
-            .map_err(|_| "an IPv6 address"),
-        Kind::Ipv4 => s
-            .parse::<std::net::Ipv4Addr>()
-            .map(|a| u128::from(u32::from(a)))
-            .map_err(|_| "an IPv4 address"),
-        Kind::Port => match s.parse::<u16>() {
-            Ok(p) if p != 0 => Ok(u128::from(p)),
-            _ => Err("a port (1-65535)"),
-        },
-        _ => Err("a pool value (pools hand out addresses and ports only)"),
-    }
-}
-
 /// The scalar of a binding's value (`address` or `host_port`), checked
 /// against its kind; `None` when the value has none and need not have one.
 fn binding_scalar(
     b: &crate::state::HeldBinding,
     at: &dyn Fn() -> String,
 ) -> Result<Option<u128>, String> {
-    let field = match b.kind {
-        Kind::Ipv6 | Kind::Ipv4 => "address",
-        Kind::Port => "host_port",
-        _ => return Ok(None),
+    let Some(field) = b.kind.scalar_field() else {
+        return Ok(None);
     };
     let owned: String;
     let text: &str = match b.value.get(field) {
@@ -1091,7 +1069,7 @@ fn binding_scalar(
             &owned
         }
     };
-    scalar(&b.kind, text).map(Some).map_err(|want| {
+    b.kind.scalar(text).map(Some).map_err(|want| {
         format!(
             "{} is {}, not {want}",
             tick(&format!("{}.value.{field}", at())),
@@ -1168,20 +1146,24 @@ fn check_meaning(state: &State) -> Result<(), String> {
                 tick(&resource_key(&r.kind, &r.name))
             ));
         }
-        let v = scalar(&r.kind, &r.value).map_err(|want| {
+        let v = r.kind.scalar(&r.value).map_err(|want| {
             format!(
                 "{} is {}, not {want}",
                 tick(&format!("{}.value", at())),
                 tick(&r.value)
             )
         })?;
-        let pool_ok = match r.kind {
-            Kind::Ipv6 => matches!(r.pool.parse::<ipnet::IpNet>(), Ok(ipnet::IpNet::V6(_))),
-            Kind::Ipv4 => matches!(r.pool.parse::<ipnet::IpNet>(), Ok(ipnet::IpNet::V4(_))),
-            _ => r
+        let pool_ok = match r.kind.def().family {
+            Some(berth_specs::kinds::Family::V6) => {
+                matches!(r.pool.parse::<ipnet::IpNet>(), Ok(ipnet::IpNet::V6(_)))
+            }
+            Some(berth_specs::kinds::Family::V4) => {
+                matches!(r.pool.parse::<ipnet::IpNet>(), Ok(ipnet::IpNet::V4(_)))
+            }
+            None => r
                 .pool
                 .split_once('-')
-                .is_some_and(|(a, b)| scalar(&r.kind, a).is_ok() && scalar(&r.kind, b).is_ok()),
+                .is_some_and(|(a, b)| r.kind.scalar(a).is_ok() && r.kind.scalar(b).is_ok()),
         };
         if !pool_ok {
             return Err(format!(

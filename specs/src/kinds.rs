@@ -19,16 +19,11 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::sync::{Arc, LazyLock};
+use std::sync::LazyLock;
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
-
-use crate::diag::{Code, Diagnostic};
-use crate::load::{is_cdi_name, is_env_name, is_resource_name, tick, Context, Cx, Fields};
-use crate::model::{AddressSource, CustomMount, PortSource, Protocol, Provide, Source, Span};
-use crate::yaml::{Node, Scalar};
 
 // ---------------------------------------------------------------------------
 // The kinds
@@ -121,6 +116,50 @@ impl Kind {
             self.def().exclusive,
             Exclusive::Always | Exclusive::UnlessShared
         ) && !matches!(self, Kind::Custom(_))
+    }
+
+    /// Whether shared holders of a resource of this kind still matter to
+    /// others: an exclusive need of it waits for them to leave (volumes).
+    pub fn shared_holders_count(&self) -> bool {
+        matches!(self, Kind::Volume)
+    }
+
+    /// Whether a value of this kind is one scalar a pool hands out (an
+    /// address or a host port): pools, reservations and held values compare
+    /// it, and its binding is applied after the holder's networks exist.
+    pub fn has_scalar(&self) -> bool {
+        self.scalar_field().is_some()
+    }
+
+    /// The field of a binding's value that holds its scalar (`address` or
+    /// `host_port`), for kinds that have one.
+    pub fn scalar_field(&self) -> Option<&'static str> {
+        match self {
+            Kind::Ipv6 | Kind::Ipv4 => Some("address"),
+            Kind::Port => Some("host_port"),
+            _ => None,
+        }
+    }
+
+    /// The address or port a pool value stands for, parsed for its kind: the
+    /// same number whatever its spelling, so that values can be compared. The
+    /// error names what was expected.
+    pub fn scalar(&self, s: &str) -> Result<u128, &'static str> {
+        match self {
+            Kind::Ipv6 => s
+                .parse::<Ipv6Addr>()
+                .map(u128::from)
+                .map_err(|_| "an IPv6 address"),
+            Kind::Ipv4 => s
+                .parse::<Ipv4Addr>()
+                .map(|a| u128::from(u32::from(a)))
+                .map_err(|_| "an IPv4 address"),
+            Kind::Port => match s.parse::<u16>() {
+                Ok(p) if p != 0 => Ok(u128::from(p)),
+                _ => Err("a port (1-65535)"),
+            },
+            _ => Err("a pool value (pools hand out addresses and ports only)"),
+        }
     }
 
     /// Whether this kind's provides declare networks that address provides
@@ -263,11 +302,6 @@ impl OptionDef {
     pub const fn default(mut self, d: &'static str) -> Self {
         self.default = Some(d);
         self
-    }
-
-    /// The option's JSON Schema.
-    pub fn schema(&self) -> Value {
-        crate::schema::option_schema(self)
     }
 }
 
@@ -823,6 +857,18 @@ impl NeedDetail {
         Value::Object(m)
     }
 
+    /// Whether the need mounts its resource writable (a volume without
+    /// `read_only`), so a read-only provide cannot serve it.
+    pub fn writes(&self) -> bool {
+        matches!(
+            self,
+            NeedDetail::Volume {
+                read_only: false,
+                ..
+            }
+        )
+    }
+
     /// Whether a provide with `detail` is of this need's kind and is matched
     /// by name alone (no option to compare): networks, secrets, devices and
     /// custom kinds.
@@ -1155,6 +1201,49 @@ impl ProvideDetail {
         })
     }
 
+    /// The host paths `--live` checks for this provide: what each is called in
+    /// the message, the path, and what must hold of it. Devices given as CDI
+    /// names (`vendor/class=name`) are not paths and are left out.
+    pub fn live_paths(&self) -> Vec<(&'static str, &str, LivePath)> {
+        let device = |d: &str| !d.contains('=');
+        match self {
+            ProvideDetail::Volume { path, .. } => {
+                vec![("volume path", path.as_str(), LivePath::Dir)]
+            }
+            ProvideDetail::Device { path, .. } if device(path) => {
+                vec![("device", path.as_str(), LivePath::Exists)]
+            }
+            ProvideDetail::Secret { file } => {
+                vec![("secret file", file.as_str(), LivePath::PrivateFile)]
+            }
+            ProvideDetail::Custom {
+                mounts, devices, ..
+            } => mounts
+                .iter()
+                .map(|m| ("mount source", m.path.as_str(), LivePath::Exists))
+                .chain(
+                    devices
+                        .iter()
+                        .filter(|d| device(d))
+                        .map(|d| ("device", d.as_str(), LivePath::Exists)),
+                )
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Whether the provide is mounted read-only whatever the need asks
+    /// (a volume with `read_only: true`).
+    pub fn read_only(&self) -> bool {
+        matches!(
+            self,
+            ProvideDetail::Volume {
+                read_only: true,
+                ..
+            }
+        )
+    }
+
     /// Whether a provider may not answer with this detail: a provider makes
     /// one resource, never a pool.
     pub fn is_pool(&self) -> bool {
@@ -1177,6 +1266,78 @@ impl Serialize for ProvideDetail {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         self.to_json().serialize(s)
     }
+}
+
+// ---------------------------------------------------------------------------
+// Values of the kinds
+// ---------------------------------------------------------------------------
+
+/// Transport protocol of a port.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// TCP (the default).
+    #[default]
+    Tcp,
+    /// UDP.
+    Udp,
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+        })
+    }
+}
+
+/// Where an address provide's addresses come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddressSource {
+    /// One static address (`address:`).
+    Static(IpAddr),
+    /// A pool (`pool:` CIDR): one address per name, lowest free first.
+    Pool(IpNet),
+}
+
+/// Where a port provide's host ports come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortSource {
+    /// One host port (`host_port:`).
+    Static(u16),
+    /// A range pool (`pool: "8000-8999"`, inclusive).
+    Pool {
+        /// First port.
+        first: u16,
+        /// Last port (inclusive).
+        last: u16,
+    },
+}
+
+/// What `--live` requires of a host path a provide names
+/// ([`ProvideDetail::live_paths`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LivePath {
+    /// A directory.
+    Dir,
+    /// Anything that exists.
+    Exists,
+    /// A file that exists and is not readable by everyone.
+    PrivateFile,
+}
+
+/// A custom kind's bind mount.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomMount {
+    /// Host path.
+    pub path: String,
+    /// Container path.
+    pub mount: String,
+    /// Read-only.
+    pub read_only: bool,
 }
 
 // ---------------------------------------------------------------------------
@@ -1308,614 +1469,4 @@ pub fn edits(
         _ => return Err(KindMismatch),
     }
     Ok(())
-}
-
-// ---------------------------------------------------------------------------
-// Live checks
-// ---------------------------------------------------------------------------
-
-/// `--live` checks of one provide on this host: what it names exists (and a
-/// file of a read-only-file kind is not world-readable).
-pub(crate) fn live_checks(p: &Provide, src: &Arc<Source>, out: &mut Vec<Diagnostic>) {
-    use std::path::Path;
-    let missing = |what: &str, path: &str, span: Span| {
-        Diagnostic::error(
-            Code::LiveMissing,
-            format!("{what} `{path}` does not exist on this host"),
-        )
-        .at(src, span)
-        .label("missing here")
-        .help("create it, or fix the path")
-    };
-    match &p.detail {
-        ProvideDetail::Volume { path, .. } if !Path::new(path).is_dir() => {
-            out.push(missing("volume path", path, p.span));
-        }
-        ProvideDetail::Device { path, .. } if !path.contains('=') && !Path::new(path).exists() => {
-            out.push(missing("device", path, p.span));
-        }
-        ProvideDetail::Secret { file } => match std::fs::metadata(file) {
-            Err(_) => out.push(missing("secret file", file, p.span)),
-            Ok(m) => {
-                use std::os::unix::fs::PermissionsExt;
-                if m.permissions().mode() & 0o004 != 0 {
-                    out.push(
-                        Diagnostic::error(
-                            Code::LiveSecretReadable,
-                            format!("secret file `{file}` is readable by everyone"),
-                        )
-                        .at(src, p.span)
-                        .label("world-readable secret")
-                        .help(format!("chmod o-rwx {file}")),
-                    );
-                }
-            }
-        },
-        ProvideDetail::Custom {
-            mounts, devices, ..
-        } => {
-            for m in mounts {
-                if !Path::new(&m.path).exists() {
-                    out.push(missing("mount source", &m.path, p.span));
-                }
-            }
-            for d in devices {
-                if !d.contains('=') && !Path::new(d).exists() {
-                    out.push(missing("device", d, p.span));
-                }
-            }
-        }
-        _ => {}
-    }
-}
-
-// ---------------------------------------------------------------------------
-// Reading (one arm per kind; the generic table work is in `crate::load`)
-// ---------------------------------------------------------------------------
-
-impl Cx<'_> {
-    /// Reports a missing required option, with the example from its
-    /// definition: "requires `key`", "add `key: EXAMPLE`".
-    fn missing_option(&mut self, at: Span, context: Context<'_>, option: Option<&OptionDef>) {
-        let option = option.expect("a required option is in its kind's table");
-        self.missing(at, context, option.key, option.example);
-    }
-
-    /// Exactly one of the `OneOf` options of a provide of `def`.
-    fn one_of_group<'n, 'a>(
-        &mut self,
-        def: &KindDef,
-        f: &Fields<'n, 'a>,
-        at: Span,
-        context: Context<'_>,
-    ) -> Option<(usize, &'n Node<'a>)> {
-        let group: Vec<&OptionDef> = def
-            .provide
-            .iter()
-            .filter(|o| o.presence == Presence::OneOf)
-            .collect();
-        let [a, b] = group.as_slice() else {
-            unreachable!("a one-of group has two options")
-        };
-        let none_help = format!(
-            "add `{}: {}` or `{}: {}`",
-            a.key, a.example, b.key, b.example
-        );
-        self.one_of(f, at, context, [a.key, b.key], &none_help)
-    }
-
-    /// The details of a need of `kind` from its fields. `at` is the entry's
-    /// kind and name, where to point for missing keys.
-    pub(crate) fn need_detail(
-        &mut self,
-        kind: &Kind,
-        f: &Fields<'_, '_>,
-        at: Span,
-        context: Context<'_>,
-    ) -> Option<NeedDetail> {
-        let def = kind.def();
-        let span = at;
-        Some(match kind {
-            Kind::Volume => {
-                let mount = match f.get("mount") {
-                    Some(m) => self.path(m, "mount path", true),
-                    None => {
-                        self.missing_option(span, context, def.need_option("mount"));
-                        None
-                    }
-                };
-                let read_only = self.flag(f.get("read_only"), "`read_only`");
-                let exclusive = self.flag(f.get("exclusive"), "`exclusive`");
-                NeedDetail::Volume {
-                    mount: mount?,
-                    read_only: read_only?,
-                    exclusive: exclusive?,
-                }
-            }
-            Kind::Ipv6 => NeedDetail::Ipv6 {
-                prefix: match f.get("prefix") {
-                    None => None,
-                    Some(p) => match self.prefix(p, true)? {
-                        IpNet::V6(n) => Some(n),
-                        IpNet::V4(_) => None,
-                    },
-                },
-            },
-            Kind::Ipv4 => NeedDetail::Ipv4 {
-                prefix: match f.get("prefix") {
-                    None => None,
-                    Some(p) => match self.prefix(p, false)? {
-                        IpNet::V4(n) => Some(n),
-                        IpNet::V6(_) => None,
-                    },
-                },
-            },
-            Kind::Port => match f.get("container_port") {
-                Some(p) => {
-                    let (container_port, protocol) = self.container_port(p)?;
-                    NeedDetail::Port {
-                        container_port,
-                        protocol,
-                    }
-                }
-                None => {
-                    self.missing_option(span, context, def.need_option("container_port"));
-                    return None;
-                }
-            },
-            Kind::Device => NeedDetail::Device {
-                path: match f.get("path") {
-                    None => None,
-                    Some(p) => Some(self.path(p, "device path", true)?),
-                },
-            },
-            Kind::Network => NeedDetail::Network,
-            Kind::Secret => match f.get("mount") {
-                Some(m) => NeedDetail::Secret {
-                    mount: self.path(m, "mount path", true)?,
-                },
-                None => {
-                    self.missing_option(span, context, def.need_option("mount"));
-                    return None;
-                }
-            },
-            Kind::Custom(_) => NeedDetail::Custom,
-        })
-    }
-
-    /// The details of a provide of `kind` from its fields (shared by manifest
-    /// entries and provider output). `at` is where to point for missing keys.
-    pub(crate) fn provide_detail_of(
-        &mut self,
-        kind: &Kind,
-        f: &Fields<'_, '_>,
-        at: Span,
-        context: Context<'_>,
-    ) -> Option<ProvideDetail> {
-        let def = kind.def();
-        Some(match kind {
-            Kind::Network => {
-                let bridge = match f.get("bridge") {
-                    None => None,
-                    Some(b) => {
-                        let s = self.string(b, "`bridge`")?;
-                        let ok = !s.is_empty()
-                            && s.len() <= 15
-                            && s.bytes()
-                                .all(|c| c.is_ascii_alphanumeric() || b"_.-".contains(&c));
-                        if !ok {
-                            let d = self.error(
-                                Code::InvalidValue,
-                                b.span,
-                                format!("invalid bridge name {}", tick(s)),
-                            );
-                            d.label = Some("not an interface name".into());
-                            d.help = Some("an interface name is 1-15 characters: letters, digits, `_`, `.`, `-`".into());
-                            return None;
-                        }
-                        Some(s.to_string())
-                    }
-                };
-                let subnet6 = f.get("subnet6").map(|v| self.net(v, "`subnet6`", true));
-                let subnet4 = f.get("subnet4").map(|v| self.net(v, "`subnet4`", false));
-                let gateway6 = f
-                    .get("gateway6")
-                    .map(|v| self.address(v, "`gateway6`", true));
-                let gateway4 = f
-                    .get("gateway4")
-                    .map(|v| self.address(v, "`gateway4`", false));
-                ProvideDetail::Network {
-                    bridge,
-                    subnet6: match subnet6 {
-                        Some(Some(IpNet::V6(n))) => Some(n),
-                        Some(_) => return None,
-                        None => None,
-                    },
-                    gateway6: match gateway6 {
-                        Some(Some(IpAddr::V6(a))) => Some(a),
-                        Some(_) => return None,
-                        None => None,
-                    },
-                    subnet4: match subnet4 {
-                        Some(Some(IpNet::V4(n))) => Some(n),
-                        Some(_) => return None,
-                        None => None,
-                    },
-                    gateway4: match gateway4 {
-                        Some(Some(IpAddr::V4(a))) => Some(a),
-                        Some(_) => return None,
-                        None => None,
-                    },
-                }
-            }
-            Kind::Ipv6 | Kind::Ipv4 => {
-                let v6 = *kind == Kind::Ipv6;
-                let network = match f.get("network") {
-                    Some(n) => {
-                        let s = self.string(n, "`network`")?;
-                        if !is_resource_name(s) {
-                            self.invalid_name(n.span, s, &Kind::Network, false);
-                            None
-                        } else {
-                            Some(s.to_string())
-                        }
-                    }
-                    None => {
-                        self.missing_option(at, context, def.provide_option("network"));
-                        None
-                    }
-                };
-                let source = match self.one_of_group(def, f, at, context)? {
-                    (0, a) => self.address(a, "`address`", v6).map(AddressSource::Static),
-                    (_, p) => self.net(p, "`pool`", v6).map(AddressSource::Pool),
-                };
-                ProvideDetail::Address {
-                    source: source?,
-                    network: network?,
-                }
-            }
-            Kind::Volume => {
-                let path = match f.get("path") {
-                    Some(p) => self.path(p, "volume path", false),
-                    None => {
-                        self.missing_option(at, context, def.provide_option("path"));
-                        None
-                    }
-                };
-                let read_only = self.flag(f.get("read_only"), "`read_only`");
-                let exclusive = self.flag(f.get("exclusive"), "`exclusive`");
-                ProvideDetail::Volume {
-                    path: path?,
-                    read_only: read_only?,
-                    exclusive: exclusive?,
-                }
-            }
-            Kind::Port => {
-                let source = match self.one_of_group(def, f, at, context)? {
-                    (0, p) => self.host_port(p).map(PortSource::Static),
-                    (_, p) => self
-                        .port_pool(p)
-                        .map(|(first, last)| PortSource::Pool { first, last }),
-                };
-                let bind = match f.get("bind") {
-                    None => Some(None),
-                    Some(b) => {
-                        let s = self.string(b, "`bind`")?;
-                        match s.parse::<IpAddr>() {
-                            Ok(a) => Some(Some(a)),
-                            Err(_) => {
-                                let d = self.error(
-                                    Code::HostBadAddress,
-                                    b.span,
-                                    format!("`bind` `{}` is not an IP address", s.escape_debug()),
-                                );
-                                d.label = Some("expected an address".into());
-                                None
-                            }
-                        }
-                    }
-                };
-                let protocol = match f.get("protocol") {
-                    None => Some(Protocol::Tcp),
-                    Some(p) => match self.string(p, "`protocol`")? {
-                        "tcp" => Some(Protocol::Tcp),
-                        "udp" => Some(Protocol::Udp),
-                        other => {
-                            let d = self.error(
-                                Code::InvalidValue,
-                                p.span,
-                                format!("unknown protocol {}", tick(other)),
-                            );
-                            d.label = Some("not a protocol".into());
-                            d.help = Some("`tcp` or `udp`".into());
-                            None
-                        }
-                    },
-                };
-                ProvideDetail::Port {
-                    source: source?,
-                    bind: bind?,
-                    protocol: protocol?,
-                }
-            }
-            Kind::Device => {
-                let path = match f.get("path") {
-                    Some(p) => match self.string(p, "device path") {
-                        Some(s) if is_cdi_name(s) => Some(s.to_string()),
-                        Some(_) => self.path(p, "device path", false),
-                        None => None,
-                    },
-                    None => {
-                        self.missing_option(at, context, def.provide_option("path"));
-                        None
-                    }
-                };
-                let shared = self.flag(f.get("shared"), "`shared`");
-                ProvideDetail::Device {
-                    path: path?,
-                    shared: shared?,
-                }
-            }
-            Kind::Secret => match f.get("file") {
-                Some(p) => ProvideDetail::Secret {
-                    file: self.path(p, "secret file", false)?,
-                },
-                None => {
-                    self.missing_option(at, context, def.provide_option("file"));
-                    return None;
-                }
-            },
-            Kind::Custom(_) => self.custom_detail(f)?,
-        })
-    }
-
-    fn prefix(&mut self, v: &Node<'_>, v6: bool) -> Option<IpNet> {
-        let s = self.string(v, "`prefix`")?;
-        let family = if v6 { "IPv6" } else { "IPv4" };
-        let parsed: Option<IpNet> = s.parse().ok();
-        match parsed {
-            Some(n) if matches!(n, IpNet::V6(_)) == v6 && n.trunc() == n => Some(n),
-            Some(n) if matches!(n, IpNet::V6(_)) == v6 => {
-                let d = self.error(
-                    Code::NeedBadPrefix,
-                    v.span,
-                    format!("prefix `{s}` has bits set after its length"),
-                );
-                d.help = Some(format!("did you mean `{}`?", n.trunc()));
-                None
-            }
-            _ => {
-                let d = self.error(
-                    Code::NeedBadPrefix,
-                    v.span,
-                    format!("`{}` is not an {family} prefix", s.escape_debug()),
-                );
-                d.label = Some(format!("expected an {family} CIDR"));
-                d.help = Some(if v6 {
-                    "write a CIDR like `2001:db8::/64`".into()
-                } else {
-                    "write a CIDR like `192.0.2.0/24`".into()
-                });
-                None
-            }
-        }
-    }
-
-    fn container_port(&mut self, v: &Node<'_>) -> Option<(u16, Protocol)> {
-        let text = match v.scalar() {
-            Some(Scalar::Int(_) | Scalar::Str(_)) => v.text().unwrap_or_default(),
-            _ => {
-                self.wrong_type(v, "`container_port`", "a port number or \"PORT/udp\"");
-                return None;
-            }
-        };
-        let (num, proto) = match text.split_once('/') {
-            Some((n, "tcp")) => (n, Protocol::Tcp),
-            Some((n, "udp")) => (n, Protocol::Udp),
-            Some(_) => ("", Protocol::Tcp),
-            None => (text, Protocol::Tcp),
-        };
-        match num.parse::<u16>() {
-            Ok(p) if p > 0 && num.bytes().all(|b| b.is_ascii_digit()) => Some((p, proto)),
-            _ => {
-                let d = self.error(
-                    Code::NeedBadPort,
-                    v.span,
-                    format!("`{}` is not a container port", text.escape_debug()),
-                );
-                d.label = Some("expected 1-65535, optionally with /tcp or /udp".into());
-                d.help = Some("write `80`, or `\"53/udp\"` for UDP".into());
-                None
-            }
-        }
-    }
-
-    fn address(&mut self, v: &Node<'_>, what: &str, v6: bool) -> Option<IpAddr> {
-        let s = self.string(v, what)?;
-        let family = if v6 { "IPv6" } else { "IPv4" };
-        match s.parse::<IpAddr>() {
-            Ok(a) if a.is_ipv6() == v6 => Some(a),
-            Ok(_) => {
-                let other = if v6 { "IPv4" } else { "IPv6" };
-                let d = self.error(
-                    Code::HostBadAddress,
-                    v.span,
-                    format!("{what} `{s}` is an {other} address, expected {family}"),
-                );
-                d.label = Some(format!("{other} address"));
-                d.help = Some(format!(
-                    "an {} provide takes {family} addresses; use an `{}` entry for this one",
-                    if v6 { "ipv6" } else { "ipv4" },
-                    if v6 { "ipv4" } else { "ipv6" },
-                ));
-                None
-            }
-            Err(_) => {
-                let d = self.error(
-                    Code::HostBadAddress,
-                    v.span,
-                    format!("{what} `{}` is not an {family} address", s.escape_debug()),
-                );
-                d.label = Some(format!("expected an {family} address"));
-                None
-            }
-        }
-    }
-
-    fn host_port(&mut self, v: &Node<'_>) -> Option<u16> {
-        let text = match v.scalar() {
-            Some(Scalar::Int(_) | Scalar::Str(_)) => v.text().unwrap_or_default(),
-            _ => {
-                self.wrong_type(v, "`host_port`", "a port number");
-                return None;
-            }
-        };
-        match text.parse::<u16>() {
-            Ok(p) if p > 0 && text.bytes().all(|b| b.is_ascii_digit()) => Some(p),
-            _ => {
-                let d = self.error(
-                    Code::HostBadPort,
-                    v.span,
-                    format!("`{}` is not a port", text.escape_debug()),
-                );
-                d.label = Some("expected 1-65535".into());
-                None
-            }
-        }
-    }
-
-    fn port_pool(&mut self, v: &Node<'_>) -> Option<(u16, u16)> {
-        let s = self.string(v, "a port `pool`")?;
-        let parsed = s.split_once('-').and_then(|(a, b)| {
-            let a: u16 = a.trim().parse().ok()?;
-            let b: u16 = b.trim().parse().ok()?;
-            (a > 0 && a <= b).then_some((a, b))
-        });
-        if parsed.is_none() {
-            let d = self.error(
-                Code::HostBadPort,
-                v.span,
-                format!("`{}` is not a port range", s.escape_debug()),
-            );
-            d.label = Some("expected FIRST-LAST".into());
-            d.help = Some("write an inclusive range like `8000-8099`".into());
-        }
-        parsed
-    }
-
-    fn custom_detail(&mut self, f: &Fields<'_, '_>) -> Option<ProvideDetail> {
-        let mut ok = true;
-        let env = match f.get("env") {
-            None => BTreeMap::new(),
-            Some(v) => match self.string_map(v, "`env`") {
-                None => {
-                    ok = false;
-                    BTreeMap::new()
-                }
-                Some(entries) => {
-                    for (k, _, span) in &entries {
-                        if !is_env_name(k) {
-                            ok = false;
-                            let d = self.error(
-                                Code::InvalidValue,
-                                *span,
-                                format!("invalid environment variable name {}", tick(k)),
-                            );
-                            d.help =
-                                Some("letters, digits and `_`, not starting with a digit".into());
-                        }
-                    }
-                    entries.into_iter().map(|(k, v, _)| (k, v)).collect()
-                }
-            },
-        };
-        let mut mounts = Vec::new();
-        if let Some(v) = f.get("mounts") {
-            match v.as_seq() {
-                None => {
-                    ok = false;
-                    self.wrong_type(v, "`mounts`", "a list of {path, mount, read_only}");
-                }
-                Some(items) => {
-                    for item in items {
-                        let Some(entries) = item.as_map() else {
-                            ok = false;
-                            self.wrong_type(item, Context::Lit("a custom mount"), "a map");
-                            continue;
-                        };
-                        let mf = self.fields(
-                            entries.iter(),
-                            &["path", "mount", "read_only"],
-                            Context::Lit("a custom mount"),
-                            &[],
-                        );
-                        let path = match mf.get("path") {
-                            Some(p) => self.path(p, "mount source", false),
-                            None => {
-                                self.missing(
-                                    item.span,
-                                    Context::Lit("a custom mount"),
-                                    "path",
-                                    "/host/path",
-                                );
-                                None
-                            }
-                        };
-                        let mount = match mf.get("mount") {
-                            Some(p) => self.path(p, "mount path", true),
-                            None => {
-                                self.missing(
-                                    item.span,
-                                    Context::Lit("a custom mount"),
-                                    "mount",
-                                    "/container/path",
-                                );
-                                None
-                            }
-                        };
-                        let read_only = self.flag(mf.get("read_only"), "`read_only`");
-                        match (path, mount, read_only) {
-                            (Some(path), Some(mount), Some(read_only)) => {
-                                mounts.push(CustomMount {
-                                    path,
-                                    mount,
-                                    read_only,
-                                })
-                            }
-                            _ => ok = false,
-                        }
-                    }
-                }
-            }
-        }
-        let mut devices = Vec::new();
-        if let Some(v) = f.get("devices") {
-            match v.as_seq() {
-                None => {
-                    ok = false;
-                    self.wrong_type(v, "`devices`", "a list of device paths");
-                }
-                Some(items) => {
-                    for item in items {
-                        match self.string(item, "a device") {
-                            Some(s) if is_cdi_name(s) => devices.push(s.to_string()),
-                            Some(_) => match self.path(item, "device path", false) {
-                                Some(p) => devices.push(p),
-                                None => ok = false,
-                            },
-                            None => ok = false,
-                        }
-                    }
-                }
-            }
-        }
-        let shared = self.flag(f.get("shared"), "`shared`");
-        (ok).then_some(())?;
-        Some(ProvideDetail::Custom {
-            env,
-            mounts,
-            devices,
-            shared: shared?,
-        })
-    }
 }

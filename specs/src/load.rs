@@ -21,6 +21,8 @@ use std::time::Duration;
 use ipnet::IpNet;
 use rayon::prelude::*;
 
+mod kinds;
+
 use crate::diag::{Code, Diagnostic};
 pub use crate::kinds::{need_options, provide_options};
 use crate::kinds::{provide_options_allow, KIND_WORDS};

@@ -12,15 +12,15 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
-pub use crate::kinds::{Kind, NeedDetail, ProvideDetail};
+pub use crate::kinds::{
+    AddressSource, CustomMount, Kind, NeedDetail, PortSource, Protocol, ProvideDetail,
+};
 
 /// The only `berth:` format version this build understands.
 pub const FORMAT_VERSION: u64 = 1;
@@ -125,28 +125,6 @@ impl fmt::Display for NamePattern {
     }
 }
 
-/// Transport protocol of a port.
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Protocol {
-    /// TCP (the default).
-    #[default]
-    Tcp,
-    /// UDP.
-    Udp,
-}
-
-impl fmt::Display for Protocol {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Protocol::Tcp => "tcp",
-            Protocol::Udp => "udp",
-        })
-    }
-}
-
 // ---------------------------------------------------------------------------
 // Need spec
 // ---------------------------------------------------------------------------
@@ -248,40 +226,6 @@ impl Provide {
     pub fn exclusive(&self) -> bool {
         self.detail.exclusive()
     }
-}
-
-/// Where an address provide's addresses come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AddressSource {
-    /// One static address (`address:`).
-    Static(IpAddr),
-    /// A pool (`pool:` CIDR): one address per name, lowest free first.
-    Pool(IpNet),
-}
-
-/// Where a port provide's host ports come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PortSource {
-    /// One host port (`host_port:`).
-    Static(u16),
-    /// A range pool (`pool: "8000-8999"`, inclusive).
-    Pool {
-        /// First port.
-        first: u16,
-        /// Last port (inclusive).
-        last: u16,
-    },
-}
-
-/// A custom kind's bind mount.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CustomMount {
-    /// Host path.
-    pub path: String,
-    /// Container path.
-    pub mount: String,
-    /// Read-only.
-    pub read_only: bool,
 }
 
 /// A provider script entry.

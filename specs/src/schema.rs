@@ -101,7 +101,7 @@ pub(crate) fn option_schema(o: &OptionDef) -> Value {
 fn options(options: &[OptionDef]) -> Map<String, Value> {
     options
         .iter()
-        .map(|o| (o.key.to_string(), o.schema()))
+        .map(|o| (o.key.to_string(), option_schema(o)))
         .collect()
 }
 

@@ -10,10 +10,12 @@
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use ipnet::IpNet;
 
 use crate::diag::{Code, Diagnostic};
+use crate::kinds::LivePath;
 use crate::model::*;
 
 /// Spans of individual fields of provides (`address`, `pool`, `gateway6`...),
@@ -598,7 +600,7 @@ pub fn live_checks(doc: &Document) -> Vec<Diagnostic> {
     let src = &host.source;
     let mut out = Vec::new();
     for p in &host.provides {
-        crate::kinds::live_checks(p, src, &mut out);
+        provide_live_checks(p, src, &mut out);
     }
     for d in &host.providers {
         let Some(program) = d.run.first() else {
@@ -649,4 +651,44 @@ pub fn resolve_program(base: &Path, program: &str) -> Option<PathBuf> {
     std::env::split_paths(&path)
         .map(|d| d.join(program))
         .find(|c| c.is_file())
+}
+
+// ---------------------------------------------------------------------------
+// Live checks
+// ---------------------------------------------------------------------------
+
+/// `--live` checks of one provide on this host: what it names exists (and a
+/// file of a read-only-file kind is not world-readable).
+fn provide_live_checks(p: &Provide, src: &Arc<Source>, out: &mut Vec<Diagnostic>) {
+    let missing = |what: &str, path: &str, span: Span| {
+        Diagnostic::error(
+            Code::LiveMissing,
+            format!("{what} `{path}` does not exist on this host"),
+        )
+        .at(src, span)
+        .label("missing here")
+        .help("create it, or fix the path")
+    };
+    for (what, path, rule) in p.detail.live_paths() {
+        let meta = std::fs::metadata(path);
+        match (rule, meta) {
+            (LivePath::Dir, Ok(m)) if m.is_dir() => {}
+            (LivePath::Exists, Ok(_)) => {}
+            (LivePath::PrivateFile, Ok(m)) => {
+                use std::os::unix::fs::PermissionsExt;
+                if m.permissions().mode() & 0o004 != 0 {
+                    out.push(
+                        Diagnostic::error(
+                            Code::LiveSecretReadable,
+                            format!("{what} `{path}` is readable by everyone"),
+                        )
+                        .at(src, p.span)
+                        .label(format!("world-readable {}", p.kind))
+                        .help(format!("chmod o-rwx {path}")),
+                    );
+                }
+            }
+            _ => out.push(missing(what, path, p.span)),
+        }
+    }
 }

@@ -421,12 +421,11 @@ const KIND_FILES: &[(&str, Pattern, &[&str])] = &[
     (
         "port",
         Pattern::Variant("Port"),
-        // Pools and their records (pool, store), the provider-result
-        // holding check in apply and the CLI's explanation text: each reads a
-        // port's scalar; to be read from the registry's facts next.
+        // Pools (pool.rs), the provider-result holding check in apply and
+        // the CLI's explanation text: each reads a port's scalar; to be read
+        // from the registry's facts (`Kind::scalar`, as store.rs does) next.
         &[
             "engine/src/pool.rs",
-            "engine/src/store.rs",
             "engine/src/apply.rs",
             "cli/src/explain_render.rs",
         ],

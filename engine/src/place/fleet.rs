@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 
 use berth_specs::{
-    AddressSource, HostManifest, Kind, NamePattern, NeedDetail, NeedSpec, Provide, ProvideDetail,
+    AddressSource, HostManifest, Kind, NamePattern, NeedSpec, Provide, ProvideDetail,
 };
 use fixedbitset::FixedBitSet;
 use rayon::prelude::*;
@@ -408,13 +408,7 @@ impl<'a> Fleet<'a> {
                     }),
                 };
                 let wants_excl = rules::wants_alone(&need.detail);
-                let rw = matches!(
-                    need.detail,
-                    NeedDetail::Volume {
-                        read_only: false,
-                        ..
-                    }
-                );
+                let rw = need.detail.writes();
                 needs.push(PNeed {
                     key,
                     info,
@@ -502,13 +496,7 @@ impl<'a> Fleet<'a> {
                     b.insert(h as usize);
                     let pi = self.host_idx[h as usize].exact[key];
                     let p = &self.hosts[h as usize].provides[pi as usize];
-                    if matches!(
-                        p.detail,
-                        ProvideDetail::Volume {
-                            read_only: true,
-                            ..
-                        }
-                    ) {
+                    if p.detail.read_only() {
                         ro.insert(h as usize);
                     }
                 }
@@ -564,7 +552,9 @@ impl<'a> Fleet<'a> {
                     // Pool values are counted by the pools' capacities; other
                     // shared holdings matter only to volumes (an exclusive use
                     // waits for shared holders).
-                    if b.source == BindingSource::Pool || !(b.exclusive || b.kind == Kind::Volume) {
+                    if b.source == BindingSource::Pool
+                        || !(b.exclusive || b.kind.shared_holders_count())
+                    {
                         continue;
                     }
                     let name = match b.source {
