@@ -124,7 +124,7 @@ fn main() {
                 let mut locked = file.lock().unwrap();
                 let out = apply::release(
                     &host,
-                    &[victim.clone()],
+                    std::slice::from_ref(&victim),
                     false,
                     &mut locked,
                     &mut NoProviders,
