@@ -10,6 +10,7 @@ use berth_engine::emit::{Note, NoteKind};
 use berth_engine::store;
 use berth_providers::ProviderError;
 use berth_specs::HostManifest;
+use std::path::Path;
 
 use crate::args::Format;
 use crate::exit;
@@ -95,7 +96,11 @@ pub fn report_state(e: &store::StoreError, host: &HostManifest, invalid: Invalid
         code: e.code(),
         message: e.to_string(),
         help: Some(e.help().to_string()),
-        file: Some(store::state_path(host)),
+        file: Some(
+            e.path()
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| store::state_path(host)),
+        ),
     };
     invalid.report(&[], &[problem]);
     exit::INVALID
