@@ -59,8 +59,16 @@ fn identity_is_self_declared_a_second_spec_of_app1_is_refused_without_replace() 
     d.write("evil.yaml", "berth: 1\ncontainer: app1\nneeds: []\n");
     let o = apply(&d, "app1.yaml", &[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    let state = d.path().join("state/h.json");
-    let before = std::fs::read(&state).unwrap();
+    // The state as the store holds it (docs/state.md: the JSON view).
+    let state = || {
+        serde_json::to_vec(
+            &berth_engine::store::StateFile::new(d.path().join("state"), "h")
+                .load_readonly()
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    let before = state();
     let o = apply(&d, "evil.yaml", &["--format", "json"]);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
@@ -68,7 +76,7 @@ fn identity_is_self_declared_a_second_spec_of_app1_is_refused_without_replace() 
     assert_eq!(v["diagnostics"][0]["code"], "berth::apply::spec-changed");
     let msg = v["diagnostics"][0]["message"].as_str().unwrap();
     assert!(msg.contains("no longer needs `volume/data`"), "{msg}");
-    assert_eq!(std::fs::read(&state).unwrap(), before, "state untouched");
+    assert_eq!(state(), before, "state untouched");
     // The operator means it: --replace.
     let o = apply(&d, "evil.yaml", &["--replace"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
@@ -150,8 +158,12 @@ fn a_symlink_planted_at_the_old_temp_name_is_not_followed() {
     let o = apply(&d, "c.yaml", &[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
-    let state: Value =
-        serde_json::from_slice(&std::fs::read(folder.join("h.json")).unwrap()).unwrap();
+    let state: Value = serde_json::to_value(
+        berth_engine::store::StateFile::new(&folder, "h")
+            .load_readonly()
+            .unwrap(),
+    )
+    .unwrap();
     assert!(state["holdings"]["c"]["spec_digest"]
         .as_str()
         .unwrap()

@@ -8,13 +8,14 @@
 //!
 //! Run: `cargo run --release -p berth-engine --example bench_store [N]`
 //! (N containers, default 10,000; the state folder is a temp folder under
-//! `$BENCH_DIR`, default `/tmp`). Inputs are generated here.
+//! `$BENCH_DIR`, default `/tmp`; `BENCH_WHOLE=1` makes every command load the
+//! whole state instead of its slice). Inputs are generated here.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use berth_engine::apply::{self, ProviderRequest, Provisioner};
-use berth_engine::store::StateFile;
+use berth_engine::store::{Locked, Scope, StateFile};
 use berth_specs::load::{load_str, LoadOptions};
 use berth_specs::{Document, HostManifest, NeedSpec};
 use serde_json::Value;
@@ -83,10 +84,24 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
+/// `BENCH_WHOLE=1`: every command loads the whole state, as before slices
+/// (for the side-by-side figures of docs/performance.md).
+fn whole() -> bool {
+    std::env::var_os("BENCH_WHOLE").is_some_and(|v| v == "1")
+}
+
+fn lock(file: &StateFile, scope: Scope) -> Locked {
+    if whole() {
+        file.lock().unwrap()
+    } else {
+        file.lock_for(&scope).unwrap()
+    }
+}
+
 fn apply_one(host: &HostManifest, file: &StateFile, name: &str) -> Duration {
     let s = spec(name);
     let t = Instant::now();
-    let mut locked = file.lock().unwrap();
+    let mut locked = lock(file, Scope::of_specs(&[&s]));
     let done = apply::apply(host, &[&s], &mut locked, &mut NoProviders);
     drop(locked);
     let took = t.elapsed();
@@ -121,7 +136,7 @@ fn main() {
                 assert!(text.len() > mid * 100);
                 let victim = format!("c{}", r * 7);
                 let t = Instant::now();
-                let mut locked = file.lock().unwrap();
+                let mut locked = lock(&file, Scope::of_containers(&[&victim]));
                 let out = apply::release(
                     &host,
                     std::slice::from_ref(&victim),
