@@ -146,6 +146,48 @@ fn a_fifo_in_place_of_the_state_file_is_refused_not_waited_on() {
 }
 
 #[test]
+fn a_fifo_in_place_of_the_store_or_its_log_is_refused_not_waited_on() {
+    for name in ["h.db", "h.db-wal"] {
+        let d = Dir::new();
+        d.write("host.yaml", OPEN_HOST);
+        d.write("c.yaml", "berth: 1\ncontainer: c\nneeds: []\n");
+        let folder = d.path().join("state");
+        std::fs::create_dir(&folder).unwrap();
+        let fifo = folder.join(name);
+        let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path; mkfifo only creates a node.
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+        let start = Instant::now();
+        let o = apply(&d, "c.yaml", &["--format", "json"]);
+        assert!(start.elapsed() < Duration::from_secs(10));
+        assert_eq!(code(&o), 1, "{name}: {}", stderr(&o));
+        let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+        assert_eq!(v["error"]["code"], "berth::state::io", "{name}");
+        assert!(v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not a regular file"));
+    }
+}
+
+#[test]
+fn a_symlink_in_place_of_the_store_is_refused_and_its_target_untouched() {
+    let d = Dir::new();
+    d.write("host.yaml", OPEN_HOST);
+    d.write("c.yaml", "berth: 1\ncontainer: c\nneeds: []\n");
+    let folder = d.path().join("state");
+    std::fs::create_dir(&folder).unwrap();
+    std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let victim = d.write("victim.txt", "precious\n");
+    std::os::unix::fs::symlink(&victim, folder.join("h.db")).unwrap();
+    let o = apply(&d, "c.yaml", &["--format", "json"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["error"]["code"], "berth::state::io");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+}
+
+#[test]
 fn a_symlink_planted_at_the_old_temp_name_is_not_followed() {
     let d = Dir::new();
     d.write("host.yaml", OPEN_HOST);

@@ -473,3 +473,52 @@ fn a_store_that_is_not_a_database_or_holds_nonsense_is_corrupt_and_kept() {
         StoreError::Corrupt { copy: Some(_), .. }
     ));
 }
+
+/// Every berth process is short-lived, and the first to open the store
+/// re-reads its write-ahead log; left to SQLite's own checkpoints the log
+/// grew with every command and every command read it all (issue 14). Writes
+/// keep it bounded.
+#[test]
+fn the_write_ahead_log_stays_small_across_many_short_lived_writers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = StateFile::new(tmp.path(), "web-01");
+    let mut wal = file.path().as_os_str().to_os_string();
+    wal.push("-wal");
+    let mut biggest = 0;
+    for i in 0..300u32 {
+        let mut locked = file.lock().unwrap();
+        let mut s = locked.state().clone();
+        let c = format!("c{i}");
+        s.holdings.insert(
+            c.clone(),
+            ContainerHolding {
+                spec_digest: format!("sha256:{i:064x}"),
+                bindings: vec![HeldBinding {
+                    kind: Kind::Ipv6,
+                    name: c.clone(),
+                    source: BindingSource::Pool,
+                    provide: "*".into(),
+                    exclusive: true,
+                    value: json!({"address": format!("2001:db8::{:x}", 0x100 + i), "network": "net"}),
+                }],
+            },
+        );
+        s.reservations.insert(
+            format!("ipv6/{c}"),
+            Reservation {
+                kind: Kind::Ipv6,
+                name: c.clone(),
+                pool: "2001:db8::/64".into(),
+                value: format!("2001:db8::{:x}", 0x100 + i),
+                holder: Some(c),
+                last_holder: None,
+                last_digest: None,
+            },
+        );
+        locked.write(&s).unwrap();
+        drop(locked);
+        biggest = biggest.max(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0));
+    }
+    assert!(biggest <= 2 << 20, "the log reached {biggest} bytes");
+    assert_eq!(file.load_readonly().unwrap().holdings.len(), 300);
+}
