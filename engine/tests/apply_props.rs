@@ -84,6 +84,10 @@ fn host() -> HostManifest {
 /// Container `c{i}` needs its address, maybe a port, the shared volume, and
 /// one or two provider volumes out of a small set (so records get shared).
 fn spec(i: u8, variant: u8) -> NeedSpec {
+    need(&spec_text(i, variant))
+}
+
+fn spec_text(i: u8, variant: u8) -> String {
     let mut t = format!("berth: 1\ncontainer: c{i}\nneeds:\n  - ipv6: c{i}\n");
     if variant & 1 == 1 {
         t.push_str(&format!("  - port: p{i}\n    container_port: 80\n"));
@@ -95,7 +99,11 @@ fn spec(i: u8, variant: u8) -> NeedSpec {
     if variant & 4 == 4 {
         t.push_str(&format!("  - volume: nfs-{}\n    mount: /b\n", 3 + i % 2));
     }
-    match load_str(Path::new("berth.yaml"), &t, &LoadOptions::default())
+    t
+}
+
+fn need(text: &str) -> NeedSpec {
+    match load_str(Path::new("berth.yaml"), text, &LoadOptions::default())
         .documents
         .pop()
     {
@@ -275,30 +283,14 @@ fn host_with_statics() -> HostManifest {
 /// [`spec`], and with bit 8 the static address, with bit 16 the volume
 /// `solo` taken exclusively.
 fn spec_with_statics(i: u8, variant: u8) -> NeedSpec {
-    let mut t = format!("berth: 1\ncontainer: c{i}\nneeds:\n  - ipv6: c{i}\n");
-    if variant & 1 == 1 {
-        t.push_str(&format!("  - port: p{i}\n    container_port: 80\n"));
-    }
-    if variant & 2 == 2 {
-        t.push_str("  - volume: shared\n    mount: /s\n");
-    }
-    t.push_str(&format!("  - volume: nfs-{}\n    mount: /a\n", variant % 3));
-    if variant & 4 == 4 {
-        t.push_str(&format!("  - volume: nfs-{}\n    mount: /b\n", 3 + i % 2));
-    }
+    let mut t = spec_text(i, variant & 7);
     if variant & 8 == 8 {
         t.push_str("  - ipv6: fixed\n");
     }
     if variant & 16 == 16 {
         t.push_str("  - volume: solo\n    mount: /x\n    exclusive: true\n");
     }
-    match load_str(Path::new("berth.yaml"), &t, &LoadOptions::default())
-        .documents
-        .pop()
-    {
-        Some(Document::Need(n)) => n,
-        other => panic!("{other:?}"),
-    }
+    need(&t)
 }
 
 proptest! {
