@@ -522,3 +522,45 @@ fn the_write_ahead_log_stays_small_across_many_short_lived_writers() {
     assert!(biggest <= 2 << 20, "the log reached {biggest} bytes");
     assert_eq!(file.load_readonly().unwrap().holdings.len(), 300);
 }
+
+/// docs/state.md's `sqlite3` examples, run against a store holding
+/// [`sample`]: each exits 0 and the reservation query shows the address.
+#[test]
+fn the_documented_sqlite3_queries_run() {
+    if std::process::Command::new("sqlite3")
+        .arg("-version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: no sqlite3 on PATH (Debian package sqlite3)");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let file = StateFile::new(tmp.path(), "web-01");
+    file.lock().unwrap().write(&sample()).unwrap();
+    let text = doc_example("state.md", "sqlite3").replace("\\\n", " ");
+    let mut outputs = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let argv = shlex::split(line).expect("a shell-quoted line");
+        assert_eq!(argv[0], "sqlite3", "{line}");
+        let argv: Vec<String> = argv
+            .into_iter()
+            .map(|a| a.replace("/var/lib/berth/web-01.db", file.path().to_str().unwrap()))
+            .collect();
+        let o = std::process::Command::new(&argv[0])
+            .args(&argv[1..])
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{line}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        outputs.push(String::from_utf8(o.stdout).unwrap());
+    }
+    assert_eq!(outputs.len(), 4);
+    assert!(outputs[0].contains("reservations"), "{}", outputs[0]);
+    assert!(outputs[0].contains("held"), "{}", outputs[0]);
+    assert_eq!(outputs[1].trim(), "app|2001:db8::100|app|");
+    assert!(outputs[2].contains("app|"), "{}", outputs[2]);
+}
