@@ -35,7 +35,7 @@ host: web-01
 provides:
   - network: net6
     subnet6: 2001:db8::/112
-    gateway6: 2001:db8::1
+    gateway6: 2001:db8::100
   - ipv6: "*"
     pool: 2001:db8::100/120
     network: net6

@@ -392,10 +392,7 @@ fn stuck_release_fixture() -> (Dir, std::path::PathBuf) {
         "host.yaml",
         "berth: 1\nhost: h\nprovides:\n  - volume: data\n    path: /srv/data\nproviders:\n  - volume: \"nfs-*\"\n    run: [./nfs]\n",
     );
-    dir.write(
-        "app.yaml",
-        "berth: 1\ncontainer: app\nneeds:\n  - volume: nfs-a\n    mount: /a\n",
-    );
+    nfs_app(&dir, "nfs-a");
     dir.write("web.yaml", SPEC);
     (dir, host)
 }
@@ -772,6 +769,23 @@ fn nfs_host(dir: &Dir, run: &str) -> std::path::PathBuf {
     )
 }
 
+/// `app.yaml`: container `app` needing the provider-made volume `volume`.
+fn nfs_app(dir: &Dir, volume: &str) {
+    let mount = volume.trim_start_matches("nfs-");
+    dir.write(
+        "app.yaml",
+        &format!("berth: 1\ncontainer: app\nneeds:\n  - volume: {volume}\n    mount: /{mount}\n"),
+    );
+}
+
+/// Applies `app.yaml` (its provider succeeds) and releases `app`, whose
+/// provider release fails: one pending release is left behind.
+fn apply_then_fail_to_release(dir: &Dir) {
+    let berth = |args: &[&str]| code(&run(dir.berth().args(args)));
+    assert_eq!(berth(&["apply", "-q", "-H", "host.yaml", "app.yaml"]), 0);
+    assert_eq!(berth(&["release", "-q", "-H", "host.yaml", "app"]), 3);
+}
+
 fn calls(dir: &Dir) -> Vec<String> {
     std::fs::read_to_string(dir.path().join("calls.log"))
         .unwrap_or_default()
@@ -785,10 +799,7 @@ fn a_provider_that_could_not_start_left_a_pending_release_that_blocked_the_host(
     let dir = Dir::new();
     nfs_script(&dir, "nfs", 0);
     nfs_host(&dir, "./nfs-typo");
-    dir.write(
-        "app.yaml",
-        "berth: 1\ncontainer: app\nneeds:\n  - volume: nfs-a\n    mount: /a\n",
-    );
+    nfs_app(&dir, "nfs-a");
     let o = run(dir
         .berth()
         .args(["apply", "-q", "-H", "host.yaml", "app.yaml"]));
@@ -817,30 +828,8 @@ fn a_retried_release_ran_the_saved_argv_after_the_manifest_was_fixed() {
     nfs_script(&dir, "nfs-old", 1);
     nfs_script(&dir, "nfs-new", 0);
     nfs_host(&dir, "./nfs-old");
-    dir.write(
-        "app.yaml",
-        "berth: 1\ncontainer: app\nneeds:\n  - volume: nfs-a\n    mount: /a\n",
-    );
-    assert_eq!(
-        code(&run(dir.berth().args([
-            "apply",
-            "-q",
-            "-H",
-            "host.yaml",
-            "app.yaml"
-        ]))),
-        0
-    );
-    assert_eq!(
-        code(&run(dir.berth().args([
-            "release",
-            "-q",
-            "-H",
-            "host.yaml",
-            "app"
-        ]))),
-        3
-    );
+    nfs_app(&dir, "nfs-a");
+    apply_then_fail_to_release(&dir);
     // The manifest now names another script for the same resources.
     nfs_host(&dir, "./nfs-new");
     let o = run(dir
@@ -863,30 +852,8 @@ fn a_pending_release_was_dropped_when_another_provider_made_the_same_name() {
     nfs_script(&dir, "nfs-a", 1);
     nfs_script(&dir, "nfs-b", 0);
     nfs_host(&dir, "./nfs-a");
-    dir.write(
-        "app.yaml",
-        "berth: 1\ncontainer: app\nneeds:\n  - volume: nfs-x\n    mount: /x\n",
-    );
-    assert_eq!(
-        code(&run(dir.berth().args([
-            "apply",
-            "-q",
-            "-H",
-            "host.yaml",
-            "app.yaml"
-        ]))),
-        0
-    );
-    assert_eq!(
-        code(&run(dir.berth().args([
-            "release",
-            "-q",
-            "-H",
-            "host.yaml",
-            "app"
-        ]))),
-        3
-    );
+    nfs_app(&dir, "nfs-x");
+    apply_then_fail_to_release(&dir);
     // Another provider makes the same name: the first one's release is still owed.
     nfs_host(&dir, "./nfs-b");
     let o = run(dir
@@ -923,10 +890,7 @@ fn providers_lost_the_environment_they_need() {
         "host.yaml",
         "berth: 1\nhost: h\nproviders:\n  - volume: \"nfs-*\"\n    run: [./envdump]\n    env: [DOCKER_HOST, CONTAINERS_CONF=/etc/berth/containers.conf, NOT_SET_HERE]\n",
     );
-    dir.write(
-        "app.yaml",
-        "berth: 1\ncontainer: app\nneeds:\n  - volume: nfs-a\n    mount: /a\n",
-    );
+    nfs_app(&dir, "nfs-a");
     let o = run(dir
         .berth()
         .args(["apply", "-q", "-H", "host.yaml", "app.yaml"])
@@ -1017,7 +981,7 @@ fn a_pool_full_of_a_released_names_reservation_did_not_name_it() {
     let dir = Dir::new();
     dir.write(
         "host.yaml",
-        "berth: 1\nhost: h\nprovides:\n  - network: n\n    subnet4: 10.9.0.0/24\n  - ipv4: \"*\"\n    pool: 10.9.0.8/31\n    network: n\n",
+        "berth: 1\nhost: h\nprovides:\n  - network: n\n    subnet4: 10.9.0.0/24\n  - ipv4: \"*\"\n    pool: 10.9.0.8/32\n    network: n\n",
     );
     dir.write("db.yaml", "berth: 1\ncontainer: db\nneeds:\n  - ipv4: db\n");
     dir.write(
@@ -1055,4 +1019,373 @@ fn a_pool_full_of_a_released_names_reservation_did_not_name_it() {
         0
     );
     assert_eq!(code(&berth(&["plan", "-H", "host.yaml", "web.yaml"])), 0);
+}
+
+/// Three networks whose pools start at an address that is not their subnet's
+/// network address: a single IPv6 address, a single IPv4 address, the upper
+/// half of an IPv4 /24.
+const FIRST_ADDRESS_HOST: &str = "berth: 1
+host: h
+provides:
+  - network: six
+    subnet6: 2001:db8::/64
+    gateway6: 2001:db8::1
+  - network: four
+    subnet4: 192.0.2.0/24
+  - network: half
+    subnet4: 10.0.0.0/24
+    gateway4: 10.0.0.1
+  - ipv6: \"solo-*\"
+    pool: 2001:db8::10/128
+    network: six
+  - ipv4: \"one-*\"
+    pool: 192.0.2.7/32
+    network: four
+  - ipv4: \"half-*\"
+    pool: 10.0.0.128/25
+    network: half
+";
+
+fn plan_addresses(dir: &Dir, host: &str, spec: &str) -> Vec<String> {
+    let o = run(dir
+        .berth()
+        .args(["plan", "--format", "json", "-H", host, spec]));
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    v["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["bindings"].as_array().unwrap().iter())
+        .filter_map(|b| b["value"]["address"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn a_pool_never_gave_out_its_own_first_address() {
+    let dir = Dir::new();
+    dir.write("host.yaml", FIRST_ADDRESS_HOST);
+    dir.write(
+        "berth.yaml",
+        "berth: 1\ncontainer: web\nneeds:\n  - ipv6: solo-a\n  - ipv4: one-a\n  - ipv4: half-a\n",
+    );
+    assert_eq!(
+        plan_addresses(&dir, "host.yaml", "berth.yaml"),
+        ["2001:db8::10", "192.0.2.7", "10.0.0.128"]
+    );
+    // None of these pools is empty: check says nothing.
+    let o = run(dir.berth().args(["check", "host.yaml"]));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(!stderr(&o).contains("pool-empty"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_pool_with_no_usable_address_and_addresses_engines_refuse_passed_check_silently() {
+    let dir = Dir::new();
+    dir.write(
+        "host.yaml",
+        "berth: 1
+host: h
+provides:
+  - network: four
+    subnet4: 192.0.2.0/24
+    gateway4: 192.0.2.1
+  - network: six
+    subnet6: 2001:db8::/64
+  - ipv4: bcast
+    address: 192.0.2.255
+    network: four
+  - ipv4: net
+    address: 192.0.2.0
+    network: four
+  - ipv6: router
+    address: \"2001:db8::\"
+    network: six
+  - ipv4: \"gw-*\"
+    pool: 192.0.2.0/31
+    network: four
+  - ipv4: \"top-*\"
+    pool: 192.0.2.254/31
+    network: four
+  - ipv4: \"ok-*\"
+    pool: 192.0.2.128/30
+    network: four
+",
+    );
+    let o = run(dir.berth().args(["check", "--format", "json", "host.yaml"]));
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    let count = |code: &str| out.matches(code).count();
+    // 192.0.2.0/31 holds only the subnet's network address and the gateway;
+    // 192.0.2.254/31 keeps .254 beside the broadcast address.
+    assert_eq!(count("berth::host::pool-empty"), 1, "{out}");
+    assert!(out.contains("pool `192.0.2.0/31`"), "{out}");
+    assert_eq!(count("berth::host::refused-address"), 3, "{out}");
+    assert!(out.contains("subnet-router anycast address"), "{out}");
+    assert!(
+        out.contains("broadcast address of subnet `192.0.2.0/24`"),
+        "{out}"
+    );
+}
+
+#[test]
+fn reservations_made_while_a_pools_first_address_was_skipped_keep_their_address() {
+    let dir = Dir::new();
+    // The first apply runs while 2001:db8::100 is a static address (the
+    // pool skips it, as every pool's first address once was): `old` gets
+    // ::101 and keeps it for its name.
+    let host = "berth: 1
+host: h
+provides:
+  - network: six
+    subnet6: 2001:db8::/64
+  - ipv6: held
+    address: 2001:db8::100
+    network: six
+  - ipv6: \"*\"
+    pool: 2001:db8::100/120
+    network: six
+";
+    dir.write("host.yaml", host);
+    dir.write(
+        "old.yaml",
+        "berth: 1\ncontainer: old\nneeds:\n  - ipv6: old\n",
+    );
+    dir.write(
+        "new.yaml",
+        "berth: 1\ncontainer: new\nneeds:\n  - ipv6: new\n",
+    );
+    let apply = |spec: &str| {
+        let o = run(dir.berth().args(["apply", "-q", "-H", "host.yaml", spec]));
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        stdout(&o)
+    };
+    assert!(apply("old.yaml").contains("2001:db8::101"));
+    // The static goes away: ::100 is an ordinary address now, and the state
+    // written before keeps `old` on ::101 while `new` gets ::100.
+    dir.write(
+        "host.yaml",
+        &host.replace(
+            "  - ipv6: held\n    address: 2001:db8::100\n    network: six\n",
+            "",
+        ),
+    );
+    let o = run(dir
+        .berth()
+        .args(["release", "-q", "-H", "host.yaml", "old"]));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        plan_addresses(&dir, "host.yaml", "old.yaml"),
+        ["2001:db8::101"]
+    );
+    assert!(apply("new.yaml").contains("2001:db8::100"));
+    assert!(apply("old.yaml").contains("2001:db8::101"));
+}
+
+/// The networks compose puts service `svc` on in `docker-compose config`'s
+/// output (map form: one `name:` line per network under `networks:`).
+fn merged_networks(text: &str, svc: &str) -> Vec<String> {
+    let at = text
+        .find(&format!("\n  {svc}:\n"))
+        .unwrap_or_else(|| panic!("no service {svc} in:\n{text}"));
+    let rest = &text[at + 1..];
+    let mut lines = rest.lines().skip(1);
+    let mut out = Vec::new();
+    while let Some(l) = lines.next() {
+        if !l.starts_with("    ") {
+            break;
+        }
+        if l == "    networks:" {
+            for n in lines.by_ref() {
+                if let Some(name) = n.strip_prefix("      ") {
+                    if !name.starts_with(' ') {
+                        let name = name.split(':').next().unwrap_or_default();
+                        out.push(name.trim_matches(['"', '\'']).to_string());
+                    }
+                } else {
+                    break;
+                }
+            }
+            break;
+        }
+    }
+    out
+}
+
+#[test]
+fn a_compose_override_put_a_service_on_default_whatever_the_base_file_said() {
+    let dir = Dir::new();
+    let host = dir.write("host.yaml", NET_HOST);
+    let spec = dir.write("berth.yaml", NET_SPEC);
+    // `web` is on `back` only (list form); `db` on `back` (map form).
+    let base = dir.write(
+        "compose.yaml",
+        "services:\n  web:\n    image: example/web:1\n    networks: [back]\n  db:\n    image: example/db:1\n    networks:\n      back: {}\nnetworks:\n  back: {}\n",
+    );
+    let emit = |extra: &[&str]| {
+        let o = run(dir
+            .berth()
+            .args(["apply", "-q", "--emit", "compose", "-H"])
+            .arg(&host)
+            .arg(&spec)
+            .args(extra));
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        stdout(&o)
+    };
+    let with_base = emit(&["--compose-file", base.to_str().unwrap()]);
+    assert!(with_base.contains("      \"back\": {}\n"), "{with_base}");
+    assert!(!with_base.contains("default"), "{with_base}");
+    let without = emit(&[]);
+    assert!(without.contains("      \"default\": {}\n"), "{without}");
+    assert!(
+        without.contains("# `default` keeps the service"),
+        "{without}"
+    );
+    // A base file where `web` names no network: `default` it is.
+    let bare = dir.write("bare.yaml", "services:\n  web:\n    image: example/web:1\n");
+    let on_bare = emit(&["--compose-file", bare.to_str().unwrap()]);
+    assert!(on_bare.contains("      \"default\": {}\n"), "{on_bare}");
+    assert!(!on_bare.contains('#'), "{on_bare}");
+    // The option belongs to compose, and the file must be one.
+    let o = run(dir
+        .berth()
+        .args(["apply", "-q", "--emit", "docker", "--compose-file"])
+        .arg(&base)
+        .arg("-H")
+        .arg(&host)
+        .arg(&spec));
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    let o = run(dir
+        .berth()
+        .args([
+            "apply",
+            "-q",
+            "--emit",
+            "compose",
+            "--compose-file",
+            "host.yaml",
+            "-H",
+        ])
+        .arg(&host)
+        .arg(&spec));
+    assert_ne!(code(&o), 0);
+    assert!(stderr(&o).contains("no `services:` map"), "{}", stderr(&o));
+
+    if !crate::util::require_tools(
+        "a_compose_override_put_a_service_on_default_whatever_the_base_file_said",
+        &["docker-compose"],
+    ) {
+        return;
+    }
+    let over = dir.write("override.yaml", &with_base);
+    let merged = run(std::process::Command::new("docker-compose")
+        .arg("-f")
+        .arg(&base)
+        .arg("-f")
+        .arg(&over)
+        .arg("config")
+        .current_dir(dir.path()));
+    assert!(merged.status.success(), "{}", stderr(&merged));
+    let text = stdout(&merged);
+    let mut nets = merged_networks(&text, "web");
+    nets.sort();
+    assert_eq!(nets, ["back", "front"], "{text}");
+}
+
+#[test]
+fn the_cdi_option_belongs_to_the_docker_line() {
+    let dir = Dir::new();
+    let host = dir.write(
+        "host.yaml",
+        "berth: 1\nhost: h\nprovides:\n  - example.com/thing: one\n    env: {THING: one}\n",
+    );
+    let spec = dir.write(
+        "berth.yaml",
+        "berth: 1\ncontainer: c\nimage: img\nneeds:\n  - example.com/thing: one\n",
+    );
+    let line = |extra: &[&str]| {
+        run(dir
+            .berth()
+            .args(["apply", "-q", "-H"])
+            .arg(&host)
+            .arg(&spec)
+            .args(extra))
+    };
+    let o = line(&["--emit", "docker", "--cdi"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let argv = shlex::split(stdout(&o).trim()).unwrap();
+    assert!(
+        argv.windows(2)
+            .any(|w| w[0] == "--device" && w[1] == "example.com/thing=one"),
+        "{argv:?}"
+    );
+    assert!(!argv.iter().any(|a| a == "THING=one"), "{argv:?}");
+    let o = line(&["--emit", "lxc", "--cdi"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("--cdi"), "{}", stderr(&o));
+}
+
+/// Issue 12: an error about the state folder said "see docs/state.md" and
+/// never where the folder came from. Each source is named with the way to
+/// change it: here the folder cannot be created (its parent is a file).
+#[test]
+fn a_state_folder_error_did_not_say_where_the_folder_came_from() {
+    let dir = Dir::new();
+    dir.write("blocker", "a file, not a folder\n");
+    let spec = dir.write("berth.yaml", "berth: 1\ncontainer: c\nneeds: []\n");
+    let host = |state_dir: Option<&str>| {
+        let extra = state_dir.map_or(String::new(), |d| format!("state_dir: {d}\n"));
+        dir.write(
+            "host.yaml",
+            &format!("berth: 1\nhost: h\n{extra}provides: []\n"),
+        )
+    };
+    let apply = |cmd: &mut std::process::Command| {
+        let o = run(cmd.arg("-H").arg(dir.path().join("host.yaml")).arg(&spec));
+        assert_eq!(code(&o), 1, "{}{}", stdout(&o), stderr(&o));
+        stderr(&o)
+    };
+    host(None);
+    let err = apply(
+        dir.berth()
+            .args(["apply", "-q", "--state-dir", "blocker/state"]),
+    );
+    assert!(err.contains("cannot create state folder"), "{err}");
+    assert!(err.contains("given with --state-dir"), "{err}");
+
+    let err = apply(
+        dir.berth()
+            .env("BERTH_STATE_DIR", dir.path().join("blocker/env"))
+            .args(["apply", "-q"]),
+    );
+    assert!(err.contains("comes from $BERTH_STATE_DIR"), "{err}");
+    assert!(err.contains("--state-dir DIR"), "{err}");
+
+    host(Some(dir.path().join("blocker/manifest").to_str().unwrap()));
+    let err = apply(
+        dir.berth()
+            .env_remove("BERTH_STATE_DIR")
+            .args(["apply", "-q"]),
+    );
+    assert!(err.contains("comes from `state_dir:` in"), "{err}");
+    assert!(err.contains("host.yaml"), "{err}");
+
+    // A folder anyone may write, from the manifest, in JSON too.
+    let open = dir.path().join("open");
+    host(Some(open.to_str().unwrap()));
+    std::fs::create_dir(&open).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let o = run(dir
+        .berth()
+        .env_remove("BERTH_STATE_DIR")
+        .args(["plan", "--format", "json", "-H", "host.yaml"])
+        .arg(&spec));
+    assert_eq!(code(&o), 1, "{}{}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("berth::state::folder-writable"), "{out}");
+    assert!(
+        out.contains("comes from `state_dir:` in host.yaml"),
+        "{out}"
+    );
 }

@@ -763,16 +763,10 @@ fn docker_runs_an_image_that_carries_its_needs() {
     );
     ok(&run, "berth run --from-image");
     let out = stdout(&run);
-    println!(
-        "docker container from the labelled image sees: {}",
-        out.lines()
-            .find(|l| l.contains("inet6 1111:"))
-            .unwrap_or("")
-            .trim()
-    );
-    assert!(
-        out.contains(&format!("inet6 {}/112", case.addr("20"))),
-        "{out}"
+    crate::util::assert_sees_inet6(
+        "docker container from the labelled image",
+        &out,
+        &format!("{}/112", case.addr("20")),
     );
     let deadline = Instant::now() + Duration::from_secs(10);
     while containers().iter().any(|n| n == "webserver") {

@@ -402,6 +402,39 @@ fn podman_runs_a_container_with_a_cdi_device_berth_wrote() {
     );
     assert!(out.contains("THING=berth-one"), "{out}");
     assert!(out.contains("hello from berth"), "{out}");
+
+    // `berth run --cdi` passes the same CDI name (not the edits) to podman.
+    let spec = dir.write(
+        "berth.yaml",
+        &format!(
+            "berth: 1\ncontainer: cdi-run\nimage: {image}\nneeds:\n  - example.com/thing: one\n"
+        ),
+    );
+    let o = run(dir
+        .berth()
+        .args([
+            "run",
+            "--cdi",
+            "--engine",
+            "podman",
+            "--rm",
+            "--engine-arg=--network=none",
+            "-H",
+        ])
+        .arg(&host)
+        .arg(&spec)
+        .args(["--", "sh", "-c", &script])
+        .env("CONTAINERS_CONF", &conf));
+    let out = stdout(&o);
+    let err = stderr(&o);
+    assert_eq!(code(&o), 0, "{out}{err}");
+    assert!(err.contains("--device 'example.com/thing=one'"), "{err}");
+    assert!(
+        !err.contains("THING=berth-one"),
+        "the edits were expanded: {err}"
+    );
+    assert!(out.contains("THING=berth-one"), "{out}");
+    assert!(out.contains("hello from berth"), "{out}");
 }
 
 #[test]

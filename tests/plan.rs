@@ -60,8 +60,10 @@ fn json_has_the_design_keys() {
     let dir = Dir::new();
     let o = plan(
         &dir,
+        // The gateway is the pool's first address: the plan gives ::101.
         &format!(
-            "provides:\n{NET}  - ipv6: \"*\"\n    pool: 2001:db8::100/120\n    network: n\nproviders:\n  - volume: \"nfs-*\"\n    run: [./nfs]\n"
+            "provides:\n{}  - ipv6: \"*\"\n    pool: 2001:db8::100/120\n    network: n\nproviders:\n  - volume: \"nfs-*\"\n    run: [./nfs]\n",
+            NET.replace("db8::1\n", "db8::100\n")
         ),
         "container: c\nneeds:\n  - ipv6: c\n  - volume: nfs-a\n    mount: /a\n  - device: fuse\n",
         &["--format", "json"],
@@ -82,7 +84,8 @@ fn json_has_the_design_keys() {
     let o = plan(
         &dir,
         &format!(
-            "provides:\n{NET}  - ipv6: \"*\"\n    pool: 2001:db8::100/120\n    network: n\nproviders:\n  - volume: \"nfs-*\"\n    run: [./nfs]\n"
+            "provides:\n{}  - ipv6: \"*\"\n    pool: 2001:db8::100/120\n    network: n\nproviders:\n  - volume: \"nfs-*\"\n    run: [./nfs]\n",
+            NET.replace("db8::1\n", "db8::100\n")
         ),
         "container: c\nneeds:\n  - ipv6: c\n  - volume: nfs-a\n    mount: /a\n",
         &["--format", "json"],
@@ -181,11 +184,13 @@ fn explain_denied_by_allow() {
 
 #[test]
 fn explain_pool_exhausted() {
-    // A pool of one usable address and two containers in one plan.
+    // A pool of one usable address (the other is the gateway) and two
+    // containers in one plan.
     let dir = Dir::new();
+    let net = NET.replace("db8::1\n", "db8::11\n");
     let o = plan(
         &dir,
-        &format!("provides:\n{NET}  - ipv6: \"*\"\n    pool: 2001:db8::10/127\n    network: n\n"),
+        &format!("provides:\n{net}  - ipv6: \"*\"\n    pool: 2001:db8::10/127\n    network: n\n"),
         "container: a\nneeds:\n  - ipv6: a\n---\nberth: 1\ncontainer: b\nneeds:\n  - ipv6: b\n",
         &[],
     );
@@ -588,7 +593,9 @@ fn compose_override_with_bind_addresses_passes_docker_compose_config() {
         "target: 53",
         "published: 5353",
         "ipv6_address: 2001:db8:1::20",
-        "ipv4_address: 10.20.0.17",
+        // The pool lies inside subnet 10.20.0.0/24: its first address is an
+        // ordinary address (issue 12 point 6).
+        "ipv4_address: 10.20.0.16",
         "/dev/fuse",
         "/dev/dri/renderD128",
         "GPU_VENDOR: example",

@@ -321,15 +321,10 @@ fn lxc_container_gets_the_seed_address_route_and_read_only_pages() {
     let child = guard.child.insert(child);
     let (lines, _rest) = lines_until_ready(child, Duration::from_secs(60));
     let seen = lines.join("\n");
-    let addr_line = lines
-        .iter()
-        .find(|l| l.contains("inet6 1111:"))
-        .cloned()
-        .unwrap_or_default();
-    println!("LXC container {lxc_name} sees: {}", addr_line.trim());
-    assert!(
-        seen.contains("inet6 1111:2222:3333:4444::8888:20/112"),
-        "address inside LXC:\n{seen}"
+    crate::util::assert_sees_inet6(
+        &format!("LXC container {lxc_name}"),
+        &seen,
+        "1111:2222:3333:4444::8888:20/112",
     );
     assert!(
         seen.contains("default via 1111:2222:3333:4444::8888:1"),
@@ -555,16 +550,10 @@ fn podman_container_gets_the_seed_address_route_pages_and_port() {
     ]);
     ok(&addr, "ip -6 addr inside");
     let addr = stdout(&addr);
-    println!(
-        "podman container webserver sees: {}",
-        addr.lines()
-            .find(|l| l.contains("inet6 1111:"))
-            .unwrap_or("(no 1111: address)")
-            .trim()
-    );
-    assert!(
-        addr.contains("inet6 1111:2222:3333:4445::8888:20/112"),
-        "{addr}"
+    crate::util::assert_sees_inet6(
+        "podman container webserver",
+        &addr,
+        "1111:2222:3333:4445::8888:20/112",
     );
     let route = stdout(&podman(&["exec", "webserver", "ip", "-6", "route"]));
     assert!(

@@ -131,3 +131,18 @@ pub fn which(tool: &str) -> Option<PathBuf> {
         .map(|d| d.join(tool))
         .find(|p| p.is_file())
 }
+
+/// Prints what `who` sees (the `inet6 1111:` line of its `ip -6 addr`
+/// output, for the CI log) and asserts that it holds `expected`
+/// (`ADDR/PREFIX`).
+pub fn assert_sees_inet6(who: &str, ip_addr_output: &str, expected: &str) {
+    let line = ip_addr_output
+        .lines()
+        .find(|l| l.contains("inet6 1111:"))
+        .unwrap_or("(no 1111: address)");
+    println!("{who} sees: {}", line.trim());
+    assert!(
+        ip_addr_output.contains(&format!("inet6 {expected}")),
+        "{who}:\n{ip_addr_output}"
+    );
+}

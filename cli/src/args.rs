@@ -95,31 +95,53 @@ pub enum Format {
 /// A run-configuration format, as the engine's registry names it.
 pub type Emit = &'static dyn Emitter;
 
-/// The emitter `--emit` and `--lxc-net-index` ask for: `--lxc-net-index`
-/// only means something to LXC, so with another format it is a usage error
-/// (exit 2) rather than silently ignored.
-pub fn emitter_with(emit: Emit, lxc_net_index: Option<usize>) -> Emit {
-    use berth_engine::emit::lxc;
-    match lxc_net_index {
-        None => emit,
-        Some(_) if emit.name() != lxc::LXC.name() => {
-            use clap::CommandFactory;
-            Cli::command()
-                .error(
-                    clap::error::ErrorKind::ArgumentConflict,
-                    format!(
-                        "--lxc-net-index numbers LXC NICs; it needs --emit lxc, not --emit {}",
-                        emit.name()
-                    ),
-                )
-                .exit()
-        }
+/// The emitter `--emit`, `--lxc-net-index`, `--cdi` and `--compose-file`
+/// ask for: each option means something to one format only, so with another
+/// format it is a usage error (exit 2) rather than silently ignored. A base
+/// compose file that cannot be read is an error.
+pub fn emitter_with(
+    emit: Emit,
+    lxc_net_index: Option<usize>,
+    cdi: bool,
+    compose_file: Option<&std::path::Path>,
+) -> anyhow::Result<Emit> {
+    use berth_engine::emit::{compose, docker, lxc};
+    let refuse = |what: &str| -> ! {
+        use clap::CommandFactory;
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                format!("{what}, not --emit {}", emit.name()),
+            )
+            .exit()
+    };
+    if cdi && emit.name() != docker::DOCKER.name() {
+        refuse("--cdi passes CDI names on a docker line; it needs --emit docker");
+    }
+    if lxc_net_index.is_some() && emit.name() != lxc::LXC.name() {
+        refuse("--lxc-net-index numbers LXC NICs; it needs --emit lxc");
+    }
+    if compose_file.is_some() && emit.name() != compose::COMPOSE.name() {
+        refuse("--compose-file is the base file of a compose override; it needs --emit compose");
+    }
+    if cdi {
+        return Ok(&docker::DOCKER_CDI);
+    }
+    if let Some(path) = compose_file {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read --compose-file {}: {e}", path.display()))?;
+        let base = compose::base_networks(&text)
+            .map_err(|e| anyhow::anyhow!("--compose-file {}: {e}", path.display()))?;
         // One per run: leaked, as the registry's emitters are 'static.
+        return Ok(Box::leak(Box::new(compose::Compose { base: Some(base) })));
+    }
+    Ok(match lxc_net_index {
+        None => emit,
         Some(n) => Box::leak(Box::new(lxc::Lxc {
             net_index: n,
             ..lxc::LXC
         })),
-    }
+    })
 }
 
 /// `--emit`: one possible value per registered emitter (its name and help
@@ -229,6 +251,12 @@ pub struct ApplyArgs {
     /// With `--emit lxc`: number berth's NICs from `lxc.net.N` (after the config's own NICs).
     #[arg(long, value_name = "N")]
     pub lxc_net_index: Option<usize>,
+    /// With `--emit docker`: pass a custom kind or device the host provides by exact name as its CDI name (`--device vendor.tld/class=name`, written by `berth export cdi`) instead of its edits.
+    #[arg(long)]
+    pub cdi: bool,
+    /// With `--emit compose`: the base compose file the override goes onto; each service keeps the networks it gives it.
+    #[arg(long, value_name = "PATH")]
+    pub compose_file: Option<PathBuf>,
     /// Report format for failures.
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
@@ -270,6 +298,9 @@ pub struct RunArgs {
     /// Show what would be recorded, the provider steps and the engine argv; change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Pass a custom kind or device the host provides by exact name as its CDI name (`--device vendor.tld/class=name`, written by `berth export cdi`) instead of its edits.
+    #[arg(long)]
+    pub cdi: bool,
     /// Apply even if the container's recorded spec differs, and take released reservations of its names.
     #[arg(long)]
     pub replace: bool,
@@ -382,6 +413,12 @@ pub struct PlaceArgs {
     /// With `--emit lxc`: number berth's NICs from `lxc.net.N` (after the config's own NICs).
     #[arg(long, value_name = "N")]
     pub lxc_net_index: Option<usize>,
+    /// With `--emit docker`: pass a custom kind or device the host provides by exact name as its CDI name (`--device vendor.tld/class=name`, written by `berth export cdi`) instead of its edits.
+    #[arg(long)]
+    pub cdi: bool,
+    /// With `--emit compose`: the base compose file the override goes onto; each service keeps the networks it gives it.
+    #[arg(long, value_name = "PATH")]
+    pub compose_file: Option<PathBuf>,
     /// Show the full per-need explanation for this host.
     #[arg(long, value_name = "HOST")]
     pub explain: Option<String>,

@@ -54,6 +54,10 @@ pub fn load_with(
             // $BERTH_STATE_DIR, which would come before the manifest's
             // folder, no longer applies to this process. Nothing else runs
             // yet, so changing the environment here races with no thread.
+            crate::state_origin::remember(
+                berth_engine::store::state_origin(host_arg.state_dir.as_deref(), &h),
+                host_path,
+            );
             if let Some(dir) = &host_arg.state_dir {
                 h.state_dir = Some(dir.clone());
                 std::env::remove_var("BERTH_STATE_DIR");

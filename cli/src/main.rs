@@ -15,6 +15,7 @@ mod out;
 mod provision;
 mod render;
 mod report;
+mod state_origin;
 
 use std::process::ExitCode;
 

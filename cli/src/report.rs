@@ -68,20 +68,41 @@ impl Invalid {
 /// ([`store::StoreError::code`]).
 pub fn report_store(e: &store::StoreError, format: Format) -> u8 {
     let code = e.code().as_str();
+    let help = store_help(e);
     match format {
         Format::Json => outln!(
             "{}",
-            serde_json::json!({"ok": false, "error": {"code": code, "message": e.to_string()}})
+            serde_json::json!({"ok": false, "error": {"code": code, "message": e.to_string(), "help": help}})
         ),
         Format::Human => {
             let message = render::escape_lines(&e.to_string()).into_owned();
             eprintln!(
                 "{:?}",
-                miette::miette!(code = code, help = e.help(), "{message}")
+                miette::miette!(code = code, help = help, "{message}")
             );
         }
     }
     exit::INVALID
+}
+
+/// The help of a state error; for one about the folder itself (it cannot be
+/// created, locked, read or written, or anyone may write it), also where the
+/// folder came from and how to change it ([`crate::state_origin`]).
+fn store_help(e: &store::StoreError) -> String {
+    use store::StoreError as E;
+    let about_folder = matches!(
+        e,
+        E::CreateDir { .. }
+            | E::Lock { .. }
+            | E::Read { .. }
+            | E::Write { .. }
+            | E::FolderWritable { .. }
+            | E::NotRegular { .. }
+    );
+    match crate::state_origin::help().filter(|_| about_folder) {
+        Some(origin) => format!("{origin}; {}", e.help()),
+        None => e.help().to_string(),
+    }
 }
 
 /// A state file that cannot be used, reported like invalid input: for JSON,
@@ -95,7 +116,7 @@ pub fn report_state(e: &store::StoreError, host: &HostManifest, invalid: Invalid
     let problem = render::Problem {
         code: e.code(),
         message: e.to_string(),
-        help: Some(e.help().to_string()),
+        help: Some(store_help(e)),
         file: Some(
             e.path()
                 .map(Path::to_path_buf)

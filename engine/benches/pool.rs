@@ -102,6 +102,7 @@ fn bench(c: &mut Criterion) {
     let mut t = taken();
     t.extend(skipped_addresses(
         &net,
+        None,
         Some("2001:db8:0:1::1".parse::<IpAddr>().unwrap()),
     ));
     c.bench_function("pool/lowest_free_slash64_10k_held", |b| {

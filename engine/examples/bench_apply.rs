@@ -155,7 +155,7 @@ fn main() {
         .reservations
         .values()
         .map(|r| u128::from(r.value.parse::<Ipv6Addr>().unwrap()))
-        .chain(pool::skipped_addresses(&net, None))
+        .chain(pool::skipped_addresses(&net, None, None))
         .collect();
     let range = Span128::of_net(&net);
     let mut got = None;

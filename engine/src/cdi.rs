@@ -15,13 +15,22 @@
 //!
 //! One file per kind, `berth-<vendor>-<class>.json`, written atomically (temp
 //! file and rename in the same folder) so a runtime never reads half a spec.
+//!
+//! The other direction serves emitters: [`binding_device`] is the one rule of
+//! which binding a CDI name can stand for (what `--emit docker --cdi` and
+//! `berth export kubernetes --cdi` pass instead of the edits), and [`lookup`]
+//! reads the JSON specs of the CDI folders back, so the LXC emitter, which
+//! resolves no CDI names itself, can apply a device's edits.
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use berth_specs::{HostManifest, Kind, ProvideDetail};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+use crate::plan::Binding;
+use crate::state::BindingSource;
 
 /// The CDI spec version written: the oldest one with everything used here
 /// (env, deviceNodes with hostPath, mounts), so older runtimes read it too.
@@ -33,8 +42,12 @@ pub const DEVICE_KIND: &str = "berth.local/device";
 /// The folder runtimes read dynamic CDI specs from.
 pub const DEFAULT_DIR: &str = "/var/run/cdi";
 
+/// The folders runtimes read CDI specs from, the one read first first: a
+/// dynamic spec in `/var/run/cdi` wins over a static one in `/etc/cdi`.
+pub const SPEC_DIRS: [&str; 2] = [DEFAULT_DIR, "/etc/cdi"];
+
 /// One CDI spec file: every device of one kind.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CdiSpec {
     /// The spec version ([`CDI_VERSION`]).
@@ -43,45 +56,70 @@ pub struct CdiSpec {
     pub kind: String,
     /// The devices, in manifest order.
     pub devices: Vec<CdiDevice>,
+    /// Edits applied with every device of the spec (berth writes none; other
+    /// vendors' specs may have them).
+    #[serde(default, skip_serializing_if = "ContainerEdits::is_empty")]
+    pub container_edits: ContainerEdits,
 }
 
 /// One named device.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CdiDevice {
     /// The name after `=` in `vendor.tld/class=name`.
     pub name: String,
     /// What the runtime applies to the container.
+    #[serde(default)]
     pub container_edits: ContainerEdits,
 }
 
-/// CDI's container edits (the subset berth's kinds produce).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+/// CDI's container edits (the subset berth's kinds produce; other fields of
+/// a spec berth reads, like hooks, are ignored).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ContainerEdits {
     /// `KEY=VALUE` entries.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub env: Vec<String>,
     /// Device nodes.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub device_nodes: Vec<DeviceNode>,
     /// Bind mounts.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mounts: Vec<CdiMount>,
 }
 
+impl ContainerEdits {
+    /// True when there is nothing to apply.
+    pub fn is_empty(&self) -> bool {
+        self.env.is_empty() && self.device_nodes.is_empty() && self.mounts.is_empty()
+    }
+}
+
 /// A device node.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeviceNode {
     /// Path in the container.
     pub path: String,
-    /// Path on the host.
+    /// Path on the host (CDI: the container path when left out).
+    #[serde(default)]
     pub host_path: String,
 }
 
+impl DeviceNode {
+    /// The node's host path: `hostPath`, or `path` when a spec leaves it out.
+    pub fn host(&self) -> &str {
+        if self.host_path.is_empty() {
+            &self.path
+        } else {
+            &self.host_path
+        }
+    }
+}
+
 /// A bind mount.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CdiMount {
     /// Host path.
@@ -89,9 +127,10 @@ pub struct CdiMount {
     /// Container path.
     pub container_path: String,
     /// `bind`.
-    #[serde(rename = "type")]
+    #[serde(rename = "type", default)]
     pub kind: String,
     /// `bind` and `ro` or `rw`.
+    #[serde(default)]
     pub options: Vec<String>,
 }
 
@@ -210,9 +249,71 @@ pub fn specs(host: &HostManifest) -> (Vec<CdiSpec>, Vec<CdiNote>) {
             cdi_version: CDI_VERSION.into(),
             kind,
             devices,
+            container_edits: ContainerEdits::default(),
         })
         .collect();
     (specs, notes)
+}
+
+/// The CDI name under which `berth export cdi` writes what serves `b`: a
+/// custom kind or a device (with a host path) the manifest provides by that
+/// exact name. `None` for anything else (patterns and provider-made
+/// resources have no CDI device).
+pub fn binding_device(b: &Binding) -> Option<String> {
+    if b.source != BindingSource::Provides || b.provide != b.name {
+        return None;
+    }
+    match &b.kind {
+        Kind::Custom(k) => Some(format!("{k}={}", b.name)),
+        Kind::Device if b.value.get("path")?.as_str()?.starts_with('/') => {
+            Some(format!("{DEVICE_KIND}={}", b.name))
+        }
+        _ => None,
+    }
+}
+
+/// The edits of CDI device `name` (`vendor.tld/class=device`) from the JSON
+/// specs in `dirs` (searched in order, each folder's files in name order; the
+/// first spec with that kind and device wins): the spec's own edits followed
+/// by the device's. `None` when no readable JSON spec has it (YAML specs are
+/// not read: berth keeps one YAML reader, for its own formats).
+pub fn lookup<P: AsRef<Path>>(dirs: &[P], name: &str) -> Option<ContainerEdits> {
+    let (kind, device) = name.split_once('=')?;
+    for dir in dirs {
+        let Ok(entries) = std::fs::read_dir(dir.as_ref()) else {
+            continue;
+        };
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        files.sort();
+        for f in files {
+            let Some(spec) = std::fs::read(&f)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<CdiSpec>(&b).ok())
+            else {
+                continue;
+            };
+            if spec.kind != kind {
+                continue;
+            }
+            if let Some(d) = spec.devices.iter().find(|d| d.name == device) {
+                let mut e = spec.container_edits.clone();
+                e.env.extend(d.container_edits.env.iter().cloned());
+                e.device_nodes
+                    .extend(d.container_edits.device_nodes.iter().cloned());
+                e.mounts.extend(d.container_edits.mounts.iter().cloned());
+                return Some(e);
+            }
+        }
+    }
+    None
+}
+
+/// [`lookup`] in the folders runtimes read ([`SPEC_DIRS`]).
+pub fn lookup_on_host(name: &str) -> Option<ContainerEdits> {
+    lookup(&SPEC_DIRS, name)
 }
 
 /// The file name of a spec: `berth-<vendor>-<class>.json`.

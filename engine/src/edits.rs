@@ -162,6 +162,19 @@ pub enum EditError {
 /// each kind's value means comes from the kind registry
 /// ([`berth_specs::kinds::edits`]); this only collects it.
 pub fn resolve(plan: &ContainerPlan, spec: &NeedSpec) -> Result<Edits, EditError> {
+    resolve_with(plan, spec, false)
+}
+
+/// Like [`resolve`]; with `cdi_names`, a binding a CDI name stands for
+/// ([`crate::cdi::binding_device`]: a custom kind or device the manifest
+/// provides by exact name, which `berth export cdi` writes) becomes one device
+/// edit with that name instead of its env, mounts and devices. A device need's
+/// container `path:` is kept on it, so the emitter can say it is ignored.
+pub fn resolve_with(
+    plan: &ContainerPlan,
+    spec: &NeedSpec,
+    cdi_names: bool,
+) -> Result<Edits, EditError> {
     if !plan.satisfied {
         return Err(EditError::NotSatisfied {
             container: plan.container.clone(),
@@ -191,11 +204,22 @@ pub fn resolve(plan: &ContainerPlan, spec: &NeedSpec) -> Result<Edits, EditError
             Some(i) => &spec.needs.get(i).ok_or_else(mismatch)?.detail,
             None => &implied,
         };
+        let cdi = cdi_names.then(|| crate::cdi::binding_device(b)).flatten();
+        let mut scratch = Edits::default();
         let mut sink = Sink {
-            edits: &mut e,
+            edits: if cdi.is_some() { &mut scratch } else { &mut e },
             binding: b,
         };
         kinds::edits(need, &b.name, value, &mut sink).map_err(|_| mismatch())?;
+        if let Some(name) = cdi {
+            let target = scratch.devices.into_iter().find_map(|d| d.target);
+            let from = sink_from(b);
+            e.devices.push(DeviceEdit {
+                path: name,
+                target,
+                from,
+            });
+        }
     }
     Ok(e)
 }
@@ -208,8 +232,13 @@ struct Sink<'e> {
 
 impl Sink<'_> {
     fn from(&self) -> String {
-        format!("{} {}", self.binding.kind, self.binding.name)
+        sink_from(self.binding)
     }
+}
+
+/// What an edit says it comes from: the binding's kind and name.
+fn sink_from(b: &Binding) -> String {
+    format!("{} {}", b.kind, b.name)
 }
 
 impl EditSink for Sink<'_> {

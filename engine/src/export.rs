@@ -26,9 +26,9 @@ use serde::Serialize;
 use crate::cdi;
 use crate::edits;
 use crate::place::place;
-use crate::plan::{Binding, ContainerPlan};
+use crate::plan::ContainerPlan;
 use crate::solve::solve;
-use crate::state::{BindingSource, State};
+use crate::state::State;
 
 /// What an export produced.
 #[derive(Debug, Clone, Serialize)]
@@ -137,7 +137,7 @@ fn prepare<'a>(
     cp.bindings.retain(|b| !b.pending());
     let mut cdi_devices = Vec::new();
     if opts.cdi {
-        cp.bindings.retain(|b| match cdi_name(b) {
+        cp.bindings.retain(|b| match cdi::binding_device(b) {
             Some(name) => {
                 cdi_devices.push((format!("{} {}", b.kind, b.name), name));
                 false
@@ -161,20 +161,4 @@ fn prepare<'a>(
         addresses,
         cdi_devices,
     })
-}
-
-/// The CDI name under which `berth export cdi` writes what serves `b`: a
-/// custom kind or a device (with a host path) the manifest provides by that
-/// exact name. `None` for anything else (patterns have no CDI device).
-fn cdi_name(b: &Binding) -> Option<String> {
-    if b.source != BindingSource::Provides || b.provide != b.name {
-        return None;
-    }
-    match &b.kind {
-        Kind::Custom(k) => Some(format!("{k}={}", b.name)),
-        Kind::Device if b.value.get("path")?.as_str()?.starts_with('/') => {
-            Some(format!("{}={}", cdi::DEVICE_KIND, b.name))
-        }
-        _ => None,
-    }
 }

@@ -12,7 +12,6 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use berth_specs::{AddressSource, HostManifest, Kind, PortSource, Provide, ProvideDetail};
-use ipnet::IpNet;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -211,34 +210,24 @@ fn is_kind_key(key: &str) -> bool {
     Kind::from_key(key).is_some()
 }
 
-fn gateway_of(host: &HostManifest, network: &str, net: &IpNet) -> Option<IpAddr> {
-    let v6 = matches!(net, IpNet::V6(_));
-    host.provides.iter().find_map(|q| {
-        if !(q.kind.is_network() && q.name.is_exact() && q.name.as_str() == network) {
-            return None;
-        }
-        q.detail
-            .subnets()?
-            .iter()
-            .filter_map(|s| s.gateway)
-            .find(|g| g.is_ipv6() == v6)
-    })
-}
-
 fn pool_use(host: &HostManifest, state: &State, p: &Provide) -> Option<PoolUse> {
-    let (text, net, gateway) = match &p.detail {
+    let (text, net, subnet) = match &p.detail {
         ProvideDetail::Address {
             source: AddressSource::Pool(net),
             network,
             ..
-        } => (net.to_string(), Some(*net), gateway_of(host, network, net)),
+        } => (
+            net.to_string(),
+            Some(*net),
+            crate::rules::subnet_of(&host.provides, network, net),
+        ),
         ProvideDetail::Port {
             source: PortSource::Pool { first, last },
             ..
         } => (format!("{first}-{last}"), None, None),
         _ => return None,
     };
-    let (range, skip) = pool::manifest_skips(p, gateway, &host.provides)?;
+    let (range, skip) = pool::manifest_skips(p, subnet.as_ref(), &host.provides)?;
     let parse = |v: &str| -> Option<u128> {
         match net {
             Some(_) => v.parse::<IpAddr>().ok().map(pool::addr_to_u128),

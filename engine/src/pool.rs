@@ -7,12 +7,15 @@
 //!   pool: a /64 (2^64 addresses) with ten thousand holdings is as cheap as a /120
 //!   with ten thousand holdings;
 //! - "lowest free" is deterministic: the same taken set gives the same answer;
-//! - the pool's own network address, its network's gateway, static addresses
-//!   inside it and (IPv4) its broadcast address are never handed out; callers pass
-//!   them as taken (see [`skipped_addresses`]).
+//! - a pool's own first address is an ordinary address; what is never handed
+//!   out is the rule of [`berth_specs::usable`]: the network address of the
+//!   subnet the pool lies in, an IPv4 subnet's broadcast address, the network's
+//!   gateway and the host's static addresses; callers pass them as taken (see
+//!   [`skipped_addresses`] and [`manifest_skips`]).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use berth_specs::kinds::Subnet;
 use berth_specs::{AddressSource, Provide, ProvideDetail};
 use ipnet::IpNet;
 
@@ -80,27 +83,27 @@ pub fn u128_to_addr(v: u128, like: &IpNet) -> IpAddr {
     }
 }
 
-/// The values of a pool that are never handed out, whatever is held: the pool's
-/// network address, the gateway if it lies inside, and for IPv4 pools wider than
-/// a /31 the broadcast address.
-pub fn skipped_addresses(pool: &IpNet, gateway: Option<IpAddr>) -> Vec<u128> {
-    let span = Span128::of_net(pool);
-    let mut out = vec![span.lo];
-    if matches!(pool, IpNet::V4(_)) && pool.prefix_len() < 31 {
-        out.push(span.hi);
-    }
-    if let Some(g) = gateway {
-        let g = addr_to_u128(g);
-        if span.contains(g) {
-            out.push(g);
-        }
-    }
-    out
+/// The values of a pool that are never handed out, whatever is held:
+/// [`berth_specs::usable::pool_skips`] without statics (the network address of
+/// `subnet`, the subnet of the host network the pool lies in, or of the pool
+/// itself when that is unknown; an IPv4 subnet's broadcast; the gateway), as
+/// `u128` values inside the pool.
+pub fn skipped_addresses(
+    pool: &IpNet,
+    subnet: Option<&IpNet>,
+    gateway: Option<IpAddr>,
+) -> Vec<u128> {
+    berth_specs::usable::pool_skips(pool, subnet, gateway, [])
+        .into_iter()
+        .map(addr_to_u128)
+        .collect()
 }
 
 /// The range of a pool provide and every value the host manifest alone keeps it
-/// from handing out: [`skipped_addresses`] (with `gateway`, the gateway of the
-/// pool's network) and the static provides of the same kind inside the range.
+/// from handing out: [`skipped_addresses`] (with `subnet`, the subnet and
+/// gateway of the pool's network in the pool's family, see
+/// [`crate::rules::subnet_of`]) and the static provides of the same kind inside
+/// the range.
 /// `None` when `p` is not a pool.
 ///
 /// The one statement of the manifest's skip rule: the solver adds the state's
@@ -108,14 +111,21 @@ pub fn skipped_addresses(pool: &IpNet, gateway: Option<IpAddr>) -> Vec<u128> {
 /// never disagree on a pool's capacity.
 pub fn manifest_skips<'a>(
     p: &Provide,
-    gateway: Option<IpAddr>,
+    subnet: Option<&Subnet>,
     provides: impl IntoIterator<Item = &'a Provide>,
 ) -> Option<(Span128, Vec<u128>)> {
     let (range, mut skip) = match &p.detail {
         ProvideDetail::Address {
             source: AddressSource::Pool(net),
             ..
-        } => (Span128::of_net(net), skipped_addresses(net, gateway)),
+        } => (
+            Span128::of_net(net),
+            skipped_addresses(
+                net,
+                subnet.and_then(|s| s.net.as_ref()),
+                subnet.and_then(|s| s.gateway),
+            ),
+        ),
         d => {
             let s = d.host_sockets().filter(|s| s.pool)?;
             (Span128::of_ports(s.first, s.last), Vec::new())
@@ -324,7 +334,7 @@ mod tests {
     #[test]
     fn lowest_free_skips_network_address_and_gateway() {
         let pool = net("2001:db8::/120");
-        let skip = skipped_addresses(&pool, Some("2001:db8::1".parse().unwrap()));
+        let skip = skipped_addresses(&pool, None, Some("2001:db8::1".parse().unwrap()));
         let got = lowest_free(Span128::of_net(&pool), skip).unwrap();
         assert_eq!(
             u128_to_addr(got, &pool),
@@ -335,7 +345,7 @@ mod tests {
     #[test]
     fn ipv4_pool_skips_broadcast() {
         let pool = net("10.0.0.0/30");
-        let mut taken = skipped_addresses(&pool, None);
+        let mut taken = skipped_addresses(&pool, None, None);
         taken.push(addr_to_u128("10.0.0.1".parse().unwrap()));
         taken.push(addr_to_u128("10.0.0.2".parse().unwrap()));
         assert_eq!(lowest_free(Span128::of_net(&pool), taken), None);

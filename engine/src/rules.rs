@@ -11,8 +11,7 @@
 //! point: two copies of these rules once disagreed and `place` admitted
 //! containers that `plan` refused on the same host.
 
-use std::net::IpAddr;
-
+use berth_specs::kinds::Subnet;
 use berth_specs::{AddressSource, Kind, NeedDetail, NeedSpec, Protocol, Provide, ProvideDetail};
 use ipnet::IpNet;
 
@@ -284,21 +283,22 @@ pub(crate) fn serve_network(
     provider.map(Served::Provider).ok_or(denied)
 }
 
-/// The gateway of network `network` in the family of `pool`, from the first
-/// provide naming that network exactly: a pool never hands it out.
-pub(crate) fn gateway_of<'a>(
+/// The subnet and gateway of network `network` in the family of `pool`, from
+/// the first provide naming that network exactly: what a pool skips (see
+/// [`crate::pool::manifest_skips`]).
+pub(crate) fn subnet_of<'a>(
     provides: impl IntoIterator<Item = &'a Provide>,
     network: &str,
     pool: &IpNet,
-) -> Option<IpAddr> {
+) -> Option<Subnet> {
     let p = provides
         .into_iter()
         .find(|q| q.kind == Kind::Network && q.name.is_exact() && q.name.as_str() == network)?;
-    match (&p.detail, pool) {
-        (ProvideDetail::Network { gateway6, .. }, IpNet::V6(_)) => gateway6.map(IpAddr::V6),
-        (ProvideDetail::Network { gateway4, .. }, IpNet::V4(_)) => gateway4.map(IpAddr::V4),
-        _ => None,
-    }
+    let [v6, v4] = p.detail.subnets()?;
+    Some(match pool {
+        IpNet::V6(_) => v6,
+        IpNet::V4(_) => v4,
+    })
 }
 
 #[cfg(test)]

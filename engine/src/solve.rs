@@ -686,10 +686,10 @@ impl<'a> Solver<'a> {
     }
 
     /// What a pool can no longer hand out: reserved and held values of its kind,
-    /// static provides inside it, its network address and gateway.
+    /// static provides inside it, its subnet's network address and gateway.
     fn build_pool(&self, i: usize) -> PoolInfo {
         let p = &self.provides[i];
-        let (net, text, gateway) = match &p.detail {
+        let (net, text, subnet) = match &p.detail {
             ProvideDetail::Address {
                 source: AddressSource::Pool(net),
                 network,
@@ -697,7 +697,9 @@ impl<'a> Solver<'a> {
             } => (
                 Some(*net),
                 net.to_string(),
-                rules::gateway_of(&self.provides, network, net),
+                // The manifest's subnet, not one a provider returned: plan,
+                // apply and fleet placement then agree on what a pool skips.
+                rules::subnet_of(&self.host.provides, network, net),
             ),
             d => (
                 None,
@@ -705,7 +707,7 @@ impl<'a> Solver<'a> {
                 None,
             ),
         };
-        let (range, mut skip) = pool::manifest_skips(p, gateway, &self.provides)
+        let (range, mut skip) = pool::manifest_skips(p, subnet.as_ref(), &self.provides)
             .expect("pool_info is only called for pools");
         skip.extend(pool::state_taken(p, net.as_ref(), self.state));
         PoolInfo {

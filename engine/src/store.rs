@@ -210,6 +210,29 @@ pub fn state_dir(host: &HostManifest) -> PathBuf {
     state_location(None, host)
 }
 
+/// Which rule of [`state_location`] chose a state folder, so that an error
+/// about the folder can say where it came from and how to change it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StateOrigin {
+    /// A command's `--state-dir`.
+    Flag,
+    /// `$BERTH_STATE_DIR`.
+    Env,
+    /// The host manifest's `state_dir`.
+    Manifest,
+    /// [`DEFAULT_STATE_DIR`], the default for root.
+    RootDefault,
+    /// `$XDG_STATE_HOME/berth`, the default for other users.
+    XdgDefault,
+    /// `~/.local/state/berth`, the default for other users without
+    /// `$XDG_STATE_HOME`.
+    HomeDefault,
+    /// [`DEFAULT_STATE_DIR`] for a user with neither `$XDG_STATE_HOME` nor
+    /// `$HOME`.
+    NoHomeDefault,
+}
+
 /// Where berth keeps `host`'s state, by the rule of DESIGN.md, first that is
 /// set: `flag` (a command's `--state-dir`), `$BERTH_STATE_DIR` (not empty),
 /// the manifest's `state_dir` (relative: to the manifest's folder),
@@ -219,33 +242,43 @@ pub fn state_dir(host: &HostManifest) -> PathBuf {
 /// The one statement of that rule, for every command that reads state
 /// ([`state_dir`] is this rule without a flag).
 pub fn state_location(flag: Option<&Path>, host: &HostManifest) -> PathBuf {
+    locate(flag, host).0
+}
+
+/// Which rule [`state_location`] follows for `flag` and `host`.
+pub fn state_origin(flag: Option<&Path>, host: &HostManifest) -> StateOrigin {
+    locate(flag, host).1
+}
+
+fn locate(flag: Option<&Path>, host: &HostManifest) -> (PathBuf, StateOrigin) {
     let env = |k: &str| {
         std::env::var_os(k)
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
     };
     if let Some(d) = flag {
-        return d.to_path_buf();
+        return (d.to_path_buf(), StateOrigin::Flag);
     }
     if let Some(d) = env("BERTH_STATE_DIR") {
-        return d;
+        return (d, StateOrigin::Env);
     }
     if let Some(d) = &host.state_dir {
-        return if d.is_absolute() {
+        let d = if d.is_absolute() {
             d.clone()
         } else {
             host.base_dir().join(d)
         };
+        return (d, StateOrigin::Manifest);
     }
     if rustix::process::geteuid().is_root() {
-        return PathBuf::from(DEFAULT_STATE_DIR);
+        return (PathBuf::from(DEFAULT_STATE_DIR), StateOrigin::RootDefault);
     }
     if let Some(x) = env("XDG_STATE_HOME").filter(|d| d.is_absolute()) {
-        return x.join("berth");
+        return (x.join("berth"), StateOrigin::XdgDefault);
     }
     match env("HOME") {
-        Some(home) => home.join(".local/state/berth"),
-        None => PathBuf::from(DEFAULT_STATE_DIR),
+        Some(home) => (home.join(".local/state/berth"), StateOrigin::HomeDefault),
+        None => (PathBuf::from(DEFAULT_STATE_DIR), StateOrigin::NoHomeDefault),
     }
 }
 

@@ -91,7 +91,7 @@ host: web-01
 provides:
   - network: net6
     subnet6: 2001:db8::/112
-    gateway6: 2001:db8::1
+    gateway6: 2001:db8::100
   - ipv6: "*"
     pool: 2001:db8::100/125
     network: net6
@@ -227,7 +227,7 @@ fn apply_provides_only_the_gap_and_reapply_provides_nothing() {
     assert_eq!(rec.users, ["app"]);
     assert_eq!(rec.provided, json!({"path": "/mnt/nfs-a"}));
     assert_eq!(rec.run, ["./nfs", "--server", "nas"]);
-    // The pool's own first address is never handed out.
+    // The pool's first address is the network's gateway: never handed out.
     assert_eq!(state.reservations["ipv6/app"].value, "2001:db8::101");
     assert_eq!(
         state.reservations["ipv6/app"].holder.as_deref(),
@@ -556,7 +556,7 @@ fn a_changed_spec_releases_what_it_no_longer_uses() {
 #[test]
 fn pool_addresses_are_distinct_across_applies_and_exhaustion_is_unmet() {
     let env = Env::new();
-    // 2001:db8::100/125 has eight values; its first is never handed out.
+    // 2001:db8::100/125 has eight values; its first is the gateway.
     let mut seen = BTreeSet::new();
     for i in 0..7 {
         let s = spec(&format!("c{i}"), &format!("  - ipv6: c{i}\n"));

@@ -486,6 +486,7 @@ fn the_interface_renders_what_each_emitter_writes() {
         &lxc::Lxc {
             devices: |_| None,
             net_index: 0,
+            cdi: |_| None,
         },
         &plan,
         &[&s],
@@ -507,6 +508,7 @@ fn the_interface_renders_what_each_emitter_writes() {
         &lxc::Lxc {
             devices: |_| None,
             net_index: 0,
+            cdi: |_| None,
         },
         &two,
         &[&s, &s2],
@@ -526,4 +528,188 @@ fn the_interface_renders_what_each_emitter_writes() {
         err.to_string(),
         "container `webserver` has no `image:` to run"
     );
+}
+
+fn load_docs(text: &str) -> Vec<berth_specs::Document> {
+    use berth_specs::load::{load_str, LoadOptions};
+    let l = load_str(
+        std::path::Path::new("f.yaml"),
+        text,
+        &LoadOptions::default(),
+    );
+    assert!(!l.has_errors(), "{:?}", l.diagnostics);
+    l.documents
+}
+
+fn cdi_host_and_spec() -> (berth_specs::HostManifest, berth_specs::NeedSpec) {
+    let mut docs = load_docs(
+        "berth: 1\nhost: h\nprovides:\n  - example.com/thing: one\n    env: {THING: one}\n    \
+         devices: [/dev/null]\n    mounts:\n      - path: /srv/thing\n        mount: /thing\n        \
+         read_only: true\n  - example.com/thing: \"many-*\"\n    env: {MANY: yes-many}\n  - device: fuse\n    \
+         path: /dev/fuse\n---\nberth: 1\ncontainer: c\nimage: img\nneeds:\n  - example.com/thing: one\n  \
+         - example.com/thing: many-a\n  - device: fuse\n",
+    )
+    .into_iter();
+    match (docs.next(), docs.next()) {
+        (Some(berth_specs::Document::Host(h)), Some(berth_specs::Document::Need(s))) => (h, s),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Issue 13: `--emit docker --cdi` names the CDI device of what the host
+/// provides by exact name instead of expanding its edits; a pattern provide
+/// (no CDI device) is still expanded. Without the option nothing changes.
+#[test]
+fn docker_could_not_name_the_cdi_device_instead_of_expanding_its_edits() {
+    use berth_engine::emit::emitter::render;
+    let (h, s) = cdi_host_and_spec();
+    let plan = solve(&h, &State::new("h"), &[&s]);
+    assert!(plan.satisfied, "{plan:#?}");
+    let argv = |d: &docker::Docker| {
+        let out = render(d, &plan, &[&s]).unwrap();
+        shlex::split(out.text.trim_end()).unwrap()
+    };
+    let cdi = argv(&docker::DOCKER_CDI);
+    assert!(
+        has_pair(&cdi, "--device", "example.com/thing=one"),
+        "{cdi:?}"
+    );
+    assert!(
+        has_pair(&cdi, "--device", "berth.local/device=fuse"),
+        "{cdi:?}"
+    );
+    assert!(has_pair(&cdi, "-e", "MANY=yes-many"), "{cdi:?}");
+    for gone in [
+        "THING=one",
+        "/dev/null",
+        "/dev/fuse",
+        "/srv/thing:/thing:ro",
+    ] {
+        assert!(!cdi.iter().any(|a| a == gone), "{gone} in {cdi:?}");
+    }
+    let expanded = argv(&docker::DOCKER);
+    assert!(has_pair(&expanded, "-e", "THING=one"), "{expanded:?}");
+    assert!(has_pair(&expanded, "--device", "/dev/null"), "{expanded:?}");
+    assert!(has_pair(&expanded, "--device", "/dev/fuse"), "{expanded:?}");
+    assert!(
+        has_pair(&expanded, "-v", "/srv/thing:/thing:ro"),
+        "{expanded:?}"
+    );
+    assert!(!expanded
+        .iter()
+        .any(|a| a.contains('=') && a.starts_with("example.com/")));
+}
+
+/// Issue 13: the LXC emitter applied no CDI spec: a CDI device was only a
+/// note. Now its spec's env, device nodes and mounts become LXC keys; a name
+/// no spec has stays a note.
+#[test]
+fn lxc_warned_about_a_cdi_device_instead_of_applying_its_spec() {
+    use berth_engine::cdi;
+    let dir = tempfile::tempdir().unwrap();
+    let thing = dir.path().join("thing");
+    std::fs::create_dir(&thing).unwrap();
+    let spec = serde_json::json!({
+        "cdiVersion": "0.6.0",
+        "kind": "example.com/gpu",
+        "containerEdits": {"env": ["GPU_ALL=1"]},
+        "devices": [{
+            "name": "0",
+            "containerEdits": {
+                "env": ["GPU=0"],
+                "deviceNodes": [{"path": "/dev/gpu0", "hostPath": "/dev/null", "type": "c"}],
+                "mounts": [{"hostPath": thing.to_str().unwrap(), "containerPath": "/opt/gpu",
+                            "options": ["ro", "nosuid", "bind"]}]
+            }
+        }]
+    });
+    std::fs::write(dir.path().join("vendor.json"), spec.to_string()).unwrap();
+    // Not JSON: skipped, not an error.
+    std::fs::write(dir.path().join("broken.json"), "{").unwrap();
+    let e = Edits {
+        container: "c".into(),
+        devices: vec![
+            DeviceEdit {
+                path: "example.com/gpu=0".into(),
+                target: None,
+                from: "example.com/gpu any".into(),
+            },
+            DeviceEdit {
+                path: "example.com/gpu=9".into(),
+                target: None,
+                from: "example.com/gpu nine".into(),
+            },
+        ],
+        ..Edits::default()
+    };
+    let applied = lxc::apply_cdi(&e, &|n| cdi::lookup(&[dir.path()], n));
+    let (text, notes) = lxc::emit(&applied, &lxc::stat_device);
+    assert!(text.contains("lxc.environment = GPU=0\n"), "{text}");
+    assert!(text.contains("lxc.environment = GPU_ALL=1\n"), "{text}");
+    assert!(
+        text.contains("lxc.mount.entry = /dev/null dev/gpu0 none bind,optional,create=file 0 0\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("lxc.cgroup2.devices.allow = c 1:3 rwm\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "lxc.mount.entry = {} opt/gpu none bind,ro,create=dir 0 0\n",
+            thing.display()
+        )),
+        "{text}"
+    );
+    assert_eq!(
+        notes,
+        vec![Note {
+            need: "device example.com/gpu=9".into(),
+            kind: NoteKind::CdiNotApplicable {
+                device: "example.com/gpu=9".into()
+            }
+        }]
+    );
+    // berth's own specs read back the same way.
+    let (h, _) = cdi_host_and_spec();
+    let (specs, _) = cdi::specs(&h);
+    let own = dir.path().join("own");
+    cdi::write(&own, &specs).unwrap();
+    let got = cdi::lookup(&[own.as_path()], "example.com/thing=one").unwrap();
+    assert_eq!(got.env, ["THING=one"]);
+    assert_eq!(got.device_nodes[0].host(), "/dev/null");
+    assert_eq!(got.mounts[0].container_path, "/thing");
+}
+
+/// `--compose-file`: each service's networks in the list and the map form,
+/// none for a service without `networks:` (or with `networks:` empty), and
+/// errors for a file compose would not take either.
+#[test]
+fn base_compose_networks_in_list_and_map_form() {
+    let base = compose::base_networks(
+        "services:\n  a:\n    networks: [front, back]\n  b:\n    networks:\n      back:\n        ipv4_address: 10.0.0.9\n  c:\n    image: x\n  d:\n    networks:\n",
+    )
+    .unwrap();
+    assert_eq!(base["a"], ["front", "back"]);
+    assert_eq!(base["b"], ["back"]);
+    assert!(base["c"].is_empty() && base["d"].is_empty());
+    assert!(compose::base_networks("version: '3'\n").is_err());
+    assert!(compose::base_networks("services:\n  a:\n    networks: 7\n").is_err());
+    assert!(compose::base_networks("services: [\n").is_err());
+    // The override repeats a's networks and puts c on `default`.
+    let edits = |name: &str| Edits {
+        container: name.into(),
+        networks: vec![net("berth6", Some("2001:db8::5"), None)],
+        ..Edits::default()
+    };
+    let text = compose::emit_onto(&[edits("a"), edits("c")], Some(&base));
+    let a = &text[text.find("\"a\":").unwrap()..text.find("\"c\":").unwrap()];
+    assert!(
+        a.contains("\"front\": {}") && a.contains("\"back\": {}"),
+        "{text}"
+    );
+    assert!(!a.contains("default"), "{text}");
+    let c = &text[text.find("\"c\":").unwrap()..];
+    assert!(c.contains("\"default\": {}"), "{text}");
+    assert!(!text.contains('#'), "{text}");
 }

@@ -57,10 +57,10 @@ provides:
   - network: n
     subnet6: 2001:db8::/64
   - ipv6: \"*\"
-    pool: 2001:db8::10/127
+    pool: 2001:db8::11/128
     network: n
   - ipv6: \"a*\"
-    pool: 2001:db8::20/127
+    pool: 2001:db8::21/128
     network: n
 ",
     );
@@ -203,7 +203,7 @@ fn pool_exhausted_and_not_allowed_are_reasons() {
 provides:
   - network: n
   - ipv6: \"*\"
-    pool: 2001:db8::/127
+    pool: 2001:db8::1/128
     network: n
   - volume: cache
     path: /srv/cache

@@ -286,4 +286,11 @@ codes! {
     EmitLxcValue => "berth::emit::lxc-value",
     /// The state folder is writable by others than its owner.
     StateFolderWritable => "berth::state::folder-writable",
+    /// A pool that has no address to hand out: every one of its addresses is
+    /// its subnet's network or broadcast address, the gateway or a static one.
+    HostPoolEmpty => "berth::host::pool-empty",
+    /// A static address that engines refuse to give a container: an IPv4
+    /// subnet's network or broadcast address, an IPv6 subnet-router anycast
+    /// address.
+    HostRefusedAddress => "berth::host::refused-address",
 }

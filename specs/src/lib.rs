@@ -18,6 +18,7 @@ pub mod load;
 pub mod model;
 pub mod reserved;
 pub mod schema;
+pub mod usable;
 pub mod validate;
 pub mod yaml;
 

@@ -9,6 +9,11 @@
 //! and a test validates the bundled examples
 //! (and rejects broken files), so the schema cannot drift from the loader.
 //!
+//! An unknown key the loader would answer with "did you mean `mount`?" (a
+//! dropped letter, two letters swapped, `-` for `_`) is listed in the branch
+//! as a key no value satisfies, with that question as its `errorMessage` and
+//! `description`, so an editor says it too instead of only "not allowed".
+//!
 //! What must stay true: every file the loader accepts validates against the
 //! schema. The schema may accept a little more (it does not know that `..` is
 //! not a path component, or that a pool lies inside its subnet): the loader has
@@ -30,6 +35,13 @@ const TIMEOUT: &str = "^[0-9]{1,9}(ms|s|m|h)$";
 
 fn string(pattern: &str, description: &str) -> Value {
     json!({ "type": "string", "pattern": pattern, "description": description })
+}
+
+/// A name: text matching `pattern`, or a whole number, which YAML reads from
+/// an unquoted `2024` and the loader takes as the name `2024` (`pattern`
+/// applies to strings only, `minimum` to numbers only).
+fn name(pattern: &str, description: &str) -> Value {
+    json!({ "type": ["string", "integer"], "minimum": 0, "pattern": pattern, "description": description })
 }
 
 fn boolean(description: &str) -> Value {
@@ -65,11 +77,17 @@ pub(crate) fn option_schema(o: &OptionDef) -> Value {
                 { "type": "string", "pattern": "^[0-9]{1,5}(/(tcp|udp))?$" }
             ]
         }),
-        OptionType::HostPort => {
-            json!({ "type": "integer", "minimum": 1, "maximum": 65535, "description": description })
-        }
+        // The loader reads a quoted port (`"8080"`) as the port, as it does
+        // for `container_port`.
+        OptionType::HostPort => json!({
+            "type": ["integer", "string"],
+            "minimum": 1,
+            "maximum": 65535,
+            "pattern": "^[0-9]{1,5}$",
+            "description": description
+        }),
         OptionType::PortRange => string("^[0-9]{1,5}-[0-9]{1,5}$", description),
-        OptionType::ResourceName => string(RESOURCE_NAME, description),
+        OptionType::ResourceName => name(RESOURCE_NAME, description),
         OptionType::Bridge => string("^[A-Za-z0-9_.-]{1,15}$", description),
         OptionType::Protocol => json!({ "enum": ["tcp", "udp"], "description": description }),
         OptionType::EnvMap => json!({
@@ -113,6 +131,50 @@ fn required(options: &[OptionDef]) -> Vec<&'static str> {
         .collect()
 }
 
+/// Keys one slip away from a key of `props` (a letter dropped, two
+/// neighbours swapped, `-` for `_`) that the loader's own suggestion
+/// ([`crate::load::suggest`]) maps back to that key, each added as a key no
+/// value satisfies whose `errorMessage` (VS Code's YAML and JSON services show
+/// it) and `description` ask "did you mean `KEY`?".
+fn add_typos(props: &mut Map<String, Value>) {
+    let keys: Vec<String> = props.keys().cloned().collect();
+    let known: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let mut typos: Vec<(String, &str)> = Vec::new();
+    for k in &known {
+        let chars: Vec<char> = k.chars().collect();
+        let mut near: Vec<String> = (0..chars.len())
+            .map(|i| {
+                chars
+                    .iter()
+                    .enumerate()
+                    .filter(|(j, _)| *j != i)
+                    .map(|(_, c)| c)
+                    .collect()
+            })
+            .collect();
+        for i in 0..chars.len().saturating_sub(1) {
+            let mut c = chars.clone();
+            c.swap(i, i + 1);
+            near.push(c.into_iter().collect());
+        }
+        near.push(k.replace('_', "-"));
+        for t in near {
+            if !t.is_empty()
+                && !known.contains(&t.as_str())
+                && crate::load::suggest(&t, &known) == Some(*k)
+            {
+                typos.push((t, k));
+            }
+        }
+    }
+    for (t, k) in typos {
+        let ask = format!("Unknown key `{t}`: did you mean `{k}`?");
+        props
+            .entry(t)
+            .or_insert_with(|| json!({ "not": {}, "errorMessage": ask, "description": ask }));
+    }
+}
+
 /// One `oneOf` branch: an object with `kind_key` (or, for custom kinds, one
 /// key matching the custom-kind pattern) and `options`.
 fn entry(def: &KindDef, name: Value, options: Map<String, Value>, required: &[&str]) -> Value {
@@ -136,6 +198,9 @@ fn entry(def: &KindDef, name: Value, options: Map<String, Value>, required: &[&s
         props.insert(def.key.to_string(), name);
         req.insert(0, json!(def.key));
     }
+    if !def.is_custom() {
+        add_typos(&mut props);
+    }
     branch.insert("required".into(), Value::Array(req));
     branch.insert("properties".into(), Value::Object(props));
     if !def.is_custom() {
@@ -148,9 +213,9 @@ fn entry(def: &KindDef, name: Value, options: Map<String, Value>, required: &[&s
 /// definition (any definition: a test builds one for a kind berth lacks).
 pub fn need_branch(def: &KindDef) -> Value {
     let name = if def.is_custom() {
-        string(RESOURCE_NAME, "Resource name (`any` for any one).")
+        name(RESOURCE_NAME, "Resource name (`any` for any one).")
     } else {
-        string(
+        name(
             RESOURCE_NAME,
             &format!("Name of the {} this container needs.", def.key),
         )
@@ -166,11 +231,11 @@ pub fn provide_branch(def: &KindDef) -> Value {
         "allow".into(),
         json!({
             "type": "array",
-            "items": { "type": "string" },
+            "items": { "type": ["string", "integer"], "minimum": 0 },
             "description": "Which containers may hold it: glob patterns on the container name, or image:PATTERN."
         }),
     );
-    let name = string(
+    let name = name(
         NAME_PATTERN,
         "Resource name, or a glob pattern serving every name it matches.",
     );
@@ -250,7 +315,7 @@ pub fn need_schema() -> Schema {
         "additionalProperties": false,
         "properties": {
             "berth": { "const": 1, "description": "Format version." },
-            "container": string(CONTAINER_NAME, "Container name."),
+            "container": name(CONTAINER_NAME, "Container name."),
             "image": { "type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[^\\s-]\\S*$", "description": "Image `berth run` starts." },
             "placement": labels("Host labels a host must have (fleet placement)."),
             "needs": { "type": ["array", "null"], "items": { "oneOf": need_branches() }, "description": "The needs: one `<kind>: <name>` entry each, with that kind's options." }
@@ -269,7 +334,7 @@ pub fn host_schema() -> Schema {
         "additionalProperties": false,
         "properties": {
             "berth": { "const": 1, "description": "Format version." },
-            "host": string(CONTAINER_NAME, "Host name."),
+            "host": name(CONTAINER_NAME, "Host name."),
             "labels": labels("Free-form labels, used by fleet placement."),
             "state_dir": string(ABSOLUTE_PATH, "Where this host's state lives (default $BERTH_STATE_DIR, then /var/lib/berth)."),
             "provides": { "type": ["array", "null"], "items": { "oneOf": provide_branches() }, "description": "What the host provides, in preference order." },

@@ -429,6 +429,68 @@ fn check_host(
         }
     }
 
+    // Addresses engines refuse: a static one, a pool with nothing usable left
+    // (the rule is `crate::usable`'s, shared with the engine's pools).
+    for (i, p) in provides.iter().enumerate() {
+        let ProvideDetail::Address { source, network } = &p.detail else {
+            continue;
+        };
+        let v6 = matches!(source, AddressSource::Static(IpAddr::V6(_)))
+            || matches!(source, AddressSource::Pool(IpNet::V6(_)));
+        let subnet = nets
+            .get(network.as_str())
+            .and_then(|n| provides[n.index].detail.subnets())
+            .map(|s| s[usize::from(!v6)]);
+        let (net, gateway) = subnet.map_or((None, None), |s| (s.net, s.gateway));
+        match *source {
+            AddressSource::Static(a) => {
+                let Some(reason) = net.and_then(|n| crate::usable::refused_reason(&n, a)) else {
+                    continue;
+                };
+                out.push((
+                    Diagnostic::warning(
+                        Code::HostRefusedAddress,
+                        format!(
+                            "address `{a}` of {} `{}` is the {reason} of subnet `{}`",
+                            p.kind,
+                            p.name,
+                            net.map(|n| n.to_string()).unwrap_or_default()
+                        ),
+                    )
+                    .at(src, at(i, "address"))
+                    .label(reason)
+                    .help("docker, podman and LXC refuse to give it to a container: pick another address of the subnet"),
+                    vec![i],
+                ));
+            }
+            AddressSource::Pool(pool) => {
+                let skips = crate::usable::pool_skips(
+                    &pool,
+                    net.as_ref(),
+                    gateway,
+                    statics.keys().copied(),
+                );
+                if crate::usable::usable_count(&pool, &skips) > 0 {
+                    continue;
+                }
+                let shown: Vec<String> = skips.iter().map(|a| format!("`{a}`")).collect();
+                out.push((
+                    Diagnostic::warning(
+                        Code::HostPoolEmpty,
+                        format!("pool `{pool}` of {} `{}` has no usable address", p.kind, p.name),
+                    )
+                    .at(src, at(i, "pool"))
+                    .label("nothing to hand out")
+                    .help(format!(
+                        "every address of it is skipped ({}: the subnet's network or broadcast address, the gateway or a static address): widen the pool or move it",
+                        shown.join(", ")
+                    )),
+                    vec![i],
+                ));
+            }
+        }
+    }
+
     // Ports: not twice, ranges disjoint, statics outside ranges.
     let mut ports: [Vec<Interval<PortItem>>; 2] = [Vec::new(), Vec::new()];
     for (i, p) in provides.iter().enumerate() {

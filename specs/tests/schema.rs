@@ -76,3 +76,38 @@ fn schema_rejects_what_the_loader_rejects_by_shape() {
         Vec::<String>::new()
     );
 }
+
+/// Issue 12: an editor said "not valid under any of the given schemas" where
+/// `berth check` says "did you mean `mount`?". The volume need's branch lists
+/// the slip as a key no value satisfies, carrying the same question.
+#[test]
+fn an_unknown_key_in_the_schema_had_no_did_you_mean() {
+    let schema = need_schema().to_value();
+    let branches = schema["properties"]["needs"]["items"]["oneOf"]
+        .as_array()
+        .unwrap();
+    let volume = branches
+        .iter()
+        .find(|b| b["required"][0] == "volume")
+        .expect("a volume branch");
+    for typo in ["mout", "muont", "read-only", "raed_only"] {
+        let msg = volume["properties"][typo]["errorMessage"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no `{typo}` in {}", volume["properties"]));
+        assert!(msg.contains("did you mean `"), "{msg}");
+    }
+    assert_eq!(
+        volume["properties"]["mout"]["errorMessage"],
+        "Unknown key `mout`: did you mean `mount`?"
+    );
+    // Still rejected, and real keys are untouched.
+    let doc =
+        serde_json::json!({"berth": 1, "container": "c", "needs": [{"volume": "v", "mout": "/x"}]});
+    assert!(!errors(&schema, &doc).is_empty());
+    let ok = serde_json::json!({"berth": 1, "container": "c", "needs": [{"volume": "v", "mount": "/x"}]});
+    assert!(
+        errors(&schema, &ok).is_empty(),
+        "{:?}",
+        errors(&schema, &ok)
+    );
+}

@@ -136,3 +136,62 @@ fn the_schema_and_the_loader_agree_on_every_fixture() {
     }
     assert!(all.is_empty(), "{}", all.join("\n"));
 }
+
+/// Edge cases where a schema written by hand and a loader written by hand
+/// drift apart: names YAML reads as numbers or booleans, quoted numbers,
+/// unknown keys, empty lists.
+const EDGE_CASES: &[&str] = &[
+    "berth: 1\ncontainer: c\nneeds:\n  - volume: 2024\n    mount: /data\n",
+    "berth: 1\ncontainer: c\nneeds:\n  - ipv6: 10\n",
+    "berth: 1\ncontainer: c\nneeds:\n  - volume: 1.5\n    mount: /data\n",
+    "berth: 1\ncontainer: c\nneeds:\n  - volume: -1\n    mount: /data\n",
+    "berth: 1\ncontainer: c\nneeds:\n  - volume: true\n    mount: /data\n",
+    "berth: 1\ncontainer: c\nneeds:\n  - volume: data\n    mout: /data\n",
+    "berth: 1\ncontainer: c\nneeds:\n  - volume: data\n    mount: /data\n    read_only: yes\n",
+    "berth: 1\ncontainer: c\nneeds: []\n",
+    "berth: 1\ncontainer: 2024\nneeds: []\n",
+    "berth: 1\ncontainer: c\nneeds:\n  - port: http\n    container_port: \"80\"\n",
+    "berth: 1\ncontainer: c\nneeds:\n  - port: http\n    container_port: 53/udp\n",
+    "berth: 1\nhost: h\nprovides:\n  - volume: 2024\n    path: /srv/x\n",
+    "berth: 1\nhost: h\nprovides:\n  - port: http\n    host_port: \"8080\"\n",
+    "berth: 1\nhost: 7\nprovides: []\n",
+    "berth: 1\nhost: h\nprovides:\n  - volume: data\n    path: /srv/x\n    allow: [2024]\n",
+];
+
+#[test]
+fn the_schema_and_the_loader_agree_on_edge_cases() {
+    let mut all = Vec::new();
+    for (i, text) in EDGE_CASES.iter().enumerate() {
+        all.extend(disagreements(Path::new(&format!("edge-{i}.yaml")), text));
+    }
+    assert!(all.is_empty(), "{}", all.join("\n"));
+}
+
+/// Every ```yaml block of `docs/*.md` that holds a berth document (the
+/// diagnostics examples included: what they get wrong in shape, the schema
+/// must reject too).
+#[test]
+fn the_schema_and_the_loader_agree_on_every_docs_example() {
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs");
+    let mut pages: Vec<PathBuf> = std::fs::read_dir(&docs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+        .collect();
+    pages.sort();
+    let (mut blocks, mut all) = (0, Vec::new());
+    for page in &pages {
+        let text = std::fs::read_to_string(page).unwrap();
+        for (i, block) in text.split("```yaml\n").skip(1).enumerate() {
+            let block = &block[..block.find("```").unwrap_or(block.len())];
+            if !block.contains("berth: 1") {
+                continue;
+            }
+            blocks += 1;
+            let name = PathBuf::from(format!("{}#{i}.yaml", page.display()));
+            all.extend(disagreements(&name, block));
+        }
+    }
+    assert!(blocks >= 40, "only {blocks} docs examples");
+    assert!(all.is_empty(), "{}", all.join("\n"));
+}

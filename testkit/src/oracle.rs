@@ -12,10 +12,12 @@
 //!   address family, prefix, port protocol, and an address provide's network
 //!   (its implied need) met by the exact network provide (whose `allow` must
 //!   admit the container), else a matching network pattern, else a provider;
-//! - a pool's values: its range minus its own first address, an IPv4 pool's
-//!   broadcast (wider than /31), the gateway of its network, static provides
-//!   of the kind, values reserved for any name and values other containers
-//!   hold; every pool address is enumerated, one choice each;
+//! - a pool's values: its range minus the first address of the subnet it lies
+//!   in (its network's subnet of its family when that holds the pool, else
+//!   the pool itself) and, for IPv4, that subnet's last address, neither for
+//!   a subnet of one or two addresses; minus the gateway of its network,
+//!   static provides of the kind, values reserved for any name and values
+//!   other containers hold; every pool address is enumerated, one choice each;
 //! - exclusivity: an address or port value, a static exclusive provide and an
 //!   exclusive volume (or a volume needed `exclusive: true`) have one holder;
 //!   a shared volume any number; holdings of containers outside the set count;
@@ -278,19 +280,31 @@ impl Ctx<'_> {
                 network,
             } => {
                 let (lo, hi) = (num(net.network()), num(net.broadcast()));
-                let mut skip = vec![lo];
-                if matches!(net, IpNet::V4(_)) && net.prefix_len() < 31 {
-                    skip.push(hi);
-                }
-                let gateway = self.host.provides.iter().find_map(|q| match &q.detail {
-                    ProvideDetail::Network {
-                        gateway6, gateway4, ..
-                    } if q.name.is_exact() && q.name.as_str() == network => match net {
-                        IpNet::V6(_) => gateway6.map(IpAddr::V6),
-                        IpNet::V4(_) => gateway4.map(IpAddr::V4),
-                    },
-                    _ => None,
+                let network_provide = self.host.provides.iter().find(|q| {
+                    q.kind == Kind::Network && q.name.is_exact() && q.name.as_str() == network
                 });
+                let (subnet, gateway) = match network_provide.map(|q| &q.detail) {
+                    Some(ProvideDetail::Network {
+                        subnet6, gateway6, ..
+                    }) if matches!(net, IpNet::V6(_)) => {
+                        (subnet6.map(IpNet::V6), gateway6.map(IpAddr::V6))
+                    }
+                    Some(ProvideDetail::Network {
+                        subnet4, gateway4, ..
+                    }) if matches!(net, IpNet::V4(_)) => {
+                        (subnet4.map(IpNet::V4), gateway4.map(IpAddr::V4))
+                    }
+                    _ => (None, None),
+                };
+                let subnet = subnet.filter(|s| s.contains(net)).unwrap_or(*net);
+                let (first, last) = (num(subnet.network()), num(subnet.broadcast()));
+                let mut skip = Vec::new();
+                if last - first >= 2 {
+                    skip.push(first);
+                    if matches!(net, IpNet::V4(_)) {
+                        skip.push(last);
+                    }
+                }
                 skip.extend(gateway.map(num));
                 (lo, hi, skip)
             }

@@ -33,7 +33,12 @@ pub(crate) struct AppliedRun {
 }
 
 pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
-    let emit = crate::args::emitter_with(args.emit, args.lxc_net_index);
+    let emit = crate::args::emitter_with(
+        args.emit,
+        args.lxc_net_index,
+        args.cdi,
+        args.compose_file.as_deref(),
+    )?;
     // A docker line needs an image: refuse before provisioning anything,
     // rather than hold resources for a configuration that cannot be printed.
     let invalid = Invalid {

@@ -135,7 +135,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         .plan
         .container(&spec.container)
         .ok_or_else(|| anyhow::anyhow!("the plan has no container `{}`", spec.container))?;
-    let edits = edits::resolve(plan, spec)?;
+    let edits = edits::resolve_with(plan, spec, args.cdi)?;
     // A CDI device's container path cannot be passed to the engine: say so,
     // as `--emit docker` does, rather than drop it silently.
     report::print_notes(&spec.container, &edits.cdi_path_notes());
@@ -216,7 +216,7 @@ fn dry_run(
     let container = plan
         .container(&spec.container)
         .ok_or_else(|| anyhow::anyhow!("the plan has no container `{}`", spec.container))?;
-    let edits = edits::resolve(&with_placeholders(container), spec)?;
+    let edits = edits::resolve_with(&with_placeholders(container), spec, args.cdi)?;
     report::print_notes(&spec.container, &edits.cdi_path_notes());
     let argv = engine_argv(args, engine, &edits);
     if !args.quiet {

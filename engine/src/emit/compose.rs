@@ -2,13 +2,16 @@
 //! addresses, ports and devices; every network is declared `external: true`
 //! because berth (or a provider) made it, not compose.
 //!
-//! The override is merged onto the user's compose file, which berth never
-//! sees. Compose merges a service's `networks:` maps key by key, but a service
-//! that names no networks is on the implicit `default` network only until a
-//! file names one: an override that lists just berth's networks would take the
-//! service off `default` and away from its siblings. So a service with
-//! networks also lists `default` (keeping the base file's own networks is
-//! compose's merge). Ports are merged as a set of parsed entries, where
+//! The override is merged onto the user's compose file. Compose merges a
+//! service's `networks:` maps key by key, but a service that names no networks
+//! is on the implicit `default` network only until a file names one: an
+//! override that lists just berth's networks would take the service off
+//! `default` and away from its siblings. Given the base file
+//! (`--compose-file`, read by [`base_networks`]), the override repeats the
+//! networks the base file gives the service, list or map form, and adds
+//! `default` only when it gives none; without it, `default` is written with a
+//! comment saying so (a service the base file puts on other networks only
+//! would join `default` too). Ports are merged as a set of parsed entries, where
 //! `8080:80` and `8080:80/tcp` differ: TCP ports are written without
 //! `/tcp`, the way base files write them, so one port is never listed twice.
 //!
@@ -18,8 +21,10 @@
 //! `$(` in every value (not in keys), so each `$` in a value is written `$$`,
 //! which compose reads back as one literal `$`.
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::net::IpAddr;
+use std::sync::atomic::AtomicUsize;
 
 use berth_specs::Protocol;
 
@@ -29,8 +34,72 @@ use crate::emit::EmitError;
 
 /// `--emit compose`: one override file, one service per container, with a note
 /// for each CDI device whose container path cannot be passed.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Compose;
+#[derive(Debug, Clone, Default)]
+pub struct Compose {
+    /// `--compose-file`: the networks the base file gives each of its
+    /// services ([`base_networks`]); `None` when no base file was given.
+    pub base: Option<BaseNetworks>,
+}
+
+/// The networks a base compose file gives each service, in file order (an
+/// empty list for a service that names none).
+pub type BaseNetworks = BTreeMap<String, Vec<String>>;
+
+/// The compose emitter without a base file.
+pub static COMPOSE: Compose = Compose { base: None };
+
+/// Why a base compose file could not be read for its networks.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct BaseFileError(pub String);
+
+/// The networks each service of base compose file `text` names under
+/// `networks:`, in the list form (`[front, back]`) or the map form
+/// (`front: {ipv4_address: ...}`).
+pub fn base_networks(text: &str) -> Result<BaseNetworks, BaseFileError> {
+    use berth_specs::yaml::{parse_yaml, Base};
+    let budget = AtomicUsize::new(0);
+    let parsed = parse_yaml(text, Base::default(), &budget);
+    if let Some(e) = parsed.error {
+        return Err(BaseFileError(format!("not YAML: {e:?}")));
+    }
+    let doc = parsed
+        .documents
+        .first()
+        .ok_or_else(|| BaseFileError("empty file".into()))?;
+    let services = doc
+        .get("services")
+        .and_then(|s| s.as_map())
+        .ok_or_else(|| BaseFileError("no `services:` map".into()))?;
+    let mut out = BaseNetworks::new();
+    for (name, svc) in services {
+        let name = name
+            .text()
+            .ok_or_else(|| BaseFileError("a service name that is not text".into()))?;
+        let nets: Vec<String> = match svc.get("networks") {
+            None => Vec::new(),
+            Some(n) if n.is_null() => Vec::new(),
+            Some(n) => match (n.as_seq(), n.as_map()) {
+                (Some(list), _) => list
+                    .iter()
+                    .map(|x| x.text().map(str::to_string))
+                    .collect::<Option<_>>(),
+                (_, Some(map)) => map
+                    .iter()
+                    .map(|(k, _)| k.text().map(str::to_string))
+                    .collect::<Option<_>>(),
+                _ => None,
+            }
+            .ok_or_else(|| {
+                BaseFileError(format!(
+                    "service `{name}`: `networks:` is neither a list nor a map of names"
+                ))
+            })?,
+        };
+        out.insert(name.to_string(), nets);
+    }
+    Ok(out)
+}
 
 impl Emitter for Compose {
     fn name(&self) -> &'static str {
@@ -47,7 +116,7 @@ impl Emitter for Compose {
         for e in input.edits {
             out.note_all(&e.container, e.cdi_path_notes());
         }
-        out.text = emit(input.edits);
+        out.text = emit_onto(input.edits, self.base.as_ref());
         Ok(out)
     }
 }
@@ -72,11 +141,18 @@ fn v(s: &str) -> String {
 }
 
 /// The override file's text for one or more containers (one service each);
-/// networks used by any of them are declared once.
+/// networks used by any of them are declared once. No base file: see
+/// [`emit_onto`].
 pub fn emit(all: &[Edits]) -> String {
+    emit_onto(all, None)
+}
+
+/// [`emit`] for an override of a base file whose services' networks are
+/// `base` (`None`: not given).
+pub fn emit_onto(all: &[Edits], base: Option<&BaseNetworks>) -> String {
     let mut y = String::from("services:\n");
     for e in all {
-        service(&mut y, e);
+        service(&mut y, e, base);
     }
     let mut nets: Vec<&str> = Vec::new();
     for n in all.iter().flat_map(|e| &e.networks) {
@@ -94,7 +170,7 @@ pub fn emit(all: &[Edits]) -> String {
     y
 }
 
-fn service(y: &mut String, e: &Edits) {
+fn service(y: &mut String, e: &Edits, base: Option<&BaseNetworks>) {
     let _ = writeln!(y, "  {}:", q(&e.container));
     if let Some(img) = &e.image {
         let _ = writeln!(y, "    image: {}", v(img));
@@ -112,9 +188,23 @@ fn service(y: &mut String, e: &Edits) {
     }
     if !e.networks.is_empty() {
         y.push_str("    networks:\n");
-        // Keeps the service on compose's implicit network (see the module doc).
-        if !e.networks.iter().any(|n| n.network == "default") {
-            let _ = writeln!(y, "      \"default\": {{}}");
+        // Keeps the service on the networks the base file gives it, else on
+        // compose's implicit network (see the module doc).
+        let theirs = base.and_then(|b| b.get(&e.container)).map(Vec::as_slice);
+        let keep: Vec<&str> = match theirs {
+            Some(nets) if !nets.is_empty() => nets.iter().map(String::as_str).collect(),
+            _ => vec!["default"],
+        };
+        if base.is_none() {
+            y.push_str(
+                "      # `default` keeps the service on compose's implicit network; \
+                 give --compose-file BASE to keep the base file's networks instead\n",
+            );
+        }
+        for k in keep {
+            if !e.networks.iter().any(|n| n.network == k) {
+                let _ = writeln!(y, "      {}: {{}}", q(k));
+            }
         }
         for n in &e.networks {
             if n.ipv6.is_none() && n.ipv4.is_none() {

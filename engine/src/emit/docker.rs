@@ -15,7 +15,18 @@ use crate::emit::EmitError;
 /// `--emit docker`: one `docker run` line per container (docker's syntax),
 /// with a note for each CDI device whose container path cannot be passed.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Docker;
+pub struct Docker {
+    /// `--cdi`: a custom kind or device the host provides by exact name goes
+    /// in as its CDI name (`--device vendor.tld/class=name`, the spec `berth
+    /// export cdi` writes) instead of its env, mounts and devices.
+    pub cdi: bool,
+}
+
+/// The docker emitter that expands every binding into its edits.
+pub static DOCKER: Docker = Docker { cdi: false };
+
+/// The docker emitter that passes CDI names (`--emit docker --cdi`).
+pub static DOCKER_CDI: Docker = Docker { cdi: true };
 
 impl Emitter for Docker {
     fn name(&self) -> &'static str {
@@ -29,6 +40,9 @@ impl Emitter for Docker {
     }
     fn needs_image(&self) -> bool {
         true
+    }
+    fn cdi_names(&self) -> bool {
+        self.cdi
     }
     fn render(&self, input: &Input<'_>) -> Result<Output, EmitError> {
         let mut out = Output::default();

@@ -78,6 +78,11 @@ pub trait Emitter: fmt::Debug + Sync {
     fn needs_image(&self) -> bool {
         false
     }
+    /// Whether a binding a CDI name stands for is passed by that name instead
+    /// of its edits (see [`edits::resolve_with`]); `--emit docker --cdi`.
+    fn cdi_names(&self) -> bool {
+        false
+    }
     /// The configuration for every container of `input`.
     fn render(&self, input: &Input<'_>) -> Result<Output, EmitError>;
 }
@@ -114,7 +119,7 @@ pub fn render(
             .ok_or_else(|| RenderError::NoSpec {
                 container: c.container.clone(),
             })?;
-        all.push(edits::resolve(c, spec)?);
+        all.push(edits::resolve_with(c, spec, emitter.cdi_names())?);
     }
     Ok(emitter.render(&Input { plan, edits: &all })?)
 }

@@ -12,10 +12,17 @@
 //! a fragment that also starts at `lxc.net.0` silently replaces that NIC's
 //! keys. [`Lxc::net_index`] (`--lxc-net-index N`) numbers berth's NICs from
 //! N instead.
+//!
+//! LXC resolves no CDI names, so a device given by one (`vendor.tld/class=x`)
+//! is replaced by its CDI spec's edits ([`apply_cdi`], specs read by
+//! [`Lxc::cdi`]): `env` becomes `lxc.environment`, `deviceNodes` mount entries
+//! with `lxc.cgroup2.devices.allow`, `mounts` mount entries. A name no
+//! readable spec has stays a note.
 
 use std::fmt::Write;
 
-use crate::edits::{Edits, Mount};
+use crate::cdi::ContainerEdits;
+use crate::edits::{DeviceEdit, Edits, Mount};
 use crate::emit::emitter::{Emitter, Input, Output};
 use crate::emit::{EmitError, Note, NoteKind};
 
@@ -28,12 +35,17 @@ pub struct Lxc {
     pub devices: fn(&str) -> Option<DeviceNumbers>,
     /// The first `lxc.net.N` index berth's NICs take (0: `lxc.net.0`).
     pub net_index: usize,
+    /// Reads the edits of a CDI device by name
+    /// ([`crate::cdi::lookup_on_host`] on a host).
+    pub cdi: fn(&str) -> Option<ContainerEdits>,
 }
 
-/// The LXC emitter that reads device numbers on this host, NICs from 0.
+/// The LXC emitter that reads device numbers and CDI specs on this host, NICs
+/// from 0.
 pub static LXC: Lxc = Lxc {
     devices: stat_device,
     net_index: 0,
+    cdi: crate::cdi::lookup_on_host,
 };
 
 impl Emitter for Lxc {
@@ -48,12 +60,17 @@ impl Emitter for Lxc {
     }
     fn render(&self, input: &Input<'_>) -> Result<Output, EmitError> {
         let mut out = Output::default();
-        for e in input.edits {
+        let edits: Vec<Edits> = input
+            .edits
+            .iter()
+            .map(|e| apply_cdi(e, &self.cdi))
+            .collect();
+        for e in &edits {
             check_links(e)?;
             check_env(e)?;
         }
-        for e in input.edits {
-            if input.edits.len() > 1 {
+        for e in &edits {
+            if edits.len() > 1 {
                 let _ = writeln!(out.text, "# container {}", e.container);
             }
             let (text, notes) = emit_from(e, &self.devices, self.net_index);
@@ -62,6 +79,63 @@ impl Emitter for Lxc {
         }
         Ok(out)
     }
+}
+
+/// `e` with every CDI device that `cdi` finds replaced by its spec's edits:
+/// each `KEY=VALUE` of `env` an environment variable, each device node a
+/// device (host path, at its container path), each mount a bind mount
+/// (read-only when its options say `ro`; a file mount when the host path is a
+/// file). A device `cdi` does not find, or whose edits hold a control
+/// character (a line-based config cannot carry one) or an env entry without
+/// `=`, stays a CDI name, which [`emit_from`] notes.
+pub fn apply_cdi(e: &Edits, cdi: &dyn Fn(&str) -> Option<ContainerEdits>) -> Edits {
+    let mut out = Edits {
+        devices: Vec::new(),
+        ..e.clone()
+    };
+    for d in &e.devices {
+        let found = if d.is_cdi() { cdi(&d.path) } else { None };
+        let Some(c) = found.filter(cdi_edits_fit) else {
+            out.devices.push(d.clone());
+            continue;
+        };
+        for kv in &c.env {
+            if let Some((k, v)) = kv.split_once('=') {
+                out.env.insert(k.to_string(), v.to_string());
+            }
+        }
+        for n in &c.device_nodes {
+            out.devices.push(DeviceEdit {
+                path: n.host().to_string(),
+                target: (n.host() != n.path).then(|| n.path.clone()),
+                from: d.from.clone(),
+            });
+        }
+        for m in &c.mounts {
+            out.mounts.push(Mount {
+                source: m.host_path.clone(),
+                target: m.container_path.clone(),
+                read_only: m.options.iter().any(|o| o == "ro"),
+                file: std::path::Path::new(&m.host_path).is_file(),
+                from: d.from.clone(),
+            });
+        }
+    }
+    out
+}
+
+/// Whether a CDI device's edits can go into an LXC config: no control
+/// character anywhere, every env entry `KEY=VALUE`, every path absolute.
+fn cdi_edits_fit(c: &ContainerEdits) -> bool {
+    let clean = |s: &str| !s.chars().any(char::is_control);
+    let abs = |s: &str| s.starts_with('/') && clean(s);
+    c.env
+        .iter()
+        .all(|kv| clean(kv) && kv.split_once('=').is_some_and(|(k, _)| !k.is_empty()))
+        && c.device_nodes.iter().all(|n| abs(&n.path) && abs(n.host()))
+        && c.mounts
+            .iter()
+            .all(|m| abs(&m.host_path) && abs(&m.container_path))
 }
 
 /// Longest Linux interface name (`IFNAMSIZ` minus the NUL).

@@ -8,7 +8,7 @@ use crate::emit::{compose, docker, json, lxc};
 
 /// Every emitter, in the order `--help` lists them.
 pub static EMITTERS: &[&dyn Emitter] =
-    &[&docker::Docker, &compose::Compose, &lxc::LXC, &json::Json];
+    &[&docker::DOCKER, &compose::COMPOSE, &lxc::LXC, &json::Json];
 
 /// The emitter called `name` (an `--emit` value).
 pub fn by_name(name: &str) -> Option<&'static dyn Emitter> {

@@ -678,21 +678,21 @@ fn entry(
 
 /// How many holders an exclusive provide admits: one for a static provide, the
 /// free values for a pool, skipping what the solver's allocator skips
-/// (`crate::pool::manifest_skips`: its first address, the gateway, an IPv4
-/// broadcast, static addresses or ports of the kind) and what the host's
+/// (`crate::pool::manifest_skips`: its subnet's network address, the gateway,
+/// an IPv4 broadcast, static addresses or ports of the kind) and what the host's
 /// state takes (`crate::pool::state_taken`: reserved and held values).
 fn capacity(host: &HostManifest, p: &Provide, state: Option<&State>) -> u32 {
     if !p.exclusive() {
         return u32::MAX;
     }
-    let (gateway, net) = match &p.detail {
+    let (subnet, net) = match &p.detail {
         ProvideDetail::Address {
             source: AddressSource::Pool(net),
             network,
-        } => (rules::gateway_of(&host.provides, network, net), Some(net)),
+        } => (rules::subnet_of(&host.provides, network, net), Some(net)),
         _ => (None, None),
     };
-    let Some((range, mut skip)) = pool::manifest_skips(p, gateway, &host.provides) else {
+    let Some((range, mut skip)) = pool::manifest_skips(p, subnet.as_ref(), &host.provides) else {
         return 1;
     };
     if let Some(st) = state {
