@@ -623,7 +623,7 @@ impl StateFile {
         while let Some(r) = rows.next()? {
             let key: String = r.get(0)?;
             let text: String = r.get(1)?;
-            match json_column(&text, &format!("provided.{}", key.escape_debug())) {
+            match json_column(&text, &|| format!("provided.{}", key.escape_debug())) {
                 Ok(rec) => {
                     state.provided.insert(key, rec);
                 }
@@ -636,7 +636,7 @@ impl StateFile {
         while let Some(r) = rows.next()? {
             let seq: i64 = r.get(0)?;
             let text: String = r.get(1)?;
-            match json_column(&text, &format!("pending_releases[{seq}]")) {
+            match json_column(&text, &|| format!("pending_releases[{seq}]")) {
                 Ok(rec) => state.pending_releases.push(rec),
                 Err(r) => return Ok(Err(Bad::Reason(r))),
             }
@@ -869,7 +869,7 @@ fn read_holdings<P: rusqlite::Params>(
                 ))));
             }
         }
-        let bindings = match json_column(text, &format!("holdings.{c}.bindings")) {
+        let bindings = match json_column(text, &|| format!("holdings.{c}.bindings")) {
             Ok(b) => b,
             Err(r) => return Ok(Err(Bad::Reason(r))),
         };
@@ -1080,20 +1080,23 @@ enum Bad {
 
 /// A JSON column (bindings, a provider record) read into its type, after
 /// the check that no string in it holds a control character.
-fn json_column<T: serde::de::DeserializeOwned>(text: &str, at: &str) -> Result<T, String> {
+fn json_column<T: serde::de::DeserializeOwned>(
+    text: &str,
+    at: &dyn Fn() -> String,
+) -> Result<T, String> {
     // serde_json escapes control characters, so clean text is printable
     // ASCII without a backslash; anything else gets the full walk.
     if !text
         .bytes()
         .all(|b| (0x20..0x7f).contains(&b) && b != b'\\')
     {
-        let v: Value = serde_json::from_str(text).map_err(|e| format!("`{at}`: {e}"))?;
+        let v: Value = serde_json::from_str(text).map_err(|e| format!("`{}`: {e}", at()))?;
         if let Err(r) = check_strings(&v) {
-            return Err(format!("`{at}`: {r}"));
+            return Err(format!("`{}`: {r}", at()));
         }
-        return serde_json::from_value(v).map_err(|e| format!("`{at}`: {e}"));
+        return serde_json::from_value(v).map_err(|e| format!("`{}`: {e}", at()));
     }
-    serde_json::from_str(text).map_err(|e| format!("`{at}`: {e}"))
+    serde_json::from_str(text).map_err(|e| format!("`{}`: {e}", at()))
 }
 
 /// Copies a corrupt file aside (`<file>.corrupt-<unix seconds>`) so that a
@@ -1523,6 +1526,15 @@ fn binding_scalar(
     })
 }
 
+/// What one exclusive holding excludes others from: a pool value (one number
+/// per kind; kept without allocating, ten thousand of them load often), or
+/// a static entry and its value.
+#[derive(PartialEq, Eq, Hash)]
+enum ExclusiveKey<'a> {
+    Value(&'a str, u128),
+    Entry(String),
+}
+
 /// What serde cannot check: every value means something berth could have
 /// written. One pass over the holdings, one over the reservations, one over
 /// the provider records, with hash lookups: O(size of the state).
@@ -1545,7 +1557,7 @@ fn check_meaning(state: &State) -> Result<(), String> {
     // An exclusive value -> its holder. Pool values are one number per kind
     // (pools skip every value of their kind, whatever the network or
     // protocol); a static exclusive provide is its entry and value.
-    let mut exclusive: HashMap<String, &str> = HashMap::new();
+    let mut exclusive: HashMap<ExclusiveKey<'_>, &str> = HashMap::new();
     for (c, h) in &state.holdings {
         container(&|| "holdings key".to_string(), c)?;
         for (i, b) in h.bindings.iter().enumerate() {
@@ -1561,8 +1573,8 @@ fn check_meaning(state: &State) -> Result<(), String> {
                 continue;
             }
             let key = match (b.source, value) {
-                (BindingSource::Pool, Some(v)) => format!("{} {v}", b.kind),
-                _ => format!("{} {} {}", b.kind, b.provide, b.value),
+                (BindingSource::Pool, Some(v)) => ExclusiveKey::Value(b.kind.as_str(), v),
+                _ => ExclusiveKey::Entry(format!("{} {} {}", b.kind, b.provide, b.value)),
             };
             match exclusive.insert(key, c) {
                 Some(other) if other != c => {
