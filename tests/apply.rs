@@ -100,12 +100,20 @@ impl Fx {
             .collect()
     }
 
+    /// The host's store (SQLite).
     fn state_path(&self) -> PathBuf {
+        self.dir.path().join("state/web-01.db")
+    }
+
+    /// The JSON state file of earlier versions, migrated on first use.
+    fn json_path(&self) -> PathBuf {
         self.dir.path().join("state/web-01.json")
     }
 
     fn state(&self) -> State {
-        serde_json::from_slice(&std::fs::read(self.state_path()).unwrap()).unwrap()
+        berth_engine::store::StateFile::new(self.dir.path().join("state"), "web-01")
+            .load_readonly()
+            .unwrap()
     }
 }
 
@@ -293,7 +301,7 @@ fn a_provider_failing_second_rolls_back_the_first_and_leaves_the_state() {
     let fx = Fx::new(&["fail-nth", "2"], "10s");
     let other = fx.spec("other", &["ipv6: other"]);
     assert_eq!(code(&fx.apply(&[&other])), 0);
-    let before = std::fs::read(fx.state_path()).unwrap();
+    let before = fx.state();
 
     let app = fx.spec("app", &["volume:nfs-a", "volume:nfs-b"]);
     let o = fx.apply(&[&app]);
@@ -314,11 +322,7 @@ fn a_provider_failing_second_rolls_back_the_first_and_leaves_the_state() {
         ]
     );
     assert!(!fx.dir.path().join("made").join(&first).exists());
-    assert_eq!(
-        std::fs::read(fx.state_path()).unwrap(),
-        before,
-        "state changed"
-    );
+    assert_eq!(fx.state(), before, "state changed");
     let err = stderr(&o);
     for want in [
         format!("provide volume `{second}` for container `app` failed"),
@@ -432,7 +436,7 @@ fn a_corrupt_state_file_stops_berth_and_is_kept() {
     let fx = Fx::new(&["ok"], "10s");
     let app = fx.spec("app", &["ipv6: app"]);
     std::fs::create_dir_all(fx.dir.path().join("state")).unwrap();
-    std::fs::write(fx.state_path(), "{\"berth_state\": 1, \"host\": ").unwrap();
+    std::fs::write(fx.json_path(), "{\"berth_state\": 1, \"host\": ").unwrap();
     let o = fx.apply(&[&app]);
     assert_eq!(code(&o), 1);
     let err = stderr(&o);
@@ -441,7 +445,7 @@ fn a_corrupt_state_file_stops_berth_and_is_kept() {
         "{err}"
     );
     assert_eq!(
-        std::fs::read_to_string(fx.state_path()).unwrap(),
+        std::fs::read_to_string(fx.json_path()).unwrap(),
         "{\"berth_state\": 1, \"host\": "
     );
     let copies = std::fs::read_dir(fx.dir.path().join("state"))
@@ -577,10 +581,11 @@ fn sigkill_at_random_moments_never_leaves_a_broken_state() {
         }
         child.wait().unwrap();
         if fx.state_path().exists() {
-            let bytes = std::fs::read(fx.state_path()).unwrap();
-            let s: State = serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-                panic!("round {round} (seed {seed}): state does not parse: {e}")
-            });
+            let s = berth_engine::store::StateFile::new(fx.dir.path().join("state"), "web-01")
+                .load_readonly()
+                .unwrap_or_else(|e| {
+                    panic!("round {round} (seed {seed}): state does not load: {e}")
+                });
             assert_consistent(&s);
         }
     }
@@ -874,7 +879,7 @@ fn snapshot_corrupt_state() {
     let fx = local_fx(&["ok"], "10s");
     let app = fx.spec("app", &["ipv6: app"]);
     std::fs::create_dir_all(fx.dir.path().join("state")).unwrap();
-    std::fs::write(fx.state_path(), "{\"berth_state\": 1,").unwrap();
+    std::fs::write(fx.json_path(), "{\"berth_state\": 1,").unwrap();
     // A relative state folder keeps the message (and its wrapping) free of the
     // scratch folder's path.
     let o = run(fx.cmd("apply").env("BERTH_STATE_DIR", "state").arg(&app));
@@ -1075,8 +1080,10 @@ fn apply_with_state_edit(key: &str, value: serde_json::Value) -> String {
         ]))
     };
     assert_eq!(code(&apply()), 0);
+    // Edited as a JSON state file, which berth migrates on its next run.
     let path = dir.path().join("state/h.json");
-    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let store = berth_engine::store::StateFile::new(dir.path().join("state"), "h");
+    let mut v = serde_json::to_value(store.load_readonly().unwrap()).unwrap();
     v[key] = value;
     let edited = serde_json::to_vec_pretty(&v).unwrap();
     std::fs::write(&path, &edited).unwrap();
@@ -1168,7 +1175,7 @@ fn a_provider_result_outside_the_subnet_or_duplicated_or_a_gateway_is_refused() 
     answer("2001:db8:1::5");
     let o = fx.apply(&[&c1]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    let before = std::fs::read(fx.state_path()).unwrap();
+    let before = fx.state();
     // The same exclusive address for another name, spelled differently.
     answer("2001:db8:1:0::5");
     let o = fx.apply(&[&c2]);
@@ -1176,7 +1183,7 @@ fn a_provider_result_outside_the_subnet_or_duplicated_or_a_gateway_is_refused() 
     let err = stderr(&o);
     assert!(err.contains("berth::host::duplicate-address"), "{err}");
     assert!(err.contains("released ipv6 `out-2`"), "{err}");
-    assert_eq!(std::fs::read(fx.state_path()).unwrap(), before);
+    assert_eq!(fx.state(), before);
 }
 
 #[test]

@@ -724,7 +724,7 @@ fn place_finds_state_by_the_design_precedence() {
     cmd.env_remove("BERTH_STATE_DIR");
     let o = run(cmd.args(["apply", "-H", "host.yaml", "a.yaml"]));
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert!(own.join("h1.json").is_file());
+    assert!(own.join("h1.db").is_file());
     let with_state = |o: &std::process::Output| json(o)["state"]["with_state"].clone();
     // No flag, no environment: the manifest's state_dir.
     let mut cmd = d.berth();

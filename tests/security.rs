@@ -59,8 +59,16 @@ fn identity_is_self_declared_a_second_spec_of_app1_is_refused_without_replace() 
     d.write("evil.yaml", "berth: 1\ncontainer: app1\nneeds: []\n");
     let o = apply(&d, "app1.yaml", &[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    let state = d.path().join("state/h.json");
-    let before = std::fs::read(&state).unwrap();
+    // The state as the store holds it (docs/state.md: the JSON view).
+    let state = || {
+        serde_json::to_vec(
+            &berth_engine::store::StateFile::new(d.path().join("state"), "h")
+                .load_readonly()
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    let before = state();
     let o = apply(&d, "evil.yaml", &["--format", "json"]);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
@@ -68,7 +76,7 @@ fn identity_is_self_declared_a_second_spec_of_app1_is_refused_without_replace() 
     assert_eq!(v["diagnostics"][0]["code"], "berth::apply::spec-changed");
     let msg = v["diagnostics"][0]["message"].as_str().unwrap();
     assert!(msg.contains("no longer needs `volume/data`"), "{msg}");
-    assert_eq!(std::fs::read(&state).unwrap(), before, "state untouched");
+    assert_eq!(state(), before, "state untouched");
     // The operator means it: --replace.
     let o = apply(&d, "evil.yaml", &["--replace"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
@@ -114,27 +122,56 @@ fn a_world_writable_state_folder_is_refused() {
     assert!(!folder.join("h.json").exists());
 }
 
-#[test]
-fn a_fifo_in_place_of_the_state_file_is_refused_not_waited_on() {
+/// A FIFO at `name` in the state folder: apply refuses it at once, never
+/// waits on it for a writer.
+fn refuses_a_fifo_at(name: &str) {
     let d = Dir::new();
     d.write("host.yaml", OPEN_HOST);
     d.write("c.yaml", "berth: 1\ncontainer: c\nneeds: []\n");
     let folder = d.path().join("state");
     std::fs::create_dir(&folder).unwrap();
-    let fifo = folder.join("h.json");
+    let fifo = folder.join(name);
     let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
     // SAFETY: a valid NUL-terminated path; mkfifo only creates a node.
     assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
     let start = Instant::now();
     let o = apply(&d, "c.yaml", &["--format", "json"]);
     assert!(start.elapsed() < Duration::from_secs(10));
-    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_eq!(code(&o), 1, "{name}: {}", stderr(&o));
     let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["error"]["code"], "berth::state::io");
     assert!(v["error"]["message"]
         .as_str()
         .unwrap()
         .contains("not a regular file"));
+}
+
+#[test]
+fn a_fifo_in_place_of_the_state_file_is_refused_not_waited_on() {
+    refuses_a_fifo_at("h.json");
+}
+
+#[test]
+fn a_fifo_in_place_of_the_store_or_its_log_is_refused_not_waited_on() {
+    refuses_a_fifo_at("h.db");
+    refuses_a_fifo_at("h.db-wal");
+}
+
+#[test]
+fn a_symlink_in_place_of_the_store_is_refused_and_its_target_untouched() {
+    let d = Dir::new();
+    d.write("host.yaml", OPEN_HOST);
+    d.write("c.yaml", "berth: 1\ncontainer: c\nneeds: []\n");
+    let folder = d.path().join("state");
+    std::fs::create_dir(&folder).unwrap();
+    std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let victim = d.write("victim.txt", "precious\n");
+    std::os::unix::fs::symlink(&victim, folder.join("h.db")).unwrap();
+    let o = apply(&d, "c.yaml", &["--format", "json"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["error"]["code"], "berth::state::io");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
 }
 
 #[test]
@@ -150,8 +187,12 @@ fn a_symlink_planted_at_the_old_temp_name_is_not_followed() {
     let o = apply(&d, "c.yaml", &[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
-    let state: Value =
-        serde_json::from_slice(&std::fs::read(folder.join("h.json")).unwrap()).unwrap();
+    let state: Value = serde_json::to_value(
+        berth_engine::store::StateFile::new(&folder, "h")
+            .load_readonly()
+            .unwrap(),
+    )
+    .unwrap();
     assert!(state["holdings"]["c"]["spec_digest"]
         .as_str()
         .unwrap()

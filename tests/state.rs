@@ -85,8 +85,10 @@ fn a_state_file_that_parses_but_means_nothing_is_corrupt() {
         .berth()
         .args(["apply", "-H", "host.yaml", "c/berth.yaml"]));
     assert_eq!(code(&apply), 0, "{}", stderr(&apply));
+    // Edited as a JSON state file, which berth migrates on its next run.
     let path = dir.path().join("state/h.json");
-    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let store = berth_engine::store::StateFile::new(dir.path().join("state"), "h");
+    let mut v = serde_json::to_value(store.load_readonly().unwrap()).unwrap();
     v["reservations"]["ipv6/c"]["value"] = serde_json::json!("garbage");
     let edited = serde_json::to_vec_pretty(&v).unwrap();
     std::fs::write(&path, &edited).unwrap();
@@ -187,7 +189,7 @@ fn an_empty_state_dir_variable_counts_as_unset() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(
         v["state_file"],
-        "/var/lib/berth/berth-e2e-empty-state-dir.json"
+        "/var/lib/berth/berth-e2e-empty-state-dir.db"
     );
-    assert!(!dir.path().join("berth-e2e-empty-state-dir.json").exists());
+    assert!(!dir.path().join("berth-e2e-empty-state-dir.db").exists());
 }

@@ -11,6 +11,7 @@ use berth_engine::store;
 use berth_providers::ProviderError;
 use berth_specs::diag::Capped;
 use berth_specs::HostManifest;
+use std::path::Path;
 
 use crate::args::Format;
 use crate::exit;
@@ -134,7 +135,11 @@ pub fn report_state(e: &store::StoreError, host: &HostManifest, invalid: Invalid
         code: e.code(),
         message: e.to_string(),
         help: Some(store_help(e)),
-        file: Some(store::state_path(host)),
+        file: Some(
+            e.path()
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| store::state_path(host)),
+        ),
     };
     invalid.report(&[], &[problem]);
     exit::INVALID

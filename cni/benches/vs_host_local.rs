@@ -10,7 +10,10 @@
 //! Environment: `BENCH_ADDS` (ADDs per round, default 200), `BENCH_ROUNDS`
 //! (default 3; the median round is reported), `BENCH_DIR` (the folder the
 //! temporary directories go in; default the system's, e.g. `/dev/shm` for
-//! tmpfs, which takes the file system's fsync cost out of the comparison).
+//! tmpfs, which takes the file system's fsync cost out of the comparison),
+//! `BENCH_LONG` (default 0: off; N > 0 also runs N sequential ADDs per
+//! plugin, interleaved one for one, and reports the median of the last 20:
+//! whether the cost of an ADD grows with the addresses already given).
 
 use std::io::Write;
 use std::path::Path;
@@ -132,6 +135,43 @@ fn main() {
             json!({"parallel": par, "adds": n, "berth_cni_ms": b.as_secs_f64() * 1e3,
             "host_local_ms": h.as_secs_f64() * 1e3, "ratio": ratio}),
         );
+    }
+    let long = env("BENCH_LONG", 0);
+    if long > 0 {
+        let (bd, hd) = (tempdir(), tempdir());
+        let (bc, hc) = (berth_conf(bd.path()), host_local_conf(hd.path()));
+        let (mut b, mut h) = (Vec::new(), Vec::new());
+        let started = Instant::now();
+        for i in 0..long {
+            let id = format!("l{i}");
+            let t = Instant::now();
+            add(BERTH_CNI, &bc, &id);
+            b.push(t.elapsed());
+            let t = Instant::now();
+            add(HOST_LOCAL, &hc, &id);
+            h.push(t.elapsed());
+        }
+        let k = 20.min(long);
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        let (bf, hf) = (median(b[..k].to_vec()), median(h[..k].to_vec()));
+        let (bl, hl) = (
+            median(b[long - k..].to_vec()),
+            median(h[long - k..].to_vec()),
+        );
+        println!(
+            "{long} sequential ADDs ({:.1} s): first {k} median berth-cni {:.3} ms, host-local {:.3} ms; \
+             last {k} median berth-cni {:.3} ms, host-local {:.3} ms; totals berth-cni {:.1} s, host-local {:.1} s",
+            started.elapsed().as_secs_f64(),
+            ms(bf),
+            ms(hf),
+            ms(bl),
+            ms(hl),
+            b.iter().sum::<Duration>().as_secs_f64(),
+            h.iter().sum::<Duration>().as_secs_f64()
+        );
+        report.push(json!({"sequential": long, "berth_cni_last20_ms": ms(bl),
+            "host_local_last20_ms": ms(hl), "berth_cni_first20_ms": ms(bf),
+            "host_local_first20_ms": ms(hf)}));
     }
     println!("{}", Value::Array(report));
 }

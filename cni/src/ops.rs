@@ -241,7 +241,9 @@ fn add(req: &Request) -> Result<Value, CniError> {
     let net = load_net(ipam)?;
     let holder = holder(&att);
     let spec = spec_for(&net, &holder, &name)?;
-    let mut locked = state_file(ipam, &net.host).lock().map_err(store_err)?;
+    let mut locked = state_file(ipam, &net.host)
+        .lock_for(&store::Scope::of_specs(&[&spec]))
+        .map_err(store_err)?;
     // The container runtime, not a spec author, names the holder, and a pod
     // made again under a new container ID must get its name's address back:
     // berth-cni applies as `--replace` does (identity checks are for specs).
@@ -344,7 +346,9 @@ fn del(req: &Request) -> Result<(), CniError> {
         return Ok(());
     }
     let holder = holder(&att);
-    let mut locked = file.lock().map_err(store_err)?;
+    let mut locked = file
+        .lock_for(&store::Scope::of_containers(&[&holder]))
+        .map_err(store_err)?;
     if !locked.state().holdings.contains_key(&holder) {
         return Ok(());
     }
@@ -370,7 +374,7 @@ fn check(req: &Request) -> Result<(), CniError> {
     let net = load_net(ipam)?;
     let holder = holder(&att);
     let state = state_file(ipam, &net.host)
-        .load_readonly()
+        .load_readonly_for(&store::Scope::of_containers(&[&holder]))
         .map_err(store_err)?;
     let held = held_addresses(&state, &holder).ok_or_else(|| {
         CniError::new(

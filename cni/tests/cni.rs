@@ -125,8 +125,8 @@ impl Case {
     }
 
     fn state(&self) -> Value {
-        let text = std::fs::read_to_string(self.state_dir().join("cni-host.json")).unwrap();
-        serde_json::from_str(&text).unwrap()
+        let store = berth_engine::store::StateFile::new(self.state_dir(), "cni-host");
+        serde_json::to_value(store.load_readonly().unwrap()).unwrap()
     }
 }
 
@@ -633,8 +633,8 @@ fn podman_with_the_cni_backend_gives_a_container_the_address_of_its_name() {
         String::from_utf8_lossy(&o.stderr)
     );
     assert!(out.contains("fd00:b3c1:13:1::20/64"), "{out}");
-    let state: Value =
-        serde_json::from_slice(&std::fs::read(dir.join("state/podman-cni.json")).unwrap()).unwrap();
+    let store = berth_engine::store::StateFile::new(dir.join("state"), "podman-cni");
+    let state = serde_json::to_value(store.load_readonly().unwrap()).unwrap();
     assert_eq!(
         state["holdings"],
         json!({}),

@@ -252,7 +252,10 @@ pub fn read_states(
         .zip(&dirs)
         .map(|(h, d)| {
             if let Some(names) = &listed[d] {
-                if !names.contains(std::ffi::OsStr::new(&format!("{}.json", h.host))) {
+                // The store, or a JSON state file not yet migrated.
+                let has =
+                    |ext: &str| names.contains(std::ffi::OsStr::new(&format!("{}.{ext}", h.host)));
+                if !has("db") && !has("json") {
                     return Ok(State::new(&h.host));
                 }
             }

@@ -162,6 +162,11 @@ pub fn state_taken(p: &Provide, net: Option<&IpNet>, state: &crate::state::State
         .filter(|r| r.kind == p.kind)
         .filter_map(|r| parse(&r.value))
         .collect();
+    // A state loaded as a slice carries the values the rest of the store
+    // takes (the same rule, answered by the store's index).
+    if let Some(v) = state.store_taken.get(&p.kind) {
+        out.extend_from_slice(v);
+    }
     for h in state.holdings.values() {
         for b in h
             .bindings

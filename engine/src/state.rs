@@ -34,6 +34,14 @@ pub struct State {
     pub provided: BTreeMap<String, ProvidedRecord>,
     /// Provider-made resources whose `release` failed: retried on next release.
     pub pending_releases: Vec<ProvidedRecord>,
+    /// For a state loaded as a slice ([`crate::store::Scope`]): per kind, the
+    /// address or port values the whole store takes (every reservation of
+    /// the kind, every holding of it that is not a pool's), read by an
+    /// indexed query, so that pools count what the slice leaves out
+    /// ([`crate::pool::state_taken`]). Empty for a whole state. Never
+    /// written: the rows it comes from are.
+    #[serde(skip)]
+    pub store_taken: BTreeMap<Kind, Vec<u128>>,
 }
 
 impl State {

@@ -28,7 +28,7 @@ struct Fake {
     /// Fail the n-th provide call (1-based).
     fail_provide_nr: Option<usize>,
     provides: usize,
-    state_file: Option<std::path::PathBuf>,
+    state_file: Option<berth_engine::store::StateFile>,
     seen_states: Vec<State>,
     /// What `provide` returns per name, instead of the default.
     results: std::collections::BTreeMap<String, Value>,
@@ -58,8 +58,8 @@ impl Provisioner for Fake {
     type Error = Refused;
     fn provide(&mut self, req: &ProviderRequest<'_>) -> Result<Value, Refused> {
         if let Some(p) = &self.state_file {
-            let s: State = serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap();
-            self.seen_states.push(s);
+            // What another process would read while the provider runs.
+            self.seen_states.push(p.load_readonly().unwrap());
         }
         self.entry("provide", req)?;
         self.provides += 1;
@@ -363,7 +363,7 @@ fn each_step_is_preceded_by_a_write_ahead_intent() {
     let env = Env::new();
     let app = two_volume_app();
     let mut fake = Fake {
-        state_file: Some(env.file.path().to_path_buf()),
+        state_file: Some(env.file.clone()),
         ..Fake::default()
     };
     env.apply(&[&app], &mut fake).unwrap();
@@ -597,7 +597,7 @@ fn state_dir_comes_from_the_manifest_then_the_environment() {
     let h = load("/etc/berth/host.yaml", &text("/srv/berth-state"));
     assert_eq!(
         store::state_path(&h),
-        Path::new("/srv/berth-state/web-01.json")
+        Path::new("/srv/berth-state/web-01.db")
     );
     // Without `state_dir:`, $BERTH_STATE_DIR, else /var/lib/berth (this test
     // owns the variable: no other test in this binary reads it).
@@ -605,13 +605,10 @@ fn state_dir_comes_from_the_manifest_then_the_environment() {
     std::env::set_var("BERTH_STATE_DIR", "/run/berth-test");
     assert_eq!(
         store::state_path(&h),
-        Path::new("/run/berth-test/web-01.json")
+        Path::new("/run/berth-test/web-01.db")
     );
     std::env::remove_var("BERTH_STATE_DIR");
-    assert_eq!(
-        store::state_path(&h),
-        Path::new("/var/lib/berth/web-01.json")
-    );
+    assert_eq!(store::state_path(&h), Path::new("/var/lib/berth/web-01.db"));
 }
 
 const AUDNET: &str = r#"

@@ -12,7 +12,7 @@ use std::path::Path;
 
 use berth_engine::apply::{self, ApplyError, ProviderRequest, Provisioner};
 use berth_engine::state::{BindingSource, State};
-use berth_engine::store::StateFile;
+use berth_engine::store::{Scope, StateFile};
 use berth_specs::load::{load_str, LoadOptions};
 use berth_specs::{Document, HostManifest, NeedSpec};
 use proptest::prelude::*;
@@ -84,6 +84,10 @@ fn host() -> HostManifest {
 /// Container `c{i}` needs its address, maybe a port, the shared volume, and
 /// one or two provider volumes out of a small set (so records get shared).
 fn spec(i: u8, variant: u8) -> NeedSpec {
+    need(&spec_text(i, variant))
+}
+
+fn spec_text(i: u8, variant: u8) -> String {
     let mut t = format!("berth: 1\ncontainer: c{i}\nneeds:\n  - ipv6: c{i}\n");
     if variant & 1 == 1 {
         t.push_str(&format!("  - port: p{i}\n    container_port: 80\n"));
@@ -95,7 +99,11 @@ fn spec(i: u8, variant: u8) -> NeedSpec {
     if variant & 4 == 4 {
         t.push_str(&format!("  - volume: nfs-{}\n    mount: /b\n", 3 + i % 2));
     }
-    match load_str(Path::new("berth.yaml"), &t, &LoadOptions::default())
+    t
+}
+
+fn need(text: &str) -> NeedSpec {
+    match load_str(Path::new("berth.yaml"), text, &LoadOptions::default())
         .documents
         .pop()
     {
@@ -249,4 +257,106 @@ proptest! {
             }
         }
     }
+}
+
+/// [`HOST`] with a static address and a volume that needs may take
+/// exclusively: holdings that are not a pool's, whose holders a slice must
+/// still see.
+fn host_with_statics() -> HostManifest {
+    let text = format!(
+        "{HOST}  - ipv6: fixed\n    address: 2001:db8::50\n    network: n6\n  - volume: solo\n    path: /srv/solo\n"
+    );
+    let text = text.replacen(
+        "providers:\n  - volume: \"nfs-*\"\n    run: [./nfs]\n",
+        "",
+        1,
+    ) + "providers:\n  - volume: \"nfs-*\"\n    run: [./nfs]\n";
+    match load_str(Path::new("host.yaml"), &text, &LoadOptions::default())
+        .documents
+        .pop()
+    {
+        Some(Document::Host(h)) => h,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// [`spec`], and with bit 8 the static address, with bit 16 the volume
+/// `solo` taken exclusively.
+fn spec_with_statics(i: u8, variant: u8) -> NeedSpec {
+    let mut t = spec_text(i, variant & 7);
+    if variant & 8 == 8 {
+        t.push_str("  - ipv6: fixed\n");
+    }
+    if variant & 16 == 16 {
+        t.push_str("  - volume: solo\n    mount: /x\n    exclusive: true\n");
+    }
+    need(&t)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, .. ProptestConfig::default() })]
+
+    /// A command that reads only its slice of the store (`lock_for`, as
+    /// `berth apply`, `berth release` and `berth-cni` do) decides and writes
+    /// exactly what one that reads the whole state decides and writes: the
+    /// same outcome, and the same whole state after every step, pools
+    /// exhausted, static addresses and exclusive volumes held by others,
+    /// provider records shared.
+    #[test]
+    fn slices_decide_and_write_what_the_whole_state_does(ops in prop::collection::vec(op_with_statics(), 1..16)) {
+        let tmp = tempfile::tempdir().unwrap();
+        let whole = StateFile::new(tmp.path().join("whole"), "h");
+        let slice = StateFile::new(tmp.path().join("slice"), "h");
+        let host = host_with_statics();
+        for op in ops {
+            match op {
+                Op::Apply { i, variant, fail } => {
+                    let s = spec_with_statics(i, variant);
+                    let replace = apply::ApplyOptions { replace: true };
+                    let mut outs = Vec::new();
+                    for (file, scoped) in [(&whole, false), (&slice, true)] {
+                        let mut prov = Flaky { calls: 0, fail: fail.iter().copied().collect() };
+                        let mut locked = if scoped {
+                            file.lock_for(&Scope::of_specs(&[&s])).unwrap()
+                        } else {
+                            file.lock().unwrap()
+                        };
+                        let out = apply::apply_with(&host, &[&s], &mut locked, &mut prov, replace);
+                        outs.push(match out {
+                            Ok(a) => format!("ok {:?}", a.plan.containers),
+                            Err(ApplyError::Unsatisfied(p)) => format!("unmet {:?}", p.containers),
+                            Err(e) => format!("error {e}"),
+                        });
+                    }
+                    prop_assert_eq!(&outs[0], &outs[1]);
+                }
+                Op::Release { i, purge, fail } => {
+                    let mut outs = Vec::new();
+                    for (file, scoped) in [(&whole, false), (&slice, true)] {
+                        let mut prov = Flaky { calls: 0, fail: fail.iter().copied().collect() };
+                        let name = format!("c{i}");
+                        let mut locked = if scoped {
+                            file.lock_for(&Scope::of_containers(std::slice::from_ref(&name))).unwrap()
+                        } else {
+                            file.lock().unwrap()
+                        };
+                        let out = apply::release(&host, &[name], purge, &mut locked, &mut prov).unwrap();
+                        outs.push(format!("{:?} {:?} {:?}", out.released, out.not_held, out.purged));
+                    }
+                    prop_assert_eq!(&outs[0], &outs[1]);
+                }
+            }
+            let (w, s) = (whole.load_readonly().unwrap(), slice.load_readonly().unwrap());
+            check_invariants(&s);
+            prop_assert_eq!(w, s);
+        }
+    }
+}
+
+fn op_with_statics() -> impl Strategy<Value = Op> {
+    let fail = prop::collection::vec(1usize..5, 0..2);
+    prop_oneof![
+        3 => (0u8..6, 0u8..32, fail.clone()).prop_map(|(i, variant, fail)| Op::Apply { i, variant, fail }),
+        1 => (0u8..6, any::<bool>(), fail).prop_map(|(i, purge, fail)| Op::Release { i, purge, fail }),
+    ]
 }

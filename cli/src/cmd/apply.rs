@@ -172,12 +172,13 @@ fn apply_loaded_checked(
         Invalid { format, key: "ok" }.report(&[], &[problem]);
         return Ok(Err(exit::INVALID));
     }
-    let mut locked = match store::lock(&host) {
+    let refs: Vec<&NeedSpec> = specs.iter().collect();
+    // Only the slice these specs can touch is read (docs/state.md).
+    let mut locked = match store::lock_for(&host, &store::Scope::of_specs(&refs)) {
         Ok(l) => l,
         Err(e) => return Ok(Err(report_store(&e, format))),
     };
     let mut prov = CliProvisioner::new(&host, quiet);
-    let refs: Vec<&NeedSpec> = specs.iter().collect();
     let state_before = locked.state().clone();
     let before = &state_before.holdings;
     let outcome = apply::apply_with(&host, &refs, &mut locked, &mut prov, opts);

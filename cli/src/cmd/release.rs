@@ -60,11 +60,13 @@ pub fn run(args: ReleaseArgs) -> anyhow::Result<u8> {
     // Releasing what nobody holds must not create a state file or its lock
     // (a typo on a fresh host would otherwise leave both behind). A release
     // racing this check is harmless: the names held nothing either way.
-    let state = match store::load_readonly(&host) {
+    // Only the slice of these containers is read (docs/state.md).
+    let scope = store::Scope::of_containers(&containers);
+    let state = match store::load_readonly_for(&host, &scope) {
         Ok(s) => s,
         // A corrupt file is reported by the locked load, which keeps a copy
         // (docs/state.md), as apply does; the read-only load writes nothing.
-        Err(store::StoreError::Corrupt { .. }) => match store::lock(&host) {
+        Err(store::StoreError::Corrupt { .. }) => match store::lock_for(&host, &scope) {
             Err(e) => return Ok(report_store(&e, Format::Human)),
             // Repaired in between: go on with what the lock read.
             Ok(l) => l.state().clone(),
@@ -91,7 +93,7 @@ pub fn run(args: ReleaseArgs) -> anyhow::Result<u8> {
         }
         return Ok(exit::OK);
     }
-    let mut locked = match store::lock(&host) {
+    let mut locked = match store::lock_for(&host, &scope) {
         Ok(l) => l,
         Err(e) => return Ok(report_store(&e, Format::Human)),
     };
