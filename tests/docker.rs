@@ -244,11 +244,11 @@ fn address_of(container: &str) -> String {
     panic!("{container} has no 1111: address: {last}");
 }
 
-/// What the state folder and the engine look like: the state file's bytes
-/// (None when absent), the containers and the networks.
-fn snapshot(dir: &Dir, host: &str) -> (Option<Vec<u8>>, Vec<String>, Vec<String>) {
-    let file = dir.path().join("state").join(format!("{host}.json"));
-    (std::fs::read(file).ok(), containers(), networks())
+/// What the state folder and the engine look like: the host's state (None
+/// when absent), the containers and the networks.
+fn snapshot(dir: &Dir, host: &str) -> (Option<serde_json::Value>, Vec<String>, Vec<String>) {
+    let state = crate::util::state_json(&dir.path().join("state"), host);
+    (state, containers(), networks())
 }
 
 #[test]

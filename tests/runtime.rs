@@ -153,10 +153,7 @@ impl Drop for LxcGuard {
 /// After a release: the host state holds nothing (no holding, no provider
 /// record, no pending release) and the provider ledgers are gone.
 pub(crate) fn assert_state_empty(dir: &Dir, host: &str, ledgers: &Path) {
-    let file = dir.path().join("state").join(format!("{host}.json"));
-    let state: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&file).expect("state file"))
-            .expect("state JSON");
+    let state = crate::util::state_json(&dir.path().join("state"), host).expect("state");
     for key in ["holdings", "provided"] {
         assert_eq!(
             state[key],
@@ -752,8 +749,7 @@ fn provider_failure_starts_no_container_and_rolls_back() {
         !podman_networks().contains(net),
         "the network was not rolled back"
     );
-    let state = dir.path().join("state/web-03.json");
-    if state.exists() {
+    if crate::util::state_json(&dir.path().join("state"), "web-03").is_some() {
         assert_state_empty(dir, "web-03", ledgers);
     }
 }
@@ -957,7 +953,7 @@ fn run_refuses_before_applying_without_engine_or_image() {
         );
     }
     assert!(
-        !dir.path().join("state/web-01.json").exists(),
+        crate::util::state_json(&dir.path().join("state"), "web-01").is_none(),
         "a refused run applied something"
     );
     // --image supplies it: the dry run prints the argv and applies nothing.
@@ -1073,7 +1069,9 @@ fn podman_container_reads_a_secret_that_never_shows_elsewhere() {
     );
     // The value leaked neither into berth's or podman's messages, nor into berth's state.
     let status = berth(&dir, &["status", "-H", h, "--format", "json"]);
-    let state = std::fs::read_to_string(dir.path().join("state/web-04.json")).unwrap();
+    let state = crate::util::state_json(&dir.path().join("state"), "web-04")
+        .expect("state")
+        .to_string();
     for text in [stderr(&fg), stdout(&status), stderr(&status), state] {
         assert!(!text.contains(value), "the secret leaked: {text}");
     }

@@ -490,15 +490,19 @@ fn an_lxc_refusal_leaves_the_state_unchanged() {
     );
     let o = apply(&d, "first.yaml", &[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    let state = d.path().join("state/h.json");
-    let before = std::fs::read(&state).unwrap();
+    let state = d.path().join("state");
+    let before = crate::util::state_json(&state, "h").expect("state");
     let o = apply(&d, "lxc.yaml", &["--emit", "lxc", "--format", "json"]);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["diagnostics"][0]["code"], "berth::emit::lxc-value");
     let msg = v["diagnostics"][0]["message"].as_str().unwrap();
     assert!(msg.contains("nothing was applied"), "{msg}");
-    assert_eq!(std::fs::read(&state).unwrap(), before, "state unchanged");
+    assert_eq!(
+        crate::util::state_json(&state, "h"),
+        Some(before),
+        "state unchanged"
+    );
     let o = run(d
         .berth()
         .args(["status", "-H", "host.yaml", "--format", "json"]));

@@ -146,3 +146,15 @@ pub fn assert_sees_inet6(who: &str, ip_addr_output: &str, expected: &str) {
         "{who}:\n{ip_addr_output}"
     );
 }
+
+/// The state berth keeps for `host` in the state folder `state`, as JSON
+/// (the shape `berth status --format json` and the old state files have),
+/// read through the store; None when berth never wrote one.
+pub fn state_json(state: &Path, host: &str) -> Option<serde_json::Value> {
+    if !state.join(format!("{host}.db")).exists() {
+        return None;
+    }
+    let store = berth_engine::store::StateFile::new(state, host);
+    let loaded = store.load_readonly().expect("the store reads back");
+    Some(serde_json::to_value(loaded).expect("state as JSON"))
+}
