@@ -81,55 +81,13 @@ pub fn code(o: &Output) -> i32 {
         .unwrap_or_else(|| panic!("killed by signal; stderr: {}", stderr(o)))
 }
 
-/// Whether we run under CI (`CI=true`): real-runtime tests must not skip there.
-pub fn in_ci() -> bool {
-    std::env::var("CI")
-        .map(|v| v == "true" || v == "1")
-        .unwrap_or(false)
-}
+pub use berth_testkit::runtime::{in_ci, which};
 
-/// For tests that need real tools: returns `true` if they are all present and we
-/// are root. Otherwise prints why the test skips and returns `false`, or panics
-/// under CI, where a missing runtime is a failure.
+/// For tests that need real tools: `true` if they are all present and we are
+/// root; else prints why the test skips and returns `false`, or panics under
+/// CI, where a missing runtime is a failure.
 pub fn require_tools(test: &str, tools: &[&str]) -> bool {
-    let mut missing: Vec<String> = tools
-        .iter()
-        .filter(|t| which(t).is_none())
-        .map(|t| t.to_string())
-        .collect();
-    if !rustix_is_root() {
-        missing.push("root privileges".to_string());
-    }
-    if missing.is_empty() {
-        return true;
-    }
-    let msg = format!("{test}: SKIPPED, missing: {}", missing.join(", "));
-    if in_ci() {
-        panic!("{msg} (CI=true: real-runtime tests may not skip; .ci/run installs these)");
-    }
-    eprintln!("{msg}");
-    false
-}
-
-fn rustix_is_root() -> bool {
-    // SAFETY-free check: /proc/self/status Uid line, first field.
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(1).map(|u| u == "0"))
-        })
-        .unwrap_or(false)
-}
-
-/// Finds an executable on PATH.
-pub fn which(tool: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")])
-        .map(|d| d.join(tool))
-        .find(|p| p.is_file())
+    berth_testkit::runtime::require(test, tools, &[])
 }
 
 /// Prints what `who` sees (the `inet6 1111:` line of its `ip -6 addr`

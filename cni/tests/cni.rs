@@ -145,52 +145,12 @@ fn address(result: &Value) -> String {
     result["ips"][0]["address"].as_str().unwrap().to_string()
 }
 
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(1).map(|u| u == "0"))
-        })
-        .unwrap_or(false)
-}
-
-fn on_path(tool: &str) -> bool {
-    std::env::var_os("PATH")
-        .map(|p| {
-            std::env::split_paths(&p)
-                .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")])
-                .any(|d| d.join(tool).is_file())
-        })
-        .unwrap_or(false)
-}
-
 /// True when the real network tools are here; else prints why the test skips
 /// (panics under CI=true, where skipping is a failure).
-fn require_network(test: &str) -> bool {
-    let mut missing = Vec::new();
-    if !is_root() {
-        missing.push("root privileges".to_string());
-    }
-    for t in ["ip", "ping"] {
-        if !on_path(t) {
-            missing.push(t.to_string());
-        }
-    }
-    if !Path::new(CNI_DIR).join("bridge").is_file() {
-        missing.push(format!("{CNI_DIR}/bridge (containernetworking-plugins)"));
-    }
-    if missing.is_empty() {
-        return true;
-    }
-    let msg = format!("{test}: SKIPPED, missing: {}", missing.join(", "));
-    let ci = matches!(std::env::var("CI").as_deref(), Ok("true") | Ok("1"));
-    if ci {
-        panic!("{msg} (CI=true: real-runtime tests may not skip)");
-    }
-    eprintln!("{msg}");
-    false
+fn require_network(test: &str, also: &[&str]) -> bool {
+    let bridge = Path::new(CNI_DIR).join("bridge");
+    let tools: Vec<&str> = ["ip", "ping"].iter().chain(also).copied().collect();
+    berth_testkit::runtime::require(test, &tools, &[(&bridge, "containernetworking-plugins")])
 }
 
 fn sh(argv: &[&str]) -> Output {
@@ -475,7 +435,7 @@ fn berth_apply_and_berth_cni_share_one_state_and_never_share_an_address() {
 
 #[test]
 fn bridge_plugin_with_berth_ipam_gives_namespaces_their_addresses_and_ping6_works() {
-    if !require_network("bridge_plugin_with_berth_ipam") {
+    if !require_network("bridge_plugin_with_berth_ipam", &[]) {
         return;
     }
     let case = Case::new();
@@ -547,14 +507,7 @@ fn bridge_plugin_with_berth_ipam_gives_namespaces_their_addresses_and_ping6_work
 /// address, and `--rm` (a DEL) frees the holding.
 #[test]
 fn podman_with_the_cni_backend_gives_a_container_the_address_of_its_name() {
-    if !require_network("podman_with_the_cni_backend") || !on_path("podman") {
-        if !on_path("podman") {
-            let msg = "podman_with_the_cni_backend: SKIPPED, missing: podman";
-            if matches!(std::env::var("CI").as_deref(), Ok("true") | Ok("1")) {
-                panic!("{msg}");
-            }
-            eprintln!("{msg}");
-        }
+    if !require_network("podman_with_the_cni_backend", &["podman"]) {
         return;
     }
     let pid = std::process::id() % 100_000;

@@ -13,7 +13,9 @@
 //!   providers, labels) with states holding and reserving values;
 //! - [`oracle`]: an independent brute-force checker of the matching rules,
 //!   written to be read (it enumerates every concrete value), against which the
-//!   solver and placement are checked.
+//!   solver and placement are checked;
+//! - [`runtime`]: whether a test needing real components may run, skip with
+//!   its reason, or fail (under CI).
 //!
 //! Never a dependency of a shipped crate (`publish = false`).
 #![warn(missing_docs)]
@@ -23,3 +25,4 @@ pub mod gen;
 pub mod genfleet;
 pub mod model;
 pub mod oracle;
+pub mod runtime;
