@@ -26,6 +26,7 @@
 //! a repair frees that host.
 
 use std::cmp::Reverse;
+use std::collections::binary_heap::PeekMut;
 use std::collections::BinaryHeap;
 
 use berth_specs::NeedSpec;
@@ -244,13 +245,17 @@ impl<'f> Classes<'f> {
                 .collect()
         });
         let mut found = None;
-        while let Some(Reverse(e)) = heap.pop() {
+        while let Some(mut top) = heap.peek_mut() {
+            let e = top.0;
             let h = (e & u64::from(u32::MAX)) as usize;
             let l = (e >> 32) as u32;
             if l < load[h] {
-                heap.push(Reverse(pack(load[h], h)));
+                // Behind: updated in place (one sift instead of a pop and a
+                // push; entries are distinct, so the order is the same).
+                top.0 = pack(load[h], h);
                 continue;
             }
+            PeekMut::pop(top);
             if Some(h) == skip {
                 self.back.push(e);
                 continue;
