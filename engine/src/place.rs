@@ -43,9 +43,11 @@
 //! Failure is data: [`HostReason`] and [`ReasonCount`]; text is the CLI's.
 //! Each host is counted under one reason, the first in this order: a missing
 //! label, a missing resource (no provide and no provider, first need in file
-//! order), a volume needed read-write that the host lends read-only, an
+//! order), a volume needed read-write that the host lends read-only, a need
+//! whose exact provide's `allow` list does not admit the container, an
 //! exclusive resource already held, then the first need the host rejects in
-//! file order.
+//! file order. (The first four never change while placing: they are decided
+//! once per class of containers, not once per host tried.)
 
 mod class;
 mod fleet;
@@ -335,8 +337,10 @@ pub fn place_with_state<'a>(
         seq: vec![Vec::new(); n],
         scratch: Scratch::default(),
         stuck: vec![u32::MAX; specs.len()],
+        dead: Vec::new(),
         generation: 0,
     };
+    g.dead = vec![u32::MAX; g.classes.all.len()];
     g.held.reserve(specs.len());
     for &(count, c) in &order {
         if count > 0 {
@@ -393,26 +397,42 @@ pub fn place_with_state<'a>(
     let unplaced: Vec<usize> = (0..specs.len()).filter(|&c| at[c].is_none()).collect();
     // The static part of an explanation is the same for every member of a
     // class: counted once per class.
-    let mut wanted: Vec<u32> = unplaced.iter().map(|&c| classes.of[c]).collect();
+    // So is the count of its hosts taken by holders of the names every
+    // member needs (a scarce GPU's holders): counted once per class, from
+    // its first unplaced member.
+    let mut wanted: Vec<(u32, usize)> = unplaced.iter().map(|&c| (classes.of[c], c)).collect();
     wanted.sort_unstable();
-    wanted.dedup();
+    wanted.dedup_by_key(|w| w.0);
+    let explain = |k: u32, groups| Explain {
+        fleet: &fleet,
+        states: &states,
+        held: &held,
+        specs,
+        hosts: &classes.all[k as usize].hosts,
+        groups,
+    };
     let groups: FastMap<u32, Vec<(Group, usize)>> = wanted
         .par_iter()
-        .map(|&k| (k, classes.static_groups(&fleet, k)))
+        .map(|&(k, _)| (k, classes.static_groups(&fleet, k)))
+        .collect();
+    let shared: FastMap<u32, (Groups, Vec<u32>)> = wanted
+        .par_iter()
+        .map(|&(k, c)| {
+            let own = needs
+                .of(c)
+                .iter()
+                .filter(|p| fleet.keys[p.info as usize].has_own());
+            (k, explain(k, &groups[&k]).held_part(own))
+        })
         .collect();
     let mut reasons: HashMap<usize, Vec<ReasonCount>> = unplaced
         .par_iter()
         .map(|&c| {
             let k = classes.of[c];
-            let cl = Explain {
-                fleet: &fleet,
-                states: &states,
-                held: &held,
-                specs,
-                hosts: &classes.all[k as usize].hosts,
-                groups: &groups[&k],
-            };
-            (c, cl.histogram(c, needs.of(c)))
+            (
+                c,
+                explain(k, &groups[&k]).histogram(c, needs.of(c), &shared[&k]),
+            )
         })
         .collect();
     let placements = (0..specs.len())
@@ -448,6 +468,11 @@ struct Greedy<'f, 'a> {
     /// Per container: the repair generation in which it was found to fit
     /// nowhere else (`stuck[x] == generation`); a repair bumps the generation.
     stuck: Vec<u32>,
+    /// Per class: the repair generation in which every host of its static
+    /// set was found blocked by a stuck holder of a name every member needs
+    /// (`dead[k] == generation`): its other members cannot be repaired in
+    /// that generation either, and cost nothing.
+    dead: Vec<u32>,
     generation: u32,
 }
 
@@ -527,6 +552,13 @@ impl Greedy<'_, '_> {
     fn repair(&mut self, c: u32, budget: &mut usize) -> bool {
         let (spec, pn) = (self.specs[c as usize], self.needs.of(c as usize));
         let k = self.classes.of[c as usize] as usize;
+        if self.dead[k] == self.generation {
+            return false;
+        }
+        // Whether every host so far was blocked through a name the whole
+        // class needs (then the class is dead for this generation: holders
+        // and stuck marks only change when a repair commits).
+        let mut class_blocked = true;
         for i in 0..self.classes.all[k].hosts.len() {
             let h = self.classes.all[k].hosts[i] as usize;
             if *budget == 0 {
@@ -534,12 +566,17 @@ impl Greedy<'_, '_> {
             }
             // A host where a name `c` needs is held by a container known to
             // fit nowhere else costs no check.
-            let blocked = pn.iter().any(|p| {
+            let stuck_holder = |p: &PNeed| {
                 self.states[h]
                     .holder(&p.key)
                     .is_some_and(|y| self.stuck[y as usize] == self.generation)
-            });
-            if blocked {
+            };
+            let own = |p: &&PNeed| self.fleet.keys[p.info as usize].has_own();
+            if pn.iter().filter(own).any(stuck_holder) {
+                continue;
+            }
+            class_blocked = false;
+            if pn.iter().any(stuck_holder) {
                 continue;
             }
             *budget -= 1;
@@ -619,6 +656,9 @@ impl Greedy<'_, '_> {
                 return true;
             }
         }
+        if class_blocked {
+            self.dead[k] = self.generation;
+        }
         false
     }
 }
@@ -636,28 +676,31 @@ struct Explain<'e, 'a> {
     groups: &'e [(Group, usize)],
 }
 
+/// Reason counts being gathered: per group, the hosts and up to three
+/// distinct holders (in the order met).
+type Groups = BTreeMap<Group, (usize, Vec<u32>)>;
+
+fn add(groups: &mut Groups, g: Group, k: usize, holder: Option<u32>) {
+    if k == 0 {
+        return;
+    }
+    let e = groups.entry(g).or_default();
+    e.0 += k;
+    if let Some(hd) = holder {
+        if e.1.len() < 3 && !e.1.contains(&hd) {
+            e.1.push(hd);
+        }
+    }
+}
+
 impl Explain<'_, '_> {
-    /// Counts, over every host, the first reason it rejects container `c`
-    /// for: the class's static counts, then per host of the static set the
-    /// holders of its exclusive names, then the host's own verdict.
-    fn histogram(&self, c: usize, needs: &[PNeed]) -> Vec<ReasonCount> {
-        let (f, states, specs) = (self.fleet, self.states, self.specs);
-        let spec = specs[c];
-        let mut groups: BTreeMap<Group, (usize, Vec<u32>)> = BTreeMap::new();
-        let mut add = |g: Group, k: usize, holder: Option<u32>| {
-            if k == 0 {
-                return;
-            }
-            let e = groups.entry(g).or_default();
-            e.0 += k;
-            if let Some(hd) = holder {
-                if e.1.len() < 3 && !e.1.contains(&hd) {
-                    e.1.push(hd);
-                }
-            }
-        };
+    /// The class's static counts, then the hosts of its static set taken out
+    /// by a holder of one of `needs` (the first such need in order counts);
+    /// and the hosts left, ascending.
+    fn held_part<'n>(&self, needs: impl Iterator<Item = &'n PNeed>) -> (Groups, Vec<u32>) {
+        let mut groups = Groups::new();
         for &(g, k) in self.groups {
-            add(g, k, None);
+            add(&mut groups, g, k, None);
         }
         // Hosts of the static set taken out by a holder, by position.
         let mut taken: Vec<bool> = vec![false; self.hosts.len()];
@@ -666,17 +709,59 @@ impl Explain<'_, '_> {
                 if let Ok(i) = self.hosts.binary_search(&h) {
                     if !taken[i] {
                         taken[i] = true;
-                        let holder = states[h as usize].holder(&pn.key);
-                        add(Group::Need(pn.need, Why::Held), 1, holder);
+                        let holder = self.states[h as usize].holder(&pn.key);
+                        add(&mut groups, Group::Need(pn.need, Why::Held), 1, holder);
                     }
                 }
             }
         }
+        let free = self
+            .hosts
+            .iter()
+            .zip(&taken)
+            .filter(|(_, &t)| !t)
+            .map(|(&h, _)| h)
+            .collect();
+        (groups, free)
+    }
+
+    /// Counts, over every host, the first reason it rejects container `c`
+    /// for: the class's static counts, then per host of the static set the
+    /// holders of its exclusive names, then the host's own verdict.
+    /// `shared` is [`Explain::held_part`] of the names every member of the
+    /// class needs: used as is when no other name of `c` is held on the
+    /// class's hosts (almost always: those are per-container names).
+    fn histogram(
+        &self,
+        c: usize,
+        needs: &[PNeed],
+        shared: &(Groups, Vec<u32>),
+    ) -> Vec<ReasonCount> {
+        let (f, states, specs) = (self.fleet, self.states, self.specs);
+        let spec = specs[c];
+        let others_held = needs
+            .iter()
+            .filter(|p| !f.keys[p.info as usize].has_own())
+            .filter_map(|p| self.held.get(&p.key))
+            .flat_map(HeldOn::hosts)
+            .any(|h| self.hosts.binary_search(&h).is_ok());
+        let own;
+        let (mut groups, free) = if others_held {
+            own = self.held_part(needs.iter());
+            (own.0.clone(), &own.1)
+        } else {
+            (shared.0.clone(), &shared.1)
+        };
         let mut scratch = Scratch::default();
-        for (&h, _) in self.hosts.iter().zip(&taken).filter(|(_, &o)| !o) {
+        for &h in free {
             let h = h as usize;
             match states[h].verdict(f, h, c as u32, spec, needs, &mut scratch) {
-                Err(fail) => add(Group::Need(fail.need, fail.why), 1, fail.holder),
+                Err(fail) => add(
+                    &mut groups,
+                    Group::Need(fail.need, fail.why),
+                    1,
+                    fail.holder,
+                ),
                 // Unreachable: a host only gains holders after a container was
                 // refused, so a refusal stays a refusal.
                 Ok(()) => debug_assert!(false, "host {h} accepts an unplaced container"),

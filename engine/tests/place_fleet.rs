@@ -84,3 +84,66 @@ fn generated_fleet_large() {
         "7378f8474ba4ba1fdf9369399d8c1b67ff8e34c691e2d87da3b0cfaea5218c46",
     );
 }
+
+/// An exact provide's `allow` refusal never changes while placing, so it is
+/// decided once per class of containers and counted before a holder
+/// (issue 14; before, each refusing host was tried, and counted under the
+/// first need it rejected in file order: here `held`).
+#[test]
+fn allow_refusal_counts_before_a_holder() {
+    use berth_engine::place::HostReason;
+    use berth_specs::load::{load_str, LoadOptions};
+    use berth_specs::Document;
+    let host = |h: &str| {
+        format!(
+            "berth: 1\nhost: {h}\nprovides:\n  - device: gpu0\n    path: /dev/nvidia0\n  \
+             - volume: audit\n    path: /srv/audit\n    allow: [\"auditor-*\"]\n"
+        )
+    };
+    let spec = |c: &str, audit: bool| {
+        let mut s = format!("berth: 1\ncontainer: {c}\nneeds:\n  - device: gpu0\n");
+        if audit {
+            s.push_str("  - volume: audit\n    mount: /audit\n    read_only: true\n");
+        }
+        s
+    };
+    let text = [
+        host("h1"),
+        host("h2"),
+        host("h3"),
+        spec("g1", false),
+        spec("auditor-1", true),
+        spec("c", true),
+    ]
+    .join("---\n");
+    let loaded = load_str(
+        std::path::Path::new("fleet.yaml"),
+        &text,
+        &LoadOptions::default(),
+    );
+    assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
+    let (mut h, mut s) = (Vec::new(), Vec::new());
+    for d in &loaded.documents {
+        match d {
+            Document::Host(m) => h.push(m),
+            Document::Need(n) => s.push(n),
+        }
+    }
+    let pl = place(&h, &s);
+    assert_eq!(pl.placements[0].host, Some(0));
+    assert_eq!(pl.placements[1].host, Some(1));
+    let c = &pl.placements[2];
+    assert_eq!(c.host, None);
+    let name = |s: &str| s.to_string();
+    let kind = |k: &str| berth_specs::Kind::from_key(k).expect("a kind");
+    let denied = HostReason::Denied {
+        kind: kind("volume"),
+        name: name("audit"),
+    };
+    let counted: Vec<(HostReason, usize)> = c
+        .reasons
+        .iter()
+        .map(|r| (r.reason.clone(), r.hosts))
+        .collect();
+    assert_eq!(counted, vec![(denied, 3)]);
+}

@@ -1,6 +1,7 @@
 //! Candidate classes: containers whose static candidate hosts are built from
 //! the same sets (the same labels, the same per-need candidate sets, the same
-//! read-only exclusions, in the same order) share one class, so that the
+//! read-only exclusions, the same `allow` refusals, in the same order) share
+//! one class, so that the
 //! fleet-wide set work is done once per class, not once per container.
 //!
 //! Why it exists: a container's candidate hosts used to be computed with
@@ -16,7 +17,8 @@
 //!
 //! What must stay true: [`Class::hosts`] is exactly the static set (labels
 //! carried, every need servable by name, read-write needs off hosts that lend
-//! them read-only); the heap's order is the true (load, host) order (loads
+//! them read-only, needs off hosts whose exact provide's `allow` list refuses
+//! the container); the heap's order is the true (load, host) order (loads
 //! only grow, so an entry whose recorded load is behind is pushed again with
 //! the current one before it can be chosen); a host is parked (left out of a
 //! class's heap) only while it holds exclusively a name every member of the
@@ -24,6 +26,7 @@
 //! a repair frees that host.
 
 use std::cmp::Reverse;
+use std::collections::binary_heap::PeekMut;
 use std::collections::BinaryHeap;
 
 use berth_specs::NeedSpec;
@@ -50,6 +53,10 @@ pub(crate) enum Part {
     /// Read-write need `need` (index in the spec): hosts lending the key
     /// info's exact provide read-only are excluded.
     NotRo(u32, u32),
+    /// Need `need` (index in the spec) is refused by `allow` lists: the hosts
+    /// whose exact provide of it does not admit the container (index into
+    /// [`Classes::denied`]) are excluded.
+    NotDenied(u32, u32),
 }
 
 /// Containers with one static candidate set.
@@ -68,6 +75,9 @@ pub(crate) struct Classes<'f> {
     pub(crate) all: Vec<Class>,
     pub(crate) of: Vec<u32>,
     labels: Vec<Option<&'f FixedBitSet>>,
+    /// Hosts whose `allow` lists refuse a need's name to a container: one
+    /// set per (name, refusing lists) met.
+    denied: Vec<FixedBitSet>,
     /// Per host: the classes it is parked in.
     parked: Vec<Vec<u32>>,
     back: Vec<u64>,
@@ -87,6 +97,9 @@ impl<'f> Classes<'f> {
         let mut all: Vec<Class> = Vec::new();
         let mut of = Vec::with_capacity(specs.len());
         let mut parts = Vec::new();
+        let mut denied: Vec<FixedBitSet> = Vec::new();
+        let mut denied_ids: FastMap<(u32, Vec<u32>), u32> = FastMap::default();
+        let mut refusing: Vec<u32> = Vec::new();
         for (c, spec) in specs.iter().enumerate() {
             parts.clear();
             for (k, v) in &spec.placement {
@@ -113,6 +126,31 @@ impl<'f> Classes<'f> {
                     parts.push(Part::NotRo(p.info, p.need));
                 }
             }
+            // `allow` lists read once per list, not once per host.
+            for p in pn {
+                let guards = &fleet.keys[p.info as usize].guards;
+                refusing.clear();
+                refusing.extend(
+                    (0..guards.len())
+                        .filter(|&g| !fleet.guard_admits(p, g, spec))
+                        .map(|g| g as u32),
+                );
+                if refusing.is_empty() {
+                    continue;
+                }
+                let next = denied.len() as u32;
+                let id = *denied_ids
+                    .entry((p.info, refusing.clone()))
+                    .or_insert_with(|| {
+                        let mut set = FixedBitSet::with_capacity(fleet.hosts.len());
+                        for &g in &refusing {
+                            set.union_with(&guards[g as usize].1);
+                        }
+                        denied.push(set);
+                        next
+                    });
+                parts.push(Part::NotDenied(id, p.need));
+            }
             let k = match ids.get(parts.as_slice()) {
                 Some(&k) => k,
                 None => {
@@ -132,6 +170,7 @@ impl<'f> Classes<'f> {
             all,
             of,
             labels,
+            denied,
             parked: vec![Vec::new(); fleet.hosts.len()],
             back: Vec::new(),
         };
@@ -146,24 +185,28 @@ impl<'f> Classes<'f> {
         out
     }
 
-    fn set(&self, fleet: &'f Fleet<'_>, part: Part) -> Option<&'f FixedBitSet> {
+    fn set<'s>(&'s self, fleet: &'s Fleet<'_>, part: Part) -> Option<&'s FixedBitSet>
+    where
+        'f: 's,
+    {
         match part {
             Part::Label(l) => self.labels[l as usize],
             Part::Own(i) => Some(fleet.cand(&fleet.keys[i as usize])),
             Part::Sig(s) => Some(fleet.sig_hosts(s)),
             Part::NotRo(i, _) => fleet.keys[i as usize].read_only.as_ref(),
+            Part::NotDenied(d, _) => Some(&self.denied[d as usize]),
         }
     }
 
     /// The hosts in every positive set and no read-only set: the smallest
     /// positive set walked, the others tested bit by bit.
-    fn static_set(&self, fleet: &'f Fleet<'_>, parts: &[Part]) -> Vec<u32> {
+    fn static_set(&self, fleet: &Fleet<'_>, parts: &[Part]) -> Vec<u32> {
         let mut pos: Vec<&FixedBitSet> = Vec::new();
         let mut neg: Vec<&FixedBitSet> = Vec::new();
         for &p in parts {
             match (p, self.set(fleet, p)) {
-                (Part::NotRo(..), Some(b)) => neg.push(b),
-                (Part::NotRo(..), None) => {}
+                (Part::NotRo(..) | Part::NotDenied(..), Some(b)) => neg.push(b),
+                (Part::NotRo(..) | Part::NotDenied(..), None) => {}
                 (_, Some(b)) => pos.push(b),
                 (_, None) => return Vec::new(),
             }
@@ -201,13 +244,17 @@ impl<'f> Classes<'f> {
                 .collect()
         });
         let mut found = None;
-        while let Some(Reverse(e)) = heap.pop() {
+        while let Some(mut top) = heap.peek_mut() {
+            let e = top.0;
             let h = (e & u64::from(u32::MAX)) as usize;
             let l = (e >> 32) as u32;
             if l < load[h] {
-                heap.push(Reverse(pack(load[h], h)));
+                // Behind: updated in place (one sift instead of a pop and a
+                // push; entries are distinct, so the order is the same).
+                top.0 = pack(load[h], h);
                 continue;
             }
+            PeekMut::pop(top);
             if Some(h) == skip {
                 self.back.push(e);
                 continue;
@@ -238,9 +285,10 @@ impl<'f> Classes<'f> {
 
     /// The reasons hosts outside class `k`'s static set give, counted in the
     /// order of placement's explanations (labels, then a missing resource by
-    /// need, then read-only lending by need): the same for every member.
+    /// need, then read-only lending by need, then `allow` refusals by need):
+    /// the same for every member.
     /// Full-width set work, once per class that has unplaced containers.
-    pub(crate) fn static_groups(&self, fleet: &'f Fleet<'_>, k: u32) -> Vec<(Group, usize)> {
+    pub(crate) fn static_groups(&self, fleet: &Fleet<'_>, k: u32) -> Vec<(Group, usize)> {
         let mut remaining = FixedBitSet::with_capacity(fleet.hosts.len());
         remaining.insert_range(..);
         let mut out = Vec::new();
@@ -256,12 +304,13 @@ impl<'f> Classes<'f> {
                     need += 1;
                     Group::Need(need - 1, Why::Missing)
                 }
-                Part::NotRo(_, i) => {
+                Part::NotRo(_, i) | Part::NotDenied(_, i) => {
+                    let why = match p {
+                        Part::NotRo(..) => Why::ReadOnly,
+                        _ => Why::Denied,
+                    };
                     if let Some(ro) = set {
-                        out.push((
-                            Group::Need(i, Why::ReadOnly),
-                            remaining.intersection_count(ro),
-                        ));
+                        out.push((Group::Need(i, why), remaining.intersection_count(ro)));
                         remaining.difference_with(ro);
                     }
                     continue;

@@ -133,6 +133,12 @@ pub(crate) struct KeyInfo {
     /// a read-write need can never use them (exact is the only candidate), so
     /// they leave its candidates up front instead of being tried one by one.
     pub(crate) read_only: Option<FixedBitSet>,
+    /// Hosts whose exact provide has an `allow` list, grouped by that list:
+    /// (one host of the group, the group's hosts). A container a list does
+    /// not admit can never use those hosts (exact is the only candidate), so
+    /// they leave its candidates up front, as read-only lending does, and
+    /// the list is read once per container, not once per host.
+    pub(crate) guards: Vec<(u32, FixedBitSet)>,
     /// No use of this name can ever be exclusive (no exclusive provide or
     /// kind serves it, no need wants it alone), so who else uses it never
     /// matters and is not tracked: most mount needs.
@@ -504,11 +510,14 @@ impl<'a> Fleet<'a> {
                         sig,
                         own: None,
                         read_only: None,
+                        guards: Vec::new(),
                         shared_only,
                     };
                 };
                 let mut b = self.sigs[sig as usize].hosts.clone();
                 let mut ro = FixedBitSet::with_capacity(n);
+                let mut guard_of: FastMap<&[String], usize> = FastMap::default();
+                let mut guards: Vec<(u32, FixedBitSet)> = Vec::new();
                 for &h in hosts {
                     b.insert(h as usize);
                     let pi = self.host_idx[h as usize].exact[key];
@@ -516,11 +525,19 @@ impl<'a> Fleet<'a> {
                     if p.detail.read_only() {
                         ro.insert(h as usize);
                     }
+                    if let Some(allow) = p.allow.as_deref() {
+                        let g = *guard_of.entry(allow).or_insert_with(|| {
+                            guards.push((h, FixedBitSet::with_capacity(n)));
+                            guards.len() - 1
+                        });
+                        guards[g].1.insert(h as usize);
+                    }
                 }
                 KeyInfo {
                     sig,
                     own: Some(b),
                     read_only: (!ro.is_clear()).then_some(ro),
+                    guards,
                     shared_only,
                 }
             })
@@ -630,6 +647,14 @@ impl<'a> Fleet<'a> {
     pub(crate) fn has_state(&self, h: usize) -> bool {
         let st = &self.states[h];
         !(st.holdings.is_empty() && st.reservations.is_empty() && st.provided.is_empty())
+    }
+
+    /// Whether the `allow` list of guard `g` of need `p`'s name
+    /// ([`KeyInfo::guards`]) admits `spec`.
+    pub(crate) fn guard_admits(&self, p: &PNeed, g: usize, spec: &NeedSpec) -> bool {
+        let h = self.keys[p.info as usize].guards[g].0 as usize;
+        let hi = &self.host_idx[h];
+        rules::admits(hi.allow[hi.exact[&p.key] as usize].as_deref(), spec)
     }
 
     /// The hosts that could serve this key by name.
