@@ -1016,9 +1016,18 @@ impl Scope {
         )?;
         // The first holder (by name) of each shared resource, one index
         // probe per resource: the solver only asks whether one exists.
-        let mut shared = conn.prepare_cached(
+        // Two probes, each a seek on one column after the index's equal
+        // prefix: SQLite treats the row value `(source, id) > (?, ?)` as a
+        // range on `source` alone and walks every holder of the resource
+        // before it (measured: a third of an apply at 5,000 holdings).
+        let mut same_source = conn.prepare_cached(
             "SELECT source, id, container FROM held
-             WHERE kind = ?1 AND exclusive = 0 AND (source, id) > (?2, ?3)
+             WHERE kind = ?1 AND exclusive = 0 AND source = ?2 AND id > ?3
+             ORDER BY id, container LIMIT 1",
+        )?;
+        let mut next_source = conn.prepare_cached(
+            "SELECT source, id, container FROM held
+             WHERE kind = ?1 AND exclusive = 0 AND source > ?2
              ORDER BY source, id, container LIMIT 1",
         )?;
         let mut made = conn.prepare_cached(
@@ -1033,15 +1042,20 @@ impl Scope {
             }
             let (mut source, mut id) = (String::new(), String::new());
             loop {
-                let next: Option<(String, String, String)> = shared
-                    .query_row(rusqlite::params![k, source, id], |r| {
-                        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                    })
-                    .map(Some)
-                    .or_else(|e| match e {
-                        rusqlite::Error::QueryReturnedNoRows => Ok(None),
-                        e => Err(e),
-                    })?;
+                let probe = |st: &mut rusqlite::CachedStatement<'_>,
+                             params: &[&dyn rusqlite::ToSql]|
+                 -> rusqlite::Result<Option<(String, String, String)>> {
+                    st.query_row(params, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                        .map(Some)
+                        .or_else(|e| match e {
+                            rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                            e => Err(e),
+                        })
+                };
+                let next = match probe(&mut same_source, rusqlite::params![k, source, id])? {
+                    Some(n) => Some(n),
+                    None => probe(&mut next_source, rusqlite::params![k, source])?,
+                };
                 let Some((s, i, c)) = next else { break };
                 who.insert(c);
                 (source, id) = (s, i);
