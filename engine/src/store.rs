@@ -1256,15 +1256,16 @@ fn build_runs(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// Runs of taken values: kind, first and last value.
+pub type Runs = Vec<(String, u128, u128)>;
+
 /// The runs of `taken_runs` and those its rows make, for a check: equal in a
 /// store berth wrote. Exposed for the store's tests.
 #[doc(hidden)]
-pub fn taken_runs_check(
-    path: &Path,
-) -> rusqlite::Result<(Vec<(String, u128, u128)>, Vec<(String, u128, u128)>)> {
+pub fn taken_runs_check(path: &Path) -> rusqlite::Result<(Runs, Runs)> {
     let mut conn = rusqlite::Connection::open(path)?;
     let tx = conn.transaction()?;
-    let read = |tx: &rusqlite::Transaction<'_>| -> rusqlite::Result<Vec<(String, u128, u128)>> {
+    let read = |tx: &rusqlite::Transaction<'_>| -> rusqlite::Result<Runs> {
         let mut st = tx.prepare("SELECT kind, lo, hi FROM taken_runs ORDER BY kind, lo")?;
         let rows = st.query_map([], |r| {
             Ok((
