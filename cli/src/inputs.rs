@@ -1,10 +1,14 @@
 //! The resolve step of host-bound commands: load the host manifest and need
 //! specs through [`berth_specs::discover::load_inputs`] and report what is
 //! wrong with them in the command's format. The rules (one host manifest,
-//! unique containers) are the library's; this module only prints.
+//! unique containers) are the library's; this module only prints. Commands
+//! that only look (`status`, `hosts show`, `plan`) also read the host's state
+//! here, the one way.
 
 use std::path::PathBuf;
 
+use berth_engine::state::State;
+use berth_engine::store;
 use berth_specs::diag::{Capped, MAX_PER_RUN};
 use berth_specs::discover;
 use berth_specs::load::Loaded;
@@ -12,7 +16,7 @@ use berth_specs::{HostManifest, NeedSpec};
 
 use crate::args::{Format, HostArg};
 use crate::exit;
-use crate::report::Invalid;
+use crate::report::{report_state, Invalid};
 
 /// The host manifest and the specs, or `Err(1)` once their diagnostics were
 /// reported as `invalid` says. Warnings of valid input go to stderr whatever
@@ -69,4 +73,17 @@ pub fn load_with(
         }
         _ => Err(exit::INVALID),
     }
+}
+
+/// The host's state read without the lock and without creating anything, or
+/// `Err(code)` once the store's error was reported as `invalid` says.
+pub fn state(host: &HostManifest, invalid: Invalid) -> Result<State, u8> {
+    store::load_readonly(host).map_err(|e| report_state(&e, host, invalid))
+}
+
+/// The host manifest (no specs) and its state, as [`load`] and [`state`].
+pub fn load_host_and_state(host: &HostArg, invalid: Invalid) -> Result<(HostManifest, State), u8> {
+    let (h, _) = load(host, &[], invalid)?;
+    let state = state(&h, invalid)?;
+    Ok((h, state))
 }

@@ -349,6 +349,14 @@ proptest! {
             let (w, s) = (whole.load_readonly().unwrap(), slice.load_readonly().unwrap());
             check_invariants(&s);
             prop_assert_eq!(w, s);
+            // The runs a slice reads its pools' taken values from are the
+            // runs the rows make, after every write, in both stores.
+            for file in [&whole, &slice] {
+                if file.path().exists() {
+                    let (kept, made) = berth_engine::store::taken_runs_check(file.path()).unwrap();
+                    prop_assert_eq!(kept, made);
+                }
+            }
         }
     }
 }

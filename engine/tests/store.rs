@@ -564,3 +564,56 @@ fn the_documented_sqlite3_queries_run() {
     assert_eq!(outputs[1].trim(), "app|2001:db8::100|app|");
     assert!(outputs[2].contains("app|"), "{}", outputs[2]);
 }
+
+/// `taken_runs` (the values a slice reads instead of every reservation of
+/// its kind) is made the first time berth writes a store of the earlier
+/// format, which slices read by scanning until then; a run longer than berth
+/// ever writes is corruption, not an allocation without bound.
+#[test]
+fn taken_runs_are_made_for_an_earlier_store_and_a_huge_run_is_corrupt() {
+    use berth_engine::store::{taken_runs_check, Scope};
+    let tmp = tempfile::tempdir().unwrap();
+    let file = StateFile::new(tmp.path(), "web-01");
+    file.lock().unwrap().write(&sample()).unwrap();
+    let v = u128::from("2001:db8::100".parse::<std::net::Ipv6Addr>().unwrap());
+    let want = vec![("ipv6".to_string(), v, v)];
+    assert_eq!(
+        taken_runs_check(file.path()).unwrap(),
+        (want.clone(), want.clone())
+    );
+
+    let conn = rusqlite::Connection::open(file.path()).unwrap();
+    conn.execute("DROP TABLE taken_runs", []).unwrap();
+    drop(conn);
+    let text = "berth: 1\ncontainer: other\nneeds:\n  - ipv6: other\n";
+    let opts = berth_specs::load::LoadOptions::default();
+    let loaded = berth_specs::load::load_str(std::path::Path::new("b.yaml"), text, &opts);
+    let Some(berth_specs::Document::Need(spec)) = loaded.documents.into_iter().next() else {
+        panic!("the spec loads")
+    };
+    let scope = Scope::of_specs(&[&spec]);
+    let read = file.load_readonly_for(&scope).unwrap();
+    assert_eq!(read.store_taken.get(&Kind::Ipv6), Some(&vec![v]));
+    let mut next = sample();
+    next.holdings.clear();
+    next.reservations.values_mut().for_each(|r| r.holder = None);
+    file.lock().unwrap().write(&next).unwrap();
+    assert_eq!(taken_runs_check(file.path()).unwrap(), (want.clone(), want));
+    assert_eq!(
+        file.load_readonly_for(&scope)
+            .unwrap()
+            .store_taken
+            .get(&Kind::Ipv6),
+        Some(&vec![v])
+    );
+
+    let conn = rusqlite::Connection::open(file.path()).unwrap();
+    conn.execute(
+        "UPDATE taken_runs SET hi = ?1",
+        [u128::MAX.to_be_bytes().to_vec()],
+    )
+    .unwrap();
+    drop(conn);
+    let e = file.load_readonly_for(&scope).unwrap_err();
+    assert!(matches!(e, StoreError::Corrupt { .. }), "{e}");
+}

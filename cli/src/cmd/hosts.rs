@@ -5,14 +5,13 @@
 //! does.
 
 use berth_engine::inventory::{inventory, Inventory, PoolUse};
-use berth_engine::store;
 
 use crate::args::{Format, HostShowArgs, HostsArgs, HostsCommand};
 use crate::exit;
 use crate::inputs;
 use crate::out::{out, outln};
 use crate::render::{self, escape};
-use crate::report::{report_state, Invalid};
+use crate::report::Invalid;
 
 pub fn run(args: HostsArgs) -> anyhow::Result<u8> {
     match args.command {
@@ -25,13 +24,9 @@ fn show(args: HostShowArgs) -> anyhow::Result<u8> {
         format: args.format,
         key: "ok",
     };
-    let host = match inputs::load(&args.host, &[], invalid) {
-        Ok((h, _)) => h,
+    let (host, state) = match inputs::load_host_and_state(&args.host, invalid) {
+        Ok(x) => x,
         Err(code) => return Ok(code),
-    };
-    let state = match store::load_readonly(&host) {
-        Ok(s) => s,
-        Err(e) => return Ok(report_state(&e, &host, invalid)),
     };
     let inv = inventory(&host, &state);
     match args.format {

@@ -8,7 +8,6 @@ use berth_engine::emit;
 use berth_engine::plan::{Binding, Plan};
 use berth_engine::solve::solve;
 use berth_engine::state::BindingSource;
-use berth_engine::store;
 use berth_specs::{HostManifest, NeedSpec};
 use serde_json::Value;
 
@@ -17,7 +16,7 @@ use crate::exit;
 use crate::explain_render;
 use crate::out::{out, outln};
 use crate::render;
-use crate::report::{report_state, Invalid};
+use crate::report::Invalid;
 
 pub fn run(args: PlanArgs) -> anyhow::Result<u8> {
     let invalid = Invalid {
@@ -29,9 +28,9 @@ pub fn run(args: PlanArgs) -> anyhow::Result<u8> {
             Ok(x) => x,
             Err(code) => return Ok(code),
         };
-    let state = match store::load_readonly(&host) {
+    let state = match crate::inputs::state(&host, invalid) {
         Ok(s) => s,
-        Err(e) => return Ok(report_state(&e, &host, invalid)),
+        Err(code) => return Ok(code),
     };
     let refs: Vec<&NeedSpec> = specs.iter().collect();
     let plan = solve(&host, &state, &refs);

@@ -10,22 +10,18 @@ use crate::exit;
 use crate::inputs;
 use crate::out::{out, outln};
 use crate::render::{self, escape};
-use crate::report::{report_state, Invalid};
+use crate::report::Invalid;
 
 pub fn run(args: StatusArgs) -> anyhow::Result<u8> {
     let invalid = Invalid {
         format: args.format,
         key: "ok",
     };
-    let host = match inputs::load(&args.host, &[], invalid) {
-        Ok((h, _)) => h,
+    let (host, state) = match inputs::load_host_and_state(&args.host, invalid) {
+        Ok(x) => x,
         Err(code) => return Ok(code),
     };
     let path = store::state_path(&host);
-    let state = match store::load_readonly(&host) {
-        Ok(s) => s,
-        Err(e) => return Ok(report_state(&e, &host, invalid)),
-    };
     match args.format {
         Format::Json => {
             let mut v = serde_json::to_value(&state)?;
