@@ -508,3 +508,50 @@ fn an_lxc_refusal_leaves_the_state_unchanged() {
         .args(["status", "-H", "host.yaml", "--format", "json"]));
     assert!(!stdout(&o).contains("guest"), "{}", stdout(&o));
 }
+
+#[test]
+fn a_value_a_provider_printed_that_lxc_cannot_write_was_refused_after_it_was_recorded() {
+    // The provider makes `net-longer-than-15` with no `bridge:`, so the LXC
+    // link would be the network's 18-byte name: known only once the provider
+    // has run, refused then, and rolled back before anything is recorded.
+    use std::os::unix::fs::PermissionsExt;
+    let d = Dir::new();
+    let mknet = d.write(
+        "mknet",
+        "#!/bin/sh\ncat >/dev/null\necho \"$BERTH_OP $BERTH_NAME\" >> calls.log\ncase $BERTH_OP in\n  provide) echo '{}' ;;\nesac\n",
+    );
+    std::fs::set_permissions(&mknet, std::fs::Permissions::from_mode(0o755)).unwrap();
+    d.write(
+        "host.yaml",
+        "berth: 1\nhost: h\nproviders:\n  - network: \"net-*\"\n    run: [./mknet]\n",
+    );
+    d.write(
+        "guest.yaml",
+        "berth: 1\ncontainer: guest\nneeds:\n  - network: net-longer-than-15\n",
+    );
+    let o = apply(&d, "guest.yaml", &["--emit", "lxc", "--format", "json"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["diagnostics"][0]["code"], "berth::emit::lxc-value");
+    let msg = v["diagnostics"][0]["message"].as_str().unwrap();
+    assert!(msg.contains("`net-longer-than-15` is 18 bytes"), "{msg}");
+    assert!(msg.contains("nothing was applied"), "{msg}");
+    // What the provider made was released again, and nothing is recorded.
+    let calls = std::fs::read_to_string(d.path().join("calls.log")).unwrap();
+    assert_eq!(
+        calls,
+        "provide net-longer-than-15\nrelease net-longer-than-15\n"
+    );
+    if let Some(state) = crate::util::state_json(&d.path().join("state"), "h") {
+        assert_eq!(state["holdings"], serde_json::json!({}), "{state:#}");
+        assert_eq!(state["provided"], serde_json::json!({}), "{state:#}");
+        assert_eq!(
+            state["pending_releases"],
+            serde_json::json!([]),
+            "{state:#}"
+        );
+    }
+    // The same apply printing a line it can write goes through.
+    let o = apply(&d, "guest.yaml", &["--emit", "json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+}

@@ -247,7 +247,10 @@ fn add(req: &Request) -> Result<Value, CniError> {
     // The container runtime, not a spec author, names the holder, and a pod
     // made again under a new container ID must get its name's address back:
     // berth-cni applies as `--replace` does (identity checks are for specs).
-    let opts = apply::ApplyOptions { replace: true };
+    let opts = apply::ApplyOptions {
+        replace: true,
+        ..Default::default()
+    };
     let applied = match apply::apply_with(&net.host, &[&spec], &mut locked, &mut NoProviders, opts)
     {
         Ok(a) => a,
@@ -280,7 +283,7 @@ fn add(req: &Request) -> Result<Value, CniError> {
             return Err(CniError::new(ErrorCode::Unmet, msg));
         }
         Err(ApplyError::Store(e)) => return Err(store_err(e)),
-        Err(e @ ApplyError::SpecChanged(_)) => {
+        Err(e @ (ApplyError::SpecChanged(_) | ApplyError::Refused { .. })) => {
             return Err(CniError::new(ErrorCode::Unmet, e.to_string()))
         }
     };

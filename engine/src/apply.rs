@@ -2,8 +2,10 @@
 //!
 //! `apply` = (state locked by the caller) check the provider-made resources the
 //! containers already use → solve → run the provider steps in order → record
-//! their results in a scratch copy → solve again (now without steps) → record
-//! holdings and reservations → one atomic write. `release` frees holdings and
+//! their results in a scratch copy → solve again (now without steps) → render
+//! the final plan in the caller's format, if it gave one (a plan the format
+//! refuses is rolled back like a failed step) → record holdings and
+//! reservations → one atomic write. `release` frees holdings and
 //! releases what providers made once nobody uses it.
 //!
 //! What must stay true:
@@ -37,6 +39,7 @@ use berth_specs::{
 };
 use serde_json::Value;
 
+use crate::emit::emitter::{render, Emitter, Output, RenderError};
 use crate::plan::{Binding, Plan, Step};
 use crate::solve::solve;
 use crate::state::{
@@ -170,6 +173,17 @@ pub enum ApplyError<E: std::error::Error + 'static> {
     /// recorded; nothing ran (`--replace` allows it).
     #[error("a recorded container's spec changed; nothing was applied")]
     SpecChanged(Vec<ChangedSpec>),
+    /// The emitter refused the final plan (a value it cannot write); what
+    /// this apply provided was released again and nothing was recorded.
+    #[error("the plan cannot be written as {format}: {error}; nothing was applied")]
+    Refused {
+        /// The emitter's name (`lxc`, ...).
+        format: &'static str,
+        /// Why.
+        error: Box<RenderError>,
+        /// The rollback, in the order done (reverse of provisioning).
+        rolled_back: Vec<ReleaseReport<E>>,
+    },
     /// The state could not be written.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -185,6 +199,9 @@ pub struct Applied<E> {
     /// Provider-made resources no container uses any more (a changed spec
     /// dropped them) and their release.
     pub released: Vec<ReleaseReport<E>>,
+    /// The final plan in [`ApplyOptions::emitter`]'s format, when one was
+    /// given.
+    pub rendered: Option<Output>,
 }
 
 pub use crate::state::spec_digest;
@@ -280,12 +297,27 @@ fn prune_pending(state: &mut State) {
 }
 
 /// Options of [`apply_with`].
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ApplyOptions {
+#[derive(Clone, Copy, Default)]
+pub struct ApplyOptions<'e> {
     /// `--replace`: a recorded container may be applied with another spec,
     /// and released reservations of the needed names go to these specs
     /// whoever held them last.
     pub replace: bool,
+    /// The format the caller prints the final plan in. The plan is rendered
+    /// before anything is recorded: one it refuses (a value a provider printed
+    /// during this apply that LXC cannot write, say) is rolled back like a
+    /// failed step ([`ApplyError::Refused`]), so a refused run leaves the
+    /// state as it was. The rendering is returned in [`Applied::rendered`].
+    pub emitter: Option<&'e dyn Emitter>,
+}
+
+impl std::fmt::Debug for ApplyOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApplyOptions")
+            .field("replace", &self.replace)
+            .field("emitter", &self.emitter.map(|e| e.name()))
+            .finish()
+    }
 }
 
 /// A recorded container that a spec with another digest tries to re-apply.
@@ -514,7 +546,22 @@ pub fn apply_with<P: Provisioner>(
         again
     };
 
-    // 5. Record holdings, reservations and users; one atomic write.
+    // 5. Render before recording: a plan the caller's format refuses is
+    //    rolled back, never recorded.
+    let rendered = match opts.emitter.map(|em| (em, render(em, &fin, specs))) {
+        None => None,
+        Some((_, Ok(out))) => Some(out),
+        Some((em, Err(e))) => {
+            let rolled_back = rollback((host, specs), &before, &scratch, &made, None, locked, prov);
+            return Err(ApplyError::Refused {
+                format: em.name(),
+                error: Box::new(e),
+                rolled_back,
+            });
+        }
+    };
+
+    // 6. Record holdings, reservations and users; one atomic write.
     let orphans = record(&mut scratch, &fin, specs);
     prune_pending(&mut scratch);
     scratch.pending_releases.extend(orphans.iter().cloned());
@@ -523,7 +570,7 @@ pub fn apply_with<P: Provisioner>(
         return Err(ApplyError::Store(e));
     }
 
-    // 6. Release what a changed spec no longer uses (already in pending, so a
+    // 7. Release what a changed spec no longer uses (already in pending, so a
     //    crash or failure here is retried by the next release).
     let released = release_pending(host, &orphans, &mut scratch, prov);
     locked.write(&scratch)?;
@@ -531,6 +578,7 @@ pub fn apply_with<P: Provisioner>(
         plan: fin,
         provided: made,
         released,
+        rendered,
     })
 }
 

@@ -183,7 +183,10 @@ impl Env {
         fake: &mut Fake,
     ) -> Result<apply::Applied<Refused>, ApplyError<Refused>> {
         let mut locked = self.file.lock().unwrap();
-        let opts = apply::ApplyOptions { replace: true };
+        let opts = apply::ApplyOptions {
+            replace: true,
+            ..Default::default()
+        };
         apply::apply_with(&self.host, specs, &mut locked, fake, opts)
     }
 

@@ -208,7 +208,10 @@ proptest! {
                     let mut locked = file.lock().unwrap();
                     // Variants of one container are changed specs of it: applied
                     // with --replace (issue 11), as an operator changing it would.
-                    let replace = apply::ApplyOptions { replace: true };
+                    let replace = apply::ApplyOptions {
+        replace: true,
+        ..Default::default()
+    };
                     let out = apply::apply_with(&host, &[&s], &mut locked, &mut prov, replace);
                     drop(locked);
                     let after = file.load_readonly().unwrap();
@@ -312,7 +315,10 @@ proptest! {
             match op {
                 Op::Apply { i, variant, fail } => {
                     let s = spec_with_statics(i, variant);
-                    let replace = apply::ApplyOptions { replace: true };
+                    let replace = apply::ApplyOptions {
+        replace: true,
+        ..Default::default()
+    };
                     let mut outs = Vec::new();
                     for (file, scoped) in [(&whole, false), (&slice, true)] {
                         let mut prov = Flaky { calls: 0, fail: fail.iter().copied().collect() };

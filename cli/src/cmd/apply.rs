@@ -30,6 +30,8 @@ pub(crate) struct AppliedRun {
     pub specs: Vec<NeedSpec>,
     /// The final plan; its `containers` follow `specs`.
     pub plan: Plan,
+    /// The plan in the `--emit` format, rendered before it was recorded.
+    pub rendered: Option<berth_engine::emit::emitter::Output>,
 }
 
 pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
@@ -56,6 +58,7 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
     }
     let opts = apply::ApplyOptions {
         replace: args.replace,
+        emitter: Some(emit),
     };
     let done = match apply_loaded_checked(
         host,
@@ -68,19 +71,14 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
         Ok(done) => done,
         Err(code) => return Ok(code),
     };
-    let specs: Vec<&NeedSpec> = done.specs.iter().collect();
-    let out = match emitter::render(emit, &done.plan, &specs) {
-        Ok(out) => out,
-        Err(emitter::RenderError::Emit(
-            e @ (berth_engine::emit::EmitError::LxcLink { .. }
-            | berth_engine::emit::EmitError::LxcEnv { .. }),
-        )) => {
-            // Only a value a provider printed during this apply gets here
-            // (the rest was refused before anything was applied).
-            lxc_refusal(&e, "the resources stay recorded", args.format);
-            return Ok(exit::INVALID);
+    // Rendered by the apply before it recorded anything: a plan the format
+    // refuses was rolled back there (ApplyError::Refused).
+    let out = match done.rendered {
+        Some(out) => out,
+        None => {
+            let specs: Vec<&NeedSpec> = done.specs.iter().collect();
+            emitter::render(emit, &done.plan, &specs)?
         }
-        Err(e) => return Err(e.into()),
     };
     report::print_container_notes(&out.notes);
     out!("{}", out.text);
@@ -191,6 +189,7 @@ fn apply_loaded_checked(
             Ok(Ok(AppliedRun {
                 specs,
                 plan: applied.plan,
+                rendered: applied.rendered,
             }))
         }
         Err(ApplyError::Unsatisfied(plan)) => {
@@ -214,6 +213,23 @@ fn apply_loaded_checked(
             let problems: Vec<render::Problem> = changed.iter().map(spec_changed).collect();
             Invalid { format, key: "ok" }.report(&[], &problems);
             Ok(Err(exit::INVALID))
+        }
+        Err(ApplyError::Refused {
+            error, rolled_back, ..
+        }) => {
+            report_releases(&rolled_back, format);
+            match *error {
+                emitter::RenderError::Emit(
+                    e @ (berth_engine::emit::EmitError::LxcLink { .. }
+                    | berth_engine::emit::EmitError::LxcEnv { .. }),
+                ) => {
+                    // Only a value a provider printed during this apply gets
+                    // here (the rest was refused before anything ran).
+                    lxc_refusal(&e, "nothing was applied", format);
+                    Ok(Err(exit::INVALID))
+                }
+                other => Err(anyhow::Error::new(other).context("nothing was applied")),
+            }
         }
         Err(ApplyError::Store(e)) => Ok(Err(report_store(&e, format))),
     }

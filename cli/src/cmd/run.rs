@@ -122,6 +122,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         args.quiet,
         berth_engine::apply::ApplyOptions {
             replace: args.replace,
+            emitter: None,
         },
     )? {
         Ok(done) => done,
