@@ -532,7 +532,10 @@ fn the_documented_sqlite3_queries_run() {
         .output()
         .is_err()
     {
-        eprintln!("skipped: no sqlite3 on PATH (Debian package sqlite3)");
+        let msg = "the_documented_sqlite3_queries_run: SKIPPED, missing: sqlite3 (Debian package sqlite3)";
+        // Under CI a missing tool is a failure (.ci/setup installs it).
+        assert!(!berth_testkit::runtime::in_ci(), "{msg}");
+        eprintln!("{msg}");
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
