@@ -157,8 +157,9 @@ fn a_fifo_in_place_of_the_store_or_its_log_is_refused_not_waited_on() {
     refuses_a_fifo_at("h.db-wal");
 }
 
-#[test]
-fn a_symlink_in_place_of_the_store_is_refused_and_its_target_untouched() {
+/// A scratch folder for spec `c.yaml` on the open host whose private state
+/// folder holds, at `name`, a symbolic link to `victim.txt` ("precious").
+fn link_in_state_folder(name: &str) -> (Dir, std::path::PathBuf) {
     let d = Dir::new();
     d.write("host.yaml", OPEN_HOST);
     d.write("c.yaml", "berth: 1\ncontainer: c\nneeds: []\n");
@@ -166,7 +167,13 @@ fn a_symlink_in_place_of_the_store_is_refused_and_its_target_untouched() {
     std::fs::create_dir(&folder).unwrap();
     std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o700)).unwrap();
     let victim = d.write("victim.txt", "precious\n");
-    std::os::unix::fs::symlink(&victim, folder.join("h.db")).unwrap();
+    std::os::unix::fs::symlink(&victim, folder.join(name)).unwrap();
+    (d, victim)
+}
+
+#[test]
+fn a_symlink_in_place_of_the_store_is_refused_and_its_target_untouched() {
+    let (d, victim) = link_in_state_folder("h.db");
     let o = apply(&d, "c.yaml", &["--format", "json"]);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
@@ -176,23 +183,11 @@ fn a_symlink_in_place_of_the_store_is_refused_and_its_target_untouched() {
 
 #[test]
 fn a_symlink_planted_at_the_old_temp_name_is_not_followed() {
-    let d = Dir::new();
-    d.write("host.yaml", OPEN_HOST);
-    d.write("c.yaml", "berth: 1\ncontainer: c\nneeds: []\n");
-    let folder = d.path().join("state");
-    std::fs::create_dir(&folder).unwrap();
-    std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o700)).unwrap();
-    let victim = d.write("victim.txt", "precious\n");
-    std::os::unix::fs::symlink(&victim, folder.join(".h.json.tmp")).unwrap();
+    let (d, victim) = link_in_state_folder(".h.json.tmp");
     let o = apply(&d, "c.yaml", &[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
-    let state: Value = serde_json::to_value(
-        berth_engine::store::StateFile::new(&folder, "h")
-            .load_readonly()
-            .unwrap(),
-    )
-    .unwrap();
+    let state = crate::util::state_json(&d.path().join("state"), "h").expect("state");
     assert!(state["holdings"]["c"]["spec_digest"]
         .as_str()
         .unwrap()

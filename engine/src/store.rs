@@ -582,36 +582,31 @@ impl StateFile {
         let mut state = State::new(&self.host);
         // Reservations first: a slice also loads the holdings of their holders.
         let res_cols = "SELECT key, kind, name, pool, value, holder, last_holder, last_digest FROM reservations";
-        match scope {
-            None => {
-                let mut st = conn.prepare(res_cols)?;
-                if let Err(b) = read_reservations(&mut st, [], &mut state)? {
-                    return Ok(Err(b));
-                }
-            }
+        let read = match scope {
+            None => read_reservations(&mut conn.prepare(res_cols)?, &[], &mut state)?,
             Some(scope) => {
-                let mut st = conn.prepare(&format!("{res_cols} WHERE key = ?1"))?;
-                for (kind, name) in &scope.keys {
-                    if let Err(b) =
-                        read_reservations(&mut st, [resource_key(kind, name)], &mut state)?
-                    {
-                        return Ok(Err(b));
+                let keys = scope
+                    .keys
+                    .iter()
+                    .map(|(kind, name)| resource_key(kind, name));
+                let by_key = format!("{res_cols} WHERE key = ?1");
+                match read_each(conn, &by_key, keys, read_reservations, &mut state)? {
+                    Ok(()) => {
+                        let by_holder = format!("{res_cols} WHERE holder = ?1 OR last_holder = ?1");
+                        let who = &scope.containers;
+                        read_each(conn, &by_holder, who, read_reservations, &mut state)?
                     }
-                }
-                let mut st =
-                    conn.prepare(&format!("{res_cols} WHERE holder = ?1 OR last_holder = ?1"))?;
-                for c in &scope.containers {
-                    if let Err(b) = read_reservations(&mut st, [c], &mut state)? {
-                        return Ok(Err(b));
-                    }
+                    bad => bad,
                 }
             }
+        };
+        if let Err(b) = read {
+            return Ok(Err(b));
         }
         let hold_cols = "SELECT container, spec_digest, bindings FROM holdings";
         match scope {
             None => {
-                let mut st = conn.prepare(hold_cols)?;
-                if let Err(b) = read_holdings(&mut st, [], &mut state)? {
+                if let Err(b) = read_holdings(&mut conn.prepare(hold_cols)?, &[], &mut state)? {
                     return Ok(Err(b));
                 }
             }
@@ -619,11 +614,9 @@ impl StateFile {
                 let mut who: BTreeSet<String> = scope.containers.clone();
                 who.extend(state.reservations.values().filter_map(|r| r.holder.clone()));
                 scope.others(conn, &mut who)?;
-                let mut st = conn.prepare(&format!("{hold_cols} WHERE container = ?1"))?;
-                for c in &who {
-                    if let Err(b) = read_holdings(&mut st, [c], &mut state)? {
-                        return Ok(Err(b));
-                    }
+                let by_container = format!("{hold_cols} WHERE container = ?1");
+                if let Err(b) = read_each(conn, &by_container, &who, read_holdings, &mut state)? {
+                    return Ok(Err(b));
                 }
                 match scope.taken(conn)? {
                     Ok(t) => state.store_taken = t,
@@ -863,10 +856,36 @@ impl StateFile {
     }
 }
 
+/// Reads the rows of one table into a state: [`read_holdings`] or
+/// [`read_reservations`].
+type RowReader = fn(
+    &mut rusqlite::Statement<'_>,
+    &[&dyn rusqlite::ToSql],
+    &mut State,
+) -> rusqlite::Result<Result<(), Bad>>;
+
+/// A slice's read: `read` over the rows `sql` (with its `?1`) selects for
+/// each of `keys`, stopping at the first corrupt row.
+fn read_each<K: rusqlite::ToSql>(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    keys: impl IntoIterator<Item = K>,
+    read: RowReader,
+    state: &mut State,
+) -> rusqlite::Result<Result<(), Bad>> {
+    let mut st = conn.prepare(sql)?;
+    for k in keys {
+        if let Err(b) = read(&mut st, &[&k], state)? {
+            return Ok(Err(b));
+        }
+    }
+    Ok(Ok(()))
+}
+
 /// Reads the holdings rows `st` selects with `params` into `state`.
-fn read_holdings<P: rusqlite::Params>(
+fn read_holdings(
     st: &mut rusqlite::Statement<'_>,
-    params: P,
+    params: &[&dyn rusqlite::ToSql],
     state: &mut State,
 ) -> rusqlite::Result<Result<(), Bad>> {
     let mut rows = st.query(params)?;
@@ -898,9 +917,9 @@ fn read_holdings<P: rusqlite::Params>(
 }
 
 /// Reads the reservation rows `st` selects with `params` into `state`.
-fn read_reservations<P: rusqlite::Params>(
+fn read_reservations(
     st: &mut rusqlite::Statement<'_>,
-    params: P,
+    params: &[&dyn rusqlite::ToSql],
     state: &mut State,
 ) -> rusqlite::Result<Result<(), Bad>> {
     let mut rows = st.query(params)?;
