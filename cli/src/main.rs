@@ -21,6 +21,12 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// mimalloc instead of the system allocator: `place` and `check` on a fleet
+/// allocate and free millions of small values (nodes, names, diagnostics),
+/// where glibc's malloc cost a tenth of the run (docs/performance.md).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let args = match args::Cli::try_parse() {
         Ok(a) => a,

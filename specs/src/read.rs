@@ -108,22 +108,22 @@ pub(crate) fn span_at(source: &Arc<Source>, offset: usize) -> Span {
 /// swapped for a FIFO between the check and the read.
 pub fn read_text(path: &Path, limit: u64) -> Result<String, ReadError> {
     let file = open_regular(path)?;
-    match file.metadata() {
+    let size = match file.metadata() {
         Ok(m) if m.len() > limit => {
             return Err(ReadError::TooLarge {
                 size: Some(m.len()),
                 limit,
             })
         }
-        Ok(_) => {}
+        Ok(m) => m.len(),
         Err(e) => return Err(ReadError::Io(e)),
-    }
-    read_limited(file, limit)
+    };
+    read_limited(file, limit, size)
 }
 
 /// Reads stdin as UTF-8 text of at most `limit` bytes.
 pub fn read_stdin(limit: u64) -> Result<String, ReadError> {
-    read_limited(std::io::stdin().lock(), limit)
+    read_limited(std::io::stdin().lock(), limit, 0)
 }
 
 /// Whether the regular file at `path` is larger than `limit` (false when
@@ -136,9 +136,12 @@ pub fn is_oversize(path: &Path, limit: u64) -> bool {
 }
 
 /// Reads at most `limit` bytes and one more, to tell "exactly the limit"
-/// from "over it" without trusting any size.
-fn read_limited(reader: impl Read, limit: u64) -> Result<String, ReadError> {
-    let mut bytes = Vec::new();
+/// from "over it" without trusting any size. `size` (what `fstat` said, 0
+/// when unknown) only sizes the buffer, so a fleet file is read into one
+/// allocation instead of a doubling series of copies; the limit, not the
+/// size, bounds what is read.
+fn read_limited(reader: impl Read, limit: u64, size: u64) -> Result<String, ReadError> {
+    let mut bytes = Vec::with_capacity(size.min(limit).saturating_add(1) as usize);
     reader
         .take(limit.saturating_add(1))
         .read_to_end(&mut bytes)
@@ -249,12 +252,19 @@ mod tests {
         ));
         // A reader that says nothing of its size is cut at the limit plus one.
         assert!(matches!(
-            read_limited(std::io::repeat(b'a'), 1000),
+            read_limited(std::io::repeat(b'a'), 1000, 0),
             Err(ReadError::TooLarge {
                 size: None,
                 limit: 1000
             })
         ));
+        // The size only sizes the buffer: a file that grew after `fstat`
+        // is still cut at the limit, and one that shrank reads as it is.
+        assert!(matches!(
+            read_limited(std::io::repeat(b'a'), 1000, 10),
+            Err(ReadError::TooLarge { size: None, .. })
+        ));
+        assert_eq!(read_limited(&b"abc"[..], 1000, u64::MAX).unwrap(), "abc");
         let d = read_text(&p, 8).unwrap_err().diagnostic(&p);
         assert_eq!(d.code, Code::FileTooLarge);
         assert_eq!(d.source.unwrap().path, p);
