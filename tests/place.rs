@@ -755,3 +755,60 @@ fn place_finds_state_by_the_design_precedence() {
     );
     assert_eq!(with_state(&o), serde_json::json!(["h1"]));
 }
+
+/// Output is rendered in chunks on all cores: across chunk edges it is one
+/// document, in input order, a line per placed container and a report per
+/// unplaced one; the JSON rows keep their sorted keys (the bytes `place`
+/// always printed).
+#[test]
+fn output_across_render_chunks_is_whole_and_in_order() {
+    let d = Dir::new();
+    d.write("hosts.yaml", TWO_ZONES);
+    let n = 9_000;
+    let specs: String = (0..n)
+        .map(|i| {
+            let zone = if i % 1000 == 999 { "c" } else { "b" };
+            format!(
+                "berth: 1\ncontainer: c-{i:05}\nplacement: {{ zone: {zone} }}\nneeds: []\n---\n"
+            )
+        })
+        .collect();
+    d.write("specs.yaml", &specs);
+    let o = place(&d, &["hosts.yaml"], &["specs.yaml", "--format", "json"]);
+    assert_eq!(code(&o), 1);
+    let text = stdout(&o);
+    let v = json(&o);
+    let rows = v["placements"].as_array().unwrap();
+    assert_eq!(rows.len(), n);
+    for (i, r) in rows.iter().enumerate() {
+        assert_eq!(r["container"], format!("c-{i:05}"));
+    }
+    assert_eq!(v["unplaced"], 9);
+    assert!(
+        text.contains(r#"{"container":"c-00999","file":"specs.yaml","host":null,"line":4997,"reasons":[{"hosts":3,"key":"zone","reason":"label","value":"c"}]}"#),
+        "{}",
+        &text[..2000.min(text.len())]
+    );
+    assert!(text.contains(r#"{"container":"c-01000","host":"b-"#));
+
+    let o = place(&d, &["hosts.yaml"], &["specs.yaml"]);
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().map(|l| l.split(' ').next().unwrap()).collect();
+    let placed: Vec<String> = (0..n)
+        .filter(|i| i % 1000 != 999)
+        .map(|i| format!("c-{i:05}"))
+        .collect();
+    assert_eq!(lines, placed);
+    let err = stderr(&o);
+    let reports: Vec<usize> = (0..n)
+        .filter(|i| i % 1000 == 999)
+        .map(|i| {
+            err.find(&format!("container `c-{i:05}`"))
+                .expect("reported")
+        })
+        .collect();
+    assert!(
+        reports.windows(2).all(|w| w[0] < w[1]),
+        "in input order: {err}"
+    );
+}
