@@ -95,53 +95,72 @@ pub enum Format {
 /// A run-configuration format, as the engine's registry names it.
 pub type Emit = &'static dyn Emitter;
 
-/// The emitter `--emit`, `--lxc-net-index`, `--cdi` and `--compose-file`
-/// ask for: each option means something to one format only, so with another
-/// format it is a usage error (exit 2) rather than silently ignored. A base
-/// compose file that cannot be read is an error.
-pub fn emitter_with(
-    emit: Emit,
-    lxc_net_index: Option<usize>,
-    cdi: bool,
-    compose_file: Option<&std::path::Path>,
-) -> anyhow::Result<Emit> {
-    use berth_engine::emit::{compose, docker, lxc};
-    let refuse = |what: &str| -> ! {
-        use clap::CommandFactory;
-        Cli::command()
-            .error(
-                clap::error::ErrorKind::ArgumentConflict,
-                format!("{what}, not --emit {}", emit.name()),
-            )
-            .exit()
-    };
-    if cdi && emit.name() != docker::DOCKER.name() {
-        refuse("--cdi passes CDI names on a docker line; it needs --emit docker");
+/// `--emit` and the options that tune one format: `apply` prints the run
+/// configuration in it, `place --out` writes it.
+#[derive(Debug, Args)]
+pub struct EmitArgs {
+    /// Run-configuration format (`apply`: printed on success; `place`: the files written by --out).
+    #[arg(long, value_parser = emit_parser(), default_value = "json")]
+    pub emit: Emit,
+    /// With `--emit lxc`: number berth's NICs from `lxc.net.N` (after the config's own NICs).
+    #[arg(long, value_name = "N")]
+    pub lxc_net_index: Option<usize>,
+    /// With `--emit docker`: pass a custom kind or device the host provides by exact name as its CDI name (`--device vendor.tld/class=name`, written by `berth export cdi`) instead of its edits.
+    #[arg(long)]
+    pub cdi: bool,
+    /// With `--emit compose`: the base compose file the override goes onto; each service keeps the networks it gives it.
+    #[arg(long, value_name = "PATH")]
+    pub compose_file: Option<PathBuf>,
+}
+
+impl EmitArgs {
+    /// The emitter these options ask for: each option means something to
+    /// one format only, so with another format it is a usage error (exit 2)
+    /// rather than silently ignored. A base compose file that cannot be read
+    /// is an error.
+    pub fn emitter(&self) -> anyhow::Result<Emit> {
+        use berth_engine::emit::{compose, docker, lxc};
+        let emit = self.emit;
+        let refuse = |what: &str| -> ! {
+            use clap::CommandFactory;
+            Cli::command()
+                .error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    format!("{what}, not --emit {}", emit.name()),
+                )
+                .exit()
+        };
+        if self.cdi && emit.name() != docker::DOCKER.name() {
+            refuse("--cdi passes CDI names on a docker line; it needs --emit docker");
+        }
+        if self.lxc_net_index.is_some() && emit.name() != lxc::LXC.name() {
+            refuse("--lxc-net-index numbers LXC NICs; it needs --emit lxc");
+        }
+        if self.compose_file.is_some() && emit.name() != compose::COMPOSE.name() {
+            refuse(
+                "--compose-file is the base file of a compose override; it needs --emit compose",
+            );
+        }
+        if self.cdi {
+            return Ok(&docker::DOCKER_CDI);
+        }
+        if let Some(path) = &self.compose_file {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                anyhow::anyhow!("cannot read --compose-file {}: {e}", path.display())
+            })?;
+            let base = compose::base_networks(&text)
+                .map_err(|e| anyhow::anyhow!("--compose-file {}: {e}", path.display()))?;
+            // One per run: leaked, as the registry's emitters are 'static.
+            return Ok(Box::leak(Box::new(compose::Compose { base: Some(base) })));
+        }
+        Ok(match self.lxc_net_index {
+            None => emit,
+            Some(n) => Box::leak(Box::new(lxc::Lxc {
+                net_index: n,
+                ..lxc::LXC
+            })),
+        })
     }
-    if lxc_net_index.is_some() && emit.name() != lxc::LXC.name() {
-        refuse("--lxc-net-index numbers LXC NICs; it needs --emit lxc");
-    }
-    if compose_file.is_some() && emit.name() != compose::COMPOSE.name() {
-        refuse("--compose-file is the base file of a compose override; it needs --emit compose");
-    }
-    if cdi {
-        return Ok(&docker::DOCKER_CDI);
-    }
-    if let Some(path) = compose_file {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| anyhow::anyhow!("cannot read --compose-file {}: {e}", path.display()))?;
-        let base = compose::base_networks(&text)
-            .map_err(|e| anyhow::anyhow!("--compose-file {}: {e}", path.display()))?;
-        // One per run: leaked, as the registry's emitters are 'static.
-        return Ok(Box::leak(Box::new(compose::Compose { base: Some(base) })));
-    }
-    Ok(match lxc_net_index {
-        None => emit,
-        Some(n) => Box::leak(Box::new(lxc::Lxc {
-            net_index: n,
-            ..lxc::LXC
-        })),
-    })
 }
 
 /// `--emit`: one possible value per registered emitter (its name and help
@@ -248,18 +267,9 @@ pub struct ApplyArgs {
     /// Image whose need spec (and image) to use as well.
     #[command(flatten)]
     pub image: FromImage,
-    /// Run-configuration format printed on success.
-    #[arg(long, value_parser = emit_parser(), default_value = "json")]
-    pub emit: Emit,
-    /// With `--emit lxc`: number berth's NICs from `lxc.net.N` (after the config's own NICs).
-    #[arg(long, value_name = "N")]
-    pub lxc_net_index: Option<usize>,
-    /// With `--emit docker`: pass a custom kind or device the host provides by exact name as its CDI name (`--device vendor.tld/class=name`, written by `berth export cdi`) instead of its edits.
-    #[arg(long)]
-    pub cdi: bool,
-    /// With `--emit compose`: the base compose file the override goes onto; each service keeps the networks it gives it.
-    #[arg(long, value_name = "PATH")]
-    pub compose_file: Option<PathBuf>,
+    /// Run-configuration format printed on success, and its options.
+    #[command(flatten)]
+    pub emit: EmitArgs,
     /// Report format for failures.
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
@@ -410,18 +420,9 @@ pub struct PlaceArgs {
     /// Write each placed container's run configuration to DIR/<host>/<container>.<ext>.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Format of the files written by --out.
-    #[arg(long, value_parser = emit_parser(), default_value = "json")]
-    pub emit: Emit,
-    /// With `--emit lxc`: number berth's NICs from `lxc.net.N` (after the config's own NICs).
-    #[arg(long, value_name = "N")]
-    pub lxc_net_index: Option<usize>,
-    /// With `--emit docker`: pass a custom kind or device the host provides by exact name as its CDI name (`--device vendor.tld/class=name`, written by `berth export cdi`) instead of its edits.
-    #[arg(long)]
-    pub cdi: bool,
-    /// With `--emit compose`: the base compose file the override goes onto; each service keeps the networks it gives it.
-    #[arg(long, value_name = "PATH")]
-    pub compose_file: Option<PathBuf>,
+    /// Format of the files written by --out, and its options.
+    #[command(flatten)]
+    pub emit: EmitArgs,
     /// Show the full per-need explanation for this host.
     #[arg(long, value_name = "HOST")]
     pub explain: Option<String>,

@@ -35,12 +35,7 @@ pub(crate) struct AppliedRun {
 }
 
 pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
-    let emit = crate::args::emitter_with(
-        args.emit,
-        args.lxc_net_index,
-        args.cdi,
-        args.compose_file.as_deref(),
-    )?;
+    let emit = args.emit.emitter()?;
     // A docker line needs an image: refuse before provisioning anything,
     // rather than hold resources for a configuration that cannot be printed.
     let invalid = Invalid {
@@ -71,15 +66,12 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
         Ok(done) => done,
         Err(code) => return Ok(code),
     };
-    // Rendered by the apply before it recorded anything: a plan the format
-    // refuses was rolled back there (ApplyError::Refused).
-    let out = match done.rendered {
-        Some(out) => out,
-        None => {
-            let specs: Vec<&NeedSpec> = done.specs.iter().collect();
-            emitter::render(emit, &done.plan, &specs)?
-        }
-    };
+    // Rendered by the apply before it recorded anything (it was given the
+    // emitter): a plan the format refuses was rolled back there
+    // (ApplyError::Refused).
+    let out = done
+        .rendered
+        .ok_or_else(|| anyhow::anyhow!("the apply was given an emitter and rendered nothing"))?;
     report::print_container_notes(&out.notes);
     out!("{}", out.text);
     Ok(exit::OK)

@@ -112,12 +112,7 @@ impl Timer {
 }
 
 pub fn run(args: PlaceArgs) -> anyhow::Result<u8> {
-    let emit = crate::args::emitter_with(
-        args.emit,
-        args.lxc_net_index,
-        args.cdi,
-        args.compose_file.as_deref(),
-    )?;
+    let emit = args.emit.emitter()?;
     let mut timer = Timer::new();
     // One walk over both lists: documents are told apart by kind, not list.
     let paths: Vec<PathBuf> = args.hosts.iter().chain(&args.specs).cloned().collect();
