@@ -228,12 +228,16 @@ impl<'f> Classes<'f> {
 
     /// The first host of class `k` in (load, host) order, other than `skip`,
     /// that `test` accepts. `test` says `Err(true)` for a host to park: one
-    /// where every member of the class fails until a repair frees it.
+    /// where every member of the class fails until a repair frees it. With
+    /// `bump`, the caller places a container on the host found (its load
+    /// grows by one): its entry goes back with that load, not one behind
+    /// (one sift fewer per placement, same order).
     pub(crate) fn first(
         &mut self,
         k: u32,
         load: &[u32],
         skip: Option<usize>,
+        bump: bool,
         mut test: impl FnMut(usize) -> Result<(), bool>,
     ) -> Option<usize> {
         let cl = &mut self.all[k as usize];
@@ -261,7 +265,7 @@ impl<'f> Classes<'f> {
             }
             match test(h) {
                 Ok(()) => {
-                    self.back.push(e);
+                    self.back.push(if bump { pack(load[h] + 1, h) } else { e });
                     found = Some(h);
                     break;
                 }

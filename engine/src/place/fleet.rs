@@ -113,12 +113,25 @@ pub(crate) struct HostIndex {
     pub(crate) providers: Vec<(u16, u32)>,
     /// Per provide: how many holders it can have when exclusive.
     pub(crate) capacity: Vec<u32>,
-    /// Per provide: its compiled `allow` list.
-    pub(crate) allow: Vec<Option<Vec<AllowRule>>>,
-    /// Per provide: its implied network's availability.
-    pub(crate) net: Vec<NetStatus>,
-    /// Per provide: its implied network's interned name (`u32::MAX`: none).
-    pub(crate) net_name: Vec<u32>,
+    /// Per provide: what a check reads of it, side by side.
+    pub(crate) prov: Vec<ProvInfo>,
+}
+
+/// What checking a need against one provide reads, in one place: a check
+/// visits a few provides of each host it tries, and reading them from the
+/// manifest and three per-host tables cost a cache miss each (issue 14).
+#[derive(Debug)]
+pub(crate) struct ProvInfo {
+    /// Its compiled `allow` list.
+    pub(crate) allow: Option<Vec<AllowRule>>,
+    /// A copy of the manifest's detail, for [`rules::fit`].
+    pub(crate) detail: ProvideDetail,
+    /// [`Provide::exclusive`].
+    pub(crate) exclusive: bool,
+    /// Its implied network's availability.
+    pub(crate) net: NetStatus,
+    /// Its implied network's interned name (`u32::MAX`: none).
+    pub(crate) net_name: u32,
 }
 
 /// What every host with a given (kind, name) need can offer it, by name.
@@ -281,11 +294,17 @@ impl<'a> Fleet<'a> {
                     }
                 }
                 hi.capacity.push(capacity(host, p, states.get(h)));
-                hi.net_name.push(match &p.detail {
+                let net_name = match &p.detail {
                     ProvideDetail::Address { network, .. } => f.names.intern(network),
                     _ => u32::MAX,
+                };
+                hi.prov.push(ProvInfo {
+                    allow: rules::allow_rules(p),
+                    detail: p.detail.clone(),
+                    exclusive: p.exclusive(),
+                    net: NetStatus::NotAddress,
+                    net_name,
                 });
-                hi.allow.push(rules::allow_rules(p));
             }
             for d in &host.providers {
                 let kind = f.kinds.intern(d.kind.as_str()) as u16;
@@ -318,7 +337,9 @@ impl<'a> Fleet<'a> {
             })
             .collect();
         for (hi, net) in f.host_idx.iter_mut().zip(nets) {
-            hi.net = net;
+            for (pr, net) in hi.prov.iter_mut().zip(net) {
+                pr.net = net;
+            }
         }
         f
     }
@@ -329,14 +350,14 @@ impl<'a> Fleet<'a> {
         let hi = &self.host_idx[h];
         let (exact, patterns, provider) = self.network_candidates(h, network);
         if let Some(pi) = exact {
-            return if hi.allow[pi].is_some() {
+            return if hi.prov[pi].allow.is_some() {
                 NetStatus::PerContainer
             } else {
                 NetStatus::Ok
             };
         }
         let open_provider = provider.is_some_and(|d| self.hosts[h].providers[d].allow.is_none());
-        if open_provider || patterns.iter().any(|&pi| hi.allow[pi].is_none()) {
+        if open_provider || patterns.iter().any(|&pi| hi.prov[pi].allow.is_none()) {
             NetStatus::Ok
         } else if patterns.is_empty() && provider.is_none() {
             NetStatus::Missing
@@ -387,7 +408,7 @@ impl<'a> Fleet<'a> {
         let provider =
             provider.filter(|&d| rules::provider_admits(&self.hosts[h].providers[d], spec));
         rules::serve_network(name, exact, patterns, provider, |pi| {
-            rules::admits(hi.allow[pi].as_deref(), spec)
+            rules::admits(hi.prov[pi].allow.as_deref(), spec)
         })
         .is_ok()
     }
@@ -404,11 +425,21 @@ impl<'a> Fleet<'a> {
             all: Vec::with_capacity(total),
             at: Vec::with_capacity(specs.len()),
         };
+        // The few kinds met, compared as enums: hashing a kind's key per need
+        // cost more than the comparison.
+        let mut kind_ids: Vec<(&Kind, u16)> = Vec::new();
         for spec in specs {
             let start = out.all.len() as u32;
             let needs = &mut out.all;
             for (i, need) in spec.needs.iter().enumerate() {
-                let kind = self.kinds.intern(need.kind.as_str()) as u16;
+                let kind = match kind_ids.iter().find(|(k, _)| **k == need.kind) {
+                    Some(&(_, id)) => id,
+                    None => {
+                        let id = self.kinds.intern(need.kind.as_str()) as u16;
+                        kind_ids.push((&need.kind, id));
+                        id
+                    }
+                };
                 let name = self.names.intern(&need.name);
                 let key = (kind, name);
                 let next = (self.keys.len() + fresh.len()) as u32;
@@ -440,43 +471,55 @@ impl<'a> Fleet<'a> {
             out.at.push((start, out.all.len() as u32));
         }
         // Which patterns match each distinct name: independent per key.
-        let matched: Vec<(Vec<u32>, Vec<u32>)> = fresh
+        // As bit masks while the tables are small (a fleet has a handful of
+        // patterns): hundreds of thousands of names are then grouped by two
+        // integers, not by two lists allocated and hashed per name.
+        let small = self.pats.len() <= 64 && self.provs.len() <= 64;
+        let matched: Vec<Matched> = fresh
             .par_iter()
             .map(|&(kind, name)| {
                 let name = self.names.name(name);
                 // An engine-reserved network: no pattern or provider serves it.
                 let reserved =
                     kind == self.net_kind && !rules::pattern_may_serve(&Kind::implied(), name);
-                let matching = |table: &[PatternEntry]| -> Vec<u32> {
-                    table
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, e)| !reserved && e.kind == kind && e.pattern.matches(name))
-                        .map(|(i, _)| i as u32)
+                let hit = |e: &PatternEntry| !reserved && e.kind == kind && e.pattern.matches(name);
+                let ids = |table: &[PatternEntry]| -> Vec<u32> {
+                    (0..table.len() as u32)
+                        .filter(|&i| hit(&table[i as usize]))
                         .collect()
                 };
-                (matching(&self.pats), matching(&self.provs))
+                let bits = |table: &[PatternEntry]| -> u64 {
+                    (0..table.len())
+                        .filter(|&i| hit(&table[i]))
+                        .fold(0, |b, i| b | 1 << i)
+                };
+                if small {
+                    Matched::Bits(bits(&self.pats), bits(&self.provs))
+                } else {
+                    Matched::Lists(ids(&self.pats), ids(&self.provs))
+                }
             })
             .collect();
         let n = self.hosts.len();
-        let mut sig_ids: FastMap<(Vec<u32>, Vec<u32>), u32> = FastMap::default();
+        let mut sig_ids: FastMap<Matched, u32> = FastMap::default();
         let sig_of: Vec<u32> = matched
             .into_iter()
             .map(|m| {
                 let next = self.sigs.len() as u32;
                 let (pats, provs) = (&self.pats, &self.provs);
                 let sigs = &mut self.sigs;
-                *sig_ids.entry(m).or_insert_with_key(|(p, v)| {
+                *sig_ids.entry(m).or_insert_with_key(|m| {
+                    let (p, v) = m.lists();
                     let mut hosts = FixedBitSet::with_capacity(n);
-                    for &e in p {
+                    for &e in &p {
                         hosts.union_with(&pats[e as usize].hosts);
                     }
-                    for &e in v {
+                    for &e in &v {
                         hosts.union_with(&provs[e as usize].hosts);
                     }
                     sigs.push(Sig {
-                        pats: p.clone(),
-                        provs: v.clone(),
+                        pats: p,
+                        provs: v,
                         hosts,
                     });
                     next
@@ -654,7 +697,7 @@ impl<'a> Fleet<'a> {
     pub(crate) fn guard_admits(&self, p: &PNeed, g: usize, spec: &NeedSpec) -> bool {
         let h = self.keys[p.info as usize].guards[g].0 as usize;
         let hi = &self.host_idx[h];
-        rules::admits(hi.allow[hi.exact[&p.key] as usize].as_deref(), spec)
+        rules::admits(hi.prov[hi.exact[&p.key] as usize].allow.as_deref(), spec)
     }
 
     /// The hosts that could serve this key by name.
@@ -672,6 +715,25 @@ impl<'a> Fleet<'a> {
     /// Hosts carrying label `key` with `value`.
     pub(crate) fn label_hosts(&self, key: &str, value: &str) -> Option<&FixedBitSet> {
         self.labels.get(key).and_then(|m| m.get(value))
+    }
+}
+
+/// The pattern entries and provider entries (ids, ascending) that match one
+/// name: as bit masks when both tables have at most 64 entries, else as lists.
+/// Equal sets are equal values either way.
+#[derive(Debug, PartialEq, Eq, Hash)]
+enum Matched {
+    Bits(u64, u64),
+    Lists(Vec<u32>, Vec<u32>),
+}
+
+impl Matched {
+    fn lists(&self) -> (Vec<u32>, Vec<u32>) {
+        let ids = |b: u64| (0..64).filter(|i| b & (1 << i) != 0).collect();
+        match self {
+            Matched::Bits(p, v) => (ids(*p), ids(*v)),
+            Matched::Lists(p, v) => (p.clone(), v.clone()),
+        }
     }
 }
 

@@ -19,7 +19,7 @@ use crate::explain::Reason;
 use crate::rules::{self, Fit, Mismatch};
 use crate::solve::matching::{Matcher, UNBOUNDED};
 
-use super::fleet::{FastMap, Fleet, Key, NetStatus, PNeed};
+use super::fleet::{FastMap, Fleet, NetStatus, PNeed};
 
 /// What an explanation counts a host under: a label it lacks, or a need it
 /// cannot serve and why.
@@ -55,7 +55,8 @@ pub(crate) struct Fail {
 /// One need's use of a host, decided but not yet recorded.
 #[derive(Debug, Clone, Copy)]
 struct Use {
-    key: Key,
+    /// Index into [`Fleet::keys`]: the (kind, name) used.
+    info: u32,
     excl: bool,
     /// Whether other users matter (see `KeyInfo::shared_only`).
     track: bool,
@@ -71,8 +72,9 @@ struct Use {
 pub(crate) struct Scratch {
     uses: Vec<Use>,
     pools: Vec<u32>,
-    /// After a successful [`HostState::try_place`]: the exclusive keys taken.
-    pub(crate) taken: Vec<Key>,
+    /// After a successful [`HostState::try_place`]: the exclusive names
+    /// taken (key infos).
+    pub(crate) taken: Vec<u32>,
     /// After [`HostState::check`]: the container uses this host in a way the
     /// index does not count exactly (see [`Fleet::exact_needed`]).
     delicate: bool,
@@ -89,12 +91,34 @@ struct Usage {
 /// solver's own matcher ([`Matcher`]), grown need by need: right vertices are
 /// the host's provides (capacity: [`Fleet`]'s per-provide capacity), left
 /// vertices the needs placed here that pools serve.
+///
+/// Until a need with several candidate pools comes, the matcher is not
+/// built: a need with one candidate can never be moved by an augmenting
+/// path (it has nowhere else to go), so while every need has one, a need
+/// fits exactly when its pool has a free slot, and per-pool counts decide
+/// what the matcher would. The first need with a choice builds the matcher
+/// from the counts (the order in which one-candidate needs are added
+/// changes nothing: none of them ever moves). Most hosts never get there:
+/// their pools serve disjoint kinds (issue 14: the matcher was a seventh of
+/// the place phase).
 #[derive(Debug, Clone, Default)]
 struct Matching {
+    /// Per provide, while `m` is not built: the needs sitting on it (empty
+    /// until the first pool need).
+    used: Vec<u32>,
     m: Option<Matcher>,
 }
 
 impl Matching {
+    /// Free slots of provide `r` (`UNBOUNDED` stays unbounded).
+    fn free_slots(&self, cap: &[u32], r: u32) -> usize {
+        match &self.m {
+            Some(m) => m.free_slots(r),
+            None if cap[r as usize] == u32::MAX => UNBOUNDED,
+            None => (cap[r as usize] - self.used.get(r as usize).copied().unwrap_or(0)) as usize,
+        }
+    }
+
     /// Whether the uses' pool needs fit in free slots as they are, nobody
     /// moved (then they surely fit; otherwise [`Matching::add`] on a copy
     /// decides). Spares a copy of the matching for most verdicts.
@@ -103,11 +127,7 @@ impl Matching {
         for u in &sc.uses {
             let Some((lo, hi)) = u.cands else { continue };
             let found = sc.pools[lo as usize..hi as usize].iter().find(|&&r| {
-                let free = match &self.m {
-                    Some(m) => m.free_slots(r),
-                    None if cap[r as usize] == u32::MAX => UNBOUNDED,
-                    None => cap[r as usize] as usize,
-                };
+                let free = self.free_slots(cap, r);
                 let used = taken.iter().find(|(x, _)| *x == r).map_or(0, |(_, n)| *n);
                 free > used
             });
@@ -123,13 +143,29 @@ impl Matching {
     /// Adds the uses' pool needs; on failure takes them back and says which
     /// need found no room.
     fn add(&mut self, cap: &[u32], sc: &mut Scratch) -> Result<(), Fail> {
-        let m = self.m.get_or_insert_with(|| {
-            let cap = cap
-                .iter()
-                .map(|&c| if c == u32::MAX { UNBOUNDED } else { c as usize })
-                .collect();
-            Matcher::new(cap, Vec::new())
-        });
+        if self.m.is_none() {
+            let single = |u: &Use| u.cands.is_none_or(|(lo, hi)| hi - lo == 1);
+            if sc.uses.iter().all(single) {
+                return self.count(cap, sc);
+            }
+            // A need with a choice: from here on the matcher decides.
+            let mut m = Matcher::new(
+                cap.iter()
+                    .map(|&c| if c == u32::MAX { UNBOUNDED } else { c as usize })
+                    .collect(),
+                Vec::new(),
+            );
+            for (r, &k) in self.used.iter().enumerate() {
+                for _ in 0..k {
+                    let l = m.push_left(&[r as u32]);
+                    let placed = m.augment(l);
+                    debug_assert!(placed, "counted within capacity");
+                }
+            }
+            self.used = Vec::new();
+            self.m = Some(m);
+        }
+        let m = self.m.as_mut().expect("built above");
         let first = m.lefts();
         for u in &sc.uses {
             let Some((lo, hi)) = u.cands else { continue };
@@ -147,6 +183,34 @@ impl Matching {
         }
         Ok(())
     }
+
+    /// [`Matching::add`] while every need has one candidate pool: each takes
+    /// a slot of it, in order; the first that finds none fails, and the
+    /// slots taken before it are given back.
+    fn count(&mut self, cap: &[u32], sc: &Scratch) -> Result<(), Fail> {
+        if self.used.is_empty() {
+            self.used = vec![0; cap.len()];
+        }
+        let pools = sc
+            .uses
+            .iter()
+            .filter_map(|u| u.cands.map(|(lo, _)| (u, lo)));
+        for (i, (u, lo)) in pools.clone().enumerate() {
+            let r = sc.pools[lo as usize] as usize;
+            if cap[r] != u32::MAX && self.used[r] >= cap[r] {
+                for (_, lo) in pools.take(i) {
+                    self.used[sc.pools[lo as usize] as usize] -= 1;
+                }
+                return Err(Fail {
+                    need: u.need,
+                    why: Why::Exhausted,
+                    holder: None,
+                });
+            }
+            self.used[r] += 1;
+        }
+        Ok(())
+    }
 }
 
 /// What one host has handed out.
@@ -159,7 +223,8 @@ pub(crate) struct HostState {
     /// A container placed here uses the host in a way the index does not
     /// count exactly ([`Fleet::exact_needed`]).
     delicate: bool,
-    usage: FastMap<Key, Usage>,
+    /// Per key info used here whose other users matter.
+    usage: FastMap<u32, Usage>,
     matching: Matching,
 }
 
@@ -194,10 +259,7 @@ impl HostState {
             let (excl, cands) = if let Some(&pi) = hi.exact.get(&pn.key) {
                 let fit = compat(f, h, pi, need, spec).map_err(fail)?;
                 sc.delicate |= fit != Fit::Whole;
-                (
-                    host.provides[pi as usize].exclusive() || pn.wants_excl,
-                    None,
-                )
+                (hi.prov[pi as usize].exclusive || pn.wants_excl, None)
             } else {
                 let sig = &f.sigs[f.keys[pn.info as usize].sig as usize];
                 let mut matched = false;
@@ -210,7 +272,7 @@ impl HostState {
                     }
                     matched = true;
                     match compat(f, h, pi, need, spec) {
-                        Ok(fit) if host.provides[pi as usize].exclusive() => {
+                        Ok(fit) if hi.prov[pi as usize].exclusive => {
                             sc.delicate |= fit != Fit::Whole;
                             sc.pools.push(pi);
                         }
@@ -265,7 +327,7 @@ impl HostState {
                 }
             }
             let track = !f.keys[pn.info as usize].shared_only;
-            if let Some(u) = track.then(|| self.usage.get(&pn.key)).flatten() {
+            if let Some(u) = track.then(|| self.usage.get(&pn.info)).flatten() {
                 if u.excl_holder.is_some() || excl {
                     return Err(Fail {
                         need: pn.need,
@@ -275,7 +337,7 @@ impl HostState {
                 }
             }
             sc.uses.push(Use {
-                key: pn.key,
+                info: pn.info,
                 excl,
                 track,
                 need: pn.need,
@@ -360,8 +422,12 @@ impl HostState {
         self.placed.push(c);
         self.delicate |= f.exact_needed(h, sc.delicate);
         sc.taken.clear();
+        if self.usage.capacity() == 0 {
+            // Grown once instead of rehashed at 3, 7, 14, 28 names.
+            self.usage.reserve(32);
+        }
         for u in sc.uses.iter().filter(|u| u.track) {
-            let entry = self.usage.entry(u.key).or_insert(Usage {
+            let entry = self.usage.entry(u.info).or_insert(Usage {
                 users: 0,
                 first_user: c,
                 excl_holder: None,
@@ -369,24 +435,24 @@ impl HostState {
             entry.users += 1;
             if u.excl {
                 entry.excl_holder = Some(c);
-                sc.taken.push(u.key);
+                sc.taken.push(u.info);
             }
         }
         self.load += 1;
         Ok(())
     }
 
-    /// The names held exclusively here.
-    pub(crate) fn exclusive_keys(&self) -> impl Iterator<Item = Key> + '_ {
+    /// The names held exclusively here (key infos).
+    pub(crate) fn exclusive_keys(&self) -> impl Iterator<Item = u32> + '_ {
         self.usage
             .iter()
             .filter(|(_, u)| u.excl_holder.is_some())
             .map(|(k, _)| *k)
     }
 
-    /// Who holds `key` exclusively here, if anyone.
-    pub(crate) fn holder(&self, key: &Key) -> Option<u32> {
-        self.usage.get(key).and_then(|u| u.excl_holder)
+    /// Who holds key info `info` exclusively here, if anyone.
+    pub(crate) fn holder(&self, info: u32) -> Option<u32> {
+        self.usage.get(&info).and_then(|u| u.excl_holder)
     }
 }
 
@@ -399,13 +465,11 @@ fn compat(
     need: &berth_specs::Need,
     spec: &NeedSpec,
 ) -> Result<Fit, Why> {
-    let hi = &f.host_idx[h];
-    let p = &f.hosts[h].provides[pi as usize];
-    let admitted = |i: usize| rules::admits(hi.allow[i].as_deref(), spec);
-    if !admitted(pi as usize) {
+    let pr = &f.host_idx[h].prov[pi as usize];
+    if !rules::admits(pr.allow.as_deref(), spec) {
         return Err(Why::Denied);
     }
-    let fit = rules::fit(&need.detail, &p.detail).map_err(|m| {
+    let fit = rules::fit(&need.detail, &pr.detail).map_err(|m| {
         match m {
             Mismatch::ReadOnly => Why::ReadOnly,
             Mismatch::OutsidePrefix { .. } => Why::OutsidePrefix,
@@ -414,8 +478,8 @@ fn compat(
             Mismatch::Family { .. } | Mismatch::Kind => Why::Missing,
         }
     })?;
-    let net = hi.net_name[pi as usize];
-    match hi.net[pi as usize] {
+    let net = pr.net_name;
+    match pr.net {
         NetStatus::NotAddress | NetStatus::Ok => Ok(fit),
         NetStatus::PerContainer if f.network_served(h, net, spec) => Ok(fit),
         NetStatus::PerContainer | NetStatus::Missing => Err(Why::NoNetwork(net)),
