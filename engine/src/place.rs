@@ -458,10 +458,7 @@ pub fn place_with_state<'a>(
     let shared: FastMap<u32, (Groups, Vec<u32>)> = wanted
         .par_iter()
         .map(|&(k, c)| {
-            let own = needs
-                .of(c)
-                .iter()
-                .filter(|p| fleet.keys[p.info as usize].has_own());
+            let own = needs.of(c).iter().filter(|p| p.own);
             (k, explain(k, &groups[&k]).held_part(own))
         })
         .collect();
@@ -519,10 +516,10 @@ struct Greedy<'f, 'a> {
 /// Whether every container of class-mate `c`'s class fails on host `h` until
 /// `h` is rebuilt: `h` holds exclusively a name that all of them need (one
 /// served by an exact provide somewhere, which makes it part of the class).
-fn parkable(fleet: &Fleet<'_>, states: &[HostState], needs: &[PNeed], h: usize) -> bool {
+fn parkable(states: &[HostState], needs: &[PNeed], h: usize) -> bool {
     needs
         .iter()
-        .any(|p| fleet.keys[p.info as usize].has_own() && states[h].holder(p.info).is_some())
+        .any(|p| p.own && states[h].holder(p.info).is_some())
 }
 
 impl Greedy<'_, '_> {
@@ -539,7 +536,7 @@ impl Greedy<'_, '_> {
             } else {
                 states[h].verdict(fleet, h, c, spec, pn, scratch)
             };
-            r.map_err(|_| parkable(fleet, states, pn, h))
+            r.map_err(|_| parkable(states, pn, h))
         })
     }
 
@@ -583,7 +580,7 @@ impl Greedy<'_, '_> {
                     .holder(p.info)
                     .is_some_and(|y| self.stuck[y as usize] == self.generation)
             };
-            let own = |p: &&PNeed| self.fleet.keys[p.info as usize].has_own();
+            let own = |p: &&PNeed| p.own;
             if pn.iter().filter(own).any(stuck_holder) {
                 continue;
             }
@@ -614,7 +611,7 @@ impl Greedy<'_, '_> {
                         spent += 1;
                         states[g]
                             .verdict(fleet, g, x, xs, xn, scratch)
-                            .map_err(|_| parkable(fleet, states, xn, g))
+                            .map_err(|_| parkable(states, xn, g))
                     })
                 };
                 *budget = budget.saturating_sub(spent);
@@ -753,7 +750,7 @@ impl Explain<'_, '_> {
         let spec = specs[c];
         let others_held = needs
             .iter()
-            .filter(|p| !f.keys[p.info as usize].has_own())
+            .filter(|p| !p.own)
             .flat_map(|p| self.held.hosts(p.info))
             .any(|h| self.hosts.binary_search(&h).is_ok());
         let own;

@@ -114,20 +114,19 @@ impl<'f> Classes<'f> {
             }
             let pn = needs.of(c);
             parts.extend(pn.iter().map(|p| {
-                let info = &fleet.keys[p.info as usize];
-                if info.has_own() {
+                if p.own {
                     Part::Own(p.info)
                 } else {
-                    Part::Sig(info.sig)
+                    Part::Sig(p.sig)
                 }
             }));
             for p in pn {
-                if p.rw && fleet.keys[p.info as usize].read_only.is_some() {
+                if p.rw && p.ro_hosts {
                     parts.push(Part::NotRo(p.info, p.need));
                 }
             }
             // `allow` lists read once per list, not once per host.
-            for p in pn {
+            for p in pn.iter().filter(|p| p.guarded) {
                 let guards = &fleet.keys[p.info as usize].guards;
                 refusing.clear();
                 refusing.extend(

@@ -117,21 +117,25 @@ pub(crate) struct HostIndex {
     pub(crate) prov: Vec<ProvInfo>,
 }
 
-/// What checking a need against one provide reads, in one place: a check
-/// visits a few provides of each host it tries, and reading them from the
-/// manifest and three per-host tables cost a cache miss each (issue 14).
-#[derive(Debug)]
+/// What checking a need against one provide reads, in one place and small
+/// (16 bytes, four to a cache line): a check visits a few provides of each
+/// host it tries, and reading them from the manifest and three per-host
+/// tables cost a cache miss each (issue 14).
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct ProvInfo {
-    /// Its compiled `allow` list.
-    pub(crate) allow: Option<Vec<AllowRule>>,
-    /// A copy of the manifest's detail, for [`rules::fit`].
-    pub(crate) detail: ProvideDetail,
-    /// [`Provide::exclusive`].
-    pub(crate) exclusive: bool,
-    /// Its implied network's availability.
-    pub(crate) net: NetStatus,
+    /// Index into [`Fleet::details`]: the manifest's detail, for
+    /// [`rules::fit`]. Equal details of one name share one entry (a shared
+    /// volume's on every host), which stays in the cache.
+    pub(crate) detail: u32,
+    /// Index into [`Fleet::allows`]: its compiled `allow` list (`u32::MAX`:
+    /// none). Equal lists share one, compiled once.
+    pub(crate) allow: u32,
     /// Its implied network's interned name (`u32::MAX`: none).
     pub(crate) net_name: u32,
+    /// Its implied network's availability.
+    pub(crate) net: NetStatus,
+    /// [`Provide::exclusive`].
+    pub(crate) exclusive: bool,
 }
 
 /// What every host with a given (kind, name) need can offer it, by name.
@@ -181,6 +185,25 @@ pub(crate) struct PNeed {
     pub(crate) wants_excl: bool,
     /// A volume needed read-write.
     pub(crate) rw: bool,
+    /// What the checks read of its [`KeyInfo`], copied here where a
+    /// container's needs lie side by side: a per-container name's key info
+    /// is touched by nobody else, and reading it cost a cache miss per need.
+    /// [`KeyInfo::sig`].
+    pub(crate) sig: u32,
+    /// [`KeyInfo::has_own`].
+    pub(crate) own: bool,
+    /// Other users of the name matter: some use of it can be exclusive (not
+    /// [`KeyInfo::shared_only`]) and another container of the input needs it
+    /// too. A name only one container needs (a per-container address or
+    /// port, most exclusive names of a fleet) has no other user to meet on
+    /// any host, so its uses are not recorded: the hosts' usage tables then
+    /// hold the few names containers share instead of growing with every
+    /// container placed (issue 14).
+    pub(crate) track: bool,
+    /// [`KeyInfo::read_only`] is set.
+    pub(crate) ro_hosts: bool,
+    /// [`KeyInfo::guards`] is not empty.
+    pub(crate) guarded: bool,
 }
 
 /// Every spec's interned needs, in one allocation.
@@ -236,6 +259,10 @@ pub(crate) struct Fleet<'a> {
     /// Per host with state: what it means for the index (built by
     /// [`Fleet::prepare`], once the needed names are interned).
     pub(crate) state_idx: FastMap<u32, StateIndex>,
+    /// The provides' details, equal ones of a name once ([`ProvInfo::detail`]).
+    details: Vec<ProvideDetail>,
+    /// The distinct compiled `allow` lists ([`ProvInfo::allow`]).
+    allows: Vec<Vec<AllowRule>>,
 }
 
 impl<'a> Fleet<'a> {
@@ -261,6 +288,8 @@ impl<'a> Fleet<'a> {
             net_kind,
             specs: &[],
             state_idx: FastMap::default(),
+            details: Vec::new(),
+            allows: Vec::new(),
             states: hosts
                 .iter()
                 .enumerate()
@@ -272,11 +301,14 @@ impl<'a> Fleet<'a> {
         };
         let mut pat_ids: HashMap<(u16, String), u32> = HashMap::new();
         let mut prov_ids: HashMap<(u16, String), u32> = HashMap::new();
+        // Per (kind, exact name or pattern entry): the details met, to share.
+        let mut detail_ids: FastMap<(u16, bool, u32), Vec<u32>> = FastMap::default();
+        let mut allow_ids: FastMap<&'a [String], u32> = FastMap::default();
         for (h, host) in hosts.iter().enumerate() {
             let mut hi = HostIndex::default();
             for (pi, p) in host.provides.iter().enumerate() {
                 let kind = f.kinds.intern(p.kind.as_str()) as u16;
-                match &p.name {
+                let named = match &p.name {
                     NamePattern::Exact(name) => {
                         let key = (kind, f.names.intern(name));
                         // A duplicate exact name is a load error; keep the first.
@@ -285,22 +317,46 @@ impl<'a> Fleet<'a> {
                         if list.last() != Some(&(h as u32)) {
                             list.push(h as u32);
                         }
+                        (kind, true, key.1)
                     }
                     pat => {
                         let e = entry(&mut f.pats, &mut pat_ids, kind, pat, n);
                         f.pats[e as usize].hosts.insert(h);
                         f.pats[e as usize].exclusive |= p.exclusive();
                         hi.patterns.push((kind, e, pi as u32));
+                        (kind, false, e)
                     }
-                }
+                };
+                // Shared with an equal detail of the same name met before (a
+                // few compared at most: pools differ on every host).
+                let met = detail_ids.entry(named).or_default();
+                let detail = match met
+                    .iter()
+                    .take(4)
+                    .find(|&&d| f.details[d as usize] == p.detail)
+                {
+                    Some(&d) => d,
+                    None => {
+                        f.details.push(p.detail.clone());
+                        met.push(f.details.len() as u32 - 1);
+                        f.details.len() as u32 - 1
+                    }
+                };
+                let allow = match p.allow.as_deref() {
+                    None => u32::MAX,
+                    Some(list) => *allow_ids.entry(list).or_insert_with(|| {
+                        f.allows.push(rules::allow_rules(p).unwrap_or_default());
+                        f.allows.len() as u32 - 1
+                    }),
+                };
                 hi.capacity.push(capacity(host, p, states.get(h)));
                 let net_name = match &p.detail {
                     ProvideDetail::Address { network, .. } => f.names.intern(network),
                     _ => u32::MAX,
                 };
                 hi.prov.push(ProvInfo {
-                    allow: rules::allow_rules(p),
-                    detail: p.detail.clone(),
+                    allow,
+                    detail,
                     exclusive: p.exclusive(),
                     net: NetStatus::NotAddress,
                     net_name,
@@ -350,14 +406,14 @@ impl<'a> Fleet<'a> {
         let hi = &self.host_idx[h];
         let (exact, patterns, provider) = self.network_candidates(h, network);
         if let Some(pi) = exact {
-            return if hi.prov[pi].allow.is_some() {
+            return if hi.prov[pi].allow != u32::MAX {
                 NetStatus::PerContainer
             } else {
                 NetStatus::Ok
             };
         }
         let open_provider = provider.is_some_and(|d| self.hosts[h].providers[d].allow.is_none());
-        if open_provider || patterns.iter().any(|&pi| hi.prov[pi].allow.is_none()) {
+        if open_provider || patterns.iter().any(|&pi| hi.prov[pi].allow == u32::MAX) {
             NetStatus::Ok
         } else if patterns.is_empty() && provider.is_none() {
             NetStatus::Missing
@@ -408,7 +464,7 @@ impl<'a> Fleet<'a> {
         let provider =
             provider.filter(|&d| rules::provider_admits(&self.hosts[h].providers[d], spec));
         rules::serve_network(name, exact, patterns, provider, |pi| {
-            rules::admits(hi.prov[pi].allow.as_deref(), spec)
+            rules::admits(self.allow(&hi.prov[pi]), spec)
         })
         .is_ok()
     }
@@ -466,6 +522,12 @@ impl<'a> Fleet<'a> {
                     need: i as u32,
                     wants_excl,
                     rw,
+                    // Set below, once the key infos exist.
+                    sig: 0,
+                    own: false,
+                    track: false,
+                    ro_hosts: false,
+                    guarded: false,
                 });
             }
             out.at.push((start, out.all.len() as u32));
@@ -586,6 +648,20 @@ impl<'a> Fleet<'a> {
             })
             .collect();
         self.keys.extend(infos);
+        // How many needs of the input name each key: 0, 1, or more.
+        let mut needed = vec![0u8; self.keys.len()];
+        for pn in &out.all {
+            let n = &mut needed[pn.info as usize];
+            *n = n.saturating_add(1);
+        }
+        for pn in &mut out.all {
+            let k = &self.keys[pn.info as usize];
+            pn.sig = k.sig;
+            pn.own = k.has_own();
+            pn.track = !k.shared_only && needed[pn.info as usize] > 1;
+            pn.ro_hosts = k.read_only.is_some();
+            pn.guarded = !k.guards.is_empty();
+        }
         self.index_states(specs);
         out
     }
@@ -697,7 +773,17 @@ impl<'a> Fleet<'a> {
     pub(crate) fn guard_admits(&self, p: &PNeed, g: usize, spec: &NeedSpec) -> bool {
         let h = self.keys[p.info as usize].guards[g].0 as usize;
         let hi = &self.host_idx[h];
-        rules::admits(hi.prov[hi.exact[&p.key] as usize].allow.as_deref(), spec)
+        rules::admits(self.allow(&hi.prov[hi.exact[&p.key] as usize]), spec)
+    }
+
+    /// A provide's compiled `allow` list (`None`: everyone).
+    pub(crate) fn allow(&self, pr: &ProvInfo) -> Option<&[AllowRule]> {
+        (pr.allow != u32::MAX).then(|| self.allows[pr.allow as usize].as_slice())
+    }
+
+    /// A provide's detail.
+    pub(crate) fn detail(&self, pr: &ProvInfo) -> &ProvideDetail {
+        &self.details[pr.detail as usize]
     }
 
     /// The hosts that could serve this key by name.

@@ -58,7 +58,7 @@ struct Use {
     /// Index into [`Fleet::keys`]: the (kind, name) used.
     info: u32,
     excl: bool,
-    /// Whether other users matter (see `KeyInfo::shared_only`).
+    /// Whether other users matter (see `PNeed::track`).
     track: bool,
     need: u32,
     /// Exclusive glob provides (pools) it may take, in preference order, as
@@ -106,7 +106,8 @@ struct Matching {
     /// Per provide, while `m` is not built: the needs sitting on it (empty
     /// until the first pool need).
     used: Vec<u32>,
-    m: Option<Matcher>,
+    /// Boxed: most hosts never build one, and a host's state stays small.
+    m: Option<Box<Matcher>>,
 }
 
 impl Matching {
@@ -163,7 +164,7 @@ impl Matching {
                 }
             }
             self.used = Vec::new();
-            self.m = Some(m);
+            self.m = Some(Box::new(m));
         }
         let m = self.m.as_mut().expect("built above");
         let first = m.lefts();
@@ -261,7 +262,7 @@ impl HostState {
                 sc.delicate |= fit != Fit::Whole;
                 (hi.prov[pi as usize].exclusive || pn.wants_excl, None)
             } else {
-                let sig = &f.sigs[f.keys[pn.info as usize].sig as usize];
+                let sig = &f.sigs[pn.sig as usize];
                 let mut matched = false;
                 let mut first_rejection = None;
                 let start = sc.pools.len() as u32;
@@ -326,7 +327,7 @@ impl HostState {
                     }
                 }
             }
-            let track = !f.keys[pn.info as usize].shared_only;
+            let track = pn.track;
             if let Some(u) = track.then(|| self.usage.get(&pn.info)).flatten() {
                 if u.excl_holder.is_some() || excl {
                     return Err(Fail {
@@ -422,10 +423,6 @@ impl HostState {
         self.placed.push(c);
         self.delicate |= f.exact_needed(h, sc.delicate);
         sc.taken.clear();
-        if self.usage.capacity() == 0 {
-            // Grown once instead of rehashed at 3, 7, 14, 28 names.
-            self.usage.reserve(32);
-        }
         for u in sc.uses.iter().filter(|u| u.track) {
             let entry = self.usage.entry(u.info).or_insert(Usage {
                 users: 0,
@@ -466,10 +463,10 @@ fn compat(
     spec: &NeedSpec,
 ) -> Result<Fit, Why> {
     let pr = &f.host_idx[h].prov[pi as usize];
-    if !rules::admits(pr.allow.as_deref(), spec) {
+    if !rules::admits(f.allow(pr), spec) {
         return Err(Why::Denied);
     }
-    let fit = rules::fit(&need.detail, &pr.detail).map_err(|m| {
+    let fit = rules::fit(&need.detail, f.detail(pr)).map_err(|m| {
         match m {
             Mismatch::ReadOnly => Why::ReadOnly,
             Mismatch::OutsidePrefix { .. } => Why::OutsidePrefix,
