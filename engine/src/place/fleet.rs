@@ -102,19 +102,73 @@ pub(crate) struct StateIndex {
     pub(crate) held: FastMap<Key, bool>,
 }
 
-/// One host's indexes.
-#[derive(Debug, Default)]
-pub(crate) struct HostIndex {
-    /// (kind, exact name) -> provide index.
-    pub(crate) exact: FastMap<Key, u32>,
+/// One host's indexes: its rows of [`HostTables`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct HostIndex<'t> {
+    /// (kind, exact name) -> provide index, sorted by key.
+    exact: &'t [(Key, u32)],
     /// Glob provides in file order: (kind, pattern entry, provide index).
-    pub(crate) patterns: Vec<(u16, u32, u32)>,
+    pub(crate) patterns: &'t [(u16, u32, u32)],
     /// Providers in file order: (kind, provider pattern entry).
-    pub(crate) providers: Vec<(u16, u32)>,
+    pub(crate) providers: &'t [(u16, u32)],
     /// Per provide: how many holders it can have when exclusive.
-    pub(crate) capacity: Vec<u32>,
+    pub(crate) capacity: &'t [u32],
     /// Per provide: what a check reads of it, side by side.
-    pub(crate) prov: Vec<ProvInfo>,
+    pub(crate) prov: &'t [ProvInfo],
+}
+
+impl HostIndex<'_> {
+    /// The provide naming `key` exactly, if any.
+    pub(crate) fn exact(&self, key: &Key) -> Option<u32> {
+        let e = self.exact;
+        if e.len() <= 8 {
+            e.iter().find(|(k, _)| k == key).map(|&(_, pi)| pi)
+        } else {
+            e.binary_search_by(|(k, _)| k.cmp(key)).ok().map(|i| e[i].1)
+        }
+    }
+}
+
+/// Every host's indexes in a few flat tables, a host's rows after the
+/// previous host's: a check reads a handful of rows of the host it tries,
+/// and a hash map and four vectors per host (each its own allocation) made
+/// that a dozen cache misses; on 20,000 hosts they no longer fit the cache
+/// (issue 14).
+#[derive(Debug, Default)]
+pub(crate) struct HostTables {
+    exact: Vec<(Key, u32)>,
+    patterns: Vec<(u16, u32, u32)>,
+    providers: Vec<(u16, u32)>,
+    /// Per provide (the same rows as `prov`).
+    capacity: Vec<u32>,
+    prov: Vec<ProvInfo>,
+    /// Per host, and one past the last: where its rows start in `exact`,
+    /// `patterns`, `providers` and `prov`.
+    at: Vec<[u32; 4]>,
+}
+
+impl HostTables {
+    fn mark(&mut self) {
+        self.at.push([
+            self.exact.len() as u32,
+            self.patterns.len() as u32,
+            self.providers.len() as u32,
+            self.prov.len() as u32,
+        ]);
+    }
+
+    /// Host `h`'s rows.
+    pub(crate) fn host(&self, h: usize) -> HostIndex<'_> {
+        let [e0, p0, d0, v0] = self.at[h].map(|x| x as usize);
+        let [e1, p1, d1, v1] = self.at[h + 1].map(|x| x as usize);
+        HostIndex {
+            exact: &self.exact[e0..e1],
+            patterns: &self.patterns[p0..p1],
+            providers: &self.providers[d0..d1],
+            capacity: &self.capacity[v0..v1],
+            prov: &self.prov[v0..v1],
+        }
+    }
 }
 
 /// What checking a need against one provide reads, in one place and small
@@ -239,7 +293,7 @@ pub(crate) struct Fleet<'a> {
     pub(crate) exact: FastMap<Key, Vec<u32>>,
     pub(crate) pats: Vec<PatternEntry>,
     pub(crate) provs: Vec<PatternEntry>,
-    pub(crate) host_idx: Vec<HostIndex>,
+    tables: HostTables,
     /// label key -> value -> hosts carrying it.
     pub(crate) labels: FastMap<String, FastMap<String, FixedBitSet>>,
     /// Per distinct needed key.
@@ -279,7 +333,7 @@ impl<'a> Fleet<'a> {
             exact: FastMap::default(),
             pats: Vec::new(),
             provs: Vec::new(),
-            host_idx: Vec::with_capacity(n),
+            tables: HostTables::default(),
             labels: FastMap::default(),
             keys: Vec::new(),
             sigs: Vec::new(),
@@ -305,14 +359,15 @@ impl<'a> Fleet<'a> {
         let mut detail_ids: FastMap<(u16, bool, u32), Vec<u32>> = FastMap::default();
         let mut allow_ids: FastMap<&'a [String], u32> = FastMap::default();
         for (h, host) in hosts.iter().enumerate() {
-            let mut hi = HostIndex::default();
+            f.tables.mark();
+            let first_exact = f.tables.exact.len();
+            let hi = &mut f.tables;
             for (pi, p) in host.provides.iter().enumerate() {
                 let kind = f.kinds.intern(p.kind.as_str()) as u16;
                 let named = match &p.name {
                     NamePattern::Exact(name) => {
                         let key = (kind, f.names.intern(name));
-                        // A duplicate exact name is a load error; keep the first.
-                        hi.exact.entry(key).or_insert(pi as u32);
+                        hi.exact.push((key, pi as u32));
                         let list = f.exact.entry(key).or_default();
                         if list.last() != Some(&(h as u32)) {
                             list.push(h as u32);
@@ -368,6 +423,12 @@ impl<'a> Fleet<'a> {
                 f.provs[e as usize].hosts.insert(h);
                 hi.providers.push((kind, e));
             }
+            // A duplicate exact name is a load error; keep the first (a
+            // stable sort keeps them in file order).
+            let mut rows = hi.exact.split_off(first_exact);
+            rows.sort_by_key(|&(k, _)| k);
+            rows.dedup_by_key(|&mut (k, _)| k);
+            hi.exact.extend(rows);
             for (k, v) in &host.labels {
                 f.labels
                     .entry(k.clone())
@@ -376,8 +437,8 @@ impl<'a> Fleet<'a> {
                     .or_insert_with(|| FixedBitSet::with_capacity(n))
                     .insert(h);
             }
-            f.host_idx.push(hi);
         }
+        f.tables.mark();
         // Implied networks, resolved once per address provide.
         let nets: Vec<Vec<NetStatus>> = hosts
             .iter()
@@ -392,10 +453,8 @@ impl<'a> Fleet<'a> {
                     .collect()
             })
             .collect();
-        for (hi, net) in f.host_idx.iter_mut().zip(nets) {
-            for (pr, net) in hi.prov.iter_mut().zip(net) {
-                pr.net = net;
-            }
+        for (pr, net) in f.tables.prov.iter_mut().zip(nets.into_iter().flatten()) {
+            pr.net = net;
         }
         f
     }
@@ -403,7 +462,7 @@ impl<'a> Fleet<'a> {
     /// Precomputes [`rules::serve_network`] for a network where the answer
     /// cannot depend on the container.
     fn network_status(&self, h: usize, network: &str) -> NetStatus {
-        let hi = &self.host_idx[h];
+        let hi = self.host(h);
         let (exact, patterns, provider) = self.network_candidates(h, network);
         if let Some(pi) = exact {
             return if hi.prov[pi].allow != u32::MAX {
@@ -430,12 +489,12 @@ impl<'a> Fleet<'a> {
         h: usize,
         network: &str,
     ) -> (Option<usize>, Vec<usize>, Option<usize>) {
-        let hi = &self.host_idx[h];
+        let hi = self.host(h);
         let exact = self
             .names
             .get(network)
-            .and_then(|id| hi.exact.get(&(self.net_kind, id)))
-            .map(|&pi| pi as usize);
+            .and_then(|id| hi.exact(&(self.net_kind, id)))
+            .map(|pi| pi as usize);
         let reserved = !rules::pattern_may_serve(&Kind::implied(), network);
         let patterns = match exact {
             Some(_) => Vec::new(),
@@ -458,7 +517,7 @@ impl<'a> Fleet<'a> {
     /// Whether network `network` (interned) is served on host `h` for `spec`:
     /// [`rules::serve_network`] on the host's candidates.
     pub(crate) fn network_served(&self, h: usize, network: u32, spec: &NeedSpec) -> bool {
-        let hi = &self.host_idx[h];
+        let hi = self.host(h);
         let name = self.names.name(network);
         let (exact, patterns, provider) = self.network_candidates(h, name);
         let provider =
@@ -605,7 +664,7 @@ impl<'a> Fleet<'a> {
                     .any(|&e| self.pats[e as usize].exclusive);
                 let by_exact = self.exact.get(key).is_some_and(|hosts| {
                     hosts.iter().any(|&h| {
-                        let pi = self.host_idx[h as usize].exact[key];
+                        let pi = self.host(h as usize).exact(key).expect("an exact provide");
                         self.hosts[h as usize].provides[pi as usize].exclusive()
                     })
                 });
@@ -625,7 +684,7 @@ impl<'a> Fleet<'a> {
                 let mut guards: Vec<(u32, FixedBitSet)> = Vec::new();
                 for &h in hosts {
                     b.insert(h as usize);
-                    let pi = self.host_idx[h as usize].exact[key];
+                    let pi = self.host(h as usize).exact(key).expect("an exact provide");
                     let p = &self.hosts[h as usize].provides[pi as usize];
                     if p.detail.read_only() {
                         ro.insert(h as usize);
@@ -772,8 +831,14 @@ impl<'a> Fleet<'a> {
     /// ([`KeyInfo::guards`]) admits `spec`.
     pub(crate) fn guard_admits(&self, p: &PNeed, g: usize, spec: &NeedSpec) -> bool {
         let h = self.keys[p.info as usize].guards[g].0 as usize;
-        let hi = &self.host_idx[h];
-        rules::admits(self.allow(&hi.prov[hi.exact[&p.key] as usize]), spec)
+        let hi = self.host(h);
+        let pi = hi.exact(&p.key).expect("an exact provide");
+        rules::admits(self.allow(&hi.prov[pi as usize]), spec)
+    }
+
+    /// Host `h`'s indexes.
+    pub(crate) fn host(&self, h: usize) -> HostIndex<'_> {
+        self.tables.host(h)
     }
 
     /// A provide's compiled `allow` list (`None`: everyone).

@@ -101,13 +101,23 @@ struct Usage {
 /// changes nothing: none of them ever moves). Most hosts never get there:
 /// their pools serve disjoint kinds (issue 14: the matcher was a seventh of
 /// the place phase).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 struct Matching {
-    /// Per provide, while `m` is not built: the needs sitting on it (empty
-    /// until the first pool need).
-    used: Vec<u32>,
+    /// While `m` is not built: (provide, needs sitting on it) for up to
+    /// four pools, inline (a host's state stays one allocation-free record;
+    /// `u32::MAX`: a free entry). A fifth pool builds the matcher.
+    used: [(u32, u32); 4],
     /// Boxed: most hosts never build one, and a host's state stays small.
     m: Option<Box<Matcher>>,
+}
+
+impl Default for Matching {
+    fn default() -> Self {
+        Matching {
+            used: [(u32::MAX, 0); 4],
+            m: None,
+        }
+    }
 }
 
 impl Matching {
@@ -116,7 +126,10 @@ impl Matching {
         match &self.m {
             Some(m) => m.free_slots(r),
             None if cap[r as usize] == u32::MAX => UNBOUNDED,
-            None => (cap[r as usize] - self.used.get(r as usize).copied().unwrap_or(0)) as usize,
+            None => {
+                let used = self.used.iter().find(|e| e.0 == r).map_or(0, |e| e.1);
+                (cap[r as usize] - used) as usize
+            }
         }
     }
 
@@ -147,23 +160,25 @@ impl Matching {
         if self.m.is_none() {
             let single = |u: &Use| u.cands.is_none_or(|(lo, hi)| hi - lo == 1);
             if sc.uses.iter().all(single) {
-                return self.count(cap, sc);
+                if let Some(done) = self.count(cap, sc) {
+                    return done;
+                }
             }
-            // A need with a choice: from here on the matcher decides.
+            // A need with a choice, or a fifth pool: from here on the
+            // matcher decides.
             let mut m = Matcher::new(
                 cap.iter()
                     .map(|&c| if c == u32::MAX { UNBOUNDED } else { c as usize })
                     .collect(),
                 Vec::new(),
             );
-            for (r, &k) in self.used.iter().enumerate() {
+            for &(r, k) in self.used.iter().filter(|e| e.0 != u32::MAX) {
                 for _ in 0..k {
-                    let l = m.push_left(&[r as u32]);
+                    let l = m.push_left(&[r]);
                     let placed = m.augment(l);
                     debug_assert!(placed, "counted within capacity");
                 }
             }
-            self.used = Vec::new();
             self.m = Some(Box::new(m));
         }
         let m = self.m.as_mut().expect("built above");
@@ -187,30 +202,38 @@ impl Matching {
 
     /// [`Matching::add`] while every need has one candidate pool: each takes
     /// a slot of it, in order; the first that finds none fails, and the
-    /// slots taken before it are given back.
-    fn count(&mut self, cap: &[u32], sc: &Scratch) -> Result<(), Fail> {
-        if self.used.is_empty() {
-            self.used = vec![0; cap.len()];
-        }
-        let pools = sc
-            .uses
-            .iter()
-            .filter_map(|u| u.cands.map(|(lo, _)| (u, lo)));
-        for (i, (u, lo)) in pools.clone().enumerate() {
-            let r = sc.pools[lo as usize] as usize;
-            if cap[r] != u32::MAX && self.used[r] >= cap[r] {
-                for (_, lo) in pools.take(i) {
-                    self.used[sc.pools[lo as usize] as usize] -= 1;
-                }
-                return Err(Fail {
+    /// slots taken before it are given back. `None` (nothing changed) when
+    /// a fifth pool would be needed.
+    fn count(&mut self, cap: &[u32], sc: &Scratch) -> Option<Result<(), Fail>> {
+        let before = self.used;
+        for u in &sc.uses {
+            let Some((lo, _)) = u.cands else { continue };
+            let r = sc.pools[lo as usize];
+            let slot = match self.used.iter().position(|e| e.0 == r) {
+                Some(i) => i,
+                None => match self.used.iter().position(|e| e.0 == u32::MAX) {
+                    Some(i) => {
+                        self.used[i] = (r, 0);
+                        i
+                    }
+                    None => {
+                        self.used = before;
+                        return None;
+                    }
+                },
+            };
+            let c = cap[r as usize];
+            if c != u32::MAX && self.used[slot].1 >= c {
+                self.used = before;
+                return Some(Err(Fail {
                     need: u.need,
                     why: Why::Exhausted,
                     holder: None,
-                });
+                }));
             }
-            self.used[r] += 1;
+            self.used[slot].1 += 1;
         }
-        Ok(())
+        Some(Ok(()))
     }
 }
 
@@ -240,7 +263,7 @@ impl HostState {
         needs: &[PNeed],
         sc: &mut Scratch,
     ) -> Result<(), Fail> {
-        let hi = &f.host_idx[h];
+        let hi = f.host(h);
         let host = f.hosts[h];
         sc.uses.clear();
         sc.pools.clear();
@@ -257,7 +280,7 @@ impl HostState {
                 holder: None,
             };
             let need = &spec.needs[pn.need as usize];
-            let (excl, cands) = if let Some(&pi) = hi.exact.get(&pn.key) {
+            let (excl, cands) = if let Some(pi) = hi.exact(&pn.key) {
                 let fit = compat(f, h, pi, need, spec).map_err(fail)?;
                 sc.delicate |= fit != Fit::Whole;
                 (hi.prov[pi as usize].exclusive || pn.wants_excl, None)
@@ -267,7 +290,7 @@ impl HostState {
                 let mut first_rejection = None;
                 let start = sc.pools.len() as u32;
                 let mut shared = false;
-                for &(kind, e, pi) in &hi.patterns {
+                for &(kind, e, pi) in hi.patterns {
                     if kind != pn.key.0 || sig.pats.binary_search(&e).is_err() {
                         continue;
                     }
@@ -363,7 +386,7 @@ impl HostState {
         if f.exact_needed(h, self.delicate || sc.delicate) {
             return self.confirm(f, h, c);
         }
-        let cap = &f.host_idx[h].capacity;
+        let cap = f.host(h).capacity;
         if sc.uses.iter().any(|u| u.cands.is_some()) && !self.matching.fits_as_is(cap, sc) {
             self.matching.clone().add(cap, sc)?;
         }
@@ -418,7 +441,7 @@ impl HostState {
             // every later container here too (`self.delicate` below).
             self.confirm(f, h, c)?;
         } else if sc.uses.iter().any(|u| u.cands.is_some()) {
-            self.matching.add(&f.host_idx[h].capacity, sc)?;
+            self.matching.add(f.host(h).capacity, sc)?;
         }
         self.placed.push(c);
         self.delicate |= f.exact_needed(h, sc.delicate);
@@ -462,7 +485,7 @@ fn compat(
     need: &berth_specs::Need,
     spec: &NeedSpec,
 ) -> Result<Fit, Why> {
-    let pr = &f.host_idx[h].prov[pi as usize];
+    let pr = &f.host(h).prov[pi as usize];
     if !rules::admits(f.allow(pr), spec) {
         return Err(Why::Denied);
     }
@@ -509,4 +532,97 @@ fn why_of(f: &Fleet<'_>, reasons: &[Reason]) -> (Why, Option<String>) {
         | Reason::ReservedNetwork { .. } => Why::Missing,
     };
     (why, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic xorshift: the cases must be the same on every run.
+    struct Rng(u64);
+    impl Rng {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 % n
+        }
+    }
+
+    fn uses(rng: &mut Rng, pools: u32, sc: &mut Scratch) {
+        sc.uses.clear();
+        sc.pools.clear();
+        for need in 0..=rng.below(3) as u32 {
+            let lo = sc.pools.len() as u32;
+            // Mostly one candidate (the counted path), sometimes two or
+            // three (the matcher takes over).
+            let k = if rng.below(6) == 0 {
+                2 + rng.below(2)
+            } else {
+                1
+            };
+            for _ in 0..k {
+                let r = rng.below(u64::from(pools)) as u32;
+                if !sc.pools[lo as usize..].contains(&r) {
+                    sc.pools.push(r);
+                }
+            }
+            sc.uses.push(Use {
+                info: need,
+                excl: true,
+                track: false,
+                need,
+                cands: Some((lo, sc.pools.len() as u32)),
+            });
+        }
+    }
+
+    /// The pool counts kept before a matcher is needed decide every
+    /// container as the matcher alone does, whatever comes after (issue 14
+    /// stopped building a matcher per host).
+    #[test]
+    fn pool_counts_decide_as_the_matcher_does() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for case in 0..400 {
+            let pools = 1 + rng.below(6) as u32;
+            let cap: Vec<u32> = (0..pools)
+                .map(|_| match rng.below(5) {
+                    0 => u32::MAX,
+                    _ => rng.below(5) as u32,
+                })
+                .collect();
+            let mut counted = Matching::default();
+            let mut matcher = Matching {
+                m: Some(Box::new(Matcher::new(
+                    cap.iter()
+                        .map(|&c| if c == u32::MAX { UNBOUNDED } else { c as usize })
+                        .collect(),
+                    Vec::new(),
+                ))),
+                ..Matching::default()
+            };
+            let mut sc = Scratch::default();
+            for step in 0..30 {
+                uses(&mut rng, pools, &mut sc);
+                let fits = counted.fits_as_is(&cap, &sc);
+                assert_eq!(
+                    fits,
+                    matcher.fits_as_is(&cap, &sc),
+                    "case {case} step {step}"
+                );
+                let a = counted.add(&cap, &mut sc).map_err(|f| f.need);
+                let b = matcher.add(&cap, &mut sc).map_err(|f| f.need);
+                assert_eq!(a, b, "case {case} step {step}: {cap:?}");
+                // (An unbounded pool stays "unbounded" in both, give or take.)
+                let free = |m: &Matching, r| m.free_slots(&cap, r).min(1 << 20);
+                for r in 0..pools {
+                    assert_eq!(
+                        free(&counted, r),
+                        free(&matcher, r),
+                        "case {case} step {step}"
+                    );
+                }
+            }
+        }
+    }
 }
