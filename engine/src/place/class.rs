@@ -65,13 +65,19 @@ pub(crate) struct Class {
     parts: Vec<Part>,
     /// The static set, ascending.
     pub(crate) hosts: Vec<u32>,
-    /// (load << 32 | host), lazily built on the first search. Four-ary: a
-    /// class of 20,000 hosts is 7 levels deep instead of 14, and a level's
-    /// children share a cache line (issue 14: the binary heap's sifts grew
-    /// faster than the fleet). Entries are distinct, so any heap pops them
-    /// in the same order.
-    heap: Option<QuaternaryHeap<Reverse<u64>>>,
+    /// Index into [`Classes::heaps`].
+    heap: u32,
+    /// Some member can fail on a host for a reason that parks it there (a
+    /// name every member needs, held exclusively): see [`Classes::first`].
+    parks: bool,
 }
+
+/// A lazy min-heap of (load << 32 | host), built on the first search.
+/// Four-ary: 20,000 hosts are 7 levels deep instead of 14, and a level's
+/// children share a cache line (issue 14: the binary heap's sifts grew
+/// faster than the fleet). Entries are distinct, so any heap pops them in
+/// the same order.
+type Heap = Option<QuaternaryHeap<Reverse<u64>>>;
 
 /// Every class, and which class each container is in.
 #[derive(Debug)]
@@ -82,6 +88,11 @@ pub(crate) struct Classes<'f> {
     /// Hosts whose `allow` lists refuse a need's name to a container: one
     /// set per (name, refusing lists) met.
     denied: Vec<FixedBitSet>,
+    /// The heaps. Classes that never park a host and have the same static
+    /// set share one: the generated fleet has dozens of classes spanning
+    /// every host, and with a heap each, every placement left a stale entry
+    /// in each of them to be sifted again (issue 14).
+    heaps: Vec<Heap>,
     /// Per host: the classes it is parked in.
     parked: Vec<Vec<u32>>,
     back: Vec<u64>,
@@ -162,7 +173,8 @@ impl<'f> Classes<'f> {
                     all.push(Class {
                         parts: parts.clone(),
                         hosts: Vec::new(),
-                        heap: None,
+                        heap: 0,
+                        parks: pn.iter().any(|p| p.own && p.track),
                     });
                     k
                 }
@@ -174,6 +186,7 @@ impl<'f> Classes<'f> {
             of,
             labels,
             denied,
+            heaps: Vec::new(),
             parked: vec![Vec::new(); fleet.hosts.len()],
             back: Vec::new(),
         };
@@ -185,6 +198,23 @@ impl<'f> Classes<'f> {
         for (cl, h) in out.all.iter_mut().zip(hosts) {
             cl.hosts = h;
         }
+        let mut shared: FastMap<&[u32], u32> = FastMap::default();
+        let mut heap_of = Vec::with_capacity(out.all.len());
+        let mut heaps = 0;
+        for cl in &out.all {
+            let mut fresh = || {
+                heaps += 1;
+                heaps - 1
+            };
+            heap_of.push(match cl.parks {
+                true => fresh(),
+                false => *shared.entry(&cl.hosts).or_insert_with(fresh),
+            });
+        }
+        for (cl, h) in out.all.iter_mut().zip(heap_of) {
+            cl.heap = h;
+        }
+        out.heaps = (0..heaps).map(|_| None).collect();
         out
     }
 
@@ -243,8 +273,8 @@ impl<'f> Classes<'f> {
         bump: bool,
         mut test: impl FnMut(usize) -> Result<(), bool>,
     ) -> Option<usize> {
-        let cl = &mut self.all[k as usize];
-        let heap = cl.heap.get_or_insert_with(|| {
+        let cl = &self.all[k as usize];
+        let heap = self.heaps[cl.heap as usize].get_or_insert_with(|| {
             cl.hosts
                 .iter()
                 .map(|&h| Reverse(pack(load[h as usize], h as usize)))
@@ -272,7 +302,11 @@ impl<'f> Classes<'f> {
                     found = Some(h);
                     break;
                 }
-                Err(true) => self.parked[h].push(k),
+                Err(true) => {
+                    // Only a class with a heap of its own parks hosts.
+                    debug_assert!(cl.parks, "class {k} parks host {h}");
+                    self.parked[h].push(k);
+                }
                 Err(false) => self.back.push(e),
             }
         }
@@ -284,7 +318,7 @@ impl<'f> Classes<'f> {
     /// into every class it was parked in.
     pub(crate) fn unpark(&mut self, h: usize, load: &[u32]) {
         for k in std::mem::take(&mut self.parked[h]) {
-            if let Some(heap) = &mut self.all[k as usize].heap {
+            if let Some(heap) = &mut self.heaps[self.all[k as usize].heap as usize] {
                 heap.push(Reverse(pack(load[h], h)));
             }
         }
