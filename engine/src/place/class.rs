@@ -10,7 +10,8 @@
 //! O(hosts / 64) whatever it needed, and placement grew with containers x
 //! hosts (issue 14). Here a class's static set is computed once, by walking
 //! the smallest of its sets and testing membership in the others, and each
-//! class keeps a lazy min-heap of its hosts keyed by (load, host index): a
+//! class keeps a lazy min-heap of its hosts keyed by (load, host index),
+//! shared by the classes with the same static set that never park a host: a
 //! container's search pops hosts in exactly the order "least loaded first,
 //! ties to the earlier host" that the placement rule states, and costs the
 //! hosts it tries, not the fleet's width.
@@ -23,7 +24,7 @@
 //! the current one before it can be chosen); a host is parked (left out of a
 //! class's heap) only while it holds exclusively a name every member of the
 //! class needs, which makes every member fail there, and it comes back when
-//! a repair frees that host.
+//! a repair frees that host; only a class with a heap of its own parks.
 
 use std::cmp::Reverse;
 
