@@ -53,7 +53,6 @@ mod class;
 mod fleet;
 mod host;
 
-use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 
 use berth_specs::{HostManifest, Kind, NeedSpec};
@@ -62,7 +61,7 @@ use serde::Serialize;
 
 use crate::state::State;
 use class::Classes;
-use fleet::{FastMap, Fleet, Key, Needs, PNeed};
+use fleet::{FastMap, Fleet, Needs, PNeed};
 use host::{Group, HostState, Scratch, Why};
 
 /// Why one host cannot run a container.
@@ -266,17 +265,59 @@ pub fn read_states(
         .collect()
 }
 
-/// The hosts where an exclusive resource name is held: almost always one,
-/// kept inline (a fleet holds hundreds of thousands of such names).
+/// Where each exclusive resource name is held, by key info (index into
+/// [`Fleet::keys`], dense): almost always on one host, kept inline in a flat
+/// table (a fleet holds hundreds of thousands of such names, and a hash map
+/// of them costs a cache miss per lookup); the rare further hosts beside it.
 #[derive(Debug)]
-struct HeldOn {
-    first: u32,
-    more: Vec<u32>,
+struct Held {
+    /// Per key info: the first host holding it (`u32::MAX`: none).
+    first: Vec<u32>,
+    /// Per key info held on more than one host: the others, in order.
+    more: FastMap<u32, Vec<u32>>,
 }
 
-impl HeldOn {
-    fn hosts(&self) -> impl Iterator<Item = u32> + '_ {
-        std::iter::once(self.first).chain(self.more.iter().copied())
+impl Held {
+    fn new(infos: usize) -> Held {
+        Held {
+            first: vec![u32::MAX; infos],
+            more: FastMap::default(),
+        }
+    }
+
+    fn hold(&mut self, i: u32, h: usize) {
+        let first = &mut self.first[i as usize];
+        if *first == u32::MAX {
+            *first = h as u32;
+        } else {
+            self.more.entry(i).or_default().push(h as u32);
+        }
+    }
+
+    fn release(&mut self, i: u32, h: usize) {
+        let first = &mut self.first[i as usize];
+        if *first == u32::MAX {
+            return;
+        }
+        let more = self.more.get_mut(&i);
+        if *first == h as u32 {
+            *first = more.and_then(Vec::pop).unwrap_or(u32::MAX);
+        } else if let Some(more) = more {
+            more.retain(|&x| x != h as u32);
+        }
+    }
+
+    /// The hosts holding key info `i`: the first, then the others in order.
+    fn hosts(&self, i: u32) -> impl Iterator<Item = u32> + '_ {
+        let first = self.first[i as usize];
+        let more = match first {
+            u32::MAX => None,
+            _ => self.more.get(&i),
+        };
+        (first != u32::MAX)
+            .then_some(first)
+            .into_iter()
+            .chain(more.into_iter().flatten().copied())
     }
 }
 
@@ -330,7 +371,7 @@ pub fn place_with_state<'a>(
         specs,
         needs: &needs,
         states: (0..n).map(|_| HostState::default()).collect(),
-        held: FastMap::default(),
+        held: Held::new(fleet.keys.len()),
         load: vec![0; n],
         classes,
         at: vec![None; specs.len()],
@@ -341,7 +382,6 @@ pub fn place_with_state<'a>(
         generation: 0,
     };
     g.dead = vec![u32::MAX; g.classes.all.len()];
-    g.held.reserve(specs.len());
     for &(count, c) in &order {
         if count > 0 {
             g.attempt(c);
@@ -418,10 +458,7 @@ pub fn place_with_state<'a>(
     let shared: FastMap<u32, (Groups, Vec<u32>)> = wanted
         .par_iter()
         .map(|&(k, c)| {
-            let own = needs
-                .of(c)
-                .iter()
-                .filter(|p| fleet.keys[p.info as usize].has_own());
+            let own = needs.of(c).iter().filter(|p| p.own);
             (k, explain(k, &groups[&k]).held_part(own))
         })
         .collect();
@@ -457,7 +494,7 @@ struct Greedy<'f, 'a> {
     specs: &'a [&'a NeedSpec],
     needs: &'f Needs,
     states: Vec<HostState>,
-    held: FastMap<Key, HeldOn>,
+    held: Held,
     /// Per host: how many containers are placed there (only grows).
     load: Vec<u32>,
     classes: Classes<'f>,
@@ -479,10 +516,10 @@ struct Greedy<'f, 'a> {
 /// Whether every container of class-mate `c`'s class fails on host `h` until
 /// `h` is rebuilt: `h` holds exclusively a name that all of them need (one
 /// served by an exact provide somewhere, which makes it part of the class).
-fn parkable(fleet: &Fleet<'_>, states: &[HostState], needs: &[PNeed], h: usize) -> bool {
+fn parkable(states: &[HostState], needs: &[PNeed], h: usize) -> bool {
     needs
         .iter()
-        .any(|p| fleet.keys[p.info as usize].has_own() && states[h].holder(&p.key).is_some())
+        .any(|p| p.own && states[h].holder(p.info).is_some())
 }
 
 impl Greedy<'_, '_> {
@@ -493,13 +530,13 @@ impl Greedy<'_, '_> {
         let (spec, pn) = (self.specs[c as usize], self.needs.of(c as usize));
         let (fleet, states, scratch) = (self.fleet, &mut self.states, &mut self.scratch);
         let k = self.classes.of[c as usize];
-        self.classes.first(k, &self.load, skip, |h| {
+        self.classes.first(k, &self.load, skip, place, |h| {
             let r = if place {
                 states[h].try_place(fleet, h, c, spec, pn, scratch)
             } else {
                 states[h].verdict(fleet, h, c, spec, pn, scratch)
             };
-            r.map_err(|_| parkable(fleet, states, pn, h))
+            r.map_err(|_| parkable(states, pn, h))
         })
     }
 
@@ -511,39 +548,11 @@ impl Greedy<'_, '_> {
         self.load[h] += 1;
         for i in 0..self.scratch.taken.len() {
             let k = self.scratch.taken[i];
-            self.hold(k, h);
+            self.held.hold(k, h);
         }
         self.at[c as usize] = Some(h);
         self.seq[h].push(c);
         true
-    }
-
-    fn hold(&mut self, k: Key, h: usize) {
-        match self.held.entry(k) {
-            Entry::Occupied(mut e) => e.get_mut().more.push(h as u32),
-            Entry::Vacant(e) => {
-                e.insert(HeldOn {
-                    first: h as u32,
-                    more: Vec::new(),
-                });
-            }
-        }
-    }
-
-    fn release(&mut self, k: Key, h: usize) {
-        if let Entry::Occupied(mut e) = self.held.entry(k) {
-            let on = e.get_mut();
-            if on.first == h as u32 {
-                match on.more.pop() {
-                    Some(next) => on.first = next,
-                    None => {
-                        e.remove();
-                    }
-                }
-            } else {
-                on.more.retain(|&x| x != h as u32);
-            }
-        }
     }
 
     /// Tries to place unplaced `c` by moving one container that blocks it
@@ -568,10 +577,10 @@ impl Greedy<'_, '_> {
             // fit nowhere else costs no check.
             let stuck_holder = |p: &PNeed| {
                 self.states[h]
-                    .holder(&p.key)
+                    .holder(p.info)
                     .is_some_and(|y| self.stuck[y as usize] == self.generation)
             };
-            let own = |p: &&PNeed| self.fleet.keys[p.info as usize].has_own();
+            let own = |p: &&PNeed| p.own;
             if pn.iter().filter(own).any(stuck_holder) {
                 continue;
             }
@@ -598,11 +607,11 @@ impl Greedy<'_, '_> {
                     let (xs, xn) = (self.specs[x as usize], self.needs.of(x as usize));
                     let (fleet, states, scratch) = (self.fleet, &self.states, &mut self.scratch);
                     let kx = self.classes.of[x as usize];
-                    self.classes.first(kx, &self.load, Some(h), |g| {
+                    self.classes.first(kx, &self.load, Some(h), false, |g| {
                         spent += 1;
                         states[g]
                             .verdict(fleet, g, x, xs, xn, scratch)
-                            .map_err(|_| parkable(fleet, states, xn, g))
+                            .map_err(|_| parkable(states, xn, g))
                     })
                 };
                 *budget = budget.saturating_sub(spent);
@@ -629,14 +638,14 @@ impl Greedy<'_, '_> {
                     continue;
                 }
                 // Commit: `x` moves to `g`, `c` takes its place on `h`.
-                let old: Vec<Key> = self.states[h].exclusive_keys().collect();
+                let old: Vec<u32> = self.states[h].exclusive_keys().collect();
                 for k in old {
-                    self.release(k, h);
+                    self.held.release(k, h);
                 }
                 self.states[h] = rebuilt;
-                let new: Vec<Key> = self.states[h].exclusive_keys().collect();
+                let new: Vec<u32> = self.states[h].exclusive_keys().collect();
                 for k in new {
-                    self.hold(k, h);
+                    self.held.hold(k, h);
                 }
                 self.classes.unpark(h, &self.load);
                 self.seq[h] = rest;
@@ -647,7 +656,7 @@ impl Greedy<'_, '_> {
                     .expect("checked just before");
                 for i in 0..self.scratch.taken.len() {
                     let k = self.scratch.taken[i];
-                    self.hold(k, g);
+                    self.held.hold(k, g);
                 }
                 self.load[g] += 1;
                 self.seq[g].push(x);
@@ -668,7 +677,7 @@ impl Greedy<'_, '_> {
 struct Explain<'e, 'a> {
     fleet: &'e Fleet<'a>,
     states: &'e [HostState],
-    held: &'e FastMap<Key, HeldOn>,
+    held: &'e Held,
     specs: &'e [&'e NeedSpec],
     /// The class's static set, ascending.
     hosts: &'e [u32],
@@ -705,11 +714,11 @@ impl Explain<'_, '_> {
         // Hosts of the static set taken out by a holder, by position.
         let mut taken: Vec<bool> = vec![false; self.hosts.len()];
         for pn in needs {
-            for h in self.held.get(&pn.key).into_iter().flat_map(HeldOn::hosts) {
+            for h in self.held.hosts(pn.info) {
                 if let Ok(i) = self.hosts.binary_search(&h) {
                     if !taken[i] {
                         taken[i] = true;
-                        let holder = self.states[h as usize].holder(&pn.key);
+                        let holder = self.states[h as usize].holder(pn.info);
                         add(&mut groups, Group::Need(pn.need, Why::Held), 1, holder);
                     }
                 }
@@ -741,9 +750,8 @@ impl Explain<'_, '_> {
         let spec = specs[c];
         let others_held = needs
             .iter()
-            .filter(|p| !f.keys[p.info as usize].has_own())
-            .filter_map(|p| self.held.get(&p.key))
-            .flat_map(HeldOn::hosts)
+            .filter(|p| !p.own)
+            .flat_map(|p| self.held.hosts(p.info))
             .any(|h| self.hosts.binary_search(&h).is_ok());
         let own;
         let (mut groups, free) = if others_held {

@@ -10,7 +10,8 @@
 //! O(hosts / 64) whatever it needed, and placement grew with containers x
 //! hosts (issue 14). Here a class's static set is computed once, by walking
 //! the smallest of its sets and testing membership in the others, and each
-//! class keeps a lazy min-heap of its hosts keyed by (load, host index): a
+//! class keeps a lazy min-heap of its hosts keyed by (load, host index),
+//! shared by the classes with the same static set that never park a host: a
 //! container's search pops hosts in exactly the order "least loaded first,
 //! ties to the earlier host" that the placement rule states, and costs the
 //! hosts it tries, not the fleet's width.
@@ -23,11 +24,11 @@
 //! the current one before it can be chosen); a host is parked (left out of a
 //! class's heap) only while it holds exclusively a name every member of the
 //! class needs, which makes every member fail there, and it comes back when
-//! a repair frees that host.
+//! a repair frees that host; only a class with a heap of its own parks.
 
 use std::cmp::Reverse;
-use std::collections::binary_heap::PeekMut;
-use std::collections::BinaryHeap;
+
+use dary_heap::{PeekMut, QuaternaryHeap};
 
 use berth_specs::NeedSpec;
 use fixedbitset::FixedBitSet;
@@ -65,9 +66,19 @@ pub(crate) struct Class {
     parts: Vec<Part>,
     /// The static set, ascending.
     pub(crate) hosts: Vec<u32>,
-    /// (load << 32 | host), lazily built on the first search.
-    heap: Option<BinaryHeap<Reverse<u64>>>,
+    /// Index into [`Classes::heaps`].
+    heap: u32,
+    /// Some member can fail on a host for a reason that parks it there (a
+    /// name every member needs, held exclusively): see [`Classes::first`].
+    parks: bool,
 }
+
+/// A lazy min-heap of (load << 32 | host), built on the first search.
+/// Four-ary: 20,000 hosts are 7 levels deep instead of 14, and a level's
+/// children share a cache line (issue 14: the binary heap's sifts grew
+/// faster than the fleet). Entries are distinct, so any heap pops them in
+/// the same order.
+type Heap = Option<QuaternaryHeap<Reverse<u64>>>;
 
 /// Every class, and which class each container is in.
 #[derive(Debug)]
@@ -78,6 +89,11 @@ pub(crate) struct Classes<'f> {
     /// Hosts whose `allow` lists refuse a need's name to a container: one
     /// set per (name, refusing lists) met.
     denied: Vec<FixedBitSet>,
+    /// The heaps. Classes that never park a host and have the same static
+    /// set share one: the generated fleet has dozens of classes spanning
+    /// every host, and with a heap each, every placement left a stale entry
+    /// in each of them to be sifted again (issue 14).
+    heaps: Vec<Heap>,
     /// Per host: the classes it is parked in.
     parked: Vec<Vec<u32>>,
     back: Vec<u64>,
@@ -114,20 +130,19 @@ impl<'f> Classes<'f> {
             }
             let pn = needs.of(c);
             parts.extend(pn.iter().map(|p| {
-                let info = &fleet.keys[p.info as usize];
-                if info.has_own() {
+                if p.own {
                     Part::Own(p.info)
                 } else {
-                    Part::Sig(info.sig)
+                    Part::Sig(p.sig)
                 }
             }));
             for p in pn {
-                if p.rw && fleet.keys[p.info as usize].read_only.is_some() {
+                if p.rw && p.ro_hosts {
                     parts.push(Part::NotRo(p.info, p.need));
                 }
             }
             // `allow` lists read once per list, not once per host.
-            for p in pn {
+            for p in pn.iter().filter(|p| p.guarded) {
                 let guards = &fleet.keys[p.info as usize].guards;
                 refusing.clear();
                 refusing.extend(
@@ -159,7 +174,8 @@ impl<'f> Classes<'f> {
                     all.push(Class {
                         parts: parts.clone(),
                         hosts: Vec::new(),
-                        heap: None,
+                        heap: 0,
+                        parks: pn.iter().any(|p| p.own && p.track),
                     });
                     k
                 }
@@ -171,6 +187,7 @@ impl<'f> Classes<'f> {
             of,
             labels,
             denied,
+            heaps: Vec::new(),
             parked: vec![Vec::new(); fleet.hosts.len()],
             back: Vec::new(),
         };
@@ -182,6 +199,23 @@ impl<'f> Classes<'f> {
         for (cl, h) in out.all.iter_mut().zip(hosts) {
             cl.hosts = h;
         }
+        let mut shared: FastMap<&[u32], u32> = FastMap::default();
+        let mut heap_of = Vec::with_capacity(out.all.len());
+        let mut heaps = 0;
+        for cl in &out.all {
+            let mut fresh = || {
+                heaps += 1;
+                heaps - 1
+            };
+            heap_of.push(match cl.parks {
+                true => fresh(),
+                false => *shared.entry(&cl.hosts).or_insert_with(fresh),
+            });
+        }
+        for (cl, h) in out.all.iter_mut().zip(heap_of) {
+            cl.heap = h;
+        }
+        out.heaps = (0..heaps).map(|_| None).collect();
         out
     }
 
@@ -228,16 +262,20 @@ impl<'f> Classes<'f> {
 
     /// The first host of class `k` in (load, host) order, other than `skip`,
     /// that `test` accepts. `test` says `Err(true)` for a host to park: one
-    /// where every member of the class fails until a repair frees it.
+    /// where every member of the class fails until a repair frees it. With
+    /// `bump`, the caller places a container on the host found (its load
+    /// grows by one): its entry goes back with that load, not one behind
+    /// (one sift fewer per placement, same order).
     pub(crate) fn first(
         &mut self,
         k: u32,
         load: &[u32],
         skip: Option<usize>,
+        bump: bool,
         mut test: impl FnMut(usize) -> Result<(), bool>,
     ) -> Option<usize> {
-        let cl = &mut self.all[k as usize];
-        let heap = cl.heap.get_or_insert_with(|| {
+        let cl = &self.all[k as usize];
+        let heap = self.heaps[cl.heap as usize].get_or_insert_with(|| {
             cl.hosts
                 .iter()
                 .map(|&h| Reverse(pack(load[h as usize], h as usize)))
@@ -261,11 +299,15 @@ impl<'f> Classes<'f> {
             }
             match test(h) {
                 Ok(()) => {
-                    self.back.push(e);
+                    self.back.push(if bump { pack(load[h] + 1, h) } else { e });
                     found = Some(h);
                     break;
                 }
-                Err(true) => self.parked[h].push(k),
+                Err(true) => {
+                    // Only a class with a heap of its own parks hosts.
+                    debug_assert!(cl.parks, "class {k} parks host {h}");
+                    self.parked[h].push(k);
+                }
                 Err(false) => self.back.push(e),
             }
         }
@@ -277,7 +319,7 @@ impl<'f> Classes<'f> {
     /// into every class it was parked in.
     pub(crate) fn unpark(&mut self, h: usize, load: &[u32]) {
         for k in std::mem::take(&mut self.parked[h]) {
-            if let Some(heap) = &mut self.all[k as usize].heap {
+            if let Some(heap) = &mut self.heaps[self.all[k as usize].heap as usize] {
                 heap.push(Reverse(pack(load[h], h)));
             }
         }

@@ -102,23 +102,94 @@ pub(crate) struct StateIndex {
     pub(crate) held: FastMap<Key, bool>,
 }
 
-/// One host's indexes.
-#[derive(Debug, Default)]
-pub(crate) struct HostIndex {
-    /// (kind, exact name) -> provide index.
-    pub(crate) exact: FastMap<Key, u32>,
+/// One host's indexes: its rows of [`HostTables`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct HostIndex<'t> {
+    /// (kind, exact name) -> provide index, sorted by key.
+    exact: &'t [(Key, u32)],
     /// Glob provides in file order: (kind, pattern entry, provide index).
-    pub(crate) patterns: Vec<(u16, u32, u32)>,
+    pub(crate) patterns: &'t [(u16, u32, u32)],
     /// Providers in file order: (kind, provider pattern entry).
-    pub(crate) providers: Vec<(u16, u32)>,
+    pub(crate) providers: &'t [(u16, u32)],
     /// Per provide: how many holders it can have when exclusive.
-    pub(crate) capacity: Vec<u32>,
-    /// Per provide: its compiled `allow` list.
-    pub(crate) allow: Vec<Option<Vec<AllowRule>>>,
-    /// Per provide: its implied network's availability.
-    pub(crate) net: Vec<NetStatus>,
-    /// Per provide: its implied network's interned name (`u32::MAX`: none).
-    pub(crate) net_name: Vec<u32>,
+    pub(crate) capacity: &'t [u32],
+    /// Per provide: what a check reads of it, side by side.
+    pub(crate) prov: &'t [ProvInfo],
+}
+
+impl HostIndex<'_> {
+    /// The provide naming `key` exactly, if any.
+    pub(crate) fn exact(&self, key: &Key) -> Option<u32> {
+        let e = self.exact;
+        if e.len() <= 8 {
+            e.iter().find(|(k, _)| k == key).map(|&(_, pi)| pi)
+        } else {
+            e.binary_search_by(|(k, _)| k.cmp(key)).ok().map(|i| e[i].1)
+        }
+    }
+}
+
+/// Every host's indexes in a few flat tables, a host's rows after the
+/// previous host's: a check reads a handful of rows of the host it tries,
+/// and a hash map and four vectors per host (each its own allocation) made
+/// that a dozen cache misses; on 20,000 hosts they no longer fit the cache
+/// (issue 14).
+#[derive(Debug, Default)]
+pub(crate) struct HostTables {
+    exact: Vec<(Key, u32)>,
+    patterns: Vec<(u16, u32, u32)>,
+    providers: Vec<(u16, u32)>,
+    /// Per provide (the same rows as `prov`).
+    capacity: Vec<u32>,
+    prov: Vec<ProvInfo>,
+    /// Per host, and one past the last: where its rows start in `exact`,
+    /// `patterns`, `providers` and `prov`.
+    at: Vec<[u32; 4]>,
+}
+
+impl HostTables {
+    fn mark(&mut self) {
+        self.at.push([
+            self.exact.len() as u32,
+            self.patterns.len() as u32,
+            self.providers.len() as u32,
+            self.prov.len() as u32,
+        ]);
+    }
+
+    /// Host `h`'s rows.
+    pub(crate) fn host(&self, h: usize) -> HostIndex<'_> {
+        let [e0, p0, d0, v0] = self.at[h].map(|x| x as usize);
+        let [e1, p1, d1, v1] = self.at[h + 1].map(|x| x as usize);
+        HostIndex {
+            exact: &self.exact[e0..e1],
+            patterns: &self.patterns[p0..p1],
+            providers: &self.providers[d0..d1],
+            capacity: &self.capacity[v0..v1],
+            prov: &self.prov[v0..v1],
+        }
+    }
+}
+
+/// What checking a need against one provide reads, in one place and small
+/// (16 bytes, four to a cache line): a check visits a few provides of each
+/// host it tries, and reading them from the manifest and three per-host
+/// tables cost a cache miss each (issue 14).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ProvInfo {
+    /// Index into [`Fleet::details`]: the manifest's detail, for
+    /// [`rules::fit`]. Equal details of one name share one entry (a shared
+    /// volume's on every host), which stays in the cache.
+    pub(crate) detail: u32,
+    /// Index into [`Fleet::allows`]: its compiled `allow` list (`u32::MAX`:
+    /// none). Equal lists share one, compiled once.
+    pub(crate) allow: u32,
+    /// Its implied network's interned name (`u32::MAX`: none).
+    pub(crate) net_name: u32,
+    /// Its implied network's availability.
+    pub(crate) net: NetStatus,
+    /// [`Provide::exclusive`].
+    pub(crate) exclusive: bool,
 }
 
 /// What every host with a given (kind, name) need can offer it, by name.
@@ -168,6 +239,25 @@ pub(crate) struct PNeed {
     pub(crate) wants_excl: bool,
     /// A volume needed read-write.
     pub(crate) rw: bool,
+    /// What the checks read of its [`KeyInfo`], copied here where a
+    /// container's needs lie side by side: a per-container name's key info
+    /// is touched by nobody else, and reading it cost a cache miss per need.
+    /// [`KeyInfo::sig`].
+    pub(crate) sig: u32,
+    /// [`KeyInfo::has_own`].
+    pub(crate) own: bool,
+    /// Other users of the name matter: some use of it can be exclusive (not
+    /// [`KeyInfo::shared_only`]) and another container of the input needs it
+    /// too. A name only one container needs (a per-container address or
+    /// port, most exclusive names of a fleet) has no other user to meet on
+    /// any host, so its uses are not recorded: the hosts' usage tables then
+    /// hold the few names containers share instead of growing with every
+    /// container placed (issue 14).
+    pub(crate) track: bool,
+    /// [`KeyInfo::read_only`] is set.
+    pub(crate) ro_hosts: bool,
+    /// [`KeyInfo::guards`] is not empty.
+    pub(crate) guarded: bool,
 }
 
 /// Every spec's interned needs, in one allocation.
@@ -203,7 +293,7 @@ pub(crate) struct Fleet<'a> {
     pub(crate) exact: FastMap<Key, Vec<u32>>,
     pub(crate) pats: Vec<PatternEntry>,
     pub(crate) provs: Vec<PatternEntry>,
-    pub(crate) host_idx: Vec<HostIndex>,
+    tables: HostTables,
     /// label key -> value -> hosts carrying it.
     pub(crate) labels: FastMap<String, FastMap<String, FixedBitSet>>,
     /// Per distinct needed key.
@@ -223,6 +313,10 @@ pub(crate) struct Fleet<'a> {
     /// Per host with state: what it means for the index (built by
     /// [`Fleet::prepare`], once the needed names are interned).
     pub(crate) state_idx: FastMap<u32, StateIndex>,
+    /// The provides' details, equal ones of a name once ([`ProvInfo::detail`]).
+    details: Vec<ProvideDetail>,
+    /// The distinct compiled `allow` lists ([`ProvInfo::allow`]).
+    allows: Vec<Vec<AllowRule>>,
 }
 
 impl<'a> Fleet<'a> {
@@ -239,7 +333,7 @@ impl<'a> Fleet<'a> {
             exact: FastMap::default(),
             pats: Vec::new(),
             provs: Vec::new(),
-            host_idx: Vec::with_capacity(n),
+            tables: HostTables::default(),
             labels: FastMap::default(),
             keys: Vec::new(),
             sigs: Vec::new(),
@@ -248,6 +342,8 @@ impl<'a> Fleet<'a> {
             net_kind,
             specs: &[],
             state_idx: FastMap::default(),
+            details: Vec::new(),
+            allows: Vec::new(),
             states: hosts
                 .iter()
                 .enumerate()
@@ -259,33 +355,67 @@ impl<'a> Fleet<'a> {
         };
         let mut pat_ids: HashMap<(u16, String), u32> = HashMap::new();
         let mut prov_ids: HashMap<(u16, String), u32> = HashMap::new();
+        // Per (kind, exact name or pattern entry): the details met, to share.
+        let mut detail_ids: FastMap<(u16, bool, u32), Vec<u32>> = FastMap::default();
+        let mut allow_ids: FastMap<&'a [String], u32> = FastMap::default();
         for (h, host) in hosts.iter().enumerate() {
-            let mut hi = HostIndex::default();
+            f.tables.mark();
+            let first_exact = f.tables.exact.len();
+            let hi = &mut f.tables;
             for (pi, p) in host.provides.iter().enumerate() {
                 let kind = f.kinds.intern(p.kind.as_str()) as u16;
-                match &p.name {
+                let named = match &p.name {
                     NamePattern::Exact(name) => {
                         let key = (kind, f.names.intern(name));
-                        // A duplicate exact name is a load error; keep the first.
-                        hi.exact.entry(key).or_insert(pi as u32);
+                        hi.exact.push((key, pi as u32));
                         let list = f.exact.entry(key).or_default();
                         if list.last() != Some(&(h as u32)) {
                             list.push(h as u32);
                         }
+                        (kind, true, key.1)
                     }
                     pat => {
                         let e = entry(&mut f.pats, &mut pat_ids, kind, pat, n);
                         f.pats[e as usize].hosts.insert(h);
                         f.pats[e as usize].exclusive |= p.exclusive();
                         hi.patterns.push((kind, e, pi as u32));
+                        (kind, false, e)
                     }
-                }
+                };
+                // Shared with an equal detail of the same name met before (a
+                // few compared at most: pools differ on every host).
+                let met = detail_ids.entry(named).or_default();
+                let detail = match met
+                    .iter()
+                    .take(4)
+                    .find(|&&d| f.details[d as usize] == p.detail)
+                {
+                    Some(&d) => d,
+                    None => {
+                        f.details.push(p.detail.clone());
+                        met.push(f.details.len() as u32 - 1);
+                        f.details.len() as u32 - 1
+                    }
+                };
+                let allow = match p.allow.as_deref() {
+                    None => u32::MAX,
+                    Some(list) => *allow_ids.entry(list).or_insert_with(|| {
+                        f.allows.push(rules::allow_rules(p).unwrap_or_default());
+                        f.allows.len() as u32 - 1
+                    }),
+                };
                 hi.capacity.push(capacity(host, p, states.get(h)));
-                hi.net_name.push(match &p.detail {
+                let net_name = match &p.detail {
                     ProvideDetail::Address { network, .. } => f.names.intern(network),
                     _ => u32::MAX,
+                };
+                hi.prov.push(ProvInfo {
+                    allow,
+                    detail,
+                    exclusive: p.exclusive(),
+                    net: NetStatus::NotAddress,
+                    net_name,
                 });
-                hi.allow.push(rules::allow_rules(p));
             }
             for d in &host.providers {
                 let kind = f.kinds.intern(d.kind.as_str()) as u16;
@@ -293,6 +423,12 @@ impl<'a> Fleet<'a> {
                 f.provs[e as usize].hosts.insert(h);
                 hi.providers.push((kind, e));
             }
+            // A duplicate exact name is a load error; keep the first (a
+            // stable sort keeps them in file order).
+            let mut rows = hi.exact.split_off(first_exact);
+            rows.sort_by_key(|&(k, _)| k);
+            rows.dedup_by_key(|&mut (k, _)| k);
+            hi.exact.extend(rows);
             for (k, v) in &host.labels {
                 f.labels
                     .entry(k.clone())
@@ -301,8 +437,8 @@ impl<'a> Fleet<'a> {
                     .or_insert_with(|| FixedBitSet::with_capacity(n))
                     .insert(h);
             }
-            f.host_idx.push(hi);
         }
+        f.tables.mark();
         // Implied networks, resolved once per address provide.
         let nets: Vec<Vec<NetStatus>> = hosts
             .iter()
@@ -317,8 +453,8 @@ impl<'a> Fleet<'a> {
                     .collect()
             })
             .collect();
-        for (hi, net) in f.host_idx.iter_mut().zip(nets) {
-            hi.net = net;
+        for (pr, net) in f.tables.prov.iter_mut().zip(nets.into_iter().flatten()) {
+            pr.net = net;
         }
         f
     }
@@ -326,17 +462,17 @@ impl<'a> Fleet<'a> {
     /// Precomputes [`rules::serve_network`] for a network where the answer
     /// cannot depend on the container.
     fn network_status(&self, h: usize, network: &str) -> NetStatus {
-        let hi = &self.host_idx[h];
+        let hi = self.host(h);
         let (exact, patterns, provider) = self.network_candidates(h, network);
         if let Some(pi) = exact {
-            return if hi.allow[pi].is_some() {
+            return if hi.prov[pi].allow != u32::MAX {
                 NetStatus::PerContainer
             } else {
                 NetStatus::Ok
             };
         }
         let open_provider = provider.is_some_and(|d| self.hosts[h].providers[d].allow.is_none());
-        if open_provider || patterns.iter().any(|&pi| hi.allow[pi].is_none()) {
+        if open_provider || patterns.iter().any(|&pi| hi.prov[pi].allow == u32::MAX) {
             NetStatus::Ok
         } else if patterns.is_empty() && provider.is_none() {
             NetStatus::Missing
@@ -353,12 +489,12 @@ impl<'a> Fleet<'a> {
         h: usize,
         network: &str,
     ) -> (Option<usize>, Vec<usize>, Option<usize>) {
-        let hi = &self.host_idx[h];
+        let hi = self.host(h);
         let exact = self
             .names
             .get(network)
-            .and_then(|id| hi.exact.get(&(self.net_kind, id)))
-            .map(|&pi| pi as usize);
+            .and_then(|id| hi.exact(&(self.net_kind, id)))
+            .map(|pi| pi as usize);
         let reserved = !rules::pattern_may_serve(&Kind::implied(), network);
         let patterns = match exact {
             Some(_) => Vec::new(),
@@ -381,13 +517,13 @@ impl<'a> Fleet<'a> {
     /// Whether network `network` (interned) is served on host `h` for `spec`:
     /// [`rules::serve_network`] on the host's candidates.
     pub(crate) fn network_served(&self, h: usize, network: u32, spec: &NeedSpec) -> bool {
-        let hi = &self.host_idx[h];
+        let hi = self.host(h);
         let name = self.names.name(network);
         let (exact, patterns, provider) = self.network_candidates(h, name);
         let provider =
             provider.filter(|&d| rules::provider_admits(&self.hosts[h].providers[d], spec));
         rules::serve_network(name, exact, patterns, provider, |pi| {
-            rules::admits(hi.allow[pi].as_deref(), spec)
+            rules::admits(self.allow(&hi.prov[pi]), spec)
         })
         .is_ok()
     }
@@ -404,11 +540,21 @@ impl<'a> Fleet<'a> {
             all: Vec::with_capacity(total),
             at: Vec::with_capacity(specs.len()),
         };
+        // The few kinds met, compared as enums: hashing a kind's key per need
+        // cost more than the comparison.
+        let mut kind_ids: Vec<(&Kind, u16)> = Vec::new();
         for spec in specs {
             let start = out.all.len() as u32;
             let needs = &mut out.all;
             for (i, need) in spec.needs.iter().enumerate() {
-                let kind = self.kinds.intern(need.kind.as_str()) as u16;
+                let kind = match kind_ids.iter().find(|(k, _)| **k == need.kind) {
+                    Some(&(_, id)) => id,
+                    None => {
+                        let id = self.kinds.intern(need.kind.as_str()) as u16;
+                        kind_ids.push((&need.kind, id));
+                        id
+                    }
+                };
                 let name = self.names.intern(&need.name);
                 let key = (kind, name);
                 let next = (self.keys.len() + fresh.len()) as u32;
@@ -435,48 +581,66 @@ impl<'a> Fleet<'a> {
                     need: i as u32,
                     wants_excl,
                     rw,
+                    // Set below, once the key infos exist.
+                    sig: 0,
+                    own: false,
+                    track: false,
+                    ro_hosts: false,
+                    guarded: false,
                 });
             }
             out.at.push((start, out.all.len() as u32));
         }
         // Which patterns match each distinct name: independent per key.
-        let matched: Vec<(Vec<u32>, Vec<u32>)> = fresh
+        // As bit masks while the tables are small (a fleet has a handful of
+        // patterns): hundreds of thousands of names are then grouped by two
+        // integers, not by two lists allocated and hashed per name.
+        let small = self.pats.len() <= 64 && self.provs.len() <= 64;
+        let matched: Vec<Matched> = fresh
             .par_iter()
             .map(|&(kind, name)| {
                 let name = self.names.name(name);
                 // An engine-reserved network: no pattern or provider serves it.
                 let reserved =
                     kind == self.net_kind && !rules::pattern_may_serve(&Kind::implied(), name);
-                let matching = |table: &[PatternEntry]| -> Vec<u32> {
-                    table
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, e)| !reserved && e.kind == kind && e.pattern.matches(name))
-                        .map(|(i, _)| i as u32)
+                let hit = |e: &PatternEntry| !reserved && e.kind == kind && e.pattern.matches(name);
+                let ids = |table: &[PatternEntry]| -> Vec<u32> {
+                    (0..table.len() as u32)
+                        .filter(|&i| hit(&table[i as usize]))
                         .collect()
                 };
-                (matching(&self.pats), matching(&self.provs))
+                let bits = |table: &[PatternEntry]| -> u64 {
+                    (0..table.len())
+                        .filter(|&i| hit(&table[i]))
+                        .fold(0, |b, i| b | 1 << i)
+                };
+                if small {
+                    Matched::Bits(bits(&self.pats), bits(&self.provs))
+                } else {
+                    Matched::Lists(ids(&self.pats), ids(&self.provs))
+                }
             })
             .collect();
         let n = self.hosts.len();
-        let mut sig_ids: FastMap<(Vec<u32>, Vec<u32>), u32> = FastMap::default();
+        let mut sig_ids: FastMap<Matched, u32> = FastMap::default();
         let sig_of: Vec<u32> = matched
             .into_iter()
             .map(|m| {
                 let next = self.sigs.len() as u32;
                 let (pats, provs) = (&self.pats, &self.provs);
                 let sigs = &mut self.sigs;
-                *sig_ids.entry(m).or_insert_with_key(|(p, v)| {
+                *sig_ids.entry(m).or_insert_with_key(|m| {
+                    let (p, v) = m.lists();
                     let mut hosts = FixedBitSet::with_capacity(n);
-                    for &e in p {
+                    for &e in &p {
                         hosts.union_with(&pats[e as usize].hosts);
                     }
-                    for &e in v {
+                    for &e in &v {
                         hosts.union_with(&provs[e as usize].hosts);
                     }
                     sigs.push(Sig {
-                        pats: p.clone(),
-                        provs: v.clone(),
+                        pats: p,
+                        provs: v,
                         hosts,
                     });
                     next
@@ -500,7 +664,7 @@ impl<'a> Fleet<'a> {
                     .any(|&e| self.pats[e as usize].exclusive);
                 let by_exact = self.exact.get(key).is_some_and(|hosts| {
                     hosts.iter().any(|&h| {
-                        let pi = self.host_idx[h as usize].exact[key];
+                        let pi = self.host(h as usize).exact(key).expect("an exact provide");
                         self.hosts[h as usize].provides[pi as usize].exclusive()
                     })
                 });
@@ -520,7 +684,7 @@ impl<'a> Fleet<'a> {
                 let mut guards: Vec<(u32, FixedBitSet)> = Vec::new();
                 for &h in hosts {
                     b.insert(h as usize);
-                    let pi = self.host_idx[h as usize].exact[key];
+                    let pi = self.host(h as usize).exact(key).expect("an exact provide");
                     let p = &self.hosts[h as usize].provides[pi as usize];
                     if p.detail.read_only() {
                         ro.insert(h as usize);
@@ -543,6 +707,20 @@ impl<'a> Fleet<'a> {
             })
             .collect();
         self.keys.extend(infos);
+        // How many needs of the input name each key: 0, 1, or more.
+        let mut needed = vec![0u8; self.keys.len()];
+        for pn in &out.all {
+            let n = &mut needed[pn.info as usize];
+            *n = n.saturating_add(1);
+        }
+        for pn in &mut out.all {
+            let k = &self.keys[pn.info as usize];
+            pn.sig = k.sig;
+            pn.own = k.has_own();
+            pn.track = !k.shared_only && needed[pn.info as usize] > 1;
+            pn.ro_hosts = k.read_only.is_some();
+            pn.guarded = !k.guards.is_empty();
+        }
         self.index_states(specs);
         out
     }
@@ -653,8 +831,24 @@ impl<'a> Fleet<'a> {
     /// ([`KeyInfo::guards`]) admits `spec`.
     pub(crate) fn guard_admits(&self, p: &PNeed, g: usize, spec: &NeedSpec) -> bool {
         let h = self.keys[p.info as usize].guards[g].0 as usize;
-        let hi = &self.host_idx[h];
-        rules::admits(hi.allow[hi.exact[&p.key] as usize].as_deref(), spec)
+        let hi = self.host(h);
+        let pi = hi.exact(&p.key).expect("an exact provide");
+        rules::admits(self.allow(&hi.prov[pi as usize]), spec)
+    }
+
+    /// Host `h`'s indexes.
+    pub(crate) fn host(&self, h: usize) -> HostIndex<'_> {
+        self.tables.host(h)
+    }
+
+    /// A provide's compiled `allow` list (`None`: everyone).
+    pub(crate) fn allow(&self, pr: &ProvInfo) -> Option<&[AllowRule]> {
+        (pr.allow != u32::MAX).then(|| self.allows[pr.allow as usize].as_slice())
+    }
+
+    /// A provide's detail.
+    pub(crate) fn detail(&self, pr: &ProvInfo) -> &ProvideDetail {
+        &self.details[pr.detail as usize]
     }
 
     /// The hosts that could serve this key by name.
@@ -672,6 +866,25 @@ impl<'a> Fleet<'a> {
     /// Hosts carrying label `key` with `value`.
     pub(crate) fn label_hosts(&self, key: &str, value: &str) -> Option<&FixedBitSet> {
         self.labels.get(key).and_then(|m| m.get(value))
+    }
+}
+
+/// The pattern entries and provider entries (ids, ascending) that match one
+/// name: as bit masks when both tables have at most 64 entries, else as lists.
+/// Equal sets are equal values either way.
+#[derive(Debug, PartialEq, Eq, Hash)]
+enum Matched {
+    Bits(u64, u64),
+    Lists(Vec<u32>, Vec<u32>),
+}
+
+impl Matched {
+    fn lists(&self) -> (Vec<u32>, Vec<u32>) {
+        let ids = |b: u64| (0..64).filter(|i| b & (1 << i) != 0).collect();
+        match self {
+            Matched::Bits(p, v) => (ids(*p), ids(*v)),
+            Matched::Lists(p, v) => (p.clone(), v.clone()),
+        }
     }
 }
 

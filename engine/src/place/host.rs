@@ -19,7 +19,7 @@ use crate::explain::Reason;
 use crate::rules::{self, Fit, Mismatch};
 use crate::solve::matching::{Matcher, UNBOUNDED};
 
-use super::fleet::{FastMap, Fleet, Key, NetStatus, PNeed};
+use super::fleet::{FastMap, Fleet, NetStatus, PNeed};
 
 /// What an explanation counts a host under: a label it lacks, or a need it
 /// cannot serve and why.
@@ -55,9 +55,10 @@ pub(crate) struct Fail {
 /// One need's use of a host, decided but not yet recorded.
 #[derive(Debug, Clone, Copy)]
 struct Use {
-    key: Key,
+    /// Index into [`Fleet::keys`]: the (kind, name) used.
+    info: u32,
     excl: bool,
-    /// Whether other users matter (see `KeyInfo::shared_only`).
+    /// Whether other users matter (see `PNeed::track`).
     track: bool,
     need: u32,
     /// Exclusive glob provides (pools) it may take, in preference order, as
@@ -71,8 +72,9 @@ struct Use {
 pub(crate) struct Scratch {
     uses: Vec<Use>,
     pools: Vec<u32>,
-    /// After a successful [`HostState::try_place`]: the exclusive keys taken.
-    pub(crate) taken: Vec<Key>,
+    /// After a successful [`HostState::try_place`]: the exclusive names
+    /// taken (key infos).
+    pub(crate) taken: Vec<u32>,
     /// After [`HostState::check`]: the container uses this host in a way the
     /// index does not count exactly (see [`Fleet::exact_needed`]).
     delicate: bool,
@@ -89,12 +91,48 @@ struct Usage {
 /// solver's own matcher ([`Matcher`]), grown need by need: right vertices are
 /// the host's provides (capacity: [`Fleet`]'s per-provide capacity), left
 /// vertices the needs placed here that pools serve.
-#[derive(Debug, Clone, Default)]
+///
+/// Until a need with several candidate pools comes, the matcher is not
+/// built: a need with one candidate can never be moved by an augmenting
+/// path (it has nowhere else to go), so while every need has one, a need
+/// fits exactly when its pool has a free slot, and per-pool counts decide
+/// what the matcher would. The first need with a choice builds the matcher
+/// from the counts (the order in which one-candidate needs are added
+/// changes nothing: none of them ever moves). Most hosts never get there:
+/// their pools serve disjoint kinds (issue 14: the matcher was a seventh of
+/// the place phase).
+#[derive(Debug, Clone)]
 struct Matching {
-    m: Option<Matcher>,
+    /// While `m` is not built: (provide, needs sitting on it) for up to
+    /// four pools, inline (a host's state stays one allocation-free record;
+    /// `u32::MAX`: a free entry). A fifth pool builds the matcher.
+    used: [(u32, u32); 4],
+    /// Boxed: most hosts never build one, and a host's state stays small.
+    m: Option<Box<Matcher>>,
+}
+
+impl Default for Matching {
+    fn default() -> Self {
+        Matching {
+            used: [(u32::MAX, 0); 4],
+            m: None,
+        }
+    }
 }
 
 impl Matching {
+    /// Free slots of provide `r` (`UNBOUNDED` stays unbounded).
+    fn free_slots(&self, cap: &[u32], r: u32) -> usize {
+        match &self.m {
+            Some(m) => m.free_slots(r),
+            None if cap[r as usize] == u32::MAX => UNBOUNDED,
+            None => {
+                let used = self.used.iter().find(|e| e.0 == r).map_or(0, |e| e.1);
+                (cap[r as usize] - used) as usize
+            }
+        }
+    }
+
     /// Whether the uses' pool needs fit in free slots as they are, nobody
     /// moved (then they surely fit; otherwise [`Matching::add`] on a copy
     /// decides). Spares a copy of the matching for most verdicts.
@@ -103,11 +141,7 @@ impl Matching {
         for u in &sc.uses {
             let Some((lo, hi)) = u.cands else { continue };
             let found = sc.pools[lo as usize..hi as usize].iter().find(|&&r| {
-                let free = match &self.m {
-                    Some(m) => m.free_slots(r),
-                    None if cap[r as usize] == u32::MAX => UNBOUNDED,
-                    None => cap[r as usize] as usize,
-                };
+                let free = self.free_slots(cap, r);
                 let used = taken.iter().find(|(x, _)| *x == r).map_or(0, |(_, n)| *n);
                 free > used
             });
@@ -123,13 +157,31 @@ impl Matching {
     /// Adds the uses' pool needs; on failure takes them back and says which
     /// need found no room.
     fn add(&mut self, cap: &[u32], sc: &mut Scratch) -> Result<(), Fail> {
-        let m = self.m.get_or_insert_with(|| {
-            let cap = cap
-                .iter()
-                .map(|&c| if c == u32::MAX { UNBOUNDED } else { c as usize })
-                .collect();
-            Matcher::new(cap, Vec::new())
-        });
+        if self.m.is_none() {
+            let single = |u: &Use| u.cands.is_none_or(|(lo, hi)| hi - lo == 1);
+            if sc.uses.iter().all(single) {
+                if let Some(done) = self.count(cap, sc) {
+                    return done;
+                }
+            }
+            // A need with a choice, or a fifth pool: from here on the
+            // matcher decides.
+            let mut m = Matcher::new(
+                cap.iter()
+                    .map(|&c| if c == u32::MAX { UNBOUNDED } else { c as usize })
+                    .collect(),
+                Vec::new(),
+            );
+            for &(r, k) in self.used.iter().filter(|e| e.0 != u32::MAX) {
+                for _ in 0..k {
+                    let l = m.push_left(&[r]);
+                    let placed = m.augment(l);
+                    debug_assert!(placed, "counted within capacity");
+                }
+            }
+            self.m = Some(Box::new(m));
+        }
+        let m = self.m.as_mut().expect("built above");
         let first = m.lefts();
         for u in &sc.uses {
             let Some((lo, hi)) = u.cands else { continue };
@@ -147,6 +199,42 @@ impl Matching {
         }
         Ok(())
     }
+
+    /// [`Matching::add`] while every need has one candidate pool: each takes
+    /// a slot of it, in order; the first that finds none fails, and the
+    /// slots taken before it are given back. `None` (nothing changed) when
+    /// a fifth pool would be needed.
+    fn count(&mut self, cap: &[u32], sc: &Scratch) -> Option<Result<(), Fail>> {
+        let before = self.used;
+        for u in &sc.uses {
+            let Some((lo, _)) = u.cands else { continue };
+            let r = sc.pools[lo as usize];
+            let slot = match self.used.iter().position(|e| e.0 == r) {
+                Some(i) => i,
+                None => match self.used.iter().position(|e| e.0 == u32::MAX) {
+                    Some(i) => {
+                        self.used[i] = (r, 0);
+                        i
+                    }
+                    None => {
+                        self.used = before;
+                        return None;
+                    }
+                },
+            };
+            let c = cap[r as usize];
+            if c != u32::MAX && self.used[slot].1 >= c {
+                self.used = before;
+                return Some(Err(Fail {
+                    need: u.need,
+                    why: Why::Exhausted,
+                    holder: None,
+                }));
+            }
+            self.used[slot].1 += 1;
+        }
+        Some(Ok(()))
+    }
 }
 
 /// What one host has handed out.
@@ -159,7 +247,8 @@ pub(crate) struct HostState {
     /// A container placed here uses the host in a way the index does not
     /// count exactly ([`Fleet::exact_needed`]).
     delicate: bool,
-    usage: FastMap<Key, Usage>,
+    /// Per key info used here whose other users matter.
+    usage: FastMap<u32, Usage>,
     matching: Matching,
 }
 
@@ -174,7 +263,7 @@ impl HostState {
         needs: &[PNeed],
         sc: &mut Scratch,
     ) -> Result<(), Fail> {
-        let hi = &f.host_idx[h];
+        let hi = f.host(h);
         let host = f.hosts[h];
         sc.uses.clear();
         sc.pools.clear();
@@ -191,26 +280,23 @@ impl HostState {
                 holder: None,
             };
             let need = &spec.needs[pn.need as usize];
-            let (excl, cands) = if let Some(&pi) = hi.exact.get(&pn.key) {
+            let (excl, cands) = if let Some(pi) = hi.exact(&pn.key) {
                 let fit = compat(f, h, pi, need, spec).map_err(fail)?;
                 sc.delicate |= fit != Fit::Whole;
-                (
-                    host.provides[pi as usize].exclusive() || pn.wants_excl,
-                    None,
-                )
+                (hi.prov[pi as usize].exclusive || pn.wants_excl, None)
             } else {
-                let sig = &f.sigs[f.keys[pn.info as usize].sig as usize];
+                let sig = &f.sigs[pn.sig as usize];
                 let mut matched = false;
                 let mut first_rejection = None;
                 let start = sc.pools.len() as u32;
                 let mut shared = false;
-                for &(kind, e, pi) in &hi.patterns {
+                for &(kind, e, pi) in hi.patterns {
                     if kind != pn.key.0 || sig.pats.binary_search(&e).is_err() {
                         continue;
                     }
                     matched = true;
                     match compat(f, h, pi, need, spec) {
-                        Ok(fit) if host.provides[pi as usize].exclusive() => {
+                        Ok(fit) if hi.prov[pi as usize].exclusive => {
                             sc.delicate |= fit != Fit::Whole;
                             sc.pools.push(pi);
                         }
@@ -264,8 +350,8 @@ impl HostState {
                     }
                 }
             }
-            let track = !f.keys[pn.info as usize].shared_only;
-            if let Some(u) = track.then(|| self.usage.get(&pn.key)).flatten() {
+            let track = pn.track;
+            if let Some(u) = track.then(|| self.usage.get(&pn.info)).flatten() {
                 if u.excl_holder.is_some() || excl {
                     return Err(Fail {
                         need: pn.need,
@@ -275,7 +361,7 @@ impl HostState {
                 }
             }
             sc.uses.push(Use {
-                key: pn.key,
+                info: pn.info,
                 excl,
                 track,
                 need: pn.need,
@@ -300,7 +386,7 @@ impl HostState {
         if f.exact_needed(h, self.delicate || sc.delicate) {
             return self.confirm(f, h, c);
         }
-        let cap = &f.host_idx[h].capacity;
+        let cap = f.host(h).capacity;
         if sc.uses.iter().any(|u| u.cands.is_some()) && !self.matching.fits_as_is(cap, sc) {
             self.matching.clone().add(cap, sc)?;
         }
@@ -355,13 +441,13 @@ impl HostState {
             // every later container here too (`self.delicate` below).
             self.confirm(f, h, c)?;
         } else if sc.uses.iter().any(|u| u.cands.is_some()) {
-            self.matching.add(&f.host_idx[h].capacity, sc)?;
+            self.matching.add(f.host(h).capacity, sc)?;
         }
         self.placed.push(c);
         self.delicate |= f.exact_needed(h, sc.delicate);
         sc.taken.clear();
         for u in sc.uses.iter().filter(|u| u.track) {
-            let entry = self.usage.entry(u.key).or_insert(Usage {
+            let entry = self.usage.entry(u.info).or_insert(Usage {
                 users: 0,
                 first_user: c,
                 excl_holder: None,
@@ -369,24 +455,24 @@ impl HostState {
             entry.users += 1;
             if u.excl {
                 entry.excl_holder = Some(c);
-                sc.taken.push(u.key);
+                sc.taken.push(u.info);
             }
         }
         self.load += 1;
         Ok(())
     }
 
-    /// The names held exclusively here.
-    pub(crate) fn exclusive_keys(&self) -> impl Iterator<Item = Key> + '_ {
+    /// The names held exclusively here (key infos).
+    pub(crate) fn exclusive_keys(&self) -> impl Iterator<Item = u32> + '_ {
         self.usage
             .iter()
             .filter(|(_, u)| u.excl_holder.is_some())
             .map(|(k, _)| *k)
     }
 
-    /// Who holds `key` exclusively here, if anyone.
-    pub(crate) fn holder(&self, key: &Key) -> Option<u32> {
-        self.usage.get(key).and_then(|u| u.excl_holder)
+    /// Who holds key info `info` exclusively here, if anyone.
+    pub(crate) fn holder(&self, info: u32) -> Option<u32> {
+        self.usage.get(&info).and_then(|u| u.excl_holder)
     }
 }
 
@@ -399,13 +485,11 @@ fn compat(
     need: &berth_specs::Need,
     spec: &NeedSpec,
 ) -> Result<Fit, Why> {
-    let hi = &f.host_idx[h];
-    let p = &f.hosts[h].provides[pi as usize];
-    let admitted = |i: usize| rules::admits(hi.allow[i].as_deref(), spec);
-    if !admitted(pi as usize) {
+    let pr = &f.host(h).prov[pi as usize];
+    if !rules::admits(f.allow(pr), spec) {
         return Err(Why::Denied);
     }
-    let fit = rules::fit(&need.detail, &p.detail).map_err(|m| {
+    let fit = rules::fit(&need.detail, f.detail(pr)).map_err(|m| {
         match m {
             Mismatch::ReadOnly => Why::ReadOnly,
             Mismatch::OutsidePrefix { .. } => Why::OutsidePrefix,
@@ -414,8 +498,8 @@ fn compat(
             Mismatch::Family { .. } | Mismatch::Kind => Why::Missing,
         }
     })?;
-    let net = hi.net_name[pi as usize];
-    match hi.net[pi as usize] {
+    let net = pr.net_name;
+    match pr.net {
         NetStatus::NotAddress | NetStatus::Ok => Ok(fit),
         NetStatus::PerContainer if f.network_served(h, net, spec) => Ok(fit),
         NetStatus::PerContainer | NetStatus::Missing => Err(Why::NoNetwork(net)),
@@ -448,4 +532,97 @@ fn why_of(f: &Fleet<'_>, reasons: &[Reason]) -> (Why, Option<String>) {
         | Reason::ReservedNetwork { .. } => Why::Missing,
     };
     (why, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic xorshift: the cases must be the same on every run.
+    struct Rng(u64);
+    impl Rng {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 % n
+        }
+    }
+
+    fn uses(rng: &mut Rng, pools: u32, sc: &mut Scratch) {
+        sc.uses.clear();
+        sc.pools.clear();
+        for need in 0..=rng.below(3) as u32 {
+            let lo = sc.pools.len() as u32;
+            // Mostly one candidate (the counted path), sometimes two or
+            // three (the matcher takes over).
+            let k = if rng.below(6) == 0 {
+                2 + rng.below(2)
+            } else {
+                1
+            };
+            for _ in 0..k {
+                let r = rng.below(u64::from(pools)) as u32;
+                if !sc.pools[lo as usize..].contains(&r) {
+                    sc.pools.push(r);
+                }
+            }
+            sc.uses.push(Use {
+                info: need,
+                excl: true,
+                track: false,
+                need,
+                cands: Some((lo, sc.pools.len() as u32)),
+            });
+        }
+    }
+
+    /// The pool counts kept before a matcher is needed decide every
+    /// container as the matcher alone does, whatever comes after (issue 14
+    /// stopped building a matcher per host).
+    #[test]
+    fn pool_counts_decide_as_the_matcher_does() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for case in 0..400 {
+            let pools = 1 + rng.below(6) as u32;
+            let cap: Vec<u32> = (0..pools)
+                .map(|_| match rng.below(5) {
+                    0 => u32::MAX,
+                    _ => rng.below(5) as u32,
+                })
+                .collect();
+            let mut counted = Matching::default();
+            let mut matcher = Matching {
+                m: Some(Box::new(Matcher::new(
+                    cap.iter()
+                        .map(|&c| if c == u32::MAX { UNBOUNDED } else { c as usize })
+                        .collect(),
+                    Vec::new(),
+                ))),
+                ..Matching::default()
+            };
+            let mut sc = Scratch::default();
+            for step in 0..30 {
+                uses(&mut rng, pools, &mut sc);
+                let fits = counted.fits_as_is(&cap, &sc);
+                assert_eq!(
+                    fits,
+                    matcher.fits_as_is(&cap, &sc),
+                    "case {case} step {step}"
+                );
+                let a = counted.add(&cap, &mut sc).map_err(|f| f.need);
+                let b = matcher.add(&cap, &mut sc).map_err(|f| f.need);
+                assert_eq!(a, b, "case {case} step {step}: {cap:?}");
+                // (An unbounded pool stays "unbounded" in both, give or take.)
+                let free = |m: &Matching, r| m.free_slots(&cap, r).min(1 << 20);
+                for r in 0..pools {
+                    assert_eq!(
+                        free(&counted, r),
+                        free(&matcher, r),
+                        "case {case} step {step}"
+                    );
+                }
+            }
+        }
+    }
 }
