@@ -12,6 +12,7 @@
 pub mod diag;
 pub mod discover;
 pub mod engine_net;
+pub mod json;
 pub mod kinds;
 pub mod label;
 pub mod load;
