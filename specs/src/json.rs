@@ -431,8 +431,8 @@ struct Lines<'a> {
     line: u32,
     /// Where that line starts.
     line_start: usize,
-    /// Characters from `line_start` to `at` (kept while the line is narrower
-    /// than [`WIDE_LINE`]).
+    /// Characters from `line_start` to `at` (read only while the line is
+    /// narrower than [`WIDE_LINE`]).
     chars: usize,
 }
 
@@ -447,41 +447,49 @@ impl<'a> Lines<'a> {
         }
     }
 
-    /// A cursor at `at`, on the 0-based `line` that starts at `line_start`.
+    /// A cursor at `at`, on the 0-based `line` that starts at
+    /// `line_start` (no newline in between). Characters are counted only on
+    /// a narrow line, so a fleet's items on one minified line cost nothing.
     fn at(text: &'a str, at: usize, line: u32, line_start: usize) -> Self {
-        let mut lines = Lines {
-            bytes: text.as_bytes(),
-            at: line_start,
+        let bytes = text.as_bytes();
+        let chars = if at - line_start <= WIDE_LINE {
+            bytes[line_start..at]
+                .iter()
+                .filter(|&&b| (b as i8) >= -0x40)
+                .count()
+        } else {
+            0 // never read: the line is already wide
+        };
+        Lines {
+            bytes,
+            at,
             line,
             line_start,
-            chars: 0,
-        };
-        lines.column(at);
-        lines
+            chars,
+        }
     }
 
     /// Moves to `offset` (not before the last one) and gives its 0-based
-    /// column.
+    /// column: one loop over the few bytes since the last node.
     fn column(&mut self, offset: usize) -> usize {
-        let between = &self.bytes[self.at..offset];
-        if let Some(last) = memchr::memrchr(b'\n', between) {
-            self.line += memchr::memchr_iter(b'\n', between).count() as u32;
-            self.line_start = self.at + last + 1;
-            self.at = self.line_start;
-            self.chars = 0;
+        let mut chars = self.chars;
+        for (i, &b) in self.bytes[self.at..offset].iter().enumerate() {
+            if b == b'\n' {
+                self.line += 1;
+                self.line_start = self.at + i + 1;
+                chars = 0;
+            } else {
+                chars += usize::from((b as i8) >= -0x40);
+            }
         }
+        self.chars = chars;
+        self.at = offset;
         let width = offset - self.line_start;
-        let column = if width <= WIDE_LINE {
-            self.chars += self.bytes[self.at..offset]
-                .iter()
-                .filter(|&&b| (b as i8) >= -0x40)
-                .count();
-            self.chars
+        if width <= WIDE_LINE {
+            chars
         } else {
             width
-        };
-        self.at = offset;
-        column
+        }
     }
 
     fn span(&mut self, offset: usize, len: usize) -> Span {
@@ -587,15 +595,16 @@ impl<'a> Scan<'a> {
 
     /// Moves past the string whose opening quote is at `i`.
     fn string(&mut self) -> Option<()> {
-        self.i += 1;
+        let mut i = self.i + 1;
         loop {
-            self.i += memchr::memchr2(b'"', b'\\', &self.b[self.i.min(self.b.len())..])?;
-            if self.b[self.i] == b'"' {
-                self.i += 1;
-                return Some(());
+            match *self.b.get(i)? {
+                b'"' => break,
+                b'\\' => i += 2,
+                _ => i += 1,
             }
-            self.i += 2;
         }
+        self.i = i + 1;
+        Some(())
     }
 
     /// Moves past the value that starts at `i`.
@@ -605,21 +614,24 @@ impl<'a> Scan<'a> {
             b'[' | b'{' => {
                 let mut depth = 0usize;
                 loop {
-                    match self.byte()? {
+                    // Most bytes are neither brackets, quotes nor newlines.
+                    while !STRUCTURE[usize::from(*self.b.get(self.i)?)] {
+                        self.i += 1;
+                    }
+                    match self.b[self.i] {
                         b'"' => {
                             self.string()?;
                             continue;
                         }
                         b'[' | b'{' => depth += 1,
-                        b']' | b'}' => {
+                        b'\n' => self.newline(),
+                        _ => {
                             depth -= 1;
                             if depth == 0 {
                                 self.i += 1;
                                 return Some(());
                             }
                         }
-                        b'\n' => self.newline(),
-                        _ => {}
                     }
                     self.i += 1;
                 }
@@ -637,6 +649,18 @@ impl<'a> Scan<'a> {
         }
     }
 }
+
+/// The bytes [`Scan::value`] stops at inside a map or list.
+static STRUCTURE: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b'"' as usize] = true;
+    t[b'[' as usize] = true;
+    t[b']' as usize] = true;
+    t[b'{' as usize] = true;
+    t[b'}' as usize] = true;
+    t[b'\n' as usize] = true;
+    t
+};
 
 #[cfg(test)]
 mod tests {

@@ -139,15 +139,17 @@ fn load_source(source: Arc<Source>, opts: &LoadOptions, parallel: bool) -> Loade
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("json"));
     let parts: Vec<Part> = if is_json {
-        // Each document is converted as soon as its tree is built.
+        // Each document is converted as soon as its tree is built; most
+        // have no diagnostic, and carry none.
         let (results, error) = yaml::parse_json_each(text, |root| {
             let mut cx = Cx::new(&source);
             let outcome = cx.document(&root, opts);
-            (outcome, cx.diags)
+            (outcome, (!cx.diags.is_empty()).then(|| Box::new(cx.diags)))
         });
         let mut part = Part::default();
+        part.documents.reserve_exact(results.len());
         for (outcome, diags) in results {
-            part.record(outcome, diags);
+            part.record(outcome, diags.map(|d| *d).unwrap_or_default());
         }
         if let Some(e) = error {
             part.yaml_error = true;
@@ -194,7 +196,11 @@ fn load_source(source: Arc<Source>, opts: &LoadOptions, parallel: bool) -> Loade
     let mut diagnostics = Capped::new(MAX_KEPT_PER_FILE);
     for p in parts {
         yaml_error |= p.yaml_error;
-        out.documents.extend(p.documents);
+        if out.documents.is_empty() {
+            out.documents = p.documents;
+        } else {
+            out.documents.extend(p.documents);
+        }
         diagnostics.append(p.diagnostics);
         out.skipped += p.skipped;
         out.examined += p.examined;
@@ -295,7 +301,7 @@ impl Part {
             Outcome::Failed => self.examined += 1,
             Outcome::Loaded(d) => {
                 self.examined += 1;
-                self.documents.push(*d);
+                self.documents.push(d);
             }
         }
         self.diagnostics.append(diags);
@@ -306,7 +312,10 @@ enum Outcome {
     Empty,
     Skipped,
     Failed,
-    Loaded(Box<Document>),
+    /// Not boxed: a JSON fleet's 150,000 outcomes are made on the rayon
+    /// pool and moved on the calling thread; a box each was an allocation
+    /// freed on another thread.
+    Loaded(Document),
 }
 
 /// Validates a provider's `provide` output (one JSON object in the host-manifest
@@ -1134,7 +1143,7 @@ impl<'s> Cx<'s> {
             }
         };
         match doc {
-            Some(d) if self.errors() == before => Outcome::Loaded(Box::new(d)),
+            Some(d) if self.errors() == before => Outcome::Loaded(d),
             _ => Outcome::Failed,
         }
     }
