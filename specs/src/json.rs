@@ -952,6 +952,78 @@ mod tests {
         }
     }
 
+    #[test]
+    fn json_documents_converted_one_by_one_up_to_the_first_error() {
+        let deep = format!(
+            "{}1{}",
+            "[".repeat(MAX_DEPTH + 1),
+            "]".repeat(MAX_DEPTH + 1)
+        );
+        let text = format!("[\n {{\"a\": 1}},\n {{\"b\": {deep}}},\n {{\"c\": 3}}\n]");
+        let (firsts, error) = parse_json_each(&text, |node| {
+            let (key, value) = &node.as_map().unwrap()[0];
+            (key.text().unwrap().to_string(), value.span.line)
+        });
+        assert_eq!(firsts, vec![("a".to_string(), 2)]);
+        assert!(
+            matches!(error, Some(YamlError::TooDeep { .. })),
+            "{error:?}"
+        );
+    }
+
+    #[test]
+    fn json_keeps_positions() {
+        let text = "[\n {\"berth\": 1,\n  \"host\": \"h\"}\n]";
+        let p = parse_json(text);
+        assert!(p.error.is_none(), "{:?}", p.error);
+        assert_eq!(p.documents.len(), 1);
+        let host = p.documents[0].get("host").unwrap();
+        assert_eq!(host.scalar(), Some(Scalar::Str("h")));
+        assert_eq!((host.span.line, host.span.col), (3, 11));
+        let (key, _) = &p.documents[0].as_map().unwrap()[1];
+        assert_eq!((key.span.line, key.span.col, key.span.len), (3, 3, 6));
+        let tricky = parse_json(r#"{"a\"b": 1, "c\\": 2}"#);
+        let keys: Vec<_> = tricky.documents[0]
+            .as_map()
+            .unwrap()
+            .iter()
+            .map(|(k, _)| (k.text().unwrap().to_string(), k.span.col, k.span.len))
+            .collect();
+        assert_eq!(
+            keys,
+            vec![(r#"a"b"#.to_string(), 2, 6), (r"c\".to_string(), 13, 5)]
+        );
+        let bad = parse_json("{\n \"a\": ,\n}");
+        match bad.error {
+            Some(YamlError::Syntax { span, .. }) => assert_eq!(span.line, 2),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// 100,000-deep JSON is refused as too deep before anything recurses:
+    /// read on a 1 MiB stack, which recursion per level would overflow. (The
+    /// reader recurses to [`MAX_DEPTH`]; serde_json's check of the whole
+    /// text does not recurse.) Unclosed, it is a syntax error.
+    #[test]
+    fn deep_nesting_is_refused_before_anything_recurses() {
+        let handle = std::thread::Builder::new()
+            .stack_size(1 << 20)
+            .spawn(|| {
+                let closed = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+                let open = "[".repeat(100_000);
+                (parse_json(&closed).error, parse_json(&open).error)
+            })
+            .unwrap();
+        let (closed, open) = handle.join().expect("no stack overflow");
+        assert!(
+            matches!(closed, Some(YamlError::TooDeep { .. })),
+            "{closed:?}"
+        );
+        assert!(matches!(open, Some(YamlError::Syntax { .. })), "{open:?}");
+        let json = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        assert!(parse_json(&json).error.is_some());
+    }
+
     fn json_value() -> impl Strategy<Value = J> {
         let leaf = prop_oneof![
             Just(J::Null),

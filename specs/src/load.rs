@@ -23,6 +23,7 @@ use rayon::prelude::*;
 mod kinds;
 
 use crate::diag::{Capped, Code, Diagnostic, Omitted, Severity, MAX_KEPT_PER_FILE};
+use crate::json;
 pub use crate::kinds::{need_options, provide_options};
 use crate::kinds::{provide_options_allow, KIND_WORDS};
 use crate::model::*;
@@ -141,7 +142,7 @@ fn load_source(source: Arc<Source>, opts: &LoadOptions, parallel: bool) -> Loade
     let parts: Vec<Part> = if is_json {
         // Each document is converted as soon as its tree is built; most
         // have no diagnostic, and carry none.
-        let (results, error) = yaml::parse_json_each(text, |root| {
+        let (results, error) = json::parse_json_each(text, |root| {
             let mut cx = Cx::new(&source);
             let outcome = cx.document(&root, opts);
             (outcome, (!cx.diags.is_empty()).then(|| Box::new(cx.diags)))
@@ -349,7 +350,7 @@ pub fn provide_detail_from_json(
         );
         return Err(cx.diags.into_parts().0);
     }
-    let parsed = yaml::parse_json(&source.text);
+    let parsed = json::parse_json(&source.text);
     let Some(root) = parsed.documents.first() else {
         return Err(vec![Diagnostic::error(
             Code::WrongType,

@@ -1,4 +1,4 @@
-//! The one place that calls a YAML parser (JSON: [`crate::json`], same tree).
+//! The one place that calls a YAML parser (JSON: `crate::json`, same tree).
 //! It turns text into a small
 //! node tree where every key and value keeps its [`Span`], maps keep their key
 //! order (and duplicate keys, so the loader can report them), and scalars keep
@@ -26,7 +26,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use saphyr_parser::{Event, Parser, ScalarStyle};
 
-pub use crate::json::{parse_json, parse_json_each};
 use crate::model::Span;
 
 /// Least number of bytes that anchors and alias expansion may copy in one
@@ -713,15 +712,12 @@ mod tests {
             "]".repeat(MAX_DEPTH + 1)
         );
         assert!(matches!(yaml(&text).error, Some(YamlError::TooDeep { .. })));
-        let json = format!("{}{}", "[".repeat(200), "]".repeat(200));
-        assert!(parse_json(&json).error.is_some());
     }
 
     /// 100,000-deep flow collections (and deep block ones, and JSON) are
     /// refused as too deep before anything recurses: the parse runs on a
     /// 1 MiB stack, which recursion per level would overflow 100,000 levels
-    /// deep. (serde_json does recurse, to its limit of 128 levels: that
-    /// takes about 300 KiB in a debug build.)
+    /// deep. (JSON: `json::tests`.)
     #[test]
     fn deep_nesting_is_refused_before_anything_recurses() {
         let deep = [
@@ -734,17 +730,12 @@ mod tests {
         ];
         let handle = std::thread::Builder::new()
             .stack_size(1 << 20)
-            .spawn(move || {
-                let yaml_errors: Vec<_> = deep.iter().map(|t| yaml(t).error).collect();
-                let json = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
-                (yaml_errors, parse_json(&json).error)
-            })
+            .spawn(move || deep.iter().map(|t| yaml(t).error).collect::<Vec<_>>())
             .unwrap();
-        let (yaml_errors, json_error) = handle.join().expect("no stack overflow");
+        let yaml_errors = handle.join().expect("no stack overflow");
         for (i, e) in yaml_errors.into_iter().enumerate() {
             assert!(matches!(e, Some(YamlError::TooDeep { .. })), "{i}: {e:?}");
         }
-        assert!(matches!(json_error, Some(YamlError::TooDeep { .. })));
     }
 
     /// A 1 MiB key on one line: YAML caps implicit keys at 1024 characters
@@ -767,53 +758,5 @@ mod tests {
         let starts = chunk_starts(text, 1);
         let cuts: Vec<_> = starts.iter().map(|b| (b.offset, b.line)).collect();
         assert_eq!(cuts, vec![(0, 0), (5, 1), (14, 3)]);
-    }
-
-    #[test]
-    fn json_documents_converted_one_by_one_up_to_the_first_error() {
-        let deep = format!(
-            "{}1{}",
-            "[".repeat(MAX_DEPTH + 1),
-            "]".repeat(MAX_DEPTH + 1)
-        );
-        let text = format!("[\n {{\"a\": 1}},\n {{\"b\": {deep}}},\n {{\"c\": 3}}\n]");
-        let (firsts, error) = parse_json_each(&text, |node| {
-            let (key, value) = &node.as_map().unwrap()[0];
-            (key.text().unwrap().to_string(), value.span.line)
-        });
-        assert_eq!(firsts, vec![("a".to_string(), 2)]);
-        assert!(
-            matches!(error, Some(YamlError::TooDeep { .. })),
-            "{error:?}"
-        );
-    }
-
-    #[test]
-    fn json_keeps_positions() {
-        let text = "[\n {\"berth\": 1,\n  \"host\": \"h\"}\n]";
-        let p = parse_json(text);
-        assert!(p.error.is_none(), "{:?}", p.error);
-        assert_eq!(p.documents.len(), 1);
-        let host = p.documents[0].get("host").unwrap();
-        assert_eq!(host.scalar(), Some(Scalar::Str("h")));
-        assert_eq!((host.span.line, host.span.col), (3, 11));
-        let (key, _) = &p.documents[0].as_map().unwrap()[1];
-        assert_eq!((key.span.line, key.span.col, key.span.len), (3, 3, 6));
-        let tricky = parse_json(r#"{"a\"b": 1, "c\\": 2}"#);
-        let keys: Vec<_> = tricky.documents[0]
-            .as_map()
-            .unwrap()
-            .iter()
-            .map(|(k, _)| (k.text().unwrap().to_string(), k.span.col, k.span.len))
-            .collect();
-        assert_eq!(
-            keys,
-            vec![(r#"a"b"#.to_string(), 2, 6), (r"c\".to_string(), 13, 5)]
-        );
-        let bad = parse_json("{\n \"a\": ,\n}");
-        match bad.error {
-            Some(YamlError::Syntax { span, .. }) => assert_eq!(span.line, 2),
-            other => panic!("{other:?}"),
-        }
     }
 }
