@@ -56,14 +56,19 @@ fn line(what: &str, mb: f64, wall: Duration, cpu: Duration) {
     );
 }
 
+/// Options that read the whole generated fleet (bigger than the default limit).
+fn big_files() -> LoadOptions {
+    LoadOptions {
+        max_file_size: 1 << 30,
+        ..LoadOptions::default()
+    }
+}
+
 /// Times one JSON file: the whole load, and the reader alone.
 fn json_file(path: &Path) {
     let text = std::fs::read_to_string(path).expect("read");
     let mb = text.len() as f64 / 1e6;
-    let opts = LoadOptions {
-        max_file_size: 1 << 30,
-        ..LoadOptions::default()
-    };
+    let opts = big_files();
     println!(
         "{}: {mb:.1} MB, {} threads",
         path.display(),
@@ -94,10 +99,7 @@ fn main() {
     let path = dir.path().join("fleet.yaml");
     std::fs::write(&path, &text).expect("write");
     let mb = text.len() as f64 / 1e6;
-    let opts = LoadOptions {
-        max_file_size: 1 << 30,
-        ..LoadOptions::default()
-    };
+    let opts = big_files();
     println!(
         "fleet: {hosts} hosts, {containers} containers, {mb:.1} MB, {} threads",
         rayon::current_num_threads()

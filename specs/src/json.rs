@@ -127,6 +127,15 @@ enum Stop {
 }
 
 impl Stop {
+    fn escape(e: JiterError, base: usize, node: usize, map: bool) -> Stop {
+        let at = base + e.index;
+        Stop::Escape {
+            node,
+            map,
+            reader: (e, at),
+        }
+    }
+
     /// The error the loader reports, for a text that serde_json accepts as a
     /// whole (the cold path checked that first).
     fn into_error(self, text: &str) -> YamlError {
@@ -333,22 +342,8 @@ impl Halt {
                 let at = base + e.index;
                 Stop::Syntax(e, at)
             }
-            Halt::InString(e, node) => {
-                let at = base + e.index;
-                Stop::Escape {
-                    node,
-                    map: false,
-                    reader: (e, at),
-                }
-            }
-            Halt::InKey(e, node) => {
-                let at = base + e.index;
-                Stop::Escape {
-                    node,
-                    map: true,
-                    reader: (e, at),
-                }
-            }
+            Halt::InString(e, node) => Stop::escape(e, base, node, false),
+            Halt::InKey(e, node) => Stop::escape(e, base, node, true),
             Halt::TooDeep(at) => Stop::TooDeep(at),
             Halt::Decode(e) => Stop::Decode(e),
         }
