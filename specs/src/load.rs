@@ -1243,10 +1243,23 @@ impl<'s> Cx<'s> {
     }
 
     fn need_conflicts(&mut self, needs: &[Need]) {
+        // The need met last before with the same name (mount path), as a
+        // map's insert returns it: a scan back over the handful of needs a
+        // container has (no allocation, no hashing), maps beyond that.
+        let small = needs.len() <= 16;
         let mut names: HashMap<(&Kind, &str), Span> = HashMap::new();
         let mut mounts: HashMap<&str, Span> = HashMap::new();
-        for n in needs {
-            if let Some(first) = names.insert((&n.kind, &n.name), n.span) {
+        for (i, n) in needs.iter().enumerate() {
+            let before = needs[..i].iter().rev();
+            let first = if small {
+                before
+                    .clone()
+                    .find(|p| p.kind == n.kind && p.name == n.name)
+                    .map(|p| p.span)
+            } else {
+                names.insert((&n.kind, &n.name), n.span)
+            };
+            if let Some(first) = first {
                 let d = self.error(
                     Code::NeedDuplicate,
                     n.span,
@@ -1257,7 +1270,15 @@ impl<'s> Cx<'s> {
                 d.help = Some("remove one; a container holds a resource once".into());
             }
             if let Some(m) = n.detail.mount_path() {
-                if let Some(first) = mounts.insert(m, n.span) {
+                let first = if small {
+                    before
+                        .clone()
+                        .find(|p| p.detail.mount_path() == Some(m))
+                        .map(|p| p.span)
+                } else {
+                    mounts.insert(m, n.span)
+                };
+                if let Some(first) = first {
                     let d = self.error(
                         Code::NeedMountConflict,
                         n.span,
