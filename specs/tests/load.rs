@@ -596,3 +596,32 @@ fn repeated_needs_point_at_the_time_before() {
         );
     }
 }
+
+/// A JSON fleet is held to the size limit like YAML, before it is read: one
+/// byte over is `berth::file::too-large` (from a file or a text), exactly
+/// the limit loads.
+#[test]
+fn a_json_fleet_over_the_size_limit_is_refused() {
+    let text = r#"[{"berth": 1, "container": "a", "needs": []}, {"berth": 1, "container": "b", "needs": []}]"#;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fleet.json");
+    std::fs::write(&path, text).unwrap();
+    let limit = |n: usize| LoadOptions {
+        max_file_size: n as u64,
+        ..LoadOptions::default()
+    };
+    for l in [
+        load_file(&path, &limit(text.len() - 1)),
+        load_str(Path::new("fleet.json"), text, &limit(text.len() - 1)),
+    ] {
+        assert!(l.documents.is_empty());
+        assert_eq!(codes_and_lines(&l), vec![("berth::file::too-large", 0)]);
+    }
+    for l in [
+        load_file(&path, &limit(text.len())),
+        load_str(Path::new("fleet.json"), text, &limit(text.len())),
+    ] {
+        assert_eq!(l.documents.len(), 2);
+        assert!(l.diagnostics.is_empty(), "{:?}", l.diagnostics);
+    }
+}
