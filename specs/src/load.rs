@@ -30,6 +30,7 @@ use crate::model::*;
 use crate::read;
 use crate::validate::{self, FieldSpans};
 use crate::yaml::{self, Node, Scalar, YamlError};
+use smallvec::SmallVec;
 
 /// Limits and switches for loading.
 #[derive(Debug, Clone)]
@@ -661,7 +662,9 @@ impl<'n> Seen<'n> {
 
 /// Known keys of one map, first occurrence each, with key and value nodes.
 pub(crate) struct Fields<'n, 'a> {
-    pub(crate) items: Vec<(&'static str, &'n Node<'a>, &'n Node<'a>)>,
+    /// In place for the usual handful (a heap vector each was one
+    /// allocation per map of a fleet).
+    pub(crate) items: SmallVec<[(&'static str, &'n Node<'a>, &'n Node<'a>); 8]>,
 }
 
 impl<'n, 'a> Fields<'n, 'a> {
@@ -777,8 +780,7 @@ impl<'s> Cx<'s> {
         context: Context<'_>,
         pass: &[&str],
     ) -> Fields<'n, 'a> {
-        let mut items: Vec<(&'static str, &'n Node<'a>, &'n Node<'a>)> =
-            Vec::with_capacity(entries.size_hint().0.min(allowed.len()));
+        let mut items: SmallVec<[(&'static str, &'n Node<'a>, &'n Node<'a>); 8]> = SmallVec::new();
         let mut seen = Seen::default();
         for (k, v) in entries {
             let Some(key) = k.text() else {
