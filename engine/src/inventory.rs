@@ -171,7 +171,7 @@ fn entries_as_written(host: &HostManifest) -> HashMap<usize, Value> {
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("json"));
     let parsed = if json {
-        berth_specs::yaml::parse_json(text)
+        berth_specs::json::parse_json(text)
     } else {
         berth_specs::yaml::parse_yaml(text, Default::default(), &budget)
     };

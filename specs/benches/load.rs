@@ -3,6 +3,11 @@
 //!
 //! Run: `cargo bench -p berth-specs --bench load` (prints MB/s; the figures go
 //! in `docs/performance.md` under "Loading"). Optional arguments: HOSTS CONTAINERS.
+//!
+//! With `BERTH_LOAD_JSON=FILE` (say the `place.sh` fleet,
+//! `/tmp/berth-place-bench/1x-json/containers.json`) it times that JSON file
+//! only: the whole load, and the reading alone (trees built and dropped, not
+//! converted), best of 7.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -51,7 +56,40 @@ fn line(what: &str, mb: f64, wall: Duration, cpu: Duration) {
     );
 }
 
+/// Options that read the whole generated fleet (bigger than the default limit).
+fn big_files() -> LoadOptions {
+    LoadOptions {
+        max_file_size: 1 << 30,
+        ..LoadOptions::default()
+    }
+}
+
+/// Times one JSON file: the whole load, and the reader alone.
+fn json_file(path: &Path) {
+    let text = std::fs::read_to_string(path).expect("read");
+    let mb = text.len() as f64 / 1e6;
+    let opts = big_files();
+    println!(
+        "{}: {mb:.1} MB, {} threads",
+        path.display(),
+        rayon::current_num_threads()
+    );
+    let (t, c, loaded) = best_of(7, || load_file(path, &opts));
+    assert!(!loaded.documents.is_empty());
+    line("load_file (JSON)", mb, t, c);
+    let (t, c, n) = best_of(7, || {
+        let (docs, error) = berth_specs::json::parse_json_each(&text, |node| node.span.len);
+        assert!(error.is_none());
+        docs.len()
+    });
+    assert_eq!(n, loaded.documents.len());
+    line("JSON read only", mb, t, c);
+}
+
 fn main() {
+    if let Some(path) = std::env::var_os("BERTH_LOAD_JSON") {
+        return json_file(Path::new(&path));
+    }
     // `cargo bench` passes `--bench`; take only numeric arguments.
     let nums: Vec<usize> = std::env::args().filter_map(|a| a.parse().ok()).collect();
     let hosts = nums.first().copied().unwrap_or(5_000);
@@ -61,10 +99,7 @@ fn main() {
     let path = dir.path().join("fleet.yaml");
     std::fs::write(&path, &text).expect("write");
     let mb = text.len() as f64 / 1e6;
-    let opts = LoadOptions {
-        max_file_size: 1 << 30,
-        ..LoadOptions::default()
-    };
+    let opts = big_files();
     println!(
         "fleet: {hosts} hosts, {containers} containers, {mb:.1} MB, {} threads",
         rayon::current_num_threads()

@@ -19,6 +19,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::diag::{Code, Diagnostic, FileOmitted, Omitted};
+use crate::json;
 use crate::label;
 use std::sync::atomic::AtomicUsize;
 
@@ -164,7 +165,7 @@ fn holds_berth_shaped(path: &Path, text: &str) -> bool {
         .is_some_and(|e| e.eq_ignore_ascii_case("json"));
     let budget = AtomicUsize::new(0);
     let parsed = if json {
-        yaml::parse_json(text)
+        json::parse_json(text)
     } else {
         yaml::parse_yaml(text, yaml::Base::default(), &budget)
     };

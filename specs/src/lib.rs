@@ -6,12 +6,14 @@
 //! bytes into the typed [`model`], collecting every problem as a located
 //! [`diag::Diagnostic`] with a stable code instead of stopping at the first.
 //!
-//! All YAML parsing lives in [`yaml`], so the parser can be replaced in one place.
+//! All YAML parsing lives in [`yaml`], so the parser can be replaced in one place;
+//! JSON is read by [`json`] into the same tree.
 #![warn(missing_docs)]
 
 pub mod diag;
 pub mod discover;
 pub mod engine_net;
+pub mod json;
 pub mod kinds;
 pub mod label;
 pub mod load;

@@ -1,4 +1,5 @@
-//! The one place that calls a YAML (or JSON) parser. It turns text into a small
+//! The one place that calls a YAML parser (JSON: `crate::json`, same tree).
+//! It turns text into a small
 //! node tree where every key and value keeps its [`Span`], maps keep their key
 //! order (and duplicate keys, so the loader can report them), and scalars keep
 //! their style so that `"80"` (a string) and `80` (a number) can be told apart.
@@ -540,254 +541,6 @@ fn count_lines(bytes: &[u8]) -> u32 {
     bytes.iter().filter(|&&b| b == b'\n').count() as u32
 }
 
-/// Line and column (1-based, column in characters) of a byte offset, with a
-/// precomputed table of line starts.
-struct LineIndex<'a> {
-    text: &'a str,
-    starts: Vec<usize>,
-}
-
-impl<'a> LineIndex<'a> {
-    fn new(text: &'a str) -> Self {
-        let mut starts = vec![0];
-        starts.extend(
-            text.bytes()
-                .enumerate()
-                .filter(|(_, b)| *b == b'\n')
-                .map(|(i, _)| i + 1),
-        );
-        LineIndex { text, starts }
-    }
-
-    fn span(&self, offset: usize, len: usize) -> Span {
-        let line = self.starts.partition_point(|&s| s <= offset) - 1;
-        let start = self.starts[line];
-        let segment = &self.text[start..offset];
-        // Minified JSON may be one huge line: count characters only on
-        // ordinary lines, bytes beyond that, to stay linear.
-        let col = if segment.len() <= 4096 {
-            segment.chars().count()
-        } else {
-            segment.len()
-        };
-        Span {
-            offset,
-            len,
-            line: line as u32 + 1,
-            col: col as u32 + 1,
-        }
-    }
-}
-
-use serde::de::{Deserializer as _, MapAccess, SeqAccess, Visitor};
-use serde_json::value::RawValue;
-
-/// A JSON map or array, as raw sub-values (so each keeps its position).
-enum RawCollection<'a> {
-    Map(Vec<(Cow<'a, str>, &'a RawValue)>),
-    Seq(Vec<&'a RawValue>),
-}
-
-struct RawVisitor;
-
-impl<'de> Visitor<'de> for RawVisitor {
-    type Value = RawCollection<'de>;
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a JSON object or array")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut out = Vec::new();
-        while let Some(entry) = map.next_entry::<Cow<'de, str>, &'de RawValue>()? {
-            out.push(entry);
-        }
-        Ok(RawCollection::Map(out))
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut out = Vec::new();
-        while let Some(item) = seq.next_element::<&'de RawValue>()? {
-            out.push(item);
-        }
-        Ok(RawCollection::Seq(out))
-    }
-}
-
-fn json_node<'a>(
-    text: &'a str,
-    raw: &'a RawValue,
-    index: &LineIndex<'_>,
-    depth: usize,
-) -> Result<Node<'a>, YamlError> {
-    let s = raw.get();
-    let offset = (s.as_ptr() as usize).saturating_sub(text.as_ptr() as usize);
-    let span = index.span(offset, s.len());
-    let first = s.as_bytes().first().copied();
-    let syntax = |e: serde_json::Error| YamlError::Syntax {
-        message: e.to_string(),
-        span,
-    };
-    let value = match first {
-        Some(b'{' | b'[') => {
-            if depth >= MAX_DEPTH {
-                return Err(YamlError::TooDeep { span });
-            }
-            let mut de = serde_json::Deserializer::from_str(s);
-            match de.deserialize_any(RawVisitor).map_err(syntax)? {
-                RawCollection::Map(entries) => {
-                    let mut out = Vec::with_capacity(entries.len());
-                    for (k, v) in entries {
-                        let value = json_node(text, v, index, depth + 1)?;
-                        let span = json_key_span(text, value.span.offset)
-                            .map_or(value.span, |(at, len)| index.span(at, len));
-                        let key = Node {
-                            value: Value::Scalar(k, Style::Quoted),
-                            span,
-                        };
-                        out.push((key, value));
-                    }
-                    Value::Map(out)
-                }
-                RawCollection::Seq(items) => Value::Seq(
-                    items
-                        .into_iter()
-                        .map(|v| json_node(text, v, index, depth + 1))
-                        .collect::<Result<_, _>>()?,
-                ),
-            }
-        }
-        Some(b'"') => {
-            let v: Cow<'a, str> = serde_json::from_str(s).map_err(syntax)?;
-            Value::Scalar(v, Style::Quoted)
-        }
-        _ => Value::Scalar(Cow::Borrowed(s), Style::Plain),
-    };
-    Ok(Node { value, span })
-}
-
-/// Where the key of the JSON value at byte `value` is (offset and length,
-/// quotes included): serde_json does not report key positions, but the text
-/// before a value is always `"key"`, blanks, `:`, blanks.
-fn json_key_span(text: &str, value: usize) -> Option<(usize, usize)> {
-    let b = text.as_bytes();
-    let blank = |c: u8| matches!(c, b' ' | b'\t' | b'\n' | b'\r');
-    let mut i = value;
-    while i > 0 && blank(b[i - 1]) {
-        i -= 1;
-    }
-    if i == 0 || b[i - 1] != b':' {
-        return None;
-    }
-    i -= 1;
-    while i > 0 && blank(b[i - 1]) {
-        i -= 1;
-    }
-    if i == 0 || b[i - 1] != b'"' {
-        return None;
-    }
-    let end = i;
-    let mut j = end - 1;
-    // The opening quote is the first `"` before, not escaped (an even number
-    // of backslashes in front of it).
-    loop {
-        if j == 0 {
-            return None;
-        }
-        j -= 1;
-        if b[j] == b'"' {
-            let slashes = b[..j].iter().rev().take_while(|&&c| c == b'\\').count();
-            if slashes % 2 == 0 {
-                return Some((j, end - j));
-            }
-        }
-    }
-}
-
-/// Parses a JSON text into the same tree as YAML. A top-level array holds one
-/// document per item; anything else is one document.
-pub fn parse_json(text: &str) -> Parsed<'_> {
-    let (documents, error) = parse_json_each(text, |node| node);
-    Parsed { documents, error }
-}
-
-/// Parses a JSON text and hands each document's tree to `convert` as soon as
-/// it is built, on all cores for a top-level array (a fleet): each tree is
-/// dropped once converted, so the whole file's tree never exists at once
-/// (it used to be held beside the documents, twice YAML's peak memory).
-/// Returns what `convert` gave for the documents before the first error, and
-/// that error.
-pub fn parse_json_each<'a, T: Send>(
-    text: &'a str,
-    convert: impl Fn(Node<'a>) -> T + Sync,
-) -> (Vec<T>, Option<YamlError>) {
-    let index = LineIndex::new(text);
-    let syntax = |e: serde_json::Error| {
-        let line = e.line().max(1);
-        let offset = index
-            .starts
-            .get(line - 1)
-            .map(|s| (s + e.column().saturating_sub(1)).min(text.len()))
-            .unwrap_or(text.len());
-        let offset = floor_char_boundary(text, offset);
-        let message = e.to_string();
-        // serde_json appends " at line L column C"; the span says that.
-        let message = match message.find(" at line ") {
-            Some(i) => message[..i].to_string(),
-            None => message,
-        };
-        YamlError::Syntax {
-            message,
-            span: index.span(offset, 0),
-        }
-    };
-    if !text.trim_start().starts_with('[') {
-        let root: &RawValue = match serde_json::from_str(text) {
-            Ok(r) => r,
-            Err(e) => return (Vec::new(), Some(syntax(e))),
-        };
-        return match json_node(text, root, &index, 0) {
-            Ok(node) => (vec![convert(node)], None),
-            Err(e) => (Vec::new(), Some(e)),
-        };
-    }
-    // A fleet: one document per item, read in one pass over the text (each
-    // item kept raw, with its position), then built and converted on all
-    // cores.
-    use rayon::prelude::*;
-    let mut de = serde_json::Deserializer::from_str(text);
-    let items = match de
-        .deserialize_any(RawVisitor)
-        .and_then(|c| de.end().map(|()| c))
-    {
-        Ok(RawCollection::Seq(items)) => items,
-        Ok(RawCollection::Map(_)) => {
-            let error = YamlError::Syntax {
-                message: "expected a JSON array".into(),
-                span: index.span(0, 0),
-            };
-            return (Vec::new(), Some(error));
-        }
-        Err(e) => return (Vec::new(), Some(syntax(e))),
-    };
-    let results: Vec<Result<T, YamlError>> = items
-        .par_iter()
-        .map(|item| json_node(text, item, &index, 1).map(&convert))
-        .collect();
-    let mut out = Vec::with_capacity(results.len());
-    for r in results {
-        match r {
-            Ok(t) => out.push(t),
-            Err(e) => return (out, Some(e)),
-        }
-    }
-    (out, None)
-}
-
-fn floor_char_boundary(text: &str, mut i: usize) -> usize {
-    while i > 0 && !text.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
-}
-
 /// A hint for a YAML syntax error that is one of the usual pitfalls, in the
 /// words of berth's files rather than the parser's: an IPv6 address written
 /// without quotes that YAML reads as a key (`address: 2001:db8:42::`), a line
@@ -959,15 +712,12 @@ mod tests {
             "]".repeat(MAX_DEPTH + 1)
         );
         assert!(matches!(yaml(&text).error, Some(YamlError::TooDeep { .. })));
-        let json = format!("{}{}", "[".repeat(200), "]".repeat(200));
-        assert!(parse_json(&json).error.is_some());
     }
 
     /// 100,000-deep flow collections (and deep block ones, and JSON) are
     /// refused as too deep before anything recurses: the parse runs on a
     /// 1 MiB stack, which recursion per level would overflow 100,000 levels
-    /// deep. (serde_json does recurse, to its limit of 128 levels: that
-    /// takes about 300 KiB in a debug build.)
+    /// deep. (JSON: `json::tests`.)
     #[test]
     fn deep_nesting_is_refused_before_anything_recurses() {
         let deep = [
@@ -980,17 +730,12 @@ mod tests {
         ];
         let handle = std::thread::Builder::new()
             .stack_size(1 << 20)
-            .spawn(move || {
-                let yaml_errors: Vec<_> = deep.iter().map(|t| yaml(t).error).collect();
-                let json = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
-                (yaml_errors, parse_json(&json).error)
-            })
+            .spawn(move || deep.iter().map(|t| yaml(t).error).collect::<Vec<_>>())
             .unwrap();
-        let (yaml_errors, json_error) = handle.join().expect("no stack overflow");
+        let yaml_errors = handle.join().expect("no stack overflow");
         for (i, e) in yaml_errors.into_iter().enumerate() {
             assert!(matches!(e, Some(YamlError::TooDeep { .. })), "{i}: {e:?}");
         }
-        assert!(matches!(json_error, Some(YamlError::TooDeep { .. })));
     }
 
     /// A 1 MiB key on one line: YAML caps implicit keys at 1024 characters
@@ -1013,53 +758,5 @@ mod tests {
         let starts = chunk_starts(text, 1);
         let cuts: Vec<_> = starts.iter().map(|b| (b.offset, b.line)).collect();
         assert_eq!(cuts, vec![(0, 0), (5, 1), (14, 3)]);
-    }
-
-    #[test]
-    fn json_documents_converted_one_by_one_up_to_the_first_error() {
-        let deep = format!(
-            "{}1{}",
-            "[".repeat(MAX_DEPTH + 1),
-            "]".repeat(MAX_DEPTH + 1)
-        );
-        let text = format!("[\n {{\"a\": 1}},\n {{\"b\": {deep}}},\n {{\"c\": 3}}\n]");
-        let (firsts, error) = parse_json_each(&text, |node| {
-            let (key, value) = &node.as_map().unwrap()[0];
-            (key.text().unwrap().to_string(), value.span.line)
-        });
-        assert_eq!(firsts, vec![("a".to_string(), 2)]);
-        assert!(
-            matches!(error, Some(YamlError::TooDeep { .. })),
-            "{error:?}"
-        );
-    }
-
-    #[test]
-    fn json_keeps_positions() {
-        let text = "[\n {\"berth\": 1,\n  \"host\": \"h\"}\n]";
-        let p = parse_json(text);
-        assert!(p.error.is_none(), "{:?}", p.error);
-        assert_eq!(p.documents.len(), 1);
-        let host = p.documents[0].get("host").unwrap();
-        assert_eq!(host.scalar(), Some(Scalar::Str("h")));
-        assert_eq!((host.span.line, host.span.col), (3, 11));
-        let (key, _) = &p.documents[0].as_map().unwrap()[1];
-        assert_eq!((key.span.line, key.span.col, key.span.len), (3, 3, 6));
-        let tricky = parse_json(r#"{"a\"b": 1, "c\\": 2}"#);
-        let keys: Vec<_> = tricky.documents[0]
-            .as_map()
-            .unwrap()
-            .iter()
-            .map(|(k, _)| (k.text().unwrap().to_string(), k.span.col, k.span.len))
-            .collect();
-        assert_eq!(
-            keys,
-            vec![(r#"a"b"#.to_string(), 2, 6), (r"c\".to_string(), 13, 5)]
-        );
-        let bad = parse_json("{\n \"a\": ,\n}");
-        match bad.error {
-            Some(YamlError::Syntax { span, .. }) => assert_eq!(span.line, 2),
-            other => panic!("{other:?}"),
-        }
     }
 }

@@ -556,3 +556,72 @@ fn a_file_of_a_million_mistakes_keeps_a_thousand_diagnostics_and_counts_the_rest
         assert_eq!(l.documents.len(), 1);
     }
 }
+
+/// A need named (or mounted) a third time points at the second time, as a
+/// map's insert gives it, with a handful of needs (scanned in place) and with
+/// more than sixteen (hashed): both ways say the same.
+#[test]
+fn repeated_needs_point_at_the_time_before() {
+    for filler in [0, 20] {
+        let mut text = String::from("berth: 1\ncontainer: web\nneeds:\n");
+        for i in 0..filler {
+            text.push_str(&format!("  - ipv6: a{i}\n"));
+        }
+        let first_line = 4 + filler as u32;
+        for _ in 0..3 {
+            text.push_str("  - volume: data\n    mount: /data\n");
+        }
+        let l = load_str(Path::new("x.yaml"), &text, &LoadOptions::default());
+        let found: Vec<_> = l
+            .diagnostics
+            .iter()
+            .map(|d| {
+                (
+                    d.code.as_str(),
+                    d.span.map(|s| s.line),
+                    d.related.iter().map(|(s, _)| s.line).collect::<Vec<_>>(),
+                )
+            })
+            .collect();
+        let (a, b, c) = (first_line, first_line + 2, first_line + 4);
+        assert_eq!(
+            found,
+            vec![
+                ("berth::need::duplicate", Some(b), vec![a]),
+                ("berth::need::mount-conflict", Some(b), vec![a]),
+                ("berth::need::duplicate", Some(c), vec![b]),
+                ("berth::need::mount-conflict", Some(c), vec![b]),
+            ],
+            "{filler} needs before"
+        );
+    }
+}
+
+/// A JSON fleet is held to the size limit like YAML, before it is read: one
+/// byte over is `berth::file::too-large` (from a file or a text), exactly
+/// the limit loads.
+#[test]
+fn a_json_fleet_over_the_size_limit_is_refused() {
+    let text = r#"[{"berth": 1, "container": "a", "needs": []}, {"berth": 1, "container": "b", "needs": []}]"#;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fleet.json");
+    std::fs::write(&path, text).unwrap();
+    let limit = |n: usize| LoadOptions {
+        max_file_size: n as u64,
+        ..LoadOptions::default()
+    };
+    for l in [
+        load_file(&path, &limit(text.len() - 1)),
+        load_str(Path::new("fleet.json"), text, &limit(text.len() - 1)),
+    ] {
+        assert!(l.documents.is_empty());
+        assert_eq!(codes_and_lines(&l), vec![("berth::file::too-large", 0)]);
+    }
+    for l in [
+        load_file(&path, &limit(text.len())),
+        load_str(Path::new("fleet.json"), text, &limit(text.len())),
+    ] {
+        assert_eq!(l.documents.len(), 2);
+        assert!(l.diagnostics.is_empty(), "{:?}", l.diagnostics);
+    }
+}

@@ -9,9 +9,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicUsize;
 
+use berth_specs::json::parse_json;
 use berth_specs::load::{load_str, LoadOptions};
 use berth_specs::schema::{host_schema, need_schema};
-use berth_specs::yaml::{parse_json, parse_yaml, Base};
+use berth_specs::yaml::{parse_yaml, Base};
 use berth_specs::Code;
 
 /// Loader codes about a document's shape: keys, kinds, types, names.
