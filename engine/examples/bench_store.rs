@@ -90,6 +90,15 @@ fn whole() -> bool {
     std::env::var_os("BENCH_WHOLE").is_some_and(|v| v == "1")
 }
 
+/// `BENCH_ROUNDS=R`: R rounds of status, release and re-apply at the
+/// midpoint instead of 21 (more for a profile of `status`).
+fn rounds() -> usize {
+    std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(21)
+}
+
 fn lock(file: &StateFile, scope: Scope) -> Locked {
     if whole() {
         file.lock().unwrap()
@@ -126,10 +135,11 @@ fn main() {
         times.push(apply_one(&host, &file, &format!("c{i}")));
         if i + 1 == mid {
             // At `mid` holdings: status (read-only load and the JSON view),
-            // release of one container and its re-apply, 21 rounds each.
+            // release of one container and its re-apply, 21 rounds each
+            // (`BENCH_ROUNDS`).
             let (mut status, mut release, mut again) = (Vec::new(), Vec::new(), Vec::new());
             let mut load = Vec::new();
-            for r in 0..21 {
+            for r in 0..rounds() {
                 let t = Instant::now();
                 let s = file.load_readonly().unwrap();
                 load.push(t.elapsed());

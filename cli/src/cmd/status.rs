@@ -2,7 +2,7 @@
 //! (a reader sees a whole state file thanks to atomic renames) and without
 //! creating anything.
 
-use berth_engine::state::{BindingSource, State};
+use berth_engine::state::{self, BindingSource, State};
 use berth_engine::store;
 
 use crate::args::{Format, StatusArgs};
@@ -23,11 +23,7 @@ pub fn run(args: StatusArgs) -> anyhow::Result<u8> {
     };
     let path = store::state_path(&host);
     match args.format {
-        Format::Json => {
-            let mut v = serde_json::to_value(&state)?;
-            v["state_file"] = serde_json::json!(path.display().to_string());
-            outln!("{}", serde_json::to_string_pretty(&v)?);
-        }
+        Format::Json => outln!("{}", state::status_json(&state, &path.display().to_string())),
         Format::Human => out!("{}", human(&state, &render::path(&path))),
     }
     Ok(exit::OK)
