@@ -15,6 +15,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use berth_engine::apply::{self, ProviderRequest, Provisioner};
+use berth_engine::state;
 use berth_engine::store::{Locked, Scope, StateFile};
 use berth_specs::load::{load_str, LoadOptions};
 use berth_specs::{Document, HostManifest, NeedSpec};
@@ -143,7 +144,7 @@ fn main() {
                 let t = Instant::now();
                 let s = file.load_readonly().unwrap();
                 load.push(t.elapsed());
-                let text = serde_json::to_vec_pretty(&s).unwrap();
+                let text = state::status_json(&s, &file.path().display().to_string());
                 status.push(t.elapsed());
                 assert!(text.len() > mid * 100);
                 let victim = format!("c{}", r * 7);

@@ -640,14 +640,38 @@ fn rich() -> State {
         ContainerHolding {
             spec_digest: "sha256:00ff".into(),
             bindings: vec![
-                bind(Kind::Port, "pg", BindingSource::Pool, "db-ports", true,
-                    json!({"host_port": 8001})),
-                bind(Kind::Volume, "data", BindingSource::Provides, "data", true,
-                    json!({"path": "/srv/data", "exclusive": true})),
-                bind(Kind::Custom("example.com/gpu".into()), "any", BindingSource::Provider,
-                    "*", true, json!({"env": {"B": "2", "A": "1"}, "mounts": [], "devices": ["/dev/x"]})),
-                bind(Kind::Network, "net", BindingSource::Provides, "net", false,
-                    json!({"subnet6": "2001:db8::/64", "bridge": "br0"})),
+                bind(
+                    Kind::Port,
+                    "pg",
+                    BindingSource::Pool,
+                    "db-ports",
+                    true,
+                    json!({"host_port": 8001}),
+                ),
+                bind(
+                    Kind::Volume,
+                    "data",
+                    BindingSource::Provides,
+                    "data",
+                    true,
+                    json!({"path": "/srv/data", "exclusive": true}),
+                ),
+                bind(
+                    Kind::Custom("example.com/gpu".into()),
+                    "any",
+                    BindingSource::Provider,
+                    "*",
+                    true,
+                    json!({"env": {"B": "2", "A": "1"}, "mounts": [], "devices": ["/dev/x"]}),
+                ),
+                bind(
+                    Kind::Network,
+                    "net",
+                    BindingSource::Provides,
+                    "net",
+                    false,
+                    json!({"subnet6": "2001:db8::/64", "bridge": "br0"}),
+                ),
             ],
         },
     );
@@ -681,10 +705,21 @@ fn rich() -> State {
     let gpu = Kind::Custom("example.com/gpu".into());
     s.provided.insert(
         "example.com/gpu/any".into(),
-        record(gpu.clone(), "any", json!({"env": {"B": "2", "A": "1"}, "mounts": [], "devices": ["/dev/x"]}), &["db"]),
+        record(
+            gpu.clone(),
+            "any",
+            json!({"env": {"B": "2", "A": "1"}, "mounts": [], "devices": ["/dev/x"]}),
+            &["db"],
+        ),
     );
-    s.pending_releases.push(record(Kind::Volume, "v", json!({"path": "/srv/v"}), &["gone"]));
-    s.pending_releases.push(record(gpu, "intent", Value::Null, &["db"]));
+    s.pending_releases.push(record(
+        Kind::Volume,
+        "v",
+        json!({"path": "/srv/v"}),
+        &["gone"],
+    ));
+    s.pending_releases
+        .push(record(gpu, "intent", Value::Null, &["db"]));
     s
 }
 
@@ -716,8 +751,14 @@ fn the_status_view_is_the_whole_state_in_sorted_keys() {
         status_through_a_value_tree(&empty, "x.db")
     );
     let docs = tempfile::tempdir().unwrap();
-    std::fs::write(docs.path().join("app-01.json"), doc_example("state.md", "state")).unwrap();
-    let example = StateFile::new(docs.path(), "app-01").load_readonly().unwrap();
+    std::fs::write(
+        docs.path().join("app-01.json"),
+        doc_example("state.md", "state"),
+    )
+    .unwrap();
+    let example = StateFile::new(docs.path(), "app-01")
+        .load_readonly()
+        .unwrap();
     assert_eq!(
         berth_engine::state::status_json(&example, "app-01.db"),
         status_through_a_value_tree(&example, "app-01.db")
