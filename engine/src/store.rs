@@ -939,7 +939,8 @@ fn read_reservations(
     let mut read = Vec::new();
     while let Some(r) = rows.next()? {
         let key: String = r.get(0)?;
-        let kind: String = r.get(1)?;
+        // Read in place: a built-in kind is a name, not a string to keep.
+        let kind: &str = r.get_ref(1)?.as_str()?;
         let fields: [Option<String>; 6] = [
             r.get(2)?,
             r.get(3)?,
@@ -948,9 +949,9 @@ fn read_reservations(
             r.get(6)?,
             r.get(7)?,
         ];
-        for s in std::iter::once(&key)
-            .chain(std::iter::once(&kind))
-            .chain(fields.iter().flatten())
+        for s in [key.as_str(), kind]
+            .into_iter()
+            .chain(fields.iter().flatten().map(String::as_str))
         {
             if let Some(ch) = has_control(s) {
                 return Ok(Err(Bad::Reason(format!(
@@ -959,7 +960,7 @@ fn read_reservations(
                 ))));
             }
         }
-        let Some(kind) = Kind::from_key(&kind) else {
+        let Some(kind) = Kind::from_key(kind) else {
             return Ok(Err(Bad::Reason(format!(
                 "`reservations.{key}.kind`: unknown kind `{kind}`"
             ))));
