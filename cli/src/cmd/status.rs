@@ -71,9 +71,11 @@ fn value(out: &mut String, scratch: &mut String, v: &serde_json::Value) {
 }
 
 /// The human view, written into one string (ten thousand lines at 5,000
-/// holdings: no string per line).
+/// holdings: no string per line), sized once (about 220 bytes a holding of
+/// two bindings and 80 a reservation, measured at 5,000 holdings).
 fn human(state: &State, path: &str) -> String {
-    let mut out = String::with_capacity(64 + 160 * state.holdings.len());
+    let size = 256 + 256 * state.holdings.len() + 96 * state.reservations.len();
+    let mut out = String::with_capacity(size);
     let mut scratch = String::new();
     let _ = writeln!(out, "host {} (state file {path})", escape(&state.host));
     let _ = writeln!(out, "holdings: {}", state.holdings.len());
