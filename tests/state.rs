@@ -193,3 +193,75 @@ fn an_empty_state_dir_variable_counts_as_unset() {
     );
     assert!(!dir.path().join("berth-e2e-empty-state-dir.db").exists());
 }
+
+/// A state with one of each line `berth status` prints: pool, static and
+/// provider-made holdings (a number and a flag among the values), held,
+/// released and never-held reservations, a provider record and a pending
+/// release.
+const EVERY_LINE: &str = r#"{"berth_state": 1, "host": "h",
+ "holdings": {
+  "db": {"spec_digest": "sha256:01", "bindings": [
+   {"kind": "volume", "name": "data", "source": "provides", "provide": "data", "exclusive": false,
+    "value": {"read_only": true, "path": "/srv/data"}}]},
+  "app": {"spec_digest": "sha256:02", "bindings": [
+   {"kind": "ipv6", "name": "app", "source": "pool", "provide": "*", "exclusive": true,
+    "value": {"network": "net", "address": "2001:db8::101"}},
+   {"kind": "port", "name": "web", "source": "provides", "provide": "web", "exclusive": true,
+    "value": {"host_port": 8080}},
+   {"kind": "volume", "name": "nfs-media", "source": "provider", "provide": "nfs-*", "exclusive": false,
+    "value": {"path": "/srv/v/nfs-media"}}]}},
+ "reservations": {
+  "ipv6/old": {"kind": "ipv6", "name": "old", "pool": "2001:db8::100/120", "value": "2001:db8::102",
+               "holder": null, "last_holder": "gone", "last_digest": "sha256:03"},
+  "ipv6/app": {"kind": "ipv6", "name": "app", "pool": "2001:db8::100/120", "value": "2001:db8::101",
+               "holder": "app", "last_holder": "app"},
+  "ipv6/new": {"kind": "ipv6", "name": "new", "pool": "2001:db8::100/120", "value": "2001:db8::103",
+               "holder": null}},
+ "provided": {
+  "volume/nfs-media": {"kind": "volume", "name": "nfs-media", "run": ["bundled/dir-volume", "--base", "/srv/v"],
+                       "provided": {"path": "/srv/v/nfs-media"}, "users": ["app"]}},
+ "pending_releases": [
+  {"kind": "volume", "name": "lost", "run": ["bundled/dir-volume", "--base", "/srv/v"],
+   "provided": null, "users": ["gone"]}]}"#;
+
+#[test]
+fn status_prints_every_line_of_a_state_as_before() {
+    let dir = fixture();
+    dir.write("state/h.json", EVERY_LINE);
+    let store = dir.path().join("state/h.db").display().to_string();
+    let o = run(dir.berth().args(["status", "-H", "host.yaml"]));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let want = format!(
+        "host h (state file {store})
+holdings: 2
+  app
+    ipv6 `app` <- pool `*`: address=2001:db8::101 network=net
+    port `web` <- provides `web`: host_port=8080
+    volume `nfs-media` <- provider `nfs-*`: path=/srv/v/nfs-media
+  db
+    volume `data` <- provides `data`: path=/srv/data read_only=true
+reservations: 3
+  ipv6/app = 2001:db8::101 from pool 2001:db8::100/120 (held by app)
+  ipv6/new = 2001:db8::103 from pool 2001:db8::100/120 (free)
+  ipv6/old = 2001:db8::102 from pool 2001:db8::100/120 (free (last held by gone))
+provided: 1
+  volume/nfs-media by bundled/dir-volume --base /srv/v: path=/srv/v/nfs-media (users: app)
+pending releases: 1 (retried by the next `berth release`; `berth release --forget KIND/NAME` drops one that cannot succeed)
+  volume/lost by bundled/dir-volume --base /srv/v
+"
+    );
+    assert_eq!(stdout(&o), want);
+    // The JSON view: the state with `state_file`, keys sorted at every
+    // level, indented (what copying the state into a `serde_json::Value`
+    // printed).
+    let o = run(dir
+        .berth()
+        .args(["status", "-H", "host.yaml", "--format", "json"]));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let mut v: serde_json::Value = serde_json::from_str(EVERY_LINE).unwrap();
+    v["state_file"] = serde_json::json!(store);
+    assert_eq!(
+        stdout(&o),
+        format!("{}\n", serde_json::to_string_pretty(&v).unwrap())
+    );
+}

@@ -15,6 +15,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use berth_engine::apply::{self, ProviderRequest, Provisioner};
+use berth_engine::state;
 use berth_engine::store::{Locked, Scope, StateFile};
 use berth_specs::load::{load_str, LoadOptions};
 use berth_specs::{Document, HostManifest, NeedSpec};
@@ -75,6 +76,24 @@ impl Provisioner for NoProviders {
     }
 }
 
+/// The time this thread has spent on a CPU (`/proc/thread-self/schedstat`,
+/// nanoseconds): on a machine shared with builds, wall time mostly says how
+/// long the thread waited for a core; this says how much work it did.
+fn on_cpu() -> Duration {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
+    let ns = text
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    Duration::from_nanos(ns)
+}
+
+/// `berth status --format json`'s view of a loaded state, as the CLI makes it.
+fn view(s: &state::State, file: &StateFile) -> String {
+    state::status_json(s, &file.path().display().to_string())
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
@@ -88,6 +107,15 @@ fn median(mut v: Vec<Duration>) -> Duration {
 /// (for the side-by-side figures of docs/performance.md).
 fn whole() -> bool {
     std::env::var_os("BENCH_WHOLE").is_some_and(|v| v == "1")
+}
+
+/// `BENCH_ROUNDS=R`: R rounds of status, release and re-apply at the
+/// midpoint instead of 21 (more for a profile of `status`).
+fn rounds() -> usize {
+    std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(21)
 }
 
 fn lock(file: &StateFile, scope: Scope) -> Locked {
@@ -126,15 +154,18 @@ fn main() {
         times.push(apply_one(&host, &file, &format!("c{i}")));
         if i + 1 == mid {
             // At `mid` holdings: status (read-only load and the JSON view),
-            // release of one container and its re-apply, 21 rounds each.
+            // release of one container and its re-apply, 21 rounds each
+            // (`BENCH_ROUNDS`).
             let (mut status, mut release, mut again) = (Vec::new(), Vec::new(), Vec::new());
-            let mut load = Vec::new();
-            for r in 0..21 {
-                let t = Instant::now();
+            let (mut load, mut status_cpu, mut load_cpu) = (Vec::new(), Vec::new(), Vec::new());
+            for r in 0..rounds() {
+                let (t, c) = (Instant::now(), on_cpu());
                 let s = file.load_readonly().unwrap();
                 load.push(t.elapsed());
-                let text = serde_json::to_vec_pretty(&s).unwrap();
+                load_cpu.push(on_cpu() - c);
+                let text = view(&s, &file);
                 status.push(t.elapsed());
+                status_cpu.push(on_cpu() - c);
                 assert!(text.len() > mid * 100);
                 let victim = format!("c{}", r * 7);
                 let t = Instant::now();
@@ -152,8 +183,11 @@ fn main() {
                 assert!(!out.any_failed());
                 again.push(apply_one(&host, &file, &victim));
             }
+            at_mid.push(("status, fastest round", *status.iter().min().unwrap()));
             at_mid.push(("status (load, JSON view)", median(status)));
+            at_mid.push(("status, time on a CPU", median(status_cpu)));
             at_mid.push(("of which the whole load", median(load)));
+            at_mid.push(("of which the whole load, on a CPU", median(load_cpu)));
             at_mid.push(("release one container", median(release)));
             at_mid.push(("apply one container", median(again)));
         }

@@ -889,6 +889,7 @@ fn read_holdings(
     state: &mut State,
 ) -> rusqlite::Result<Result<(), Bad>> {
     let mut rows = st.query(params)?;
+    let mut read = Vec::new();
     while let Some(r) = rows.next()? {
         let c: String = r.get(0)?;
         let digest: String = r.get(1)?;
@@ -905,15 +906,27 @@ fn read_holdings(
             Ok(b) => b,
             Err(r) => return Ok(Err(Bad::Reason(r))),
         };
-        state.holdings.insert(
+        read.push((
             c,
             crate::state::ContainerHolding {
                 spec_digest: digest,
                 bindings,
             },
-        );
+        ));
     }
+    put_all(&mut state.holdings, read);
     Ok(Ok(()))
+}
+
+/// Adds rows to a map of the state. Into an empty map (a whole load), the
+/// rows are sorted once and the tree built from them, instead of a search
+/// per row; a key read twice keeps its last row, as inserting would.
+fn put_all<V>(map: &mut BTreeMap<String, V>, rows: Vec<(String, V)>) {
+    if map.is_empty() {
+        *map = rows.into_iter().collect();
+    } else {
+        map.extend(rows);
+    }
 }
 
 /// Reads the reservation rows `st` selects with `params` into `state`.
@@ -923,9 +936,11 @@ fn read_reservations(
     state: &mut State,
 ) -> rusqlite::Result<Result<(), Bad>> {
     let mut rows = st.query(params)?;
+    let mut read = Vec::new();
     while let Some(r) = rows.next()? {
         let key: String = r.get(0)?;
-        let kind: String = r.get(1)?;
+        // Read in place: a built-in kind is a name, not a string to keep.
+        let kind: &str = r.get_ref(1)?.as_str()?;
         let fields: [Option<String>; 6] = [
             r.get(2)?,
             r.get(3)?,
@@ -934,9 +949,9 @@ fn read_reservations(
             r.get(6)?,
             r.get(7)?,
         ];
-        for s in std::iter::once(&key)
-            .chain(std::iter::once(&kind))
-            .chain(fields.iter().flatten())
+        for s in [key.as_str(), kind]
+            .into_iter()
+            .chain(fields.iter().flatten().map(String::as_str))
         {
             if let Some(ch) = has_control(s) {
                 return Ok(Err(Bad::Reason(format!(
@@ -945,9 +960,10 @@ fn read_reservations(
                 ))));
             }
         }
-        let kind: Kind = match serde_json::from_value(Value::String(kind)) {
-            Ok(k) => k,
-            Err(e) => return Ok(Err(Bad::Reason(format!("`reservations.{key}.kind`: {e}")))),
+        let Some(kind) = Kind::from_key(kind) else {
+            return Ok(Err(Bad::Reason(format!(
+                "`reservations.{key}.kind`: unknown kind `{kind}`"
+            ))));
         };
         let [name, pool, value, holder, last_holder, last_digest] = fields;
         let (Some(name), Some(pool), Some(value)) = (name, pool, value) else {
@@ -955,7 +971,7 @@ fn read_reservations(
                 "`reservations.{key}` lacks its name, pool or value"
             ))));
         };
-        state.reservations.insert(
+        read.push((
             key,
             crate::state::Reservation {
                 kind,
@@ -966,8 +982,9 @@ fn read_reservations(
                 last_holder,
                 last_digest,
             },
-        );
+        ));
     }
+    put_all(&mut state.reservations, read);
     Ok(Ok(()))
 }
 
@@ -1317,11 +1334,12 @@ fn json_column<T: serde::de::DeserializeOwned>(
     at: &dyn Fn() -> String,
 ) -> Result<T, String> {
     // serde_json escapes control characters, so clean text is printable
-    // ASCII without a backslash; anything else gets the full walk.
-    if !text
-        .bytes()
-        .all(|b| (0x20..0x7f).contains(&b) && b != b'\\')
-    {
+    // ASCII without a backslash; anything else gets the full walk. A raw
+    // control character below 0x20 cannot be inside a JSON string (the
+    // parser refuses it), so ASCII without a backslash or DEL is clean; the
+    // three scans are the standard library's word-at-a-time ones.
+    let b = text.as_bytes();
+    if !(text.is_ascii() && !b.contains(&b'\\') && !b.contains(&0x7f)) {
         let v: Value = serde_json::from_str(text).map_err(|e| format!("`{}`: {e}", at()))?;
         if let Err(r) = check_strings(&v) {
             return Err(format!("`{}`: {r}", at()));
@@ -1805,6 +1823,13 @@ enum ExclusiveKey<'a> {
     Entry(String),
 }
 
+/// A hash map keyed by the store's own rows (see [`check_meaning`]).
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+fn fast_map<K, V>(capacity: usize) -> FastMap<K, V> {
+    HashMap::with_capacity_and_hasher(capacity, foldhash::fast::RandomState::default())
+}
+
 /// What serde cannot check: every value means something berth could have
 /// written. One pass over the holdings, one over the reservations, one over
 /// the provider records, with hash lookups: O(size of the state).
@@ -1822,12 +1847,15 @@ fn check_meaning(state: &State) -> Result<(), String> {
             ))
         }
     };
-    // (holder, kind/name) -> the pool value it holds.
-    let mut pool_held: HashMap<(&str, &Kind, &str), u128> = HashMap::new();
+    // (holder, kind/name) -> the pool value it holds. The maps hash with
+    // foldhash: their keys are the store's own rows, and SipHash was a tenth
+    // of a whole load (docs/performance.md).
+    let n: usize = state.holdings.values().map(|h| h.bindings.len()).sum();
+    let mut pool_held: FastMap<(&str, &Kind, &str), u128> = fast_map(n);
     // An exclusive value -> its holder. Pool values are one number per kind
     // (pools skip every value of their kind, whatever the network or
     // protocol); a static exclusive provide is its entry and value.
-    let mut exclusive: HashMap<ExclusiveKey<'_>, &str> = HashMap::new();
+    let mut exclusive: FastMap<ExclusiveKey<'_>, &str> = fast_map(n);
     for (c, h) in &state.holdings {
         container(&|| "holdings key".to_string(), c)?;
         for (i, b) in h.bindings.iter().enumerate() {
@@ -1860,7 +1888,7 @@ fn check_meaning(state: &State) -> Result<(), String> {
             }
         }
     }
-    let mut values: HashMap<(&str, u128), &str> = HashMap::new();
+    let mut values: FastMap<(&str, u128), &str> = fast_map(state.reservations.len());
     for (k, r) in &state.reservations {
         let at = || format!("reservations.{k}");
         let keyed = k

@@ -620,3 +620,147 @@ fn taken_runs_are_made_for_an_earlier_store_and_a_huge_run_is_corrupt() {
     let e = file.load_readonly_for(&scope).unwrap_err();
     assert!(matches!(e, StoreError::Corrupt { .. }), "{e}");
 }
+
+/// A state with one of everything the view prints: pool, static exclusive,
+/// shared and provider-made holdings (a custom kind's nested value among
+/// them), held, released and purgeable reservations, provider records and
+/// pending releases (one an intent, `provided: null`).
+fn rich() -> State {
+    let mut s = sample();
+    let bind = |kind: Kind, name: &str, source, provide: &str, exclusive, value| HeldBinding {
+        kind,
+        name: name.into(),
+        source,
+        provide: provide.into(),
+        exclusive,
+        value,
+    };
+    s.holdings.insert(
+        "db".into(),
+        ContainerHolding {
+            spec_digest: "sha256:00ff".into(),
+            bindings: vec![
+                bind(
+                    Kind::Port,
+                    "pg",
+                    BindingSource::Pool,
+                    "db-ports",
+                    true,
+                    json!({"host_port": 8001}),
+                ),
+                bind(
+                    Kind::Volume,
+                    "data",
+                    BindingSource::Provides,
+                    "data",
+                    true,
+                    json!({"path": "/srv/data", "exclusive": true}),
+                ),
+                bind(
+                    Kind::Custom("example.com/gpu".into()),
+                    "any",
+                    BindingSource::Provider,
+                    "*",
+                    true,
+                    json!({"env": {"B": "2", "A": "1"}, "mounts": [], "devices": ["/dev/x"]}),
+                ),
+                bind(
+                    Kind::Network,
+                    "net",
+                    BindingSource::Provides,
+                    "net",
+                    false,
+                    json!({"subnet6": "2001:db8::/64", "bridge": "br0"}),
+                ),
+            ],
+        },
+    );
+    for (name, value, holder, last) in [
+        ("pg", "8001", Some("db"), Some("db")),
+        ("old", "8002", None, Some("gone")),
+        ("free", "8003", None, None),
+    ] {
+        s.reservations.insert(
+            format!("port/{name}"),
+            Reservation {
+                kind: Kind::Port,
+                name: name.into(),
+                pool: "8000-8099".into(),
+                value: value.into(),
+                holder: holder.map(Into::into),
+                last_holder: last.map(Into::into),
+                last_digest: last.map(|_| "sha256:00ff".into()),
+            },
+        );
+    }
+    let record = |kind: Kind, name: &str, provided: Value, users: &[&str]| {
+        berth_engine::state::ProvidedRecord::new(
+            kind,
+            name.into(),
+            vec!["bundled/gpu".into(), "--x".into()],
+            provided,
+            users.iter().map(|u| u.to_string()).collect(),
+        )
+    };
+    let gpu = Kind::Custom("example.com/gpu".into());
+    s.provided.insert(
+        "example.com/gpu/any".into(),
+        record(
+            gpu.clone(),
+            "any",
+            json!({"env": {"B": "2", "A": "1"}, "mounts": [], "devices": ["/dev/x"]}),
+            &["db"],
+        ),
+    );
+    s.pending_releases.push(record(
+        Kind::Volume,
+        "v",
+        json!({"path": "/srv/v"}),
+        &["gone"],
+    ));
+    s.pending_releases
+        .push(record(gpu, "intent", Value::Null, &["db"]));
+    s
+}
+
+/// What `berth status --format json` printed before it serialized the state
+/// directly: the whole state copied into a `serde_json::Value` (whose
+/// objects sort their keys), `state_file` added, printed indented.
+fn status_through_a_value_tree(s: &State, state_file: &str) -> String {
+    let mut v = serde_json::to_value(s).unwrap();
+    v["state_file"] = json!(state_file);
+    serde_json::to_string_pretty(&v).unwrap()
+}
+
+#[test]
+fn the_status_view_is_the_whole_state_in_sorted_keys() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = StateFile::new(tmp.path(), "web-01");
+    let mut locked = file.lock().unwrap();
+    locked.write(&rich()).unwrap();
+    drop(locked);
+    let loaded = file.load_readonly().unwrap();
+    assert_eq!(loaded, rich());
+    let path = file.path().display().to_string();
+    let view = berth_engine::state::status_json(&loaded, &path);
+    assert_eq!(view, status_through_a_value_tree(&loaded, &path));
+    // An empty state, and the documented example (read from a JSON file).
+    let empty = State::new("web-01");
+    assert_eq!(
+        berth_engine::state::status_json(&empty, "x.db"),
+        status_through_a_value_tree(&empty, "x.db")
+    );
+    let docs = tempfile::tempdir().unwrap();
+    std::fs::write(
+        docs.path().join("app-01.json"),
+        doc_example("state.md", "state"),
+    )
+    .unwrap();
+    let example = StateFile::new(docs.path(), "app-01")
+        .load_readonly()
+        .unwrap();
+    assert_eq!(
+        berth_engine::state::status_json(&example, "app-01.db"),
+        status_through_a_value_tree(&example, "app-01.db")
+    );
+}

@@ -2,7 +2,9 @@
 //! (a reader sees a whole state file thanks to atomic renames) and without
 //! creating anything.
 
-use berth_engine::state::{BindingSource, State};
+use std::fmt::Write;
+
+use berth_engine::state::{self, BindingSource, State};
 use berth_engine::store;
 
 use crate::args::{Format, StatusArgs};
@@ -23,13 +25,16 @@ pub fn run(args: StatusArgs) -> anyhow::Result<u8> {
     };
     let path = store::state_path(&host);
     match args.format {
-        Format::Json => {
-            let mut v = serde_json::to_value(&state)?;
-            v["state_file"] = serde_json::json!(path.display().to_string());
-            outln!("{}", serde_json::to_string_pretty(&v)?);
-        }
+        Format::Json => outln!(
+            "{}",
+            state::status_json(&state, &path.display().to_string())
+        ),
         Format::Human => out!("{}", human(&state, &render::path(&path))),
     }
+    // The process ends with this command: freeing a full host's state one
+    // allocation at a time (tens of thousands at 5,000 holdings) only
+    // delays the exit, as for `place`'s fleet.
+    std::mem::forget(state);
     Ok(exit::OK)
 }
 
@@ -42,74 +47,83 @@ fn source(s: BindingSource) -> &'static str {
 }
 
 /// A compact rendering of the value for people: `{"path": "/srv"}` becomes
-/// `path=/srv` (control characters escaped: values come from providers).
-fn value(v: &serde_json::Value) -> String {
-    escape(&raw_value(v)).into_owned()
-}
-
-fn raw_value(v: &serde_json::Value) -> String {
+/// `path=/srv` (control characters escaped: values come from providers),
+/// appended to `out`; `scratch` is reused from value to value.
+fn value(out: &mut String, scratch: &mut String, v: &serde_json::Value) {
+    scratch.clear();
     match v.as_object() {
-        Some(m) => m
-            .iter()
-            .map(|(k, v)| match v {
-                serde_json::Value::String(s) => format!("{k}={s}"),
-                other => format!("{k}={other}"),
-            })
-            .collect::<Vec<_>>()
-            .join(" "),
-        None => v.to_string(),
+        Some(m) => {
+            for (i, (k, v)) in m.iter().enumerate() {
+                if i > 0 {
+                    scratch.push(' ');
+                }
+                let _ = match v {
+                    serde_json::Value::String(s) => write!(scratch, "{k}={s}"),
+                    other => write!(scratch, "{k}={other}"),
+                };
+            }
+        }
+        None => {
+            let _ = write!(scratch, "{v}");
+        }
     }
+    out.push_str(&escape(scratch));
 }
 
+/// The human view, written into one string (ten thousand lines at 5,000
+/// holdings: no string per line), sized once (about 220 bytes a holding of
+/// two bindings and 80 a reservation, measured at 5,000 holdings).
 fn human(state: &State, path: &str) -> String {
-    let mut out = format!("host {} (state file {path})\n", escape(&state.host));
-    out.push_str(&format!("holdings: {}\n", state.holdings.len()));
+    let size = 256 + 256 * state.holdings.len() + 96 * state.reservations.len();
+    let mut out = String::with_capacity(size);
+    let mut scratch = String::new();
+    let _ = writeln!(out, "host {} (state file {path})", escape(&state.host));
+    let _ = writeln!(out, "holdings: {}", state.holdings.len());
     for (c, h) in &state.holdings {
-        out.push_str(&format!("  {c}\n"));
+        let _ = writeln!(out, "  {c}");
         for b in &h.bindings {
-            out.push_str(&format!(
-                "    {} `{}` <- {} `{}`: {}\n",
+            let _ = write!(
+                out,
+                "    {} `{}` <- {} `{}`: ",
                 b.kind,
                 b.name,
                 source(b.source),
-                b.provide,
-                value(&b.value)
-            ));
+                b.provide
+            );
+            value(&mut out, &mut scratch, &b.value);
+            out.push('\n');
         }
     }
-    out.push_str(&format!("reservations: {}\n", state.reservations.len()));
+    let _ = writeln!(out, "reservations: {}", state.reservations.len());
     for (k, r) in &state.reservations {
-        let who = match (&r.holder, &r.last_holder) {
-            (Some(h), _) => format!("held by {h}"),
-            (None, Some(l)) => format!("free (last held by {l})"),
-            (None, None) => "free".to_string(),
+        let _ = write!(out, "  {k} = {} from pool {} (", r.value, r.pool);
+        let _ = match (&r.holder, &r.last_holder) {
+            (Some(h), _) => write!(out, "held by {h}"),
+            (None, Some(l)) => write!(out, "free (last held by {l})"),
+            (None, None) => write!(out, "free"),
         };
-        out.push_str(&format!(
-            "  {k} = {} from pool {} ({who})\n",
-            r.value, r.pool
-        ));
+        out.push_str(")\n");
     }
-    out.push_str(&format!("provided: {}\n", state.provided.len()));
+    let _ = writeln!(out, "provided: {}", state.provided.len());
     for (k, p) in &state.provided {
-        out.push_str(&format!(
-            "  {k} by {}: {} (users: {})\n",
-            escape(&p.run.join(" ")),
-            value(&p.provided),
-            p.users.join(", ")
-        ));
+        let _ = write!(out, "  {k} by {}: ", escape(&p.run.join(" ")));
+        value(&mut out, &mut scratch, &p.provided);
+        let _ = writeln!(out, " (users: {})", p.users.join(", "));
     }
     if !state.pending_releases.is_empty() {
-        out.push_str(&format!(
-            "pending releases: {} (retried by the next `berth release`; `berth release --forget KIND/NAME` drops one that cannot succeed)\n",
+        let _ = writeln!(
+            out,
+            "pending releases: {} (retried by the next `berth release`; `berth release --forget KIND/NAME` drops one that cannot succeed)",
             state.pending_releases.len()
-        ));
+        );
         for p in &state.pending_releases {
-            out.push_str(&format!(
-                "  {}/{} by {}\n",
+            let _ = writeln!(
+                out,
+                "  {}/{} by {}",
                 p.kind,
                 p.name,
                 escape(&p.run.join(" "))
-            ));
+            );
         }
     }
     out
