@@ -9,6 +9,11 @@
 //!
 //! Run: `cargo bench -p berth-engine --bench place_scale [-- HOSTS CONTAINERS ROUNDS]`.
 
+/// The allocator the `berth` binary ships with (cli/src/main.rs): placement
+/// allocates per class and per host, so the figures are those of the binary.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
