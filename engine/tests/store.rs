@@ -764,3 +764,49 @@ fn the_status_view_is_the_whole_state_in_sorted_keys() {
         status_through_a_value_tree(&example, "app-01.db")
     );
 }
+
+/// A whole load of a big host parses its holdings on all cores: the row it
+/// reports is still the first bad one in the table's order, every time, and
+/// the load of the good rows is the state that was written.
+#[test]
+fn a_big_store_reports_its_first_bad_holding_every_time() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = StateFile::new(tmp.path(), "web-01");
+    let mut s = State::new("web-01");
+    for i in 0..2000 {
+        s.holdings.insert(
+            format!("c-{i:04}"),
+            ContainerHolding {
+                spec_digest: format!("fnv1a64:{i}"),
+                bindings: vec![HeldBinding {
+                    kind: Kind::Volume,
+                    name: "shared".into(),
+                    source: BindingSource::Provides,
+                    provide: "shared".into(),
+                    exclusive: false,
+                    value: json!({"path": "/srv/shared"}),
+                }],
+            },
+        );
+    }
+    let mut locked = file.lock().unwrap();
+    locked.write(&s).unwrap();
+    drop(locked);
+    assert_eq!(file.load_readonly().unwrap(), s);
+    let db = rusqlite::Connection::open(file.path()).unwrap();
+    for (c, bad) in [("c-1900", "[{]"), ("c-0700", "not json"), ("c-1300", "{}")] {
+        db.execute(
+            "UPDATE holdings SET bindings = ?1 WHERE container = ?2",
+            [bad, c],
+        )
+        .unwrap();
+    }
+    drop(db);
+    for _ in 0..20 {
+        let e = file.load_readonly().unwrap_err();
+        let StoreError::Corrupt { reason, .. } = &e else {
+            panic!("{e}")
+        };
+        assert!(reason.starts_with("`holdings.c-0700.bindings`"), "{reason}");
+    }
+}
