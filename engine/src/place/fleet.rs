@@ -143,15 +143,17 @@ impl<'a> Interner<'a> {
                 t
             })
             .collect();
-        let mut first = vec![0u32; all.len()];
+        // Each position's first appearance, then (in place, in order: a first
+        // appearance comes before its repeats) its id.
+        let mut ids = known_ids;
         for (&i, &f) in grouped.iter().zip(&first_grouped) {
-            first[i as usize] = f;
+            ids[i as usize] = f;
         }
-        drop((grouped, first_grouped, known_ids));
-        let mut ids: Vec<u32> = Vec::with_capacity(all.len());
+        drop((grouped, first_grouped));
         let base = self.names.len();
-        for (i, &f) in first.iter().enumerate() {
-            let id = if f & KNOWN != 0 {
+        for i in 0..ids.len() {
+            let f = ids[i];
+            ids[i] = if f & KNOWN != 0 {
                 f & !KNOWN
             } else if f as usize == i {
                 self.names.push(all[i]);
@@ -163,7 +165,6 @@ impl<'a> Interner<'a> {
                 self.names.truncate(base);
                 return all.iter().map(|s| self.intern(s)).collect();
             };
-            ids.push(id);
         }
         // The tables now give each new name's id (no two share a hash).
         tables.par_iter_mut().for_each(|t| {
