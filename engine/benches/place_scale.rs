@@ -8,6 +8,8 @@
 //! their ratios to 1x.
 //!
 //! Run: `cargo bench -p berth-engine --bench place_scale [-- HOSTS CONTAINERS ROUNDS]`.
+//! `PLACE_SCALES=4` (a comma-separated list) places only those scales, e.g.
+//! to profile one of them under `perf record`.
 
 /// The allocator the `berth` binary ships with (cli/src/main.rs): placement
 /// allocates per class and per host, so the figures are those of the binary.
@@ -36,7 +38,10 @@ fn main() {
         [h, c] => (h, c, 5),
         _ => (5_000, 150_000, 5),
     };
-    let scales = [1, 2, 4];
+    let scales: Vec<usize> = match std::env::var("PLACE_SCALES") {
+        Ok(v) => v.split(',').filter_map(|k| k.trim().parse().ok()).collect(),
+        Err(_) => vec![1, 2, 4],
+    };
     let fleets: Vec<_> = scales
         .iter()
         .map(|&k| fleet_docs(hosts * k, containers * k, 1))
@@ -69,12 +74,14 @@ fn main() {
     for (i, t) in times.iter().enumerate() {
         let (min, med) = stat(t);
         println!(
-            "{}x: min {:.0} ms ({:.2}x of 1x), median {:.0} ms ({:.2}x of 1x)",
+            "{}x: min {:.0} ms ({:.2}x of {}x), median {:.0} ms ({:.2}x of {}x)",
             scales[i],
             ms(min),
             min.as_secs_f64() / min1.as_secs_f64(),
+            scales[0],
             ms(med),
-            med.as_secs_f64() / med1.as_secs_f64()
+            med.as_secs_f64() / med1.as_secs_f64(),
+            scales[0]
         );
     }
 }

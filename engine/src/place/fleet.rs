@@ -35,10 +35,34 @@ pub(crate) type FastMap<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
 pub(crate) struct Interner<'a> {
     map: FastMap<&'a str, u32>,
     names: Vec<&'a str>,
+    /// The names new to [`Interner::intern_all`]: per [`shard_of`] table,
+    /// each one's hash to its id (no two of them share a hash; empty until
+    /// then).
+    bulk: Vec<FastMap<u64, u32>>,
+}
+
+/// How many tables [`Interner::intern_all`] spreads the names over: each
+/// stays small enough for the cache (800,000 names at 4x the generated fleet
+/// are about 3,000 a table), where one table of them all did not.
+const SHARDS: usize = 256;
+
+/// The table of a name's hash among [`SHARDS`]: bits that hashbrown uses
+/// neither for the bucket (low bits) nor for the tag (top seven).
+fn shard_of(hash: u64) -> usize {
+    (hash >> 32) as usize % SHARDS
+}
+
+/// A name's hash for [`Interner::intern_all`].
+fn name_hash(s: &str) -> u64 {
+    use std::hash::BuildHasher;
+    foldhash::fast::FixedState::default().hash_one(s)
 }
 
 impl<'a> Interner<'a> {
     pub(crate) fn intern(&mut self, s: &'a str) -> u32 {
+        if let Some(id) = self.get_bulk(s) {
+            return id;
+        }
         let next = self.names.len() as u32;
         let id = *self.map.entry(s).or_insert(next);
         if id == next {
@@ -47,8 +71,122 @@ impl<'a> Interner<'a> {
         id
     }
 
+    /// Interns every name of `all` and returns their ids: the same ids as
+    /// [`Interner::intern`] on each in turn (new names numbered in order of
+    /// first appearance), but without one table of every name, whose random
+    /// probes (and the name bytes each one compares) stop fitting the cache as
+    /// the fleet grows. Each name is hashed once, in order, on all cores; the
+    /// hashes are grouped into small tables (one per [`shard_of`]) that find
+    /// each name's first appearance without reading a name; one pass in
+    /// order then numbers the names, checking each repeat against its first
+    /// appearance byte by byte (two names of one 64-bit hash: interned one by
+    /// one instead).
+    pub(crate) fn intern_all(&mut self, all: &[&'a str]) -> Vec<u32> {
+        /// Marks an id known before (a value that is not a position in `all`).
+        const KNOWN: u32 = 1 << 31;
+        if !self.bulk.is_empty() || all.len() >= KNOWN as usize {
+            return all.iter().map(|s| self.intern(s)).collect();
+        }
+        let known = &self.map;
+        // Each name's hash, and its id if interned before (u32::MAX: not).
+        let (hashes, known_ids): (Vec<u64>, Vec<u32>) = all
+            .par_iter()
+            .map(|s| {
+                let id = if known.is_empty() {
+                    u32::MAX
+                } else {
+                    known.get(s).map_or(u32::MAX, |&id| id | KNOWN)
+                };
+                (name_hash(s), id)
+            })
+            .unzip();
+        // Positions grouped by table, ascending within each (a counting sort).
+        let mut start = vec![0usize; SHARDS + 1];
+        for &h in &hashes {
+            start[shard_of(h) + 1] += 1;
+        }
+        for k in 0..SHARDS {
+            start[k + 1] += start[k];
+        }
+        let mut next = start.clone();
+        let mut grouped = vec![0u32; all.len()];
+        for (i, &h) in hashes.iter().enumerate() {
+            let k = shard_of(h);
+            grouped[next[k]] = i as u32;
+            next[k] += 1;
+        }
+        // Per table: the first position of each position's hash, or its id
+        // with KNOWN if interned before.
+        let mut first_grouped = vec![0u32; all.len()];
+        let mut parts = Vec::with_capacity(SHARDS);
+        let (mut rest, mut rest_out) = (&grouped[..], &mut first_grouped[..]);
+        for k in 0..SHARDS {
+            let len = start[k + 1] - start[k];
+            let (a, b) = rest.split_at(len);
+            let (c, d) = std::mem::take(&mut rest_out).split_at_mut(len);
+            parts.push((a, c));
+            (rest, rest_out) = (b, d);
+        }
+        let mut tables: Vec<FastMap<u64, u32>> = parts
+            .into_par_iter()
+            .map(|(at, out)| {
+                // Names repeat (a shared network): half the positions is
+                // room enough for the generated fleet's names without a
+                // rehash, and half the memory to fault in.
+                let mut t = FastMap::with_capacity_and_hasher(at.len() / 2, Default::default());
+                for (&i, o) in at.iter().zip(out) {
+                    *o = match known_ids[i as usize] {
+                        u32::MAX => *t.entry(hashes[i as usize]).or_insert(i),
+                        id => id,
+                    };
+                }
+                t
+            })
+            .collect();
+        // Each position's first appearance, then (in place, in order: a first
+        // appearance comes before its repeats) its id.
+        let mut ids = known_ids;
+        for (&i, &f) in grouped.iter().zip(&first_grouped) {
+            ids[i as usize] = f;
+        }
+        drop((grouped, first_grouped));
+        let base = self.names.len();
+        for i in 0..ids.len() {
+            let f = ids[i];
+            ids[i] = if f & KNOWN != 0 {
+                f & !KNOWN
+            } else if f as usize == i {
+                self.names.push(all[i]);
+                self.names.len() as u32 - 1
+            } else if all[f as usize] == all[i] {
+                ids[f as usize]
+            } else {
+                // Two names of one hash: numbered one by one.
+                self.names.truncate(base);
+                return all.iter().map(|s| self.intern(s)).collect();
+            };
+        }
+        // The tables now give each new name's id (no two share a hash).
+        tables.par_iter_mut().for_each(|t| {
+            for v in t.values_mut() {
+                *v = ids[*v as usize];
+            }
+        });
+        self.bulk = tables;
+        ids
+    }
+
+    fn get_bulk(&self, s: &str) -> Option<u32> {
+        if self.bulk.is_empty() {
+            return None;
+        }
+        let h = name_hash(s);
+        let id = *self.bulk[shard_of(h)].get(&h)?;
+        (self.names[id as usize] == s).then_some(id)
+    }
+
     pub(crate) fn get(&self, s: &str) -> Option<u32> {
-        self.map.get(s).copied()
+        self.map.get(s).copied().or_else(|| self.get_bulk(s))
     }
 
     pub(crate) fn name(&self, i: u32) -> &'a str {
@@ -534,8 +672,15 @@ impl<'a> Fleet<'a> {
         self.specs = specs;
         let mut fresh: Vec<Key> = Vec::new();
         let total: usize = specs.iter().map(|s| s.needs.len()).sum();
-        self.names.map.reserve(total);
+        let mut all_names: Vec<&'a str> = Vec::with_capacity(total);
+        for spec in specs {
+            all_names.extend(spec.needs.iter().map(|n| n.name.as_str()));
+        }
         self.names.names.reserve(total);
+        let name_ids = self.names.intern_all(&all_names);
+        drop(all_names);
+        self.first_key.resize(self.names.names.len(), (u16::MAX, 0));
+        let mut name_ids = name_ids.into_iter();
         let mut out = Needs {
             all: Vec::with_capacity(total),
             at: Vec::with_capacity(specs.len()),
@@ -555,12 +700,9 @@ impl<'a> Fleet<'a> {
                         id
                     }
                 };
-                let name = self.names.intern(&need.name);
+                let name = name_ids.next().expect("one id a need");
                 let key = (kind, name);
                 let next = (self.keys.len() + fresh.len()) as u32;
-                if self.first_key.len() <= name as usize {
-                    self.first_key.resize(name as usize + 1, (u16::MAX, 0));
-                }
                 let info = match self.first_key[name as usize] {
                     (k, info) if k == kind => info,
                     (u16::MAX, _) => {
@@ -936,4 +1078,38 @@ fn capacity(host: &HostManifest, p: &Provide, state: Option<&State>) -> u32 {
         .size()
         .saturating_sub(skip.len() as u128)
         .min(u128::from(u32::MAX)) as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `intern_all` numbers names as `intern` one by one does: names known
+    /// before keep their ids, new ones are numbered by first appearance, and
+    /// `get` finds both.
+    #[test]
+    fn intern_all_numbers_as_one_by_one() {
+        let known = ["net-a", "gpu"];
+        let owned: Vec<String> = (0..5_000)
+            .map(|i| format!("name-{}", (i * 7919) % 1_700))
+            .chain(["gpu", "net-a", "", "net-b"].map(String::from))
+            .collect();
+        let all: Vec<&str> = owned.iter().map(String::as_str).collect();
+        let mut one = Interner::default();
+        let mut bulk = Interner::default();
+        for s in known {
+            one.intern(s);
+            bulk.intern(s);
+        }
+        let want: Vec<u32> = all.iter().map(|s| one.intern(s)).collect();
+        assert_eq!(bulk.intern_all(&all), want);
+        assert_eq!(bulk.names, one.names);
+        for s in all.iter().chain(&known) {
+            assert_eq!(bulk.get(s), one.get(s), "{s}");
+        }
+        assert_eq!(bulk.get("never-seen"), None);
+        // Interning after the bulk keeps the numbering.
+        assert_eq!(bulk.intern("net-b"), one.intern("net-b"));
+        assert_eq!(bulk.intern("late"), one.intern("late"));
+    }
 }
