@@ -8,23 +8,21 @@
 //! the run needs nothing but the repository.
 
 use std::net::Ipv6Addr;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
-use berth_engine::apply::{self, ProviderRequest, Provisioner};
+use berth_engine::apply;
 use berth_engine::pool::{self, Span128};
 use berth_engine::solve::solve;
 use berth_engine::state::{BindingSource, ContainerHolding, HeldBinding, Reservation, State};
 use berth_engine::store::StateFile;
-use berth_specs::load::{load_str, LoadOptions};
-use berth_specs::{Document, HostManifest, Kind, NeedSpec};
+use berth_specs::{HostManifest, Kind, NeedSpec};
+use berth_testkit::model::{self, NoProviders};
 use ipnet::IpNet;
-use serde_json::{json, Value};
+use serde_json::json;
 
 const HOLDINGS: usize = 10_000;
 
-const HOST: &str = r#"berth: 1
-host: bench
+const HOST: &str = r#"host: bench
 provides:
   - network: net6
     subnet6: 2001:db8::/48
@@ -35,24 +33,11 @@ provides:
 "#;
 
 fn host() -> HostManifest {
-    match load_str(Path::new("host.yaml"), HOST, &LoadOptions::default())
-        .documents
-        .pop()
-    {
-        Some(Document::Host(h)) => h,
-        _ => panic!("host does not load"),
-    }
+    model::host(HOST)
 }
 
 fn spec(name: &str) -> NeedSpec {
-    let text = format!("berth: 1\ncontainer: {name}\nneeds:\n  - ipv6: {name}\n");
-    match load_str(Path::new("berth.yaml"), &text, &LoadOptions::default())
-        .documents
-        .pop()
-    {
-        Some(Document::Need(n)) => n,
-        _ => panic!("spec does not load"),
-    }
+    model::specs(&format!("container: {name}\nneeds:\n  - ipv6: {name}\n")).remove(0)
 }
 
 /// 10,000 containers holding the lowest 10,000 usable addresses of the pool
@@ -62,7 +47,7 @@ fn state() -> State {
     let base = u128::from("2001:db8:0:1::".parse::<Ipv6Addr>().unwrap());
     for i in 0..HOLDINGS {
         let name = format!("c{i}");
-        let addr = Ipv6Addr::from(base + 1 + i as u128).to_string();
+        let addr = Ipv6Addr::from(base + i as u128).to_string();
         s.holdings.insert(
             name.clone(),
             ContainerHolding {
@@ -103,25 +88,6 @@ fn state() -> State {
     s
 }
 
-struct NoProviders;
-
-#[derive(Debug, thiserror::Error)]
-#[error("no providers in this benchmark")]
-struct Never;
-
-impl Provisioner for NoProviders {
-    type Error = Never;
-    fn provide(&mut self, _: &ProviderRequest<'_>) -> Result<Value, Never> {
-        Err(Never)
-    }
-    fn release(&mut self, _: &ProviderRequest<'_>) -> Result<(), Never> {
-        Err(Never)
-    }
-    fn check(&mut self, _: &ProviderRequest<'_>) -> Result<bool, Never> {
-        Err(Never)
-    }
-}
-
 /// Runs `f` `n` times; returns (median, min).
 fn measure(n: usize, mut f: impl FnMut()) -> (Duration, Duration) {
     let mut times: Vec<Duration> = (0..n)
@@ -150,12 +116,16 @@ fn main() {
     println!("| operation ({HOLDINGS} holdings in a /64 pool) | runs | median | min |");
     println!("|---|---|---|---|");
 
+    // The pool lies in the host network `net6` (2001:db8::/48, gateway ::1):
+    // its own first address is an ordinary one (docs/manifests.md).
     let net: IpNet = "2001:db8:0:1::/64".parse().unwrap();
+    let subnet: IpNet = "2001:db8::/48".parse().unwrap();
+    let gateway = "2001:db8::1".parse().ok();
     let taken: Vec<u128> = state
         .reservations
         .values()
         .map(|r| u128::from(r.value.parse::<Ipv6Addr>().unwrap()))
-        .chain(pool::skipped_addresses(&net, None, None))
+        .chain(pool::skipped_addresses(&net, Some(&subnet), gateway))
         .collect();
     let range = Span128::of_net(&net);
     let mut got = None;
@@ -166,7 +136,7 @@ fn main() {
             got = pool::lowest_free(range, taken.iter().copied())
         }),
     );
-    let expected = u128::from("2001:db8:0:1::".parse::<Ipv6Addr>().unwrap()) + HOLDINGS as u128 + 1;
+    let expected = u128::from("2001:db8:0:1::".parse::<Ipv6Addr>().unwrap()) + HOLDINGS as u128;
     assert_eq!(got, Some(expected));
 
     let mut plan = None;

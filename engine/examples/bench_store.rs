@@ -11,18 +11,15 @@
 //! `$BENCH_DIR`, default `/tmp`; `BENCH_WHOLE=1` makes every command load the
 //! whole state instead of its slice). Inputs are generated here.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
-use berth_engine::apply::{self, ProviderRequest, Provisioner};
+use berth_engine::apply;
 use berth_engine::state;
 use berth_engine::store::{Locked, Scope, StateFile};
-use berth_specs::load::{load_str, LoadOptions};
-use berth_specs::{Document, HostManifest, NeedSpec};
-use serde_json::Value;
+use berth_specs::{HostManifest, NeedSpec};
+use berth_testkit::model::{self, NoProviders};
 
-const HOST: &str = r#"berth: 1
-host: bench
+const HOST: &str = r#"host: bench
 provides:
   - network: net6
     subnet6: 2001:db8::/48
@@ -35,45 +32,14 @@ provides:
 "#;
 
 fn host() -> HostManifest {
-    match load_str(Path::new("host.yaml"), HOST, &LoadOptions::default())
-        .documents
-        .pop()
-    {
-        Some(Document::Host(h)) => h,
-        _ => panic!("host does not load"),
-    }
+    model::host(HOST)
 }
 
 fn spec(name: &str) -> NeedSpec {
-    let text = format!(
-        "berth: 1\ncontainer: {name}\nneeds:\n  - ipv6: {name}\n  - volume: shared\n    mount: /data\n"
-    );
-    match load_str(Path::new("berth.yaml"), &text, &LoadOptions::default())
-        .documents
-        .pop()
-    {
-        Some(Document::Need(n)) => n,
-        _ => panic!("spec does not load"),
-    }
-}
-
-struct NoProviders;
-
-#[derive(Debug, thiserror::Error)]
-#[error("no providers in this benchmark")]
-struct Never;
-
-impl Provisioner for NoProviders {
-    type Error = Never;
-    fn provide(&mut self, _: &ProviderRequest<'_>) -> Result<Value, Never> {
-        Err(Never)
-    }
-    fn release(&mut self, _: &ProviderRequest<'_>) -> Result<(), Never> {
-        Err(Never)
-    }
-    fn check(&mut self, _: &ProviderRequest<'_>) -> Result<bool, Never> {
-        Err(Never)
-    }
+    model::specs(&format!(
+        "container: {name}\nneeds:\n  - ipv6: {name}\n  - volume: shared\n    mount: /data\n"
+    ))
+    .remove(0)
 }
 
 /// The time this thread has spent on a CPU (`/proc/thread-self/schedstat`,

@@ -8,13 +8,12 @@
 //! - a successful re-apply of the same spec changes nothing.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 
 use berth_engine::apply::{self, ApplyError, ProviderRequest, Provisioner};
 use berth_engine::state::{BindingSource, State};
 use berth_engine::store::{Scope, StateFile};
-use berth_specs::load::{load_str, LoadOptions};
-use berth_specs::{Document, HostManifest, NeedSpec};
+use berth_specs::{HostManifest, NeedSpec};
+use berth_testkit::model;
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
@@ -54,8 +53,7 @@ impl Provisioner for Flaky {
     }
 }
 
-const HOST: &str = r#"berth: 1
-host: h
+const HOST: &str = r#"host: h
 provides:
   - network: n6
     subnet6: 2001:db8::/112
@@ -72,13 +70,7 @@ providers:
 "#;
 
 fn host() -> HostManifest {
-    match load_str(Path::new("host.yaml"), HOST, &LoadOptions::default())
-        .documents
-        .pop()
-    {
-        Some(Document::Host(h)) => h,
-        _ => panic!("host"),
-    }
+    model::host(HOST)
 }
 
 /// Container `c{i}` needs its address, maybe a port, the shared volume, and
@@ -88,7 +80,7 @@ fn spec(i: u8, variant: u8) -> NeedSpec {
 }
 
 fn spec_text(i: u8, variant: u8) -> String {
-    let mut t = format!("berth: 1\ncontainer: c{i}\nneeds:\n  - ipv6: c{i}\n");
+    let mut t = format!("container: c{i}\nneeds:\n  - ipv6: c{i}\n");
     if variant & 1 == 1 {
         t.push_str(&format!("  - port: p{i}\n    container_port: 80\n"));
     }
@@ -103,13 +95,7 @@ fn spec_text(i: u8, variant: u8) -> String {
 }
 
 fn need(text: &str) -> NeedSpec {
-    match load_str(Path::new("berth.yaml"), text, &LoadOptions::default())
-        .documents
-        .pop()
-    {
-        Some(Document::Need(n)) => n,
-        other => panic!("{other:?}"),
-    }
+    model::specs(text).remove(0)
 }
 
 fn check_invariants(s: &State) {
@@ -274,13 +260,7 @@ fn host_with_statics() -> HostManifest {
         "",
         1,
     ) + "providers:\n  - volume: \"nfs-*\"\n    run: [./nfs]\n";
-    match load_str(Path::new("host.yaml"), &text, &LoadOptions::default())
-        .documents
-        .pop()
-    {
-        Some(Document::Host(h)) => h,
-        other => panic!("{other:?}"),
-    }
+    model::host(&text)
 }
 
 /// [`spec`], and with bit 8 the static address, with bit 16 the volume

@@ -282,17 +282,7 @@ fn provider_made_resources_can_be_restricted_with_allow() {
 #[test]
 fn what_an_allow_listed_provider_made_is_not_bound_by_others() {
     let h = host(SECRET_HOST);
-    let mut st = State::new("h");
-    st.provided.insert(
-        "secret/payments-key".into(),
-        ProvidedRecord::new(
-            berth_specs::Kind::Secret,
-            "payments-key".into(),
-            vec!["/bin/true".into()],
-            serde_json::json!({"file": "/run/berth/payments-key"}),
-            vec!["payments".into()],
-        ),
-    );
+    let st = made_for_payments();
     let s = specs("container: evil\nneeds:\n  - secret: payments-key\n    mount: /k\n");
     let plan = solve(&h, &st, &[&s[0]]);
     let c = &plan.containers[0];

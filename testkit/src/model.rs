@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use berth_engine::apply::{ProviderRequest, Provisioner};
 use berth_engine::plan::Plan;
 use berth_engine::state::{ContainerHolding, Reservation, State};
 use berth_specs::load::{load_str, LoadOptions};
@@ -114,4 +115,34 @@ pub fn bound(plan: &Plan) -> Vec<(String, String, String)> {
             })
         })
         .collect()
+}
+
+/// A provisioner that runs no provider: for benchmarks and tests of what a
+/// host provides by itself (every request is refused).
+#[derive(Debug, Default)]
+pub struct NoProviders;
+
+/// Why [`NoProviders`] refused: always.
+#[derive(Debug)]
+pub struct NoProvider;
+
+impl std::fmt::Display for NoProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("no providers here")
+    }
+}
+
+impl std::error::Error for NoProvider {}
+
+impl Provisioner for NoProviders {
+    type Error = NoProvider;
+    fn provide(&mut self, _: &ProviderRequest<'_>) -> Result<serde_json::Value, NoProvider> {
+        Err(NoProvider)
+    }
+    fn release(&mut self, _: &ProviderRequest<'_>) -> Result<(), NoProvider> {
+        Err(NoProvider)
+    }
+    fn check(&mut self, _: &ProviderRequest<'_>) -> Result<bool, NoProvider> {
+        Err(NoProvider)
+    }
 }
