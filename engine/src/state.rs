@@ -15,6 +15,9 @@ use std::collections::BTreeMap;
 use berth_specs::{Kind, NeedSpec, ProvideDetail};
 use serde::{Deserialize, Serialize};
 
+mod view;
+pub use view::status_json;
+
 /// Version of the state file format.
 pub const STATE_VERSION: u32 = 1;
 
@@ -287,130 +290,5 @@ fn feed_spec(spec: &NeedSpec, with_image: bool, feed: &mut dyn FnMut(&str)) {
     for (k, v) in &spec.placement {
         feed(k);
         feed(v);
-    }
-}
-
-/// The readable view of a state, `berth status --format json`: the state's
-/// keys and `state_file` (the store's path), every object's keys in
-/// alphabetical order, printed indented.
-///
-/// Serialized straight from the state, without a copy of it as a
-/// `serde_json::Value` tree (what `status` once built, and what made the
-/// view cost as much as the load: docs/performance.md); the output is the
-/// bytes that copy printed (the keys of a `Value` object are sorted), which
-/// `the_status_view_is_the_whole_state_in_sorted_keys` in
-/// `engine/tests/store.rs` holds it to.
-pub fn status_json(state: &State, state_file: &str) -> String {
-    // About 920 bytes a holding of two bindings and 290 a reservation
-    // (measured at 5,000 holdings): sized once, the megabytes of a full host
-    // are not copied as the buffer grows.
-    let size = 4096 + 1024 * state.holdings.len() + 320 * state.reservations.len();
-    let mut out = Vec::with_capacity(size);
-    serde_json::to_writer_pretty(&mut out, &View { state, state_file })
-        .expect("a state always serializes");
-    String::from_utf8(out).expect("serde_json writes UTF-8")
-}
-
-/// See [`status_json`]. Each wrapper below writes its struct's fields in
-/// alphabetical order; a field added to the model must be added here in its
-/// place (the test above fails otherwise).
-struct View<'a> {
-    state: &'a State,
-    state_file: &'a str,
-}
-
-impl Serialize for View<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let st = self.state;
-        let mut m = s.serialize_struct("State", 7)?;
-        m.serialize_field("berth_state", &st.berth_state)?;
-        m.serialize_field("holdings", &Sorted(&st.holdings))?;
-        m.serialize_field("host", &st.host)?;
-        m.serialize_field("pending_releases", &Sorted(&st.pending_releases))?;
-        m.serialize_field("provided", &Sorted(&st.provided))?;
-        m.serialize_field("reservations", &Sorted(&st.reservations))?;
-        m.serialize_field("state_file", self.state_file)?;
-        m.end()
-    }
-}
-
-/// A part of the state, serialized with its keys in alphabetical order.
-struct Sorted<'a, T: ?Sized>(&'a T);
-
-impl<T> Serialize for Sorted<'_, BTreeMap<String, T>>
-where
-    for<'b> Sorted<'b, T>: Serialize,
-{
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_map(self.0.iter().map(|(k, v)| (k, Sorted(v))))
-    }
-}
-
-impl<T> Serialize for Sorted<'_, Vec<T>>
-where
-    for<'b> Sorted<'b, T>: Serialize,
-{
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.iter().map(Sorted))
-    }
-}
-
-impl Serialize for Sorted<'_, ContainerHolding> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let mut m = s.serialize_struct("ContainerHolding", 2)?;
-        m.serialize_field("bindings", &Sorted(&self.0.bindings))?;
-        m.serialize_field("spec_digest", &self.0.spec_digest)?;
-        m.end()
-    }
-}
-
-impl Serialize for Sorted<'_, HeldBinding> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let b = self.0;
-        let mut m = s.serialize_struct("HeldBinding", 6)?;
-        m.serialize_field("exclusive", &b.exclusive)?;
-        m.serialize_field("kind", &b.kind)?;
-        m.serialize_field("name", &b.name)?;
-        m.serialize_field("provide", &b.provide)?;
-        m.serialize_field("source", &b.source)?;
-        m.serialize_field("value", &b.value)?;
-        m.end()
-    }
-}
-
-impl Serialize for Sorted<'_, Reservation> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let r = self.0;
-        let mut m = s.serialize_struct("Reservation", 7)?;
-        m.serialize_field("holder", &r.holder)?;
-        m.serialize_field("kind", &r.kind)?;
-        if let Some(d) = &r.last_digest {
-            m.serialize_field("last_digest", d)?;
-        }
-        if let Some(l) = &r.last_holder {
-            m.serialize_field("last_holder", l)?;
-        }
-        m.serialize_field("name", &r.name)?;
-        m.serialize_field("pool", &r.pool)?;
-        m.serialize_field("value", &r.value)?;
-        m.end()
-    }
-}
-
-impl Serialize for Sorted<'_, ProvidedRecord> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let p = self.0;
-        let mut m = s.serialize_struct("ProvidedRecord", 5)?;
-        m.serialize_field("kind", &p.kind)?;
-        m.serialize_field("name", &p.name)?;
-        m.serialize_field("provided", &p.provided)?;
-        m.serialize_field("run", &p.run)?;
-        m.serialize_field("users", &p.users)?;
-        m.end()
     }
 }

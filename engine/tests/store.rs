@@ -765,6 +765,37 @@ fn the_status_view_is_the_whole_state_in_sorted_keys() {
     );
 }
 
+/// A view too big for one core is rendered in chunks (holdings,
+/// reservations and provider records, each past the size that splits it):
+/// the chunks join into the bytes the value tree printed, whatever their
+/// number, names that need escaping included.
+#[test]
+fn a_big_status_view_is_the_value_tree_view() {
+    let rich = rich();
+    for n in [511, 512, 513, 3001] {
+        let mut s = rich.clone();
+        for i in 0..n {
+            let name = if i % 97 == 5 {
+                format!("c-{i}-\"é\\\u{7}")
+            } else {
+                format!("c-{i:05}")
+            };
+            s.holdings.insert(name.clone(), rich.holdings["db"].clone());
+            let mut r = rich.reservations["port/pg"].clone();
+            r.name = name.clone();
+            s.reservations.insert(format!("port/{name}"), r);
+            let mut p = rich.provided["example.com/gpu/any"].clone();
+            p.users = vec![name.clone(), "db".into()];
+            s.provided.insert(format!("example.com/gpu/{name}"), p);
+        }
+        assert_eq!(
+            berth_engine::state::status_json(&s, "big.db"),
+            status_through_a_value_tree(&s, "big.db"),
+            "{n} entries a map"
+        );
+    }
+}
+
 /// A whole load of a big host parses its holdings on all cores: the row it
 /// reports is still the first bad one in the table's order, every time, and
 /// the load of the good rows is the state that was written.

@@ -1,0 +1,303 @@
+//! The readable view of a state, `berth status --format json`: the state's
+//! keys and `state_file` (the store's path), every object's keys in
+//! alphabetical order, printed indented by two spaces.
+//!
+//! It is the biggest text berth prints for a host (about 11 MB at 5,000
+//! holdings), so it is written straight from the state, without a copy of it
+//! as a `serde_json::Value` tree (what `status` once built, and what made the
+//! view cost as much as the load: docs/performance.md), and the big maps
+//! (holdings, reservations, provider records) are rendered in chunks on all
+//! cores, each chunk indented at its depth by [`Nested`]. The output is the
+//! bytes that the tree printed (a `Value` object's keys are sorted), which
+//! `the_status_view_is_the_whole_state_in_sorted_keys` and
+//! `a_big_status_view_is_the_value_tree_view` in `engine/tests/store.rs` hold
+//! it to.
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use super::{ContainerHolding, HeldBinding, ProvidedRecord, Reservation, State};
+
+/// See the module doc.
+pub fn status_json(state: &State, state_file: &str) -> String {
+    // About 2,200 bytes a holding of three bindings and 290 a reservation
+    // (measured at 5,000 holdings): sized once, the megabytes of a full host
+    // are not copied as the buffer grows.
+    let size = 4096 + 2304 * state.holdings.len() + 320 * state.reservations.len();
+    let mut out = Vec::with_capacity(size);
+    let mut view = Fields::open(&mut out);
+    view.value("berth_state", &state.berth_state);
+    view.map("holdings", &state.holdings);
+    view.value("host", &state.host);
+    view.value("pending_releases", &Sorted(&state.pending_releases));
+    view.map("provided", &state.provided);
+    view.map("reservations", &state.reservations);
+    view.value("state_file", state_file);
+    view.close();
+    String::from_utf8(out).expect("serde_json writes UTF-8")
+}
+
+/// The fields of the view's top object, written in the order they are given
+/// (alphabetical: a field added to the model must be added in its place, and
+/// to the wrappers below; the tests above fail otherwise).
+struct Fields<'a> {
+    out: &'a mut Vec<u8>,
+    first: bool,
+}
+
+impl<'a> Fields<'a> {
+    fn open(out: &'a mut Vec<u8>) -> Fields<'a> {
+        out.push(b'{');
+        Fields { out, first: true }
+    }
+
+    /// `"name": ` on its own line at depth 1.
+    fn key(&mut self, name: &str) {
+        Nested::at(1).entry_key(self.out, self.first, name);
+        self.first = false;
+    }
+
+    fn value<T: Serialize + ?Sized>(&mut self, name: &str, value: &T) {
+        self.key(name);
+        Nested::at(1).write(self.out, value);
+    }
+
+    /// A map of the state, its entries rendered in chunks on all cores when
+    /// there are many.
+    fn map<'m, V: Sync>(&mut self, name: &str, map: &'m BTreeMap<String, V>)
+    where
+        Sorted<'m, V>: Serialize,
+    {
+        self.key(name);
+        if map.is_empty() {
+            self.out.extend_from_slice(b"{}");
+            return;
+        }
+        self.out.push(b'{');
+        let entries: Vec<(&'m String, &'m V)> = map.iter().collect();
+        // Each entry is a line `"key": value` at depth 2; the first of the
+        // map opens with a bare newline, the others with a comma.
+        let render = |out: &mut Vec<u8>, first: bool, chunk: &[(&'m String, &'m V)]| {
+            for (i, (k, v)) in chunk.iter().enumerate() {
+                let entry = Nested::at(2);
+                entry.entry_key(out, first && i == 0, k);
+                let v: Sorted<'m, V> = Sorted(v);
+                entry.write(out, &v);
+            }
+        };
+        if entries.len() < PARALLEL_ENTRIES {
+            render(self.out, true, &entries);
+        } else {
+            let per_chunk = entries.len().div_ceil(4 * rayon::current_num_threads());
+            let chunks: Vec<Vec<u8>> = entries
+                .par_chunks(per_chunk.max(PARALLEL_ENTRIES / 2))
+                .enumerate()
+                .map(|(n, chunk)| {
+                    let mut out = Vec::with_capacity(chunk.len() * 1024);
+                    render(&mut out, n == 0, chunk);
+                    out
+                })
+                .collect();
+            for c in chunks {
+                self.out.extend_from_slice(&c);
+            }
+        }
+        self.out.push(b'\n');
+        indent(self.out, 1);
+        self.out.push(b'}');
+    }
+
+    fn close(self) {
+        self.out.extend_from_slice(b"\n}");
+    }
+}
+
+/// From this many entries on, a map of the view is rendered on all cores.
+const PARALLEL_ENTRIES: usize = 512;
+
+/// serde_json's pretty printing (two spaces a level), starting at `depth`
+/// instead of 0, so that a part of the view can be written on its own and
+/// land at its place.
+#[derive(Clone, Copy)]
+struct Nested {
+    depth: usize,
+    has_value: bool,
+}
+
+impl Nested {
+    fn at(depth: usize) -> Nested {
+        Nested {
+            depth,
+            has_value: false,
+        }
+    }
+
+    /// `value` at this depth.
+    fn write<T: Serialize + ?Sized>(self, out: &mut Vec<u8>, value: &T) {
+        let mut ser = serde_json::Serializer::with_formatter(out, self);
+        value
+            .serialize(&mut ser)
+            .expect("a state serializes into memory");
+    }
+
+    /// A new line at this depth holding `"key": `, after a comma unless first.
+    fn entry_key(mut self, out: &mut Vec<u8>, first: bool, key: &str) {
+        use serde_json::ser::Formatter;
+        let done = self
+            .begin_object_key(out, first)
+            .and_then(|()| serde_json::to_writer(&mut *out, key).map_err(io::Error::from))
+            .and_then(|()| self.begin_object_value(out));
+        done.expect("writing into memory cannot fail");
+    }
+}
+
+fn indent(out: &mut Vec<u8>, depth: usize) {
+    out.resize(out.len() + 2 * depth, b' ');
+}
+
+impl serde_json::ser::Formatter for Nested {
+    fn begin_array<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.depth += 1;
+        self.has_value = false;
+        w.write_all(b"[")
+    }
+
+    fn end_array<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.depth -= 1;
+        if self.has_value {
+            self.newline(w)?;
+        }
+        w.write_all(b"]")
+    }
+
+    fn begin_array_value<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+        if !first {
+            w.write_all(b",")?;
+        }
+        self.newline(w)
+    }
+
+    fn end_array_value<W: ?Sized + Write>(&mut self, _: &mut W) -> io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
+
+    fn begin_object<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.depth += 1;
+        self.has_value = false;
+        w.write_all(b"{")
+    }
+
+    fn end_object<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.depth -= 1;
+        if self.has_value {
+            self.newline(w)?;
+        }
+        w.write_all(b"}")
+    }
+
+    fn begin_object_key<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+        self.begin_array_value(w, first)
+    }
+
+    fn begin_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        w.write_all(b": ")
+    }
+
+    fn end_object_value<W: ?Sized + Write>(&mut self, _: &mut W) -> io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
+}
+
+impl Nested {
+    /// A line break and this depth's indentation.
+    fn newline<W: ?Sized + Write>(&self, w: &mut W) -> io::Result<()> {
+        const SPACES: [u8; 64] = [b' '; 64];
+        w.write_all(b"\n")?;
+        let mut width = 2 * self.depth;
+        while width > 0 {
+            let n = width.min(SPACES.len());
+            w.write_all(&SPACES[..n])?;
+            width -= n;
+        }
+        Ok(())
+    }
+}
+
+/// A part of the state, serialized with its keys in alphabetical order.
+struct Sorted<'a, T: ?Sized>(&'a T);
+
+impl Serialize for Sorted<'_, Vec<HeldBinding>> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(Sorted))
+    }
+}
+
+impl Serialize for Sorted<'_, Vec<ProvidedRecord>> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(Sorted))
+    }
+}
+
+impl Serialize for Sorted<'_, ContainerHolding> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut m = s.serialize_struct("ContainerHolding", 2)?;
+        m.serialize_field("bindings", &Sorted(&self.0.bindings))?;
+        m.serialize_field("spec_digest", &self.0.spec_digest)?;
+        m.end()
+    }
+}
+
+impl Serialize for Sorted<'_, HeldBinding> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let b = self.0;
+        let mut m = s.serialize_struct("HeldBinding", 6)?;
+        m.serialize_field("exclusive", &b.exclusive)?;
+        m.serialize_field("kind", &b.kind)?;
+        m.serialize_field("name", &b.name)?;
+        m.serialize_field("provide", &b.provide)?;
+        m.serialize_field("source", &b.source)?;
+        m.serialize_field("value", &b.value)?;
+        m.end()
+    }
+}
+
+impl Serialize for Sorted<'_, Reservation> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let r = self.0;
+        let mut m = s.serialize_struct("Reservation", 7)?;
+        m.serialize_field("holder", &r.holder)?;
+        m.serialize_field("kind", &r.kind)?;
+        if let Some(d) = &r.last_digest {
+            m.serialize_field("last_digest", d)?;
+        }
+        if let Some(l) = &r.last_holder {
+            m.serialize_field("last_holder", l)?;
+        }
+        m.serialize_field("name", &r.name)?;
+        m.serialize_field("pool", &r.pool)?;
+        m.serialize_field("value", &r.value)?;
+        m.end()
+    }
+}
+
+impl Serialize for Sorted<'_, ProvidedRecord> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let p = self.0;
+        let mut m = s.serialize_struct("ProvidedRecord", 5)?;
+        m.serialize_field("kind", &p.kind)?;
+        m.serialize_field("name", &p.name)?;
+        m.serialize_field("provided", &p.provided)?;
+        m.serialize_field("run", &p.run)?;
+        m.serialize_field("users", &p.users)?;
+        m.end()
+    }
+}
