@@ -580,37 +580,48 @@ impl StateFile {
             })));
         }
         let mut state = State::new(&self.host);
-        // Reservations first: a slice also loads the holdings of their holders.
         let res_cols = "SELECT key, kind, name, pool, value, holder, last_holder, last_digest FROM reservations";
-        let read = match scope {
-            None => read_reservations(&mut conn.prepare(res_cols)?, &[], &mut state)?,
+        let hold_cols = "SELECT container, spec_digest, bindings FROM holdings";
+        match scope {
+            None => {
+                // A whole load: the holdings rows are read first and parsed
+                // on the thread pool while this thread reads the
+                // reservations (the two were a fifth and a third of
+                // `status` one after the other). A bad reservation is
+                // still reported before a bad holding.
+                let rows = holding_rows(&mut conn.prepare(hold_cols)?, &[])?;
+                let mut holdings = None;
+                let reservations = rayon::in_place_scope(|s| {
+                    s.spawn(|_| holdings = Some(parse_holdings(rows)));
+                    read_reservations(&mut conn.prepare(res_cols)?, &[], &mut state)
+                })?;
+                if let Err(b) = reservations {
+                    return Ok(Err(b));
+                }
+                match holdings.expect("the scope waited for the parse") {
+                    Ok(read) => put_all(&mut state.holdings, read),
+                    Err(b) => return Ok(Err(b)),
+                }
+            }
             Some(scope) => {
+                // Reservations first: a slice also loads the holdings of
+                // their holders.
                 let keys = scope
                     .keys
                     .iter()
                     .map(|(kind, name)| resource_key(kind, name));
                 let by_key = format!("{res_cols} WHERE key = ?1");
-                match read_each(conn, &by_key, keys, read_reservations, &mut state)? {
+                let read = match read_each(conn, &by_key, keys, read_reservations, &mut state)? {
                     Ok(()) => {
                         let by_holder = format!("{res_cols} WHERE holder = ?1 OR last_holder = ?1");
                         let who = &scope.containers;
                         read_each(conn, &by_holder, who, read_reservations, &mut state)?
                     }
                     bad => bad,
-                }
-            }
-        };
-        if let Err(b) = read {
-            return Ok(Err(b));
-        }
-        let hold_cols = "SELECT container, spec_digest, bindings FROM holdings";
-        match scope {
-            None => {
-                if let Err(b) = read_holdings(&mut conn.prepare(hold_cols)?, &[], &mut state)? {
+                };
+                if let Err(b) = read {
                     return Ok(Err(b));
                 }
-            }
-            Some(scope) => {
                 let mut who: BTreeSet<String> = scope.containers.clone();
                 who.extend(state.reservations.values().filter_map(|r| r.holder.clone()));
                 scope.others(conn, &mut who)?;
@@ -888,17 +899,35 @@ fn read_holdings(
     params: &[&dyn rusqlite::ToSql],
     state: &mut State,
 ) -> rusqlite::Result<Result<(), Bad>> {
-    use rayon::prelude::*;
+    let rows = holding_rows(st, params)?;
+    Ok(parse_holdings(rows).map(|read| put_all(&mut state.holdings, read)))
+}
+
+/// A holdings row as read: container, spec digest, bindings (JSON).
+type HoldingRow = (String, String, String);
+
+/// The holdings rows `st` selects with `params`, unparsed.
+fn holding_rows(
+    st: &mut rusqlite::Statement<'_>,
+    params: &[&dyn rusqlite::ToSql],
+) -> rusqlite::Result<Vec<HoldingRow>> {
     let mut rows = st.query(params)?;
-    let mut raw: Vec<(String, String, String)> = Vec::new();
+    let mut raw = Vec::new();
     while let Some(r) = rows.next()? {
         raw.push((r.get(0)?, r.get(1)?, r.get(2)?));
     }
-    // The rows are read in one pass, then their bindings parsed: on all
-    // cores for a whole load of a big host (parsing 5,000 holdings' JSON was
-    // a third of `status`), in order for a slice of a few. The first bad row
-    // in row order is the one reported, either way.
-    let holding = |(c, digest, text): (String, String, String)| {
+    Ok(raw)
+}
+
+/// Holdings rows parsed: on all cores for a whole load of a big host
+/// (parsing 5,000 holdings' JSON was a third of `status`), in order for a
+/// slice of a few. The first bad row in row order is the one reported,
+/// either way.
+fn parse_holdings(
+    raw: Vec<HoldingRow>,
+) -> Result<Vec<(String, crate::state::ContainerHolding)>, Bad> {
+    use rayon::prelude::*;
+    let holding = |(c, digest, text): HoldingRow| {
         for (what, s) in [("holdings key", &c), ("spec_digest", &digest)] {
             if let Some(ch) = has_control(s) {
                 return Err(Bad::Reason(format!(
@@ -924,12 +953,7 @@ fn read_holdings(
     };
     // Collected whole, then the first error in row order (a parallel
     // collect into a `Result` would report whichever failed first in time).
-    let read: Result<Vec<_>, Bad> = parsed.into_iter().collect();
-    match read {
-        Ok(read) => put_all(&mut state.holdings, read),
-        Err(b) => return Ok(Err(b)),
-    }
-    Ok(Ok(()))
+    parsed.into_iter().collect()
 }
 
 /// From this many holdings on, their bindings are parsed on all cores (a
@@ -1849,33 +1873,87 @@ fn fast_map<K, V>(capacity: usize) -> FastMap<K, V> {
 }
 
 /// What serde cannot check: every value means something berth could have
-/// written. One pass over the holdings, one over the reservations, one over
-/// the provider records, with hash lookups: O(size of the state).
+/// written. One pass over the holdings and one over the reservations (side
+/// by side on two cores), with hash lookups, then one over the provider
+/// records: O(size of the state). Of several faults, the one reported is
+/// the first of the holdings, else the first of the reservations in key
+/// order.
 fn check_meaning(state: &State) -> Result<(), String> {
-    let name_rule = "a container name is `[a-z0-9][a-z0-9_.-]{0,62}`";
-    // `what` names the field, built only for a message.
-    let container = |what: &dyn Fn() -> String, c: &str| -> Result<(), String> {
-        if valid_container_name(c) {
-            Ok(())
-        } else {
-            Err(format!(
-                "{} {} is not a container name ({name_rule})",
-                what(),
-                tick(c)
-            ))
-        }
+    let (held, reserved) = rayon::join(|| check_holdings(state), || check_reservations(state));
+    let pool_held = held?;
+    // A reservation's own fault, or the first holder that does not hold
+    // what its reservation says, whichever comes first in key order.
+    let (holders, fault) = match reserved {
+        Ok(holders) => (holders, None),
+        Err((holders, fault)) => (holders, Some(fault)),
     };
-    // (holder, kind/name) -> the pool value it holds. The maps hash with
-    // foldhash: their keys are the store's own rows, and SipHash was a tenth
-    // of a whole load (docs/performance.md).
+    for (k, r, v) in holders {
+        let h = r
+            .holder
+            .as_deref()
+            .expect("only held reservations are listed");
+        if pool_held.get(&(h, &r.kind, r.name.as_str())) != Some(&v) {
+            return Err(format!(
+                "{} names `{h}`, which does not hold {} (no pool binding of it in `holdings.{h}`)",
+                tick(&format!("reservations.{k}.holder")),
+                tick(&r.value)
+            ));
+        }
+    }
+    if let Some(fault) = fault {
+        return Err(fault);
+    }
+    for (k, p) in &state.provided {
+        let expected = resource_key(&p.kind, &p.name);
+        if *k != expected {
+            return Err(format!(
+                "{} does not match its kind and name ({})",
+                tick(&format!("provided.{k}")),
+                tick(&expected)
+            ));
+        }
+        for u in &p.users {
+            check_container(&|| tick(&format!("provided.{k}.users")), u)?;
+        }
+    }
+    for (i, p) in state.pending_releases.iter().enumerate() {
+        for u in &p.users {
+            check_container(&|| tick(&format!("pending_releases[{i}].users")), u)?;
+        }
+    }
+    Ok(())
+}
+
+/// A container name where the state names one; `what` names the field,
+/// built only for a message.
+fn check_container(what: &dyn Fn() -> String, c: &str) -> Result<(), String> {
+    if valid_container_name(c) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} {} is not a container name (a container name is `[a-z0-9][a-z0-9_.-]{{0,62}}`)",
+            what(),
+            tick(c)
+        ))
+    }
+}
+
+/// (holder, kind, name) -> the pool value it holds.
+type PoolHeld<'a> = FastMap<(&'a str, &'a Kind, &'a str), u128>;
+
+/// The holdings' part of [`check_meaning`]: names, values of their kinds,
+/// no exclusive value held twice; returns what each holds from pools.
+fn check_holdings(state: &State) -> Result<PoolHeld<'_>, String> {
+    // The maps hash with foldhash: their keys are the store's own rows, and
+    // SipHash was a tenth of a whole load (docs/performance.md).
     let n: usize = state.holdings.values().map(|h| h.bindings.len()).sum();
-    let mut pool_held: FastMap<(&str, &Kind, &str), u128> = fast_map(n);
+    let mut pool_held: PoolHeld<'_> = fast_map(n);
     // An exclusive value -> its holder. Pool values are one number per kind
     // (pools skip every value of their kind, whatever the network or
     // protocol); a static exclusive provide is its entry and value.
     let mut exclusive: FastMap<ExclusiveKey<'_>, &str> = fast_map(n);
     for (c, h) in &state.holdings {
-        container(&|| "holdings key".to_string(), c)?;
+        check_container(&|| "holdings key".to_string(), c)?;
         for (i, b) in h.bindings.iter().enumerate() {
             // Built only for a message: ten thousand holdings load often.
             let at = || format!("holdings.{c}.bindings[{i}]");
@@ -1906,87 +1984,99 @@ fn check_meaning(state: &State) -> Result<(), String> {
             }
         }
     }
+    Ok(pool_held)
+}
+
+/// A held reservation, its key and value, for the holder check of
+/// [`check_meaning`].
+type HeldReservation<'a> = (&'a str, &'a crate::state::Reservation, u128);
+
+/// The reservations' part of [`check_meaning`]: keys, values and pools of
+/// their kinds, no value reserved twice, holder names. Returns the held
+/// ones in key order, up to the first fault when there is one.
+#[allow(clippy::type_complexity)]
+fn check_reservations(
+    state: &State,
+) -> Result<Vec<HeldReservation<'_>>, (Vec<HeldReservation<'_>>, String)> {
+    let mut held = Vec::with_capacity(state.reservations.len());
     let mut values: FastMap<(&str, u128), &str> = fast_map(state.reservations.len());
+    // The pool last seen valid: a host's reservations share a few pools.
+    let mut pool_seen: Option<(&Kind, &str)> = None;
     for (k, r) in &state.reservations {
+        let fault = |held, why| Err((held, why));
         let at = || format!("reservations.{k}");
         let keyed = k
             .strip_prefix(r.kind.as_str())
             .and_then(|rest| rest.strip_prefix('/'));
         if keyed != Some(r.name.as_str()) {
-            return Err(format!(
+            let why = format!(
                 "{} does not match its kind and name ({})",
                 tick(&at()),
                 tick(&resource_key(&r.kind, &r.name))
-            ));
+            );
+            return fault(held, why);
         }
-        let v = r.kind.scalar(&r.value).map_err(|want| {
-            format!(
-                "{} is {}, not {want}",
-                tick(&format!("{}.value", at())),
-                tick(&r.value)
-            )
-        })?;
-        let pool_ok = match r.kind.def().family {
-            Some(berth_specs::kinds::Family::V6) => {
-                matches!(r.pool.parse::<ipnet::IpNet>(), Ok(ipnet::IpNet::V6(_)))
+        let v = match r.kind.scalar(&r.value) {
+            Ok(v) => v,
+            Err(want) => {
+                let why = format!(
+                    "{} is {}, not {want}",
+                    tick(&format!("{}.value", at())),
+                    tick(&r.value)
+                );
+                return fault(held, why);
             }
-            Some(berth_specs::kinds::Family::V4) => {
-                matches!(r.pool.parse::<ipnet::IpNet>(), Ok(ipnet::IpNet::V4(_)))
-            }
-            None => r
-                .pool
-                .split_once('-')
-                .is_some_and(|(a, b)| r.kind.scalar(a).is_ok() && r.kind.scalar(b).is_ok()),
         };
-        if !pool_ok {
-            return Err(format!(
-                "{} is {}, not a {} pool",
-                tick(&format!("{}.pool", at())),
-                tick(&r.pool),
-                r.kind
-            ));
+        if pool_seen != Some((&r.kind, r.pool.as_str())) {
+            if !valid_pool(&r.kind, &r.pool) {
+                let why = format!(
+                    "{} is {}, not a {} pool",
+                    tick(&format!("{}.pool", at())),
+                    tick(&r.pool),
+                    r.kind
+                );
+                return fault(held, why);
+            }
+            pool_seen = Some((&r.kind, r.pool.as_str()));
         }
         if let Some(other) = values.insert((r.kind.as_str(), v), k) {
-            return Err(format!(
+            let why = format!(
                 "{} and {} both reserve {}",
                 tick(&format!("reservations.{other}")),
                 tick(&at()),
                 tick(&r.value)
-            ));
+            );
+            return fault(held, why);
         }
         if let Some(l) = &r.last_holder {
-            container(&|| tick(&format!("{}.last_holder", at())), l)?;
-        }
-        if let Some(h) = &r.holder {
-            container(&|| tick(&format!("{}.holder", at())), h)?;
-            if pool_held.get(&(h.as_str(), &r.kind, r.name.as_str())) != Some(&v) {
-                return Err(format!(
-                    "{} names `{h}`, which does not hold {} (no pool binding of it in `holdings.{h}`)",
-                    tick(&format!("{}.holder", at())),
-                    tick(&r.value)
-                ));
+            if let Err(why) = check_container(&|| tick(&format!("{}.last_holder", at())), l) {
+                return fault(held, why);
             }
         }
-    }
-    for (k, p) in &state.provided {
-        let expected = resource_key(&p.kind, &p.name);
-        if *k != expected {
-            return Err(format!(
-                "{} does not match its kind and name ({})",
-                tick(&format!("provided.{k}")),
-                tick(&expected)
-            ));
-        }
-        for u in &p.users {
-            container(&|| tick(&format!("provided.{k}.users")), u)?;
+        if let Some(h) = &r.holder {
+            if let Err(why) = check_container(&|| tick(&format!("{}.holder", at())), h) {
+                return fault(held, why);
+            }
+            held.push((k.as_str(), r, v));
         }
     }
-    for (i, p) in state.pending_releases.iter().enumerate() {
-        for u in &p.users {
-            container(&|| tick(&format!("pending_releases[{i}].users")), u)?;
+    Ok(held)
+}
+
+/// Whether `pool` is a pool of `kind` as a reservation records it: a
+/// network of the kind's family, or a `first-last` range of its values.
+fn valid_pool(kind: &Kind, pool: &str) -> bool {
+    match kind.def().family {
+        Some(berth_specs::kinds::Family::V6) => {
+            matches!(pool.parse::<ipnet::IpNet>(), Ok(ipnet::IpNet::V6(_)))
         }
+        Some(berth_specs::kinds::Family::V4) => {
+            matches!(pool.parse::<ipnet::IpNet>(), Ok(ipnet::IpNet::V4(_)))
+        }
+        None => pool
+            .split_once('-')
+            .is_some_and(|(a, b)| kind.scalar(a).is_ok() && kind.scalar(b).is_ok()),
     }
-    Ok(())
 }
 
 /// Opens `path` for reading without blocking, and returns it only if it is a regular file (`Ok(None)`

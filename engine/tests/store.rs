@@ -381,6 +381,58 @@ fn two_reservations_of_one_value_are_corrupt() {
     );
 }
 
+/// The holdings and the reservations are checked side by side: of several
+/// faults, the one reported is still the first of the holdings, else the
+/// first of the reservations in key order (its own fault, or a holder that
+/// does not hold it).
+#[test]
+fn of_several_faults_the_first_is_reported() {
+    let garbage = |v: &mut Value, key: &str| {
+        let mut r = v["reservations"]["ipv6/app"].clone();
+        r["name"] = json!(key);
+        r["holder"] = json!(null);
+        r["value"] = json!("garbage");
+        v["reservations"][format!("ipv6/{key}")] = r;
+    };
+    let r = refused(|v| {
+        v["holdings"]["app"]["bindings"][0]["value"]["address"] = json!("nonsense");
+        garbage(v, "a");
+    });
+    assert_eq!(
+        r,
+        "`holdings.app.bindings[0].value.address` is `nonsense`, not an IPv6 address"
+    );
+    let r = refused(|v| {
+        v["reservations"]["ipv6/app"]["holder"] = json!("db");
+        garbage(v, "zz");
+    });
+    assert!(
+        r.starts_with("`reservations.ipv6/app.holder` names `db`"),
+        "{r}"
+    );
+    let r = refused(|v| {
+        v["reservations"]["ipv6/app"]["holder"] = json!("db");
+        garbage(v, "a");
+    });
+    assert_eq!(
+        r,
+        "`reservations.ipv6/a.value` is `garbage`, not an IPv6 address"
+    );
+    // A second pool after a valid one is checked too.
+    let r = refused(|v| {
+        let mut r = v["reservations"]["ipv6/app"].clone();
+        r["name"] = json!("b");
+        r["holder"] = json!(null);
+        r["value"] = json!("2001:db8::101");
+        r["pool"] = json!("10.0.0.0/24");
+        v["reservations"]["ipv6/b"] = r;
+    });
+    assert_eq!(
+        r,
+        "`reservations.ipv6/b.pool` is `10.0.0.0/24`, not a ipv6 pool"
+    );
+}
+
 #[test]
 fn a_reservation_under_another_key_is_corrupt() {
     let r = refused(|v| {
