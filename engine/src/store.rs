@@ -1994,7 +1994,6 @@ type HeldReservation<'a> = (&'a str, &'a crate::state::Reservation, u128);
 /// The reservations' part of [`check_meaning`]: keys, values and pools of
 /// their kinds, no value reserved twice, holder names. Returns the held
 /// ones in key order, up to the first fault when there is one.
-#[allow(clippy::type_complexity)]
 fn check_reservations(
     state: &State,
 ) -> Result<Vec<HeldReservation<'_>>, (Vec<HeldReservation<'_>>, String)> {
