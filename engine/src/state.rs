@@ -16,7 +16,7 @@ use berth_specs::{Kind, NeedSpec, ProvideDetail};
 use serde::{Deserialize, Serialize};
 
 mod view;
-pub use view::status_json;
+pub use view::{status_json, write_status_json};
 
 /// Version of the state file format.
 pub const STATE_VERSION: u32 = 1;

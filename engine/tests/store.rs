@@ -817,14 +817,14 @@ fn the_status_view_is_the_whole_state_in_sorted_keys() {
     );
 }
 
-/// A view too big for one core is rendered in chunks (holdings,
-/// reservations and provider records, each past the size that splits it):
-/// the chunks join into the bytes the value tree printed, whatever their
-/// number, names that need escaping included.
+/// A big view is rendered in chunks of 256 entries, batches of chunks on
+/// all cores (holdings, reservations and provider records, around a chunk's
+/// size and over several batches): the chunks join into the bytes the value
+/// tree printed, names that need escaping included.
 #[test]
 fn a_big_status_view_is_the_value_tree_view() {
     let rich = rich();
-    for n in [511, 512, 513, 3001] {
+    for n in [255, 256, 257, 3001, 9001] {
         let mut s = rich.clone();
         for i in 0..n {
             let name = if i % 97 == 5 {

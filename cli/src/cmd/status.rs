@@ -3,6 +3,7 @@
 //! creating anything.
 
 use std::fmt::Write;
+use std::io::Write as _;
 
 use berth_engine::state::{self, BindingSource, State};
 use berth_engine::store;
@@ -10,7 +11,7 @@ use berth_engine::store;
 use crate::args::{Format, StatusArgs};
 use crate::exit;
 use crate::inputs;
-use crate::out::{out, outln};
+use crate::out::out;
 use crate::render::{self, escape};
 use crate::report::Invalid;
 
@@ -25,10 +26,14 @@ pub fn run(args: StatusArgs) -> anyhow::Result<u8> {
     };
     let path = store::state_path(&host);
     match args.format {
-        Format::Json => outln!(
-            "{}",
-            state::status_json(&state, &path.display().to_string())
-        ),
+        Format::Json => {
+            // Streamed: a big host's view (11 MB at 5,000 holdings) is
+            // never held whole. A closed pipe reaches `main` as an error.
+            let mut w = std::io::BufWriter::new(std::io::stdout().lock());
+            state::write_status_json(&state, &path.display().to_string(), &mut w)?;
+            writeln!(w)?;
+            w.flush()?;
+        }
         Format::Human => out!("{}", human(&state, &render::path(&path))),
     }
     // The process ends with this command: freeing a full host's state one

@@ -21,102 +21,112 @@ use serde::Serialize;
 
 use super::{ContainerHolding, HeldBinding, ProvidedRecord, Reservation, State};
 
-/// See the module doc.
+/// See the module doc: the whole view as one string.
 pub fn status_json(state: &State, state_file: &str) -> String {
     // About 2,200 bytes a holding of three bindings and 290 a reservation
     // (measured at 5,000 holdings): sized once, the megabytes of a full host
     // are not copied as the buffer grows.
     let size = 4096 + 2304 * state.holdings.len() + 320 * state.reservations.len();
     let mut out = Vec::with_capacity(size);
-    let mut view = Fields::open(&mut out);
-    view.value("berth_state", &state.berth_state);
-    view.map("holdings", &state.holdings);
-    view.value("host", &state.host);
-    view.value("pending_releases", &Sorted(&state.pending_releases));
-    view.map("provided", &state.provided);
-    view.map("reservations", &state.reservations);
-    view.value("state_file", state_file);
-    view.close();
+    write_status_json(state, state_file, &mut out).expect("writing into memory cannot fail");
     String::from_utf8(out).expect("serde_json writes UTF-8")
+}
+
+/// See the module doc: the view written to `w` as it is rendered, a batch
+/// of chunks at a time, so that printing a big host's view holds a few
+/// chunks in memory instead of all of it (`berth status` writes stdout
+/// through this). `w` gets many small writes: give it a buffered writer.
+pub fn write_status_json(state: &State, state_file: &str, w: &mut dyn Write) -> io::Result<()> {
+    let mut view = Fields::open(w)?;
+    view.value("berth_state", &state.berth_state)?;
+    view.map("holdings", &state.holdings)?;
+    view.value("host", &state.host)?;
+    view.value("pending_releases", &Sorted(&state.pending_releases))?;
+    view.map("provided", &state.provided)?;
+    view.map("reservations", &state.reservations)?;
+    view.value("state_file", state_file)?;
+    view.close()
 }
 
 /// The fields of the view's top object, written in the order they are given
 /// (alphabetical: a field added to the model must be added in its place, and
 /// to the wrappers below; the tests above fail otherwise).
 struct Fields<'a> {
-    out: &'a mut Vec<u8>,
+    out: &'a mut dyn Write,
     first: bool,
 }
 
 impl<'a> Fields<'a> {
-    fn open(out: &'a mut Vec<u8>) -> Fields<'a> {
-        out.push(b'{');
-        Fields { out, first: true }
+    fn open(out: &'a mut dyn Write) -> io::Result<Fields<'a>> {
+        out.write_all(b"{")?;
+        Ok(Fields { out, first: true })
     }
 
     /// `"name": ` on its own line at depth 1.
-    fn key(&mut self, name: &str) {
-        Nested::at(1).entry_key(self.out, self.first, name);
+    fn key(&mut self, name: &str) -> io::Result<()> {
+        Nested::at(1).entry_key(&mut self.out, self.first, name)?;
         self.first = false;
+        Ok(())
     }
 
-    fn value<T: Serialize + ?Sized>(&mut self, name: &str, value: &T) {
-        self.key(name);
-        Nested::at(1).write(self.out, value);
+    fn value<T: Serialize + ?Sized>(&mut self, name: &str, value: &T) -> io::Result<()> {
+        self.key(name)?;
+        Nested::at(1).write(&mut self.out, value)
     }
 
-    /// A map of the state, its entries rendered in chunks on all cores when
-    /// there are many.
-    fn map<'m, V: Sync>(&mut self, name: &str, map: &'m BTreeMap<String, V>)
+    /// A map of the state. Its entries are rendered in chunks of
+    /// [`CHUNK`], a batch of chunks at a time on all cores, each batch
+    /// written before the next is rendered into the same buffers.
+    fn map<'m, V: Sync>(&mut self, name: &str, map: &'m BTreeMap<String, V>) -> io::Result<()>
     where
         Sorted<'m, V>: Serialize,
     {
-        self.key(name);
+        self.key(name)?;
         if map.is_empty() {
-            self.out.extend_from_slice(b"{}");
-            return;
+            return self.out.write_all(b"{}");
         }
-        self.out.push(b'{');
+        self.out.write_all(b"{")?;
         let entries: Vec<(&'m String, &'m V)> = map.iter().collect();
         // Each entry is a line `"key": value` at depth 2; the first of the
         // map opens with a bare newline, the others with a comma.
         let render = |out: &mut Vec<u8>, first: bool, chunk: &[(&'m String, &'m V)]| {
+            out.clear();
             for (i, (k, v)) in chunk.iter().enumerate() {
                 let entry = Nested::at(2);
-                entry.entry_key(out, first && i == 0, k);
                 let v: Sorted<'m, V> = Sorted(v);
-                entry.write(out, &v);
+                entry
+                    .entry_key(out, first && i == 0, k)
+                    .and_then(|()| entry.write(out, &v))
+                    .expect("writing into memory cannot fail");
             }
         };
-        if entries.len() < PARALLEL_ENTRIES {
-            render(self.out, true, &entries);
+        let mut bufs = vec![Vec::new(); 2 * rayon::current_num_threads()];
+        if entries.len() <= CHUNK {
+            render(&mut bufs[0], true, &entries);
+            self.out.write_all(&bufs[0])?;
         } else {
-            let per_chunk = entries.len().div_ceil(4 * rayon::current_num_threads());
-            let chunks: Vec<Vec<u8>> = entries
-                .par_chunks(per_chunk.max(PARALLEL_ENTRIES / 2))
-                .enumerate()
-                .map(|(n, chunk)| {
-                    let mut out = Vec::with_capacity(chunk.len() * 1024);
-                    render(&mut out, n == 0, chunk);
-                    out
-                })
-                .collect();
-            for c in chunks {
-                self.out.extend_from_slice(&c);
+            for (b, batch) in entries.chunks(bufs.len() * CHUNK).enumerate() {
+                bufs.par_iter_mut()
+                    .zip(batch.par_chunks(CHUNK))
+                    .enumerate()
+                    .for_each(|(n, (buf, chunk))| render(buf, b == 0 && n == 0, chunk));
+                for buf in &bufs[..batch.len().div_ceil(CHUNK)] {
+                    self.out.write_all(buf)?;
+                }
             }
         }
-        self.out.push(b'\n');
-        indent(self.out, 1);
-        self.out.push(b'}');
+        Nested::at(1).newline(&mut self.out)?;
+        self.out.write_all(b"}")
     }
 
-    fn close(self) {
-        self.out.extend_from_slice(b"\n}");
+    fn close(self) -> io::Result<()> {
+        self.out.write_all(b"\n}")
     }
 }
 
-/// From this many entries on, a map of the view is rendered on all cores.
-const PARALLEL_ENTRIES: usize = 512;
+/// Entries of a map of the view rendered as one chunk (about 560 KB of
+/// holdings); a map this small is rendered on the calling thread.
+const CHUNK: usize = 256;
 
 /// serde_json's pretty printing (two spaces a level), starting at `depth`
 /// instead of 0, so that a part of the view can be written on its own and
@@ -136,26 +146,27 @@ impl Nested {
     }
 
     /// `value` at this depth.
-    fn write<T: Serialize + ?Sized>(self, out: &mut Vec<u8>, value: &T) {
+    fn write<W: ?Sized + Write, T: Serialize + ?Sized>(
+        self,
+        out: &mut W,
+        value: &T,
+    ) -> io::Result<()> {
         let mut ser = serde_json::Serializer::with_formatter(out, self);
-        value
-            .serialize(&mut ser)
-            .expect("a state serializes into memory");
+        value.serialize(&mut ser).map_err(io::Error::from)
     }
 
     /// A new line at this depth holding `"key": `, after a comma unless first.
-    fn entry_key(mut self, out: &mut Vec<u8>, first: bool, key: &str) {
+    fn entry_key<W: ?Sized + Write>(
+        mut self,
+        out: &mut W,
+        first: bool,
+        key: &str,
+    ) -> io::Result<()> {
         use serde_json::ser::Formatter;
-        let done = self
-            .begin_object_key(out, first)
-            .and_then(|()| serde_json::to_writer(&mut *out, key).map_err(io::Error::from))
-            .and_then(|()| self.begin_object_value(out));
-        done.expect("writing into memory cannot fail");
+        self.begin_object_key(out, first)?;
+        serde_json::to_writer(&mut *out, key).map_err(io::Error::from)?;
+        self.begin_object_value(out)
     }
-}
-
-fn indent(out: &mut Vec<u8>, depth: usize) {
-    out.resize(out.len() + 2 * depth, b' ');
 }
 
 impl serde_json::ser::Formatter for Nested {
