@@ -155,7 +155,7 @@ fn explain_held_by_another_container() {
                 source: BindingSource::Provides,
                 provide: "web".into(),
                 exclusive: true,
-                value: serde_json::json!({"address": "2001:db8::5", "network": "n"}),
+                value: serde_json::json!({"address": "2001:db8::5", "network": "n"}).into(),
             }],
         },
     );

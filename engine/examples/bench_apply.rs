@@ -59,7 +59,7 @@ fn state() -> State {
                         source: BindingSource::Pool,
                         provide: "*".into(),
                         exclusive: true,
-                        value: json!({"address": addr, "network": "net6"}),
+                        value: json!({"address": addr, "network": "net6"}).into(),
                     },
                     HeldBinding {
                         kind: Kind::Network,
@@ -67,7 +67,8 @@ fn state() -> State {
                         source: BindingSource::Provides,
                         provide: "net6".into(),
                         exclusive: false,
-                        value: json!({"subnet6": "2001:db8::/48", "gateway6": "2001:db8::1"}),
+                        value: json!({"subnet6": "2001:db8::/48", "gateway6": "2001:db8::1"})
+                            .into(),
                     },
                 ],
             },

@@ -57,7 +57,7 @@ fn on_cpu() -> Duration {
 
 /// `berth status --format json`'s view of a loaded state, as the CLI makes it.
 fn view(s: &state::State, file: &StateFile) -> String {
-    state::status_json(s, &file.path().display().to_string())
+    berth_engine::status_view::status_json(s, &file.path().display().to_string())
 }
 
 fn ms(d: Duration) -> f64 {

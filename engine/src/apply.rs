@@ -43,7 +43,7 @@ use crate::emit::emitter::{render, Emitter, Output, RenderError};
 use crate::plan::{Binding, Plan, Step};
 use crate::solve::solve;
 use crate::state::{
-    resource_key, BindingSource, ContainerHolding, HeldBinding, ProvidedRecord, Reservation, State,
+    resource_key, BindingSource, ContainerHolding, HeldValue, ProvidedRecord, Reservation, State,
 };
 use crate::store::{Locked, StoreError};
 
@@ -673,51 +673,52 @@ fn held_conflicts(
     detail: &ProvideDetail,
 ) -> Vec<Diagnostic> {
     type Same<'a, T> = Box<dyn Fn(&T) -> bool + 'a>;
-    let (code, what, reserved, held): (Code, String, Same<Reservation>, Same<Value>) = match detail
-    {
-        ProvideDetail::Address {
-            source: AddressSource::Static(a),
-            ..
-        } => {
-            let a = *a;
-            let same = move |v: Option<&str>| {
-                v.and_then(|v| v.parse::<std::net::IpAddr>().ok()) == Some(a)
-            };
-            (
-                Code::HostDuplicateAddress,
-                format!("address `{a}`"),
-                Box::new(move |r| same(Some(&r.value))),
-                Box::new(move |v| same(v.get("address").and_then(Value::as_str))),
-            )
-        }
-        // A static host port (the registry's `host_sockets` of one value).
-        d => match d.host_sockets().filter(|s| !s.pool) {
-            None => return Vec::new(),
-            Some(s) => {
-                let (port, protocol) = (s.first, s.protocol);
+    let (code, what, reserved, held): (Code, String, Same<Reservation>, Same<HeldValue>) =
+        match detail {
+            ProvideDetail::Address {
+                source: AddressSource::Static(a),
+                ..
+            } => {
+                let a = *a;
+                let same = move |v: Option<&str>| {
+                    v.and_then(|v| v.parse::<std::net::IpAddr>().ok()) == Some(a)
+                };
                 (
-                    Code::HostDuplicatePort,
-                    format!("host port {port}/{protocol}"),
-                    // The reservation's protocol is its pool's; a pool the
-                    // manifest no longer lists counts as the same (the safe side).
-                    Box::new(move |r| {
-                        let pool_protocol = host.provides.iter().find_map(|p| {
-                            p.detail
-                                .host_sockets()
-                                .filter(|q| q.pool && p.kind == r.kind && q.text() == r.pool)
-                                .map(|q| q.protocol)
-                        });
-                        r.value == port.to_string() && pool_protocol.unwrap_or(protocol) == protocol
-                    }),
-                    Box::new(move |v| {
-                        v.get("host_port").and_then(Value::as_u64) == Some(u64::from(port))
-                            && v.get("protocol").and_then(Value::as_str).unwrap_or("tcp")
-                                == protocol.to_string()
-                    }),
+                    Code::HostDuplicateAddress,
+                    format!("address `{a}`"),
+                    Box::new(move |r| same(Some(&r.value))),
+                    Box::new(move |v| same(v.get("address").and_then(Value::as_str))),
                 )
             }
-        },
-    };
+            // A static host port (the registry's `host_sockets` of one value).
+            d => match d.host_sockets().filter(|s| !s.pool) {
+                None => return Vec::new(),
+                Some(s) => {
+                    let (port, protocol) = (s.first, s.protocol);
+                    (
+                        Code::HostDuplicatePort,
+                        format!("host port {port}/{protocol}"),
+                        // The reservation's protocol is its pool's; a pool the
+                        // manifest no longer lists counts as the same (the safe side).
+                        Box::new(move |r| {
+                            let pool_protocol = host.provides.iter().find_map(|p| {
+                                p.detail
+                                    .host_sockets()
+                                    .filter(|q| q.pool && p.kind == r.kind && q.text() == r.pool)
+                                    .map(|q| q.protocol)
+                            });
+                            r.value == port.to_string()
+                                && pool_protocol.unwrap_or(protocol) == protocol
+                        }),
+                        Box::new(move |v| {
+                            v.get("host_port").and_then(Value::as_u64) == Some(u64::from(port))
+                                && v.get("protocol").and_then(Value::as_str).unwrap_or("tcp")
+                                    == protocol.to_string()
+                        }),
+                    )
+                }
+            },
+        };
     let mut out = Vec::new();
     for r in state.reservations.values() {
         if &r.kind == kind && r.name != name && reserved(r) {
@@ -859,7 +860,7 @@ fn record(state: &mut State, plan: &Plan, specs: &[&NeedSpec]) -> Vec<ProvidedRe
             c.clone(),
             ContainerHolding {
                 spec_digest: spec_digest(spec),
-                bindings: cp.bindings.iter().map(held).collect(),
+                bindings: cp.bindings.iter().map(Binding::held).collect(),
             },
         );
     }
@@ -888,7 +889,7 @@ fn record(state: &mut State, plan: &Plan, specs: &[&NeedSpec]) -> Vec<ProvidedRe
             .filter(|b| b.source == BindingSource::Provider)
         {
             if let Some(v) = fresh.get(&resource_key(&b.kind, &b.name)) {
-                b.value = (*v).clone();
+                b.value = (*v).into();
             }
         }
     }
@@ -920,17 +921,6 @@ fn take_orphans(state: &mut State, released_by: &[String]) -> Vec<ProvidedRecord
             r
         })
         .collect()
-}
-
-fn held(b: &Binding) -> HeldBinding {
-    HeldBinding {
-        kind: b.kind.clone(),
-        name: b.name.clone(),
-        source: b.source,
-        provide: b.provide.clone(),
-        exclusive: b.exclusive,
-        value: b.value.json().clone(),
-    }
 }
 
 /// The reserved value as text: the address, or the host port.

@@ -9,7 +9,7 @@
 //!   listed once in [`emit::registry`].
 //! - [`pool`]: lowest-free allocation in address and port pools.
 //! - [`state`] and [`store`]: what a host has handed out, persisted atomically
-//!   under a lock.
+//!   under a lock; [`status_view`]: its readable JSON view.
 //! - [`apply`]: solve, provision gaps through the [`apply::Provisioner`] trait,
 //!   record, emit; all-or-nothing.
 //! - [`place`]: fleet placement across many hosts.
@@ -31,4 +31,5 @@ pub mod pool;
 mod rules;
 pub mod solve;
 pub mod state;
+pub mod status_view;
 pub mod store;

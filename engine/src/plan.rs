@@ -126,7 +126,7 @@ impl Binding {
             source: self.source,
             provide: self.provide.clone(),
             exclusive: self.exclusive,
-            value: self.value.json().clone(),
+            value: self.value.json().into(),
         }
     }
 }

@@ -15,8 +15,8 @@ use std::collections::BTreeMap;
 use berth_specs::{Kind, NeedSpec, ProvideDetail};
 use serde::{Deserialize, Serialize};
 
-mod view;
-pub use view::{status_json, write_status_json};
+mod value;
+pub use value::HeldValue;
 
 /// Version of the state file format.
 pub const STATE_VERSION: u32 = 1;
@@ -101,7 +101,7 @@ pub struct HeldBinding {
     /// Whether this holding excludes other holders.
     pub exclusive: bool,
     /// The resolved value in host-manifest form (`{"address": ...}`).
-    pub value: serde_json::Value,
+    pub value: HeldValue,
 }
 
 /// A pool reservation: `name` keeps `value` until purged.

@@ -21,7 +21,7 @@ fn sample() -> State {
                 source: BindingSource::Pool,
                 provide: "*".into(),
                 exclusive: true,
-                value: json!({"address": "2001:db8::100", "network": "net"}),
+                value: json!({"address": "2001:db8::100", "network": "net"}).into(),
             }],
         },
     );
@@ -354,7 +354,7 @@ fn one_exclusive_value_held_by_two_containers_is_corrupt() {
         source: BindingSource::Provides,
         provide: "data".into(),
         exclusive: false,
-        value: json!({"path": "/srv/data"}),
+        value: json!({"path": "/srv/data"}).into(),
     };
     for c in ["app", "db"] {
         s.holdings
@@ -551,7 +551,9 @@ fn the_write_ahead_log_stays_small_across_many_short_lived_writers() {
                     source: BindingSource::Pool,
                     provide: "*".into(),
                     exclusive: true,
-                    value: json!({"address": format!("2001:db8::{:x}", 0x100 + i), "network": "net"}),
+                    value:
+                        json!({"address": format!("2001:db8::{:x}", 0x100 + i), "network": "net"})
+                            .into(),
                 }],
             },
         );
@@ -679,14 +681,15 @@ fn taken_runs_are_made_for_an_earlier_store_and_a_huge_run_is_corrupt() {
 /// pending releases (one an intent, `provided: null`).
 fn rich() -> State {
     let mut s = sample();
-    let bind = |kind: Kind, name: &str, source, provide: &str, exclusive, value| HeldBinding {
-        kind,
-        name: name.into(),
-        source,
-        provide: provide.into(),
-        exclusive,
-        value,
-    };
+    let bind =
+        |kind: Kind, name: &str, source, provide: &str, exclusive, value: Value| HeldBinding {
+            kind,
+            name: name.into(),
+            source,
+            provide: provide.into(),
+            exclusive,
+            value: value.into(),
+        };
     s.holdings.insert(
         "db".into(),
         ContainerHolding {
@@ -794,12 +797,12 @@ fn the_status_view_is_the_whole_state_in_sorted_keys() {
     let loaded = file.load_readonly().unwrap();
     assert_eq!(loaded, rich());
     let path = file.path().display().to_string();
-    let view = berth_engine::state::status_json(&loaded, &path);
+    let view = berth_engine::status_view::status_json(&loaded, &path);
     assert_eq!(view, status_through_a_value_tree(&loaded, &path));
     // An empty state, and the documented example (read from a JSON file).
     let empty = State::new("web-01");
     assert_eq!(
-        berth_engine::state::status_json(&empty, "x.db"),
+        berth_engine::status_view::status_json(&empty, "x.db"),
         status_through_a_value_tree(&empty, "x.db")
     );
     let docs = tempfile::tempdir().unwrap();
@@ -812,7 +815,7 @@ fn the_status_view_is_the_whole_state_in_sorted_keys() {
         .load_readonly()
         .unwrap();
     assert_eq!(
-        berth_engine::state::status_json(&example, "app-01.db"),
+        berth_engine::status_view::status_json(&example, "app-01.db"),
         status_through_a_value_tree(&example, "app-01.db")
     );
 }
@@ -841,7 +844,7 @@ fn a_big_status_view_is_the_value_tree_view() {
             s.provided.insert(format!("example.com/gpu/{name}"), p);
         }
         assert_eq!(
-            berth_engine::state::status_json(&s, "big.db"),
+            berth_engine::status_view::status_json(&s, "big.db"),
             status_through_a_value_tree(&s, "big.db"),
             "{n} entries a map"
         );
@@ -867,7 +870,7 @@ fn a_big_store_reports_its_first_bad_holding_every_time() {
                     source: BindingSource::Provides,
                     provide: "shared".into(),
                     exclusive: false,
-                    value: json!({"path": "/srv/shared"}),
+                    value: json!({"path": "/srv/shared"}).into(),
                 }],
             },
         );

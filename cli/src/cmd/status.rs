@@ -5,7 +5,7 @@
 use std::fmt::Write;
 use std::io::Write as _;
 
-use berth_engine::state::{self, BindingSource, State};
+use berth_engine::state::{BindingSource, State};
 use berth_engine::store;
 
 use crate::args::{Format, StatusArgs};
@@ -30,7 +30,11 @@ pub fn run(args: StatusArgs) -> anyhow::Result<u8> {
             // Streamed: a big host's view (11 MB at 5,000 holdings) is
             // never held whole. A closed pipe reaches `main` as an error.
             let mut w = std::io::BufWriter::new(std::io::stdout().lock());
-            state::write_status_json(&state, &path.display().to_string(), &mut w)?;
+            berth_engine::status_view::write_status_json(
+                &state,
+                &path.display().to_string(),
+                &mut w,
+            )?;
             writeln!(w)?;
             w.flush()?;
         }
@@ -51,14 +55,20 @@ fn source(s: BindingSource) -> &'static str {
     }
 }
 
-/// A compact rendering of the value for people: `{"path": "/srv"}` becomes
-/// `path=/srv` (control characters escaped: values come from providers),
-/// appended to `out`; `scratch` is reused from value to value.
-fn value(out: &mut String, scratch: &mut String, v: &serde_json::Value) {
+/// A compact rendering of a value for people: `{"path": "/srv"}` (its
+/// `fields`) becomes `path=/srv`, anything else is `whole` as JSON (control
+/// characters escaped: values come from providers), appended to `out`;
+/// `scratch` is reused from value to value.
+fn value<'v>(
+    out: &mut String,
+    scratch: &mut String,
+    fields: Option<impl Iterator<Item = (&'v str, &'v serde_json::Value)>>,
+    whole: &dyn std::fmt::Display,
+) {
     scratch.clear();
-    match v.as_object() {
+    match fields {
         Some(m) => {
-            for (i, (k, v)) in m.iter().enumerate() {
+            for (i, (k, v)) in m.enumerate() {
                 if i > 0 {
                     scratch.push(' ');
                 }
@@ -69,7 +79,7 @@ fn value(out: &mut String, scratch: &mut String, v: &serde_json::Value) {
             }
         }
         None => {
-            let _ = write!(scratch, "{v}");
+            let _ = write!(scratch, "{whole}");
         }
     }
     out.push_str(&escape(scratch));
@@ -95,7 +105,7 @@ fn human(state: &State, path: &str) -> String {
                 source(b.source),
                 b.provide
             );
-            value(&mut out, &mut scratch, &b.value);
+            value(&mut out, &mut scratch, b.value.fields(), &b.value);
             out.push('\n');
         }
     }
@@ -112,7 +122,11 @@ fn human(state: &State, path: &str) -> String {
     let _ = writeln!(out, "provided: {}", state.provided.len());
     for (k, p) in &state.provided {
         let _ = write!(out, "  {k} by {}: ", escape(&p.run.join(" ")));
-        value(&mut out, &mut scratch, &p.provided);
+        let fields = p
+            .provided
+            .as_object()
+            .map(|m| m.iter().map(|(k, v)| (k.as_str(), v)));
+        value(&mut out, &mut scratch, fields, &p.provided);
         let _ = writeln!(out, " (users: {})", p.users.join(", "));
     }
     if !state.pending_releases.is_empty() {

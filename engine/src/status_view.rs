@@ -19,7 +19,7 @@ use std::io::{self, Write};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::{ContainerHolding, HeldBinding, ProvidedRecord, Reservation, State};
+use crate::state::{ContainerHolding, HeldBinding, ProvidedRecord, Reservation, State};
 
 /// See the module doc: the whole view as one string.
 pub fn status_json(state: &State, state_file: &str) -> String {
