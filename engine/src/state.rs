@@ -75,59 +75,67 @@ pub enum BindingSource {
     Provider,
 }
 
-/// What one container holds.
+/// What one container holds. Fields in alphabetical order (see
+/// [`HeldBinding`]).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ContainerHolding {
-    /// Digest of the need spec applied, so a changed spec is noticed.
-    pub spec_digest: String,
     /// One entry per need (implied networks included).
     pub bindings: Vec<HeldBinding>,
+    /// Digest of the need spec applied, so a changed spec is noticed.
+    pub spec_digest: String,
 }
 
 /// One held resource.
+///
+/// The fields are in alphabetical order, here and in [`ContainerHolding`],
+/// [`Reservation`] and [`ProvidedRecord`]: their derived serialization is
+/// then the readable view's, whose keys are sorted
+/// ([`crate::status_view`]); a field added out of order fails
+/// `the_status_view_is_the_whole_state_in_sorted_keys`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HeldBinding {
+    /// Whether this holding excludes other holders.
+    pub exclusive: bool,
     /// Kind.
     pub kind: Kind,
     /// Resource name as needed.
     pub name: String,
-    /// Where it came from.
-    pub source: BindingSource,
     /// The serving provide's name as written in the manifest (`webserver`,
     /// `*`), or the provider's pattern; identifies a static exclusive provide.
     pub provide: String,
-    /// Whether this holding excludes other holders.
-    pub exclusive: bool,
+    /// Where it came from.
+    pub source: BindingSource,
     /// The resolved value in host-manifest form (`{"address": ...}`).
     pub value: HeldValue,
 }
 
-/// A pool reservation: `name` keeps `value` until purged.
+/// A pool reservation: `name` keeps `value` until purged. Fields in
+/// alphabetical order (see [`HeldBinding`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Reservation {
-    /// Kind.
-    pub kind: Kind,
-    /// Resource name.
-    pub name: String,
-    /// The pool it came from, as written (`1111::/120`, `8000-8999`).
-    pub pool: String,
-    /// The address or port, as a string.
-    pub value: String,
     /// Current holder, if held.
     pub holder: Option<String>,
-    /// The container that held it last, kept after release so that a later
-    /// `release --purge` of that container still finds its reservations.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_holder: Option<String>,
+    /// Kind.
+    pub kind: Kind,
     /// The [`spec_digest`] of the spec that made the reservation: once
     /// released, the value goes back only to `last_holder` applying that same
     /// spec (or to anyone with `--replace`). Absent in states written before
     /// it existed: then the container name alone decides.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_digest: Option<String>,
+    /// The container that held it last, kept after release so that a later
+    /// `release --purge` of that container still finds its reservations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_holder: Option<String>,
+    /// Resource name.
+    pub name: String,
+    /// The pool it came from, as written (`1111::/120`, `8000-8999`).
+    pub pool: String,
+    /// The address or port, as a string.
+    pub value: String,
 }
 
 impl Reservation {
@@ -156,7 +164,8 @@ impl Reservation {
 /// Its value is kept twice: as the provider printed it (`provided`, what the
 /// state file holds and what the provider gets back on release and check) and
 /// typed (`detail`), parsed once, when the result arrives or the state is
-/// read, so that solving never parses it again.
+/// read, so that solving never parses it again. Fields in alphabetical
+/// order (see [`HeldBinding`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(from = "RawProvidedRecord")]
 pub struct ProvidedRecord {
@@ -164,10 +173,10 @@ pub struct ProvidedRecord {
     pub kind: Kind,
     /// Resource name.
     pub name: String,
-    /// The provider's argv as declared.
-    pub run: Vec<String>,
     /// What `provide` printed (validated manifest-entry form).
     pub provided: serde_json::Value,
+    /// The provider's argv as declared.
+    pub run: Vec<String>,
     /// Containers using it; released when this becomes empty.
     pub users: Vec<String>,
     /// `provided`, typed; `None` while the provider has not answered (an

@@ -19,7 +19,7 @@ use std::io::{self, Write};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::state::{ContainerHolding, HeldBinding, ProvidedRecord, Reservation, State};
+use crate::state::State;
 
 /// See the module doc: the whole view as one string.
 pub fn status_json(state: &State, state_file: &str) -> String {
@@ -41,7 +41,7 @@ pub fn write_status_json(state: &State, state_file: &str, w: &mut dyn Write) -> 
     view.value("berth_state", &state.berth_state)?;
     view.map("holdings", &state.holdings)?;
     view.value("host", &state.host)?;
-    view.value("pending_releases", &Sorted(&state.pending_releases))?;
+    view.value("pending_releases", &state.pending_releases)?;
     view.map("provided", &state.provided)?;
     view.map("reservations", &state.reservations)?;
     view.value("state_file", state_file)?;
@@ -49,8 +49,10 @@ pub fn write_status_json(state: &State, state_file: &str, w: &mut dyn Write) -> 
 }
 
 /// The fields of the view's top object, written in the order they are given
-/// (alphabetical: a field added to the model must be added in its place, and
-/// to the wrappers below; the tests above fail otherwise).
+/// (alphabetical: a field added to [`State`] must be added here in its
+/// place; the tests above fail otherwise). Below the top, the model's own
+/// serialization is sorted: its fields are declared in alphabetical order
+/// (see [`crate::state::HeldBinding`]).
 struct Fields<'a> {
     out: &'a mut dyn Write,
     first: bool,
@@ -77,26 +79,26 @@ impl<'a> Fields<'a> {
     /// A map of the state. Its entries are rendered in chunks of
     /// [`CHUNK`], a batch of chunks at a time on all cores, each batch
     /// written before the next is rendered into the same buffers.
-    fn map<'m, V: Sync>(&mut self, name: &str, map: &'m BTreeMap<String, V>) -> io::Result<()>
-    where
-        Sorted<'m, V>: Serialize,
-    {
+    fn map<V: Serialize + Sync>(
+        &mut self,
+        name: &str,
+        map: &BTreeMap<String, V>,
+    ) -> io::Result<()> {
         self.key(name)?;
         if map.is_empty() {
             return self.out.write_all(b"{}");
         }
         self.out.write_all(b"{")?;
-        let entries: Vec<(&'m String, &'m V)> = map.iter().collect();
+        let entries: Vec<(&String, &V)> = map.iter().collect();
         // Each entry is a line `"key": value` at depth 2; the first of the
         // map opens with a bare newline, the others with a comma.
-        let render = |out: &mut Vec<u8>, first: bool, chunk: &[(&'m String, &'m V)]| {
+        let render = |out: &mut Vec<u8>, first: bool, chunk: &[(&String, &V)]| {
             out.clear();
             for (i, (k, v)) in chunk.iter().enumerate() {
                 let entry = Nested::at(2);
-                let v: Sorted<'m, V> = Sorted(v);
                 entry
                     .entry_key(out, first && i == 0, k)
-                    .and_then(|()| entry.write(out, &v))
+                    .and_then(|()| entry.write(out, v))
                     .expect("writing into memory cannot fail");
             }
         };
@@ -236,79 +238,5 @@ impl Nested {
             width -= n;
         }
         Ok(())
-    }
-}
-
-/// A part of the state, serialized with its keys in alphabetical order.
-struct Sorted<'a, T: ?Sized>(&'a T);
-
-impl Serialize for Sorted<'_, Vec<HeldBinding>> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.iter().map(Sorted))
-    }
-}
-
-impl Serialize for Sorted<'_, Vec<ProvidedRecord>> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.iter().map(Sorted))
-    }
-}
-
-impl Serialize for Sorted<'_, ContainerHolding> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let mut m = s.serialize_struct("ContainerHolding", 2)?;
-        m.serialize_field("bindings", &Sorted(&self.0.bindings))?;
-        m.serialize_field("spec_digest", &self.0.spec_digest)?;
-        m.end()
-    }
-}
-
-impl Serialize for Sorted<'_, HeldBinding> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let b = self.0;
-        let mut m = s.serialize_struct("HeldBinding", 6)?;
-        m.serialize_field("exclusive", &b.exclusive)?;
-        m.serialize_field("kind", &b.kind)?;
-        m.serialize_field("name", &b.name)?;
-        m.serialize_field("provide", &b.provide)?;
-        m.serialize_field("source", &b.source)?;
-        m.serialize_field("value", &b.value)?;
-        m.end()
-    }
-}
-
-impl Serialize for Sorted<'_, Reservation> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let r = self.0;
-        let mut m = s.serialize_struct("Reservation", 7)?;
-        m.serialize_field("holder", &r.holder)?;
-        m.serialize_field("kind", &r.kind)?;
-        if let Some(d) = &r.last_digest {
-            m.serialize_field("last_digest", d)?;
-        }
-        if let Some(l) = &r.last_holder {
-            m.serialize_field("last_holder", l)?;
-        }
-        m.serialize_field("name", &r.name)?;
-        m.serialize_field("pool", &r.pool)?;
-        m.serialize_field("value", &r.value)?;
-        m.end()
-    }
-}
-
-impl Serialize for Sorted<'_, ProvidedRecord> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let p = self.0;
-        let mut m = s.serialize_struct("ProvidedRecord", 5)?;
-        m.serialize_field("kind", &p.kind)?;
-        m.serialize_field("name", &p.name)?;
-        m.serialize_field("provided", &p.provided)?;
-        m.serialize_field("run", &p.run)?;
-        m.serialize_field("users", &p.users)?;
-        m.end()
     }
 }
