@@ -7,7 +7,7 @@
 //! as a `serde_json::Value` tree (what `status` once built, and what made the
 //! view cost as much as the load: docs/performance.md), and the big maps
 //! (holdings, reservations, provider records) are rendered in chunks on all
-//! cores, each chunk indented at its depth by [`Nested`]. The output is the
+//! cores, each chunk indented at its depth by `Nested`. The output is the
 //! bytes that the tree printed (a `Value` object's keys are sorted), which
 //! `the_status_view_is_the_whole_state_in_sorted_keys` and
 //! `a_big_status_view_is_the_value_tree_view` in `engine/tests/store.rs` hold
