@@ -1006,6 +1006,24 @@ fn a_pool_full_of_a_released_names_reservation_did_not_name_it() {
         "{why}"
     );
     assert!(why.contains("`berth release --purge db` frees it"), "{why}");
+    // `plan` and `apply` decide on the slice of the store the spec can touch
+    // (docs/state.md), which leaves `db`'s reservation out; their
+    // explanations are made against the whole state, and name it.
+    let o = berth(&["plan", "-H", "host.yaml", "web.yaml"]);
+    assert_eq!(code(&o), 1);
+    // The report wraps its help to the terminal's width.
+    let words = stderr(&o).split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        words.contains("1 address is kept for a released name: `db` = "),
+        "{words}"
+    );
+    let o = berth(&["apply", "--format", "json", "-H", "host.yaml", "web.yaml"]);
+    assert_eq!(code(&o), 1);
+    assert!(
+        stdout(&o).contains("1 address is kept for a released name: `db` = "),
+        "{}",
+        stdout(&o)
+    );
     // Purged, the pool serves the new name.
     assert_eq!(
         code(&berth(&[

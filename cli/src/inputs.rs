@@ -7,6 +7,8 @@
 
 use std::path::PathBuf;
 
+use berth_engine::plan::Plan;
+use berth_engine::solve::solve;
 use berth_engine::state::State;
 use berth_engine::store;
 use berth_specs::diag::{Capped, MAX_PER_RUN};
@@ -79,6 +81,29 @@ pub fn load_with(
 /// `Err(code)` once the store's error was reported as `invalid` says.
 pub fn state(host: &HostManifest, invalid: Invalid) -> Result<State, u8> {
     store::load_readonly(host).map_err(|e| report_state(&e, host, invalid))
+}
+
+/// `specs` solved against the host's state read without the lock (`plan`,
+/// `run --dry-run`): against the slice they can touch (the one `apply`
+/// locks: [`store::Scope::of_specs`]), at a cost that follows the specs, not
+/// the host; and when they cannot all run, again against the whole state,
+/// whose explanations can name what the slice leaves out (the released
+/// names whose reservations keep a pool full). Returns the state the plan
+/// was solved against.
+pub fn solve_readonly(
+    host: &HostManifest,
+    specs: &[&NeedSpec],
+    invalid: Invalid,
+) -> Result<(State, Plan), u8> {
+    let slice = store::load_readonly_for(host, &store::Scope::of_specs(specs))
+        .map_err(|e| report_state(&e, host, invalid))?;
+    let plan = solve(host, &slice, specs);
+    if plan.satisfied {
+        return Ok((slice, plan));
+    }
+    let whole = state(host, invalid)?;
+    let plan = solve(host, &whole, specs);
+    Ok((whole, plan))
 }
 
 /// The host manifest (no specs) and its state, as [`load`] and [`state`].

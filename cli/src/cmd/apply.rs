@@ -88,8 +88,10 @@ fn refused_before_apply(
     host: &HostManifest,
     specs: &[NeedSpec],
 ) -> Option<berth_engine::emit::EmitError> {
-    let state = store::load_readonly(host).ok()?;
     let refs: Vec<&NeedSpec> = specs.iter().collect();
+    // The slice the apply itself reads: the same plan, at a cost that
+    // follows the specs (the whole state made an apply on a big host slow).
+    let state = store::load_readonly_for(host, &store::Scope::of_specs(&refs)).ok()?;
     let mut plan = berth_engine::solve::solve(host, &state, &refs);
     if !plan.satisfied {
         return None; // apply explains it
@@ -185,13 +187,18 @@ fn apply_loaded_checked(
             }))
         }
         Err(ApplyError::Unsatisfied(plan)) => {
-            crate::explain_render::report_unsatisfied(
-                &host,
-                &refs,
-                &plan,
-                format,
-                Some(&state_before),
-            );
+            // Decided on the slice; explained, as `plan` explains it, against
+            // the whole state when it can be read (what the slice leaves out:
+            // the released names whose reservations keep a pool full).
+            let whole = store::load_readonly(&host)
+                .ok()
+                .map(|whole| (berth_engine::solve::solve(&host, &whole, &refs), whole))
+                .filter(|(p, _)| !p.satisfied);
+            let (plan, state) = match &whole {
+                Some((p, s)) => (p, s),
+                None => (&*plan, &state_before),
+            };
+            crate::explain_render::report_unsatisfied(&host, &refs, plan, format, Some(state));
             Ok(Err(exit::INVALID))
         }
         Err(ApplyError::Provider {

@@ -6,7 +6,6 @@ use std::fmt::Write;
 
 use berth_engine::emit;
 use berth_engine::plan::{Binding, Plan};
-use berth_engine::solve::solve;
 use berth_engine::state::BindingSource;
 use berth_specs::{HostManifest, NeedSpec};
 use serde_json::Value;
@@ -28,12 +27,11 @@ pub fn run(args: PlanArgs) -> anyhow::Result<u8> {
             Ok(x) => x,
             Err(code) => return Ok(code),
         };
-    let state = match crate::inputs::state(&host, invalid) {
-        Ok(s) => s,
+    let refs: Vec<&NeedSpec> = specs.iter().collect();
+    let (state, plan) = match crate::inputs::solve_readonly(&host, &refs, invalid) {
+        Ok(x) => x,
         Err(code) => return Ok(code),
     };
-    let refs: Vec<&NeedSpec> = specs.iter().collect();
-    let plan = solve(&host, &state, &refs);
     match args.format {
         Format::Json => outln!(
             "{}",

@@ -35,8 +35,6 @@ use std::process::Command;
 
 use berth_engine::edits;
 use berth_engine::emit::docker;
-use berth_engine::solve::solve;
-use berth_engine::store;
 use berth_specs::validate::resolve_program;
 use berth_specs::{Code, NeedSpec};
 
@@ -198,12 +196,15 @@ fn dry_run(
     host: &berth_specs::HostManifest,
     spec: &NeedSpec,
 ) -> anyhow::Result<u8> {
-    let state = match store::load_readonly(host) {
-        Ok(s) => s,
-        Err(e) => return Ok(report::report_store(&e, crate::args::Format::Human)),
-    };
     let refs = [spec];
-    let plan = solve(host, &state, &refs);
+    let invalid = crate::report::Invalid {
+        format: crate::args::Format::Human,
+        key: "ok",
+    };
+    let (state, plan) = match crate::inputs::solve_readonly(host, &refs, invalid) {
+        Ok(x) => x,
+        Err(code) => return Ok(code),
+    };
     if !plan.satisfied {
         crate::explain_render::report_unsatisfied(
             host,
