@@ -45,6 +45,7 @@ fn main() -> ExitCode {
     // style (width, colour) under NO_COLOR or a non-terminal stderr.
     render::set_color(args.color);
     render::install_hook();
+    berth_engine::threads::init_pool();
     match cmd::dispatch(args) {
         Ok(code) => ExitCode::from(code),
         // The reader closed stdout (`| head`): it has what it wanted.

@@ -104,6 +104,8 @@ fn apply_one(host: &HostManifest, file: &StateFile, name: &str) -> Duration {
 }
 
 fn main() {
+    // The pool the `berth` binary runs on (cli/src/main.rs).
+    berth_engine::threads::init_pool();
     let n: usize = std::env::args()
         .nth(1)
         .map(|a| a.parse().expect("N is a number"))

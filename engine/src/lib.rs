@@ -16,6 +16,7 @@
 //! - [`cdi`]: CDI specs for devices and custom kinds, for runtimes that
 //!   resolve `vendor.tld/class=name`.
 //! - [`export`]: a placed fleet as Kubernetes objects or Nomad HCL.
+//! - [`threads`]: the thread pool the programs run parallel parts on.
 #![warn(missing_docs)]
 
 pub mod apply;
@@ -33,3 +34,4 @@ pub mod solve;
 pub mod state;
 pub mod status_view;
 pub mod store;
+pub mod threads;
