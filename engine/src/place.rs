@@ -361,8 +361,14 @@ pub fn place_with_state<'a>(
     let n = hosts.len();
     let classes = Classes::build(&fleet, specs, &needs);
 
-    let mut order: Vec<(usize, u32)> = (0..specs.len())
-        .map(|c| (classes.all[classes.of[c] as usize].hosts.len(), c as u32))
+    // 8 bytes a container (a class has at most `n` hosts, fewer than 2^32).
+    let mut order: Vec<(u32, u32)> = (0..specs.len())
+        .map(|c| {
+            (
+                classes.all[classes.of[c] as usize].hosts.len() as u32,
+                c as u32,
+            )
+        })
         .collect();
     order.sort_unstable();
 
@@ -458,7 +464,7 @@ pub fn place_with_state<'a>(
     let shared: FastMap<u32, (Groups, Vec<u32>)> = wanted
         .par_iter()
         .map(|&(k, c)| {
-            let own = needs.of(c).iter().filter(|p| p.own);
+            let own = needs.of(c).iter().filter(|p| p.own());
             (k, explain(k, &groups[&k]).held_part(own))
         })
         .collect();
@@ -475,7 +481,7 @@ pub fn place_with_state<'a>(
     let placements = (0..specs.len())
         .map(|c| ContainerPlacement {
             spec: c,
-            host: at[c],
+            host: at[c].map(|h| h as usize),
             reasons: reasons.remove(&c).unwrap_or_default(),
         })
         .collect();
@@ -498,7 +504,8 @@ struct Greedy<'f, 'a> {
     /// Per host: how many containers are placed there (only grows).
     load: Vec<u32>,
     classes: Classes<'f>,
-    at: Vec<Option<usize>>,
+    /// Per container: the host it went to.
+    at: Vec<Option<u32>>,
     /// Per host: its containers in placement order (a repair replays them).
     seq: Vec<Vec<u32>>,
     scratch: Scratch,
@@ -519,7 +526,7 @@ struct Greedy<'f, 'a> {
 fn parkable(states: &[HostState], needs: &[PNeed], h: usize) -> bool {
     needs
         .iter()
-        .any(|p| p.own && states[h].holder(p.info).is_some())
+        .any(|p| p.own() && states[h].holder(p.info).is_some())
 }
 
 impl Greedy<'_, '_> {
@@ -550,7 +557,7 @@ impl Greedy<'_, '_> {
             let k = self.scratch.taken[i];
             self.held.hold(k, h);
         }
-        self.at[c as usize] = Some(h);
+        self.at[c as usize] = Some(h as u32);
         self.seq[h].push(c);
         true
     }
@@ -580,7 +587,7 @@ impl Greedy<'_, '_> {
                     .holder(p.info)
                     .is_some_and(|y| self.stuck[y as usize] == self.generation)
             };
-            let own = |p: &&PNeed| p.own;
+            let own = |p: &&PNeed| p.own();
             if pn.iter().filter(own).any(stuck_holder) {
                 continue;
             }
@@ -650,7 +657,7 @@ impl Greedy<'_, '_> {
                 self.classes.unpark(h, &self.load);
                 self.seq[h] = rest;
                 self.seq[h].push(c);
-                self.at[c as usize] = Some(h);
+                self.at[c as usize] = Some(h as u32);
                 self.states[g]
                     .try_place(self.fleet, g, x, xs, xn, &mut self.scratch)
                     .expect("checked just before");
@@ -660,7 +667,7 @@ impl Greedy<'_, '_> {
                 }
                 self.load[g] += 1;
                 self.seq[g].push(x);
-                self.at[x as usize] = Some(g);
+                self.at[x as usize] = Some(g as u32);
                 self.generation += 1;
                 return true;
             }
@@ -750,7 +757,7 @@ impl Explain<'_, '_> {
         let spec = specs[c];
         let others_held = needs
             .iter()
-            .filter(|p| !p.own)
+            .filter(|p| !p.own())
             .flat_map(|p| self.held.hosts(p.info))
             .any(|h| self.hosts.binary_search(&h).is_ok());
         let own;

@@ -52,6 +52,32 @@ fn shard_of(hash: u64) -> usize {
     (hash >> 32) as usize % SHARDS
 }
 
+/// Groups (specs) one task handles in the passes over every need: each
+/// task writes its own part of an array sized up front.
+const CHUNK: usize = 1024;
+
+/// `buf` cut into consecutive parts of the given lengths.
+fn split_parts<'s, T>(mut buf: &'s mut [T], lens: &[usize]) -> Vec<&'s mut [T]> {
+    let mut parts = Vec::with_capacity(lens.len());
+    for &n in lens {
+        let (a, b) = std::mem::take(&mut buf).split_at_mut(n);
+        parts.push(a);
+        buf = b;
+    }
+    parts
+}
+
+/// `buf` cut into consecutive parts of the given lengths, to read.
+fn split_ids<'s, T>(mut buf: &'s [T], lens: &[usize]) -> Vec<&'s [T]> {
+    let mut parts = Vec::with_capacity(lens.len());
+    for &n in lens {
+        let (a, b) = buf.split_at(n);
+        parts.push(a);
+        buf = b;
+    }
+    parts
+}
+
 /// A name's hash for [`Interner::intern_all`].
 fn name_hash(s: &str) -> u64 {
     use std::hash::BuildHasher;
@@ -71,35 +97,64 @@ impl<'a> Interner<'a> {
         id
     }
 
-    /// Interns every name of `all` and returns their ids: the same ids as
-    /// [`Interner::intern`] on each in turn (new names numbered in order of
-    /// first appearance), but without one table of every name, whose random
-    /// probes (and the name bytes each one compares) stop fitting the cache as
-    /// the fleet grows. Each name is hashed once, in order, on all cores; the
-    /// hashes are grouped into small tables (one per [`shard_of`]) that find
-    /// each name's first appearance without reading a name; one pass in
-    /// order then numbers the names, checking each repeat against its first
-    /// appearance byte by byte (two names of one 64-bit hash: interned one by
-    /// one instead).
-    pub(crate) fn intern_all(&mut self, all: &[&'a str]) -> Vec<u32> {
-        /// Marks an id known before (a value that is not a position in `all`).
+    /// Interns every name of every group (in order: the groups' names one
+    /// after another; `len(g)` is how many names `names(g)` yields) and
+    /// returns their ids: the same ids as [`Interner::intern`] on each in
+    /// turn (new names numbered in order of first appearance), but without
+    /// one table of every name, whose random probes (and the name bytes each
+    /// one compares) stop fitting the cache as the fleet grows. Each name is
+    /// hashed once, in order, on all cores; the hashes are grouped into small
+    /// tables (one per [`shard_of`]) that find each name's first appearance
+    /// without reading a name; one pass in order then numbers the names,
+    /// checking each repeat against its first appearance byte by byte (two
+    /// names of one 64-bit hash: interned one by one instead). The names are
+    /// read from the groups where they are, not gathered into one array
+    /// first (16 bytes a name: 38 MB at 4x the generated fleet, faulted in
+    /// and freed on every call).
+    pub(crate) fn intern_all<G, I>(
+        &mut self,
+        groups: &[G],
+        len: impl Fn(&G) -> usize + Sync,
+        names: impl Fn(&G) -> I + Sync,
+    ) -> Vec<u32>
+    where
+        G: Sync,
+        I: Iterator<Item = &'a str>,
+    {
+        /// Marks an id known before (a value that is not a position).
         const KNOWN: u32 = 1 << 31;
-        if !self.bulk.is_empty() || all.len() >= KNOWN as usize {
-            return all.iter().map(|s| self.intern(s)).collect();
+        let chunk_lens: Vec<usize> = groups
+            .par_chunks(CHUNK)
+            .map(|ch| ch.iter().map(&len).sum())
+            .collect();
+        let total: usize = chunk_lens.iter().sum();
+        if !self.bulk.is_empty() || total >= KNOWN as usize {
+            return groups
+                .iter()
+                .flat_map(&names)
+                .map(|s| self.intern(s))
+                .collect();
         }
         let known = &self.map;
-        // Each name's hash, and its id if interned before (u32::MAX: not).
-        let (hashes, known_ids): (Vec<u64>, Vec<u32>) = all
-            .par_iter()
-            .map(|s| {
-                let id = if known.is_empty() {
-                    u32::MAX
-                } else {
-                    known.get(s).map_or(u32::MAX, |&id| id | KNOWN)
-                };
-                (name_hash(s), id)
-            })
-            .unzip();
+        // Each name's hash, and its id if interned before (u32::MAX: not),
+        // written chunk by chunk into place.
+        let mut hashes = vec![0u64; total];
+        let mut known_ids = vec![u32::MAX; total];
+        let parts = split_parts(&mut hashes, &chunk_lens)
+            .into_iter()
+            .zip(split_parts(&mut known_ids, &chunk_lens));
+        groups
+            .par_chunks(CHUNK)
+            .zip(parts.collect::<Vec<_>>())
+            .for_each(|(ch, (hs, ks))| {
+                let all = ch.iter().flat_map(&names);
+                for ((s, h), k) in all.zip(hs.iter_mut()).zip(ks.iter_mut()) {
+                    *h = name_hash(s);
+                    if !known.is_empty() {
+                        *k = known.get(s).map_or(u32::MAX, |&id| id | KNOWN);
+                    }
+                }
+            });
         // Positions grouped by table, ascending within each (a counting sort).
         let mut start = vec![0usize; SHARDS + 1];
         for &h in &hashes {
@@ -109,7 +164,7 @@ impl<'a> Interner<'a> {
             start[k + 1] += start[k];
         }
         let mut next = start.clone();
-        let mut grouped = vec![0u32; all.len()];
+        let mut grouped = vec![0u32; total];
         for (i, &h) in hashes.iter().enumerate() {
             let k = shard_of(h);
             grouped[next[k]] = i as u32;
@@ -117,7 +172,7 @@ impl<'a> Interner<'a> {
         }
         // Per table: the first position of each position's hash, or its id
         // with KNOWN if interned before.
-        let mut first_grouped = vec![0u32; all.len()];
+        let mut first_grouped = vec![0u32; total];
         let mut parts = Vec::with_capacity(SHARDS);
         let (mut rest, mut rest_out) = (&grouped[..], &mut first_grouped[..]);
         for k in 0..SHARDS {
@@ -143,27 +198,35 @@ impl<'a> Interner<'a> {
                 t
             })
             .collect();
+        drop(hashes);
         // Each position's first appearance, then (in place, in order: a first
-        // appearance comes before its repeats) its id.
+        // appearance comes before its repeats) its id. A repeat is checked
+        // against its first appearance's name, the one its id was given.
         let mut ids = known_ids;
         for (&i, &f) in grouped.iter().zip(&first_grouped) {
             ids[i as usize] = f;
         }
         drop((grouped, first_grouped));
         let base = self.names.len();
-        for i in 0..ids.len() {
+        // One entry a new name (no two share a hash), so grown once.
+        self.names.reserve(tables.iter().map(|t| t.len()).sum());
+        for (i, s) in groups.iter().flat_map(&names).enumerate() {
             let f = ids[i];
             ids[i] = if f & KNOWN != 0 {
                 f & !KNOWN
             } else if f as usize == i {
-                self.names.push(all[i]);
+                self.names.push(s);
                 self.names.len() as u32 - 1
-            } else if all[f as usize] == all[i] {
+            } else if self.names[ids[f as usize] as usize] == s {
                 ids[f as usize]
             } else {
                 // Two names of one hash: numbered one by one.
                 self.names.truncate(base);
-                return all.iter().map(|s| self.intern(s)).collect();
+                return groups
+                    .iter()
+                    .flat_map(&names)
+                    .map(|s| self.intern(s))
+                    .collect();
             };
         }
         // The tables now give each new name's id (no two share a hash).
@@ -331,27 +394,34 @@ pub(crate) struct ProvInfo {
 }
 
 /// What every host with a given (kind, name) need can offer it, by name.
-#[derive(Debug)]
+/// Small (8 bytes): a fleet needs hundreds of thousands of names, almost
+/// all of them served by patterns only; what a name some host provides
+/// exactly has beside is in [`ExactInfo`] (at 80 bytes a name, this table
+/// was 64 MB at 4x the generated fleet, faulted in on every call).
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct KeyInfo {
     /// Index into [`Fleet::sigs`]: the patterns and providers matching the name.
     pub(crate) sig: u32,
-    /// Hosts with an exact provide, a matching pattern or a covering provider,
-    /// when some host provides the name exactly; else the signature's hosts.
-    own: Option<FixedBitSet>,
+    /// Index into [`Fleet::exacts`] when some host provides the name
+    /// exactly (`u32::MAX`: none).
+    exact: u32,
+}
+
+/// What a name some host provides exactly adds to its [`KeyInfo`].
+#[derive(Debug)]
+pub(crate) struct ExactInfo {
+    /// Hosts with an exact provide, a matching pattern or a covering provider.
+    own: FixedBitSet,
     /// Hosts whose exact provide lends a volume read-only, when there are any:
     /// a read-write need can never use them (exact is the only candidate), so
     /// they leave its candidates up front instead of being tried one by one.
-    pub(crate) read_only: Option<FixedBitSet>,
+    read_only: Option<FixedBitSet>,
     /// Hosts whose exact provide has an `allow` list, grouped by that list:
     /// (one host of the group, the group's hosts). A container a list does
     /// not admit can never use those hosts (exact is the only candidate), so
     /// they leave its candidates up front, as read-only lending does, and
     /// the list is read once per container, not once per host.
-    pub(crate) guards: Vec<(u32, FixedBitSet)>,
-    /// No use of this name can ever be exclusive (no exclusive provide or
-    /// kind serves it, no need wants it alone), so who else uses it never
-    /// matters and is not tracked: most mount needs.
-    pub(crate) shared_only: bool,
+    guards: Vec<(u32, FixedBitSet)>,
 }
 
 /// The provide patterns and provider patterns (entry ids, sorted) matching a
@@ -365,58 +435,111 @@ pub(crate) struct Sig {
     hosts: FixedBitSet,
 }
 
-/// One need of one container, interned.
+/// One need of one container, interned. 20 bytes: a fleet has millions
+/// (2.4 million at 4x the generated fleet), and every byte of them is a page
+/// to fault in per call (issue 14).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct PNeed {
-    pub(crate) key: Key,
+    /// The key's kind ([`PNeed::key`]).
+    pub(crate) kind: u16,
+    /// The flags below, one bit each.
+    flags: u8,
+    /// The key's name ([`PNeed::key`]).
+    pub(crate) name: u32,
     /// Index into [`Fleet::keys`].
     pub(crate) info: u32,
     /// Index of the need in its spec.
     pub(crate) need: u32,
-    /// The container wants it for itself alone (`exclusive: true` on a volume).
-    pub(crate) wants_excl: bool,
-    /// A volume needed read-write.
-    pub(crate) rw: bool,
     /// What the checks read of its [`KeyInfo`], copied here where a
     /// container's needs lie side by side: a per-container name's key info
     /// is touched by nobody else, and reading it cost a cache miss per need.
     /// [`KeyInfo::sig`].
     pub(crate) sig: u32,
-    /// [`KeyInfo::has_own`].
-    pub(crate) own: bool,
-    /// Other users of the name matter: some use of it can be exclusive (not
-    /// [`KeyInfo::shared_only`]) and another container of the input needs it
-    /// too. A name only one container needs (a per-container address or
-    /// port, most exclusive names of a fleet) has no other user to meet on
-    /// any host, so its uses are not recorded: the hosts' usage tables then
-    /// hold the few names containers share instead of growing with every
-    /// container placed (issue 14).
-    pub(crate) track: bool,
-    /// [`KeyInfo::read_only`] is set.
-    pub(crate) ro_hosts: bool,
-    /// [`KeyInfo::guards`] is not empty.
-    pub(crate) guarded: bool,
+}
+
+/// The container wants it for itself alone (`exclusive: true` on a volume).
+const WANTS_EXCL: u8 = 1;
+/// A volume needed read-write.
+const RW: u8 = 1 << 1;
+/// [`KeyInfo::has_own`].
+const OWN: u8 = 1 << 2;
+/// Other users of the name matter: some use of it can be exclusive (not
+/// only shared) and another container of the input needs it too. A name
+/// only one container needs (a per-container address or port, most
+/// exclusive names of a fleet) has no other user to meet on any host, so its
+/// uses are not recorded: the hosts' usage tables then hold the few names
+/// containers share instead of growing with every container placed (issue
+/// 14).
+const TRACK: u8 = 1 << 3;
+/// [`Fleet::read_only`] is set.
+const RO_HOSTS: u8 = 1 << 4;
+/// [`Fleet::guards`] is not empty.
+const GUARDED: u8 = 1 << 5;
+
+impl PNeed {
+    /// The interned (kind, name).
+    pub(crate) fn key(&self) -> Key {
+        (self.kind, self.name)
+    }
+
+    fn set(&mut self, flag: u8, on: bool) {
+        if on {
+            self.flags |= flag;
+        }
+    }
+
+    /// The container wants it for itself alone (`exclusive: true` on a volume).
+    pub(crate) fn wants_excl(&self) -> bool {
+        self.flags & WANTS_EXCL != 0
+    }
+
+    /// A volume needed read-write.
+    pub(crate) fn rw(&self) -> bool {
+        self.flags & RW != 0
+    }
+
+    /// Some host provides the name exactly ([`KeyInfo::has_own`]).
+    pub(crate) fn own(&self) -> bool {
+        self.flags & OWN != 0
+    }
+
+    /// Other users of the name matter ([`TRACK`]).
+    pub(crate) fn track(&self) -> bool {
+        self.flags & TRACK != 0
+    }
+
+    /// Some host lends the name read-only ([`Fleet::read_only`]).
+    pub(crate) fn ro_hosts(&self) -> bool {
+        self.flags & RO_HOSTS != 0
+    }
+
+    /// Some host's exact provide of the name has an `allow` list
+    /// ([`Fleet::guards`]).
+    pub(crate) fn guarded(&self) -> bool {
+        self.flags & GUARDED != 0
+    }
 }
 
 /// Every spec's interned needs, in one allocation.
 #[derive(Debug)]
 pub(crate) struct Needs {
     all: Vec<PNeed>,
-    at: Vec<(u32, u32)>,
+    /// Per spec, and one past the last: where its needs start in `all`.
+    at: Vec<u32>,
 }
 
 impl KeyInfo {
     /// Some host provides this name exactly (then [`Fleet::cand`] is this
     /// name's own set, not its signature's).
     pub(crate) fn has_own(&self) -> bool {
-        self.own.is_some()
+        self.exact != u32::MAX
     }
 }
 
 impl Needs {
     /// The needs of spec `c`.
     pub(crate) fn of(&self, c: usize) -> &[PNeed] {
-        let (lo, hi) = self.at[c];
+        let (lo, hi) = (self.at[c], self.at[c + 1]);
         &self.all[lo as usize..hi as usize]
     }
 }
@@ -436,6 +559,8 @@ pub(crate) struct Fleet<'a> {
     pub(crate) labels: FastMap<String, FastMap<String, FixedBitSet>>,
     /// Per distinct needed key.
     pub(crate) keys: Vec<KeyInfo>,
+    /// Per distinct needed key that some host provides exactly.
+    exacts: Vec<ExactInfo>,
     pub(crate) sigs: Vec<Sig>,
     /// Per name id: the first kind it was needed as, and that key's index
     /// into `keys` (`u16::MAX`: not needed yet). Most names are needed as one
@@ -474,6 +599,7 @@ impl<'a> Fleet<'a> {
             tables: HostTables::default(),
             labels: FastMap::default(),
             keys: Vec::new(),
+            exacts: Vec::new(),
             sigs: Vec::new(),
             first_key: Vec::new(),
             other_keys: FastMap::default(),
@@ -670,69 +796,101 @@ impl<'a> Fleet<'a> {
     /// which hosts could serve it by name. Returns each spec's interned needs.
     pub(crate) fn prepare(&mut self, specs: &'a [&'a NeedSpec]) -> Needs {
         self.specs = specs;
-        let mut fresh: Vec<Key> = Vec::new();
-        let total: usize = specs.iter().map(|s| s.needs.len()).sum();
-        let mut all_names: Vec<&'a str> = Vec::with_capacity(total);
-        for spec in specs {
-            all_names.extend(spec.needs.iter().map(|n| n.name.as_str()));
+        let n = specs.len();
+        // Where each spec's needs start: the lengths read on all cores,
+        // summed in order.
+        let mut at = vec![0u32; n + 1];
+        at[1..]
+            .par_iter_mut()
+            .zip(specs)
+            .for_each(|(a, s)| *a = s.needs.len() as u32);
+        for c in 0..n {
+            at[c + 1] += at[c];
         }
-        self.names.names.reserve(total);
-        let name_ids = self.names.intern_all(&all_names);
-        drop(all_names);
+        let total = at[n] as usize;
+        // The needs of each chunk of specs (as `par_chunks(CHUNK)` cuts them).
+        let chunk_lens: Vec<usize> = (0..n)
+            .step_by(CHUNK)
+            .map(|lo| (at[(lo + CHUNK).min(n)] - at[lo]) as usize)
+            .collect();
+        let name_ids = self.names.intern_all(
+            specs,
+            |s| s.needs.len(),
+            |&s: &&'a NeedSpec| s.needs.iter().map(|n| n.name.as_str()),
+        );
         self.first_key.resize(self.names.names.len(), (u16::MAX, 0));
-        let mut name_ids = name_ids.into_iter();
-        let mut out = Needs {
-            all: Vec::with_capacity(total),
-            at: Vec::with_capacity(specs.len()),
-        };
-        // The few kinds met, compared as enums: hashing a kind's key per need
-        // cost more than the comparison.
+        // The few kinds met, interned in order of first appearance (each
+        // chunk's, in chunk order), and compared as enums: hashing a kind's
+        // key per need cost more than the comparison.
+        let met: Vec<Vec<&'a Kind>> = specs
+            .par_chunks(CHUNK)
+            .map(|ch| {
+                let mut met: Vec<&'a Kind> = Vec::new();
+                for need in ch.iter().flat_map(|&s| &s.needs) {
+                    if !met.contains(&&need.kind) {
+                        met.push(&need.kind);
+                    }
+                }
+                met
+            })
+            .collect();
         let mut kind_ids: Vec<(&Kind, u16)> = Vec::new();
-        for spec in specs {
-            let start = out.all.len() as u32;
-            let needs = &mut out.all;
-            for (i, need) in spec.needs.iter().enumerate() {
-                let kind = match kind_ids.iter().find(|(k, _)| **k == need.kind) {
-                    Some(&(_, id)) => id,
-                    None => {
-                        let id = self.kinds.intern(need.kind.as_str()) as u16;
-                        kind_ids.push((&need.kind, id));
-                        id
-                    }
-                };
-                let name = name_ids.next().expect("one id a need");
-                let key = (kind, name);
-                let next = (self.keys.len() + fresh.len()) as u32;
-                let info = match self.first_key[name as usize] {
-                    (k, info) if k == kind => info,
-                    (u16::MAX, _) => {
-                        self.first_key[name as usize] = (kind, next);
-                        fresh.push(key);
-                        next
-                    }
-                    _ => *self.other_keys.entry(key).or_insert_with(|| {
-                        fresh.push(key);
-                        next
-                    }),
-                };
-                let wants_excl = rules::wants_alone(&need.detail);
-                let rw = need.detail.writes();
-                needs.push(PNeed {
-                    key,
-                    info,
-                    need: i as u32,
-                    wants_excl,
-                    rw,
-                    // Set below, once the key infos exist.
-                    sig: 0,
-                    own: false,
-                    track: false,
-                    ro_hosts: false,
-                    guarded: false,
-                });
+        for kind in met.into_iter().flatten() {
+            if !kind_ids.iter().any(|(k, _)| *k == kind) {
+                kind_ids.push((kind, self.kinds.intern(kind.as_str()) as u16));
             }
-            out.at.push((start, out.all.len() as u32));
         }
+        // Every need's record but its key info, on all cores, straight into
+        // the array at its final size (what reads the specs is here).
+        let blank = PNeed {
+            kind: 0,
+            flags: 0,
+            name: 0,
+            info: 0,
+            need: 0,
+            sig: 0,
+        };
+        let mut all: Vec<PNeed> = Vec::with_capacity(total);
+        all.par_extend(rayon::iter::repeat_n(blank, total));
+        let parts = split_parts(&mut all, &chunk_lens);
+        let id_parts = split_ids(&name_ids, &chunk_lens);
+        specs
+            .par_chunks(CHUNK)
+            .zip(parts.into_par_iter().zip(id_parts))
+            .for_each(|(ch, (out, ids))| {
+                let needs = ch.iter().flat_map(|&s| s.needs.iter().enumerate());
+                for (((i, need), pn), &name) in needs.zip(out).zip(ids) {
+                    let kind = kind_ids.iter().find(|(k, _)| **k == need.kind);
+                    pn.kind = kind.expect("interned above").1;
+                    pn.name = name;
+                    pn.need = i as u32;
+                    pn.set(WANTS_EXCL, rules::wants_alone(&need.detail));
+                    pn.set(RW, need.detail.writes());
+                }
+            });
+        drop(name_ids);
+        // Key infos numbered in order of first appearance: one pass in
+        // order, over the records alone.
+        // About one key a name (most are needed as one kind): grown once.
+        let mut fresh: Vec<Key> = Vec::with_capacity(self.first_key.len());
+        for pn in &mut all {
+            let (kind, name) = (pn.kind, pn.name);
+            let key = (kind, name);
+            let next = (self.keys.len() + fresh.len()) as u32;
+            pn.info = match self.first_key[name as usize] {
+                (k, info) if k == kind => info,
+                (u16::MAX, _) => {
+                    self.first_key[name as usize] = (kind, next);
+                    fresh.push(key);
+                    next
+                }
+                _ => *self.other_keys.entry(key).or_insert_with(|| {
+                    fresh.push(key);
+                    next
+                }),
+            };
+        }
+        let mut out = Needs { all, at };
         // Which patterns match each distinct name: independent per key.
         // As bit masks while the tables are small (a fleet has a handful of
         // patterns): hundreds of thousands of names are then grouped by two
@@ -759,7 +917,7 @@ impl<'a> Fleet<'a> {
                 if small {
                     Matched::Bits(bits(&self.pats), bits(&self.provs))
                 } else {
-                    Matched::Lists(ids(&self.pats), ids(&self.provs))
+                    Matched::Lists(Box::new((ids(&self.pats), ids(&self.provs))))
                 }
             })
             .collect();
@@ -791,13 +949,18 @@ impl<'a> Fleet<'a> {
             .collect();
         let base = self.keys.len();
         let mut wanted_alone = vec![false; fresh.len()];
-        for pn in out.all.iter().filter(|pn| pn.wants_excl) {
+        for pn in out.all.iter().filter(|pn| pn.wants_excl()) {
             wanted_alone[pn.info as usize - base] = true;
         }
-        let infos: Vec<KeyInfo> = fresh
+        // Per fresh key: whether no use of it can ever be exclusive (no
+        // exclusive provide or kind serves it, no need wants it alone), so
+        // who else uses it never matters and is not tracked: most mount
+        // needs.
+        let shared_only: Vec<bool> = fresh
             .par_iter()
-            .zip(sig_of.into_par_iter().zip(wanted_alone.into_par_iter()))
-            .map(|(key, (sig, wanted_alone))| {
+            .zip(&sig_of)
+            .zip(wanted_alone)
+            .map(|((key, &sig), wanted_alone)| {
                 let by_kind = Kind::from_key(self.kinds.name(u32::from(key.0)))
                     .is_some_and(|k| k.exclusive_by_default());
                 let by_pattern = self.sigs[sig as usize]
@@ -810,16 +973,18 @@ impl<'a> Fleet<'a> {
                         self.hosts[h as usize].provides[pi as usize].exclusive()
                     })
                 });
-                let shared_only = !(wanted_alone || by_kind || by_pattern || by_exact);
-                let Some(hosts) = self.exact.get(key) else {
-                    return KeyInfo {
-                        sig,
-                        own: None,
-                        read_only: None,
-                        guards: Vec::new(),
-                        shared_only,
-                    };
-                };
+                !(wanted_alone || by_kind || by_pattern || by_exact)
+            })
+            .collect();
+        // The few fresh keys some host provides exactly.
+        let with_exact: Vec<u32> = (0..fresh.len() as u32)
+            .filter(|&i| self.exact.contains_key(&fresh[i as usize]))
+            .collect();
+        let exacts: Vec<ExactInfo> = with_exact
+            .par_iter()
+            .map(|&i| {
+                let (key, sig) = (&fresh[i as usize], sig_of[i as usize]);
+                let hosts = &self.exact[key];
                 let mut b = self.sigs[sig as usize].hosts.clone();
                 let mut ro = FixedBitSet::with_capacity(n);
                 let mut guard_of: FastMap<&[String], usize> = FastMap::default();
@@ -839,30 +1004,45 @@ impl<'a> Fleet<'a> {
                         guards[g].1.insert(h as usize);
                     }
                 }
-                KeyInfo {
-                    sig,
-                    own: Some(b),
+                ExactInfo {
+                    own: b,
                     read_only: (!ro.is_clear()).then_some(ro),
                     guards,
-                    shared_only,
                 }
             })
             .collect();
-        self.keys.extend(infos);
+        self.keys.reserve_exact(fresh.len());
+        let mut with_exact = with_exact.iter().peekable();
+        let mut e = self.exacts.len() as u32;
+        for (i, &sig) in sig_of.iter().enumerate() {
+            let exact = match with_exact.next_if(|&&x| x as usize == i) {
+                Some(_) => {
+                    e += 1;
+                    e - 1
+                }
+                None => u32::MAX,
+            };
+            self.keys.push(KeyInfo { sig, exact });
+        }
+        self.exacts.extend(exacts);
         // How many needs of the input name each key: 0, 1, or more.
         let mut needed = vec![0u8; self.keys.len()];
         for pn in &out.all {
             let n = &mut needed[pn.info as usize];
             *n = n.saturating_add(1);
         }
-        for pn in &mut out.all {
-            let k = &self.keys[pn.info as usize];
+        let this = &*self;
+        out.all.par_iter_mut().for_each(|pn| {
+            let k = this.keys[pn.info as usize];
             pn.sig = k.sig;
-            pn.own = k.has_own();
-            pn.track = !k.shared_only && needed[pn.info as usize] > 1;
-            pn.ro_hosts = k.read_only.is_some();
-            pn.guarded = !k.guards.is_empty();
-        }
+            pn.set(OWN, k.has_own());
+            pn.set(
+                TRACK,
+                !shared_only[pn.info as usize - base] && needed[pn.info as usize] > 1,
+            );
+            pn.set(RO_HOSTS, this.read_only(k).is_some());
+            pn.set(GUARDED, !this.guards(k).is_empty());
+        });
         self.index_states(specs);
         out
     }
@@ -970,11 +1150,11 @@ impl<'a> Fleet<'a> {
     }
 
     /// Whether the `allow` list of guard `g` of need `p`'s name
-    /// ([`KeyInfo::guards`]) admits `spec`.
+    /// ([`Fleet::guards`]) admits `spec`.
     pub(crate) fn guard_admits(&self, p: &PNeed, g: usize, spec: &NeedSpec) -> bool {
-        let h = self.keys[p.info as usize].guards[g].0 as usize;
+        let h = self.guards(self.keys[p.info as usize])[g].0 as usize;
         let hi = self.host(h);
-        let pi = hi.exact(&p.key).expect("an exact provide");
+        let pi = hi.exact(&p.key()).expect("an exact provide");
         rules::admits(self.allow(&hi.prov[pi as usize]), spec)
     }
 
@@ -994,10 +1174,27 @@ impl<'a> Fleet<'a> {
     }
 
     /// The hosts that could serve this key by name.
-    pub(crate) fn cand<'s>(&'s self, info: &'s KeyInfo) -> &'s FixedBitSet {
-        info.own
-            .as_ref()
-            .unwrap_or(&self.sigs[info.sig as usize].hosts)
+    pub(crate) fn cand(&self, info: KeyInfo) -> &FixedBitSet {
+        match self.exacts.get(info.exact as usize) {
+            Some(e) => &e.own,
+            None => &self.sigs[info.sig as usize].hosts,
+        }
+    }
+
+    /// [`ExactInfo::read_only`] of a key (`None` too when no host provides
+    /// it exactly).
+    pub(crate) fn read_only(&self, info: KeyInfo) -> Option<&FixedBitSet> {
+        self.exacts
+            .get(info.exact as usize)
+            .and_then(|e| e.read_only.as_ref())
+    }
+
+    /// [`ExactInfo::guards`] of a key (empty when no host provides it
+    /// exactly).
+    pub(crate) fn guards(&self, info: KeyInfo) -> &[(u32, FixedBitSet)] {
+        self.exacts
+            .get(info.exact as usize)
+            .map_or(&[], |e| e.guards.as_slice())
     }
 
     /// The hosts with a pattern or provider of signature `s`.
@@ -1013,11 +1210,13 @@ impl<'a> Fleet<'a> {
 
 /// The pattern entries and provider entries (ids, ascending) that match one
 /// name: as bit masks when both tables have at most 64 entries, else as lists.
-/// Equal sets are equal values either way.
+/// Equal sets are equal values either way. The lists are boxed: one value
+/// per needed name is kept until the names are grouped, and 24 bytes each
+/// instead of 56 are fewer pages to fault in (issue 14).
 #[derive(Debug, PartialEq, Eq, Hash)]
 enum Matched {
     Bits(u64, u64),
-    Lists(Vec<u32>, Vec<u32>),
+    Lists(Box<(Vec<u32>, Vec<u32>)>),
 }
 
 impl Matched {
@@ -1025,7 +1224,7 @@ impl Matched {
         let ids = |b: u64| (0..64).filter(|i| b & (1 << i) != 0).collect();
         match self {
             Matched::Bits(p, v) => (ids(*p), ids(*v)),
-            Matched::Lists(p, v) => (p.clone(), v.clone()),
+            Matched::Lists(l) => (**l).clone(),
         }
     }
 }
@@ -1084,6 +1283,16 @@ fn capacity(host: &HostManifest, p: &Provide, state: Option<&State>) -> u32 {
 mod tests {
     use super::*;
 
+    /// The per-need and per-name records stay small: there are millions of
+    /// the first and hundreds of thousands of the second, and their bytes
+    /// are pages to fault in on every call (issue 14: 28 and 80 bytes before).
+    #[test]
+    fn per_need_records_stay_small() {
+        assert_eq!(std::mem::size_of::<PNeed>(), 20);
+        assert_eq!(std::mem::size_of::<KeyInfo>(), 8);
+        assert!(std::mem::size_of::<Matched>() <= 24);
+    }
+
     /// `intern_all` numbers names as `intern` one by one does: names known
     /// before keep their ids, new ones are numbered by first appearance, and
     /// `get` finds both.
@@ -1102,7 +1311,7 @@ mod tests {
             bulk.intern(s);
         }
         let want: Vec<u32> = all.iter().map(|s| one.intern(s)).collect();
-        assert_eq!(bulk.intern_all(&all), want);
+        assert_eq!(bulk.intern_all(&all, |_| 1, |s| std::iter::once(*s)), want);
         assert_eq!(bulk.names, one.names);
         for s in all.iter().chain(&known) {
             assert_eq!(bulk.get(s), one.get(s), "{s}");
