@@ -35,13 +35,17 @@ pub(crate) type FastMap<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
 pub(crate) struct Interner<'a> {
     map: FastMap<&'a str, u32>,
     names: Vec<&'a str>,
-    /// The names new to [`Interner::intern_all`]: per [`shard_of`] table,
+    /// The names new to [`Interner::bulk_firsts`]: per [`shard_of`] table,
     /// each one's hash to its id (no two of them share a hash; empty until
     /// then).
     bulk: Vec<FastMap<u64, u32>>,
 }
 
-/// How many tables [`Interner::intern_all`] spreads the names over: each
+/// Marks an id known before in [`Interner::bulk_firsts`] (a value that is
+/// not a position).
+const KNOWN: u32 = 1 << 31;
+
+/// How many tables [`Interner::bulk_firsts`] spreads the names over: each
 /// stays small enough for the cache (800,000 names at 4x the generated fleet
 /// are about 3,000 a table), where one table of them all did not.
 const SHARDS: usize = 256;
@@ -78,7 +82,7 @@ fn split_ids<'s, T>(mut buf: &'s [T], lens: &[usize]) -> Vec<&'s [T]> {
     parts
 }
 
-/// A name's hash for [`Interner::intern_all`].
+/// A name's hash for [`Interner::bulk_firsts`].
 fn name_hash(s: &str) -> u64 {
     use std::hash::BuildHasher;
     foldhash::fast::FixedState::default().hash_one(s)
@@ -100,17 +104,11 @@ impl<'a> Interner<'a> {
     /// Interns every name of every group (in order: the groups' names one
     /// after another; `len(g)` is how many names `names(g)` yields) and
     /// returns their ids: the same ids as [`Interner::intern`] on each in
-    /// turn (new names numbered in order of first appearance), but without
-    /// one table of every name, whose random probes (and the name bytes each
-    /// one compares) stop fitting the cache as the fleet grows. Each name is
-    /// hashed once, in order, on all cores; the hashes are grouped into small
-    /// tables (one per [`shard_of`]) that find each name's first appearance
-    /// without reading a name; one pass in order then numbers the names,
-    /// checking each repeat against its first appearance byte by byte (two
-    /// names of one 64-bit hash: interned one by one instead). The names are
-    /// read from the groups where they are, not gathered into one array
-    /// first (16 bytes a name: 38 MB at 4x the generated fleet, faulted in
-    /// and freed on every call).
+    /// turn (new names numbered in order of first appearance).
+    /// [`Interner::bulk_firsts`], then [`Interner::number`] on each name in
+    /// order, then [`Interner::finish_bulk`]; a caller that reads the names
+    /// in order anyway numbers them in its own pass (as placement does).
+    #[cfg(test)]
     pub(crate) fn intern_all<G, I>(
         &mut self,
         groups: &[G],
@@ -121,25 +119,56 @@ impl<'a> Interner<'a> {
         G: Sync,
         I: Iterator<Item = &'a str>,
     {
-        /// Marks an id known before (a value that is not a position).
-        const KNOWN: u32 = 1 << 31;
+        let Some(mut ids) = self.bulk_firsts(groups, len, &names) else {
+            return groups
+                .iter()
+                .flat_map(&names)
+                .map(|s| self.intern(s))
+                .collect();
+        };
+        for (i, s) in groups.iter().flat_map(&names).enumerate() {
+            self.number(&mut ids, i, s);
+        }
+        self.finish_bulk(&ids);
+        ids
+    }
+
+    /// The first step of interning every name in bulk, without one table of
+    /// every name, whose random probes (and the name bytes each one
+    /// compares) stop fitting the cache as the fleet grows: each name is
+    /// hashed once, in order, on all cores; the hashes are grouped into small
+    /// tables (one per [`shard_of`]) that find each name's first appearance
+    /// without reading a name. Returns, per position, the position of its
+    /// name's first appearance, or its id with [`KNOWN`] when interned
+    /// before; `None` when the bulk path does not apply (interned in bulk
+    /// before, or too many names): then intern one by one. The names are
+    /// read from the groups where they are, not gathered into one array
+    /// first (16 bytes a name: 38 MB at 4x the generated fleet, faulted in
+    /// and freed on every call).
+    pub(crate) fn bulk_firsts<G, I>(
+        &mut self,
+        groups: &[G],
+        len: impl Fn(&G) -> usize + Sync,
+        names: impl Fn(&G) -> I + Sync,
+    ) -> Option<Vec<u32>>
+    where
+        G: Sync,
+        I: Iterator<Item = &'a str>,
+    {
         let chunk_lens: Vec<usize> = groups
             .par_chunks(CHUNK)
             .map(|ch| ch.iter().map(&len).sum())
             .collect();
         let total: usize = chunk_lens.iter().sum();
         if !self.bulk.is_empty() || total >= KNOWN as usize {
-            return groups
-                .iter()
-                .flat_map(&names)
-                .map(|s| self.intern(s))
-                .collect();
+            return None;
         }
         let known = &self.map;
         // Each name's hash, and its id if interned before (u32::MAX: not),
         // written chunk by chunk into place.
         let mut hashes = vec![0u64; total];
-        let mut known_ids = vec![u32::MAX; total];
+        // Zeroed memory comes zeroed from the system, not written twice.
+        let mut known_ids = vec![0u32; total];
         let parts = split_parts(&mut hashes, &chunk_lens)
             .into_iter()
             .zip(split_parts(&mut known_ids, &chunk_lens));
@@ -150,93 +179,104 @@ impl<'a> Interner<'a> {
                 let all = ch.iter().flat_map(&names);
                 for ((s, h), k) in all.zip(hs.iter_mut()).zip(ks.iter_mut()) {
                     *h = name_hash(s);
-                    if !known.is_empty() {
-                        *k = known.get(s).map_or(u32::MAX, |&id| id | KNOWN);
-                    }
+                    *k = match known.is_empty() {
+                        true => u32::MAX,
+                        false => known.get(s).map_or(u32::MAX, |&id| id | KNOWN),
+                    };
                 }
             });
-        // Positions grouped by table, ascending within each (a counting sort).
+        // The positions of names not known before, with their hashes,
+        // grouped by table, ascending within each (a counting sort): each
+        // table's pass below then reads its part in order, where reading the
+        // hashes by position cost a cache miss each once they outgrew the
+        // cache (issue 14).
         let mut start = vec![0usize; SHARDS + 1];
-        for &h in &hashes {
-            start[shard_of(h) + 1] += 1;
+        for (&h, &k) in hashes.iter().zip(&known_ids) {
+            if k == u32::MAX {
+                start[shard_of(h) + 1] += 1;
+            }
         }
         for k in 0..SHARDS {
             start[k + 1] += start[k];
         }
+        let fresh = start[SHARDS];
         let mut next = start.clone();
-        let mut grouped = vec![0u32; total];
-        for (i, &h) in hashes.iter().enumerate() {
-            let k = shard_of(h);
-            grouped[next[k]] = i as u32;
-            next[k] += 1;
+        let mut g_hash = vec![0u64; fresh];
+        let mut g_pos = vec![0u32; fresh];
+        for (i, (&h, &k)) in hashes.iter().zip(&known_ids).enumerate() {
+            if k == u32::MAX {
+                let j = &mut next[shard_of(h)];
+                (g_hash[*j], g_pos[*j]) = (h, i as u32);
+                *j += 1;
+            }
         }
-        // Per table: the first position of each position's hash, or its id
-        // with KNOWN if interned before.
-        let mut first_grouped = vec![0u32; total];
-        let mut parts = Vec::with_capacity(SHARDS);
-        let (mut rest, mut rest_out) = (&grouped[..], &mut first_grouped[..]);
-        for k in 0..SHARDS {
-            let len = start[k + 1] - start[k];
-            let (a, b) = rest.split_at(len);
-            let (c, d) = std::mem::take(&mut rest_out).split_at_mut(len);
-            parts.push((a, c));
-            (rest, rest_out) = (b, d);
-        }
-        let mut tables: Vec<FastMap<u64, u32>> = parts
+        drop(hashes);
+        let lens: Vec<usize> = (0..SHARDS).map(|k| start[k + 1] - start[k]).collect();
+        // Per table: the first position of each hash, written over the hash.
+        let tables: Vec<FastMap<u64, u32>> = split_parts(&mut g_hash, &lens)
             .into_par_iter()
-            .map(|(at, out)| {
+            .zip(split_ids(&g_pos, &lens))
+            .map(|(hs, at)| {
                 // Names repeat (a shared network): half the positions is
                 // room enough for the generated fleet's names without a
                 // rehash, and half the memory to fault in.
                 let mut t = FastMap::with_capacity_and_hasher(at.len() / 2, Default::default());
-                for (&i, o) in at.iter().zip(out) {
-                    *o = match known_ids[i as usize] {
-                        u32::MAX => *t.entry(hashes[i as usize]).or_insert(i),
-                        id => id,
-                    };
+                for (h, &i) in hs.iter_mut().zip(at) {
+                    *h = u64::from(*t.entry(*h).or_insert(i));
                 }
                 t
             })
             .collect();
-        drop(hashes);
-        // Each position's first appearance, then (in place, in order: a first
-        // appearance comes before its repeats) its id. A repeat is checked
-        // against its first appearance's name, the one its id was given.
+        // Each position's first appearance, or its id with KNOWN.
         let mut ids = known_ids;
-        for (&i, &f) in grouped.iter().zip(&first_grouped) {
-            ids[i as usize] = f;
+        for (&i, &f) in g_pos.iter().zip(&g_hash) {
+            ids[i as usize] = f as u32;
         }
-        drop((grouped, first_grouped));
-        let base = self.names.len();
+        drop((g_hash, g_pos));
         // One entry a new name (no two share a hash), so grown once.
         self.names.reserve(tables.iter().map(|t| t.len()).sum());
-        for (i, s) in groups.iter().flat_map(&names).enumerate() {
-            let f = ids[i];
-            ids[i] = if f & KNOWN != 0 {
-                f & !KNOWN
-            } else if f as usize == i {
-                self.names.push(s);
-                self.names.len() as u32 - 1
-            } else if self.names[ids[f as usize] as usize] == s {
-                ids[f as usize]
+        self.bulk = tables;
+        Some(ids)
+    }
+
+    /// The id of name `s` at position `i` of [`Interner::bulk_firsts`]'s
+    /// `ids`, written there; called for every position in order (a first
+    /// appearance comes before its repeats, so a repeat finds its first
+    /// appearance's id). A repeat is checked against its first appearance's
+    /// name byte by byte; two names of one 64-bit hash: the later one is
+    /// interned one by one.
+    pub(crate) fn number(&mut self, ids: &mut [u32], i: usize, s: &'a str) -> u32 {
+        let f = ids[i];
+        let id = if f & KNOWN != 0 {
+            f & !KNOWN
+        } else if f as usize == i {
+            self.names.push(s);
+            self.names.len() as u32 - 1
+        } else {
+            let first = ids[f as usize];
+            if self.names[first as usize] == s {
+                first
             } else {
-                // Two names of one hash: numbered one by one.
-                self.names.truncate(base);
-                return groups
-                    .iter()
-                    .flat_map(&names)
-                    .map(|s| self.intern(s))
-                    .collect();
-            };
-        }
-        // The tables now give each new name's id (no two share a hash).
-        tables.par_iter_mut().for_each(|t| {
+                let next = self.names.len() as u32;
+                let id = *self.map.entry(s).or_insert(next);
+                if id == next {
+                    self.names.push(s);
+                }
+                id
+            }
+        };
+        ids[i] = id;
+        id
+    }
+
+    /// The last step of interning in bulk, once every position is
+    /// numbered: the tables give each new name's id (no two share a hash).
+    pub(crate) fn finish_bulk(&mut self, ids: &[u32]) {
+        self.bulk.par_iter_mut().for_each(|t| {
             for v in t.values_mut() {
                 *v = ids[*v as usize];
             }
         });
-        self.bulk = tables;
-        ids
     }
 
     fn get_bulk(&self, s: &str) -> Option<u32> {
@@ -808,87 +848,74 @@ impl<'a> Fleet<'a> {
             at[c + 1] += at[c];
         }
         let total = at[n] as usize;
-        // The needs of each chunk of specs (as `par_chunks(CHUNK)` cuts them).
-        let chunk_lens: Vec<usize> = (0..n)
-            .step_by(CHUNK)
-            .map(|lo| (at[(lo + CHUNK).min(n)] - at[lo]) as usize)
-            .collect();
-        let name_ids = self.names.intern_all(
+        let mut firsts = self.names.bulk_firsts(
             specs,
             |s| s.needs.len(),
             |&s: &&'a NeedSpec| s.needs.iter().map(|n| n.name.as_str()),
         );
-        self.first_key.resize(self.names.names.len(), (u16::MAX, 0));
-        // The few kinds met, interned in order of first appearance (each
-        // chunk's, in chunk order), and compared as enums: hashing a kind's
-        // key per need cost more than the comparison.
-        let met: Vec<Vec<&'a Kind>> = specs
-            .par_chunks(CHUNK)
-            .map(|ch| {
-                let mut met: Vec<&'a Kind> = Vec::new();
-                for need in ch.iter().flat_map(|&s| &s.needs) {
-                    if !met.contains(&&need.kind) {
-                        met.push(&need.kind);
-                    }
-                }
-                met
-            })
-            .collect();
+        // Room for the names known and each new one (more on the rare
+        // collision, grown where met).
+        let bulk_new: usize = self.names.bulk.iter().map(|t| t.len()).sum();
+        self.first_key
+            .resize(self.names.names.len() + bulk_new, (u16::MAX, 0));
+        // One pass in order over the needs: each one's record, its key info
+        // numbered in order of first appearance. The kinds met are few, and
+        // compared as enums: hashing a kind's key per need cost more than
+        // the comparison.
         let mut kind_ids: Vec<(&Kind, u16)> = Vec::new();
-        for kind in met.into_iter().flatten() {
-            if !kind_ids.iter().any(|(k, _)| *k == kind) {
-                kind_ids.push((kind, self.kinds.intern(kind.as_str()) as u16));
-            }
-        }
-        // Every need's record but its key info, on all cores, straight into
-        // the array at its final size (what reads the specs is here).
-        let blank = PNeed {
-            kind: 0,
-            flags: 0,
-            name: 0,
-            info: 0,
-            need: 0,
-            sig: 0,
-        };
-        let mut all: Vec<PNeed> = Vec::with_capacity(total);
-        all.par_extend(rayon::iter::repeat_n(blank, total));
-        let parts = split_parts(&mut all, &chunk_lens);
-        let id_parts = split_ids(&name_ids, &chunk_lens);
-        specs
-            .par_chunks(CHUNK)
-            .zip(parts.into_par_iter().zip(id_parts))
-            .for_each(|(ch, (out, ids))| {
-                let needs = ch.iter().flat_map(|&s| s.needs.iter().enumerate());
-                for (((i, need), pn), &name) in needs.zip(out).zip(ids) {
-                    let kind = kind_ids.iter().find(|(k, _)| **k == need.kind);
-                    pn.kind = kind.expect("interned above").1;
-                    pn.name = name;
-                    pn.need = i as u32;
-                    pn.set(WANTS_EXCL, rules::wants_alone(&need.detail));
-                    pn.set(RW, need.detail.writes());
-                }
-            });
-        drop(name_ids);
-        // Key infos numbered in order of first appearance: one pass in
-        // order, over the records alone.
         // About one key a name (most are needed as one kind): grown once.
         let mut fresh: Vec<Key> = Vec::with_capacity(self.first_key.len());
-        for pn in &mut all {
-            let (kind, name) = (pn.kind, pn.name);
-            let key = (kind, name);
-            let next = (self.keys.len() + fresh.len()) as u32;
-            pn.info = match self.first_key[name as usize] {
-                (k, info) if k == kind => info,
-                (u16::MAX, _) => {
-                    self.first_key[name as usize] = (kind, next);
-                    fresh.push(key);
-                    next
+        let mut all: Vec<PNeed> = Vec::with_capacity(total);
+        for spec in specs {
+            for (i, need) in spec.needs.iter().enumerate() {
+                let kind = match kind_ids.iter().find(|(k, _)| **k == need.kind) {
+                    Some(&(_, id)) => id,
+                    None => {
+                        let id = self.kinds.intern(need.kind.as_str()) as u16;
+                        kind_ids.push((&need.kind, id));
+                        id
+                    }
+                };
+                // The names numbered here, in the pass that reads the
+                // needs anyway, not in one more pass of their own.
+                let j = all.len();
+                let name = match &mut firsts {
+                    Some(ids) => self.names.number(ids, j, need.name.as_str()),
+                    None => self.names.intern(need.name.as_str()),
+                };
+                if name as usize >= self.first_key.len() {
+                    self.first_key.resize(name as usize + 1, (u16::MAX, 0));
                 }
-                _ => *self.other_keys.entry(key).or_insert_with(|| {
-                    fresh.push(key);
-                    next
-                }),
-            };
+                let key = (kind, name);
+                let next = (self.keys.len() + fresh.len()) as u32;
+                let info = match self.first_key[name as usize] {
+                    (k, info) if k == kind => info,
+                    (u16::MAX, _) => {
+                        self.first_key[name as usize] = (kind, next);
+                        fresh.push(key);
+                        next
+                    }
+                    _ => *self.other_keys.entry(key).or_insert_with(|| {
+                        fresh.push(key);
+                        next
+                    }),
+                };
+                let mut pn = PNeed {
+                    kind,
+                    name,
+                    info,
+                    need: i as u32,
+                    flags: 0,
+                    // Set below, once the key infos exist.
+                    sig: 0,
+                };
+                pn.set(WANTS_EXCL, rules::wants_alone(&need.detail));
+                pn.set(RW, need.detail.writes());
+                all.push(pn);
+            }
+        }
+        if let Some(ids) = firsts {
+            self.names.finish_bulk(&ids);
         }
         let mut out = Needs { all, at };
         // Which patterns match each distinct name: independent per key.
