@@ -381,7 +381,6 @@ pub fn place_with_state<'a>(
         load: vec![0; n],
         classes,
         at: vec![None; specs.len()],
-        seq: vec![Vec::new(); n],
         scratch: Scratch::default(),
         stuck: vec![u32::MAX; specs.len()],
         dead: Vec::new(),
@@ -506,8 +505,6 @@ struct Greedy<'f, 'a> {
     classes: Classes<'f>,
     /// Per container: the host it went to.
     at: Vec<Option<u32>>,
-    /// Per host: its containers in placement order (a repair replays them).
-    seq: Vec<Vec<u32>>,
     scratch: Scratch,
     /// Per container: the repair generation in which it was found to fit
     /// nowhere else (`stuck[x] == generation`); a repair bumps the generation.
@@ -558,7 +555,6 @@ impl Greedy<'_, '_> {
             self.held.hold(k, h);
         }
         self.at[c as usize] = Some(h as u32);
-        self.seq[h].push(c);
         true
     }
 
@@ -600,7 +596,7 @@ impl Greedy<'_, '_> {
                 match self.states[h].verdict(self.fleet, h, c, spec, pn, &mut self.scratch) {
                     Err(f) if f.why == Why::Held => f.holder.into_iter().collect(),
                     Err(f) if f.why == Why::Exhausted => {
-                        self.seq[h].iter().copied().take(8).collect()
+                        self.states[h].placed().iter().copied().take(8).collect()
                     }
                     _ => continue,
                 };
@@ -629,7 +625,12 @@ impl Greedy<'_, '_> {
                 let (xs, xn) = (self.specs[x as usize], self.needs.of(x as usize));
                 // `h` without `x`, plus `c`.
                 let mut rebuilt = HostState::default();
-                let rest: Vec<u32> = self.seq[h].iter().copied().filter(|&y| y != x).collect();
+                let rest: Vec<u32> = self.states[h]
+                    .placed()
+                    .iter()
+                    .copied()
+                    .filter(|&y| y != x)
+                    .collect();
                 *budget = budget.saturating_sub(rest.len() + 1);
                 let replayed = rest.iter().all(|&y| {
                     let (ys, yn) = (self.specs[y as usize], self.needs.of(y as usize));
@@ -655,8 +656,6 @@ impl Greedy<'_, '_> {
                     self.held.hold(k, h);
                 }
                 self.classes.unpark(h, &self.load);
-                self.seq[h] = rest;
-                self.seq[h].push(c);
                 self.at[c as usize] = Some(h as u32);
                 self.states[g]
                     .try_place(self.fleet, g, x, xs, xn, &mut self.scratch)
@@ -666,7 +665,6 @@ impl Greedy<'_, '_> {
                     self.held.hold(k, g);
                 }
                 self.load[g] += 1;
-                self.seq[g].push(x);
                 self.at[x as usize] = Some(g as u32);
                 self.generation += 1;
                 return true;

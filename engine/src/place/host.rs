@@ -462,6 +462,12 @@ impl HostState {
         Ok(())
     }
 
+    /// The containers placed here, in placement order (a repair replays
+    /// them; one list a host, not a second copy beside it).
+    pub(crate) fn placed(&self) -> &[u32] {
+        &self.placed
+    }
+
     /// The names held exclusively here (key infos).
     pub(crate) fn exclusive_keys(&self) -> impl Iterator<Item = u32> + '_ {
         self.usage
