@@ -61,7 +61,7 @@ use serde::Serialize;
 
 use crate::state::State;
 use class::Classes;
-use fleet::{FastMap, Fleet, Needs, PNeed};
+use fleet::{FastMap, Fleet, Needs, PNeed, OWN};
 use host::{Group, HostState, Scratch, Why};
 
 /// Why one host cannot run a container.
@@ -463,7 +463,7 @@ pub fn place_with_state<'a>(
     let shared: FastMap<u32, (Groups, Vec<u32>)> = wanted
         .par_iter()
         .map(|&(k, c)| {
-            let own = needs.of(c).iter().filter(|p| p.own());
+            let own = needs.of(c).iter().filter(|p| p.has(OWN));
             (k, explain(k, &groups[&k]).held_part(own))
         })
         .collect();
@@ -523,7 +523,7 @@ struct Greedy<'f, 'a> {
 fn parkable(states: &[HostState], needs: &[PNeed], h: usize) -> bool {
     needs
         .iter()
-        .any(|p| p.own() && states[h].holder(p.info).is_some())
+        .any(|p| p.has(OWN) && states[h].holder(p.info).is_some())
 }
 
 impl Greedy<'_, '_> {
@@ -583,7 +583,7 @@ impl Greedy<'_, '_> {
                     .holder(p.info)
                     .is_some_and(|y| self.stuck[y as usize] == self.generation)
             };
-            let own = |p: &&PNeed| p.own();
+            let own = |p: &&PNeed| p.has(OWN);
             if pn.iter().filter(own).any(stuck_holder) {
                 continue;
             }
@@ -755,7 +755,7 @@ impl Explain<'_, '_> {
         let spec = specs[c];
         let others_held = needs
             .iter()
-            .filter(|p| !p.own())
+            .filter(|p| !p.has(OWN))
             .flat_map(|p| self.held.hosts(p.info))
             .any(|h| self.hosts.binary_search(&h).is_ok());
         let own;

@@ -34,7 +34,7 @@ use berth_specs::NeedSpec;
 use fixedbitset::FixedBitSet;
 use rayon::prelude::*;
 
-use super::fleet::{FastMap, Fleet, Needs};
+use super::fleet::{FastMap, Fleet, Needs, GUARDED, OWN, RO_HOSTS, RW, TRACK};
 use super::host::{Group, Why};
 
 /// One ingredient of a static set.
@@ -130,19 +130,19 @@ impl<'f> Classes<'f> {
             }
             let pn = needs.of(c);
             parts.extend(pn.iter().map(|p| {
-                if p.own() {
+                if p.has(OWN) {
                     Part::Own(p.info)
                 } else {
                     Part::Sig(p.sig)
                 }
             }));
             for p in pn {
-                if p.rw() && p.ro_hosts() {
+                if p.has(RW) && p.has(RO_HOSTS) {
                     parts.push(Part::NotRo(p.info, p.need));
                 }
             }
             // `allow` lists read once per list, not once per host.
-            for p in pn.iter().filter(|p| p.guarded()) {
+            for p in pn.iter().filter(|p| p.has(GUARDED)) {
                 let guards = fleet.guards(fleet.keys[p.info as usize]);
                 refusing.clear();
                 refusing.extend(
@@ -175,7 +175,7 @@ impl<'f> Classes<'f> {
                         parts: parts.clone(),
                         hosts: Vec::new(),
                         heap: 0,
-                        parks: pn.iter().any(|p| p.own() && p.track()),
+                        parks: pn.iter().any(|p| p.has(OWN) && p.has(TRACK)),
                     });
                     k
                 }

@@ -498,11 +498,11 @@ pub(crate) struct PNeed {
 }
 
 /// The container wants it for itself alone (`exclusive: true` on a volume).
-const WANTS_EXCL: u8 = 1;
+pub(crate) const WANTS_EXCL: u8 = 1;
 /// A volume needed read-write.
-const RW: u8 = 1 << 1;
+pub(crate) const RW: u8 = 1 << 1;
 /// [`KeyInfo::has_own`].
-const OWN: u8 = 1 << 2;
+pub(crate) const OWN: u8 = 1 << 2;
 /// Other users of the name matter: some use of it can be exclusive (not
 /// only shared) and another container of the input needs it too. A name
 /// only one container needs (a per-container address or port, most
@@ -510,11 +510,11 @@ const OWN: u8 = 1 << 2;
 /// uses are not recorded: the hosts' usage tables then hold the few names
 /// containers share instead of growing with every container placed (issue
 /// 14).
-const TRACK: u8 = 1 << 3;
+pub(crate) const TRACK: u8 = 1 << 3;
 /// [`Fleet::read_only`] is set.
-const RO_HOSTS: u8 = 1 << 4;
+pub(crate) const RO_HOSTS: u8 = 1 << 4;
 /// [`Fleet::guards`] is not empty.
-const GUARDED: u8 = 1 << 5;
+pub(crate) const GUARDED: u8 = 1 << 5;
 
 impl PNeed {
     /// The interned (kind, name).
@@ -528,35 +528,10 @@ impl PNeed {
         }
     }
 
-    /// The container wants it for itself alone (`exclusive: true` on a volume).
-    pub(crate) fn wants_excl(&self) -> bool {
-        self.flags & WANTS_EXCL != 0
-    }
-
-    /// A volume needed read-write.
-    pub(crate) fn rw(&self) -> bool {
-        self.flags & RW != 0
-    }
-
-    /// Some host provides the name exactly ([`KeyInfo::has_own`]).
-    pub(crate) fn own(&self) -> bool {
-        self.flags & OWN != 0
-    }
-
-    /// Other users of the name matter ([`TRACK`]).
-    pub(crate) fn track(&self) -> bool {
-        self.flags & TRACK != 0
-    }
-
-    /// Some host lends the name read-only ([`Fleet::read_only`]).
-    pub(crate) fn ro_hosts(&self) -> bool {
-        self.flags & RO_HOSTS != 0
-    }
-
-    /// Some host's exact provide of the name has an `allow` list
-    /// ([`Fleet::guards`]).
-    pub(crate) fn guarded(&self) -> bool {
-        self.flags & GUARDED != 0
+    /// Whether flag `flag` ([`WANTS_EXCL`], [`RW`], [`OWN`], [`TRACK`],
+    /// [`RO_HOSTS`], [`GUARDED`]) is set.
+    pub(crate) fn has(&self, flag: u8) -> bool {
+        self.flags & flag != 0
     }
 }
 
@@ -976,7 +951,7 @@ impl<'a> Fleet<'a> {
             .collect();
         let base = self.keys.len();
         let mut wanted_alone = vec![false; fresh.len()];
-        for pn in out.all.iter().filter(|pn| pn.wants_excl()) {
+        for pn in out.all.iter().filter(|pn| pn.has(WANTS_EXCL)) {
             wanted_alone[pn.info as usize - base] = true;
         }
         // Per fresh key: whether no use of it can ever be exclusive (no

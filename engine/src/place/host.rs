@@ -19,7 +19,7 @@ use crate::explain::Reason;
 use crate::rules::{self, Fit, Mismatch};
 use crate::solve::matching::{Matcher, UNBOUNDED};
 
-use super::fleet::{FastMap, Fleet, NetStatus, PNeed};
+use super::fleet::{FastMap, Fleet, NetStatus, PNeed, TRACK, WANTS_EXCL};
 
 /// What an explanation counts a host under: a label it lacks, or a need it
 /// cannot serve and why.
@@ -283,7 +283,7 @@ impl HostState {
             let (excl, cands) = if let Some(pi) = hi.exact(&pn.key()) {
                 let fit = compat(f, h, pi, need, spec).map_err(fail)?;
                 sc.delicate |= fit != Fit::Whole;
-                (hi.prov[pi as usize].exclusive || pn.wants_excl(), None)
+                (hi.prov[pi as usize].exclusive || pn.has(WANTS_EXCL), None)
             } else {
                 let sig = &f.sigs[pn.sig as usize];
                 let mut matched = false;
@@ -304,7 +304,7 @@ impl HostState {
                             // An exclusive need of a shared pattern provide
                             // also excludes the other names it serves, which
                             // the per-name usage below does not see.
-                            sc.delicate |= pn.wants_excl();
+                            sc.delicate |= pn.has(WANTS_EXCL);
                             shared = true;
                             break;
                         }
@@ -326,10 +326,10 @@ impl HostState {
                     if !rules::provider_admits(&host.providers[d], spec) {
                         return Err(fail(Why::Denied));
                     }
-                    (need.kind.exclusive_by_default() || pn.wants_excl(), None)
+                    (need.kind.exclusive_by_default() || pn.has(WANTS_EXCL), None)
                 } else if shared {
                     sc.pools.truncate(start as usize);
-                    (pn.wants_excl(), None)
+                    (pn.has(WANTS_EXCL), None)
                 } else if start == end {
                     return Err(fail(first_rejection.unwrap_or(Why::Missing)));
                 } else {
@@ -350,7 +350,7 @@ impl HostState {
                     }
                 }
             }
-            let track = pn.track();
+            let track = pn.has(TRACK);
             if let Some(u) = track.then(|| self.usage.get(&pn.info)).flatten() {
                 if u.excl_holder.is_some() || excl {
                     return Err(Fail {
