@@ -10,6 +10,18 @@
 //! Run: `cargo bench -p berth-engine --bench place_scale [-- HOSTS CONTAINERS ROUNDS]`.
 //! `PLACE_SCALES=4` (a comma-separated list) places only those scales, e.g.
 //! to profile one of them under `perf record`.
+//!
+//! Every scale starts each round as a fresh `berth place` process does: with
+//! the memory the previous round freed given back to the system
+//! (`mi_collect(true)`, untimed), so each round faults in the pages it uses.
+//! Without it the rounds are unequal: mimalloc keeps the freed pages of the
+//! 1x fleet's per-call arrays for the next round, while the 4x fleet's, most
+//! of them larger than what it keeps, go back to the system and fault in again
+//! (about 1,550 page faults a round at 1x and 30,000 at 4x, issue 14's fourth
+//! step in `docs/performance.md`), so the bench measured 1x with a warm
+//! allocator and 4x with a cold one, which no single `berth place` does.
+//! `PLACE_KEEP_FREED=1` skips the collection (the old, unequal conditions),
+//! to compare.
 
 /// The allocator the `berth` binary ships with (cli/src/main.rs): placement
 /// allocates per class and per host, so the figures are those of the binary.
@@ -46,11 +58,17 @@ fn main() {
         .iter()
         .map(|&k| fleet_docs(hosts * k, containers * k, 1))
         .collect();
+    let keep_freed = std::env::var_os("PLACE_KEEP_FREED").is_some_and(|v| v != "0");
     let mut times: Vec<Vec<Duration>> = vec![Vec::new(); scales.len()];
     for r in 1..=rounds {
         for (i, (h, s)) in fleets.iter().enumerate() {
             let hr: Vec<&HostManifest> = h.iter().collect();
             let sr: Vec<&NeedSpec> = s.iter().collect();
+            if !keep_freed {
+                // SAFETY: a plain call into the allocator in use, on no
+                // pointer of ours.
+                unsafe { libmimalloc_sys::mi_collect(true) };
+            }
             let start = Instant::now();
             let p = black_box(place(black_box(&hr), black_box(&sr)));
             let t = start.elapsed();

@@ -61,7 +61,7 @@ use serde::Serialize;
 
 use crate::state::State;
 use class::Classes;
-use fleet::{FastMap, Fleet, Needs, PNeed};
+use fleet::{FastMap, Fleet, Needs, PNeed, OWN};
 use host::{Group, HostState, Scratch, Why};
 
 /// Why one host cannot run a container.
@@ -361,8 +361,14 @@ pub fn place_with_state<'a>(
     let n = hosts.len();
     let classes = Classes::build(&fleet, specs, &needs);
 
-    let mut order: Vec<(usize, u32)> = (0..specs.len())
-        .map(|c| (classes.all[classes.of[c] as usize].hosts.len(), c as u32))
+    // 8 bytes a container (a class has at most `n` hosts, fewer than 2^32).
+    let mut order: Vec<(u32, u32)> = (0..specs.len())
+        .map(|c| {
+            (
+                classes.all[classes.of[c] as usize].hosts.len() as u32,
+                c as u32,
+            )
+        })
         .collect();
     order.sort_unstable();
 
@@ -375,7 +381,6 @@ pub fn place_with_state<'a>(
         load: vec![0; n],
         classes,
         at: vec![None; specs.len()],
-        seq: vec![Vec::new(); n],
         scratch: Scratch::default(),
         stuck: vec![u32::MAX; specs.len()],
         dead: Vec::new(),
@@ -458,7 +463,7 @@ pub fn place_with_state<'a>(
     let shared: FastMap<u32, (Groups, Vec<u32>)> = wanted
         .par_iter()
         .map(|&(k, c)| {
-            let own = needs.of(c).iter().filter(|p| p.own);
+            let own = needs.of(c).iter().filter(|p| p.has(OWN));
             (k, explain(k, &groups[&k]).held_part(own))
         })
         .collect();
@@ -475,7 +480,7 @@ pub fn place_with_state<'a>(
     let placements = (0..specs.len())
         .map(|c| ContainerPlacement {
             spec: c,
-            host: at[c],
+            host: at[c].map(|h| h as usize),
             reasons: reasons.remove(&c).unwrap_or_default(),
         })
         .collect();
@@ -498,9 +503,8 @@ struct Greedy<'f, 'a> {
     /// Per host: how many containers are placed there (only grows).
     load: Vec<u32>,
     classes: Classes<'f>,
-    at: Vec<Option<usize>>,
-    /// Per host: its containers in placement order (a repair replays them).
-    seq: Vec<Vec<u32>>,
+    /// Per container: the host it went to.
+    at: Vec<Option<u32>>,
     scratch: Scratch,
     /// Per container: the repair generation in which it was found to fit
     /// nowhere else (`stuck[x] == generation`); a repair bumps the generation.
@@ -519,7 +523,7 @@ struct Greedy<'f, 'a> {
 fn parkable(states: &[HostState], needs: &[PNeed], h: usize) -> bool {
     needs
         .iter()
-        .any(|p| p.own && states[h].holder(p.info).is_some())
+        .any(|p| p.has(OWN) && states[h].holder(p.info).is_some())
 }
 
 impl Greedy<'_, '_> {
@@ -550,8 +554,7 @@ impl Greedy<'_, '_> {
             let k = self.scratch.taken[i];
             self.held.hold(k, h);
         }
-        self.at[c as usize] = Some(h);
-        self.seq[h].push(c);
+        self.at[c as usize] = Some(h as u32);
         true
     }
 
@@ -580,7 +583,7 @@ impl Greedy<'_, '_> {
                     .holder(p.info)
                     .is_some_and(|y| self.stuck[y as usize] == self.generation)
             };
-            let own = |p: &&PNeed| p.own;
+            let own = |p: &&PNeed| p.has(OWN);
             if pn.iter().filter(own).any(stuck_holder) {
                 continue;
             }
@@ -593,7 +596,7 @@ impl Greedy<'_, '_> {
                 match self.states[h].verdict(self.fleet, h, c, spec, pn, &mut self.scratch) {
                     Err(f) if f.why == Why::Held => f.holder.into_iter().collect(),
                     Err(f) if f.why == Why::Exhausted => {
-                        self.seq[h].iter().copied().take(8).collect()
+                        self.states[h].placed().iter().copied().take(8).collect()
                     }
                     _ => continue,
                 };
@@ -622,7 +625,12 @@ impl Greedy<'_, '_> {
                 let (xs, xn) = (self.specs[x as usize], self.needs.of(x as usize));
                 // `h` without `x`, plus `c`.
                 let mut rebuilt = HostState::default();
-                let rest: Vec<u32> = self.seq[h].iter().copied().filter(|&y| y != x).collect();
+                let rest: Vec<u32> = self.states[h]
+                    .placed()
+                    .iter()
+                    .copied()
+                    .filter(|&y| y != x)
+                    .collect();
                 *budget = budget.saturating_sub(rest.len() + 1);
                 let replayed = rest.iter().all(|&y| {
                     let (ys, yn) = (self.specs[y as usize], self.needs.of(y as usize));
@@ -648,9 +656,7 @@ impl Greedy<'_, '_> {
                     self.held.hold(k, h);
                 }
                 self.classes.unpark(h, &self.load);
-                self.seq[h] = rest;
-                self.seq[h].push(c);
-                self.at[c as usize] = Some(h);
+                self.at[c as usize] = Some(h as u32);
                 self.states[g]
                     .try_place(self.fleet, g, x, xs, xn, &mut self.scratch)
                     .expect("checked just before");
@@ -659,8 +665,7 @@ impl Greedy<'_, '_> {
                     self.held.hold(k, g);
                 }
                 self.load[g] += 1;
-                self.seq[g].push(x);
-                self.at[x as usize] = Some(g);
+                self.at[x as usize] = Some(g as u32);
                 self.generation += 1;
                 return true;
             }
@@ -750,7 +755,7 @@ impl Explain<'_, '_> {
         let spec = specs[c];
         let others_held = needs
             .iter()
-            .filter(|p| !p.own)
+            .filter(|p| !p.has(OWN))
             .flat_map(|p| self.held.hosts(p.info))
             .any(|h| self.hosts.binary_search(&h).is_ok());
         let own;

@@ -34,7 +34,7 @@ use berth_specs::NeedSpec;
 use fixedbitset::FixedBitSet;
 use rayon::prelude::*;
 
-use super::fleet::{FastMap, Fleet, Needs};
+use super::fleet::{FastMap, Fleet, Needs, GUARDED, OWN, RO_HOSTS, RW, TRACK};
 use super::host::{Group, Why};
 
 /// One ingredient of a static set.
@@ -130,20 +130,20 @@ impl<'f> Classes<'f> {
             }
             let pn = needs.of(c);
             parts.extend(pn.iter().map(|p| {
-                if p.own {
+                if p.has(OWN) {
                     Part::Own(p.info)
                 } else {
                     Part::Sig(p.sig)
                 }
             }));
             for p in pn {
-                if p.rw && p.ro_hosts {
+                if p.has(RW) && p.has(RO_HOSTS) {
                     parts.push(Part::NotRo(p.info, p.need));
                 }
             }
             // `allow` lists read once per list, not once per host.
-            for p in pn.iter().filter(|p| p.guarded) {
-                let guards = &fleet.keys[p.info as usize].guards;
+            for p in pn.iter().filter(|p| p.has(GUARDED)) {
+                let guards = fleet.guards(fleet.keys[p.info as usize]);
                 refusing.clear();
                 refusing.extend(
                     (0..guards.len())
@@ -175,7 +175,7 @@ impl<'f> Classes<'f> {
                         parts: parts.clone(),
                         hosts: Vec::new(),
                         heap: 0,
-                        parks: pn.iter().any(|p| p.own && p.track),
+                        parks: pn.iter().any(|p| p.has(OWN) && p.has(TRACK)),
                     });
                     k
                 }
@@ -225,9 +225,9 @@ impl<'f> Classes<'f> {
     {
         match part {
             Part::Label(l) => self.labels[l as usize],
-            Part::Own(i) => Some(fleet.cand(&fleet.keys[i as usize])),
+            Part::Own(i) => Some(fleet.cand(fleet.keys[i as usize])),
             Part::Sig(s) => Some(fleet.sig_hosts(s)),
-            Part::NotRo(i, _) => fleet.keys[i as usize].read_only.as_ref(),
+            Part::NotRo(i, _) => fleet.read_only(fleet.keys[i as usize]),
             Part::NotDenied(d, _) => Some(&self.denied[d as usize]),
         }
     }

@@ -35,13 +35,17 @@ pub(crate) type FastMap<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
 pub(crate) struct Interner<'a> {
     map: FastMap<&'a str, u32>,
     names: Vec<&'a str>,
-    /// The names new to [`Interner::intern_all`]: per [`shard_of`] table,
+    /// The names new to [`Interner::bulk_firsts`]: per [`shard_of`] table,
     /// each one's hash to its id (no two of them share a hash; empty until
     /// then).
     bulk: Vec<FastMap<u64, u32>>,
 }
 
-/// How many tables [`Interner::intern_all`] spreads the names over: each
+/// Marks an id known before in [`Interner::bulk_firsts`] (a value that is
+/// not a position).
+const KNOWN: u32 = 1 << 31;
+
+/// How many tables [`Interner::bulk_firsts`] spreads the names over: each
 /// stays small enough for the cache (800,000 names at 4x the generated fleet
 /// are about 3,000 a table), where one table of them all did not.
 const SHARDS: usize = 256;
@@ -52,7 +56,33 @@ fn shard_of(hash: u64) -> usize {
     (hash >> 32) as usize % SHARDS
 }
 
-/// A name's hash for [`Interner::intern_all`].
+/// Groups (specs) one task handles in the passes over every need: each
+/// task writes its own part of an array sized up front.
+const CHUNK: usize = 1024;
+
+/// `buf` cut into consecutive parts of the given lengths.
+fn split_parts<'s, T>(mut buf: &'s mut [T], lens: &[usize]) -> Vec<&'s mut [T]> {
+    let mut parts = Vec::with_capacity(lens.len());
+    for &n in lens {
+        let (a, b) = std::mem::take(&mut buf).split_at_mut(n);
+        parts.push(a);
+        buf = b;
+    }
+    parts
+}
+
+/// `buf` cut into consecutive parts of the given lengths, to read.
+fn split_ids<'s, T>(mut buf: &'s [T], lens: &[usize]) -> Vec<&'s [T]> {
+    let mut parts = Vec::with_capacity(lens.len());
+    for &n in lens {
+        let (a, b) = buf.split_at(n);
+        parts.push(a);
+        buf = b;
+    }
+    parts
+}
+
+/// A name's hash for [`Interner::bulk_firsts`].
 fn name_hash(s: &str) -> u64 {
     use std::hash::BuildHasher;
     foldhash::fast::FixedState::default().hash_one(s)
@@ -71,109 +101,182 @@ impl<'a> Interner<'a> {
         id
     }
 
-    /// Interns every name of `all` and returns their ids: the same ids as
-    /// [`Interner::intern`] on each in turn (new names numbered in order of
-    /// first appearance), but without one table of every name, whose random
-    /// probes (and the name bytes each one compares) stop fitting the cache as
-    /// the fleet grows. Each name is hashed once, in order, on all cores; the
-    /// hashes are grouped into small tables (one per [`shard_of`]) that find
-    /// each name's first appearance without reading a name; one pass in
-    /// order then numbers the names, checking each repeat against its first
-    /// appearance byte by byte (two names of one 64-bit hash: interned one by
-    /// one instead).
-    pub(crate) fn intern_all(&mut self, all: &[&'a str]) -> Vec<u32> {
-        /// Marks an id known before (a value that is not a position in `all`).
-        const KNOWN: u32 = 1 << 31;
-        if !self.bulk.is_empty() || all.len() >= KNOWN as usize {
-            return all.iter().map(|s| self.intern(s)).collect();
+    /// Interns every name of every group (in order: the groups' names one
+    /// after another; `len(g)` is how many names `names(g)` yields) and
+    /// returns their ids: the same ids as [`Interner::intern`] on each in
+    /// turn (new names numbered in order of first appearance).
+    /// [`Interner::bulk_firsts`], then [`Interner::number`] on each name in
+    /// order, then [`Interner::finish_bulk`]; a caller that reads the names
+    /// in order anyway numbers them in its own pass (as placement does).
+    #[cfg(test)]
+    pub(crate) fn intern_all<G, I>(
+        &mut self,
+        groups: &[G],
+        len: impl Fn(&G) -> usize + Sync,
+        names: impl Fn(&G) -> I + Sync,
+    ) -> Vec<u32>
+    where
+        G: Sync,
+        I: Iterator<Item = &'a str>,
+    {
+        let Some(mut ids) = self.bulk_firsts(groups, len, &names) else {
+            return groups
+                .iter()
+                .flat_map(&names)
+                .map(|s| self.intern(s))
+                .collect();
+        };
+        for (i, s) in groups.iter().flat_map(&names).enumerate() {
+            self.number(&mut ids, i, s);
+        }
+        self.finish_bulk(&ids);
+        ids
+    }
+
+    /// The first step of interning every name in bulk, without one table of
+    /// every name, whose random probes (and the name bytes each one
+    /// compares) stop fitting the cache as the fleet grows: each name is
+    /// hashed once, in order, on all cores; the hashes are grouped into small
+    /// tables (one per [`shard_of`]) that find each name's first appearance
+    /// without reading a name. Returns, per position, the position of its
+    /// name's first appearance, or its id with [`KNOWN`] when interned
+    /// before; `None` when the bulk path does not apply (interned in bulk
+    /// before, or too many names): then intern one by one. The names are
+    /// read from the groups where they are, not gathered into one array
+    /// first (16 bytes a name: 38 MB at 4x the generated fleet, faulted in
+    /// and freed on every call).
+    pub(crate) fn bulk_firsts<G, I>(
+        &mut self,
+        groups: &[G],
+        len: impl Fn(&G) -> usize + Sync,
+        names: impl Fn(&G) -> I + Sync,
+    ) -> Option<Vec<u32>>
+    where
+        G: Sync,
+        I: Iterator<Item = &'a str>,
+    {
+        let chunk_lens: Vec<usize> = groups
+            .par_chunks(CHUNK)
+            .map(|ch| ch.iter().map(&len).sum())
+            .collect();
+        let total: usize = chunk_lens.iter().sum();
+        if !self.bulk.is_empty() || total >= KNOWN as usize {
+            return None;
         }
         let known = &self.map;
-        // Each name's hash, and its id if interned before (u32::MAX: not).
-        let (hashes, known_ids): (Vec<u64>, Vec<u32>) = all
-            .par_iter()
-            .map(|s| {
-                let id = if known.is_empty() {
-                    u32::MAX
-                } else {
-                    known.get(s).map_or(u32::MAX, |&id| id | KNOWN)
-                };
-                (name_hash(s), id)
-            })
-            .unzip();
-        // Positions grouped by table, ascending within each (a counting sort).
+        // Each name's hash, and its id if interned before (u32::MAX: not),
+        // written chunk by chunk into place.
+        let mut hashes = vec![0u64; total];
+        // Zeroed memory comes zeroed from the system, not written twice.
+        let mut known_ids = vec![0u32; total];
+        let parts = split_parts(&mut hashes, &chunk_lens)
+            .into_iter()
+            .zip(split_parts(&mut known_ids, &chunk_lens));
+        groups
+            .par_chunks(CHUNK)
+            .zip(parts.collect::<Vec<_>>())
+            .for_each(|(ch, (hs, ks))| {
+                let all = ch.iter().flat_map(&names);
+                for ((s, h), k) in all.zip(hs.iter_mut()).zip(ks.iter_mut()) {
+                    *h = name_hash(s);
+                    *k = match known.is_empty() {
+                        true => u32::MAX,
+                        false => known.get(s).map_or(u32::MAX, |&id| id | KNOWN),
+                    };
+                }
+            });
+        // The positions of names not known before, with their hashes,
+        // grouped by table, ascending within each (a counting sort): each
+        // table's pass below then reads its part in order, where reading the
+        // hashes by position cost a cache miss each once they outgrew the
+        // cache (issue 14).
         let mut start = vec![0usize; SHARDS + 1];
-        for &h in &hashes {
-            start[shard_of(h) + 1] += 1;
+        for (&h, &k) in hashes.iter().zip(&known_ids) {
+            if k == u32::MAX {
+                start[shard_of(h) + 1] += 1;
+            }
         }
         for k in 0..SHARDS {
             start[k + 1] += start[k];
         }
+        let fresh = start[SHARDS];
         let mut next = start.clone();
-        let mut grouped = vec![0u32; all.len()];
-        for (i, &h) in hashes.iter().enumerate() {
-            let k = shard_of(h);
-            grouped[next[k]] = i as u32;
-            next[k] += 1;
+        let mut g_hash = vec![0u64; fresh];
+        let mut g_pos = vec![0u32; fresh];
+        for (i, (&h, &k)) in hashes.iter().zip(&known_ids).enumerate() {
+            if k == u32::MAX {
+                let j = &mut next[shard_of(h)];
+                (g_hash[*j], g_pos[*j]) = (h, i as u32);
+                *j += 1;
+            }
         }
-        // Per table: the first position of each position's hash, or its id
-        // with KNOWN if interned before.
-        let mut first_grouped = vec![0u32; all.len()];
-        let mut parts = Vec::with_capacity(SHARDS);
-        let (mut rest, mut rest_out) = (&grouped[..], &mut first_grouped[..]);
-        for k in 0..SHARDS {
-            let len = start[k + 1] - start[k];
-            let (a, b) = rest.split_at(len);
-            let (c, d) = std::mem::take(&mut rest_out).split_at_mut(len);
-            parts.push((a, c));
-            (rest, rest_out) = (b, d);
-        }
-        let mut tables: Vec<FastMap<u64, u32>> = parts
+        drop(hashes);
+        let lens: Vec<usize> = (0..SHARDS).map(|k| start[k + 1] - start[k]).collect();
+        // Per table: the first position of each hash, written over the hash.
+        let tables: Vec<FastMap<u64, u32>> = split_parts(&mut g_hash, &lens)
             .into_par_iter()
-            .map(|(at, out)| {
+            .zip(split_ids(&g_pos, &lens))
+            .map(|(hs, at)| {
                 // Names repeat (a shared network): half the positions is
                 // room enough for the generated fleet's names without a
                 // rehash, and half the memory to fault in.
                 let mut t = FastMap::with_capacity_and_hasher(at.len() / 2, Default::default());
-                for (&i, o) in at.iter().zip(out) {
-                    *o = match known_ids[i as usize] {
-                        u32::MAX => *t.entry(hashes[i as usize]).or_insert(i),
-                        id => id,
-                    };
+                for (h, &i) in hs.iter_mut().zip(at) {
+                    *h = u64::from(*t.entry(*h).or_insert(i));
                 }
                 t
             })
             .collect();
-        // Each position's first appearance, then (in place, in order: a first
-        // appearance comes before its repeats) its id.
+        // Each position's first appearance, or its id with KNOWN.
         let mut ids = known_ids;
-        for (&i, &f) in grouped.iter().zip(&first_grouped) {
-            ids[i as usize] = f;
+        for (&i, &f) in g_pos.iter().zip(&g_hash) {
+            ids[i as usize] = f as u32;
         }
-        drop((grouped, first_grouped));
-        let base = self.names.len();
-        for i in 0..ids.len() {
-            let f = ids[i];
-            ids[i] = if f & KNOWN != 0 {
-                f & !KNOWN
-            } else if f as usize == i {
-                self.names.push(all[i]);
-                self.names.len() as u32 - 1
-            } else if all[f as usize] == all[i] {
-                ids[f as usize]
+        drop((g_hash, g_pos));
+        // One entry a new name (no two share a hash), so grown once.
+        self.names.reserve(tables.iter().map(|t| t.len()).sum());
+        self.bulk = tables;
+        Some(ids)
+    }
+
+    /// The id of name `s` at position `i` of [`Interner::bulk_firsts`]'s
+    /// `ids`, written there; called for every position in order (a first
+    /// appearance comes before its repeats, so a repeat finds its first
+    /// appearance's id). A repeat is checked against its first appearance's
+    /// name byte by byte; two names of one 64-bit hash: the later one is
+    /// interned one by one.
+    pub(crate) fn number(&mut self, ids: &mut [u32], i: usize, s: &'a str) -> u32 {
+        let f = ids[i];
+        let id = if f & KNOWN != 0 {
+            f & !KNOWN
+        } else if f as usize == i {
+            self.names.push(s);
+            self.names.len() as u32 - 1
+        } else {
+            let first = ids[f as usize];
+            if self.names[first as usize] == s {
+                first
             } else {
-                // Two names of one hash: numbered one by one.
-                self.names.truncate(base);
-                return all.iter().map(|s| self.intern(s)).collect();
-            };
-        }
-        // The tables now give each new name's id (no two share a hash).
-        tables.par_iter_mut().for_each(|t| {
+                let next = self.names.len() as u32;
+                let id = *self.map.entry(s).or_insert(next);
+                if id == next {
+                    self.names.push(s);
+                }
+                id
+            }
+        };
+        ids[i] = id;
+        id
+    }
+
+    /// The last step of interning in bulk, once every position is
+    /// numbered: the tables give each new name's id (no two share a hash).
+    pub(crate) fn finish_bulk(&mut self, ids: &[u32]) {
+        self.bulk.par_iter_mut().for_each(|t| {
             for v in t.values_mut() {
                 *v = ids[*v as usize];
             }
         });
-        self.bulk = tables;
-        ids
     }
 
     fn get_bulk(&self, s: &str) -> Option<u32> {
@@ -331,27 +434,34 @@ pub(crate) struct ProvInfo {
 }
 
 /// What every host with a given (kind, name) need can offer it, by name.
-#[derive(Debug)]
+/// Small (8 bytes): a fleet needs hundreds of thousands of names, almost
+/// all of them served by patterns only; what a name some host provides
+/// exactly has beside is in [`ExactInfo`] (at 80 bytes a name, this table
+/// was 64 MB at 4x the generated fleet, faulted in on every call).
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct KeyInfo {
     /// Index into [`Fleet::sigs`]: the patterns and providers matching the name.
     pub(crate) sig: u32,
-    /// Hosts with an exact provide, a matching pattern or a covering provider,
-    /// when some host provides the name exactly; else the signature's hosts.
-    own: Option<FixedBitSet>,
+    /// Index into [`Fleet::exacts`] when some host provides the name
+    /// exactly (`u32::MAX`: none).
+    exact: u32,
+}
+
+/// What a name some host provides exactly adds to its [`KeyInfo`].
+#[derive(Debug)]
+pub(crate) struct ExactInfo {
+    /// Hosts with an exact provide, a matching pattern or a covering provider.
+    own: FixedBitSet,
     /// Hosts whose exact provide lends a volume read-only, when there are any:
     /// a read-write need can never use them (exact is the only candidate), so
     /// they leave its candidates up front instead of being tried one by one.
-    pub(crate) read_only: Option<FixedBitSet>,
+    read_only: Option<FixedBitSet>,
     /// Hosts whose exact provide has an `allow` list, grouped by that list:
     /// (one host of the group, the group's hosts). A container a list does
     /// not admit can never use those hosts (exact is the only candidate), so
     /// they leave its candidates up front, as read-only lending does, and
     /// the list is read once per container, not once per host.
-    pub(crate) guards: Vec<(u32, FixedBitSet)>,
-    /// No use of this name can ever be exclusive (no exclusive provide or
-    /// kind serves it, no need wants it alone), so who else uses it never
-    /// matters and is not tracked: most mount needs.
-    pub(crate) shared_only: bool,
+    guards: Vec<(u32, FixedBitSet)>,
 }
 
 /// The provide patterns and provider patterns (entry ids, sorted) matching a
@@ -365,58 +475,86 @@ pub(crate) struct Sig {
     hosts: FixedBitSet,
 }
 
-/// One need of one container, interned.
+/// One need of one container, interned. 20 bytes: a fleet has millions
+/// (2.4 million at 4x the generated fleet), and every byte of them is a page
+/// to fault in per call (issue 14).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct PNeed {
-    pub(crate) key: Key,
+    /// The key's kind ([`PNeed::key`]).
+    pub(crate) kind: u16,
+    /// The flags below, one bit each.
+    flags: u8,
+    /// The key's name ([`PNeed::key`]).
+    pub(crate) name: u32,
     /// Index into [`Fleet::keys`].
     pub(crate) info: u32,
     /// Index of the need in its spec.
     pub(crate) need: u32,
-    /// The container wants it for itself alone (`exclusive: true` on a volume).
-    pub(crate) wants_excl: bool,
-    /// A volume needed read-write.
-    pub(crate) rw: bool,
     /// What the checks read of its [`KeyInfo`], copied here where a
     /// container's needs lie side by side: a per-container name's key info
     /// is touched by nobody else, and reading it cost a cache miss per need.
     /// [`KeyInfo::sig`].
     pub(crate) sig: u32,
-    /// [`KeyInfo::has_own`].
-    pub(crate) own: bool,
-    /// Other users of the name matter: some use of it can be exclusive (not
-    /// [`KeyInfo::shared_only`]) and another container of the input needs it
-    /// too. A name only one container needs (a per-container address or
-    /// port, most exclusive names of a fleet) has no other user to meet on
-    /// any host, so its uses are not recorded: the hosts' usage tables then
-    /// hold the few names containers share instead of growing with every
-    /// container placed (issue 14).
-    pub(crate) track: bool,
-    /// [`KeyInfo::read_only`] is set.
-    pub(crate) ro_hosts: bool,
-    /// [`KeyInfo::guards`] is not empty.
-    pub(crate) guarded: bool,
+}
+
+/// The container wants it for itself alone (`exclusive: true` on a volume).
+pub(crate) const WANTS_EXCL: u8 = 1;
+/// A volume needed read-write.
+pub(crate) const RW: u8 = 1 << 1;
+/// [`KeyInfo::has_own`].
+pub(crate) const OWN: u8 = 1 << 2;
+/// Other users of the name matter: some use of it can be exclusive (not
+/// only shared) and another container of the input needs it too. A name
+/// only one container needs (a per-container address or port, most
+/// exclusive names of a fleet) has no other user to meet on any host, so its
+/// uses are not recorded: the hosts' usage tables then hold the few names
+/// containers share instead of growing with every container placed (issue
+/// 14).
+pub(crate) const TRACK: u8 = 1 << 3;
+/// [`Fleet::read_only`] is set.
+pub(crate) const RO_HOSTS: u8 = 1 << 4;
+/// [`Fleet::guards`] is not empty.
+pub(crate) const GUARDED: u8 = 1 << 5;
+
+impl PNeed {
+    /// The interned (kind, name).
+    pub(crate) fn key(&self) -> Key {
+        (self.kind, self.name)
+    }
+
+    fn set(&mut self, flag: u8, on: bool) {
+        if on {
+            self.flags |= flag;
+        }
+    }
+
+    /// Whether flag `flag` ([`WANTS_EXCL`], [`RW`], [`OWN`], [`TRACK`],
+    /// [`RO_HOSTS`], [`GUARDED`]) is set.
+    pub(crate) fn has(&self, flag: u8) -> bool {
+        self.flags & flag != 0
+    }
 }
 
 /// Every spec's interned needs, in one allocation.
 #[derive(Debug)]
 pub(crate) struct Needs {
     all: Vec<PNeed>,
-    at: Vec<(u32, u32)>,
+    /// Per spec, and one past the last: where its needs start in `all`.
+    at: Vec<u32>,
 }
 
 impl KeyInfo {
     /// Some host provides this name exactly (then [`Fleet::cand`] is this
     /// name's own set, not its signature's).
     pub(crate) fn has_own(&self) -> bool {
-        self.own.is_some()
+        self.exact != u32::MAX
     }
 }
 
 impl Needs {
     /// The needs of spec `c`.
     pub(crate) fn of(&self, c: usize) -> &[PNeed] {
-        let (lo, hi) = self.at[c];
+        let (lo, hi) = (self.at[c], self.at[c + 1]);
         &self.all[lo as usize..hi as usize]
     }
 }
@@ -436,6 +574,8 @@ pub(crate) struct Fleet<'a> {
     pub(crate) labels: FastMap<String, FastMap<String, FixedBitSet>>,
     /// Per distinct needed key.
     pub(crate) keys: Vec<KeyInfo>,
+    /// Per distinct needed key that some host provides exactly.
+    exacts: Vec<ExactInfo>,
     pub(crate) sigs: Vec<Sig>,
     /// Per name id: the first kind it was needed as, and that key's index
     /// into `keys` (`u16::MAX`: not needed yet). Most names are needed as one
@@ -474,6 +614,7 @@ impl<'a> Fleet<'a> {
             tables: HostTables::default(),
             labels: FastMap::default(),
             keys: Vec::new(),
+            exacts: Vec::new(),
             sigs: Vec::new(),
             first_key: Vec::new(),
             other_keys: FastMap::default(),
@@ -670,27 +811,37 @@ impl<'a> Fleet<'a> {
     /// which hosts could serve it by name. Returns each spec's interned needs.
     pub(crate) fn prepare(&mut self, specs: &'a [&'a NeedSpec]) -> Needs {
         self.specs = specs;
-        let mut fresh: Vec<Key> = Vec::new();
-        let total: usize = specs.iter().map(|s| s.needs.len()).sum();
-        let mut all_names: Vec<&'a str> = Vec::with_capacity(total);
-        for spec in specs {
-            all_names.extend(spec.needs.iter().map(|n| n.name.as_str()));
+        let n = specs.len();
+        // Where each spec's needs start: the lengths read on all cores,
+        // summed in order.
+        let mut at = vec![0u32; n + 1];
+        at[1..]
+            .par_iter_mut()
+            .zip(specs)
+            .for_each(|(a, s)| *a = s.needs.len() as u32);
+        for c in 0..n {
+            at[c + 1] += at[c];
         }
-        self.names.names.reserve(total);
-        let name_ids = self.names.intern_all(&all_names);
-        drop(all_names);
-        self.first_key.resize(self.names.names.len(), (u16::MAX, 0));
-        let mut name_ids = name_ids.into_iter();
-        let mut out = Needs {
-            all: Vec::with_capacity(total),
-            at: Vec::with_capacity(specs.len()),
-        };
-        // The few kinds met, compared as enums: hashing a kind's key per need
-        // cost more than the comparison.
+        let total = at[n] as usize;
+        let mut firsts = self.names.bulk_firsts(
+            specs,
+            |s| s.needs.len(),
+            |&s: &&'a NeedSpec| s.needs.iter().map(|n| n.name.as_str()),
+        );
+        // Room for the names known and each new one (more on the rare
+        // collision, grown where met).
+        let bulk_new: usize = self.names.bulk.iter().map(|t| t.len()).sum();
+        self.first_key
+            .resize(self.names.names.len() + bulk_new, (u16::MAX, 0));
+        // One pass in order over the needs: each one's record, its key info
+        // numbered in order of first appearance. The kinds met are few, and
+        // compared as enums: hashing a kind's key per need cost more than
+        // the comparison.
         let mut kind_ids: Vec<(&Kind, u16)> = Vec::new();
+        // About one key a name (most are needed as one kind): grown once.
+        let mut fresh: Vec<Key> = Vec::with_capacity(self.first_key.len());
+        let mut all: Vec<PNeed> = Vec::with_capacity(total);
         for spec in specs {
-            let start = out.all.len() as u32;
-            let needs = &mut out.all;
             for (i, need) in spec.needs.iter().enumerate() {
                 let kind = match kind_ids.iter().find(|(k, _)| **k == need.kind) {
                     Some(&(_, id)) => id,
@@ -700,7 +851,16 @@ impl<'a> Fleet<'a> {
                         id
                     }
                 };
-                let name = name_ids.next().expect("one id a need");
+                // The names numbered here, in the pass that reads the
+                // needs anyway, not in one more pass of their own.
+                let j = all.len();
+                let name = match &mut firsts {
+                    Some(ids) => self.names.number(ids, j, need.name.as_str()),
+                    None => self.names.intern(need.name.as_str()),
+                };
+                if name as usize >= self.first_key.len() {
+                    self.first_key.resize(name as usize + 1, (u16::MAX, 0));
+                }
                 let key = (kind, name);
                 let next = (self.keys.len() + fresh.len()) as u32;
                 let info = match self.first_key[name as usize] {
@@ -715,24 +875,24 @@ impl<'a> Fleet<'a> {
                         next
                     }),
                 };
-                let wants_excl = rules::wants_alone(&need.detail);
-                let rw = need.detail.writes();
-                needs.push(PNeed {
-                    key,
+                let mut pn = PNeed {
+                    kind,
+                    name,
                     info,
                     need: i as u32,
-                    wants_excl,
-                    rw,
+                    flags: 0,
                     // Set below, once the key infos exist.
                     sig: 0,
-                    own: false,
-                    track: false,
-                    ro_hosts: false,
-                    guarded: false,
-                });
+                };
+                pn.set(WANTS_EXCL, rules::wants_alone(&need.detail));
+                pn.set(RW, need.detail.writes());
+                all.push(pn);
             }
-            out.at.push((start, out.all.len() as u32));
         }
+        if let Some(ids) = firsts {
+            self.names.finish_bulk(&ids);
+        }
+        let mut out = Needs { all, at };
         // Which patterns match each distinct name: independent per key.
         // As bit masks while the tables are small (a fleet has a handful of
         // patterns): hundreds of thousands of names are then grouped by two
@@ -759,7 +919,7 @@ impl<'a> Fleet<'a> {
                 if small {
                     Matched::Bits(bits(&self.pats), bits(&self.provs))
                 } else {
-                    Matched::Lists(ids(&self.pats), ids(&self.provs))
+                    Matched::Lists(Box::new((ids(&self.pats), ids(&self.provs))))
                 }
             })
             .collect();
@@ -791,13 +951,18 @@ impl<'a> Fleet<'a> {
             .collect();
         let base = self.keys.len();
         let mut wanted_alone = vec![false; fresh.len()];
-        for pn in out.all.iter().filter(|pn| pn.wants_excl) {
+        for pn in out.all.iter().filter(|pn| pn.has(WANTS_EXCL)) {
             wanted_alone[pn.info as usize - base] = true;
         }
-        let infos: Vec<KeyInfo> = fresh
+        // Per fresh key: whether no use of it can ever be exclusive (no
+        // exclusive provide or kind serves it, no need wants it alone), so
+        // who else uses it never matters and is not tracked: most mount
+        // needs.
+        let shared_only: Vec<bool> = fresh
             .par_iter()
-            .zip(sig_of.into_par_iter().zip(wanted_alone.into_par_iter()))
-            .map(|(key, (sig, wanted_alone))| {
+            .zip(&sig_of)
+            .zip(wanted_alone)
+            .map(|((key, &sig), wanted_alone)| {
                 let by_kind = Kind::from_key(self.kinds.name(u32::from(key.0)))
                     .is_some_and(|k| k.exclusive_by_default());
                 let by_pattern = self.sigs[sig as usize]
@@ -810,16 +975,18 @@ impl<'a> Fleet<'a> {
                         self.hosts[h as usize].provides[pi as usize].exclusive()
                     })
                 });
-                let shared_only = !(wanted_alone || by_kind || by_pattern || by_exact);
-                let Some(hosts) = self.exact.get(key) else {
-                    return KeyInfo {
-                        sig,
-                        own: None,
-                        read_only: None,
-                        guards: Vec::new(),
-                        shared_only,
-                    };
-                };
+                !(wanted_alone || by_kind || by_pattern || by_exact)
+            })
+            .collect();
+        // The few fresh keys some host provides exactly.
+        let with_exact: Vec<u32> = (0..fresh.len() as u32)
+            .filter(|&i| self.exact.contains_key(&fresh[i as usize]))
+            .collect();
+        let exacts: Vec<ExactInfo> = with_exact
+            .par_iter()
+            .map(|&i| {
+                let (key, sig) = (&fresh[i as usize], sig_of[i as usize]);
+                let hosts = &self.exact[key];
                 let mut b = self.sigs[sig as usize].hosts.clone();
                 let mut ro = FixedBitSet::with_capacity(n);
                 let mut guard_of: FastMap<&[String], usize> = FastMap::default();
@@ -839,30 +1006,45 @@ impl<'a> Fleet<'a> {
                         guards[g].1.insert(h as usize);
                     }
                 }
-                KeyInfo {
-                    sig,
-                    own: Some(b),
+                ExactInfo {
+                    own: b,
                     read_only: (!ro.is_clear()).then_some(ro),
                     guards,
-                    shared_only,
                 }
             })
             .collect();
-        self.keys.extend(infos);
+        self.keys.reserve_exact(fresh.len());
+        let mut with_exact = with_exact.iter().peekable();
+        let mut e = self.exacts.len() as u32;
+        for (i, &sig) in sig_of.iter().enumerate() {
+            let exact = match with_exact.next_if(|&&x| x as usize == i) {
+                Some(_) => {
+                    e += 1;
+                    e - 1
+                }
+                None => u32::MAX,
+            };
+            self.keys.push(KeyInfo { sig, exact });
+        }
+        self.exacts.extend(exacts);
         // How many needs of the input name each key: 0, 1, or more.
         let mut needed = vec![0u8; self.keys.len()];
         for pn in &out.all {
             let n = &mut needed[pn.info as usize];
             *n = n.saturating_add(1);
         }
-        for pn in &mut out.all {
-            let k = &self.keys[pn.info as usize];
+        let this = &*self;
+        out.all.par_iter_mut().for_each(|pn| {
+            let k = this.keys[pn.info as usize];
             pn.sig = k.sig;
-            pn.own = k.has_own();
-            pn.track = !k.shared_only && needed[pn.info as usize] > 1;
-            pn.ro_hosts = k.read_only.is_some();
-            pn.guarded = !k.guards.is_empty();
-        }
+            pn.set(OWN, k.has_own());
+            pn.set(
+                TRACK,
+                !shared_only[pn.info as usize - base] && needed[pn.info as usize] > 1,
+            );
+            pn.set(RO_HOSTS, this.read_only(k).is_some());
+            pn.set(GUARDED, !this.guards(k).is_empty());
+        });
         self.index_states(specs);
         out
     }
@@ -970,11 +1152,11 @@ impl<'a> Fleet<'a> {
     }
 
     /// Whether the `allow` list of guard `g` of need `p`'s name
-    /// ([`KeyInfo::guards`]) admits `spec`.
+    /// ([`Fleet::guards`]) admits `spec`.
     pub(crate) fn guard_admits(&self, p: &PNeed, g: usize, spec: &NeedSpec) -> bool {
-        let h = self.keys[p.info as usize].guards[g].0 as usize;
+        let h = self.guards(self.keys[p.info as usize])[g].0 as usize;
         let hi = self.host(h);
-        let pi = hi.exact(&p.key).expect("an exact provide");
+        let pi = hi.exact(&p.key()).expect("an exact provide");
         rules::admits(self.allow(&hi.prov[pi as usize]), spec)
     }
 
@@ -994,10 +1176,27 @@ impl<'a> Fleet<'a> {
     }
 
     /// The hosts that could serve this key by name.
-    pub(crate) fn cand<'s>(&'s self, info: &'s KeyInfo) -> &'s FixedBitSet {
-        info.own
-            .as_ref()
-            .unwrap_or(&self.sigs[info.sig as usize].hosts)
+    pub(crate) fn cand(&self, info: KeyInfo) -> &FixedBitSet {
+        match self.exacts.get(info.exact as usize) {
+            Some(e) => &e.own,
+            None => &self.sigs[info.sig as usize].hosts,
+        }
+    }
+
+    /// [`ExactInfo::read_only`] of a key (`None` too when no host provides
+    /// it exactly).
+    pub(crate) fn read_only(&self, info: KeyInfo) -> Option<&FixedBitSet> {
+        self.exacts
+            .get(info.exact as usize)
+            .and_then(|e| e.read_only.as_ref())
+    }
+
+    /// [`ExactInfo::guards`] of a key (empty when no host provides it
+    /// exactly).
+    pub(crate) fn guards(&self, info: KeyInfo) -> &[(u32, FixedBitSet)] {
+        self.exacts
+            .get(info.exact as usize)
+            .map_or(&[], |e| e.guards.as_slice())
     }
 
     /// The hosts with a pattern or provider of signature `s`.
@@ -1013,11 +1212,13 @@ impl<'a> Fleet<'a> {
 
 /// The pattern entries and provider entries (ids, ascending) that match one
 /// name: as bit masks when both tables have at most 64 entries, else as lists.
-/// Equal sets are equal values either way.
+/// Equal sets are equal values either way. The lists are boxed: one value
+/// per needed name is kept until the names are grouped, and 24 bytes each
+/// instead of 56 are fewer pages to fault in (issue 14).
 #[derive(Debug, PartialEq, Eq, Hash)]
 enum Matched {
     Bits(u64, u64),
-    Lists(Vec<u32>, Vec<u32>),
+    Lists(Box<(Vec<u32>, Vec<u32>)>),
 }
 
 impl Matched {
@@ -1025,7 +1226,7 @@ impl Matched {
         let ids = |b: u64| (0..64).filter(|i| b & (1 << i) != 0).collect();
         match self {
             Matched::Bits(p, v) => (ids(*p), ids(*v)),
-            Matched::Lists(p, v) => (p.clone(), v.clone()),
+            Matched::Lists(l) => (**l).clone(),
         }
     }
 }
@@ -1084,6 +1285,16 @@ fn capacity(host: &HostManifest, p: &Provide, state: Option<&State>) -> u32 {
 mod tests {
     use super::*;
 
+    /// The per-need and per-name records stay small: there are millions of
+    /// the first and hundreds of thousands of the second, and their bytes
+    /// are pages to fault in on every call (issue 14: 28 and 80 bytes before).
+    #[test]
+    fn per_need_records_stay_small() {
+        assert_eq!(std::mem::size_of::<PNeed>(), 20);
+        assert_eq!(std::mem::size_of::<KeyInfo>(), 8);
+        assert!(std::mem::size_of::<Matched>() <= 24);
+    }
+
     /// `intern_all` numbers names as `intern` one by one does: names known
     /// before keep their ids, new ones are numbered by first appearance, and
     /// `get` finds both.
@@ -1102,7 +1313,7 @@ mod tests {
             bulk.intern(s);
         }
         let want: Vec<u32> = all.iter().map(|s| one.intern(s)).collect();
-        assert_eq!(bulk.intern_all(&all), want);
+        assert_eq!(bulk.intern_all(&all, |_| 1, |s| std::iter::once(*s)), want);
         assert_eq!(bulk.names, one.names);
         for s in all.iter().chain(&known) {
             assert_eq!(bulk.get(s), one.get(s), "{s}");

@@ -19,7 +19,7 @@ use crate::explain::Reason;
 use crate::rules::{self, Fit, Mismatch};
 use crate::solve::matching::{Matcher, UNBOUNDED};
 
-use super::fleet::{FastMap, Fleet, NetStatus, PNeed};
+use super::fleet::{FastMap, Fleet, NetStatus, PNeed, TRACK, WANTS_EXCL};
 
 /// What an explanation counts a host under: a label it lacks, or a need it
 /// cannot serve and why.
@@ -280,10 +280,10 @@ impl HostState {
                 holder: None,
             };
             let need = &spec.needs[pn.need as usize];
-            let (excl, cands) = if let Some(pi) = hi.exact(&pn.key) {
+            let (excl, cands) = if let Some(pi) = hi.exact(&pn.key()) {
                 let fit = compat(f, h, pi, need, spec).map_err(fail)?;
                 sc.delicate |= fit != Fit::Whole;
-                (hi.prov[pi as usize].exclusive || pn.wants_excl, None)
+                (hi.prov[pi as usize].exclusive || pn.has(WANTS_EXCL), None)
             } else {
                 let sig = &f.sigs[pn.sig as usize];
                 let mut matched = false;
@@ -291,7 +291,7 @@ impl HostState {
                 let start = sc.pools.len() as u32;
                 let mut shared = false;
                 for &(kind, e, pi) in hi.patterns {
-                    if kind != pn.key.0 || sig.pats.binary_search(&e).is_err() {
+                    if kind != pn.kind || sig.pats.binary_search(&e).is_err() {
                         continue;
                     }
                     matched = true;
@@ -304,7 +304,7 @@ impl HostState {
                             // An exclusive need of a shared pattern provide
                             // also excludes the other names it serves, which
                             // the per-name usage below does not see.
-                            sc.delicate |= pn.wants_excl;
+                            sc.delicate |= pn.has(WANTS_EXCL);
                             shared = true;
                             break;
                         }
@@ -318,7 +318,7 @@ impl HostState {
                     let covering = hi
                         .providers
                         .iter()
-                        .position(|&(k, e)| k == pn.key.0 && sig.provs.binary_search(&e).is_ok());
+                        .position(|&(k, e)| k == pn.kind && sig.provs.binary_search(&e).is_ok());
                     let Some(d) = covering else {
                         return Err(fail(Why::Missing));
                     };
@@ -326,10 +326,10 @@ impl HostState {
                     if !rules::provider_admits(&host.providers[d], spec) {
                         return Err(fail(Why::Denied));
                     }
-                    (need.kind.exclusive_by_default() || pn.wants_excl, None)
+                    (need.kind.exclusive_by_default() || pn.has(WANTS_EXCL), None)
                 } else if shared {
                     sc.pools.truncate(start as usize);
-                    (pn.wants_excl, None)
+                    (pn.has(WANTS_EXCL), None)
                 } else if start == end {
                     return Err(fail(first_rejection.unwrap_or(Why::Missing)));
                 } else {
@@ -339,8 +339,8 @@ impl HostState {
             if let Some(st) = state {
                 // A reserved name: the solver decides (its only candidate is
                 // the reserved value).
-                sc.delicate |= st.special.contains_key(&pn.key);
-                if let Some(&held_excl) = st.held.get(&pn.key) {
+                sc.delicate |= st.special.contains_key(&pn.key());
+                if let Some(&held_excl) = st.held.get(&pn.key()) {
                     if held_excl || excl {
                         return Err(Fail {
                             need: pn.need,
@@ -350,7 +350,7 @@ impl HostState {
                     }
                 }
             }
-            let track = pn.track;
+            let track = pn.has(TRACK);
             if let Some(u) = track.then(|| self.usage.get(&pn.info)).flatten() {
                 if u.excl_holder.is_some() || excl {
                     return Err(Fail {
@@ -460,6 +460,12 @@ impl HostState {
         }
         self.load += 1;
         Ok(())
+    }
+
+    /// The containers placed here, in placement order (a repair replays
+    /// them; one list a host, not a second copy beside it).
+    pub(crate) fn placed(&self) -> &[u32] {
+        &self.placed
     }
 
     /// The names held exclusively here (key infos).
