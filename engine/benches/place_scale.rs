@@ -40,6 +40,9 @@ fn ms(d: Duration) -> f64 {
 }
 
 fn main() {
+    // The pool the `berth` binary runs on (cli/src/main.rs): placement's
+    // parallel parts run on the calling thread too.
+    berth_engine::threads::init_pool();
     // `cargo bench` passes `--bench`; numbers are ours.
     let nums: Vec<usize> = std::env::args()
         .skip(1)
