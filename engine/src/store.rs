@@ -705,6 +705,17 @@ impl StateFile {
                 })
             }
         };
+        if scope.is_none() {
+            // A whole load reads every row once, in table order: a page
+            // cache of a few hundred KiB keeps the tables' inner pages,
+            // where SQLite's default of 2 MiB was fresh memory to fault in.
+            if let Err(e) = conn.pragma_update(None, "cache_size", -256) {
+                return Err(StoreError::Read {
+                    path: self.path.clone(),
+                    source: std::io::Error::other(e),
+                });
+            }
+        }
         match self.read_db(&conn, scope)? {
             Ok(s) => Ok(s.unwrap_or_else(|| State::new(&self.host))),
             Err(reason) => Err(corrupt(reason)),
@@ -1946,12 +1957,19 @@ type PoolHeld<'a> = FastMap<(&'a str, &'a Kind, &'a str), u128>;
 fn check_holdings(state: &State) -> Result<PoolHeld<'_>, String> {
     // The maps hash with foldhash: their keys are the store's own rows, and
     // SipHash was a tenth of a whole load (docs/performance.md).
-    let n: usize = state.holdings.values().map(|h| h.bindings.len()).sum();
-    let mut pool_held: PoolHeld<'_> = fast_map(n);
+    // Sized by a count first: most bindings are neither a pool's nor
+    // exclusive (a shared volume, an implied network), and tables sized for
+    // every binding were megabytes of fresh memory at 5,000 holdings.
+    let (mut pools, mut exclusives) = (0, 0);
+    for b in state.holdings.values().flat_map(|h| &h.bindings) {
+        pools += usize::from(b.source == BindingSource::Pool);
+        exclusives += usize::from(b.exclusive);
+    }
+    let mut pool_held: PoolHeld<'_> = fast_map(pools);
     // An exclusive value -> its holder. Pool values are one number per kind
     // (pools skip every value of their kind, whatever the network or
     // protocol); a static exclusive provide is its entry and value.
-    let mut exclusive: FastMap<ExclusiveKey<'_>, &str> = fast_map(n);
+    let mut exclusive: FastMap<ExclusiveKey<'_>, &str> = fast_map(exclusives);
     for (c, h) in &state.holdings {
         check_container(&|| "holdings key".to_string(), c)?;
         for (i, b) in h.bindings.iter().enumerate() {
