@@ -101,7 +101,17 @@ pub fn solve_readonly(
     if plan.satisfied {
         return Ok((slice, plan));
     }
-    let whole = state(host, invalid)?;
+    solve_whole(host, specs).map_err(|e| report_state(&e, host, invalid))
+}
+
+/// `specs` solved against the whole state read without the lock: the
+/// explanation of specs that cannot run on their slice ([`solve_readonly`],
+/// and `apply` once it failed on its slice).
+pub fn solve_whole(
+    host: &HostManifest,
+    specs: &[&NeedSpec],
+) -> Result<(State, Plan), store::StoreError> {
+    let whole = store::load_readonly(host)?;
     let plan = solve(host, &whole, specs);
     Ok((whole, plan))
 }

@@ -190,13 +190,12 @@ fn apply_loaded_checked(
             // Decided on the slice; explained, as `plan` explains it, against
             // the whole state when it can be read (what the slice leaves out:
             // the released names whose reservations keep a pool full).
-            let whole = store::load_readonly(&host)
+            let whole = crate::inputs::solve_whole(&host, &refs)
                 .ok()
-                .map(|whole| (berth_engine::solve::solve(&host, &whole, &refs), whole))
-                .filter(|(p, _)| !p.satisfied);
-            let (plan, state) = match &whole {
-                Some((p, s)) => (p, s),
-                None => (&*plan, &state_before),
+                .filter(|(_, p)| !p.satisfied);
+            let (state, plan) = match &whole {
+                Some((s, p)) => (s, p),
+                None => (&state_before, &*plan),
             };
             crate::explain_render::report_unsatisfied(&host, &refs, plan, format, Some(state));
             Ok(Err(exit::INVALID))
