@@ -24,19 +24,7 @@ rounds=${3:-21}
 holdings=${4:-5000}
 dir=${BENCH_DIR:-/tmp/berth-store-bench}/$holdings
 mkdir -p "$dir/specs"
-cat >"$dir/host.yaml" <<'EOF'
-berth: 1
-host: bench
-provides:
-  - network: net6
-    subnet6: 2001:db8::/48
-    gateway6: 2001:db8::1
-  - ipv6: "*"
-    pool: 2001:db8:0:1::/64
-    network: net6
-  - volume: shared
-    path: /srv/shared
-EOF
+{ echo "berth: 1"; cat "$(dirname "$0")/../examples/bench_host.yaml"; } >"$dir/host.yaml"
 if [ ! -e "$dir/store/bench.db" ]; then
     for i in $(seq -f '%05g' 0 $((holdings - 1))); do
         printf 'berth: 1\ncontainer: c-%s\nneeds:\n  - ipv6: c-%s\n  - volume: shared\n    mount: /data\n' \

@@ -22,15 +22,8 @@ use serde_json::json;
 
 const HOLDINGS: usize = 10_000;
 
-const HOST: &str = r#"host: bench
-provides:
-  - network: net6
-    subnet6: 2001:db8::/48
-    gateway6: 2001:db8::1
-  - ipv6: "*"
-    pool: 2001:db8:0:1::/64
-    network: net6
-"#;
+/// The store benchmarks' host (`berth: 1` added by `model::host`).
+const HOST: &str = include_str!("bench_host.yaml");
 
 fn host() -> HostManifest {
     model::host(HOST)

@@ -19,17 +19,8 @@ use berth_engine::store::{Locked, Scope, StateFile};
 use berth_specs::{HostManifest, NeedSpec};
 use berth_testkit::model::{self, NoProviders};
 
-const HOST: &str = r#"host: bench
-provides:
-  - network: net6
-    subnet6: 2001:db8::/48
-    gateway6: 2001:db8::1
-  - ipv6: "*"
-    pool: 2001:db8:0:1::/64
-    network: net6
-  - volume: shared
-    path: /srv/shared
-"#;
+/// The store benchmarks' host (`berth: 1` added by `model::host`).
+const HOST: &str = include_str!("bench_host.yaml");
 
 fn host() -> HostManifest {
     model::host(HOST)
