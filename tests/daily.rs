@@ -50,6 +50,32 @@ fn a_closed_stdout_panicked_with_a_backtrace_instead_of_ending_quietly() {
     }
 }
 
+/// A stdout that cannot take the output (a full disk: `/dev/full`) is an
+/// error that says so, exit 1, for the streamed JSON view as for the rest.
+#[test]
+fn a_full_stdout_is_an_error_that_says_so() {
+    let dir = Dir::new();
+    let host = dir.write("host.yaml", HOST);
+    let h = host.to_str().unwrap();
+    for args in [
+        &["status", "-H", h, "--format", "json"][..],
+        &["status", "-H", h][..],
+    ] {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let o = run(dir.berth().args(args).stdout(full));
+        let err = stderr(&o);
+        assert_eq!(code(&o), 1, "berth {args:?}: {err}");
+        assert!(
+            err.contains("cannot write to stdout"),
+            "berth {args:?}: {err}"
+        );
+        assert!(!err.contains("panicked"), "berth {args:?}: {err}");
+    }
+}
+
 #[test]
 fn there_were_no_shell_completions_and_no_man_page() {
     let dir = Dir::new();

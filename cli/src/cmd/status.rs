@@ -3,6 +3,8 @@
 //! creating anything.
 
 use std::fmt::Write;
+
+use anyhow::Context as _;
 use std::io::Write as _;
 
 use berth_engine::state::{BindingSource, State};
@@ -34,9 +36,10 @@ pub fn run(args: StatusArgs) -> anyhow::Result<u8> {
                 &state,
                 &path.display().to_string(),
                 &mut w,
-            )?;
-            writeln!(w)?;
-            w.flush()?;
+            )
+            .and_then(|()| writeln!(w))
+            .and_then(|()| w.flush())
+            .context("cannot write to stdout")?;
         }
         Format::Human => out!("{}", human(&state, &render::path(&path))),
     }
