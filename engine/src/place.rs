@@ -309,11 +309,10 @@ impl Held {
 
     /// The hosts holding key info `i`: the first, then the others in order.
     fn hosts(&self, i: u32) -> impl Iterator<Item = u32> + '_ {
+        // `more` is empty whenever `first` is (`release` moves its last
+        // into `first`).
         let first = self.first[i as usize];
-        let more = match first {
-            u32::MAX => None,
-            _ => self.more.get(&i),
-        };
+        let more = self.more.get(&i);
         (first != u32::MAX)
             .then_some(first)
             .into_iter()

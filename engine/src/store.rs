@@ -1894,10 +1894,7 @@ fn check_meaning(state: &State) -> Result<(), String> {
     let pool_held = held?;
     // A reservation's own fault, or the first holder that does not hold
     // what its reservation says, whichever comes first in key order.
-    let (holders, fault) = match reserved {
-        Ok(holders) => (holders, None),
-        Err((holders, fault)) => (holders, Some(fault)),
-    };
+    let (holders, fault) = reserved;
     for (k, r, v) in holders {
         let h = r
             .holder
@@ -2011,73 +2008,75 @@ type HeldReservation<'a> = (&'a str, &'a crate::state::Reservation, u128);
 
 /// The reservations' part of [`check_meaning`]: keys, values and pools of
 /// their kinds, no value reserved twice, holder names. Returns the held
-/// ones in key order, up to the first fault when there is one.
-fn check_reservations(
-    state: &State,
-) -> Result<Vec<HeldReservation<'_>>, (Vec<HeldReservation<'_>>, String)> {
+/// ones in key order, up to the first fault, and that fault if there is one.
+fn check_reservations(state: &State) -> (Vec<HeldReservation<'_>>, Option<String>) {
     let mut held = Vec::with_capacity(state.reservations.len());
     let mut values: FastMap<(&str, u128), &str> = fast_map(state.reservations.len());
     // The pool last seen valid: a host's reservations share a few pools.
     let mut pool_seen: Option<(&Kind, &str)> = None;
     for (k, r) in &state.reservations {
-        let fault = |held, why| Err((held, why));
-        let at = || format!("reservations.{k}");
-        let keyed = k
-            .strip_prefix(r.kind.as_str())
-            .and_then(|rest| rest.strip_prefix('/'));
-        if keyed != Some(r.name.as_str()) {
-            let why = format!(
-                "{} does not match its kind and name ({})",
-                tick(&at()),
-                tick(&resource_key(&r.kind, &r.name))
-            );
-            return fault(held, why);
-        }
-        let v = match r.kind.scalar(&r.value) {
-            Ok(v) => v,
-            Err(want) => {
-                let why = format!(
-                    "{} is {}, not {want}",
-                    tick(&format!("{}.value", at())),
-                    tick(&r.value)
-                );
-                return fault(held, why);
-            }
-        };
-        if pool_seen != Some((&r.kind, r.pool.as_str())) {
-            if !valid_pool(&r.kind, &r.pool) {
-                let why = format!(
-                    "{} is {}, not a {} pool",
-                    tick(&format!("{}.pool", at())),
-                    tick(&r.pool),
-                    r.kind
-                );
-                return fault(held, why);
-            }
-            pool_seen = Some((&r.kind, r.pool.as_str()));
-        }
-        if let Some(other) = values.insert((r.kind.as_str(), v), k) {
-            let why = format!(
-                "{} and {} both reserve {}",
-                tick(&format!("reservations.{other}")),
-                tick(&at()),
-                tick(&r.value)
-            );
-            return fault(held, why);
-        }
-        if let Some(l) = &r.last_holder {
-            if let Err(why) = check_container(&|| tick(&format!("{}.last_holder", at())), l) {
-                return fault(held, why);
-            }
-        }
-        if let Some(h) = &r.holder {
-            if let Err(why) = check_container(&|| tick(&format!("{}.holder", at())), h) {
-                return fault(held, why);
-            }
-            held.push((k.as_str(), r, v));
+        match check_reservation(k, r, &mut values, &mut pool_seen) {
+            Ok(v) if r.holder.is_some() => held.push((k.as_str(), r, v)),
+            Ok(_) => {}
+            Err(why) => return (held, Some(why)),
         }
     }
-    Ok(held)
+    (held, None)
+}
+
+/// One reservation of [`check_reservations`]: its value as a number, or
+/// its first fault. `values` holds the values reserved before it (each
+/// value's key); `pool_seen` the last pool found valid.
+fn check_reservation<'a>(
+    k: &'a str,
+    r: &'a crate::state::Reservation,
+    values: &mut FastMap<(&'a str, u128), &'a str>,
+    pool_seen: &mut Option<(&'a Kind, &'a str)>,
+) -> Result<u128, String> {
+    let at = || format!("reservations.{k}");
+    let keyed = k
+        .strip_prefix(r.kind.as_str())
+        .and_then(|rest| rest.strip_prefix('/'));
+    if keyed != Some(r.name.as_str()) {
+        return Err(format!(
+            "{} does not match its kind and name ({})",
+            tick(&at()),
+            tick(&resource_key(&r.kind, &r.name))
+        ));
+    }
+    let v = r.kind.scalar(&r.value).map_err(|want| {
+        format!(
+            "{} is {}, not {want}",
+            tick(&format!("{}.value", at())),
+            tick(&r.value)
+        )
+    })?;
+    if *pool_seen != Some((&r.kind, r.pool.as_str())) {
+        if !valid_pool(&r.kind, &r.pool) {
+            return Err(format!(
+                "{} is {}, not a {} pool",
+                tick(&format!("{}.pool", at())),
+                tick(&r.pool),
+                r.kind
+            ));
+        }
+        *pool_seen = Some((&r.kind, r.pool.as_str()));
+    }
+    if let Some(other) = values.insert((r.kind.as_str(), v), k) {
+        return Err(format!(
+            "{} and {} both reserve {}",
+            tick(&format!("reservations.{other}")),
+            tick(&at()),
+            tick(&r.value)
+        ));
+    }
+    if let Some(l) = &r.last_holder {
+        check_container(&|| tick(&format!("{}.last_holder", at())), l)?;
+    }
+    if let Some(h) = &r.holder {
+        check_container(&|| tick(&format!("{}.holder", at())), h)?;
+    }
+    Ok(v)
 }
 
 /// Whether `pool` is a pool of `kind` as a reservation records it: a

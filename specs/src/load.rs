@@ -596,57 +596,27 @@ impl std::fmt::Display for NameOf<'_> {
     }
 }
 
-/// `what` in backticks, written only when a message needs it (a name is
-/// read 155,000 times in a fleet, and is nearly always fine).
-struct Ticked<'w>(&'w str);
-
-impl std::fmt::Display for Ticked<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "`{}`", self.0)
-    }
-}
-
-/// "a key of `what`", written only when a message needs it.
-struct KeyOf<'w>(&'w str);
-
-impl std::fmt::Display for KeyOf<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "a key of {}", self.0)
-    }
-}
-
 /// Where each key of a map was first seen. Linear for the usual handful of
 /// keys; hashed once a map is big, so a hostile map of 100,000 keys is still
 /// checked in linear time.
+#[derive(Default)]
 struct Seen<'n> {
     /// The first [`SEEN_SMALL`] keys, in place: most maps have a handful,
     /// and a heap vector each was two allocations per need.
-    small: [(&'n str, Span); SEEN_SMALL],
-    len: usize,
+    small: SmallVec<[(&'n str, Span); SEEN_SMALL]>,
     big: HashMap<&'n str, Span>,
 }
 
 const SEEN_SMALL: usize = 16;
 
-impl Default for Seen<'_> {
-    fn default() -> Self {
-        Seen {
-            small: [("", Span::default()); SEEN_SMALL],
-            len: 0,
-            big: HashMap::new(),
-        }
-    }
-}
-
 impl<'n> Seen<'n> {
     /// Records `key` at `span`; returns where it was first seen if it was.
     fn first(&mut self, key: &'n str, span: Span) -> Option<Span> {
-        if self.len < SEEN_SMALL {
-            if let Some((_, first)) = self.small[..self.len].iter().find(|(k, _)| *k == key) {
+        if self.small.len() < SEEN_SMALL {
+            if let Some((_, first)) = self.small.iter().find(|(k, _)| *k == key) {
                 return Some(*first);
             }
-            self.small[self.len] = (key, span);
-            self.len += 1;
+            self.small.push((key, span));
             return None;
         }
         if self.big.is_empty() {
@@ -913,7 +883,7 @@ impl<'s> Cx<'s> {
         let mut seen = Seen::default();
         let mut ok = true;
         for (k, val) in entries {
-            let Some(key) = self.string(k, KeyOf(what)) else {
+            let Some(key) = self.string(k, format_args!("a key of {what}")) else {
                 ok = false;
                 continue;
             };
@@ -966,7 +936,7 @@ impl<'s> Cx<'s> {
     /// not one code: scripts told "invalid container name" about a host
     /// were misled.
     fn container_name(&mut self, v: &Node<'_>, what: &str) -> Option<String> {
-        let s = self.string(v, Ticked(what))?;
+        let s = self.string(v, format_args!("`{what}`"))?;
         if valid_container_name(s) {
             return Some(s.to_string());
         }
@@ -1248,7 +1218,7 @@ impl<'s> Cx<'s> {
         // The need met last before with the same name (mount path), as a
         // map's insert returns it: a scan back over the handful of needs a
         // container has (no allocation, no hashing), maps beyond that.
-        let small = needs.len() <= 16;
+        let small = needs.len() <= SEEN_SMALL;
         let mut names: HashMap<(&Kind, &str), Span> = HashMap::new();
         let mut mounts: HashMap<&str, Span> = HashMap::new();
         for (i, n) in needs.iter().enumerate() {

@@ -107,17 +107,13 @@ pub(crate) fn span_at(source: &Arc<Source>, offset: usize) -> Span {
 /// and type are asked of the open file (`fstat`), so the file cannot be
 /// swapped for a FIFO between the check and the read.
 pub fn read_text(path: &Path, limit: u64) -> Result<String, ReadError> {
-    let file = open_regular(path)?;
-    let size = match file.metadata() {
-        Ok(m) if m.len() > limit => {
-            return Err(ReadError::TooLarge {
-                size: Some(m.len()),
-                limit,
-            })
-        }
-        Ok(m) => m.len(),
-        Err(e) => return Err(ReadError::Io(e)),
-    };
+    let (file, size) = open_regular(path)?;
+    if size > limit {
+        return Err(ReadError::TooLarge {
+            size: Some(size),
+            limit,
+        });
+    }
     read_limited(file, limit, size)
 }
 
@@ -129,10 +125,7 @@ pub fn read_stdin(limit: u64) -> Result<String, ReadError> {
 /// Whether the regular file at `path` is larger than `limit` (false when
 /// it cannot be opened or is not a regular file: reading it says why).
 pub fn is_oversize(path: &Path, limit: u64) -> bool {
-    open_regular(path)
-        .ok()
-        .and_then(|f| f.metadata().ok())
-        .is_some_and(|m| m.len() > limit)
+    open_regular(path).is_ok_and(|(_, size)| size > limit)
 }
 
 /// Reads at most `limit` bytes and one more, to tell "exactly the limit"
@@ -157,8 +150,9 @@ fn read_limited(reader: impl Read, limit: u64, size: u64) -> Result<String, Read
 
 /// Opens a regular file for reading without waiting: opening a FIFO blocks
 /// until a writer comes, so it is opened with `O_NONBLOCK` (which changes
-/// nothing for reading a regular file) and refused by its type.
-fn open_regular(path: &Path) -> Result<std::fs::File, ReadError> {
+/// nothing for reading a regular file) and refused by its type. Returns the
+/// file and its size, both from the one `fstat`.
+fn open_regular(path: &Path) -> Result<(std::fs::File, u64), ReadError> {
     let mut options = std::fs::OpenOptions::new();
     options.read(true);
     #[cfg(unix)]
@@ -177,7 +171,7 @@ fn open_regular(path: &Path) -> Result<std::fs::File, ReadError> {
             file_type_name(&m.file_type())
         ))));
     }
-    Ok(file)
+    Ok((file, m.len()))
 }
 
 /// A word for a file that is not a regular file, for the diagnostic.
@@ -215,7 +209,7 @@ pub fn looks_like_berth(path: &Path) -> bool {
     let mut head = Vec::new();
     let read = open_regular(path)
         .map_err(|_| ())
-        .and_then(|f| f.take(HEAD).read_to_end(&mut head).map_err(|_| ()));
+        .and_then(|(f, _)| f.take(HEAD).read_to_end(&mut head).map_err(|_| ()));
     if read.is_err() {
         return false;
     }

@@ -155,9 +155,9 @@ pub fn run(args: PlaceArgs) -> anyhow::Result<u8> {
     };
     let host_refs: Vec<&HostManifest> = hosts.iter().collect();
     let spec_refs: Vec<&NeedSpec> = specs.iter().collect();
-    // Placement runs on one core: the name check runs beside it on the
-    // other, and its refusal, if any, still comes first (the placement is
-    // then dropped unused). Both only read.
+    // The name check runs beside placement (itself split over the pool),
+    // and its refusal, if any, still comes first (the placement is then
+    // dropped unused). Both only read.
     let (repeated, placed) = rayon::join(
         || duplicates(&hosts, &specs),
         || {
@@ -173,22 +173,23 @@ pub fn run(args: PlaceArgs) -> anyhow::Result<u8> {
         print_duplicates(repeated, args.format);
         return Ok(exit::INVALID);
     }
-    let (explain, (states, mut placement)) = match (explain, placed) {
-        (Some(explain), Some(Ok(placed))) => (explain, placed),
-        (_, Some(Err(e))) => return Ok(crate::report::report_store(&e, args.format)),
-        _ => {
-            let name = args.explain.as_deref().unwrap_or_default();
-            print_place_diag(PlaceDiag {
-                code: Code::PlaceUnknownHost,
-                message: format!(
-                    "--explain names host `{}`, which is not in the fleet",
-                    render::escape(name)
-                ),
-                help: Some(format!("the fleet has {} host(s)", hosts.len())),
-            });
-            return Ok(exit::USAGE);
-        }
+    let Some(explain) = explain else {
+        let name = args.explain.as_deref().unwrap_or_default();
+        print_place_diag(PlaceDiag {
+            code: Code::PlaceUnknownHost,
+            message: format!(
+                "--explain names host `{}`, which is not in the fleet",
+                render::escape(name)
+            ),
+            help: Some(format!("the fleet has {} host(s)", hosts.len())),
+        });
+        return Ok(exit::USAGE);
     };
+    let (states, mut placement) =
+        match placed.expect("placed when --explain names no host or one of the fleet") {
+            Ok(placed) => placed,
+            Err(e) => return Ok(crate::report::report_store(&e, args.format)),
+        };
     timer.lap("place");
 
     if let Some(dir) = &args.out {

@@ -3,10 +3,9 @@
 //! creating anything.
 
 use std::fmt::Write;
-
-use anyhow::Context as _;
 use std::io::Write as _;
 
+use anyhow::Context as _;
 use berth_engine::state::{BindingSource, State};
 use berth_engine::store;
 

@@ -71,17 +71,6 @@ fn split_parts<'s, T>(mut buf: &'s mut [T], lens: &[usize]) -> Vec<&'s mut [T]> 
     parts
 }
 
-/// `buf` cut into consecutive parts of the given lengths, to read.
-fn split_ids<'s, T>(mut buf: &'s [T], lens: &[usize]) -> Vec<&'s [T]> {
-    let mut parts = Vec::with_capacity(lens.len());
-    for &n in lens {
-        let (a, b) = buf.split_at(n);
-        parts.push(a);
-        buf = b;
-    }
-    parts
-}
-
 /// A name's hash for [`Interner::bulk_firsts`].
 fn name_hash(s: &str) -> u64 {
     use std::hash::BuildHasher;
@@ -215,13 +204,13 @@ impl<'a> Interner<'a> {
         // Per table: the first position of each hash, written over the hash.
         let tables: Vec<FastMap<u64, u32>> = split_parts(&mut g_hash, &lens)
             .into_par_iter()
-            .zip(split_ids(&g_pos, &lens))
+            .zip(split_parts(&mut g_pos, &lens))
             .map(|(hs, at)| {
                 // Names repeat (a shared network): half the positions is
                 // room enough for the generated fleet's names without a
                 // rehash, and half the memory to fault in.
                 let mut t = FastMap::with_capacity_and_hasher(at.len() / 2, Default::default());
-                for (h, &i) in hs.iter_mut().zip(at) {
+                for (h, &i) in hs.iter_mut().zip(at.iter()) {
                     *h = u64::from(*t.entry(*h).or_insert(i));
                 }
                 t
@@ -679,7 +668,8 @@ impl<'a> Fleet<'a> {
                 let allow = match p.allow.as_deref() {
                     None => u32::MAX,
                     Some(list) => *allow_ids.entry(list).or_insert_with(|| {
-                        f.allows.push(rules::allow_rules(p).unwrap_or_default());
+                        f.allows
+                            .push(rules::allow_rules(p).expect("the provide has an `allow` list"));
                         f.allows.len() as u32 - 1
                     }),
                 };
@@ -989,7 +979,9 @@ impl<'a> Fleet<'a> {
                 let hosts = &self.exact[key];
                 let mut b = self.sigs[sig as usize].hosts.clone();
                 let mut ro = FixedBitSet::with_capacity(n);
-                let mut guard_of: FastMap<&[String], usize> = FastMap::default();
+                // Hosts grouped by their provide's `allow` list (equal lists
+                // share one id, `ProvInfo::allow`).
+                let mut guard_of: FastMap<u32, usize> = FastMap::default();
                 let mut guards: Vec<(u32, FixedBitSet)> = Vec::new();
                 for &h in hosts {
                     b.insert(h as usize);
@@ -998,7 +990,8 @@ impl<'a> Fleet<'a> {
                     if p.detail.read_only() {
                         ro.insert(h as usize);
                     }
-                    if let Some(allow) = p.allow.as_deref() {
+                    let allow = self.host(h as usize).prov[pi as usize].allow;
+                    if allow != u32::MAX {
                         let g = *guard_of.entry(allow).or_insert_with(|| {
                             guards.push((h, FixedBitSet::with_capacity(n)));
                             guards.len() - 1

@@ -544,16 +544,8 @@ fn why_of(f: &Fleet<'_>, reasons: &[Reason]) -> (Why, Option<String>) {
 mod tests {
     use super::*;
 
-    /// Deterministic xorshift: the cases must be the same on every run.
-    struct Rng(u64);
-    impl Rng {
-        fn below(&mut self, n: u64) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0 % n
-        }
-    }
+    /// Deterministic: the cases are the same on every run.
+    use berth_testkit::gen::Rng;
 
     fn uses(rng: &mut Rng, pools: u32, sc: &mut Scratch) {
         sc.uses.clear();
@@ -588,7 +580,7 @@ mod tests {
     /// stopped building a matcher per host).
     #[test]
     fn pool_counts_decide_as_the_matcher_does() {
-        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
         for case in 0..400 {
             let pools = 1 + rng.below(6) as u32;
             let cap: Vec<u32> = (0..pools)

@@ -47,16 +47,6 @@ impl HeldValue {
         }
     }
 
-    /// The value as a `serde_json::Value`.
-    pub fn to_json(&self) -> Value {
-        match &self.0 {
-            Repr::Fields(f) => {
-                Value::Object(f.iter().map(|(k, v)| (k.to_string(), v.clone())).collect())
-            }
-            Repr::Other(v) => v.clone(),
-        }
-    }
-
     /// An object from its fields in any order.
     fn from_fields(mut fields: Vec<(Box<str>, Value)>) -> HeldValue {
         // Stable: of a name given twice, the later value is the later entry,
@@ -238,7 +228,6 @@ mod tests {
         );
         assert_eq!(held.to_string(), value.to_string());
         assert_eq!(held, value);
-        assert_eq!(held.to_json(), value);
         assert_eq!(HeldValue::from(&value), held);
         assert_eq!(HeldValue::from(value.clone()), held);
         // Read back from a `Value` (the JSON state file's path) as well.
